@@ -1,0 +1,113 @@
+"""The model artifact: ``model.joblib`` + ``metadata.json`` (+ ``metrics.json``), packed as
+``model.tar.gz`` the way SageMaker expects.
+
+Unpickling runs code, so nothing is unpickled before its SHA-256 has been checked: the
+directory form against the hash recorded in ``metadata.json``, the S3 form against the hash of
+``model.tar.gz`` that the caller (the model registry) supplies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+METRICS_FILE = "metrics.json"
+ARCHIVE_FILE = "model.tar.gz"
+
+
+class ArtifactError(RuntimeError):
+    """The artifact is missing, incomplete or does not match its recorded hash."""
+
+
+@dataclass(frozen=True)
+class LoadedArtifact:
+    pipeline: Any
+    metadata: dict[str, Any]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_model_dir(model_dir: Path, pipeline: Any, metadata: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+    """Write the three files; the metadata gains ``model_sha256`` (of ``model.joblib``)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    joblib.dump(pipeline, buffer, compress=3)
+    payload = buffer.getvalue()
+    (model_dir / MODEL_FILE).write_bytes(payload)
+    metadata = {**metadata, "model_sha256": sha256_bytes(payload)}
+    (model_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    (model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metadata
+
+
+def pack(model_dir: Path, archive: Path) -> str:
+    """Pack the model folder into ``model.tar.gz``; returns the archive's SHA-256."""
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in (MODEL_FILE, METADATA_FILE, METRICS_FILE):
+            if (model_dir / name).exists():
+                tar.add(model_dir / name, arcname=name)
+    return sha256_bytes(archive.read_bytes())
+
+
+def load_model_dir(model_dir: Path) -> LoadedArtifact:
+    """Load an unpacked artifact (SageMaker mounts it at ``/opt/ml/model``)."""
+    try:
+        metadata = json.loads((model_dir / METADATA_FILE).read_text())
+        payload = (model_dir / MODEL_FILE).read_bytes()
+    except FileNotFoundError as error:
+        raise ArtifactError(f"incomplete model artifact in {model_dir}: {error.filename} is missing") from error
+    expected = metadata.get("model_sha256")
+    actual = sha256_bytes(payload)
+    if expected != actual:
+        raise ArtifactError(f"{model_dir / MODEL_FILE} has SHA-256 {actual}, metadata.json records {expected}")
+    return LoadedArtifact(pipeline=joblib.load(io.BytesIO(payload)), metadata=metadata)
+
+
+def unpack(archive_bytes: bytes, expected_sha256: str, target: Path) -> None:
+    """Check the archive's hash, then extract only the artifact's own regular files."""
+    actual = sha256_bytes(archive_bytes)
+    if actual != expected_sha256.lower():
+        raise ArtifactError(f"model.tar.gz has SHA-256 {actual}, expected {expected_sha256}")
+    with tarfile.open(fileobj=io.BytesIO(archive_bytes), mode="r:gz") as tar:
+        members = [m for m in tar.getmembers() if m.isfile() and m.name in {MODEL_FILE, METADATA_FILE, METRICS_FILE}]
+        tar.extractall(target, members=members, filter="data")
+
+
+def load_archive_bytes(archive_bytes: bytes, expected_sha256: str) -> LoadedArtifact:
+    with tempfile.TemporaryDirectory() as scratch:
+        unpack(archive_bytes, expected_sha256, Path(scratch))
+        return load_model_dir(Path(scratch))
+
+
+def read_s3_object(uri: str) -> bytes:
+    """Fetch ``s3://bucket/key``; boto3 honours ``AWS_ENDPOINT_URL`` for local stacks."""
+    import boto3  # only the ECS form of the server needs it
+
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ArtifactError(f"not an S3 URI: {uri!r}")
+    bucket, key = uri[5:].split("/", 1)
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+    data: bytes = body.read()
+    return data
+
+
+def load_from_uri(uri: str, expected_sha256: str | None) -> LoadedArtifact:
+    """A model folder path, or an S3 URI / local path of a ``model.tar.gz`` plus its SHA-256."""
+    if uri.endswith(".tar.gz"):
+        if not expected_sha256:
+            raise ArtifactError(f"refusing {uri}: no SHA-256 given to check it against")
+        data = read_s3_object(uri) if uri.startswith("s3://") else Path(uri).read_bytes()
+        return load_archive_bytes(data, expected_sha256)
+    return load_model_dir(Path(uri))
