@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                          review_weight=args.review_weight, feedback_weight=args.feedback_weight)
     try:
         result = train(args.train, args.feedback, params, version=args.version, sample=args.sample, seed=args.seed)
-        metadata = write_model_dir(args.model_dir, result.pipeline, result.metadata, result.metrics)
+        metadata = write_model_dir(args.model_dir, result.model, result.metadata, result.metrics)
         if args.output_data_dir:
             args.output_data_dir.mkdir(parents=True, exist_ok=True)
             (args.output_data_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")

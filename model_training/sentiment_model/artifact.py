@@ -31,7 +31,7 @@ class ArtifactError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadedArtifact:
-    pipeline: Any
+    model: Any
     metadata: dict[str, Any]
 
 
@@ -39,11 +39,11 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_model_dir(model_dir: Path, pipeline: Any, metadata: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
+def write_model_dir(model_dir: Path, model: Any, metadata: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
     """Write the three files; the metadata gains ``model_sha256`` (of ``model.joblib``)."""
     model_dir.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    joblib.dump(pipeline, buffer, compress=3)
+    joblib.dump(model, buffer, compress=3)
     payload = buffer.getvalue()
     (model_dir / MODEL_FILE).write_bytes(payload)
     metadata = {**metadata, "model_sha256": sha256_bytes(payload)}
@@ -72,7 +72,7 @@ def load_model_dir(model_dir: Path) -> LoadedArtifact:
     actual = sha256_bytes(payload)
     if expected != actual:
         raise ArtifactError(f"{model_dir / MODEL_FILE} has SHA-256 {actual}, metadata.json records {expected}")
-    return LoadedArtifact(pipeline=joblib.load(io.BytesIO(payload)), metadata=metadata)
+    return LoadedArtifact(model=joblib.load(io.BytesIO(payload)), metadata=metadata)
 
 
 def unpack(archive_bytes: bytes, expected_sha256: str, target: Path) -> None:

@@ -14,8 +14,8 @@ checks it against ``pipeline.predict_proba`` on the golden split.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from sentiment_model.data import LABELS
-from sentiment_model.text import char_features, word_features
+from sentiment_model.text import char_features, char_words, known_stems, remember_stems, word_char_ngrams, word_features
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,19 @@ class ModelParams:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass
+class TrainedModel:
+    """What ``model.joblib`` holds: the fitted pipeline, and the stem of every word seen in
+    training so that serving does not pay for stemming them again."""
+
+    pipeline: Pipeline
+    stems: dict[str, str]
+
+    @classmethod
+    def capture(cls, pipeline: Pipeline) -> TrainedModel:
+        return cls(pipeline, known_stems())
 
 
 def build_pipeline(params: ModelParams) -> Pipeline:
@@ -62,24 +75,52 @@ def build_pipeline(params: ModelParams) -> Pipeline:
 class _SparseBlock:
     analyzer: Callable[[str], list[str]]
     vocabulary: dict[str, int]
-    idf: NDArray[np.float64]
-    weights: NDArray[np.float64]  # idf_j * coef[:, j], one row per feature
+    # Per feature: idf, then idf * coef for each class. One gather fetches everything.
+    table: NDArray[np.float64]
+
+    def feature_ids(self, text: str) -> NDArray[np.intp]:
+        lookup = self.vocabulary.get
+        return np.array([i for i in map(lookup, self.analyzer(text)) if i is not None], dtype=np.intp)
 
     def add_logits(self, text: str, logits: NDArray[np.float64]) -> None:
-        lookup = self.vocabulary.get
-        ids = [i for i in map(lookup, self.analyzer(text)) if i is not None]
-        if not ids:
+        ids = self.feature_ids(text)
+        if not len(ids):
             return
         unique, counts = np.unique(ids, return_counts=True)
-        tf = 1.0 + np.log(counts)
-        norm = math.sqrt(float(np.dot(tf * self.idf[unique], tf * self.idf[unique])))
-        logits += (tf / norm) @ self.weights[unique]
+        rows = self.table[unique]
+        tf = 1.0 + np.log(counts)  # sublinear tf, as the vectorizer was fitted
+        weighted = tf * rows[:, 0]
+        logits += (tf / math.sqrt(float(weighted @ weighted))) @ rows[:, 1:]
+
+
+@dataclass(frozen=True)
+class _CharBlock(_SparseBlock):
+    """Character n-grams are a function of each word alone: look them up once per word."""
+
+    cache: dict[str, NDArray[np.intp]] = field(default_factory=dict)
+    CACHE_WORDS: ClassVar[int] = 500_000
+
+    def feature_ids(self, text: str) -> NDArray[np.intp]:
+        cache = self.cache
+        parts = []
+        for word in char_words(text):
+            word_ids = cache.get(word)
+            if word_ids is None:
+                if len(cache) >= self.CACHE_WORDS:
+                    cache.clear()
+                lookup = self.vocabulary.get
+                found = [i for i in map(lookup, word_char_ngrams(word)) if i is not None]
+                word_ids = cache[word] = np.array(found, dtype=np.intp)
+            parts.append(word_ids)
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
 
 
 class CompiledScorer:
     """Class probabilities from a fitted :func:`build_pipeline` pipeline, without scikit-learn."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, model: TrainedModel) -> None:
+        remember_stems(model.stems)
+        pipeline = model.pipeline
         classifier: LogisticRegression = pipeline.named_steps["classifier"]
         features: FeatureUnion = pipeline.named_steps["features"]
         order = [list(classifier.classes_).index(label) for label in LABELS]
@@ -93,7 +134,9 @@ class CompiledScorer:
             idf = transformer.idf_.astype(np.float64)
             width = len(idf)
             block_coef = coef[offset : offset + width]
-            self.blocks.append(_SparseBlock(transformer.analyzer, transformer.vocabulary_, idf, idf[:, None] * block_coef))
+            block_type = _CharBlock if transformer.analyzer is char_features else _SparseBlock
+            table = np.column_stack([idf, idf[:, None] * block_coef])
+            self.blocks.append(block_type(transformer.analyzer, transformer.vocabulary_, table))
             offset += width
         if offset != coef.shape[0]:
             raise ValueError(f"feature blocks cover {offset} columns, the classifier has {coef.shape[0]}")

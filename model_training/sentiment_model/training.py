@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from sentiment_model.data import LABELS, Feedback, fold_text, read_feedback, read_split
 from sentiment_model.evaluate import classification_metrics
-from sentiment_model.model import CompiledScorer, ModelParams, build_pipeline
+from sentiment_model.model import CompiledScorer, ModelParams, TrainedModel, build_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ LIBRARIES = ("scikit-learn", "nltk", "numpy", "pandas", "joblib", "vaderSentimen
 
 @dataclass
 class TrainingResult:
-    pipeline: Pipeline
+    model: TrainedModel
     metadata: dict[str, Any]
     metrics: dict[str, Any]
 
@@ -87,7 +86,8 @@ def train(
     pipeline.fit(texts, labels, classifier__sample_weight=sample_weights(base, feedback, params))
     fit_seconds = time.perf_counter() - started
 
-    scorer = CompiledScorer(pipeline)
+    model = TrainedModel.capture(pipeline)
+    scorer = CompiledScorer(model)
     metrics: dict[str, Any] = {
         "golden": {source: evaluate(scorer, rows) for source, rows in golden.groupby("source")},
         "feedback_holdout": evaluate(scorer, feedback.holdout) if len(feedback.holdout) else None,
@@ -113,4 +113,4 @@ def train(
         "training_seconds": round(fit_seconds, 1),
     }
     log.info("trained %s in %.1fs: %s", metadata["version"], fit_seconds, summary)
-    return TrainingResult(pipeline, metadata, metrics)
+    return TrainingResult(model, metadata, metrics)

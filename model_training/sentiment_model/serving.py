@@ -1,0 +1,131 @@
+"""The SageMaker serving split: load the model, parse input, predict, format output.
+
+Each step is a small function with no HTTP in it; :mod:`sentiment_model.server` wires them to
+``GET /ping`` and ``POST /invocations``.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from sentiment_model.artifact import load_from_uri
+from sentiment_model.data import LABELS
+from sentiment_model.model import CompiledScorer
+
+MAX_INSTANCES = 256
+MAX_TEXT_CHARS = 5000
+MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's own invocation payload limit
+JSON_TYPE = "application/json"
+LINE_TYPES = ("text/csv", "text/plain")
+
+
+class InputError(Exception):
+    """A request the server refuses, with the HTTP status and what was wrong."""
+
+    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details or []
+
+    def body(self) -> bytes:
+        return orjson.dumps({"message": self.message, "details": self.details})
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    scorer: CompiledScorer
+    version: str
+    metadata: dict[str, Any]
+
+
+def load_model(uri: str, expected_sha256: str | None = None) -> LoadedModel:
+    artifact = load_from_uri(uri, expected_sha256)
+    return LoadedModel(CompiledScorer(artifact.model), str(artifact.metadata["version"]), artifact.metadata)
+
+
+def _media_type(content_type: str) -> tuple[str, str | None]:
+    media, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return media.strip().lower(), charset
+
+
+def _texts_from_json(body: bytes) -> list[Any]:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InputError(400, f"body is not valid JSON: {error}") from None
+    if not isinstance(payload, dict) or "instances" not in payload:
+        raise InputError(400, 'body must be a JSON object with an "instances" list', [{"loc": ["instances"], "msg": "field required"}])
+    instances = payload["instances"]
+    if not isinstance(instances, list):
+        raise InputError(400, '"instances" must be a list of strings', [{"loc": ["instances"], "msg": f"got {type(instances).__name__}"}])
+    return instances
+
+
+def _texts_from_lines(body: bytes, media: str) -> list[Any]:
+    try:
+        decoded = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(400, f"body is not valid UTF-8: byte {error.start} cannot be decoded") from None
+    lines = [line for line in decoded.splitlines() if line.strip()]
+    if media == "text/csv":
+        # Quoted CSV fields lose their quotes; a text with bare commas is joined back whole.
+        return [",".join(row) for row in csv.reader(lines)]
+    return lines
+
+
+def parse_input(body: bytes, content_type: str | None) -> list[str]:
+    """Texts from a request body, or :class:`InputError` saying exactly what is wrong."""
+    media, charset = _media_type(content_type or "")
+    if charset not in (None, "utf-8", "utf8"):
+        raise InputError(415, f"charset {charset!r} is not supported: send UTF-8")
+    if media == JSON_TYPE:
+        instances = _texts_from_json(body)
+    elif media in LINE_TYPES:
+        instances = _texts_from_lines(body, media)
+    else:
+        raise InputError(415, f"content type {media or '(none)'!r} is not supported: use {JSON_TYPE}, text/csv or text/plain")
+    if not instances:
+        raise InputError(400, "no texts given: send 1 to 256", [{"loc": ["instances"], "msg": "empty"}])
+    if len(instances) > MAX_INSTANCES:
+        raise InputError(413, f"{len(instances)} texts in one request: at most {MAX_INSTANCES}", [{"loc": ["instances"], "msg": "too many"}])
+    details = []
+    for index, text in enumerate(instances):
+        if not isinstance(text, str):
+            details.append({"loc": ["instances", index], "msg": f"must be a string, got {type(text).__name__}"})
+        elif not text.strip():
+            details.append({"loc": ["instances", index], "msg": "empty text"})
+        elif len(text) > MAX_TEXT_CHARS:
+            details.append({"loc": ["instances", index], "msg": f"{len(text)} characters: at most {MAX_TEXT_CHARS}"})
+    if details:
+        raise InputError(400, f"{len(details)} of {len(instances)} texts are invalid", details)
+    return instances
+
+
+def predict(model: LoadedModel, texts: list[str]) -> list[dict[str, Any]]:
+    probabilities = model.scorer.predict_proba(texts)
+    predictions = []
+    for row in probabilities.tolist():
+        best = max(range(len(LABELS)), key=row.__getitem__)
+        predictions.append(
+            {
+                "label": LABELS[best],
+                "scores": dict(zip(LABELS, row, strict=True)),
+                "confidence": row[best],
+                "model_version": model.version,
+            }
+        )
+    return predictions
+
+
+def format_output(predictions: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"predictions": predictions})
