@@ -37,14 +37,27 @@ def _path_or_none(value: str | None) -> Path | None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ
     parser = argparse.ArgumentParser(description="Train the sentiment model.")
-    parser.add_argument("--train", type=Path, default=Path(env.get("SM_CHANNEL_TRAIN", HERE / "data")),
-                        help="folder with base/*.csv and golden/*.csv")
-    parser.add_argument("--feedback", type=_path_or_none, default=_path_or_none(env.get("SM_CHANNEL_FEEDBACK")),
-                        help="folder of feedback JSON objects (optional)")
-    parser.add_argument("--model-dir", "--model_dir", type=Path,
-                        default=Path(env.get("SM_MODEL_DIR", HERE.parent / "build" / "model")))
-    parser.add_argument("--output-data-dir", "--output_data_dir", type=_path_or_none,
-                        default=_path_or_none(env.get("SM_OUTPUT_DATA_DIR")))
+    parser.add_argument(
+        "--train",
+        type=Path,
+        default=Path(env.get("SM_CHANNEL_TRAIN", HERE / "data")),
+        help="folder with base/*.csv and golden/*.csv",
+    )
+    parser.add_argument(
+        "--feedback",
+        type=_path_or_none,
+        default=_path_or_none(env.get("SM_CHANNEL_FEEDBACK")),
+        help="folder of feedback JSON objects (optional)",
+    )
+    parser.add_argument(
+        "--model-dir", "--model_dir", type=Path, default=Path(env.get("SM_MODEL_DIR", HERE.parent / "build" / "model"))
+    )
+    parser.add_argument(
+        "--output-data-dir",
+        "--output_data_dir",
+        type=_path_or_none,
+        default=_path_or_none(env.get("SM_OUTPUT_DATA_DIR")),
+    )
     parser.add_argument("--archive", type=Path, help="also pack model.tar.gz here")
     parser.add_argument("--version", help="model version (default: UTC time + data/parameter fingerprint)")
     parser.add_argument("--C", "--c", dest="C", type=float, default=DEFAULT_PARAMS.C, help="inverse regularisation")
@@ -60,8 +73,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    params = ModelParams(C=args.C, min_df=args.min_df, max_iter=args.max_iter,
-                         review_weight=args.review_weight, feedback_weight=args.feedback_weight)
+    params = ModelParams(
+        C=args.C,
+        min_df=args.min_df,
+        max_iter=args.max_iter,
+        review_weight=args.review_weight,
+        feedback_weight=args.feedback_weight,
+    )
     try:
         result = train(args.train, args.feedback, params, version=args.version, sample=args.sample, seed=args.seed)
         metadata = write_model_dir(args.model_dir, result.model, result.metadata, result.metrics)

@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
+import uvicorn
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sentiment_model.serving import MAX_BODY_BYTES, InputError, LoadedModel, format_output, load_model, parse_input, predict
+from sentiment_model.serving import (
+    MAX_BODY_BYTES,
+    InputError,
+    LoadedModel,
+    format_output,
+    load_model,
+    parse_input,
+    predict,
+)
 
 log = logging.getLogger("sentiment_model.server")
 
@@ -145,8 +155,6 @@ app = ModelServer(settings)
 
 
 def main() -> None:
-    import uvicorn
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(
         "sentiment_model.server:app",

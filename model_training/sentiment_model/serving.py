@@ -64,11 +64,15 @@ def _texts_from_json(body: bytes) -> list[Any]:
     except orjson.JSONDecodeError as error:
         raise InputError(400, f"body is not valid JSON: {error}") from None
     if not isinstance(payload, dict) or "instances" not in payload:
-        raise InputError(400, 'body must be a JSON object with an "instances" list', [{"loc": ["instances"], "msg": "field required"}])
+        raise InputError(400, 'body must be a JSON object with an "instances" list', [_detail("field required")])
     instances = payload["instances"]
     if not isinstance(instances, list):
-        raise InputError(400, '"instances" must be a list of strings', [{"loc": ["instances"], "msg": f"got {type(instances).__name__}"}])
+        raise InputError(400, '"instances" must be a list of strings', [_detail(f"got {type(instances).__name__}")])
     return instances
+
+
+def _detail(message: str, index: int | None = None) -> dict[str, Any]:
+    return {"loc": ["instances"] if index is None else ["instances", index], "msg": message}
 
 
 def _texts_from_lines(body: bytes, media: str) -> list[Any]:
@@ -93,19 +97,25 @@ def parse_input(body: bytes, content_type: str | None) -> list[str]:
     elif media in LINE_TYPES:
         instances = _texts_from_lines(body, media)
     else:
-        raise InputError(415, f"content type {media or '(none)'!r} is not supported: use {JSON_TYPE}, text/csv or text/plain")
+        supported = f"{JSON_TYPE}, text/csv or text/plain"
+        raise InputError(415, f"content type {media or '(none)'!r} is not supported: use {supported}")
+    return check_texts(instances)
+
+
+def check_texts(instances: list[Any]) -> list[str]:
+    """1 to 256 non-blank strings of at most 5000 characters; every problem is reported."""
     if not instances:
-        raise InputError(400, "no texts given: send 1 to 256", [{"loc": ["instances"], "msg": "empty"}])
+        raise InputError(400, "no texts given: send 1 to 256", [_detail("empty")])
     if len(instances) > MAX_INSTANCES:
-        raise InputError(413, f"{len(instances)} texts in one request: at most {MAX_INSTANCES}", [{"loc": ["instances"], "msg": "too many"}])
+        raise InputError(413, f"{len(instances)} texts in one request: at most {MAX_INSTANCES}", [_detail("too many")])
     details = []
     for index, text in enumerate(instances):
         if not isinstance(text, str):
-            details.append({"loc": ["instances", index], "msg": f"must be a string, got {type(text).__name__}"})
+            details.append(_detail(f"must be a string, got {type(text).__name__}", index))
         elif not text.strip():
-            details.append({"loc": ["instances", index], "msg": "empty text"})
+            details.append(_detail("empty text", index))
         elif len(text) > MAX_TEXT_CHARS:
-            details.append({"loc": ["instances", index], "msg": f"{len(text)} characters: at most {MAX_TEXT_CHARS}"})
+            details.append(_detail(f"{len(text)} characters: at most {MAX_TEXT_CHARS}", index))
     if details:
         raise InputError(400, f"{len(details)} of {len(instances)} texts are invalid", details)
     return instances

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from importlib.resources import files
+from itertools import pairwise
 
 from nltk.sentiment.util import NEGATION_RE
 from nltk.stem.snowball import SnowballStemmer
@@ -136,7 +137,7 @@ def word_features(text: str) -> list[str]:
         cue = _valence_feature(word, negated)
         if cue is not None:
             cues.append(cue)
-    bigrams = [f"{a} {b}" for a, b in zip(stems, stems[1:], strict=False)]
+    bigrams = [f"{a} {b}" for a, b in pairwise(stems)]
     return stems + bigrams + cues
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentiment_model.data import LABELS, Feedback, fold_text, read_feedback, read_split
+from sentiment_model.data import LABELS, Feedback, SourceReport, fold_text, read_feedback, read_split
 from sentiment_model.evaluate import classification_metrics
 from sentiment_model.model import CompiledScorer, ModelParams, TrainedModel, build_pipeline
 
@@ -50,8 +50,15 @@ def evaluate(scorer: CompiledScorer, frame: pd.DataFrame) -> dict[str, Any]:
     return classification_metrics(frame["label"].tolist(), predicted)
 
 
-def dataset_manifest(base_reports: dict[str, Any], golden_reports: dict[str, Any], feedback: Feedback) -> dict[str, Any]:
-    manifest = {
+def dataset_manifest(
+    base_reports: dict[str, SourceReport],
+    golden_reports: dict[str, SourceReport],
+    feedback: Feedback,
+    trained_on: dict[str, int],
+) -> dict[str, Any]:
+    """Counts and hashes of every input, and how many rows of each were trained on."""
+    manifest: dict[str, Any] = {
+        "trained_on": trained_on,
         "base": {name: report.as_dict() for name, report in base_reports.items()},
         "golden": {name: report.as_dict() for name, report in golden_reports.items()},
         "feedback": feedback.as_dict(),
@@ -64,6 +71,7 @@ def train(
     train_dir: Path,
     feedback_dir: Path | None,
     params: ModelParams,
+    *,
     version: str | None = None,
     sample: int | None = None,
     seed: int = 0,
@@ -73,9 +81,11 @@ def train(
     golden, golden_reports = read_split(train_dir / "golden")
     if sample:
         # A quick, still stratified-by-source run for tests and smoke checks.
-        base = base.groupby("source", group_keys=False).sample(frac=1.0, random_state=seed).groupby("source").head(sample)
+        shuffled = base.sample(frac=1.0, random_state=seed)
+        base = shuffled.groupby("source").head(sample)
     feedback = read_feedback(feedback_dir, golden_texts=set(golden["text"].map(fold_text)))
-    manifest = dataset_manifest(base_reports, golden_reports, feedback)
+    trained_on = {**base["source"].value_counts().sort_index().to_dict(), "feedback": len(feedback.train)}
+    manifest = dataset_manifest(base_reports, golden_reports, feedback, trained_on)
 
     texts = pd.concat([base["text"], feedback.train["text"]], ignore_index=True)
     labels = pd.concat([base["label"], feedback.train["label"]], ignore_index=True)

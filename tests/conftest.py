@@ -1,0 +1,39 @@
+"""Shared fixtures: one small model trained once per test session on real data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sentiment_model.artifact import pack, write_model_dir
+from sentiment_model.model import ModelParams
+from sentiment_model.training import TrainingResult, train
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "model_training" / "data"
+SAMPLE_ROWS_PER_SOURCE = 1500  # enough for a model that gets clear cases right, in seconds
+
+
+@pytest.fixture(scope="session")
+def small_training() -> TrainingResult:
+    return train(DATA, None, ModelParams(), sample=SAMPLE_ROWS_PER_SOURCE, seed=7)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, small_training: TrainingResult) -> Path:
+    directory = tmp_path_factory.mktemp("model")
+    write_model_dir(directory, small_training.model, small_training.metadata, small_training.metrics)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def model_archive(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> tuple[Path, str]:
+    archive = tmp_path_factory.mktemp("archive") / "model.tar.gz"
+    return archive, pack(model_dir, archive)
+
+
+@pytest.fixture(scope="session")
+def model_version(model_dir: Path) -> str:
+    return str(json.loads((model_dir / "metadata.json").read_text())["version"])

@@ -1,0 +1,85 @@
+"""Training on a small real sample: outputs, repeatability, feedback, the compiled scorer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sentiment_model.data import LABELS
+from sentiment_model.model import CompiledScorer, ModelParams
+from sentiment_model.training import TrainingResult, train
+from tests.conftest import DATA, SAMPLE_ROWS_PER_SOURCE
+
+
+def test_metadata_records_what_a_registry_needs(small_training: TrainingResult) -> None:
+    metadata = small_training.metadata
+    assert set(metadata) >= {"version", "classes", "metrics", "dataset", "libraries", "parameters", "created_at"}
+    assert metadata["classes"] == list(LABELS)
+    manifest = metadata["dataset"]
+    assert manifest["base"]["reviews"]["rows"] == len(pd.read_csv(DATA / "base" / "reviews.csv"))
+    assert manifest["trained_on"] == {
+        "reviews": SAMPLE_ROWS_PER_SOURCE,
+        "tweets": SAMPLE_ROWS_PER_SOURCE,
+        "feedback": 0,
+    }
+    assert len(manifest["golden"]["reviews"]["sha256"]) == 64
+    assert len(manifest["sha256"]) == 64
+    assert metadata["libraries"]["scikit-learn"]
+    assert metadata["parameters"]["C"] == ModelParams().C
+
+
+def test_metrics_cover_each_golden_source(small_training: TrainingResult) -> None:
+    golden = small_training.metrics["golden"]
+    assert set(golden) == {"reviews", "tweets", "all"}
+    assert golden["reviews"]["rows"] == len(pd.read_csv(DATA / "golden" / "reviews.csv"))
+    # far better than chance even on a small sample
+    assert golden["reviews"]["accuracy"] > 0.65
+    assert golden["tweets"]["macro_f1"] > 0.55
+    assert small_training.metrics["feedback_holdout"] is None
+
+
+def test_training_is_repeatable(small_training: TrainingResult) -> None:
+    again = train(DATA, None, ModelParams(), sample=SAMPLE_ROWS_PER_SOURCE, seed=7)
+    texts = ["what a waste of two hours", "my flight is at 6pm", "a triumph"]
+    first = CompiledScorer(small_training.model).predict_proba(texts)
+    second = CompiledScorer(again.model).predict_proba(texts)
+    np.testing.assert_allclose(first, second, rtol=0, atol=1e-12)
+    assert again.metadata["dataset"]["sha256"] == small_training.metadata["dataset"]["sha256"]
+
+
+def test_compiled_scorer_equals_the_pipeline(small_training: TrainingResult) -> None:
+    texts = pd.read_csv(DATA / "golden" / "tweets.csv")["text"].head(300).tolist() + ["", "!!!", "🙂"]
+    pipeline = small_training.model.pipeline
+    order = [list(pipeline.classes_).index(label) for label in LABELS]
+    expected = pipeline.predict_proba(texts)[:, order]
+    actual = CompiledScorer(small_training.model).predict_proba(texts)
+    np.testing.assert_allclose(actual, expected, atol=1e-6)
+    np.testing.assert_allclose(actual.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_feedback_teaches_the_model_and_is_evaluated_on_its_holdout(tmp_path: Path) -> None:
+    phrase = "the zorblax upgrade"
+    for i in range(60):
+        record = {"comment_id": f"c{i}", "text": f"{phrase} number {i}", "label": "positive", "created_at": "t"}
+        (tmp_path / f"{i}.json").write_text(json.dumps(record))
+    without = train(DATA, None, ModelParams(), sample=400, seed=1)
+    with_feedback = train(DATA, tmp_path, ModelParams(), sample=400, seed=1)
+    probe = [f"{phrase} again"]
+    positive = LABELS.index("positive")
+    before = CompiledScorer(without.model).predict_proba(probe)[0, positive]
+    after = CompiledScorer(with_feedback.model).predict_proba(probe)[0, positive]
+    assert after > before + 0.2
+    holdout = with_feedback.metrics["feedback_holdout"]
+    assert holdout is not None and holdout["rows"] == with_feedback.metadata["dataset"]["feedback"]["holdout_rows"] > 0
+
+
+def test_training_data_missing_a_class_is_refused(tmp_path: Path) -> None:
+    for split in ("base", "golden"):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "only.csv").write_text("text,label\ngood,positive\nbad,negative\n")
+    with pytest.raises(ValueError, match="neutral"):
+        train(tmp_path, None, ModelParams(min_df=1))
