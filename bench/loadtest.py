@@ -112,7 +112,7 @@ def running_server(command: ServerCommand, port: int, cwd: Path) -> Iterator[str
             while not _pings(f"{base_url}/ping"):
                 if process.poll() is not None:
                     raise LoadTestError(
-                        f"{command.name} server exited with {process.returncode}:\n{_log_tail(log.name)}"
+                        f"{command.name} server exited with {process.returncode}:\n{_log_tail(command.log_file)}"
                     )
                 if time.monotonic() > deadline:
                     raise LoadTestError(

@@ -52,7 +52,7 @@ def test_training_is_repeatable(small_training: TrainingResult) -> None:
 
 
 def test_compiled_scorer_equals_the_pipeline(small_training: TrainingResult) -> None:
-    texts = pd.read_csv(DATA / "golden" / "tweets.csv")["text"].head(300).tolist() + ["", "!!!", "🙂"]
+    texts = [*pd.read_csv(DATA / "golden" / "tweets.csv")["text"].head(300), "", "!!!", "🙂"]
     pipeline = small_training.model.pipeline
     order = [list(pipeline.classes_).index(label) for label in LABELS]
     expected = pipeline.predict_proba(texts)[:, order]

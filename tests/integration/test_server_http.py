@@ -1,0 +1,99 @@
+"""The model server over real HTTP: the SageMaker serving contract, good and bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from sentiment_model.serving import MAX_BODY_BYTES
+from tests.integration.conftest import model_env, running_server, wait_for_ping
+
+
+@pytest.fixture(scope="module")
+def server(model_dir: Path) -> Iterator[str]:
+    with running_server(model_env(model_dir)) as (url, _):
+        assert wait_for_ping(url).status_code == 200
+        yield url
+
+
+def invoke(url: str, body: bytes, content_type: str = "application/json") -> httpx.Response:
+    return httpx.post(f"{url}/invocations", content=body, headers={"content-type": content_type}, timeout=10)
+
+
+def test_ping_names_the_loaded_model(server: str, model_version: str) -> None:
+    response = httpx.get(f"{server}/ping")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "model_version": model_version}
+
+
+def test_json_invocation_classifies_each_text(server: str, model_version: str) -> None:
+    texts = ["An absolute joy from start to finish", "Worst airline ever, lost my bag again"]
+    response = invoke(server, orjson.dumps({"instances": texts}))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    predictions = response.json()["predictions"]
+    assert [p["label"] for p in predictions] == ["positive", "negative"]
+    assert all(p["model_version"] == model_version for p in predictions)
+    assert all(abs(sum(p["scores"].values()) - 1) < 1e-9 for p in predictions)
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "text/plain", "text/plain; charset=utf-8"])
+def test_line_formats_give_one_prediction_per_line(server: str, content_type: str) -> None:
+    response = invoke(server, "a delight\nutterly dreadful\n".encode(), content_type)
+    assert response.status_code == 200
+    assert [p["label"] for p in response.json()["predictions"]] == ["positive", "negative"]
+
+
+def test_a_full_batch_is_served(server: str) -> None:
+    response = invoke(server, orjson.dumps({"instances": [f"review number {i} was great" for i in range(256)]}))
+    assert response.status_code == 200
+    assert len(response.json()["predictions"]) == 256
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"{oops", "application/json", 400),
+        (b'{"instances": [1, 2]}', "application/json", 400),
+        (b'{"instances": [""]}', "application/json", 400),
+        (orjson.dumps({"instances": ["x" * 5001]}), "application/json", 400),
+        (orjson.dumps({"instances": ["x"] * 257}), "application/json", 413),
+        (b"\xc3\x28 invalid utf-8", "text/plain", 400),
+        (b"<xml/>", "application/xml", 415),
+    ],
+)
+def test_bad_input_gets_a_4xx_that_says_why_and_the_server_keeps_serving(
+    server: str, body: bytes, content_type: str, status: int
+) -> None:
+    response = invoke(server, body, content_type)
+    assert response.status_code == status
+    assert response.json()["message"]
+    assert invoke(server, b'{"instances": ["still here"]}').status_code == 200
+
+
+def test_oversized_body_is_413(server: str) -> None:
+    response = invoke(server, b"x" * (MAX_BODY_BYTES + 1), "text/plain")
+    assert response.status_code == 413
+
+
+def test_unknown_route_and_wrong_method(server: str) -> None:
+    assert httpx.get(f"{server}/predict").status_code == 404
+    wrong = httpx.get(f"{server}/invocations")
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "POST"
+
+
+def test_archive_with_wrong_hash_is_never_served(model_archive: tuple[Path, str]) -> None:
+    archive, sha256 = model_archive
+    wrong = sha256[::-1]
+    with running_server({"MODEL_URI": str(archive), "MODEL_SHA256": wrong}) as (url, _):
+        ping = wait_for_ping(url)
+        assert ping.status_code == 503
+        assert "SHA-256" in ping.json()["message"]
+        refused = invoke(url, b'{"instances": ["hello"]}')
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"]
