@@ -84,7 +84,8 @@ def train(
         shuffled = base.sample(frac=1.0, random_state=seed)
         base = shuffled.groupby("source").head(sample)
     feedback = read_feedback(feedback_dir, golden_texts=set(golden["text"].map(fold_text)))
-    trained_on = {**base["source"].value_counts().sort_index().to_dict(), "feedback": len(feedback.train)}
+    trained_on = {str(source): int(rows) for source, rows in base["source"].value_counts().sort_index().items()}
+    trained_on["feedback"] = len(feedback.train)
     manifest = dataset_manifest(base_reports, golden_reports, feedback, trained_on)
 
     texts = pd.concat([base["text"], feedback.train["text"]], ignore_index=True)

@@ -43,7 +43,7 @@ def test_json_invocation_classifies_each_text(server: str, model_version: str) -
 
 @pytest.mark.parametrize("content_type", ["text/csv", "text/plain", "text/plain; charset=utf-8"])
 def test_line_formats_give_one_prediction_per_line(server: str, content_type: str) -> None:
-    response = invoke(server, "a delight\nutterly dreadful\n".encode(), content_type)
+    response = invoke(server, b"a delight\nutterly dreadful\n", content_type)
     assert response.status_code == 200
     assert [p["label"] for p in response.json()["predictions"]] == ["positive", "negative"]
 
