@@ -112,12 +112,10 @@ def running_server(command: ServerCommand, port: int, cwd: Path) -> Iterator[str
             while not _pings(f"{base_url}/ping"):
                 if process.poll() is not None:
                     raise LoadTestError(
-                        f"{command.name} server exited with {process.returncode}:\n{_log_tail(command.log_file)}"
+                        f"{command.name} exited with {process.returncode}:\n{_log_tail(command.log_file)}"
                     )
                 if time.monotonic() > deadline:
-                    raise LoadTestError(
-                        f"{command.name} server did not answer /ping within {START_TIMEOUT_SECONDS:.0f} s"
-                    )
+                    raise LoadTestError(f"{command.name} did not answer /ping within {START_TIMEOUT_SECONDS:.0f} s")
                 time.sleep(0.2)
             yield base_url
         finally:

@@ -62,12 +62,12 @@ def _core_count() -> int:
 
 
 def machine() -> dict[str, Any]:
-    """CPU model, usable cores, Python version and OS."""
+    """CPU model, usable cores, Python version and operating system."""
     return {
         "cpu": _cpu_model(),
         "cores": _core_count(),
         "python": platform.python_version(),
-        "system": f"{platform.system()} {platform.release()}",
+        "system": platform.system(),
     }
 
 

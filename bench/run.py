@@ -239,7 +239,7 @@ def our_server(port: int) -> ServerCommand:
     """Our model server, one worker."""
     env = child_env(MODEL_URI=relative(MODEL_DIR), PORT=str(port), HOST="127.0.0.1", SERVER_WORKERS="1")
     argv = [sys.executable, "-m", "sentiment_model.container", "serve"]
-    return ServerCommand("our", argv, env, OUT / "server-ours.log")
+    return ServerCommand("our server", argv, env, OUT / "server-ours.log")
 
 
 def reference_server(port: int) -> ServerCommand:
@@ -247,14 +247,14 @@ def reference_server(port: int) -> ServerCommand:
     argv = [sys.executable, "-m", "uvicorn", "reference_server:app", "--app-dir", "bench"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log"]
     env = child_env(REFERENCE_MODEL=relative(REFERENCE_MODEL))
-    return ServerCommand("reference", argv, env, OUT / "server-reference.log")
+    return ServerCommand("reference server", argv, env, OUT / "server-reference.log")
 
 
 def load_test(make_command: Callable[[int], ServerCommand]) -> WrkResult:
     """Start the server, check one request, warm up with wrk, then measure with wrk; stop it."""
     port = free_port()
     command = make_command(port)
-    progress(f"load-testing the {command.name} server on port {port} ({WRK_SECONDS} s after {WRK_WARMUP_SECONDS} s)")
+    progress(f"load-testing {command.name} on port {port} ({WRK_SECONDS} s after {WRK_WARMUP_SECONDS} s)")
     with running_server(command, port, ROOT) as base_url:
         url = f"{base_url}/invocations"
         check_invocation(url, BODY_FILE.read_text().splitlines()[0].encode())
@@ -309,14 +309,14 @@ def accuracy_rows(raw: dict[str, Any]) -> list[Row]:
         ),
         Row(
             "Reviews accuracy (golden), ours",
-            f"≥ {MIN_REVIEWS_ACCURACY}",
+            f"≥ {MIN_REVIEWS_ACCURACY:.2f}",
             number(reviews),
             at_least(reviews, MIN_REVIEWS_ACCURACY),
         ),
         Row("Reviews accuracy (golden), seeds' recipe", "anchor", number(reference["reviews_accuracy"])),
         Row(
             "Tweets macro-F1 (golden), ours",
-            f"≥ {MIN_TWEETS_MACRO_F1}",
+            f"≥ {MIN_TWEETS_MACRO_F1:.2f}",
             number(tweets),
             at_least(tweets, MIN_TWEETS_MACRO_F1),
         ),

@@ -1,0 +1,29 @@
+"""The SAM template and its environments stay valid."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_template_passes_cfn_lint() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "template.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_samconfig_has_a_dev_default_and_prod() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert config["default"]["deploy"]["parameters"]["parameter_overrides"] == 'Stage="dev"'
+    assert config["prod"]["deploy"]["parameters"]["parameter_overrides"] == 'Stage="prod"'
+    assert (
+        config["default"]["global"]["parameters"]["stack_name"] != config["prod"]["global"]["parameters"]["stack_name"]
+    )
