@@ -14,7 +14,7 @@ checks it against ``pipeline.predict_proba`` on the golden split.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -101,18 +101,23 @@ class _CharBlock(_SparseBlock):
     cache: dict[str, NDArray[np.intp]] = field(default_factory=dict)
     CACHE_WORDS: ClassVar[int] = 500_000
 
-    def feature_ids(self, text: str) -> NDArray[np.intp]:
+    def word_ids(self, word: str) -> NDArray[np.intp]:
         cache = self.cache
-        parts = []
-        for word in char_words(text):
-            word_ids = cache.get(word)
-            if word_ids is None:
-                if len(cache) >= self.CACHE_WORDS:
-                    cache.clear()
-                lookup = self.vocabulary.get
-                found = [i for i in map(lookup, word_char_ngrams(word)) if i is not None]
-                word_ids = cache[word] = np.array(found, dtype=np.intp)
-            parts.append(word_ids)
+        ids = cache.get(word)
+        if ids is None:
+            if len(cache) >= self.CACHE_WORDS:
+                cache.clear()
+            found = [i for i in map(self.vocabulary.get, word_char_ngrams(word)) if i is not None]
+            ids = cache[word] = np.array(found, dtype=np.intp)
+        return ids
+
+    def warm(self, words: Iterable[str]) -> None:
+        for word in words:
+            for piece in char_words(word):
+                self.word_ids(piece)
+
+    def feature_ids(self, text: str) -> NDArray[np.intp]:
+        parts = [self.word_ids(word) for word in char_words(text)]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
 
 
@@ -141,6 +146,9 @@ class CompiledScorer:
             offset += width
         if offset != coef.shape[0]:
             raise ValueError(f"feature blocks cover {offset} columns, the classifier has {coef.shape[0]}")
+        for block in self.blocks:
+            if isinstance(block, _CharBlock):
+                block.warm(model.stems)  # every word seen in training: a server starts warm
 
     def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
         logits = np.tile(self.intercept, (len(texts), 1))

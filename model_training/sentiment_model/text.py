@@ -91,14 +91,14 @@ def remember_stems(table: dict[str, str]) -> None:
     _STEMS.update(table)
 
 
-def _valence_feature(token: str, negated: bool) -> str | None:
-    """A coarse lexicon cue such as ``lex:pos2`` or ``lex:neg3_NEG``: it lets the model use
-    sentiment words it never saw in training."""
-    valence = VALENCE.get(token)
-    if valence is None:
-        return None
+def _valence_cue(valence: float) -> str:
+    """A coarse lexicon cue such as ``lex:pos2``: it lets the model use sentiment words it never
+    saw in training."""
     strength = 1 if abs(valence) < 1.5 else 2 if abs(valence) < 2.5 else 3
-    return f"lex:{'pos' if valence > 0 else 'neg'}{strength}{'_NEG' if negated else ''}"
+    return f"lex:{'pos' if valence > 0 else 'neg'}{strength}"
+
+
+VALENCE_CUES = {word: _valence_cue(valence) for word, valence in VALENCE.items()}
 
 
 def tokenize(text: str) -> list[str]:
@@ -132,11 +132,18 @@ def word_features(text: str) -> list[str]:
     "not", "good_NEG"), plus valence-lexicon cues."""
     stems = []
     cues = []
+    known_stem, cue_of = _STEMS.get, VALENCE_CUES.get  # the hot loop of serving: plain look-ups
     for word, negated in mark_negation(tokenize(text)):
-        stems.append(_stem(word) + "_NEG" if negated else _stem(word))
-        cue = _valence_feature(word, negated)
-        if cue is not None:
-            cues.append(cue)
+        stem = known_stem(word) or _stem(word)
+        cue = cue_of(word)
+        if negated:
+            stems.append(stem + "_NEG")
+            if cue:
+                cues.append(cue + "_NEG")
+        else:
+            stems.append(stem)
+            if cue:
+                cues.append(cue)
     bigrams = [f"{a} {b}" for a, b in pairwise(stems)]
     return stems + bigrams + cues
 
