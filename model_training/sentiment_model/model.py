@@ -1,7 +1,7 @@
 """The sentiment model: a scikit-learn pipeline for training, a compiled scorer for serving.
 
 Pipeline: word TF-IDF (stemmed 1–2-grams, negation scope, valence-lexicon cues) + character
-2–5-gram TF-IDF → multinomial logistic regression. Reviews and tweets share one vocabulary
+3–5-gram TF-IDF → multinomial logistic regression. Reviews and tweets share one vocabulary
 after normalisation (links, handles, numbers become placeholders); character n-grams carry the
 tweets' misspellings and the reviews' rarer inflections; sample weights balance the domains.
 
