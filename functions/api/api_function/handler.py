@@ -1,0 +1,150 @@
+"""Entry point of the HTTP API function: the resolver, its routes, and the one place errors map to statuses."""
+
+from __future__ import annotations
+
+import base64
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sentiment_common.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    UnsupportedMediaTypeError,
+)
+from sentiment_common.observability import logger, metrics, tracer
+
+from api_function.context import idempotency_config, settings
+from api_function.routes import comments, feedback, health
+from api_function.schemas import ErrorResponse
+
+OPENAPI_TITLE = "Sentiment feedback loop API"
+OPENAPI_VERSION = "1.0.0"
+
+app = APIGatewayHttpResolver(
+    enable_validation=True,
+    cors=CORSConfig(allow_origin=settings.allowed_origin, allow_headers=["Idempotency-Key"], max_age=600),
+)
+app.include_router(comments.router)
+app.include_router(feedback.router)
+app.include_router(health.router)
+
+STATUS_OF: dict[type[DomainError], HTTPStatus] = {
+    NotFoundError: HTTPStatus.NOT_FOUND,
+    InvalidInputError: HTTPStatus.BAD_REQUEST,
+    ConflictError: HTTPStatus.CONFLICT,
+    PayloadTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedMediaTypeError: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    ServiceUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def _error(status: HTTPStatus, message: str, details: list[dict[str, Any]] | None = None, **headers: str) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=ErrorResponse(message=message, details=details or []).model_dump_json(),
+        headers=headers or None,
+    )
+
+
+def _body_size(event_body: str | None, is_base64: bool) -> int:
+    if not event_body:
+        return 0
+    return len(base64.b64decode(event_body)) if is_base64 else len(event_body.encode())
+
+
+def guard_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Bodies must be JSON (or carry no content type, as curl's -d with -H omitted would not) and small."""
+    event = app.current_event
+    if event.http_method in {"POST", "PUT", "PATCH"}:
+        if _body_size(event.body, event.is_base64_encoded) > settings.max_body_bytes:
+            raise PayloadTooLargeError(f"the body is larger than {settings.max_body_bytes} bytes")
+        media_type = (event.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise UnsupportedMediaTypeError(f"send Content-Type: application/json, not {media_type}")
+    return next_middleware(app)
+
+
+app.use(middlewares=[guard_body])
+
+
+@app.exception_handler(DomainError)
+def domain_error(error: DomainError) -> Response[str]:
+    status = next((code for kind, code in STATUS_OF.items() if isinstance(error, kind)), HTTPStatus.INTERNAL_SERVER_ERROR)
+    if isinstance(error, ServiceUnavailableError):
+        logger.warning("dependency unavailable", extra={"reason": error.message})
+        return _error(status, error.message, error.details, **{"Retry-After": str(error.retry_after)})
+    return _error(status, error.message, error.details)
+
+
+def _detail(error: dict[str, Any]) -> dict[str, Any]:
+    return {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response[str]:
+    details = [_detail(item) for item in error.errors()]
+    if any(item["type"] == "json_invalid" for item in details):
+        return _error(HTTPStatus.BAD_REQUEST, "the body is not valid JSON", details)
+    fields = ", ".join(".".join(str(part) for part in item["loc"]) for item in details)
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, f"invalid request: {fields}", details)
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def unsupported_content(error: RequestUnsupportedContentType) -> Response[str]:
+    return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send Content-Type: application/json")
+
+
+@app.exception_handler(IdempotencyValidationError)
+def key_reused(error: IdempotencyValidationError) -> Response[str]:
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was already used with a different body")
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def key_in_flight(error: IdempotencyAlreadyInProgressError) -> Response[str]:
+    return _error(HTTPStatus.CONFLICT, "a request with this Idempotency-Key is still running", **{"Retry-After": "1"})
+
+
+@app.not_found
+def route_not_found(error: Exception) -> Response[str]:
+    return _error(HTTPStatus.NOT_FOUND, f"no route {app.current_event.http_method} {app.current_event.path}")
+
+
+@app.exception_handler(Exception)
+def unexpected(error: Exception) -> Response[str]:
+    logger.exception("unexpected error")
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; it has been logged")
+
+
+def openapi_document() -> str:
+    return app.get_openapi_json_schema(
+        title=OPENAPI_TITLE,
+        version=OPENAPI_VERSION,
+        description="Classify comments, collect corrections, retrain the model from them.",
+    )
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> Response[str]:
+    return Response(status_code=HTTPStatus.OK, content_type="application/json", body=openapi_document())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency_config.register_lambda_context(context)
+    return app.resolve(event, context)

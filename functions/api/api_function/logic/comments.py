@@ -1,0 +1,115 @@
+"""Classify and store comments; read them back.
+
+When the model cannot be reached the comment is stored anyway, as ``pending``, and its id is
+queued for the pending worker. The id is queued *before* the row is written: if the write then
+fails, the caller gets 503 and the stray message finds no pending row and is dropped, so nothing
+is ever half-stored and no stored comment is ever forgotten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sentiment_common.errors import ModelUnavailableError
+from sentiment_common.models import MAX_COMMENT_CHARS, Comment, CommentStatus, Prediction, new_id, utc_now
+from sentiment_common.observability import count, logger
+
+from api_function.services import Services
+
+
+def _classified(text: str, prediction: Prediction) -> Comment:
+    return Comment(
+        comment_id=new_id(), text=text, created_at=utc_now(), status=CommentStatus.CLASSIFIED, prediction=prediction
+    )
+
+
+def _pending(text: str) -> Comment:
+    return Comment(comment_id=new_id(), text=text, created_at=utc_now(), status=CommentStatus.PENDING)
+
+
+def _predict(texts: list[str], services: Services) -> list[Prediction] | None:
+    try:
+        return services.model.predict(texts)
+    except ModelUnavailableError as error:
+        logger.warning("model unavailable; storing as pending", extra={"reason": error.message, "texts": len(texts)})
+        count("ModelUnavailable")
+        return None
+
+
+def _store_pending(comments: list[Comment], services: Services) -> None:
+    services.pending.enqueue([comment.comment_id for comment in comments])
+    if len(comments) == 1:
+        services.comments.put_new(comments[0])
+    else:
+        services.comments.put_all(comments)
+
+
+def _count_classified(comments: list[Comment]) -> None:
+    for comment in comments:
+        if comment.prediction:
+            count("CommentClassified", label=comment.prediction.label)
+
+
+def create_comment(text: str, services: Services) -> Comment:
+    predictions = _predict([text], services)
+    if predictions is None:
+        comment = _pending(text)
+        _store_pending([comment], services)
+        return comment
+    comment = _classified(text, predictions[0])
+    services.comments.put_new(comment)
+    _count_classified([comment])
+    return comment
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    stored: list[tuple[int, Comment]]
+    errors: list[tuple[int, str]]
+
+    @property
+    def any_pending(self) -> bool:
+        return any(comment.status is CommentStatus.PENDING for _, comment in self.stored)
+
+
+def _check(text: str) -> tuple[str | None, str | None]:
+    """The text to store, or why it cannot be."""
+    trimmed = text.strip()
+    if not trimmed:
+        return None, "comment is empty"
+    if len(trimmed) > MAX_COMMENT_CHARS:
+        return None, f"comment has {len(trimmed)} characters; the limit is {MAX_COMMENT_CHARS}"
+    return trimmed, None
+
+
+def create_batch(texts: list[str], services: Services) -> BatchOutcome:
+    """Each text is answered by its position; the valid ones are stored in one transaction."""
+    valid: list[tuple[int, str]] = []
+    errors: list[tuple[int, str]] = []
+    for index, text in enumerate(texts):
+        trimmed, problem = _check(text)
+        if trimmed is None:
+            errors.append((index, problem or "invalid comment"))
+        else:
+            valid.append((index, trimmed))
+    if not valid:
+        return BatchOutcome(stored=[], errors=errors)
+    predictions = _predict([text for _, text in valid], services)
+    if predictions is None:
+        comments = [_pending(text) for _, text in valid]
+        _store_pending(comments, services)
+    else:
+        comments = [_classified(text, prediction) for (_, text), prediction in zip(valid, predictions, strict=True)]
+        services.comments.put_all(comments)
+        _count_classified(comments)
+    return BatchOutcome(stored=[(index, comment) for (index, _), comment in zip(valid, comments, strict=True)], errors=errors)
+
+
+def get_comment(comment_id: str, services: Services) -> Comment:
+    return services.comments.get(comment_id)
+
+
+def list_comments(
+    sentiment: str | None, limit: int, next_token: str | None, services: Services
+) -> tuple[list[Comment], str | None]:
+    return services.comments.list(sentiment, limit, next_token)

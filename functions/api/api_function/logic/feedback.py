@@ -1,0 +1,36 @@
+"""Record a person's correction: one S3 object under ``feedback/`` (which retraining reads) and a
+mark on the comment. If marking fails the object is removed again, so the two never disagree."""
+
+from __future__ import annotations
+
+from sentiment_common.models import FeedbackMark, FeedbackRecord, Label, new_id, utc_now
+from sentiment_common.observability import count, logger
+
+from api_function.services import Services
+
+
+def record_feedback(comment_id: str | None, text: str | None, label: Label, services: Services) -> FeedbackRecord:
+    comment = services.comments.get(comment_id) if comment_id else None
+    prediction = comment.prediction if comment else None
+    record = FeedbackRecord(
+        feedback_id=new_id(),
+        comment_id=comment_id,
+        text=comment.text if comment else (text or ""),
+        label=label,
+        predicted_label=prediction.label if prediction else None,
+        model_version=prediction.model_version if prediction else None,
+        created_at=utc_now(),
+    )
+    key = services.feedback.put(record)
+    if comment_id:
+        try:
+            services.comments.mark_feedback(
+                comment_id, FeedbackMark(feedback_id=record.feedback_id, label=label, created_at=record.created_at)
+            )
+        except Exception:
+            logger.warning("could not mark the comment; removing the feedback object", extra={"key": key})
+            services.feedback.delete(key)
+            raise
+    count("FeedbackReceived", label=label)
+    logger.info("feedback recorded", extra={"key": key, "agrees": record.predicted_label == label})
+    return record

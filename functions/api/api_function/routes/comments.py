@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from sentiment_common.models import CommentStatus
+
+from api_function.context import once, services
+from api_function.logic import comments
+from api_function.schemas import (
+    BatchItemError,
+    BatchItemResult,
+    BatchRequest,
+    BatchResponse,
+    CommentOut,
+    CommentPage,
+    CommentRequest,
+    ErrorResponse,
+)
+
+router = Router()
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="idempotency-key",
+        min_length=1,
+        max_length=128,
+        description="Any unique string; a retry with the same key returns the first answer and stores nothing twice",
+    ),
+]
+ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+    for status, description in (
+        (400, "Malformed request"),
+        (409, "Idempotency-Key still in use by a running request"),
+        (413, "Body too large"),
+        (415, "Body is not JSON"),
+        (422, "Invalid field, or Idempotency-Key reused with another body"),
+        (503, "Storage unavailable; nothing was stored (see Retry-After)"),
+    )
+}
+
+
+def _json(model: CommentOut | BatchResponse, status: HTTPStatus) -> Response[str]:
+    return Response(status_code=status, content_type="application/json", body=model.model_dump_json())
+
+
+@router.post(
+    "/comments",
+    summary="Classify and store a comment",
+    responses={
+        201: {"description": "Classified and stored", "content": {"application/json": {"model": CommentOut}}},
+        202: {
+            "description": "Model unreachable: stored as pending, classified later",
+            "content": {"application/json": {"model": CommentOut}},
+        },
+        **ERRORS,
+    },
+)
+def post_comment(request: CommentRequest, idempotency_key: IdempotencyKey = None) -> Response[str]:
+    result = once(
+        idempotency_key,
+        "POST /comments",
+        request,
+        lambda: CommentOut.of(comments.create_comment(request.comment, services)),
+        CommentOut,
+    )
+    status = HTTPStatus.ACCEPTED if result.status is CommentStatus.PENDING else HTTPStatus.CREATED
+    return _json(result, status)
+
+
+@router.post(
+    "/comments/batch",
+    summary="Classify and store up to 25 comments, each answered by its position",
+    responses={
+        200: {"description": "Per-item results and errors", "content": {"application/json": {"model": BatchResponse}}},
+        202: {
+            "description": "Model unreachable: valid items stored as pending",
+            "content": {"application/json": {"model": BatchResponse}},
+        },
+        **ERRORS,
+    },
+)
+def post_batch(request: BatchRequest, idempotency_key: IdempotencyKey = None) -> Response[str]:
+    def work() -> BatchResponse:
+        outcome = comments.create_batch(request.comments, services)
+        return BatchResponse(
+            results=[
+                BatchItemResult(index=index, **CommentOut.of(comment).model_dump()) for index, comment in outcome.stored
+            ],
+            errors=[BatchItemError(index=index, message=message) for index, message in outcome.errors],
+        )
+
+    result = once(idempotency_key, "POST /comments/batch", request, work, BatchResponse)
+    pending = any(item.status is CommentStatus.PENDING for item in result.results)
+    return _json(result, HTTPStatus.ACCEPTED if pending else HTTPStatus.OK)
+
+
+@router.get("/comments", summary="List comments, newest first", responses={400: ERRORS[400], 422: ERRORS[422]})
+def list_comments(
+    sentiment: Annotated[
+        Literal["negative", "neutral", "positive", "pending"] | None,
+        Query(description="Only comments with this label (or still pending)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
+    next_token: Annotated[str | None, Query(max_length=2048, description="From the previous page")] = None,
+) -> CommentPage:
+    items, token = comments.list_comments(sentiment, limit, next_token, services)
+    return CommentPage(items=[CommentOut.of(comment) for comment in items], next_token=token)
+
+
+@router.get(
+    "/comments/<comment_id>",
+    summary="One comment, with its feedback if any",
+    responses={404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}}},
+)
+def get_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -> CommentOut:
+    return CommentOut.of(comments.get_comment(comment_id, services))

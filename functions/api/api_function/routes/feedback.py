@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from api_function.context import once, services
+from api_function.logic.feedback import record_feedback
+from api_function.routes.comments import ERRORS, IdempotencyKey
+from api_function.schemas import ErrorResponse, FeedbackRequest, FeedbackResponse
+
+router = Router()
+
+
+@router.post(
+    "/feedback",
+    status_code=HTTPStatus.CREATED,
+    summary="Correct (or confirm) a label; the correction feeds retraining",
+    responses={
+        404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}},
+        **ERRORS,
+    },
+)
+def post_feedback(request: FeedbackRequest, idempotency_key: IdempotencyKey = None) -> FeedbackResponse:
+    return once(
+        idempotency_key,
+        "POST /feedback",
+        request,
+        lambda: FeedbackResponse.of(record_feedback(request.comment_id, request.text, request.label, services)),
+        FeedbackResponse,
+    )

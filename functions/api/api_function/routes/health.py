@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from api_function.context import services
+from api_function.logic.health import model_health
+from api_function.schemas import HealthResponse, ModelStatus
+
+router = Router()
+
+
+@router.get("/health", summary="The API is up; is the model reachable, and which version answers")
+def health() -> HealthResponse:
+    model = model_health(services)
+    return HealthResponse(
+        status="ok" if model.reachable else "degraded",
+        model=ModelStatus(backend=services.backend, **model.model_dump()),
+    )

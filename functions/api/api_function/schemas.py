@@ -1,0 +1,146 @@
+"""Request and response bodies of the HTTP API. Domain objects map to these explicitly."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sentiment_common.models import MAX_COMMENT_CHARS, Comment, CommentStatus, FeedbackRecord, Label, Scores
+
+CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_CHARS)]
+MAX_BATCH = 25
+
+
+class CommentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: Annotated[
+        CommentText,
+        Field(
+            validation_alias=AliasChoices("comment", "text"),
+            description=f"The text to classify: 1–{MAX_COMMENT_CHARS} characters after trimming (`text` also accepted)",
+        ),
+    ]
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comments: Annotated[
+        list[str],
+        Field(
+            min_length=1,
+            max_length=MAX_BATCH,
+            description=f"1–{MAX_BATCH} texts; each is checked on its own and answered by position",
+        ),
+    ]
+
+
+class FeedbackOut(BaseModel):
+    feedback_id: str
+    label: Annotated[Label, Field(description="The label a person gave")]
+    created_at: datetime
+
+
+class CommentOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    comment_id: str
+    timestamp: Annotated[datetime, Field(description="When the comment was received (UTC)")]
+    original_comment: str
+    status: Annotated[CommentStatus, Field(description="`pending` until the model has answered")]
+    sentiment: Annotated[Label | None, Field(description="The model's label; null while pending")]
+    score: Annotated[
+        float | None, Field(ge=-1, le=1, description="Polarity: P(positive) − P(negative); null while pending")
+    ]
+    confidence: Annotated[float | None, Field(description="Probability of the label; null while pending")]
+    scores: Annotated[Scores | None, Field(description="Probability of each class; null while pending")]
+    model_version: Annotated[str | None, Field(description="Model that classified it; null while pending")]
+    feedback: Annotated[FeedbackOut | None, Field(description="The latest correction, if any")] = None
+
+    @classmethod
+    def of(cls, comment: Comment) -> CommentOut:
+        prediction = comment.prediction
+        feedback = comment.feedback
+        return cls(
+            comment_id=comment.comment_id,
+            timestamp=comment.created_at,
+            original_comment=comment.text,
+            status=comment.status,
+            sentiment=prediction.label if prediction else None,
+            score=round(prediction.scores.positive - prediction.scores.negative, 6) if prediction else None,
+            confidence=prediction.confidence if prediction else None,
+            scores=prediction.scores if prediction else None,
+            model_version=prediction.model_version if prediction else None,
+            feedback=FeedbackOut(feedback_id=feedback.feedback_id, label=feedback.label, created_at=feedback.created_at)
+            if feedback
+            else None,
+        )
+
+
+class CommentPage(BaseModel):
+    items: list[CommentOut]
+    next_token: Annotated[str | None, Field(description="Pass back to get the next page; null on the last")]
+
+
+class BatchItemResult(CommentOut):
+    index: Annotated[int, Field(description="Position of the text in the request")]
+
+
+class BatchItemError(BaseModel):
+    index: Annotated[int, Field(description="Position of the text in the request")]
+    message: str
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItemResult]
+    errors: list[BatchItemError]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment_id: Annotated[str | None, Field(min_length=1, max_length=64, description="A stored comment")] = None
+    text: Annotated[CommentText | None, Field(description="Or a text that was never stored")] = None
+    label: Annotated[Label, Field(description="The right label")]
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Self:
+        if (self.comment_id is None) == (self.text is None):
+            raise ValueError("give exactly one of comment_id or text")
+        return self
+
+
+class FeedbackResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    feedback_id: str
+    comment_id: str | None
+    label: Label
+    predicted_label: Label | None
+    model_version: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, record: FeedbackRecord) -> FeedbackResponse:
+        return cls(**record.model_dump(exclude={"text"}))
+
+
+class ModelStatus(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    backend: str
+    reachable: bool
+    model_version: str | None
+    reason: str | None = None
+
+
+class HealthResponse(BaseModel):
+    status: Annotated[Literal["ok", "degraded"], Field(description="`degraded` when the model is unreachable")]
+    model: ModelStatus
+
+
+class ErrorResponse(BaseModel):
+    message: str
+    details: list[dict[str, Any]]

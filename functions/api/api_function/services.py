@@ -1,0 +1,30 @@
+"""The adapters the logic uses, built once per cold start from the function's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sentiment_common.dal.comments import CommentsRepository
+from sentiment_common.dal.feedback import FeedbackStore
+from sentiment_common.dal.pending import PendingQueue
+from sentiment_common.inference import ModelClient, model_client
+from sentiment_common.settings import ApiSettings
+
+
+@dataclass(frozen=True)
+class Services:
+    comments: CommentsRepository
+    feedback: FeedbackStore
+    pending: PendingQueue
+    model: ModelClient
+    backend: str
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings) -> Services:
+        return cls(
+            comments=CommentsRepository(settings.comments_table),
+            feedback=FeedbackStore(settings.data_bucket),
+            pending=PendingQueue(settings.pending_queue_url),
+            model=model_client(settings),
+            backend=settings.inference_backend.value,
+        )

@@ -1,0 +1,214 @@
+"""The comments table: one item per comment, two indexes for newest-first listing.
+
+Item layout (the template declares the keys and indexes; tests build the table from it):
+- ``comment_id`` partition key;
+- ``ByTime`` index: ``entity`` (always ``comment``) + ``created_key`` (ISO time + id), for the full list;
+- ``BySentiment`` index: ``sentiment`` (a label, or ``pending``) + ``created_key``, for the filtered list.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from sentiment_common.dal.transient import unavailable_when_transient
+from sentiment_common.errors import InvalidInputError, NotFoundError
+from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Prediction, Scores
+
+ENTITY = "comment"
+BY_TIME = "ByTime"
+BY_SENTIMENT = "BySentiment"
+PENDING = "pending"
+
+_serializer = TypeSerializer()
+
+
+def _number(value: float) -> Decimal:
+    return Decimal(str(round(value, 6)))
+
+
+def to_item(comment: Comment) -> dict[str, Any]:
+    created = comment.created_at.isoformat()
+    item: dict[str, Any] = {
+        "comment_id": comment.comment_id,
+        "entity": ENTITY,
+        "created_key": f"{created}#{comment.comment_id}",
+        "created_at": created,
+        "text": comment.text,
+        "status": comment.status.value,
+        "sentiment": comment.prediction.label if comment.prediction else PENDING,
+    }
+    if comment.prediction:
+        item |= _prediction_attributes(comment.prediction)
+    if comment.feedback:
+        item |= _feedback_attributes(comment.feedback)
+    return item
+
+
+def _prediction_attributes(prediction: Prediction) -> dict[str, Any]:
+    return {
+        "scores": {label: _number(score) for label, score in prediction.scores.model_dump().items()},
+        "confidence": _number(prediction.confidence),
+        "model_version": prediction.model_version,
+    }
+
+
+def _feedback_attributes(mark: FeedbackMark) -> dict[str, Any]:
+    return {
+        "feedback_id": mark.feedback_id,
+        "feedback_label": mark.label,
+        "feedback_at": mark.created_at.isoformat(),
+    }
+
+
+def from_item(item: dict[str, Any]) -> Comment:
+    prediction = None
+    if item["sentiment"] != PENDING:
+        prediction = Prediction(
+            label=item["sentiment"],
+            scores=Scores(**{label: float(score) for label, score in item["scores"].items()}),
+            confidence=float(item["confidence"]),
+            model_version=item["model_version"],
+        )
+    feedback = None
+    if "feedback_id" in item:
+        feedback = FeedbackMark(
+            feedback_id=item["feedback_id"],
+            label=item["feedback_label"],
+            created_at=datetime.fromisoformat(item["feedback_at"]),
+        )
+    return Comment(
+        comment_id=item["comment_id"],
+        text=item["text"],
+        created_at=datetime.fromisoformat(item["created_at"]),
+        status=CommentStatus(item["status"]),
+        prediction=prediction,
+        feedback=feedback,
+    )
+
+
+def encode_token(last_key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, expected_keys: set[str]) -> dict[str, str]:
+    """The opaque ``next_token`` back into a DynamoDB start key, refusing anything we did not issue."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidInputError("next_token is not a token this API issued", [_token_detail()]) from error
+    if (
+        not isinstance(key, dict)
+        or set(key) != expected_keys
+        or not all(isinstance(value, str) for value in key.values())
+    ):
+        raise InvalidInputError("next_token does not belong to this listing", [_token_detail()])
+    return key
+
+
+def _token_detail() -> dict[str, Any]:
+    return {"loc": ["query", "next_token"], "msg": "pass back the next_token of the previous page unchanged"}
+
+
+class CommentsRepository:
+    def __init__(self, table_name: str) -> None:
+        self._table = boto3.resource("dynamodb").Table(table_name)
+        self._client = self._table.meta.client
+        self._table_name = table_name
+
+    def put_new(self, comment: Comment) -> None:
+        with unavailable_when_transient("the comments table"):
+            self._table.put_item(Item=to_item(comment), ConditionExpression="attribute_not_exists(comment_id)")
+
+    def put_all(self, comments: list[Comment]) -> None:
+        """All or nothing: a batch is stored in one transaction (at most 100 items)."""
+        puts = [
+            {
+                "Put": {
+                    "TableName": self._table_name,
+                    "Item": {name: _serializer.serialize(value) for name, value in to_item(comment).items()},
+                    "ConditionExpression": "attribute_not_exists(comment_id)",
+                }
+            }
+            for comment in comments
+        ]
+        with unavailable_when_transient("the comments table"):
+            self._client.transact_write_items(TransactItems=puts)
+
+    def get(self, comment_id: str) -> Comment:
+        with unavailable_when_transient("the comments table"):
+            item = self._table.get_item(Key={"comment_id": comment_id}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise NotFoundError(f"no comment with id {comment_id!r}")
+        return from_item(item)
+
+    def list(self, sentiment: str | None, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
+        """Newest first. ``sentiment`` is a label or ``pending``; ``None`` lists everything."""
+        if sentiment is None:
+            index, condition = BY_TIME, Key("entity").eq(ENTITY)
+            key_names = {"comment_id", "entity", "created_key"}
+        else:
+            index, condition = BY_SENTIMENT, Key("sentiment").eq(sentiment)
+            key_names = {"comment_id", "sentiment", "created_key"}
+        query: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if token:
+            start = decode_token(token, key_names)
+            if sentiment is not None and start["sentiment"] != sentiment:
+                raise InvalidInputError("next_token belongs to another sentiment filter", [_token_detail()])
+            query["ExclusiveStartKey"] = start
+        with unavailable_when_transient("the comments table"):
+            page = self._table.query(**query)
+        last = page.get("LastEvaluatedKey")
+        return [from_item(item) for item in page["Items"]], encode_token(last) if last else None
+
+    def classify_pending(self, comment_id: str, prediction: Prediction) -> bool:
+        """Store the model's answer for a pending comment. False if it is gone or already classified."""
+        attributes = _prediction_attributes(prediction) | {
+            "sentiment": prediction.label,
+            "status": CommentStatus.CLASSIFIED.value,
+        }
+        names = {f"#{name}": name for name in attributes}
+        values = {f":{name}": value for name, value in attributes.items()} | {":pending": PENDING}
+        try:
+            self._table.update_item(
+                Key={"comment_id": comment_id},
+                UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
+                ConditionExpression="#sentiment = :pending",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> None:
+        attributes = _feedback_attributes(mark)
+        try:
+            with unavailable_when_transient("the comments table"):
+                self._table.update_item(
+                    Key={"comment_id": comment_id},
+                    UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in attributes),
+                    ConditionExpression="attribute_exists(comment_id)",
+                    ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()},
+                )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise NotFoundError(f"no comment with id {comment_id!r}") from error
+            raise

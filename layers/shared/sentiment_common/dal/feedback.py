@@ -1,0 +1,37 @@
+"""Feedback objects in the data bucket: ``feedback/dt=YYYY-MM-DD/<feedback_id>.json``.
+
+Their creation is what starts retraining (an S3 notification on the ``feedback/`` prefix).
+"""
+
+from __future__ import annotations
+
+import boto3
+
+from sentiment_common.dal.transient import unavailable_when_transient
+from sentiment_common.models import FeedbackRecord
+
+PREFIX = "feedback/"
+
+
+def feedback_key(record: FeedbackRecord) -> str:
+    return f"{PREFIX}dt={record.created_at:%Y-%m-%d}/{record.feedback_id}.json"
+
+
+class FeedbackStore:
+    def __init__(self, bucket: str) -> None:
+        self._bucket = bucket
+        self._s3 = boto3.client("s3")
+
+    def put(self, record: FeedbackRecord) -> str:
+        key = feedback_key(record)
+        with unavailable_when_transient("the data bucket"):
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=record.model_dump_json().encode(),
+                ContentType="application/json",
+            )
+        return key
+
+    def delete(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self._bucket, Key=key)

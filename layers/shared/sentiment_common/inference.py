@@ -1,0 +1,150 @@
+"""The model container's client: a SageMaker endpoint or the ECS service, one contract.
+
+Both speak the container's ``POST /invocations`` (``{"instances": [...]}`` in,
+``{"predictions": [...]}`` out) with short timeouts and a bounded number of tries. Anything
+that is not a well-formed answer becomes :class:`ModelUnavailableError`, which callers turn
+into a stored-but-pending comment rather than an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Protocol
+
+import boto3
+import urllib3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ValidationError
+
+from sentiment_common.errors import ModelUnavailableError
+from sentiment_common.models import Prediction
+from sentiment_common.settings import InferenceBackend, InferenceSettings
+
+
+class InvocationAnswer(BaseModel):
+    predictions: list[Prediction]
+
+
+class ModelHealth(BaseModel):
+    reachable: bool
+    model_version: str | None = None
+    reason: str | None = None
+
+
+class ModelClient(Protocol):
+    def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
+
+    def health(self) -> ModelHealth: ...
+
+
+def _parse(body: bytes, expected: int) -> list[Prediction]:
+    try:
+        predictions = InvocationAnswer.model_validate_json(body).predictions
+    except ValidationError as error:
+        raise ModelUnavailableError("the model answered with something that is not a prediction") from error
+    if len(predictions) != expected:
+        raise ModelUnavailableError(f"the model answered {len(predictions)} predictions for {expected} texts")
+    return predictions
+
+
+def _payload(texts: Sequence[str]) -> bytes:
+    return json.dumps({"instances": list(texts)}).encode()
+
+
+class NoModel:
+    """What a stack without a deployed model uses: every comment waits for one."""
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        raise ModelUnavailableError("no model is deployed yet")
+
+    def health(self) -> ModelHealth:
+        return ModelHealth(reachable=False, reason="no model is deployed yet")
+
+
+class SageMakerModel:
+    def __init__(self, settings: InferenceSettings) -> None:
+        config = Config(
+            connect_timeout=settings.model_connect_timeout,
+            read_timeout=settings.model_read_timeout,
+            retries={"max_attempts": settings.model_max_attempts, "mode": "standard"},
+        )
+        self._endpoint = settings.sagemaker_endpoint_name
+        self._runtime = boto3.client("sagemaker-runtime", config=config)
+        self._control = boto3.client("sagemaker", config=config)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        try:
+            answer = self._runtime.invoke_endpoint(
+                EndpointName=self._endpoint,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=_payload(texts),
+            )
+            body = answer["Body"].read()
+        except (ClientError, BotoCoreError) as error:
+            raise ModelUnavailableError(f"SageMaker endpoint {self._endpoint} did not answer: {error}") from error
+        return _parse(body, len(texts))
+
+    def health(self) -> ModelHealth:
+        try:
+            status = self._control.describe_endpoint(EndpointName=self._endpoint)["EndpointStatus"]
+        except (ClientError, BotoCoreError) as error:
+            return ModelHealth(reachable=False, reason=str(error))
+        if status not in {"InService", "Updating"}:
+            return ModelHealth(reachable=False, reason=f"endpoint is {status}")
+        try:
+            version = self.predict(["ok"])[0].model_version
+        except ModelUnavailableError as error:
+            return ModelHealth(reachable=False, reason=error.message)
+        return ModelHealth(reachable=True, model_version=version)
+
+
+class HttpModel:
+    """The ECS service, reached inside the VPC (never through a public address)."""
+
+    def __init__(self, settings: InferenceSettings) -> None:
+        self._url = settings.model_url.rstrip("/")
+        self._http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=settings.model_connect_timeout, read=settings.model_read_timeout),
+            retries=urllib3.Retry(
+                total=settings.model_max_attempts - 1,
+                backoff_factor=0.1,
+                status_forcelist=(429, 502, 503, 504),
+                allowed_methods=frozenset({"GET", "POST"}),
+                raise_on_status=False,
+            ),
+        )
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        try:
+            answer = self._http.request(
+                "POST",
+                f"{self._url}/invocations",
+                body=_payload(texts),
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise ModelUnavailableError(f"model service at {self._url} did not answer: {error}") from error
+        if answer.status != 200:
+            raise ModelUnavailableError(f"model service answered {answer.status}: {answer.data[:200]!r}")
+        return _parse(answer.data, len(texts))
+
+    def health(self) -> ModelHealth:
+        try:
+            answer = self._http.request("GET", f"{self._url}/ping")
+        except urllib3.exceptions.HTTPError as error:
+            return ModelHealth(reachable=False, reason=str(error))
+        if answer.status != 200:
+            return ModelHealth(reachable=False, reason=f"/ping answered {answer.status}")
+        version = json.loads(answer.data).get("model_version")
+        return ModelHealth(reachable=True, model_version=version)
+
+
+def model_client(settings: InferenceSettings) -> ModelClient:
+    if not settings.deployed:
+        return NoModel()
+    if settings.inference_backend is InferenceBackend.SAGEMAKER:
+        return SageMakerModel(settings)
+    return HttpModel(settings)

@@ -1,0 +1,82 @@
+"""Domain objects, shared by every function. API schemas and storage items map to and from these."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_COMMENT_CHARS = 5000
+
+Label = Literal["negative", "neutral", "positive"]
+LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
+
+
+class CommentStatus(StrEnum):
+    CLASSIFIED = "classified"
+    PENDING = "pending"
+
+
+class Scores(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    negative: Annotated[float, Field(ge=0, le=1)]
+    neutral: Annotated[float, Field(ge=0, le=1)]
+    positive: Annotated[float, Field(ge=0, le=1)]
+
+
+class Prediction(BaseModel):
+    """One answer of the model container (its ``/invocations`` contract)."""
+
+    model_config = ConfigDict(frozen=True, protected_namespaces=())
+
+    label: Annotated[Label, Field(description="The most likely class")]
+    scores: Annotated[Scores, Field(description="Probability of each class; they sum to 1")]
+    confidence: Annotated[float, Field(ge=0, le=1, description="Probability of the chosen label")]
+    model_version: Annotated[str, Field(min_length=1, description="Version of the model that answered")]
+
+
+class FeedbackMark(BaseModel):
+    """The latest correction a person gave for a comment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    feedback_id: str
+    label: Label
+    created_at: datetime
+
+
+class Comment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    comment_id: str
+    text: str
+    created_at: datetime
+    status: CommentStatus
+    prediction: Prediction | None = None
+    feedback: FeedbackMark | None = None
+
+
+class FeedbackRecord(BaseModel):
+    """What ``POST /feedback`` writes to ``feedback/dt=YYYY-MM-DD/<feedback_id>.json``; training reads it."""
+
+    model_config = ConfigDict(frozen=True, protected_namespaces=())
+
+    feedback_id: str
+    comment_id: str | None
+    text: str
+    label: Label
+    predicted_label: Label | None
+    model_version: str | None
+    created_at: datetime
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,59 @@
+"""Configuration, read once from the environment the template gives each function.
+
+A missing variable fails at import time (cold start), not halfway through a request. Each
+function composes the settings it needs; none of them reads ``os.environ`` itself.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class InferenceBackend(StrEnum):
+    SAGEMAKER = "sagemaker"
+    ECS = "ecs"
+
+
+class InferenceSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True)
+
+    inference_backend: Annotated[InferenceBackend, Field(description="Where the model container runs")]
+    sagemaker_endpoint_name: Annotated[
+        str, Field(description="SageMaker endpoint; empty while no model is deployed")
+    ] = ""
+    model_url: Annotated[
+        str, Field(description="Base URL of the ECS model service; empty while no model is deployed")
+    ] = ""
+    model_connect_timeout: Annotated[float, Field(gt=0, description="Seconds to open a connection")] = 1.0
+    model_read_timeout: Annotated[float, Field(gt=0, description="Seconds to wait for an answer")] = 4.0
+    model_max_attempts: Annotated[int, Field(ge=1, le=5, description="Tries per call, the first included")] = 2
+
+    @property
+    def deployed(self) -> bool:
+        target = (
+            self.sagemaker_endpoint_name if self.inference_backend is InferenceBackend.SAGEMAKER else self.model_url
+        )
+        return bool(target)
+
+
+class StorageSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True)
+
+    comments_table: Annotated[str, Field(min_length=1, description="DynamoDB table of comments")]
+    data_bucket: Annotated[str, Field(min_length=1, description="Bucket holding feedback/ and models/")]
+    pending_queue_url: Annotated[str, Field(min_length=1, description="Queue of comments waiting for the model")]
+
+
+class ApiSettings(StorageSettings, InferenceSettings):
+    idempotency_table: Annotated[str, Field(min_length=1, description="DynamoDB table for Idempotency-Key records")]
+    idempotency_ttl_seconds: Annotated[int, Field(ge=60, description="How long a key's first answer is kept")] = 86400
+    allowed_origin: Annotated[str, Field(min_length=1, description="The one origin CORS lets in")] = "*"
+    max_body_bytes: Annotated[int, Field(gt=0, description="Larger request bodies get 413")] = 262144
+
+
+class PendingSettings(StorageSettings, InferenceSettings):
+    """The worker that classifies comments stored while the model was unreachable."""
