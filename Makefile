@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8080
 MODEL_DIR := build/model
 
-export PYTHONPATH := $(CURDIR)/model_training
+export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/local_stack
 
 .DEFAULT_GOAL := help
 .PHONY: help install train serve test unit lint format bench clean
@@ -18,7 +18,7 @@ install: $(VENV)/.installed ## create .venv with everything the project needs
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[model,dev,bench]"
+	$(PY) -m pip install --quiet -e ".[model,api,dev,bench]"
 	touch $@
 
 train: install ## train a model on model_training/data into build/model (+ build/model.tar.gz)

@@ -12,11 +12,11 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
-from sentiment_common.settings import ApiSettings
 
 from api_function.services import Services
+from sentiment_common.settings import ApiSettings
 
-settings = ApiSettings()  # type: ignore[call-arg]  # values come from the environment
+settings = ApiSettings()  # values come from the environment
 services = Services.from_settings(settings)
 
 _persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)

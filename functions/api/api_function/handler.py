@@ -15,6 +15,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from api_function.context import idempotency_config, settings
+from api_function.routes import comments, feedback, health
+from api_function.schemas import ErrorResponse
 from sentiment_common.errors import (
     ConflictError,
     DomainError,
@@ -25,10 +29,6 @@ from sentiment_common.errors import (
     UnsupportedMediaTypeError,
 )
 from sentiment_common.observability import logger, metrics, tracer
-
-from api_function.context import idempotency_config, settings
-from api_function.routes import comments, feedback, health
-from api_function.schemas import ErrorResponse
 
 OPENAPI_TITLE = "Sentiment feedback loop API"
 OPENAPI_VERSION = "1.0.0"
@@ -51,27 +51,37 @@ STATUS_OF: dict[type[DomainError], HTTPStatus] = {
 }
 
 
-def _error(status: HTTPStatus, message: str, details: list[dict[str, Any]] | None = None, **headers: str) -> Response[str]:
+def _error(
+    status: HTTPStatus,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
     return Response(
         status_code=status,
         content_type="application/json",
         body=ErrorResponse(message=message, details=details or []).model_dump_json(),
-        headers=headers or None,
+        headers=headers,
     )
 
 
-def _body_size(event_body: str | None, is_base64: bool) -> int:
+def _body_bytes(event_body: str | None, is_base64: bool) -> bytes:
     if not event_body:
-        return 0
-    return len(base64.b64decode(event_body)) if is_base64 else len(event_body.encode())
+        return b""
+    return base64.b64decode(event_body) if is_base64 else event_body.encode()
 
 
 def guard_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """Bodies must be JSON (or carry no content type, as curl's -d with -H omitted would not) and small."""
+    """Bodies must be small, UTF-8 and JSON (a missing content type is taken as JSON)."""
     event = app.current_event
     if event.http_method in {"POST", "PUT", "PATCH"}:
-        if _body_size(event.body, event.is_base64_encoded) > settings.max_body_bytes:
+        body = _body_bytes(event.body, bool(event.is_base64_encoded))
+        if len(body) > settings.max_body_bytes:
             raise PayloadTooLargeError(f"the body is larger than {settings.max_body_bytes} bytes")
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidInputError(f"the body is not UTF-8 (byte {error.start})") from error
         media_type = (event.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
         if media_type != "application/json":
             raise UnsupportedMediaTypeError(f"send Content-Type: application/json, not {media_type}")
@@ -83,10 +93,12 @@ app.use(middlewares=[guard_body])
 
 @app.exception_handler(DomainError)
 def domain_error(error: DomainError) -> Response[str]:
-    status = next((code for kind, code in STATUS_OF.items() if isinstance(error, kind)), HTTPStatus.INTERNAL_SERVER_ERROR)
+    status = next(
+        (code for kind, code in STATUS_OF.items() if isinstance(error, kind)), HTTPStatus.INTERNAL_SERVER_ERROR
+    )
     if isinstance(error, ServiceUnavailableError):
         logger.warning("dependency unavailable", extra={"reason": error.message})
-        return _error(status, error.message, error.details, **{"Retry-After": str(error.retry_after)})
+        return _error(status, error.message, error.details, {"Retry-After": str(error.retry_after)})
     return _error(status, error.message, error.details)
 
 
@@ -103,6 +115,11 @@ def invalid_request(error: RequestValidationError) -> Response[str]:
     return _error(HTTPStatus.UNPROCESSABLE_ENTITY, f"invalid request: {fields}", details)
 
 
+@app.exception_handler(UnicodeDecodeError)
+def not_utf8(error: UnicodeDecodeError) -> Response[str]:
+    return _error(HTTPStatus.BAD_REQUEST, f"the body is not UTF-8 (byte {error.start})")
+
+
 @app.exception_handler(RequestUnsupportedContentType)
 def unsupported_content(error: RequestUnsupportedContentType) -> Response[str]:
     return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send Content-Type: application/json")
@@ -115,7 +132,9 @@ def key_reused(error: IdempotencyValidationError) -> Response[str]:
 
 @app.exception_handler(IdempotencyAlreadyInProgressError)
 def key_in_flight(error: IdempotencyAlreadyInProgressError) -> Response[str]:
-    return _error(HTTPStatus.CONFLICT, "a request with this Idempotency-Key is still running", **{"Retry-After": "1"})
+    return _error(
+        HTTPStatus.CONFLICT, "a request with this Idempotency-Key is still running", headers={"Retry-After": "1"}
+    )
 
 
 @app.not_found

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
 from sentiment_common.models import MAX_COMMENT_CHARS, Comment, CommentStatus, FeedbackRecord, Label, Scores
 
 CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_CHARS)]

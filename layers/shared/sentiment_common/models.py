@@ -38,6 +38,11 @@ class Prediction(BaseModel):
     confidence: Annotated[float, Field(ge=0, le=1, description="Probability of the chosen label")]
     model_version: Annotated[str, Field(min_length=1, description="Version of the model that answered")]
 
+    def rounded(self, digits: int = 6) -> Prediction:
+        """As stored: probabilities to ``digits`` decimals, so what is returned is what is read back."""
+        scores = Scores(**{label: round(value, digits) for label, value in self.scores.model_dump().items()})
+        return self.model_copy(update={"scores": scores, "confidence": round(self.confidence, digits)})
+
 
 class FeedbackMark(BaseModel):
     """The latest correction a person gave for a comment."""

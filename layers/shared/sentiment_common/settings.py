@@ -52,7 +52,7 @@ class ApiSettings(StorageSettings, InferenceSettings):
     idempotency_table: Annotated[str, Field(min_length=1, description="DynamoDB table for Idempotency-Key records")]
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, description="How long a key's first answer is kept")] = 86400
     allowed_origin: Annotated[str, Field(min_length=1, description="The one origin CORS lets in")] = "*"
-    max_body_bytes: Annotated[int, Field(gt=0, description="Larger request bodies get 413")] = 262144
+    max_body_bytes: Annotated[int, Field(gt=0, description="Larger request bodies get 413")] = 1_048_576
 
 
 class PendingSettings(StorageSettings, InferenceSettings):

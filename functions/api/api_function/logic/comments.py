@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api_function.services import Services
 from sentiment_common.errors import ModelUnavailableError
 from sentiment_common.models import MAX_COMMENT_CHARS, Comment, CommentStatus, Prediction, new_id, utc_now
 from sentiment_common.observability import count, logger
 
-from api_function.services import Services
-
 
 def _classified(text: str, prediction: Prediction) -> Comment:
     return Comment(
-        comment_id=new_id(), text=text, created_at=utc_now(), status=CommentStatus.CLASSIFIED, prediction=prediction
+        comment_id=new_id(),
+        text=text,
+        created_at=utc_now(),
+        status=CommentStatus.CLASSIFIED,
+        prediction=prediction.rounded(),
     )
 
 
@@ -102,7 +105,9 @@ def create_batch(texts: list[str], services: Services) -> BatchOutcome:
         comments = [_classified(text, prediction) for (_, text), prediction in zip(valid, predictions, strict=True)]
         services.comments.put_all(comments)
         _count_classified(comments)
-    return BatchOutcome(stored=[(index, comment) for (index, _), comment in zip(valid, comments, strict=True)], errors=errors)
+    return BatchOutcome(
+        stored=[(index, comment) for (index, _), comment in zip(valid, comments, strict=True)], errors=errors
+    )
 
 
 def get_comment(comment_id: str, services: Services) -> Comment:

@@ -3,10 +3,9 @@ mark on the comment. If marking fails the object is removed again, so the two ne
 
 from __future__ import annotations
 
+from api_function.services import Services
 from sentiment_common.models import FeedbackMark, FeedbackRecord, Label, new_id, utc_now
 from sentiment_common.observability import count, logger
-
-from api_function.services import Services
 
 
 def record_feedback(comment_id: str | None, text: str | None, label: Label, services: Services) -> FeedbackRecord:

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from sentiment_common.inference import ModelHealth
-
 from api_function.services import Services
+from sentiment_common.inference import ModelHealth
 
 
 def model_health(services: Services) -> ModelHealth:

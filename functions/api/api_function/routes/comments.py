@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
-from sentiment_common.models import CommentStatus
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from api_function.context import once, services
 from api_function.logic import comments
@@ -20,6 +20,7 @@ from api_function.schemas import (
     CommentRequest,
     ErrorResponse,
 )
+from sentiment_common.models import CommentStatus
 
 router = Router()
 
@@ -32,7 +33,7 @@ IdempotencyKey = Annotated[
         description="Any unique string; a retry with the same key returns the first answer and stores nothing twice",
     ),
 ]
-ERRORS: dict[int | str, dict[str, object]] = {
+ERRORS: dict[int, OpenAPIResponse] = {
     status: {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
     for status, description in (
         (400, "Malformed request"),

@@ -1,0 +1,1 @@
+"""Classifies comments that were stored as pending while the model was unreachable."""

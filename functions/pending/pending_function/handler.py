@@ -1,0 +1,38 @@
+"""SQS worker for the pending queue: each message names a comment stored while the model was down.
+
+Failed records are reported one by one (``ReportBatchItemFailures``); SQS retries them and, after
+``maxReceiveCount`` tries, parks them in the dead-letter queue. The comment itself stays stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pending_function.logic import classify_pending
+from sentiment_common.dal.comments import CommentsRepository
+from sentiment_common.dal.pending import parse_message
+from sentiment_common.inference import model_client
+from sentiment_common.observability import logger, metrics, tracer
+from sentiment_common.settings import PendingSettings
+
+settings = PendingSettings()  # values come from the environment
+comments = CommentsRepository(settings.comments_table)
+model = model_client(settings)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    classify_pending(parse_message(record.body).comment_id, comments, model)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

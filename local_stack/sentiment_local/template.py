@@ -1,0 +1,176 @@
+"""Read ``template.yaml`` and resolve what the local stack needs from it.
+
+CloudFormation's short-form tags (``!Ref``, ``!Sub``, ``!If``…) load as their long form, and
+:class:`Template` resolves intrinsic functions against local physical names, parameter values
+and conditions. Only what the local stack uses is supported; anything else raises, loudly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+NO_VALUE = object()
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else "Fn::Condition" if suffix == "Condition" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506  # SafeLoader subclass
+    return document
+
+
+@dataclass
+class Template:
+    document: dict[str, Any]
+    prefix: str = "sentiment-local"
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path, prefix: str = "sentiment-local", overrides: Mapping[str, str] | None = None) -> Template:
+        return cls(load(path), prefix, dict(overrides or {}))
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        resources: dict[str, dict[str, Any]] = self.document["Resources"]
+        return resources
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            name: resource
+            for name, resource in self.resources.items()
+            if resource["Type"] == resource_type and self.condition_holds(resource.get("Condition"))
+        }
+
+    # ---- names ----
+
+    def physical_name(self, logical_id: str) -> str:
+        resource_type = self.resources[logical_id]["Type"]
+        if resource_type == "AWS::S3::Bucket":
+            return f"{self.prefix}-{logical_id}".lower()
+        return f"{self.prefix}-{logical_id}"
+
+    def queue_url(self, logical_id: str, endpoint: str) -> str:
+        return f"{endpoint.rstrip('/')}/{ACCOUNT}/{self.physical_name(logical_id)}"
+
+    def arn(self, logical_id: str) -> str:
+        name = self.physical_name(logical_id)
+        resource_type = self.resources[logical_id]["Type"]
+        if resource_type == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{name}"
+        if resource_type == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+        if resource_type == "AWS::DynamoDB::Table":
+            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+        raise NotImplementedError(f"no local ARN for {resource_type}")
+
+    # ---- parameters and conditions ----
+
+    def parameter(self, name: str) -> str:
+        if name in self.overrides:
+            return self.overrides[name]
+        return str(self.document["Parameters"][name].get("Default", ""))
+
+    def condition_holds(self, name: str | None) -> bool:
+        if name is None:
+            return True
+        return bool(self.resolve(self.document["Conditions"][name]))
+
+    # ---- intrinsic functions ----
+
+    def resolve(self, value: Any, queue_endpoint: str = "") -> Any:  # noqa: PLR0911, C901  # one branch per function
+        if isinstance(value, list):
+            items = [self.resolve(item, queue_endpoint) for item in value]
+            return [item for item in items if item is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1 or not (next(iter(value)) == "Ref" or next(iter(value)).startswith("Fn::")):
+            resolved = {key: self.resolve(item, queue_endpoint) for key, item in value.items()}
+            return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return self._ref(argument, queue_endpoint)
+        if function == "Fn::GetAtt":
+            return self._get_att(*argument)
+        if function == "Fn::Sub":
+            return self._sub(argument, queue_endpoint)
+        if function == "Fn::If":
+            condition, when_true, when_false = argument
+            return self.resolve(when_true if self.condition_holds(condition) else when_false, queue_endpoint)
+        if function == "Fn::Equals":
+            left, right = (self.resolve(item) for item in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not self.resolve(argument[0])
+        if function == "Fn::And":
+            return all(self.resolve(item) for item in argument)
+        if function == "Fn::Or":
+            return any(self.resolve(item) for item in argument)
+        if function == "Fn::Condition":
+            return self.condition_holds(argument)
+        raise NotImplementedError(f"{function} is not resolved locally")
+
+    def _ref(self, name: str, queue_endpoint: str) -> Any:
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::NoValue": NO_VALUE}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.document.get("Parameters", {}):
+            return self.parameter(name)
+        if self.resources[name]["Type"] == "AWS::SQS::Queue":
+            return self.queue_url(name, queue_endpoint)
+        return self.physical_name(name)
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        if attribute == "Arn":
+            return self.arn(logical_id)
+        if attribute in {"QueueName", "EndpointName", "Name"}:
+            return self.physical_name(logical_id)
+        raise NotImplementedError(f"GetAtt {logical_id}.{attribute} is not resolved locally")
+
+    def _sub(self, argument: Any, queue_endpoint: str) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        values = {name: self.resolve(item, queue_endpoint) for name, item in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in values:
+                return str(values[name])
+            if "." in name:
+                return str(self._get_att(*name.split(".", 1)))
+            return str(self._ref(name, queue_endpoint))
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    # ---- functions ----
+
+    def function_environment(self, logical_id: str, queue_endpoint: str) -> dict[str, str]:
+        """The environment the template gives one function: ``Globals`` merged with its own."""
+        globals_ = self.document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        own = self.resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+        resolved = self.resolve({**globals_, **own}, queue_endpoint)
+        return {name: str(value) for name, value in resolved.items()}

@@ -1,0 +1,255 @@
+"""The API and pending functions, called in-process as Lambda calls them, on moto, against the real
+model server. Tables, bucket and queues are created from template.yaml's own definitions, and each
+function gets the environment the template gives it."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto import mock_aws
+
+from sentiment_local.resources import create_buckets, create_queues, create_tables
+from sentiment_local.template import Template
+from tests.conftest import ROOT
+from tests.integration.conftest import free_port
+
+QUEUE_ENDPOINT = "https://sqs.us-east-1.amazonaws.com"
+
+
+class ModelServer:
+    """The model container's server on a fixed port, which a test may stop and start again."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._model_dir = model_dir
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "model_training"),
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "MODEL_URI": str(self._model_dir),
+        }
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "sentiment_model.container", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the model server did not start")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "ApiFunction"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ApiFunction"
+    aws_request_id: str = "test-request"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 15000
+
+
+def http_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    raw_body: bytes | None = None,
+) -> dict[str, Any]:
+    """An HTTP API (payload v2) event, as API Gateway sends it."""
+    all_headers = {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
+    if raw_body is not None:
+        text, encoded = base64.b64encode(raw_body).decode(), True
+    elif body is not None:
+        text, encoded = json.dumps(body), False
+    else:
+        text, encoded = None, False
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        "headers": all_headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "localhost",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+            "requestId": "req",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "22/Nov/2026:00:00:00 +0000",
+            "timeEpoch": 0,
+        },
+        "isBase64Encoded": encoded,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    if text is not None:
+        event["body"] = text
+    return event
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Stack:
+    template: Template
+    api: ModuleType
+    pending: ModuleType
+    model: ModelServer
+
+    def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Response:
+        result = self.api.lambda_handler(http_event(method, path, body, **kwargs), LambdaContext())
+        payload = result.get("body")
+        return Response(result["statusCode"], result.get("headers", {}), json.loads(payload) if payload else None)
+
+    def table(self, logical_id: str) -> Any:
+        return boto3.resource("dynamodb").Table(self.template.physical_name(logical_id))
+
+    def items(self, logical_id: str) -> list[dict[str, Any]]:
+        return list(self.table(logical_id).scan()["Items"])
+
+    @property
+    def bucket(self) -> str:
+        return self.template.physical_name("DataBucket")
+
+    def objects(self, prefix: str = "") -> list[str]:
+        listing = boto3.client("s3").list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+    def queue_url(self, logical_id: str = "PendingQueue") -> str:
+        return self.template.queue_url(logical_id, QUEUE_ENDPOINT)
+
+    def drain_pending(self) -> list[dict[str, Any]]:
+        """Receive what is waiting on the pending queue (ignoring its delay) as an SQS event's records."""
+        sqs = boto3.client("sqs")
+        records = []
+        while True:
+            answer = sqs.receive_message(QueueUrl=self.queue_url(), MaxNumberOfMessages=10, VisibilityTimeout=0)
+            messages = answer.get("Messages", [])
+            if not messages:
+                return records
+            for message in messages:
+                sqs.delete_message(QueueUrl=self.queue_url(), ReceiptHandle=message["ReceiptHandle"])
+                records.append(
+                    {
+                        "messageId": message["MessageId"],
+                        "receiptHandle": message["ReceiptHandle"],
+                        "body": message["Body"],
+                        "attributes": {},
+                        "messageAttributes": {},
+                        "md5OfBody": message["MD5OfBody"],
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": self.template.arn("PendingQueue"),
+                        "awsRegion": "us-east-1",
+                    }
+                )
+
+    def run_pending(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = self.pending.lambda_handler({"Records": records}, LambdaContext("PendingFunction"))
+        return result
+
+    def wipe(self) -> None:
+        for logical_id, key in (("CommentsTable", "comment_id"), ("IdempotencyTable", "id")):
+            table = self.table(logical_id)
+            for item in table.scan()["Items"]:
+                table.delete_item(Key={key: item[key]})
+        s3 = boto3.client("s3")
+        for key in self.objects():
+            s3.delete_object(Bucket=self.bucket, Key=key)
+        self.drain_pending()
+
+
+def _fresh(module: str) -> ModuleType:
+    for name in [name for name in sys.modules if name.split(".")[0] == module.split(".")[0]]:
+        del sys.modules[name]
+    return importlib.import_module(module)
+
+
+@pytest.fixture(scope="session")
+def model_server(model_dir: Path) -> Iterator[ModelServer]:
+    server = ModelServer(model_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(model_server: ModelServer) -> Iterator[Stack]:
+    patch = pytest.MonkeyPatch()
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_DEV": "false",
+    }.items():
+        patch.setenv(name, value)
+    patch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        template = Template.read(ROOT / "template.yaml", prefix="test")
+        create_tables(template, boto3.client("dynamodb"))
+        create_buckets(template, boto3.client("s3"))
+        create_queues(template, boto3.client("sqs"))
+        environment = {
+            **template.function_environment("PendingFunction", QUEUE_ENDPOINT),
+            **template.function_environment("ApiFunction", QUEUE_ENDPOINT),
+            # What the local stack sets when the model runs as a plain server (the ECS contract).
+            "INFERENCE_BACKEND": "ecs",
+            "MODEL_URL": model_server.url,
+            "MODEL_READ_TIMEOUT": "2",
+        }
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        stack = Stack(template, _fresh("api_function.handler"), _fresh("pending_function.handler"), model_server)
+        yield stack
+    patch.undo()
+
+
+@pytest.fixture
+def api(stack: Stack) -> Iterator[Stack]:
+    stack.wipe()
+    yield stack
+    if stack.model._process is None:
+        stack.model.start()

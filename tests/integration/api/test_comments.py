@@ -1,0 +1,97 @@
+"""Comments through the API function: classified by the real model, stored in the template's table."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.api.conftest import Stack
+
+
+def test_a_comment_is_classified_stored_and_read_back(api: Stack, model_version: str) -> None:
+    created = api.call("POST", "/comments", {"comment": "  An absolute delight, I loved every minute.  "})
+
+    assert created.status == 201
+    body = created.body
+    assert body["sentiment"] == "positive"
+    assert body["status"] == "classified"
+    assert body["original_comment"] == "An absolute delight, I loved every minute."
+    assert body["model_version"] == model_version
+    assert sum(body["scores"].values()) == pytest.approx(1, abs=1e-4)
+    assert body["confidence"] == max(body["scores"].values())
+    assert body["score"] == pytest.approx(body["scores"]["positive"] - body["scores"]["negative"], abs=1e-5)
+
+    read = api.call("GET", f"/comments/{body['comment_id']}")
+    assert read.status == 200
+    assert read.body == body
+    assert len(api.items("CommentsTable")) == 1
+
+
+def test_text_is_accepted_as_an_alias_of_comment(api: Stack) -> None:
+    created = api.call("POST", "/comments", {"text": "Terrible service, never again"})
+    assert created.status == 201
+    assert created.body["sentiment"] == "negative"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "comment"),
+        ({"comment": ""}, "comment"),
+        ({"comment": "     "}, "comment"),
+        ({"comment": "x" * 5001}, "comment"),
+        ({"comment": 42}, "comment"),
+        ({"comment": ["a"]}, "comment"),
+        ({"comment": "fine", "extra": 1}, "extra"),
+        ([], "body"),
+    ],
+)
+def test_invalid_comments_get_422_naming_the_field_and_store_nothing(api: Stack, body: object, field: str) -> None:
+    answer = api.call("POST", "/comments", body)
+
+    assert answer.status == 422
+    assert field in answer.body["message"]
+    assert answer.body["details"]
+    assert api.items("CommentsTable") == []
+
+
+def test_5000_characters_after_trimming_is_accepted(api: Stack) -> None:
+    assert api.call("POST", "/comments", {"comment": " " + "a" * 5000 + " "}).status == 201
+
+
+def test_malformed_json_gets_400(api: Stack) -> None:
+    answer = api.call("POST", "/comments", raw_body=b'{"comment": "unfinished')
+    assert answer.status == 400
+    assert "JSON" in answer.body["message"]
+    assert api.items("CommentsTable") == []
+
+
+def test_non_utf8_body_gets_400(api: Stack) -> None:
+    answer = api.call("POST", "/comments", raw_body=b'{"comment": "caf\xe9"}')
+    assert answer.status == 400
+    assert api.items("CommentsTable") == []
+
+
+def test_wrong_content_type_gets_415(api: Stack) -> None:
+    answer = api.call("POST", "/comments", {"comment": "hello"}, headers={"Content-Type": "text/plain"})
+    assert answer.status == 415
+    assert "application/json" in answer.body["message"]
+    assert api.items("CommentsTable") == []
+
+
+def test_a_body_over_one_mebibyte_gets_413(api: Stack) -> None:
+    padded = b'{"comment": "fine"' + b" " * 1_100_000 + b"}"
+    answer = api.call("POST", "/comments", raw_body=padded)
+    assert answer.status == 413
+    assert api.items("CommentsTable") == []
+
+
+def test_unknown_comment_is_404(api: Stack) -> None:
+    answer = api.call("GET", "/comments/does-not-exist")
+    assert answer.status == 404
+    assert "does-not-exist" in answer.body["message"]
+
+
+def test_unknown_route_is_404_in_the_error_shape(api: Stack) -> None:
+    answer = api.call("GET", "/nowhere")
+    assert answer.status == 404
+    assert set(answer.body) == {"message", "details"}
