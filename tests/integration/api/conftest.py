@@ -161,15 +161,18 @@ class Stack:
     def queue_url(self, logical_id: str = "PendingQueue") -> str:
         return self.template.queue_url(logical_id, QUEUE_ENDPOINT)
 
-    def drain_pending(self) -> list[dict[str, Any]]:
-        """Receive what is waiting on the pending queue (ignoring its delay) as an SQS event's records."""
+    def drain_pending(self, expected: int = 0, seconds: float = 20) -> list[dict[str, Any]]:
+        """Take what the pending queue delivers (after its delay) as an SQS event's records."""
         sqs = boto3.client("sqs")
-        records = []
+        records: list[dict[str, Any]] = []
+        deadline = time.monotonic() + seconds
         while True:
             answer = sqs.receive_message(QueueUrl=self.queue_url(), MaxNumberOfMessages=10, VisibilityTimeout=0)
             messages = answer.get("Messages", [])
             if not messages:
-                return records
+                if len(records) >= expected or time.monotonic() > deadline:
+                    return records
+                time.sleep(0.5)
             for message in messages:
                 sqs.delete_message(QueueUrl=self.queue_url(), ReceiptHandle=message["ReceiptHandle"])
                 records.append(
@@ -202,7 +205,7 @@ class Stack:
 
 
 def _fresh(module: str) -> ModuleType:
-    for name in [name for name in sys.modules if name.split(".")[0] == module.split(".")[0]]:
+    for name in [name for name in sys.modules if name.split(".")[0] == module.split(".", maxsplit=1)[0]]:
         del sys.modules[name]
     return importlib.import_module(module)
 

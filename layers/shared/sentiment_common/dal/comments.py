@@ -17,7 +17,6 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from sentiment_common.dal.transient import unavailable_when_transient
@@ -28,8 +27,6 @@ ENTITY = "comment"
 BY_TIME = "ByTime"
 BY_SENTIMENT = "BySentiment"
 PENDING = "pending"
-
-_serializer = TypeSerializer()
 
 
 def _number(value: float) -> Decimal:
@@ -136,7 +133,8 @@ class CommentsRepository:
             {
                 "Put": {
                     "TableName": self._table_name,
-                    "Item": {name: _serializer.serialize(value) for name, value in to_item(comment).items()},
+                    # The resource's client serialises Python values itself.
+                    "Item": to_item(comment),
                     "ConditionExpression": "attribute_not_exists(comment_id)",
                 }
             }
