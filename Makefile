@@ -8,7 +8,7 @@ MODEL_DIR := build/model
 export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/local_stack
 
 .DEFAULT_GOAL := help
-.PHONY: help install train serve test unit lint format bench clean
+.PHONY: help install train serve test unit lint format openapi bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ lint: install ## ruff, formatting and mypy
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+openapi: install ## regenerate functions/api/openapi.json from the API's routes
+	$(PY) -m sentiment_local.openapi > functions/api/openapi.json
 
 bench: install ## accuracy, speed and throughput against the seeds' recipe; prints a table
 	$(PY) bench/run.py

@@ -1,0 +1,41 @@
+"""Every committed API event gets the status its file name ends with."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.api.conftest import LambdaContext, Stack
+
+EVENTS = sorted((ROOT / "events").glob("api-*.json"))
+
+
+@pytest.mark.parametrize("path", EVENTS, ids=[path.stem for path in EVENTS])
+def test_event_gets_the_status_in_its_name(api: Stack, path: Path) -> None:
+    expected = int(re.fullmatch(r".*-(\d{3})", path.stem).group(1))  # type: ignore[union-attr]
+    event = json.loads(path.read_text())
+
+    result = api.api.lambda_handler(event, LambdaContext())
+
+    assert result["statusCode"] == expected, result.get("body")
+    assert event["version"] == "2.0"
+
+
+def test_every_route_has_a_good_and_a_bad_event() -> None:
+    routes: dict[str, set[int]] = {}
+    for path in EVENTS:
+        event = json.loads(path.read_text())
+        routes.setdefault(event["routeKey"], set()).add(int(path.stem.rsplit("-", 1)[1]))
+    for route, statuses in routes.items():
+        if route not in {"GET /health", "GET /openapi.json", "GET /comments/{comment_id}"}:
+            assert any(s < 300 for s in statuses) and any(s >= 400 for s in statuses), route
+
+
+def test_the_s3_event_names_a_feedback_object() -> None:
+    record = json.loads((ROOT / "events" / "s3-feedback-object-created.json").read_text())["Records"][0]
+    assert record["eventName"].startswith("ObjectCreated:")
+    assert record["s3"]["object"]["key"].startswith("feedback/")

@@ -1,0 +1,36 @@
+"""The OpenAPI document is generated from the routes; the committed copy must match it."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import ROOT
+from tests.integration.api.conftest import Stack
+
+COMMITTED = ROOT / "functions" / "api" / "openapi.json"
+ROUTES = {
+    ("post", "/comments"),
+    ("post", "/comments/batch"),
+    ("get", "/comments"),
+    ("get", "/comments/{comment_id}"),
+    ("post", "/feedback"),
+    ("get", "/health"),
+}
+
+
+def test_the_committed_document_matches_the_routes(stack: Stack) -> None:
+    generated = json.loads(stack.api.openapi_document())
+    assert generated == json.loads(COMMITTED.read_text()), "run `make openapi` and commit functions/api/openapi.json"
+
+
+def test_every_route_is_documented_and_served(api: Stack) -> None:
+    served = api.call("GET", "/openapi.json")
+    assert served.status == 200
+    documented = {(method, path) for path, item in served.body["paths"].items() for method in item}
+    assert documented == ROUTES
+
+
+def test_every_template_route_is_a_documented_route(stack: Stack) -> None:
+    events = stack.template.resources["ApiFunction"]["Properties"]["Events"].values()
+    in_template = {(event["Properties"]["Method"].lower(), event["Properties"]["Path"]) for event in events}
+    assert in_template == ROUTES | {("get", "/openapi.json")}
