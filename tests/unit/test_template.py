@@ -27,3 +27,25 @@ def test_samconfig_has_a_dev_default_and_prod() -> None:
     assert (
         config["default"]["global"]["parameters"]["stack_name"] != config["prod"]["global"]["parameters"]["stack_name"]
     )
+
+
+def test_the_model_service_is_never_public() -> None:
+    from sentiment_local.template import load
+
+    resources = load(ROOT / "template.yaml")["Resources"]
+    network = resources["ModelService"]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    ingress = resources["ModelSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert all("CidrIp" not in rule and rule["SourceSecurityGroupId"] for rule in ingress)
+    assert not any(resource["Type"] == "AWS::EC2::InternetGateway" for resource in resources.values())
+
+
+def test_tables_are_encrypted_and_recoverable() -> None:
+    from sentiment_local.template import load
+
+    resources = load(ROOT / "template.yaml")["Resources"]
+    for name in ("CommentsTable", "IdempotencyTable"):
+        properties = resources[name]["Properties"]
+        assert properties["SSESpecification"]["SSEEnabled"] is True
+        assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert resources["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expiration"

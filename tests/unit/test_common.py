@@ -1,0 +1,87 @@
+"""The shared domain package: models, listing tokens, the model client's answer parsing, settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentiment_common.dal.comments import decode_token, encode_token, from_item, to_item
+from sentiment_common.errors import InvalidInputError, ModelUnavailableError
+from sentiment_common.inference import NoModel, _parse, model_client
+from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Prediction, Scores, utc_now
+from sentiment_common.settings import InferenceSettings
+
+PREDICTION = Prediction(
+    label="positive",
+    scores=Scores(negative=0.1234567891, neutral=0.2, positive=0.6765432109),
+    confidence=0.6765432109,
+    model_version="v1",
+)
+
+
+def test_a_comment_survives_the_table_item_round_trip() -> None:
+    comment = Comment(
+        comment_id="abc",
+        text="hello",
+        created_at=utc_now(),
+        status=CommentStatus.CLASSIFIED,
+        prediction=PREDICTION.rounded(),
+        feedback=FeedbackMark(feedback_id="f1", label="neutral", created_at=utc_now()),
+    )
+    item = to_item(comment)
+    assert item["sentiment"] == "positive"
+    assert item["created_key"].endswith("#abc")
+    assert from_item(item) == comment
+
+
+def test_a_pending_comment_is_indexed_under_pending() -> None:
+    comment = Comment(comment_id="p", text="t", created_at=utc_now(), status=CommentStatus.PENDING)
+    item = to_item(comment)
+    assert item["sentiment"] == "pending"
+    assert "scores" not in item
+    assert from_item(item) == comment
+
+
+def test_rounding_keeps_six_decimals() -> None:
+    rounded = PREDICTION.rounded()
+    assert rounded.scores.negative == 0.123457
+    assert rounded.confidence == 0.676543
+
+
+def test_tokens_round_trip_and_forgeries_are_refused() -> None:
+    key = {"comment_id": "a", "entity": "comment", "created_key": "2026#a"}
+    assert decode_token(encode_token(key), set(key)) == key
+    with pytest.raises(InvalidInputError):
+        decode_token("%%%", set(key))
+    with pytest.raises(InvalidInputError):
+        decode_token(encode_token({"comment_id": "a"}), set(key))
+    with pytest.raises(InvalidInputError):
+        decode_token(encode_token({**key, "entity": 1}), set(key))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b'{"predictions": [{"label": "great"}]}', b'{"predictions": []}', b"{}"],
+)
+def test_answers_that_are_not_predictions_mean_the_model_is_unavailable(body: bytes) -> None:
+    with pytest.raises(ModelUnavailableError):
+        _parse(body, 1)
+
+
+def test_a_good_answer_parses() -> None:
+    body = b'{"predictions": [' + PREDICTION.model_dump_json().encode() + b"]}"
+    assert _parse(body, 1) == [PREDICTION]
+
+
+def test_without_a_deployed_model_every_comment_waits() -> None:
+    settings = InferenceSettings(inference_backend="sagemaker", sagemaker_endpoint_name="")
+    client = model_client(settings)
+    assert isinstance(client, NoModel)
+    with pytest.raises(ModelUnavailableError):
+        client.predict(["hello"])
+    assert client.health().reachable is False
+
+
+def test_a_missing_setting_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INFERENCE_BACKEND", raising=False)
+    with pytest.raises(ValueError, match="inference_backend"):
+        InferenceSettings()
