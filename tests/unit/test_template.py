@@ -7,6 +7,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from sentiment_local.template import load
 from tests.conftest import ROOT
 
 
@@ -30,8 +31,6 @@ def test_samconfig_has_a_dev_default_and_prod() -> None:
 
 
 def test_the_model_service_is_never_public() -> None:
-    from sentiment_local.template import load
-
     resources = load(ROOT / "template.yaml")["Resources"]
     network = resources["ModelService"]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network["AssignPublicIp"] == "DISABLED"
@@ -41,8 +40,6 @@ def test_the_model_service_is_never_public() -> None:
 
 
 def test_tables_are_encrypted_and_recoverable() -> None:
-    from sentiment_local.template import load
-
     resources = load(ROOT / "template.yaml")["Resources"]
     for name in ("CommentsTable", "IdempotencyTable"):
         properties = resources[name]["Properties"]
