@@ -8,7 +8,7 @@ MODEL_DIR := build/model
 export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/local_stack
 
 .DEFAULT_GOAL := help
-.PHONY: help install train serve test unit lint format openapi bench clean
+.PHONY: help install train serve test unit lint validate build format openapi bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,10 +30,28 @@ $(MODEL_DIR)/metadata.json:
 serve: install $(MODEL_DIR)/metadata.json ## serve the latest local model on PORT (default 8080)
 	MODEL_URI=$(MODEL_DIR) PORT=$(PORT) HOST=127.0.0.1 $(PY) -m sentiment_model.container serve
 
-test: lint unit ## lint, type-check and run every test
+SAM_VENV := .venv-sam
+SAM      := $(SAM_VENV)/bin/sam
+# sam build packages for the Lambda runtime's Python: python3.12 on PATH, or pyenv's.
+PY312_DIR := $(shell dirname "$$(command -v python3.12 || PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null)")
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet "aws-sam-cli==1.170.0"
+	touch $@
+
+test: lint validate unit ## lint, type-check, validate the template and run every test
 
 unit: install
 	$(PY) -m pytest
+
+validate: install $(SAM_VENV)/.installed ## sam validate, sam validate --lint and cfn-lint on template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --region us-east-1
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
+	$(VENV)/bin/cfn-lint template.yaml
+
+build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) into build/sam
+	PATH="$(PY312_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir build/sam --region us-east-1
 
 lint: install ## ruff, formatting and mypy
 	$(VENV)/bin/ruff check .
@@ -49,6 +67,7 @@ openapi: install ## regenerate functions/api/openapi.json from the API's routes
 
 bench: install ## accuracy, speed and throughput against the seeds' recipe; prints a table
 	$(PY) bench/run.py
+	PATH="$(PY312_DIR):$$PATH" $(PY) bench/lambda_package.py
 
 clean: ## remove trained models and benchmark output
 	rm -rf build

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -19,7 +20,13 @@ from sentiment_common.settings import ApiSettings
 settings = ApiSettings()  # values come from the environment
 services = Services.from_settings(settings)
 
-_persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+@cache
+def _persistence() -> DynamoDBPersistenceLayer:
+    """Made on the first request that carries an Idempotency-Key (it creates a DynamoDB client)."""
+    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="key",
     payload_validation_jmespath="body",
@@ -41,7 +48,7 @@ def once(key: str | None, operation: str, request: BaseModel, work: Callable[[],
 
     @idempotent_function(
         data_keyword_argument="call",
-        persistence_store=_persistence,
+        persistence_store=_persistence(),
         config=idempotency_config,
         output_serializer=PydanticSerializer(output),
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 import boto3
 import urllib3
@@ -65,14 +66,20 @@ class NoModel:
 
 class SageMakerModel:
     def __init__(self, settings: InferenceSettings) -> None:
-        config = Config(
+        self._config = Config(
             connect_timeout=settings.model_connect_timeout,
             read_timeout=settings.model_read_timeout,
             retries={"max_attempts": settings.model_max_attempts, "mode": "standard"},
         )
         self._endpoint = settings.sagemaker_endpoint_name
-        self._runtime = boto3.client("sagemaker-runtime", config=config)
-        self._control = boto3.client("sagemaker", config=config)
+
+    @cached_property
+    def _runtime(self) -> Any:
+        return boto3.client("sagemaker-runtime", config=self._config)
+
+    @cached_property
+    def _control(self) -> Any:
+        return boto3.client("sagemaker", config=self._config)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         try:

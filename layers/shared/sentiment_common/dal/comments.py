@@ -13,6 +13,7 @@ import binascii
 import json
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -119,9 +120,16 @@ def _token_detail() -> dict[str, Any]:
 
 class CommentsRepository:
     def __init__(self, table_name: str) -> None:
-        self._table = boto3.resource("dynamodb").Table(table_name)
-        self._client = self._table.meta.client
         self._table_name = table_name
+
+    # Clients are made on first use: a cold start pays only for what its first request needs.
+    @cached_property
+    def _table(self) -> Any:
+        return boto3.resource("dynamodb").Table(self._table_name)
+
+    @property
+    def _client(self) -> Any:
+        return self._table.meta.client
 
     def put_new(self, comment: Comment) -> None:
         with unavailable_when_transient("the comments table"):

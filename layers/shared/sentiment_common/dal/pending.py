@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from functools import cached_property
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,7 +25,10 @@ class PendingMessage(BaseModel):
 class PendingQueue:
     def __init__(self, queue_url: str) -> None:
         self._url = queue_url
-        self._sqs = boto3.client("sqs")
+
+    @cached_property
+    def _sqs(self) -> Any:
+        return boto3.client("sqs")
 
     def enqueue(self, comment_ids: list[str]) -> None:
         """Raise :class:`ServiceUnavailableError` unless every id was accepted; the caller then stores nothing."""
