@@ -51,7 +51,7 @@ validate: install $(SAM_VENV)/.installed ## sam validate, sam validate --lint an
 	$(VENV)/bin/cfn-lint template.yaml
 
 build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) into build/sam
-	PATH="$(PY312_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir build/sam --region us-east-1
+	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir build/sam --region us-east-1
 
 lint: install ## ruff, formatting and mypy
 	$(VENV)/bin/ruff check .
@@ -67,7 +67,7 @@ openapi: install ## regenerate functions/api/openapi.json from the API's routes
 
 bench: install ## accuracy, speed and throughput against the seeds' recipe; prints a table
 	$(PY) bench/run.py
-	PATH="$(PY312_DIR):$$PATH" $(PY) bench/lambda_package.py
+	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
 
 clean: ## remove trained models and benchmark output
 	rm -rf build

@@ -81,7 +81,11 @@ def package_rows() -> list[str]:
 
 
 def main() -> int:
-    python = shutil.which("python3.12") or sys.executable
+    launcher = shutil.which("python3.12") or sys.executable
+    # Resolve version-manager shims to the interpreter itself, so fresh processes need no extra env.
+    python = subprocess.run(
+        [launcher, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     version = subprocess.run([python, "--version"], capture_output=True, text=True, check=True).stdout.strip()
     times = import_times(python)
     median, worst = statistics.median(times), max(times)
