@@ -76,7 +76,8 @@ def package_rows() -> list[str]:
         verdict = "PASS" if total < LIMIT_MB and not sklearn else "FAIL"
         found = "yes" if sklearn else "no"
         rows.append(
-            f"| {function.name} + layer, unzipped | {total:.1f} MB (scikit-learn: {found}) | < {LIMIT_MB} MB: {verdict} |"
+            f"| {function.name} + layer, unzipped | {total:.1f} MB (scikit-learn: {found}) "
+            f"| < {LIMIT_MB} MB: {verdict} |"
         )
     return rows
 
