@@ -70,10 +70,6 @@ class BatchOutcome:
     stored: list[tuple[int, Comment]]
     errors: list[tuple[int, str]]
 
-    @property
-    def any_pending(self) -> bool:
-        return any(comment.status is CommentStatus.PENDING for _, comment in self.stored)
-
 
 def _check(text: str) -> tuple[str | None, str | None]:
     """The text to store, or why it cannot be."""
