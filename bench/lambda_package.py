@@ -31,6 +31,14 @@ ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_SERVICE_NAME": "api",
     "POWERTOOLS_METRICS_NAMESPACE": "SentimentFeedbackLoop",
+    # What the Lambda runtime sets before it imports a handler. The X-Ray SDK checks LAMBDA_TASK_ROOT:
+    # inside Lambda it samples locally instead of building X-Ray API clients at import.
+    "AWS_REGION": "us-east-1",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+    "AWS_LAMBDA_FUNCTION_NAME": "ApiFunction",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+    "_HANDLER": "api_function.handler.lambda_handler",
 }
 PROBE = "import time; t = time.perf_counter(); import api_function.handler; print((time.perf_counter() - t) * 1000)"
 
@@ -51,7 +59,13 @@ def import_times(python: str) -> list[float]:
     layer = install(python, "layer", "-r", "layers/shared/requirements.txt")
     runtime = install(python, "runtime", "boto3==1.44.5")  # what the Lambda runtime provides
     path = os.pathsep.join([str(ROOT / "functions" / "api"), str(ROOT / "layers" / "shared"), str(layer), str(runtime)])
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "0", **ENV}
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": path,
+        "PYTHONDONTWRITEBYTECODE": "0",
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions" / "api"),
+        **ENV,
+    }
     subprocess.run(
         [python, "-c", PROBE], env=env, check=True, capture_output=True
     )  # compile .pyc once, as a deploy would
