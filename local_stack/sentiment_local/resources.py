@@ -1,11 +1,14 @@
-"""Create the template's tables, buckets and queues on an AWS endpoint (moto), exactly as declared."""
+"""Create the template's resources on an AWS endpoint (moto), exactly as declared: tables, buckets and
+their notifications, queues, topics, parameters, the functions and the SageMaker endpoint."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from typing import Any
 
-from sentiment_local.template import Template
+from sentiment_local.template import FunctionSpec, Template
 
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "BillingMode")
 _QUEUE_ATTRIBUTES = ("DelaySeconds", "VisibilityTimeout", "MessageRetentionPeriod", "MaximumMessageSize")
@@ -54,3 +57,110 @@ def create_queues(template: Template, sqs: Any) -> list[str]:
             attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
         urls.append(sqs.create_queue(QueueName=template.physical_name(logical_id), Attributes=attributes)["QueueUrl"])
     return urls
+
+
+def create_topics(template: Template, sns: Any) -> list[str]:
+    arns = []
+    for logical_id, resource in template.of_type("AWS::SNS::Topic").items():
+        properties = template.resolve(resource.get("Properties", {}))
+        arn = sns.create_topic(Name=template.physical_name(logical_id))["TopicArn"]
+        for subscription in properties.get("Subscription", []):
+            sns.subscribe(TopicArn=arn, Protocol=subscription["Protocol"], Endpoint=subscription["Endpoint"])
+        arns.append(arn)
+    return arns
+
+
+def create_parameters(template: Template, ssm: Any) -> list[str]:
+    names = []
+    for logical_id, resource in template.of_type("AWS::SSM::Parameter").items():
+        properties = template.resolve(resource["Properties"])
+        name = properties.get("Name", template.physical_name(logical_id))
+        ssm.put_parameter(Name=name, Type=properties.get("Type", "String"), Value=str(properties["Value"]), Overwrite=True)
+        names.append(name)
+    return names
+
+
+def _role(iam: Any, name: str, service: str) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    try:
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    except iam.exceptions.EntityAlreadyExistsException:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+
+
+def _placeholder_zip() -> bytes:
+    """The function's code runs from the project folder; Lambda's API still wants a package."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "Run locally from the project's sources by the local stack.\n")
+    return buffer.getvalue()
+
+
+def create_functions(template: Template, specs: list[FunctionSpec], iam: Any, lambda_: Any) -> list[str]:
+    """Register the functions with the Lambda API, so that invocations, S3 notifications and Step
+    Functions tasks reach them by name or ARN."""
+    code = _placeholder_zip()
+    arns = []
+    for spec in specs:
+        role = _role(iam, f"{spec.name}-role", "lambda.amazonaws.com")
+        answer = lambda_.create_function(
+            FunctionName=spec.name,
+            Runtime=spec.runtime,
+            Role=role,
+            Handler=spec.handler,
+            Code={"ZipFile": code},
+            Timeout=spec.timeout,
+            MemorySize=spec.memory,
+            Environment={"Variables": spec.environment},
+            Description=str(template.resources[spec.logical_id]["Properties"].get("Description", "")),
+        )
+        arns.append(answer["FunctionArn"])
+    return arns
+
+
+def _s3_filter(rules: dict[str, Any] | None) -> dict[str, Any]:
+    if not rules:
+        return {}
+    return {"Key": {"FilterRules": [{"Name": rule["Name"], "Value": rule["Value"]} for rule in rules["S3Key"]["Rules"]]}}
+
+
+def create_notifications(template: Template, s3: Any) -> dict[str, list[dict[str, Any]]]:
+    """The functions' ``S3`` events as the buckets' notification configurations."""
+    by_bucket: dict[str, list[dict[str, Any]]] = {}
+    for logical_id, _name, raw in template.events("S3"):
+        properties = template.resolve(raw)
+        events = properties["Events"] if isinstance(properties["Events"], list) else [properties["Events"]]
+        configuration = {"LambdaFunctionArn": template.arn(logical_id), "Events": events}
+        key_filter = _s3_filter(properties.get("Filter"))
+        if key_filter:
+            configuration["Filter"] = key_filter
+        by_bucket.setdefault(properties["Bucket"], []).append(configuration)
+    for bucket, configurations in by_bucket.items():
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": configurations}
+        )
+    return by_bucket
+
+
+def create_sagemaker_endpoint(template: Template, iam: Any, sagemaker: Any) -> str | None:
+    """The template's SageMaker model, endpoint configuration and endpoint, when its conditions hold."""
+    endpoints = template.of_type("AWS::SageMaker::Endpoint")
+    if not endpoints:
+        return None
+    for logical_id, resource in template.of_type("AWS::IAM::Role").items():
+        assume = template.resolve(resource["Properties"]["AssumeRolePolicyDocument"])
+        iam.create_role(RoleName=template.physical_name(logical_id), AssumeRolePolicyDocument=json.dumps(assume))
+    for logical_id, resource in template.of_type("AWS::SageMaker::Model").items():
+        properties = template.resolve(resource["Properties"])
+        sagemaker.create_model(ModelName=template.physical_name(logical_id), **properties)
+    for logical_id, resource in template.of_type("AWS::SageMaker::EndpointConfig").items():
+        properties = template.resolve(resource["Properties"])
+        sagemaker.create_endpoint_config(EndpointConfigName=template.physical_name(logical_id), **properties)
+    name = ""
+    for logical_id, resource in endpoints.items():
+        name = template.physical_name(logical_id)
+        sagemaker.create_endpoint(EndpointName=name, **template.resolve(resource["Properties"]))
+    return name

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
+ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 NO_VALUE = object()
@@ -87,6 +88,14 @@ class Template:
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
         if resource_type == "AWS::DynamoDB::Table":
             return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+        if resource_type in {"AWS::Serverless::Function", "AWS::Lambda::Function"}:
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        if resource_type == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
+        if resource_type == "AWS::IAM::Role":
+            return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        if resource_type in {"AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"}:
+            return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
         raise NotImplementedError(f"no local ARN for {resource_type}")
 
     # ---- parameters and conditions ----
@@ -141,14 +150,17 @@ class Template:
             return pseudo[name]
         if name in self.document.get("Parameters", {}):
             return self.parameter(name)
-        if self.resources[name]["Type"] == "AWS::SQS::Queue":
+        resource_type = self.resources[name]["Type"]
+        if resource_type == "AWS::SQS::Queue":
             return self.queue_url(name, queue_endpoint)
+        if resource_type in {"AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"}:
+            return self.arn(name)
         return self.physical_name(name)
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
         if attribute == "Arn":
             return self.arn(logical_id)
-        if attribute in {"QueueName", "EndpointName", "Name"}:
+        if attribute in {"QueueName", "EndpointName", "EndpointConfigName", "ModelName", "Name", "TopicName"}:
             return self.physical_name(logical_id)
         raise NotImplementedError(f"GetAtt {logical_id}.{attribute} is not resolved locally")
 
@@ -174,3 +186,111 @@ class Template:
         own = self.resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {})
         resolved = self.resolve({**globals_, **own}, queue_endpoint)
         return {name: str(value) for name, value in resolved.items()}
+
+    def function(self, logical_id: str, queue_endpoint: str) -> FunctionSpec:
+        """One function as Lambda would run it: code, handler, limits, layers and environment."""
+        globals_ = self.document.get("Globals", {}).get("Function", {})
+        properties = {**globals_, **self.resources[logical_id]["Properties"]}
+        layers = [self.resources[_logical_id_of(layer)]["Properties"]["ContentUri"] for layer in properties.get("Layers", [])]
+        return FunctionSpec(
+            logical_id=logical_id,
+            name=self.physical_name(logical_id),
+            code=ROOT / properties["CodeUri"],
+            handler=properties["Handler"],
+            runtime=properties["Runtime"],
+            timeout=int(properties.get("Timeout", 3)),
+            memory=int(properties.get("MemorySize", 128)),
+            layers=tuple(ROOT / layer for layer in layers),
+            environment=self.function_environment(logical_id, queue_endpoint),
+            reserved_concurrency=properties.get("ReservedConcurrentExecutions"),
+        )
+
+    def functions(self) -> list[str]:
+        return [*self.of_type("AWS::Serverless::Function")]
+
+    def events(self, event_type: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """``(function, event name, resolved properties)`` for every event source of one type."""
+        found = []
+        for logical_id in self.functions():
+            for name, event in self.resources[logical_id]["Properties"].get("Events", {}).items():
+                if event["Type"] == event_type:
+                    found.append((logical_id, name, event.get("Properties", {})))
+        return found
+
+    def http_routes(self) -> list[Route]:
+        """The HTTP API's routes, as the functions' ``HttpApi`` events declare them."""
+        routes = []
+        for logical_id, _name, properties in self.events("HttpApi"):
+            method = str(properties.get("Method", "ANY")).upper()
+            path = str(properties.get("Path", "$default"))
+            routes.append(Route(method, path, logical_id))
+        return routes
+
+    def http_api_cors(self) -> dict[str, Any]:
+        apis = self.of_type("AWS::Serverless::HttpApi")
+        if not apis:
+            return {}
+        (api,) = apis.values()
+        cors: dict[str, Any] = self.resolve(api.get("Properties", {}).get("CorsConfiguration", {}))
+        return cors
+
+
+def _logical_id_of(reference: Any) -> str:
+    if isinstance(reference, dict) and "Ref" in reference:
+        return str(reference["Ref"])
+    raise NotImplementedError(f"only !Ref layers are run locally, not {reference!r}")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    code: Path
+    handler: str
+    runtime: str
+    timeout: int
+    memory: int
+    layers: tuple[Path, ...]
+    environment: dict[str, str]
+    reserved_concurrency: int | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
+
+
+_PARAMETER = re.compile(r"\{([^}/]+?)(\+)?\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """``METHOD /path/{param}`` to a function; ``{name+}`` takes the rest of the path."""
+
+    method: str
+    path: str
+    function: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in {"ANY", method.upper()}:
+            return None
+        pattern = ""
+        position = 0
+        for found in _PARAMETER.finditer(self.path):
+            pattern += re.escape(self.path[position : found.start()])
+            pattern += f"(?P<{found.group(1)}>.+)" if found.group(2) else f"(?P<{found.group(1)}>[^/]+)"
+            position = found.end()
+        pattern += re.escape(self.path[position:])
+        matched = re.fullmatch(pattern, path)
+        return None if matched is None else dict(matched.groupdict())
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        """API Gateway prefers literal segments, then fewer greedy parameters, then a named method."""
+        parts = PurePosixPath(self.path).parts
+        literal = sum(1 for part in parts if not part.startswith("{"))
+        greedy = sum(1 for part in parts if part.endswith("+}"))
+        return (literal, -greedy, self.method != "ANY")

@@ -1,0 +1,113 @@
+"""Lambda's SQS poller, for the functions whose template events read a queue.
+
+It receives up to ``BatchSize`` messages (waiting up to ``MaximumBatchingWindowInSeconds`` to fill a
+batch), invokes the function with an SQS event, and deletes what succeeded. With
+``ReportBatchItemFailures`` only the reported items stay; a failed invocation leaves the whole batch.
+What stays becomes visible again after the queue's visibility timeout, and moto's redrive policy
+moves it to the dead-letter queue after ``maxReceiveCount`` receives, as on AWS.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from sentiment_local.functions import Runner
+from sentiment_local.template import REGION
+
+log = logging.getLogger(__name__)
+
+MAX_RECEIVE = 10  # SQS hands out at most ten messages per receive
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def items_to_delete(records: list[dict[str, Any]], result: Any, report_failures: bool) -> list[dict[str, Any]]:
+    """Which records a finished invocation consumed."""
+    if not report_failures:
+        return records
+    if not isinstance(result, dict) or not isinstance(result.get("batchItemFailures", []), list):
+        return []  # an answer Lambda cannot read counts as a failed batch
+    failed = {str(item.get("itemIdentifier")) for item in result.get("batchItemFailures", []) if isinstance(item, dict)}
+    return [record for record in records if record["messageId"] not in failed]
+
+
+class SqsPoller(threading.Thread):
+    def __init__(
+        self,
+        runner: Runner,
+        function: str,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        properties: dict[str, Any],
+    ) -> None:
+        super().__init__(name=f"sqs-{function}", daemon=True)
+        self._runner = runner
+        self._function = function
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._queue_arn = queue_arn
+        self._batch_size = int(properties.get("BatchSize", 10))
+        self._window = float(properties.get("MaximumBatchingWindowInSeconds", 0))
+        self._report_failures = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])
+        self._enabled = bool(properties.get("Enabled", True))
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        window_ends = time.monotonic() + self._window
+        while len(messages) < self._batch_size and not self._stopping.is_set():
+            answer = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(MAX_RECEIVE, self._batch_size - len(messages)),
+                WaitTimeSeconds=1,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            messages.extend(answer.get("Messages", []))
+            if not messages or time.monotonic() >= window_ends:
+                break
+        return messages
+
+    def poll_once(self) -> int:
+        messages = self._receive()
+        if not messages:
+            return 0
+        records = [sqs_record(message, self._queue_arn) for message in messages]
+        outcome = self._runner.invoke(self._function, {"Records": records})
+        done = [] if outcome.failed else items_to_delete(records, outcome.result(), self._report_failures)
+        for start in range(0, len(done), MAX_RECEIVE):
+            chunk = done[start : start + MAX_RECEIVE]
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": record["receiptHandle"]} for n, record in enumerate(chunk)],
+            )
+        return len(records)
+
+    def run(self) -> None:
+        while self._enabled and not self._stopping.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # the poller outlives any one failure, as Lambda's does
+                if self._stopping.is_set():
+                    return
+                log.exception("polling %s for %s failed; retrying", self._queue_url, self._function)
+                self._stopping.wait(2)
