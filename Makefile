@@ -8,7 +8,7 @@ MODEL_DIR := build/model
 export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/local_stack
 
 .DEFAULT_GOAL := help
-.PHONY: help install train serve test unit lint validate build format openapi bench clean
+.PHONY: help install train serve up invoke postman test unit lint validate build format openapi bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ install: $(VENV)/.installed ## create .venv with everything the project needs
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[model,api,dev,bench]"
+	$(PY) -m pip install --quiet -e ".[model,api,local,dev,bench]"
 	touch $@
 
 train: install ## train a model on model_training/data into build/model (+ build/model.tar.gz)
@@ -29,6 +29,21 @@ $(MODEL_DIR)/metadata.json:
 
 serve: install $(MODEL_DIR)/metadata.json ## serve the latest local model on PORT (default 8080)
 	MODEL_URI=$(MODEL_DIR) PORT=$(PORT) HOST=127.0.0.1 $(PY) -m sentiment_model.container serve
+
+up: install ## the whole system on moto, no AWS account, no Docker: API and web page on PORT (default 3000)
+	$(PY) -m sentiment_local up
+
+invoke: install ## run one function on the running stack: make invoke FUNCTION=ApiFunction EVENT=events/<file>.json
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId> EVENT=events/<file>.json"; exit 2; }
+	$(PY) -m sentiment_local invoke "$(FUNCTION)" "$(EVENT)"
+
+postman/node_modules/.bin/newman: postman/package.json
+	cd postman && npm install --no-audit --no-fund --silent
+	touch $@
+
+postman: postman/node_modules/.bin/newman ## run the Postman collection with newman against the running local stack
+	cd postman && node_modules/.bin/newman run sentiment-api.postman_collection.json \
+		-e local.postman_environment.json --env-var "baseUrl=http://127.0.0.1:$${PORT:-3000}" --reporters cli
 
 SAM_VENV := .venv-sam
 SAM      := $(SAM_VENV)/bin/sam

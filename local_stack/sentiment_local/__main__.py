@@ -33,7 +33,11 @@ def invoke(settings: Settings, function: str, event_path: Path) -> int:
         return 2
     endpoint = json.loads(settings.state_file.read_text())["aws"]
     client = boto3.client(
-        "lambda", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
+        "lambda",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
     )
     try:
         answer = client.invoke(

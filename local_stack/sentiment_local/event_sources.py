@@ -51,6 +51,7 @@ class SqsPoller(threading.Thread):
         self,
         runner: Runner,
         function: str,
+        *,
         sqs: Any,
         queue_url: str,
         queue_arn: str,

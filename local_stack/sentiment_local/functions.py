@@ -70,7 +70,7 @@ def _runtime_environment(spec: FunctionSpec, endpoint: str) -> dict[str, str]:
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+        "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_ENDPOINT_URL": endpoint,
         # No X-Ray daemon runs locally (sam local turns tracing off the same way).
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -114,9 +114,12 @@ class Worker:
             env=dict(environment),
             cwd=spec.code,
         )
-        assert self.process.stdout is not None and self.process.stderr is not None
-        threading.Thread(target=self._read_answers, args=(self.process.stdout,), daemon=True).start()
-        threading.Thread(target=self._read_logs, args=(self.process.stderr,), daemon=True).start()
+        stdin, stdout, stderr = self.process.stdin, self.process.stdout, self.process.stderr
+        if stdin is None or stdout is None or stderr is None:
+            raise RuntimeError("the worker was started without pipes")
+        self._stdin = stdin
+        threading.Thread(target=self._read_answers, args=(stdout,), daemon=True).start()
+        threading.Thread(target=self._read_logs, args=(stderr,), daemon=True).start()
         self.init_error: dict[str, Any] | None = None
         self._init()
 
@@ -158,7 +161,6 @@ class Worker:
         return self.init_error is None and self.process.poll() is None
 
     def invoke(self, event: Any, request_id: str, timeout: float) -> Invocation:
-        assert self.process.stdin is not None
         lines: list[str] = []
         with self._lock:
             self._current = lines
@@ -166,8 +168,8 @@ class Worker:
         deadline_ms = time.time() * 1000 + timeout * 1000
         request = {"event": event, "request_id": request_id, "deadline_ms": deadline_ms, "trace_id": ""}
         try:
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.flush()
+            self._stdin.write(json.dumps(request).encode() + b"\n")
+            self._stdin.flush()
             answer = self._answers.get(timeout=timeout)
         except queue.Empty:
             self.kill()
@@ -200,9 +202,8 @@ class Worker:
 
     def stop(self) -> None:
         """End the environment: close its input so it leaves its loop, then make sure."""
-        if self.process.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()
+        with contextlib.suppress(OSError):
+            self._stdin.close()
         try:
             self.process.wait(timeout=3)
         except subprocess.TimeoutExpired:
@@ -322,7 +323,9 @@ class Runner:
                     return
                 if attempt < ASYNC_RETRIES:
                     time.sleep(ASYNC_RETRY_DELAYS_S[attempt])
-            log.warning("%s failed an asynchronous event %d times: %s", pool.spec.logical_id, attempt + 1, outcome.error)
+            log.warning(
+                "%s failed an asynchronous event %d times: %s", pool.spec.logical_id, attempt + 1, outcome.error
+            )
 
         self._async.submit(run)
 

@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from werkzeug.exceptions import NotFound
-from werkzeug.wrappers import Request, Response
 from werkzeug.utils import send_from_directory
+from werkzeug.wrappers import Request, Response
 
 from sentiment_local.functions import Invocation
 from sentiment_local.template import ACCOUNT, Route
@@ -28,7 +28,13 @@ log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's request payload quota
 API_ID = "local"
-TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-urlencoded")
+TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
 TEXT_SUFFIXES = ("+json", "+xml")
 
 
@@ -166,7 +172,9 @@ class Cors:
             response.headers["Access-Control-Allow-Methods"] = ",".join(self.methods)
             asked = request.headers.get("Access-Control-Request-Headers", "")
             if self.headers:
-                response.headers["Access-Control-Allow-Headers"] = asked if "*" in self.headers else ",".join(self.headers)
+                response.headers["Access-Control-Allow-Headers"] = (
+                    asked if "*" in self.headers else ",".join(self.headers)
+                )
             if self.max_age is not None:
                 response.headers["Access-Control-Max-Age"] = str(self.max_age)
             if self.credentials:
@@ -244,7 +252,12 @@ class Gateway:
         request = Request(environ)
         started = time.perf_counter()
         response = self.handle(request)
-        log.info("%s %s %d %.0f ms", request.method, request.full_path.rstrip("?"), response.status_code,
-                 (time.perf_counter() - started) * 1000)
+        log.info(
+            "%s %s %d %.0f ms",
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
         result: Iterable[bytes] = response(environ, start_response)
         return result

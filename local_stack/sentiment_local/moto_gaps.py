@@ -44,8 +44,8 @@ def install(runner: Runner, model_url: Callable[[], str]) -> Callable[[], None]:
     from moto.sagemakerruntime.responses import SageMakerRuntimeResponse  # noqa: PLC0415
 
     originals = (
-        LambdaFunction._invoke_lambda,  # noqa: SLF001
-        notifications._invoke_awslambda,  # noqa: SLF001
+        LambdaFunction._invoke_lambda,
+        notifications._invoke_awslambda,
         SageMakerRuntimeResponse.invoke_endpoint,
     )
 
@@ -81,7 +81,8 @@ def install(runner: Runner, model_url: Callable[[], str]) -> Callable[[], None]:
             # What SageMaker answers when the container refuses: ModelError carrying its status.
             message = {
                 "__type": "ModelError",
-                "message": f"Received client error ({error.code}) from primary: {error.read().decode(errors='replace')}",
+                "message": f"Received client error ({error.code}) from primary: "
+                f"{error.read().decode(errors='replace')}",
                 "OriginalStatusCode": error.code,
             }
             return 424, {"Content-Type": "application/json"}, json.dumps(message)
@@ -89,14 +90,14 @@ def install(runner: Runner, model_url: Callable[[], str]) -> Callable[[], None]:
             message = {"__type": "ServiceUnavailable", "message": f"the model container is unreachable: {error}"}
             return 503, {"Content-Type": "application/json"}, json.dumps(message)
 
-    LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign]  # noqa: SLF001
-    notifications._invoke_awslambda = invoke_from_s3  # noqa: SLF001
-    SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign,assignment]
+    LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign]
+    notifications._invoke_awslambda = invoke_from_s3
+    SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign]
 
     def undo() -> None:
         (
-            LambdaFunction._invoke_lambda,  # type: ignore[method-assign]  # noqa: SLF001
-            notifications._invoke_awslambda,  # noqa: SLF001
+            LambdaFunction._invoke_lambda,  # type: ignore[method-assign]
+            notifications._invoke_awslambda,
             SageMakerRuntimeResponse.invoke_endpoint,  # type: ignore[method-assign]
         ) = originals
 
@@ -109,4 +110,4 @@ def queued_messages(queue_name: str) -> list[str]:
     from moto.sqs.models import sqs_backends  # noqa: PLC0415
 
     queue = sqs_backends[ACCOUNT][REGION].queues[queue_name]
-    return [str(message.body) for message in list(queue._messages)]  # noqa: SLF001
+    return [str(message.body) for message in list(queue._messages)]

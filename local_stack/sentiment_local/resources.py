@@ -75,7 +75,9 @@ def create_parameters(template: Template, ssm: Any) -> list[str]:
     for logical_id, resource in template.of_type("AWS::SSM::Parameter").items():
         properties = template.resolve(resource["Properties"])
         name = properties.get("Name", template.physical_name(logical_id))
-        ssm.put_parameter(Name=name, Type=properties.get("Type", "String"), Value=str(properties["Value"]), Overwrite=True)
+        ssm.put_parameter(
+            Name=name, Type=properties.get("Type", "String"), Value=str(properties["Value"]), Overwrite=True
+        )
         names.append(name)
     return names
 
@@ -124,7 +126,9 @@ def create_functions(template: Template, specs: list[FunctionSpec], iam: Any, la
 def _s3_filter(rules: dict[str, Any] | None) -> dict[str, Any]:
     if not rules:
         return {}
-    return {"Key": {"FilterRules": [{"Name": rule["Name"], "Value": rule["Value"]} for rule in rules["S3Key"]["Rules"]]}}
+    return {
+        "Key": {"FilterRules": [{"Name": rule["Name"], "Value": rule["Value"]} for rule in rules["S3Key"]["Rules"]]}
+    }
 
 
 def create_notifications(template: Template, s3: Any) -> dict[str, list[dict[str, Any]]]:
@@ -133,7 +137,7 @@ def create_notifications(template: Template, s3: Any) -> dict[str, list[dict[str
     for logical_id, _name, raw in template.events("S3"):
         properties = template.resolve(raw)
         events = properties["Events"] if isinstance(properties["Events"], list) else [properties["Events"]]
-        configuration = {"LambdaFunctionArn": template.arn(logical_id), "Events": events}
+        configuration: dict[str, Any] = {"LambdaFunctionArn": template.arn(logical_id), "Events": events}
         key_filter = _s3_filter(properties.get("Filter"))
         if key_filter:
             configuration["Filter"] = key_filter

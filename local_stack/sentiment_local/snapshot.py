@@ -138,40 +138,45 @@ class Snapshot:
         state = json.loads(self._state.read_text())
         tables = self._template.of_type("AWS::DynamoDB::Table")
         for logical_id, items in state.get("tables", {}).items():
-            if logical_id not in tables:
-                continue
-            name = self._template.physical_name(logical_id)
-            for start in range(0, len(items), BATCH):
-                requests = [{"PutRequest": {"Item": _decode(item)}} for item in items[start : start + BATCH]]
-                pending: dict[str, Any] = {name: requests}
-                while pending:
-                    pending = self._dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
-            restored.tables[logical_id] = len(items)
-            restored.items += len(items)
+            if logical_id in tables:
+                self._restore_items(self._template.physical_name(logical_id), items)
+                restored.tables[logical_id] = len(items)
+                restored.items += len(items)
         buckets = self._template.of_type("AWS::S3::Bucket")
         for logical_id, objects in state.get("objects", {}).items():
-            if logical_id not in buckets:
-                continue
-            bucket = self._template.physical_name(logical_id)
-            for key, entry in objects.items():
-                self._s3.put_object(
-                    Bucket=bucket,
-                    Key=key,
-                    Body=(self._blobs / entry["sha256"]).read_bytes(),
-                    ContentType=entry["content_type"],
-                    Metadata=entry["metadata"],
-                )
-                restored.objects += 1
+            if logical_id in buckets:
+                self._restore_objects(self._template.physical_name(logical_id), objects)
+                restored.objects += len(objects)
         queues = self._template.of_type("AWS::SQS::Queue")
         for logical_id, bodies in state.get("queues", {}).items():
-            if logical_id not in queues:
-                continue
-            url = self._sqs.get_queue_url(QueueName=self._template.physical_name(logical_id))["QueueUrl"]
-            for start in range(0, len(bodies), 10):
-                entries = [
-                    {"Id": str(n), "MessageBody": body, "DelaySeconds": 0}
-                    for n, body in enumerate(bodies[start : start + 10])
-                ]
-                self._sqs.send_message_batch(QueueUrl=url, Entries=entries)
-            restored.messages += len(bodies)
+            if logical_id in queues:
+                self._restore_messages(self._template.physical_name(logical_id), bodies)
+                restored.messages += len(bodies)
         return restored
+
+    def _restore_items(self, table: str, items: list[Any]) -> None:
+        for start in range(0, len(items), BATCH):
+            pending: dict[str, Any] = {
+                table: [{"PutRequest": {"Item": _decode(item)}} for item in items[start : start + BATCH]]
+            }
+            while pending:
+                pending = self._dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
+
+    def _restore_objects(self, bucket: str, objects: dict[str, Any]) -> None:
+        for key, entry in objects.items():
+            self._s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=(self._blobs / entry["sha256"]).read_bytes(),
+                ContentType=entry["content_type"],
+                Metadata=entry["metadata"],
+            )
+
+    def _restore_messages(self, queue: str, bodies: list[str]) -> None:
+        url = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        for start in range(0, len(bodies), 10):
+            entries = [
+                {"Id": str(n), "MessageBody": body, "DelaySeconds": 0}
+                for n, body in enumerate(bodies[start : start + 10])
+            ]
+            self._sqs.send_message_batch(QueueUrl=url, Entries=entries)

@@ -52,6 +52,7 @@ log = logging.getLogger("sentiment_local")
 LOCAL_IMAGE = "sentiment-model:local"
 CHAMPION_KEY = "models/champion.json"
 MODEL_START_TIMEOUT_S = 120
+MODEL_RESTART_DELAY_S = 2
 
 
 class StackError(RuntimeError):
@@ -151,8 +152,14 @@ def register_first_model(s3: Any, bucket: str, archive_path: Path, train: bool =
             raise StackError(f"no model registered and no {archive_path}")
         print("No model yet: training the first one on model_training/data (about half a minute)...", flush=True)
         subprocess.run(  # noqa: S603 - our own training script
-            [sys.executable, str(ROOT / "model_training" / "train.py"), "--model-dir", str(archive_path.parent / "model"),
-             "--archive", str(archive_path)],
+            [
+                sys.executable,
+                str(ROOT / "model_training" / "train.py"),
+                "--model-dir",
+                str(archive_path.parent / "model"),
+                "--archive",
+                str(archive_path),
+            ],
             check=True,
             env={**os.environ, "PYTHONPATH": str(ROOT / "model_training")},
         )
@@ -162,8 +169,9 @@ def register_first_model(s3: Any, bucket: str, archive_path: Path, train: bool =
     digest = hashlib.sha256(data).hexdigest()
     prefix = f"models/{version}"
     s3.put_object(Bucket=bucket, Key=f"{prefix}/model.tar.gz", Body=data, ContentType="application/gzip")
-    s3.put_object(Bucket=bucket, Key=f"{prefix}/metadata.json", Body=json.dumps(metadata).encode(),
-                  ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket, Key=f"{prefix}/metadata.json", Body=json.dumps(metadata).encode(), ContentType="application/json"
+    )
     champion = Champion(version, f"s3://{bucket}/{prefix}/model.tar.gz", digest)
     pointer = {**champion.__dict__, "registered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     s3.put_object(Bucket=bucket, Key=CHAMPION_KEY, Body=json.dumps(pointer).encode(), ContentType="application/json")
@@ -204,6 +212,7 @@ class Stack:
     _marker: DirtyMarker | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _restored: bool = False
+    _supervisor: threading.Thread | None = None
     _wrote_state_file: bool = False
 
     def __post_init__(self) -> None:
@@ -236,22 +245,27 @@ class Stack:
         self.key = admin_key(settings)
         specs = [self.template.function(logical_id, self.endpoint) for logical_id in self.template.functions()]
         overrides = {"MODEL_URL": self.model_url} if settings.backend == "ecs" else {}
-        self.runner = Runner(specs, self.endpoint, settings.data_dir / "logs", settings.concurrency, overrides)
-        self._undo_gaps = moto_gaps.install(self.runner, lambda: self.model_url)
-        self._start_moto()
-        self._create_resources(specs)
-        self._start_model()
-        self._start_event_sources()
-        self._start_gateway()
-        threading.Thread(target=self._keep_saving, name="snapshot", daemon=True).start()
+        runner = self.runner = Runner(specs, self.endpoint, settings.data_dir / "logs", settings.concurrency, overrides)
+        self._undo_gaps = moto_gaps.install(runner, lambda: self.model_url)
+        marker = self._start_moto()
+        snapshot, champion = self._create_resources(specs)
+        self._start_model(champion)
+        self._start_event_sources(runner)
+        self._start_gateway(runner)
+        threading.Thread(target=self._keep_saving, args=(marker, snapshot), name="snapshot", daemon=True).start()
         settings.state_file.write_text(
-            json.dumps({"pid": os.getpid(), "api": settings.url(settings.port), "aws": self.endpoint, "model": self.model_url})
+            json.dumps(
+                {"pid": os.getpid(), "api": settings.url(settings.port), "aws": self.endpoint, "model": self.model_url}
+            )
         )
         self._wrote_state_file = True
 
-    def _start_moto(self) -> None:
-        from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: PLC0415
-        from moto.server import DomainDispatcherApplication, create_backend_app  # noqa: PLC0415
+    def _start_moto(self) -> DirtyMarker:
+        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - moto loads only when a stack runs
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
 
         os.environ["MOTO_PORT"] = str(self.settings.moto_port)  # where moto's Step Functions interpreter calls
         self._marker = DirtyMarker(DomainDispatcherApplication(create_backend_app))
@@ -266,8 +280,9 @@ class Stack:
             method="POST",
         )
         urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
+        return self._marker
 
-    def _create_resources(self, specs: list[Any]) -> None:
+    def _create_resources(self, specs: list[Any]) -> tuple[Snapshot, Champion]:
         template = self.template
         create_tables(template, self.client("dynamodb"))
         create_buckets(template, self.client("s3"))
@@ -287,16 +302,40 @@ class Stack:
             )
         # After the restore, so restored objects do not notify again.
         create_notifications(template, self.client("s3"))
-        self.champion = register_first_model(
+        champion = self.champion = register_first_model(
             self.client("s3"), template.physical_name("DataBucket"), ROOT / "build" / "model.tar.gz"
         )
         if self.settings.backend == "sagemaker":
-            template.overrides = {**template.overrides, "ModelDataUrl": self.champion.model_data_url,
-                                  "ModelSha256": self.champion.sha256}
+            template.overrides = {
+                **template.overrides,
+                "ModelDataUrl": champion.model_data_url,
+                "ModelSha256": champion.sha256,
+            }
             create_sagemaker_endpoint(template, self.client("iam"), self.client("sagemaker"))
+        return self._snapshot, champion
 
-    def _start_model(self) -> None:
-        assert self.champion is not None
+    def _start_model(self, champion: Champion) -> None:
+        self._launch_model(champion)
+        self._supervisor = threading.Thread(
+            target=self._supervise_model, args=(champion,), name="model-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _supervise_model(self, champion: Champion) -> None:
+        """Like an ECS service or a SageMaker endpoint, replace a model server that stopped."""
+        while not self._stop.wait(1):
+            model = self._model
+            if model is None or model.poll() is None:
+                continue
+            log.warning("the model server stopped (exit %s); starting it again", model.returncode)
+            if self._stop.wait(MODEL_RESTART_DELAY_S):
+                return
+            try:
+                self._launch_model(self.champion or champion)
+            except StackError as error:
+                log.warning("%s", error)
+
+    def _launch_model(self, champion: Champion) -> None:
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         env = {
@@ -304,49 +343,49 @@ class Stack:
             "PYTHONPATH": str(ROOT / "model_training"),
             "HOST": self.settings.host,
             "PORT": str(self.settings.model_port),
-            "MODEL_URI": self.champion.model_data_url,
-            "MODEL_SHA256": self.champion.sha256,
+            "MODEL_URI": champion.model_data_url,
+            "MODEL_SHA256": champion.sha256,
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
         }
         with (logs / "model.log").open("ab") as output:
-            self._model = subprocess.Popen(  # noqa: S603 - our own model server
+            self._model = subprocess.Popen(
                 [sys.executable, "-m", "sentiment_model.container", "serve"],
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + MODEL_START_TIMEOUT_S
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._stop.is_set():
             if self._model.poll() is not None:
                 raise StackError(f"the model server exited with {self._model.returncode}; see {logs / 'model.log'}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.model_url}/ping", timeout=1) as answer:  # noqa: S310
-                    if answer.status == 200:
-                        return
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.model_url}/ping", timeout=1) as answer:  # noqa: S310
+                if answer.status == 200:
+                    return
             time.sleep(0.2)
-        raise StackError(f"the model server did not answer /ping in {MODEL_START_TIMEOUT_S} s; see {logs / 'model.log'}")
+        if self._stop.is_set():
+            return
+        raise StackError(
+            f"the model server did not answer /ping in {MODEL_START_TIMEOUT_S} s; see {logs / 'model.log'}"
+        )
 
-    def _start_event_sources(self) -> None:
-        assert self.runner is not None
+    def _start_event_sources(self, runner: Runner) -> None:
         for logical_id, _name, properties in self.template.events("SQS"):
             queue = properties["Queue"]["Fn::GetAtt"][0]
             poller = SqsPoller(
-                self.runner,
+                runner,
                 logical_id,
-                self.client("sqs"),
-                self.template.queue_url(queue, self.endpoint),
-                self.template.arn(queue),
-                self.template.resolve(properties),
+                sqs=self.client("sqs"),
+                queue_url=self.template.queue_url(queue, self.endpoint),
+                queue_arn=self.template.arn(queue),
+                properties=self.template.resolve(properties),
             )
             poller.start()
             self._pollers.append(poller)
 
-    def _start_gateway(self) -> None:
-        assert self.runner is not None
-        runner = self.runner
+    def _start_gateway(self, runner: Runner) -> None:
         gateway = Gateway(
             self.template.http_routes(), runner.invoke, Cors.of(self.template.http_api_cors()), ROOT / "frontend"
         )
@@ -356,16 +395,15 @@ class Stack:
 
     # ---- run and stop ----
 
-    def _keep_saving(self) -> None:
-        assert self._marker is not None and self._snapshot is not None
+    def _keep_saving(self, marker: DirtyMarker, snapshot: Snapshot) -> None:
         while not self._stop.wait(self.settings.snapshot_seconds):
-            if self._marker.changed.is_set():
-                self._marker.changed.clear()
+            if marker.changed.is_set():
+                marker.changed.clear()
                 try:
-                    self._snapshot.save()
+                    snapshot.save()
                 except Exception:
                     log.exception("saving the local data failed; retrying")
-                    self._marker.changed.set()
+                    marker.changed.set()
 
     def banner(self) -> str:
         settings = self.settings
@@ -389,21 +427,12 @@ class Stack:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._supervisor is not None:
+            self._supervisor.join()  # it checks the stop flag every second, and while a start waits
         for server in reversed(self._servers[1:]):  # the gateway first; moto last
             server.shutdown()
-        for poller in self._pollers:
-            poller.stop()
-        for poller in self._pollers:
-            poller.join(timeout=5)
-        if self.runner is not None:
-            self.runner.close()
-        if self._model is not None:
-            self._model.terminate()
-            try:
-                self._model.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._model.kill()
-                self._model.wait()
+        self._stop_functions()
+        self._stop_model()
         if self._snapshot is not None and self._restored:
             self._snapshot.save()
         for server in self._servers[:1]:
@@ -415,6 +444,24 @@ class Stack:
         if self._wrote_state_file:
             with contextlib.suppress(FileNotFoundError):
                 self.settings.state_file.unlink()
+
+    def _stop_functions(self) -> None:
+        for poller in self._pollers:
+            poller.stop()
+        for poller in self._pollers:
+            poller.join(timeout=5)
+        if self.runner is not None:
+            self.runner.close()
+
+    def _stop_model(self) -> None:
+        if self._model is None:
+            return
+        self._model.terminate()
+        try:
+            self._model.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._model.kill()
+            self._model.wait()
 
 
 def up(settings: Settings) -> int:

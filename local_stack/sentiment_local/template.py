@@ -21,6 +21,19 @@ ACCOUNT = "123456789012"
 NO_VALUE = object()
 
 
+_ARN_FORMATS = {
+    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
+    "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{name}",
+    "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "AWS::Serverless::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "AWS::Lambda::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}",
+    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
+    "AWS::Serverless::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
+    "AWS::StepFunctions::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
+}
+
+
 class _CfnLoader(yaml.SafeLoader):
     pass
 
@@ -82,20 +95,8 @@ class Template:
     def arn(self, logical_id: str) -> str:
         name = self.physical_name(logical_id)
         resource_type = self.resources[logical_id]["Type"]
-        if resource_type == "AWS::S3::Bucket":
-            return f"arn:aws:s3:::{name}"
-        if resource_type == "AWS::SQS::Queue":
-            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
-        if resource_type == "AWS::DynamoDB::Table":
-            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
-        if resource_type in {"AWS::Serverless::Function", "AWS::Lambda::Function"}:
-            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-        if resource_type == "AWS::SNS::Topic":
-            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
-        if resource_type == "AWS::IAM::Role":
-            return f"arn:aws:iam::{ACCOUNT}:role/{name}"
-        if resource_type in {"AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"}:
-            return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+        if resource_type in _ARN_FORMATS:
+            return _ARN_FORMATS[resource_type].format(region=REGION, account=ACCOUNT, name=name)
         raise NotImplementedError(f"no local ARN for {resource_type}")
 
     # ---- parameters and conditions ----
@@ -149,7 +150,10 @@ class Template:
         if name in pseudo:
             return pseudo[name]
         if name in self.document.get("Parameters", {}):
-            return self.parameter(name)
+            value = self.parameter(name)
+            if self.document["Parameters"][name].get("Type") == "Number" and value:
+                return float(value) if "." in value else int(value)
+            return value
         resource_type = self.resources[name]["Type"]
         if resource_type == "AWS::SQS::Queue":
             return self.queue_url(name, queue_endpoint)
@@ -191,7 +195,9 @@ class Template:
         """One function as Lambda would run it: code, handler, limits, layers and environment."""
         globals_ = self.document.get("Globals", {}).get("Function", {})
         properties = {**globals_, **self.resources[logical_id]["Properties"]}
-        layers = [self.resources[_logical_id_of(layer)]["Properties"]["ContentUri"] for layer in properties.get("Layers", [])]
+        layers = [
+            self.resources[_logical_id_of(layer)]["Properties"]["ContentUri"] for layer in properties.get("Layers", [])
+        ]
         return FunctionSpec(
             logical_id=logical_id,
             name=self.physical_name(logical_id),

@@ -65,7 +65,7 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     module_name, _, attribute = os.environ["_HANDLER"].rpartition(".")
     try:
         handler = getattr(importlib.import_module(module_name), attribute)
-    except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda reports an init error
+    except Exception as error:
         traceback.print_exc()
         _answer(answers, {"ready": False, "error": {**_error(error), "errorType": "Runtime.ImportModuleError"}})
         return
@@ -80,7 +80,7 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
         try:
             result = handler(request["event"], context)
             payload = json.dumps(result)
-        except Exception as error:  # noqa: BLE001 - a handler's exception is the invocation's result
+        except Exception as error:
             message = {"ok": False, "error": _error(error)}
             _log(f"[ERROR] {type(error).__name__}: {error}")
             traceback.print_exc()
