@@ -57,7 +57,7 @@ $(SAM_VENV)/.installed:
 
 test: lint validate unit ## lint, type-check, validate the template and run every test
 
-unit: install
+unit: install postman/node_modules/.bin/newman
 	$(PY) -m pytest
 
 validate: install $(SAM_VENV)/.installed ## sam validate, sam validate --lint and cfn-lint on template.yaml

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from werkzeug.exceptions import NotFound
 from werkzeug.utils import send_from_directory
@@ -92,7 +91,7 @@ def http_api_event(request: Request, route: Route, path_parameters: dict[str, st
     if query:
         event["queryStringParameters"] = query
     if path_parameters:
-        event["pathParameters"] = {name: unquote(value) for name, value in path_parameters.items()}
+        event["pathParameters"] = dict(path_parameters)  # matched on request.path, which is already decoded
     body = request.get_data(cache=False)
     if body:
         try:
@@ -222,6 +221,11 @@ class Gateway:
 
     def handle(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex[:16]
+        response = self._respond(request, request_id)
+        response.headers["Apigw-Requestid"] = request_id
+        return response
+
+    def _respond(self, request: Request, request_id: str) -> Response:
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             return _message(413, "Request Entity Too Large")
         if self._cors and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
@@ -235,7 +239,6 @@ class Gateway:
             response = to_response(self._invoke(route.function, event))
         if self._cors:
             self._cors.decorate(request, response)
-        response.headers["Apigw-Requestid"] = request_id
         return response
 
     def _static(self, request: Request) -> Response:

@@ -1,0 +1,635 @@
+"""The local HTTP API: payload v2 events, routing, response mapping, CORS, limits and the static page."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.test import Client, TestResponse
+
+from sentiment_local.functions import Invocation
+from sentiment_local.gateway import MAX_PAYLOAD_BYTES, Cors, Gateway, to_response
+from sentiment_local.template import ACCOUNT, Route, Template
+from tests.conftest import ROOT
+
+API_ROUTES = [
+    Route("POST", "/comments", "ApiFunction"),
+    Route("POST", "/comments/batch", "ApiFunction"),
+    Route("GET", "/comments", "ApiFunction"),
+    Route("GET", "/comments/{comment_id}", "ApiFunction"),
+    Route("POST", "/feedback", "ApiFunction"),
+    Route("GET", "/health", "ApiFunction"),
+    Route("GET", "/openapi.json", "ApiFunction"),
+]
+TEMPLATE_CORS = {
+    "AllowOrigins": ["https://app.example"],
+    "AllowMethods": ["GET", "POST", "OPTIONS"],
+    "AllowHeaders": ["content-type", "idempotency-key", "authorization", "x-api-key"],
+    "MaxAge": 600,
+}
+OK = {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": '{"ok": true}'}
+
+
+@dataclass
+class FakeFunctions:
+    """Stands in for the runner: records every invocation and answers with a canned one."""
+
+    answer: Invocation = field(default_factory=lambda: Invocation(payload=json.dumps(OK)))
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def invoke(self, function_name: str, event: dict[str, Any]) -> Invocation:
+        self.calls.append((function_name, event))
+        return self.answer
+
+    def returning(self, result: Any) -> FakeFunctions:
+        self.answer = Invocation(payload=json.dumps(result))
+        return self
+
+    @property
+    def event(self) -> dict[str, Any]:
+        assert len(self.calls) == 1, f"expected one invocation, got {len(self.calls)}"
+        return self.calls[0][1]
+
+
+def client(
+    functions: FakeFunctions,
+    routes: list[Route] | None = None,
+    cors: Cors | None = None,
+    static_dir: Path | None = None,
+) -> Client:
+    gateway = Gateway(API_ROUTES if routes is None else routes, functions.invoke, cors, static_dir)
+    return Client(gateway, use_cookies=False)  # the Cookie header as sent, not a cookie jar's
+
+
+def message(response: TestResponse) -> Any:
+    return json.loads(response.get_data(as_text=True))
+
+
+# ---- the payload v2 event ----
+
+
+def test_the_event_is_payload_v2_with_route_path_and_query() -> None:
+    functions = FakeFunctions()
+    response = client(functions).get(
+        "/comments?limit=5&tag=a&tag=b&q=hello%20world",
+        headers={"X-Trace": "abc", "User-Agent": "tests/1.0"},
+        environ_overrides={"REMOTE_ADDR": "10.1.2.3"},
+    )
+    assert response.status_code == 200
+    ((function, event),) = functions.calls
+    assert function == "ApiFunction"
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /comments"
+    assert event["rawPath"] == "/comments"
+    assert event["rawQueryString"] == "limit=5&tag=a&tag=b&q=hello%20world"
+    assert event["queryStringParameters"] == {"limit": "5", "tag": "a,b", "q": "hello world"}
+    assert event["isBase64Encoded"] is False
+    assert "body" not in event
+    assert "pathParameters" not in event
+    assert "cookies" not in event
+    context = event["requestContext"]
+    assert context["http"]["method"] == "GET"
+    assert context["http"]["path"] == "/comments"
+    assert context["http"]["sourceIp"] == "10.1.2.3"
+    assert context["http"]["userAgent"] == "tests/1.0"
+    assert context["routeKey"] == "GET /comments"
+    assert context["stage"] == "$default"
+    assert context["accountId"] == ACCOUNT
+    assert context["apiId"] == "local"
+    assert isinstance(context["timeEpoch"], int)
+    assert context["timeEpoch"] > 1_600_000_000_000  # milliseconds, not seconds
+
+
+def test_the_event_has_no_query_parameters_without_a_query() -> None:
+    functions = FakeFunctions()
+    client(functions).get("/health")
+    assert functions.event["rawQueryString"] == ""
+    assert "queryStringParameters" not in functions.event
+
+
+def test_the_request_id_is_the_one_in_the_response_header() -> None:
+    functions = FakeFunctions()
+    response = client(functions).get("/health")
+    request_id = functions.event["requestContext"]["requestId"]
+    assert re.fullmatch(r"[0-9a-f]{16}", request_id)
+    assert response.headers["Apigw-Requestid"] == request_id
+
+
+def test_each_request_gets_its_own_id() -> None:
+    functions = FakeFunctions()
+    http = client(functions)
+    http.get("/health")
+    http.get("/health")
+    first, second = (event["requestContext"]["requestId"] for _, event in functions.calls)
+    assert first != second
+
+
+def test_headers_are_lowercased_and_cookies_split_out() -> None:
+    functions = FakeFunctions()
+    client(functions).get(
+        "/health",
+        headers={"X-Api-Key": "k1", "Idempotency-Key": "abc", "Cookie": "session=s1; theme=dark ;  empty="},
+    )
+    event = functions.event
+    assert event["headers"]["x-api-key"] == "k1"
+    assert event["headers"]["idempotency-key"] == "abc"
+    assert all(name == name.lower() for name in event["headers"])
+    assert "cookie" not in event["headers"]
+    assert event["cookies"] == ["session=s1", "theme=dark", "empty="]
+
+
+def test_path_parameters_are_url_decoded() -> None:
+    functions = FakeFunctions()
+    client(functions).get("/comments/caf%C3%A9%20au%20lait")
+    event = functions.event
+    assert event["routeKey"] == "GET /comments/{comment_id}"
+    assert event["pathParameters"] == {"comment_id": "café au lait"}
+    assert event["rawPath"] == "/comments/caf%C3%A9%20au%20lait"
+    assert event["requestContext"]["http"]["path"] == "/comments/café au lait"
+
+
+def test_path_parameters_are_decoded_exactly_once() -> None:
+    # "%2520" is an encoded "%20": the function must see "%20", not a space.
+    functions = FakeFunctions()
+    client(functions).get("/comments/100%2520off")
+    assert functions.event["pathParameters"] == {"comment_id": "100%20off"}
+
+
+# ---- the body ----
+
+
+def test_a_json_body_is_passed_as_text() -> None:
+    functions = FakeFunctions()
+    payload = {"text": "I love it ✓"}
+    client(functions).post("/comments", json=payload)
+    event = functions.event
+    assert event["isBase64Encoded"] is False
+    assert json.loads(event["body"]) == payload
+    assert event["headers"]["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain; charset=utf-8", "application/x-www-form-urlencoded", "application/problem+json"]
+)
+def test_text_media_types_are_passed_as_text(content_type: str) -> None:
+    functions = FakeFunctions()
+    client(functions).post("/feedback", data="a=1&b=2", content_type=content_type)
+    assert functions.event["body"] == "a=1&b=2"
+    assert functions.event["isBase64Encoded"] is False
+
+
+def test_a_binary_media_type_is_base64_encoded() -> None:
+    functions = FakeFunctions()
+    data = b"plain ascii, but declared binary"
+    client(functions).post("/comments", data=data, content_type="application/octet-stream")
+    event = functions.event
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == data
+
+
+def test_a_body_without_a_content_type_is_base64_encoded() -> None:
+    functions = FakeFunctions()
+    client(functions).post("/comments", data=b"raw")
+    assert functions.event["isBase64Encoded"] is True
+    assert base64.b64decode(functions.event["body"]) == b"raw"
+
+
+def test_invalid_utf8_is_base64_encoded_even_when_declared_as_json() -> None:
+    functions = FakeFunctions()
+    data = b'{"text": "\xff\xfe"}'
+    client(functions).post("/comments", data=data, content_type="application/json")
+    event = functions.event
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == data
+
+
+# ---- routes ----
+
+
+def test_the_batch_route_wins_over_the_comment_id_route() -> None:
+    functions = FakeFunctions()
+    http = client(functions)
+    http.post("/comments/batch", json={"items": []})
+    http.get("/comments/batch")
+    (_, posted), (_, got) = functions.calls
+    assert posted["routeKey"] == "POST /comments/batch"
+    assert "pathParameters" not in posted
+    assert got["routeKey"] == "GET /comments/{comment_id}"
+    assert got["pathParameters"] == {"comment_id": "batch"}
+
+
+def test_literal_routes_win_over_parameters_whatever_their_order() -> None:
+    routes = [Route("ANY", "/comments/{comment_id}", "ById"), Route("POST", "/comments/batch", "Batch")]
+    functions = FakeFunctions()
+    http = client(functions, routes)
+    http.post("/comments/batch")
+    http.delete("/comments/batch")
+    assert [name for name, _ in functions.calls] == ["Batch", "ById"]
+    assert functions.calls[1][1]["routeKey"] == "ANY /comments/{comment_id}"
+
+
+def test_route_lookup_returns_the_route_and_its_parameters() -> None:
+    gateway = Gateway(API_ROUTES, FakeFunctions().invoke, None)
+    assert gateway.route("GET", "/comments/abc") == (Route("GET", "/comments/{comment_id}", "ApiFunction"), {
+        "comment_id": "abc"
+    })
+    assert gateway.route("POST", "/comments/batch") == (Route("POST", "/comments/batch", "ApiFunction"), {})
+    assert gateway.route("GET", "/comments/abc/extra") is None
+    assert gateway.route("PATCH", "/comments/abc") is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/nothing-here"), ("PUT", "/comments"), ("DELETE", "/comments/abc"), ("GET", "/feedback")],
+)
+def test_unmatched_routes_are_404_and_invoke_nothing(method: str, path: str) -> None:
+    functions = FakeFunctions()
+    response = client(functions).open(path, method=method)
+    assert response.status_code == 404
+    assert message(response) == {"message": "Not Found"}
+    assert response.headers["Content-Type"] == "application/json"
+    assert functions.calls == []
+
+
+def test_a_greedy_parameter_takes_several_segments() -> None:
+    routes = [Route("GET", "/files/{proxy+}", "Files"), Route("ANY", "/{proxy+}", "CatchAll")]
+    functions = FakeFunctions()
+    http = client(functions, routes)
+    http.get("/files/a/b/c.txt")
+    http.post("/somewhere/else")
+    (first_function, first), (second_function, second) = functions.calls
+    assert first_function == "Files"
+    assert first["routeKey"] == "GET /files/{proxy+}"
+    assert first["pathParameters"] == {"proxy": "a/b/c.txt"}
+    assert second_function == "CatchAll"
+    assert second["pathParameters"] == {"proxy": "somewhere/else"}
+
+
+def test_a_literal_route_wins_over_a_greedy_one() -> None:
+    routes = [Route("ANY", "/{proxy+}", "CatchAll"), Route("GET", "/health", "Health")]
+    functions = FakeFunctions()
+    client(functions, routes).get("/health")
+    assert [name for name, _ in functions.calls] == ["Health"]
+
+
+# ---- response mapping ----
+
+
+def test_status_headers_and_body_come_from_the_result() -> None:
+    response = to_response(
+        Invocation(payload=json.dumps({"statusCode": 201, "headers": {"X-Thing": "1", "Location": "/c/1"}, "body": "made"}))
+    )
+    assert response.status_code == 201
+    assert response.headers["X-Thing"] == "1"
+    assert response.headers["Location"] == "/c/1"
+    assert response.get_data() == b"made"
+    assert "Content-Type" not in response.headers  # none given, none invented
+
+
+def test_the_function_response_reaches_the_client() -> None:
+    result = {"statusCode": 202, "headers": {"content-type": "application/json", "x-id": "7"}, "body": '{"id": 7}'}
+    response = client(FakeFunctions().returning(result)).post("/comments", json={"text": "hi"})
+    assert response.status_code == 202
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Id"] == "7"
+    assert response.get_json() == {"id": 7}
+
+
+def test_base64_bodies_are_decoded() -> None:
+    data = bytes(range(256))
+    result = {"statusCode": 200, "body": base64.b64encode(data).decode(), "isBase64Encoded": True}
+    response = to_response(Invocation(payload=json.dumps(result)))
+    assert response.get_data() == data
+
+
+def test_invalid_base64_is_a_500() -> None:
+    result = {"statusCode": 200, "body": "not base64!", "isBase64Encoded": True}
+    response = to_response(Invocation(payload=json.dumps(result)))
+    assert response.status_code == 500
+    assert message(response) == {"message": "Internal Server Error"}
+
+
+def test_cookies_become_set_cookie_headers() -> None:
+    result = {"statusCode": 200, "body": "", "cookies": ["a=1; Path=/", "b=2; HttpOnly"]}
+    response = to_response(Invocation(payload=json.dumps(result)))
+    assert response.headers.getlist("Set-Cookie") == ["a=1; Path=/", "b=2; HttpOnly"]
+
+
+def test_multi_value_headers_are_all_sent() -> None:
+    result = {"statusCode": 200, "multiValueHeaders": {"X-Many": ["1", "2"]}}
+    response = to_response(Invocation(payload=json.dumps(result)))
+    assert response.headers.getlist("X-Many") == ["1", "2"]
+    assert response.get_data() == b""
+
+
+def test_a_string_status_code_is_accepted() -> None:
+    response = to_response(Invocation(payload=json.dumps({"statusCode": "404", "body": "gone"})))
+    assert response.status_code == 404
+    assert response.get_data() == b"gone"
+
+
+@pytest.mark.parametrize("result", [{"hello": "world", "n": 1}, ["a", "b"], "just text", None])
+def test_a_result_without_status_code_is_a_200_with_the_json(result: Any) -> None:
+    payload = json.dumps(result)
+    response = to_response(Invocation(payload=payload))
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.get_data(as_text=True) == payload
+
+
+def test_a_failed_invocation_is_a_500() -> None:
+    functions = FakeFunctions(answer=Invocation(error={"errorType": "KeyError", "errorMessage": "'x'"}))
+    response = client(functions).get("/health")
+    assert len(functions.calls) == 1
+    assert response.status_code == 500
+    assert message(response) == {"message": "Internal Server Error"}
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def test_a_timed_out_invocation_is_a_503() -> None:
+    response = to_response(Invocation(error={"errorType": "Sandbox.Timedout", "errorMessage": "timed out"}))
+    assert response.status_code == 503
+    assert message(response) == {"message": "Service Unavailable"}
+
+
+@pytest.mark.parametrize("status", ["abc", None, [200]])
+def test_a_non_numeric_status_code_is_a_500(status: Any) -> None:
+    response = to_response(Invocation(payload=json.dumps({"statusCode": status, "body": "x"})))
+    assert response.status_code == 500
+    assert message(response) == {"message": "Internal Server Error"}
+
+
+# ---- the payload quota ----
+
+
+def test_a_body_over_10_mib_is_refused_without_invoking() -> None:
+    functions = FakeFunctions()
+    response = client(functions).post("/comments", data=b"x" * (MAX_PAYLOAD_BYTES + 1), content_type="text/plain")
+    assert response.status_code == 413
+    assert message(response) == {"message": "Request Entity Too Large"}
+    assert functions.calls == []
+    assert response.headers.get("Apigw-Requestid")
+
+
+def test_a_body_of_exactly_10_mib_is_accepted() -> None:
+    assert MAX_PAYLOAD_BYTES == 10 * 1024 * 1024
+    functions = FakeFunctions()
+    response = client(functions).post("/comments", data=b"x" * MAX_PAYLOAD_BYTES, content_type="text/plain")
+    assert response.status_code == 200
+    assert len(functions.event["body"]) == MAX_PAYLOAD_BYTES
+
+
+# ---- CORS ----
+
+
+def test_cors_of_reads_a_cors_configuration() -> None:
+    cors = Cors.of({**TEMPLATE_CORS, "AllowMethods": ["get", "post"], "AllowHeaders": ["Content-Type"]})
+    assert cors == Cors(
+        origins=["https://app.example"],
+        methods=["GET", "POST"],
+        headers=["content-type"],
+        expose=[],
+        max_age=600,
+        credentials=False,
+    )
+    assert Cors.of({}) is None
+
+
+def test_a_preflight_is_answered_without_invoking() -> None:
+    functions = FakeFunctions()
+    response = client(functions, cors=Cors.of(TEMPLATE_CORS)).options(
+        "/comments",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,idempotency-key",
+        },
+    )
+    assert response.status_code == 204
+    assert functions.calls == []
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert response.headers["Access-Control-Allow-Methods"] == "GET,POST,OPTIONS"
+    assert response.headers["Access-Control-Allow-Headers"] == "content-type,idempotency-key,authorization,x-api-key"
+    assert response.headers["Access-Control-Max-Age"] == "600"
+    assert response.headers["Vary"] == "Origin"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    assert response.get_data() == b""
+
+
+def test_a_preflight_from_another_origin_gets_no_cors_headers() -> None:
+    functions = FakeFunctions()
+    response = client(functions, cors=Cors.of(TEMPLATE_CORS)).options(
+        "/comments", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert response.status_code == 204
+    assert functions.calls == []
+    assert not [name for name, _ in response.headers if name.lower().startswith("access-control-")]
+
+
+def test_a_preflight_for_a_method_not_allowed_gets_no_cors_headers() -> None:
+    response = client(FakeFunctions(), cors=Cors.of(TEMPLATE_CORS)).options(
+        "/comments", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
+    )
+    assert response.status_code == 204
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_a_wildcard_preflight_echoes_the_requested_headers() -> None:
+    cors = Cors.of({"AllowOrigins": ["*"], "AllowMethods": ["*"], "AllowHeaders": ["*"], "AllowCredentials": True})
+    response = client(FakeFunctions(), cors=cors).options(
+        "/anything",
+        headers={
+            "Origin": "https://any.example",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "x-one,x-two",
+        },
+    )
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Access-Control-Allow-Headers"] == "x-one,x-two"
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "Access-Control-Max-Age" not in response.headers
+    assert "Vary" not in response.headers
+
+
+def test_options_without_a_request_method_is_not_a_preflight() -> None:
+    functions = FakeFunctions()
+    response = client(functions, cors=Cors.of(TEMPLATE_CORS)).options(
+        "/comments", headers={"Origin": "https://app.example"}
+    )
+    assert response.status_code == 404
+    assert functions.calls == []
+
+
+def test_the_gateway_replaces_the_functions_cors_headers() -> None:
+    result = {
+        "statusCode": 200,
+        "headers": {
+            "Access-Control-Allow-Origin": "https://evil.example",
+            "access-control-allow-credentials": "true",
+            "Access-Control-Expose-Headers": "x-secret",
+            "X-Custom": "kept",
+        },
+        "body": "{}",
+    }
+    cors = Cors.of({**TEMPLATE_CORS, "ExposeHeaders": ["x-request-id", "etag"]})
+    response = client(FakeFunctions().returning(result), cors=cors).get(
+        "/health", headers={"Origin": "https://app.example"}
+    )
+    assert response.status_code == 200
+    assert response.headers.getlist("Access-Control-Allow-Origin") == ["https://app.example"]
+    assert response.headers["Access-Control-Expose-Headers"] == "x-request-id,etag"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    assert response.headers["X-Custom"] == "kept"
+    assert response.headers["Vary"] == "Origin"
+
+
+def test_a_disallowed_origin_gets_no_allow_origin_header() -> None:
+    result = {"statusCode": 200, "headers": {"Access-Control-Allow-Origin": "*"}, "body": "{}"}
+    response = client(FakeFunctions().returning(result), cors=Cors.of(TEMPLATE_CORS)).get(
+        "/health", headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 200
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Vary" not in response.headers
+
+
+def test_a_wildcard_origin_answers_star_without_vary() -> None:
+    response = client(FakeFunctions(), cors=Cors.of({**TEMPLATE_CORS, "AllowOrigins": ["*"]})).get(
+        "/health", headers={"Origin": "https://whoever.example"}
+    )
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Vary" not in response.headers
+
+
+def test_a_request_without_an_origin_gets_no_cors_headers() -> None:
+    response = client(FakeFunctions(), cors=Cors.of(TEMPLATE_CORS)).get("/health")
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_errors_carry_cors_headers_too() -> None:
+    response = client(FakeFunctions(), cors=Cors.of(TEMPLATE_CORS)).get(
+        "/missing", headers={"Origin": "https://app.example"}
+    )
+    assert response.status_code == 404
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
+
+
+def test_the_template_drives_routes_and_cors() -> None:
+    template = Template.read(ROOT / "template.yaml", prefix="t", overrides={"AllowedOrigin": "https://app.example"})
+    functions = FakeFunctions()
+    gateway = Gateway(template.http_routes(), functions.invoke, Cors.of(template.http_api_cors()))
+    http = Client(gateway)
+    preflight = http.options(
+        "/feedback", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert preflight.headers["Access-Control-Max-Age"] == "600"
+    response = http.get("/comments/c-1", headers={"Origin": "https://app.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert functions.event["routeKey"] == "GET /comments/{comment_id}"
+    assert functions.calls[0][0] == "ApiFunction"
+
+
+# ---- the static page ----
+
+
+@pytest.fixture
+def static_dir(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    (site / "css").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>comments</h1>")
+    (site / "css" / "app.css").write_text("body { color: red }")
+    (tmp_path / "secret.txt").write_text("do not serve")
+    return site
+
+
+def test_the_root_serves_index_html(static_dir: Path) -> None:
+    functions = FakeFunctions()
+    response = client(functions, static_dir=static_dir).get("/")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "<h1>comments</h1>"
+    assert response.mimetype == "text/html"
+    assert response.headers.get("Apigw-Requestid")
+    assert functions.calls == []
+
+
+def test_static_files_are_served_from_subfolders(static_dir: Path) -> None:
+    response = client(FakeFunctions(), static_dir=static_dir).get("/css/app.css")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "body { color: red }"
+    assert response.mimetype == "text/css"
+
+
+def test_head_serves_static_headers(static_dir: Path) -> None:
+    response = client(FakeFunctions(), static_dir=static_dir).head("/index.html")
+    assert response.status_code == 200
+    assert response.get_data() == b""
+    assert response.headers["Content-Length"] == str(len("<h1>comments</h1>"))
+
+
+def test_api_routes_win_over_static_files(static_dir: Path) -> None:
+    (static_dir / "health").write_text("static health")
+    functions = FakeFunctions()
+    response = client(functions, static_dir=static_dir).get("/health")
+    assert response.get_json() == {"ok": True}
+    assert len(functions.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/../secret.txt", "/%2e%2e/secret.txt", "/css/../../secret.txt", "/../etc/passwd", "//etc/passwd"]
+)
+def test_path_traversal_does_not_escape_the_static_folder(static_dir: Path, path: str) -> None:
+    response = client(FakeFunctions(), static_dir=static_dir).get(path)
+    assert response.status_code == 404
+    assert message(response) == {"message": "Not Found"}
+    assert b"do not serve" not in response.get_data()
+
+
+def test_a_missing_static_file_is_a_json_404(static_dir: Path) -> None:
+    response = client(FakeFunctions(), static_dir=static_dir).get("/nope.html")
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/json"
+    assert message(response) == {"message": "Not Found"}
+
+
+def test_a_folder_is_not_served(static_dir: Path) -> None:
+    response = client(FakeFunctions(), static_dir=static_dir).get("/css")
+    assert response.status_code == 404
+
+
+def test_static_files_are_only_for_get_and_head(static_dir: Path) -> None:
+    response = client(FakeFunctions(), static_dir=static_dir).post("/index.html")
+    assert response.status_code == 404
+    assert message(response) == {"message": "Not Found"}
+
+
+# ---- the request id ----
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", "/health", {}, 200),
+        ("GET", "/missing", {}, 404),
+        ("OPTIONS", "/comments", {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}, 204),
+        ("OPTIONS", "/comments", {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, 204),
+    ],
+)
+def test_every_response_carries_a_request_id(method: str, path: str, headers: dict[str, str], status: int) -> None:
+    response = client(FakeFunctions(), cors=Cors.of(TEMPLATE_CORS)).open(path, method=method, headers=headers)
+    assert response.status_code == status
+    assert re.fullmatch(r"[0-9a-f]{16}", response.headers.get("Apigw-Requestid", ""))
+
+
+def test_a_failed_invocation_still_carries_a_request_id() -> None:
+    functions = FakeFunctions(answer=Invocation(error={"errorType": "Sandbox.Timedout"}))
+    response = client(functions).get("/health")
+    assert response.status_code == 503
+    assert response.headers["Apigw-Requestid"] == functions.event["requestContext"]["requestId"]
