@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
 
 from sentiment_local.functions import Invocation
 from sentiment_local.gateway import MAX_PAYLOAD_BYTES, Cors, Gateway, to_response
@@ -66,7 +67,7 @@ def client(
     return Client(gateway, use_cookies=False)  # the Cookie header as sent, not a cookie jar's
 
 
-def message(response: TestResponse) -> Any:
+def message(response: Response) -> Any:
     return json.loads(response.get_data(as_text=True))
 
 
@@ -235,9 +236,10 @@ def test_literal_routes_win_over_parameters_whatever_their_order() -> None:
 
 def test_route_lookup_returns_the_route_and_its_parameters() -> None:
     gateway = Gateway(API_ROUTES, FakeFunctions().invoke, None)
-    assert gateway.route("GET", "/comments/abc") == (Route("GET", "/comments/{comment_id}", "ApiFunction"), {
-        "comment_id": "abc"
-    })
+    assert gateway.route("GET", "/comments/abc") == (
+        Route("GET", "/comments/{comment_id}", "ApiFunction"),
+        {"comment_id": "abc"},
+    )
     assert gateway.route("POST", "/comments/batch") == (Route("POST", "/comments/batch", "ApiFunction"), {})
     assert gateway.route("GET", "/comments/abc/extra") is None
     assert gateway.route("PATCH", "/comments/abc") is None
@@ -282,7 +284,9 @@ def test_a_literal_route_wins_over_a_greedy_one() -> None:
 
 def test_status_headers_and_body_come_from_the_result() -> None:
     response = to_response(
-        Invocation(payload=json.dumps({"statusCode": 201, "headers": {"X-Thing": "1", "Location": "/c/1"}, "body": "made"}))
+        Invocation(
+            payload=json.dumps({"statusCode": 201, "headers": {"X-Thing": "1", "Location": "/c/1"}, "body": "made"})
+        )
     )
     assert response.status_code == 201
     assert response.headers["X-Thing"] == "1"
