@@ -409,6 +409,8 @@ class Stack:
         settings = self.settings
         api = settings.url(settings.port)
         version = self.champion.version if self.champion else "?"
+        default = settings.data_dir == Settings().data_dir
+        wipe = "make clean wipes it" if default else "delete the folder to start afresh"
         return "\n".join(
             [
                 "",
@@ -418,7 +420,7 @@ class Stack:
                 f"  AWS endpoint       {self.endpoint}   (moto; AWS_ENDPOINT_URL for the AWS CLI and boto3)",
                 f"  model server       {self.model_url}   (model {version}, behind the {settings.backend} backend)",
                 f"  admin key          {self.key}",
-                f"  data               {settings.data_dir}   (kept across restarts; make clean wipes it)",
+                f"  data               {settings.data_dir}   (kept across restarts; {wipe})",
                 f"  function logs      {settings.data_dir / 'logs'}",
                 "Press Ctrl-C to stop.",
                 "",
