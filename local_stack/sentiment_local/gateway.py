@@ -52,7 +52,7 @@ def http_api_event(request: Request, route: Route, path_parameters: dict[str, st
     for name, value in request.headers.items():
         key = name.lower()
         if key == "cookie":
-            pass
+            continue
         headers[key] = f"{headers[key]},{value}" if key in headers else value
     query: dict[str, str] = {}
     for name, values in request.args.lists():

@@ -107,7 +107,14 @@ class Snapshot:
                 key, etag = listed["Key"], listed["ETag"]
                 known = previous.get(key)
                 if known and known["etag"] == etag and (self._blobs / known["sha256"]).exists():
-                    objects[key] = known
+                    # The ETag covers the bytes only: a rewrite with the same bytes may have changed
+                    # the content type or metadata, which a HEAD reads without the body.
+                    head = self._s3.head_object(Bucket=bucket, Key=key)
+                    objects[key] = {
+                        **known,
+                        "content_type": head.get("ContentType", "binary/octet-stream"),
+                        "metadata": head.get("Metadata", {}),
+                    }
                     continue
                 answer = self._s3.get_object(Bucket=bucket, Key=key)
                 data = answer["Body"].read()

@@ -215,7 +215,7 @@ class Template:
         return [*self.of_type("AWS::Serverless::Function")]
 
     def events(self, event_type: str) -> list[tuple[str, str, dict[str, Any]]]:
-        """``(function, event name, resolved properties)`` for every event source of one type."""
+        """``(function, event name, properties as written)`` for each event source of one type."""
         found = []
         for logical_id in self.functions():
             for name, event in self.resources[logical_id]["Properties"].get("Events", {}).items():
