@@ -50,7 +50,8 @@ def install(runner: Runner, model_url: Callable[[], str]) -> Callable[[], None]:
     )
 
     def invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
-        outcome = runner.invoke(self.function_name, {} if event is None else event)
+        # moto hands over the parsed payload, or the text "{}" when there was none: Lambda's event is {}.
+        outcome = runner.invoke(self.function_name, {} if event is None or event == "{}" else event)
         body = outcome.payload if outcome.payload is not None else json.dumps(outcome.error)
         return body, outcome.failed, "\n".join(outcome.logs)
 
@@ -61,10 +62,14 @@ def install(runner: Runner, model_url: Callable[[], str]) -> Callable[[], None]:
     def invoke_endpoint(self: Any) -> tuple[int, dict[str, str], str | bytes]:
         from moto.sagemaker.models import sagemaker_backends  # noqa: PLC0415
 
+        def answer_with(status: int, content_type: str, body: str | bytes) -> tuple[int, dict[str, str], str | bytes]:
+            # moto takes a response's status from its "status" header, not from the tuple.
+            return status, {"Content-Type": content_type, "status": str(status)}, body
+
         name = self._get_param("EndpointName") or self.path.split("/")[2]
         if name not in sagemaker_backends[self.current_account][self.region].endpoints:
             error = {"__type": "ValidationError", "message": f"Endpoint {name} of account {ACCOUNT} not found."}
-            return 400, {"Content-Type": "application/json"}, json.dumps(error)
+            return answer_with(400, "application/json", json.dumps(error))
         request = urllib.request.Request(  # noqa: S310 - the local model server
             f"{model_url()}/invocations",
             data=self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body).encode(),
@@ -76,7 +81,7 @@ def install(runner: Runner, model_url: Callable[[], str]) -> Callable[[], None]:
         )
         try:
             with urllib.request.urlopen(request, timeout=MODEL_TIMEOUT_S) as answer:  # noqa: S310
-                return 200, {"Content-Type": answer.headers.get("Content-Type", "application/json")}, answer.read()
+                return answer_with(200, answer.headers.get("Content-Type", "application/json"), answer.read())
         except urllib.error.HTTPError as error:
             # What SageMaker answers when the container refuses: ModelError carrying its status.
             message = {
@@ -85,10 +90,10 @@ def install(runner: Runner, model_url: Callable[[], str]) -> Callable[[], None]:
                 f"{error.read().decode(errors='replace')}",
                 "OriginalStatusCode": error.code,
             }
-            return 424, {"Content-Type": "application/json"}, json.dumps(message)
+            return answer_with(424, "application/json", json.dumps(message))
         except OSError as error:
             message = {"__type": "ServiceUnavailable", "message": f"the model container is unreachable: {error}"}
-            return 503, {"Content-Type": "application/json"}, json.dumps(message)
+            return answer_with(503, "application/json", json.dumps(message))
 
     LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign]
     notifications._invoke_awslambda = invoke_from_s3

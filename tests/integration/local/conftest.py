@@ -19,7 +19,7 @@ ENDPOINT = "http://127.0.0.1:1"  # nothing listens there: the handlers under tes
 
 # One handler module for every test. The action comes from the event, or from the ACTION variable
 # for events a test does not write itself (SQS, S3, the Lambda API).
-HANDLERS = '''
+HANDLERS = """
 import importlib
 import json
 import os
@@ -83,6 +83,10 @@ def fail(event, context):
     raise ValueError(event.get("message", "boom"))
 
 
+def crash(event, context):
+    os._exit(3)
+
+
 def sleep(event, context):
     time.sleep(event["seconds"])
     return {"pid": os.getpid(), "request_id": context.aws_request_id}
@@ -144,7 +148,7 @@ ACTIONS = {
     for name, value in dict(globals()).items()
     if callable(value) and not name.startswith("_") and name not in {"handler"}
 }
-'''
+"""
 
 HELPER = 'VALUE = "from the layer"\n'
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from sentiment_local import functions
 from sentiment_local.functions import Invocation, Runner
+from tests.conftest import ROOT
 from tests.integration.local.conftest import ENDPOINT, Code, RunnerFactory, function_spec, wait_for
 
 # What the Lambda runtime sets in every function's environment (besides the function's own variables).
@@ -163,7 +165,7 @@ def test_a_function_imports_only_its_code_and_layers(code: Code, make_runner: Ru
     assert ok(runner.invoke("Second", {"action": "echo"}))["helper"] is None
 
     path = ok(runner.invoke("First", {"action": "python_path"}))
-    local_stack = Path(__file__).resolve().parents[3] / "local_stack"
+    local_stack = ROOT / "local_stack"
     assert not [entry for entry in path if entry and Path(entry).resolve().is_relative_to(local_stack)]
 
 
@@ -222,6 +224,8 @@ def test_a_timeout_kills_the_worker_and_the_next_call_gets_a_fresh_one(
     assert timed_out.error is not None
     assert timed_out.error["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in timed_out.error["errorMessage"]
+    assert timed_out.logs[0].startswith("START RequestId: ")
+    assert timed_out.logs[-1] == timed_out.error["errorMessage"]
     assert not process_exists(warm["pid"])
     assert runner.pool("First").size == 0
 
@@ -230,6 +234,21 @@ def test_a_timeout_kills_the_worker_and_the_next_call_gets_a_fresh_one(
     assert fresh["pid"] != warm["pid"]
     assert runner.pool("First").size == 1
     assert "Task timed out after 1.00 seconds" in (logs_dir / "First.log").read_text()
+
+
+def test_a_crashed_worker_is_reported_and_replaced(code: Code, make_runner: RunnerFactory) -> None:
+    runner = make_runner(function_spec("First", code.first))
+    warm = ok(runner.invoke("First", {"action": "count"}))
+
+    crashed = runner.invoke("First", {"action": "crash"})
+
+    assert crashed.error is not None
+    assert crashed.error["errorType"] == "Runtime.ExitError"
+    assert not process_exists(warm["pid"])
+    assert runner.pool("First").size == 0
+    fresh = ok(runner.invoke("First", {"action": "count"}))
+    assert fresh["count"] == 1
+    assert fresh["pid"] != warm["pid"]
 
 
 def test_an_import_error_is_reported_as_such(code: Code, make_runner: RunnerFactory, logs_dir: Path) -> None:
@@ -253,7 +272,23 @@ def test_an_import_error_is_reported_as_such(code: Code, make_runner: RunnerFact
     again = runner.invoke("Broken", {})
     assert again.error is not None
     assert again.error["errorType"] == "Runtime.ImportModuleError"
-    assert "ModuleNotFoundError" in wait_for(lambda: (logs_dir / "Broken.log").read_text(), message="init log")
+    assert "ModuleNotFoundError" in wait_for((logs_dir / "Broken.log").read_text, message="init log")
+
+
+def test_an_initialisation_past_the_limit_is_reported(
+    code: Code, make_runner: RunnerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(functions, "INIT_TIMEOUT_S", 1)
+    (code.first / "slow_start.py").write_text(
+        "import time\n\ntime.sleep(30)\n\n\ndef handler(event, context):\n    return 1\n"
+    )
+    runner = make_runner(function_spec("Slow", code.first, "slow_start.handler"))
+
+    slow = runner.invoke("Slow", {})
+
+    assert slow.error is not None
+    assert slow.error["errorType"] == "Runtime.InitTimeout"
+    assert runner.pool("Slow").size == 0
 
 
 # ---- logs ----

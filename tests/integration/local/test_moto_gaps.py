@@ -1,0 +1,352 @@
+"""What moto 5.2.5 does not do without Docker, plugged: Lambda invocations run the real handler,
+S3 notifications invoke asynchronously, InvokeEndpoint reaches a model server, queued messages are
+readable without a receive."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.awslambda.models import LambdaFunction
+from moto.s3 import notifications
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+from sentiment_local import moto_gaps
+from sentiment_local.functions import Runner
+from sentiment_local.moto_gaps import MotoVersionError, check_version, install, queued_messages
+from sentiment_local.resources import create_functions
+from sentiment_local.template import FunctionSpec, Template
+from tests.integration.local.conftest import Code, RunnerFactory, function_spec, wait_for
+
+ENDPOINT_NAME = "gaps-endpoint"
+NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+def patched_methods() -> tuple[Any, Any, Any]:
+    return LambdaFunction._invoke_lambda, notifications._invoke_awslambda, SageMakerRuntimeResponse.invoke_endpoint
+
+
+# ---- the version check ----
+
+
+def test_the_installed_moto_is_the_one_the_gaps_are_written_for() -> None:
+    assert version("moto") == moto_gaps.MOTO_VERSION
+    check_version()
+
+
+def test_another_moto_version_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # moto_gaps imported ``version`` from importlib.metadata: patch the name it calls.
+    monkeypatch.setattr(moto_gaps, "version", lambda name: "5.3.0" if name == "moto" else "0")
+    with pytest.raises(MotoVersionError, match=r"moto 5\.2\.5; 5\.3\.0 is installed"):
+        check_version()
+
+    before = patched_methods()
+    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
+    try:
+        with pytest.raises(MotoVersionError):
+            install(runner, lambda: "http://127.0.0.1:1")
+    finally:
+        runner.close()
+    assert patched_methods() == before  # nothing was patched
+
+
+# ---- a stack in moto with the gaps plugged ----
+
+
+class ModelServer:
+    """A stand-in for the model container: ``/invocations`` echoes the body; ``reject`` gets a 400."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                status, answer = (400, b"cannot read that") if b"reject" in body else (200, body)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-echo")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                del format, args
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens there any more
+
+
+@dataclass
+class Gaps:
+    runner: Runner
+    specs: dict[str, FunctionSpec]
+    model: ModelServer
+    tmp: Path
+    model_url: list[str] = field(default_factory=list)
+
+    def client(self, service: str, config: Config | None = None) -> Any:
+        return boto3.client(service, region_name="us-east-1", config=config)
+
+
+@pytest.fixture
+def gaps(aws_credentials: None, code: Code, make_runner: RunnerFactory, tmp_path: Path) -> Iterator[Gaps]:
+    specs = {
+        "Echo": function_spec("Echo", code.first, environment={"ACTION": "echo"}, name="gaps-Echo"),
+        "OnUpload": function_spec(
+            "OnUpload",
+            code.first,
+            environment={"ACTION": "slow_marker", "SLEEP": "1", "OUT": str(tmp_path / "marker.json")},
+            name="gaps-OnUpload",
+        ),
+    }
+    runner = make_runner(*specs.values())
+    model = ModelServer()
+    state = Gaps(runner, specs, model, tmp_path, [model.url])
+    with mock_aws():
+        undo = install(runner, lambda: state.model_url[0])
+        try:
+            yield state
+        finally:
+            undo()
+            model.close()
+
+
+def register(gaps: Gaps, *logical_ids: str) -> list[str]:
+    """The functions in moto's Lambda, as the stack registers them (a template naming just them)."""
+    template = Template(
+        {
+            "Resources": {
+                logical_id: {"Type": "AWS::Serverless::Function", "Properties": {"Description": logical_id}}
+                for logical_id in logical_ids
+            }
+        },
+        prefix="gaps",
+    )
+    specs = [gaps.specs[logical_id] for logical_id in logical_ids]
+    return create_functions(template, specs, gaps.client("iam"), gaps.client("lambda"))
+
+
+def test_install_patches_moto_and_undo_restores_it(aws_credentials: None, tmp_path: Path) -> None:
+    before = patched_methods()
+    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
+    try:
+        undo = install(runner, lambda: "http://127.0.0.1:1")
+        try:
+            during = patched_methods()
+            assert all(now is not then for now, then in zip(during, before, strict=True))
+        finally:
+            undo()
+    finally:
+        runner.close()
+    assert patched_methods() == before
+
+
+def test_a_lambda_invocation_runs_the_real_handler(gaps: Gaps) -> None:
+    (arn,) = register(gaps, "Echo")
+    assert arn == "arn:aws:lambda:us-east-1:123456789012:function:gaps-Echo"
+    lambda_ = gaps.client("lambda")
+
+    answer = lambda_.invoke(FunctionName="gaps-Echo", Payload=json.dumps({"comment": "Superb", "n": 3}))
+
+    assert answer["StatusCode"] == 200
+    assert "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read()) == {
+        "event": {"comment": "Superb", "n": 3},
+        "function_name": "gaps-Echo",
+        "helper": None,
+    }
+    by_arn = lambda_.invoke(FunctionName=arn, Payload=json.dumps({"by": "arn"}))
+    assert json.loads(by_arn["Payload"].read())["event"] == {"by": "arn"}
+
+
+def test_a_lambda_invocation_without_a_payload_gets_an_empty_event(gaps: Gaps) -> None:
+    register(gaps, "Echo")
+
+    answer = gaps.client("lambda").invoke(FunctionName="gaps-Echo")
+
+    assert json.loads(answer["Payload"].read())["event"] == {}
+
+
+def test_a_failing_handler_is_a_function_error_with_its_logs(gaps: Gaps) -> None:
+    register(gaps, "Echo")
+    lambda_ = gaps.client("lambda")
+
+    failed = lambda_.invoke(FunctionName="gaps-Echo", Payload=json.dumps({"action": "fail", "message": "no"}))
+    assert failed["StatusCode"] == 200
+    assert failed["FunctionError"] in {"Handled", "Unhandled"}
+    error = json.loads(failed["Payload"].read())
+    assert (error["errorType"], error["errorMessage"]) == ("ValueError", "no")
+
+    tail = lambda_.invoke(
+        FunctionName="gaps-Echo", Payload=json.dumps({"action": "say", "text": "said out loud"}), LogType="Tail"
+    )
+    logs = base64.b64decode(tail["LogResult"]).decode()
+    request_id = json.loads(tail["Payload"].read())["request_id"]
+    assert f"START RequestId: {request_id}" in logs
+    assert "said out loud" in logs
+    assert f"REPORT RequestId: {request_id}" in logs
+
+
+def test_an_s3_notification_invokes_the_function_asynchronously(gaps: Gaps) -> None:
+    (arn,) = register(gaps, "OnUpload")
+    s3 = gaps.client("s3")
+    s3.create_bucket(Bucket="gaps-uploads")
+    s3.put_bucket_notification_configuration(
+        Bucket="gaps-uploads",
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    marker = gaps.tmp / "marker.json"
+
+    s3.put_object(Bucket="gaps-uploads", Key="exports/feedback.csv", Body=b"a,b\n")
+
+    # The handler sleeps a second before it writes the marker: the upload did not wait for it.
+    assert not marker.exists()
+    event = wait_for(lambda: marker.exists() and json.loads(marker.read_text()), message="the notification")
+    (record,) = event["Records"]
+    assert record["eventSource"] == "aws:s3"
+    assert record["eventName"].startswith("ObjectCreated:")
+    assert record["s3"]["bucket"]["name"] == "gaps-uploads"
+    # S3 URL-encodes the key in the event (moto encodes the slash too); handlers unquote it.
+    assert unquote_plus(record["s3"]["object"]["key"]) == "exports/feedback.csv"
+    assert record["s3"]["object"]["size"] == 4
+
+
+@pytest.fixture
+def endpoint(gaps: Gaps) -> str:
+    sagemaker = gaps.client("sagemaker")
+    sagemaker.create_model(
+        ModelName="gaps-model",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/gaps-sagemaker",
+        PrimaryContainer={"Image": "sentiment-model:local", "ModelDataUrl": "s3://gaps/model.tar.gz"},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="gaps-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "gaps-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.t2.medium",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT_NAME, EndpointConfigName="gaps-config")
+    return ENDPOINT_NAME
+
+
+def test_invoke_endpoint_is_forwarded_to_the_model_server(gaps: Gaps, endpoint: str) -> None:
+    runtime = gaps.client("sagemaker-runtime", NO_RETRIES)
+    body = json.dumps({"instances": ["What a fantastic day", "ünïcode"]}).encode()
+
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint, Body=body, ContentType="application/json", Accept="application/json"
+    )
+
+    assert answer["Body"].read() == body
+    assert answer["ContentType"] == "application/x-echo"
+    (request,) = gaps.model.requests
+    assert request["path"] == "/invocations"
+    assert request["body"] == body
+    assert request["headers"]["Content-Type"] == "application/json"
+    assert request["headers"]["Accept"] == "application/json"
+
+
+def test_a_model_server_refusal_is_a_model_error(gaps: Gaps, endpoint: str) -> None:
+    runtime = gaps.client("sagemaker-runtime", NO_RETRIES)
+    with pytest.raises(ClientError) as raised:
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=b'{"reject": true}', ContentType="application/json")
+    assert raised.value.response["Error"]["Code"] == "ModelError"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert "(400)" in raised.value.response["Error"]["Message"]
+    assert "cannot read that" in raised.value.response["Error"]["Message"]
+
+
+def test_an_unknown_endpoint_is_a_validation_error(gaps: Gaps, endpoint: str) -> None:
+    runtime = gaps.client("sagemaker-runtime", NO_RETRIES)
+    with pytest.raises(ClientError) as raised:
+        runtime.invoke_endpoint(EndpointName="no-such-endpoint", Body=b"{}", ContentType="application/json")
+    assert raised.value.response["Error"]["Code"] == "ValidationError"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "no-such-endpoint" in raised.value.response["Error"]["Message"]
+    assert gaps.model.requests == []  # never forwarded
+
+
+def test_a_model_server_that_is_down_is_service_unavailable(gaps: Gaps, endpoint: str) -> None:
+    gaps.model_url[0] = closed_port_url()
+    runtime = gaps.client("sagemaker-runtime", NO_RETRIES)
+
+    started = time.monotonic()
+    with pytest.raises(ClientError) as raised:
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=b"{}", ContentType="application/json")
+
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert raised.value.response["Error"]["Code"] == "ServiceUnavailable"
+    assert "unreachable" in raised.value.response["Error"]["Message"]
+    assert time.monotonic() - started < moto_gaps.MODEL_TIMEOUT_S  # refused at once, not timed out
+    assert gaps.model.requests == []
+
+
+# ---- queued messages ----
+
+
+def test_queued_messages_are_listed_without_being_received(aws_credentials: None) -> None:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="gaps-queue")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="taken")
+        taken = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)["Messages"]
+        assert [message["Body"] for message in taken] == ["taken"]
+        sqs.send_message(QueueUrl=url, MessageBody="waiting")
+        sqs.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=60)
+
+        assert sorted(queued_messages("gaps-queue")) == ["delayed", "taken", "waiting"]
+        assert sorted(queued_messages("gaps-queue")) == ["delayed", "taken", "waiting"]  # still all there
+
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes["ApproximateNumberOfMessages"] == "1"
+        assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+        assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+        (waiting,) = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["ApproximateReceiveCount"]
+        )["Messages"]
+        assert waiting["Body"] == "waiting"
+        assert waiting["Attributes"]["ApproximateReceiveCount"] == "1"  # listing it was not a receive
+
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=taken[0]["ReceiptHandle"])
+        assert sorted(queued_messages("gaps-queue")) == ["delayed", "waiting"]
+        assert queued_messages(sqs.create_queue(QueueName="gaps-empty")["QueueUrl"].rsplit("/", 1)[-1]) == []
+        with pytest.raises(KeyError):
+            queued_messages("no-such-queue")
