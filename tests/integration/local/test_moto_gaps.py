@@ -350,3 +350,36 @@ def test_queued_messages_are_listed_without_being_received(aws_credentials: None
         assert queued_messages(sqs.create_queue(QueueName="gaps-empty")["QueueUrl"].rsplit("/", 1)[-1]) == []
         with pytest.raises(KeyError):
             queued_messages("no-such-queue")
+
+
+def test_a_step_functions_task_runs_the_real_handler(
+    aws_credentials: None, code: Code, make_runner: RunnerFactory, tmp_path: Path
+) -> None:
+    spec = function_spec("Echo", code.first, environment={"ACTION": "echo"}, name="gaps-Echo")
+    runner = make_runner(spec)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        undo = install(runner, lambda: closed_port_url())
+        try:
+            gaps = Gaps(runner, {"Echo": spec}, ModelServer(), tmp_path)
+            (arn,) = register(gaps, "Echo")
+            definition = {
+                "StartAt": "Classify",
+                "States": {"Classify": {"Type": "Task", "Resource": arn, "End": True}},
+            }
+            iam = gaps.client("iam")
+            role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            sfn = gaps.client("stepfunctions")
+            machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=role)
+            execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input='{"step": 1}')
+            described = wait_for(
+                lambda: (
+                    (d := sfn.describe_execution(executionArn=execution["executionArn"]))["status"] != "RUNNING" and d
+                ),
+                message="the execution to finish",
+            )
+            gaps.model.close()
+        finally:
+            undo()
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"])["event"] == {"step": 1}
+    assert json.loads(described["output"])["function_name"] == "gaps-Echo"
