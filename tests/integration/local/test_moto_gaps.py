@@ -358,7 +358,7 @@ def test_a_step_functions_task_runs_the_real_handler(
     spec = function_spec("Echo", code.first, environment={"ACTION": "echo"}, name="gaps-Echo")
     runner = make_runner(spec)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        undo = install(runner, lambda: closed_port_url())
+        undo = install(runner, closed_port_url)
         try:
             gaps = Gaps(runner, {"Echo": spec}, ModelServer(), tmp_path)
             (arn,) = register(gaps, "Echo")
