@@ -218,7 +218,7 @@ def model_server(model_dir: Path) -> Iterator[ModelServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # moto's mock ends with this package; later tests start from nothing
 def stack(model_server: ModelServer) -> Iterator[Stack]:
     patch = pytest.MonkeyPatch()
     for name, value in {
