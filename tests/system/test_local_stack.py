@@ -243,14 +243,14 @@ def test_the_postman_collection_passes(local_stack: LocalStack) -> None:
     assert "assertions │" in result.stdout
 
 
-def test_make_invoke_runs_a_function_on_the_stack(local_stack: LocalStack) -> None:
-    result = subprocess.run(
+def make_invoke(local_stack: LocalStack, function: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             "make",
             "--no-print-directory",
             "-s",
             "invoke",
-            "FUNCTION=ApiFunction",
+            f"FUNCTION={function}",
             "EVENT=events/api-health-get-200.json",
         ],
         cwd=ROOT,
@@ -260,28 +260,17 @@ def test_make_invoke_runs_a_function_on_the_stack(local_stack: LocalStack) -> No
         timeout=120,
         check=False,
     )
+
+
+def test_make_invoke_runs_a_function_on_the_stack(local_stack: LocalStack) -> None:
+    result = make_invoke(local_stack, "ApiFunction")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["statusCode"] == 200
     assert json.loads(answer["body"])["model"]["reachable"] is True
     assert "REPORT RequestId:" in result.stderr
 
-    unknown = subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "-s",
-            "invoke",
-            "FUNCTION=NoSuchFunction",
-            "EVENT=events/api-health-get-200.json",
-        ],
-        cwd=ROOT,
-        env=local_stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    unknown = make_invoke(local_stack, "NoSuchFunction")
     assert unknown.returncode != 0
     assert "no function 'NoSuchFunction'" in unknown.stderr
 
