@@ -120,8 +120,10 @@ class Snapshot:
                 data = answer["Body"].read()
                 digest = hashlib.sha256(data).hexdigest()
                 blob = self._blobs / digest
-                if not blob.exists():
-                    blob.write_bytes(data)
+                if not blob.exists():  # written whole or not at all: a blob that exists is complete
+                    scratch = blob.with_suffix(".tmp")
+                    scratch.write_bytes(data)
+                    scratch.replace(blob)
                 objects[key] = {
                     "etag": etag,
                     "sha256": digest,

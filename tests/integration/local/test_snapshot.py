@@ -314,3 +314,29 @@ def test_resources_the_template_no_longer_declares_are_skipped(tmp_path: Path, a
         assert restored.tables == {"CommentsTable": 31}
         assert restored.items == 31
         assert aws.scan(IDEMPOTENCY) == []  # the table still exists in moto, but is not the template's
+
+
+def test_a_save_cut_off_while_writing_a_blob_leaves_no_partial_blob(
+    tmp_path: Path, aws_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fresh_aws() as aws:
+        aws.clients["s3"].put_object(Bucket=BUCKET, Key="models/v1/model.tar.gz", Body=ARCHIVE)
+        kept = aws.snapshot(tmp_path)
+        real_write = Path.write_bytes
+
+        def cut_off(path: Path, data: bytes) -> int:  # the disk fills up half way through
+            real_write(path, data[: len(data) // 2])
+            raise OSError("No space left on device")
+
+        monkeypatch.setattr(Path, "write_bytes", cut_off)
+        with pytest.raises(OSError, match="No space"):
+            kept.save()
+        monkeypatch.setattr(Path, "write_bytes", real_write)
+        assert not (tmp_path / "blobs" / hashlib.sha256(ARCHIVE).hexdigest()).exists()
+
+        kept.save()  # the next save writes the blob whole, and clears the scraps
+        assert (tmp_path / "blobs" / hashlib.sha256(ARCHIVE).hexdigest()).read_bytes() == ARCHIVE
+        assert [blob.suffix for blob in (tmp_path / "blobs").iterdir()] == [""]
+    with fresh_aws() as aws:
+        aws.snapshot(tmp_path).restore()
+        assert aws.object("models/v1/model.tar.gz")[0] == ARCHIVE
