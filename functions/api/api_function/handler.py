@@ -17,15 +17,17 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api_function.context import idempotency_config, settings
-from api_function.routes import comments, feedback, health
+from api_function.routes import comments, feedback, health, models, training
 from api_function.schemas import ErrorResponse
 from sentiment_common.errors import (
     ConflictError,
     DomainError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     PayloadTooLargeError,
     ServiceUnavailableError,
+    UnauthorizedError,
     UnsupportedMediaTypeError,
 )
 from sentiment_common.observability import logger, metrics, tracer
@@ -35,11 +37,17 @@ OPENAPI_VERSION = "1.0.0"
 
 app = APIGatewayHttpResolver(
     enable_validation=True,
-    cors=CORSConfig(allow_origin=settings.allowed_origin, allow_headers=["Idempotency-Key"], max_age=600),
+    cors=CORSConfig(
+        allow_origin=settings.allowed_origin,
+        allow_headers=["Idempotency-Key", "Authorization", "X-Api-Key"],
+        max_age=600,
+    ),
 )
 app.include_router(comments.router)
 app.include_router(feedback.router)
 app.include_router(health.router)
+app.include_router(models.router)
+app.include_router(training.router)
 
 STATUS_OF: dict[type[DomainError], HTTPStatus] = {
     NotFoundError: HTTPStatus.NOT_FOUND,
@@ -48,6 +56,8 @@ STATUS_OF: dict[type[DomainError], HTTPStatus] = {
     PayloadTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     UnsupportedMediaTypeError: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     ServiceUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
+    UnauthorizedError: HTTPStatus.UNAUTHORIZED,
+    ForbiddenError: HTTPStatus.FORBIDDEN,
 }
 
 
@@ -99,6 +109,8 @@ def domain_error(error: DomainError) -> Response[str]:
     if isinstance(error, ServiceUnavailableError):
         logger.warning("dependency unavailable", extra={"reason": error.message})
         return _error(status, error.message, error.details, {"Retry-After": str(error.retry_after)})
+    if isinstance(error, UnauthorizedError):
+        return _error(status, error.message, error.details, {"WWW-Authenticate": 'Bearer realm="admin"'})
     return _error(status, error.message, error.details)
 
 

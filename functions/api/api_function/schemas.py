@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sentiment_common.models import MAX_COMMENT_CHARS, Comment, CommentStatus, FeedbackRecord, Label, Scores
+from sentiment_common.registry import Decision, Metrics, ModelRecord, RunStatus, TrainingRun, Trigger
+from sentiment_common.registry import ModelStatus as RegisteredStatus
 
 CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_CHARS)]
 MAX_BATCH = 25
@@ -145,3 +147,69 @@ class HealthResponse(BaseModel):
 class ErrorResponse(BaseModel):
     message: str
     details: list[dict[str, Any]]
+
+
+class ModelOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    version: str
+    status: Annotated[RegisteredStatus, Field(description="champion, candidate, rejected or retired")]
+    metrics: Annotated[Metrics, Field(description="On the golden split (reviews, tweets) and the feedback hold-out")]
+    champion_metrics: Annotated[
+        Metrics | None, Field(description="The champion of the time, on the same data; null when none was compared")
+    ]
+    reasons: Annotated[list[str], Field(description="Why the evaluation promoted or rejected it")]
+    dataset: Annotated[dict[str, Any], Field(description="What it was trained on: counts and SHA-256 of every input")]
+    created_at: datetime
+    promoted_at: datetime | None
+    training_run: Annotated[str | None, Field(description="The run that trained it; null for the first model")]
+    model_data_url: str
+    sha256: str
+
+    @classmethod
+    def of(cls, record: ModelRecord) -> ModelOut:
+        return cls(**record.model_dump())
+
+
+class ModelList(BaseModel):
+    champion: Annotated[str | None, Field(description="The version the service answers with")]
+    items: Annotated[list[ModelOut], Field(description="Every registered model, newest first")]
+
+
+class RunStepOut(BaseModel):
+    step: str
+    finished_at: datetime
+    detail: dict[str, Any]
+
+
+class TrainingRunOut(BaseModel):
+    run_id: str
+    status: Annotated[RunStatus, Field(description="RUNNING, SUCCEEDED or FAILED")]
+    decision: Annotated[Decision | None, Field(description="promoted or rejected; null while running or failed")]
+    candidate_version: str | None
+    metrics: Metrics | None
+    reasons: list[str]
+    started_at: datetime
+    finished_at: datetime | None
+    trigger: Annotated[Trigger, Field(description="feedback, manual or rollback")]
+    feedback_count: int | None
+    error: Annotated[str | None, Field(description="Why it failed")]
+    steps: Annotated[list[RunStepOut], Field(description="The steps finished so far, in order")]
+
+    @classmethod
+    def of(cls, run: TrainingRun) -> TrainingRunOut:
+        return cls(**run.model_dump(exclude={"execution_arn"}))
+
+
+class TrainingRunPage(BaseModel):
+    items: Annotated[list[TrainingRunOut], Field(description="Newest first")]
+    next_token: Annotated[str | None, Field(description="Pass back to get the next page; null on the last")]
+
+
+class RunStarted(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    run_id: Annotated[str, Field(description="Follow it with GET /training/{run_id}")]
+    status: RunStatus
+    trigger: Trigger
+    version: Annotated[str | None, Field(description="The version being promoted, for a rollback")] = None

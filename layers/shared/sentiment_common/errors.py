@@ -44,3 +44,11 @@ class ServiceUnavailableError(DomainError):
     def __init__(self, message: str, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UnauthorizedError(DomainError):
+    """No credential was given for a route that needs one."""
+
+
+class ForbiddenError(DomainError):
+    """A credential was given, and it is not the right one."""

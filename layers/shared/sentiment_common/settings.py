@@ -48,7 +48,27 @@ class StorageSettings(BaseSettings):
     pending_queue_url: Annotated[str, Field(min_length=1, description="Queue of comments waiting for the model")]
 
 
-class ApiSettings(StorageSettings, InferenceSettings):
+class RegistrySettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True)
+
+    registry_table: Annotated[str, Field(min_length=1, description="DynamoDB table of models, runs and counts")]
+    data_bucket: Annotated[str, Field(min_length=1, description="Bucket holding data/, feedback/ and models/")]
+
+
+class WorkflowSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True)
+
+    state_machine_arn: Annotated[str, Field(min_length=1, description="The retraining state machine")]
+
+
+class AdminSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True)
+
+    admin_api_key_secret: Annotated[str, Field(min_length=1, description="Secrets Manager id of the admin key")]
+    admin_key_cache_seconds: Annotated[int, Field(ge=0, description="How long a read of the admin key is reused")] = 60
+
+
+class ApiSettings(StorageSettings, InferenceSettings, RegistrySettings, WorkflowSettings, AdminSettings):
     idempotency_table: Annotated[str, Field(min_length=1, description="DynamoDB table for Idempotency-Key records")]
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, description="How long a key's first answer is kept")] = 86400
     allowed_origin: Annotated[str, Field(min_length=1, description="The one origin CORS lets in")] = "*"

@@ -1,0 +1,27 @@
+"""The model registry as the API shows it, and promotion by hand (a rollback is a run too)."""
+
+from __future__ import annotations
+
+from api_function.services import Services
+from sentiment_common.errors import ConflictError
+from sentiment_common.registry import Action, ModelRecord, RunRequest, TrainingRun, Trigger
+from sentiment_common.runs import start_run
+
+
+def list_models(services: Services) -> tuple[str | None, list[ModelRecord]]:
+    champion = services.registry.champion()
+    return (champion.version if champion else None), services.registry.list_models()
+
+
+def get_model(version: str, services: Services) -> ModelRecord:
+    return services.registry.get_model(version)
+
+
+def promote(version: str, services: Services) -> TrainingRun:
+    """Serve a registered version through the state machine's deploy steps, recorded as a run."""
+    model = services.registry.get_model(version)
+    champion = services.registry.champion()
+    if champion is not None and champion.version == model.version:
+        raise ConflictError(f"{version} is already the champion")
+    request = RunRequest(action=Action.PROMOTE, trigger=Trigger.ROLLBACK, version=model.version)
+    return start_run(services.registry, services.workflow, request)

@@ -1,0 +1,21 @@
+"""Retraining runs: start one by hand, list and inspect them."""
+
+from __future__ import annotations
+
+from api_function.services import Services
+from sentiment_common.registry import RunRequest, TrainingRun, Trigger
+from sentiment_common.runs import start_run
+
+
+def start_training(services: Services) -> TrainingRun:
+    """A run on all feedback so far, whatever the count; :class:`ConflictError` while one is active."""
+    pending = services.registry.state().pending_feedback
+    return start_run(services.registry, services.workflow, RunRequest(trigger=Trigger.MANUAL, feedback_count=pending))
+
+
+def list_runs(services: Services, limit: int, token: str | None) -> tuple[list[TrainingRun], str | None]:
+    return services.registry.list_runs(limit, token)
+
+
+def get_run(run_id: str, services: Services) -> TrainingRun:
+    return services.registry.get_run(run_id)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from api_function.auth import require_admin
+from api_function.context import services
+from api_function.logic import models
+from api_function.routes.training import ADMIN_ERRORS, started
+from api_function.schemas import ErrorResponse, ModelList, ModelOut, RunStarted
+
+router = Router()
+
+Version = Annotated[str, Path(min_length=1, max_length=128, description="A registered model version")]
+NOT_FOUND: dict[int, OpenAPIResponse] = {
+    404: {"description": "No such model", "content": {"application/json": {"model": ErrorResponse}}}
+}
+
+
+@router.get("/models", summary="The model registry: every version, its metrics and data, which one is champion")
+def list_models() -> ModelList:
+    champion, records = models.list_models(services)
+    return ModelList(champion=champion, items=[ModelOut.of(record) for record in records])
+
+
+@router.get("/models/<version>", summary="One registered model", responses=NOT_FOUND)
+def get_model(version: Version) -> ModelOut:
+    return ModelOut.of(models.get_model(version, services))
+
+
+@router.post(
+    "/models/<version>/promote",
+    summary="Make a registered version champion (rollback); admin",
+    middlewares=[require_admin],
+    responses={
+        202: {"description": "Deployment started", "content": {"application/json": {"model": RunStarted}}},
+        **NOT_FOUND,
+        **ADMIN_ERRORS,
+    },
+)
+def promote_model(version: Version) -> Response[str]:
+    run = models.promote(version, services)
+    return started(RunStarted(run_id=run.run_id, status=run.status, trigger=run.trigger, version=version))

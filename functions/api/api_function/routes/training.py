@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from api_function.auth import require_admin
+from api_function.context import services
+from api_function.logic import training
+from api_function.schemas import ErrorResponse, RunStarted, TrainingRunOut, TrainingRunPage
+
+router = Router()
+
+ADMIN_ERRORS: dict[int, OpenAPIResponse] = {
+    status: {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+    for status, description in (
+        (401, "No admin key given"),
+        (403, "Wrong admin key"),
+        (409, "A run is already active"),
+        (503, "The registry or the state machine is unavailable; nothing was started"),
+    )
+}
+
+
+def started(body: RunStarted) -> Response[str]:
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type="application/json",
+        body=body.model_dump_json(),
+        headers={"Location": f"/training/{body.run_id}"},
+    )
+
+
+@router.post(
+    "/training",
+    summary="Start a retraining run on all feedback so far; admin",
+    middlewares=[require_admin],
+    responses={
+        202: {"description": "Run started", "content": {"application/json": {"model": RunStarted}}},
+        **ADMIN_ERRORS,
+    },
+)
+def start_training() -> Response[str]:
+    run = training.start_training(services)
+    return started(RunStarted(run_id=run.run_id, status=run.status, trigger=run.trigger))
+
+
+@router.get("/training", summary="Retraining runs, newest first")
+def list_runs(
+    limit: Annotated[int, Query(ge=1, le=100, description="Runs per page")] = 20,
+    next_token: Annotated[str | None, Query(max_length=2048, description="From the previous page")] = None,
+) -> TrainingRunPage:
+    runs, token = training.list_runs(services, limit, next_token)
+    return TrainingRunPage(items=[TrainingRunOut.of(run) for run in runs], next_token=token)
+
+
+@router.get(
+    "/training/<run_id>",
+    summary="One run: status, steps, metrics, decision",
+    responses={404: {"description": "No such run", "content": {"application/json": {"model": ErrorResponse}}}},
+)
+def get_run(run_id: Annotated[str, Path(min_length=1, max_length=80, description="A run id")]) -> TrainingRunOut:
+    return TrainingRunOut.of(training.get_run(run_id, services))

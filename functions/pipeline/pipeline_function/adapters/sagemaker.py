@@ -1,0 +1,83 @@
+"""The SageMaker endpoint: a new model and endpoint configuration, then UpdateEndpoint."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from sentiment_common.dal.transient import unavailable_when_transient
+
+_NAME = re.compile(r"[^a-zA-Z0-9-]")
+
+
+def resource_name(*parts: str) -> str:
+    """SageMaker names: letters, digits and hyphens, at most 63 characters."""
+    return _NAME.sub("-", "-".join(parts))[:63].rstrip("-")
+
+
+class EndpointStatus:
+    def __init__(self, status: str, config_name: str, failure_reason: str | None) -> None:
+        self.status = status
+        self.config_name = config_name
+        self.failure_reason = failure_reason
+
+
+class SageMakerEndpoint:
+    def __init__(self, endpoint_name: str) -> None:
+        self.name = endpoint_name
+
+    @cached_property
+    def _sagemaker(self) -> Any:
+        return boto3.client("sagemaker")
+
+    def describe(self) -> EndpointStatus:
+        with unavailable_when_transient("SageMaker"):
+            answer = self._sagemaker.describe_endpoint(EndpointName=self.name)
+        return EndpointStatus(answer["EndpointStatus"], answer["EndpointConfigName"], answer.get("FailureReason"))
+
+    def deploy(
+        self, *, model_name: str, config_name: str, image: str, role_arn: str, model_data_url: str, version: str
+    ) -> None:
+        """Serve ``model_data_url`` with the current configuration's variant settings (serverless or
+        instances) under a new model and configuration. Each call is safe to repeat."""
+        current = self.describe()
+        with unavailable_when_transient("SageMaker"):
+            variants = self._sagemaker.describe_endpoint_config(EndpointConfigName=current.config_name)[
+                "ProductionVariants"
+            ]
+        self._ignore_existing(
+            self._sagemaker.create_model,
+            ModelName=model_name,
+            ExecutionRoleArn=role_arn,
+            PrimaryContainer={
+                "Image": image,
+                "ModelDataUrl": model_data_url,
+                "Environment": {"SERVER_WORKERS": "2", "MODEL_VERSION": version},
+            },
+        )
+        keep = {"VariantName", "InitialVariantWeight", "ServerlessConfig", "InstanceType", "InitialInstanceCount"}
+        self._ignore_existing(
+            self._sagemaker.create_endpoint_config,
+            EndpointConfigName=config_name,
+            ProductionVariants=[
+                {key: value for key, value in variant.items() if key in keep} | {"ModelName": model_name}
+                for variant in variants
+            ],
+        )
+        if current.config_name != config_name:
+            with unavailable_when_transient("SageMaker"):
+                self._sagemaker.update_endpoint(EndpointName=self.name, EndpointConfigName=config_name)
+
+    @staticmethod
+    def _ignore_existing(call: Any, **request: Any) -> None:
+        try:
+            with unavailable_when_transient("SageMaker"):
+                call(**request)
+        except ClientError as error:
+            message = error.response["Error"].get("Message", "")
+            if "already exist" not in message.lower():
+                raise

@@ -1,0 +1,97 @@
+"""Serve a registered model, then watch until it answers.
+
+- SageMaker: a new model and endpoint configuration (same variant settings), ``UpdateEndpoint``;
+  SageMaker swaps instances with no downtime and rolls back by itself if the new ones fail.
+- ECS: the service's champion pointer (``models/champion.json``) names the model; every task
+  reloads it within its poll interval, no restart.
+
+The registry's champion changes only after the new model answers (the RecordRun step), so a
+deployment that fails leaves it, and what is served, as they were.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pipeline_function.adapters.sagemaker import SageMakerEndpoint, resource_name
+from pipeline_function.adapters.store import DataStore
+from pipeline_function.errors import DeploymentFailedError, NothingToDeployError
+from pipeline_function.settings import DeploySettings
+from pipeline_function.steps import DeployInput, Deployment
+from sentiment_common.dal.registry import Registry
+from sentiment_common.inference import ModelClient
+from sentiment_common.models import utc_now
+from sentiment_common.observability import logger
+from sentiment_common.registry import Champion, Trigger
+from sentiment_common.settings import InferenceBackend
+
+FAILED_STATES = frozenset({"Failed", "RollingBack", "UpdateRollbackFailed", "OutOfService", "Deleting"})
+
+
+def start(
+    request: DeployInput,
+    registry: Registry,
+    store: DataStore,
+    endpoint: SageMakerEndpoint | None,
+    settings: DeploySettings,
+) -> Deployment:
+    if not settings.deployed:
+        raise NothingToDeployError("no model endpoint or service is deployed; deploy the stack with ModelImageUri")
+    model = registry.get_model(request.version)
+    run = registry.get_run(request.run_id)
+    config_name = None
+    if settings.inference_backend is InferenceBackend.SAGEMAKER:
+        if endpoint is None:
+            raise NothingToDeployError("no SageMaker endpoint is configured")
+        model_name = resource_name("sentiment", model.version)
+        config_name = resource_name("sentiment", model.version, request.run_id)
+        endpoint.deploy(
+            model_name=model_name,
+            config_name=config_name,
+            image=settings.model_image_uri,
+            role_arn=settings.sagemaker_role_arn,
+            model_data_url=model.model_data_url,
+            version=model.version,
+        )
+    else:
+        store.point_at(
+            Champion(
+                version=model.version, model_data_url=model.model_data_url, sha256=model.sha256, promoted_at=utc_now()
+            )
+        )
+    registry.add_step(request.run_id, "deploy", {"version": model.version, "backend": settings.inference_backend})
+    logger.info("deployment started", extra={"run_id": request.run_id, "version": model.version})
+    reasons = ["promoted by hand"] if run.trigger is Trigger.ROLLBACK else model.reasons
+    return Deployment(
+        run_id=request.run_id,
+        version=model.version,
+        backend=settings.inference_backend.value,
+        poll_seconds=settings.deploy_poll_seconds,
+        max_checks=max(1, math.ceil(settings.deploy_timeout_seconds / settings.deploy_poll_seconds)),
+        endpoint_config_name=config_name,
+        metrics=model.metrics,
+        reasons=reasons,
+    )
+
+
+def check(deployment: Deployment, endpoint: SageMakerEndpoint | None, model: ModelClient) -> Deployment:
+    checks = deployment.checks + 1
+    waiting_for = "the service"
+    if endpoint is not None:
+        status = endpoint.describe()
+        if status.status in FAILED_STATES:
+            raise DeploymentFailedError(f"endpoint {endpoint.name} is {status.status}: {status.failure_reason or ''}")
+        if status.status == "InService" and status.config_name != deployment.endpoint_config_name:
+            # An update that failed leaves the endpoint in service on its previous configuration.
+            raise DeploymentFailedError(
+                f"endpoint {endpoint.name} stayed on {status.config_name}: {status.failure_reason or 'update failed'}"
+            )
+        waiting_for = f"endpoint {endpoint.name} ({status.status})"
+    health = model.health()
+    ready = health.reachable and health.model_version == deployment.version
+    if not ready and checks >= deployment.max_checks:
+        raise DeploymentFailedError(
+            f"{waiting_for} still answers with {health.model_version or health.reason} "
+            f"after {checks} checks, not {deployment.version}"
+        )
+    return deployment.model_copy(update={"checks": checks, "ready": ready})

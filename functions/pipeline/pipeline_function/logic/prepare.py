@@ -1,0 +1,152 @@
+"""Prepare a run's dataset: the base and golden data, all feedback with the latest label per comment,
+the champion to compare with, and a manifest of it all with counts and SHA-256.
+
+Layout written for the training job (its channels)::
+
+    data/base/*.csv, data/golden/*.csv          train     (uploaded once; golden is never trained on)
+    training-runs/<run>/feedback/feedback.jsonl  feedback  (one object per line)
+    training-runs/<run>/champion/model.tar.gz    champion  (or a note that there is none)
+    training-runs/<run>/manifest.json
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from pipeline_function.adapters.store import DataStore
+from pipeline_function.errors import NoBaseDataError
+from pipeline_function.steps import PreparedDataset, PrepareInput
+from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
+from sentiment_common.dal.registry import Registry
+from sentiment_common.models import LABELS, FeedbackRecord, utc_now
+from sentiment_common.observability import count, logger
+from sentiment_common.registry import RunStatus, TrainingRun
+
+DATA_PREFIX = "data/"
+RUNS_PREFIX = "training-runs/"
+JOBS_PREFIX = "training-jobs/"
+MALFORMED_KEYS_LISTED = 20
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fold(text: str) -> str:
+    """A text's identity when feedback has no comment id: case and spacing ignored."""
+    return " ".join(text.lower().split())
+
+
+def latest_labels(records: list[FeedbackRecord]) -> tuple[list[FeedbackRecord], int]:
+    """One record per comment (or per text without a comment): the latest label wins.
+    Returns the kept records, oldest first, and how many were superseded."""
+    latest: dict[str, FeedbackRecord] = {}
+    for record in sorted(records, key=lambda r: (r.created_at, r.feedback_id)):
+        latest[f"comment:{record.comment_id}" if record.comment_id else f"text:{fold(record.text)}"] = record
+    kept = sorted(latest.values(), key=lambda r: (r.created_at, r.feedback_id))
+    return kept, len(records) - len(kept)
+
+
+def _csv_manifest(store: DataStore, split: str) -> dict[str, Any]:
+    files = {}
+    for key in sorted(store.keys(f"{DATA_PREFIX}{split}/")):
+        if key.endswith(".csv"):
+            data = store.read(key)
+            files[key[len(DATA_PREFIX) :]] = {"bytes": len(data), "sha256": sha256(data)}
+    if not files:
+        raise NoBaseDataError(
+            f"s3://{store.bucket}/{DATA_PREFIX}{split}/ holds no CSV file; upload the training data "
+            "(make upload-data) before retraining"
+        )
+    return files
+
+
+def read_feedback(store: DataStore) -> tuple[list[FeedbackRecord], list[str], int]:
+    """Every feedback object; malformed ones are skipped and reported, never fatal."""
+    records, malformed, total = [], [], 0
+    for key in sorted(store.keys(FEEDBACK_PREFIX)):
+        total += 1
+        try:
+            records.append(FeedbackRecord.model_validate_json(store.read(key)))
+        except (ValidationError, UnicodeDecodeError, ValueError) as error:
+            malformed.append(key)
+            logger.warning("skipping malformed feedback", extra={"key": key, "reason": str(error)[:200]})
+    return records, malformed, total
+
+
+def prepare(
+    request: PrepareInput, registry: Registry, store: DataStore, now: datetime | None = None
+) -> PreparedDataset:
+    now = now or utc_now()
+    run_id = request.run_id
+    # A run started from the console or CLI has no record yet.
+    registry.create_run(
+        TrainingRun(
+            run_id=run_id,
+            status=RunStatus.RUNNING,
+            trigger=request.request.trigger,
+            started_at=now,
+            execution_arn=request.execution_arn,
+        )
+    )
+    base, golden = _csv_manifest(store, "base"), _csv_manifest(store, "golden")
+
+    records, malformed, objects = read_feedback(store)
+    kept, superseded = latest_labels(records)
+    labels = Counter(record.label for record in kept)
+    lines = b"".join(record.model_dump_json().encode() + b"\n" for record in kept)
+    run_prefix = f"{RUNS_PREFIX}{run_id}/"
+    store.write(f"{run_prefix}feedback/feedback.jsonl", lines, "application/x-ndjson")
+
+    champion = registry.champion()
+    if champion is not None:
+        store.copy(store.key_of(champion.model_data_url), f"{run_prefix}champion/model.tar.gz")
+    else:
+        store.write(f"{run_prefix}champion/NONE.txt", b"no champion to compare with\n", "text/plain")
+
+    manifest = {
+        "run_id": run_id,
+        "created_at": now.isoformat(),
+        "base": base,
+        "golden": golden,
+        "feedback": {
+            "objects": objects,
+            "malformed": len(malformed),
+            "malformed_keys": malformed[:MALFORMED_KEYS_LISTED],
+            "superseded": superseded,
+            "rows": len(kept),
+            "labels": {label: labels[label] for label in LABELS},
+            "sha256": sha256(lines),
+        },
+        "champion": {"version": champion.version, "sha256": champion.sha256} if champion else None,
+    }
+    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    store.write(f"{run_prefix}manifest.json", manifest_bytes, "application/json")
+    if malformed:
+        count("MalformedFeedbackSkipped")
+
+    version = f"{now:%Y%m%d-%H%M%S}-{run_id}"
+    dataset = PreparedDataset(
+        candidate_version=version,
+        training_job_name=f"sentiment-{version}",
+        train_uri=store.uri(DATA_PREFIX),
+        feedback_uri=store.uri(f"{run_prefix}feedback/"),
+        champion_uri=store.uri(f"{run_prefix}champion/"),
+        champion_version=champion.version if champion else None,
+        champion_sha256=champion.sha256 if champion else "",
+        output_uri=store.uri(JOBS_PREFIX),
+        manifest_uri=store.uri(f"{run_prefix}manifest.json"),
+        manifest_sha256=sha256(manifest_bytes),
+        feedback_rows=len(kept),
+    )
+    summary = {"feedback_rows": len(kept), "malformed": len(malformed), "superseded": superseded}
+    registry.update_run(run_id, candidate_version=version)
+    registry.add_step(run_id, "prepare", summary | {"manifest": dataset.manifest_uri})
+    logger.info("dataset prepared", extra={"run_id": run_id, **summary})
+    return dataset

@@ -1,0 +1,58 @@
+"""Record a run's outcome. A promotion makes the version champion (registry and the service's
+pointer); a failure puts the pointer back on the registry's champion, so nothing changed."""
+
+from __future__ import annotations
+
+import json
+
+from pipeline_function.adapters.store import DataStore
+from pipeline_function.steps import RecordInput
+from sentiment_common.dal.registry import Registry
+from sentiment_common.observability import count, logger
+from sentiment_common.registry import Decision, RunStatus
+
+MAX_ERROR_CHARS = 2000
+
+
+def describe_error(error: dict[str, object] | None) -> str:
+    """Step Functions' ``{"Error", "Cause"}``, made readable; a Lambda's cause is JSON itself."""
+    if not error:
+        return "unknown error"
+    name, cause = str(error.get("Error", "Error")), str(error.get("Cause", ""))
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        cause = str(parsed.get("errorMessage") or parsed.get("FailureReason") or cause)
+    return f"{name}: {cause}"[:MAX_ERROR_CHARS]
+
+
+def record(request: RecordInput, registry: Registry, store: DataStore) -> dict[str, str | None]:
+    outcome = request.outcome
+    run_id = request.run_id
+    if outcome.status == RunStatus.FAILED:
+        champion = registry.champion()
+        pointer = store.pointer()
+        if champion is not None and (pointer or {}).get("version") != champion.version:
+            store.point_at(champion)
+        error = describe_error(outcome.error)
+        registry.finish_run(run_id, RunStatus.FAILED, error=error)
+        count("RetrainingRun", outcome="failed")
+        logger.warning("retraining run failed", extra={"run_id": run_id, "error": error})
+        return {"run_id": run_id, "status": RunStatus.FAILED.value, "decision": None}
+
+    decision = Decision(outcome.decision or Decision.REJECTED)
+    if decision is Decision.PROMOTED and outcome.version:
+        store.point_at(registry.promote(outcome.version))
+    registry.finish_run(
+        run_id,
+        RunStatus.SUCCEEDED,
+        decision=decision,
+        candidate_version=outcome.version,
+        metrics=outcome.metrics,
+        reasons=outcome.reasons,
+    )
+    count("RetrainingRun", outcome=decision.value)
+    logger.info("retraining run recorded", extra={"run_id": run_id, "decision": decision.value})
+    return {"run_id": run_id, "status": RunStatus.SUCCEEDED.value, "decision": decision.value}

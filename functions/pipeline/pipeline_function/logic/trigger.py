@@ -1,0 +1,73 @@
+"""Count new feedback objects and start a run when enough have arrived.
+
+Each object is counted once (a duplicated or replayed notification finds its marker and counts
+nothing); a malformed object is counted apart, reported, and never starts anything. Then
+:func:`~sentiment_common.runs.start_if_due` applies the threshold, at most one run at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus
+
+from pydantic import ValidationError
+
+from pipeline_function.adapters.store import DataStore
+from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
+from sentiment_common.dal.registry import Registry
+from sentiment_common.dal.workflow import Workflow
+from sentiment_common.models import FeedbackRecord
+from sentiment_common.observability import count, logger
+from sentiment_common.runs import start_if_due
+
+
+@dataclass
+class TriggerReport:
+    counted: int = 0
+    duplicates: int = 0
+    malformed: list[str] = field(default_factory=list)
+    ignored: int = 0
+    started_run: str | None = None
+
+
+def object_keys(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """(bucket, key) of each record; S3 sends keys URL-encoded with + for spaces."""
+    keys = []
+    for record in event.get("Records") or []:
+        s3 = record.get("s3", {})
+        keys.append((s3.get("bucket", {}).get("name", ""), unquote_plus(s3.get("object", {}).get("key", ""))))
+    return keys
+
+
+def is_feedback(store: DataStore, key: str) -> bool:
+    """A well-formed feedback record; anything else is skipped and reported."""
+    try:
+        FeedbackRecord.model_validate_json(store.read(key))
+    except (ValidationError, UnicodeDecodeError, ValueError) as error:
+        logger.warning("malformed feedback object skipped", extra={"key": key, "reason": str(error)[:300]})
+        return False
+    return True
+
+
+def on_feedback(
+    event: dict[str, Any], registry: Registry, store: DataStore, workflow: Workflow, threshold: int
+) -> TriggerReport:
+    report = TriggerReport()
+    for bucket, key in object_keys(event):
+        if bucket != store.bucket or not key.startswith(FEEDBACK_PREFIX) or not key.endswith(".json"):
+            report.ignored += 1
+            continue
+        if not is_feedback(store, key):
+            if registry.count_feedback(key, malformed=True):
+                report.malformed.append(key)
+                count("MalformedFeedbackSkipped")
+            continue
+        if registry.count_feedback(key):
+            report.counted += 1
+        else:
+            report.duplicates += 1
+    run = start_if_due(registry, workflow, threshold)
+    report.started_run = run.run_id if run else None
+    logger.info("feedback counted", extra=report.__dict__)
+    return report

@@ -1,0 +1,29 @@
+"""Each step's configuration, read once from the environment the template gives it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from sentiment_common.settings import InferenceSettings, RegistrySettings, WorkflowSettings
+
+
+class TriggerSettings(RegistrySettings, WorkflowSettings):
+    retrain_threshold: Annotated[int, Field(ge=1, description="New feedback items that start a run")] = 10
+
+
+class EvaluateSettings(RegistrySettings):
+    promotion_tolerance: Annotated[
+        float, Field(ge=0, le=1, description="How much worse than the champion a candidate may be")
+    ] = 0.01
+    promotion_floor: Annotated[
+        float, Field(ge=0, le=1, description="The lowest golden metric a candidate may have")
+    ] = 0.70
+
+
+class DeploySettings(RegistrySettings, InferenceSettings):
+    model_image_uri: Annotated[str, Field(description="The model image; empty until one is pushed")] = ""
+    sagemaker_role_arn: Annotated[str, Field(description="The role SageMaker models run with")] = ""
+    deploy_poll_seconds: Annotated[int, Field(ge=1, description="Seconds between deployment checks")] = 30
+    deploy_timeout_seconds: Annotated[int, Field(ge=60, description="How long a deployment may take")] = 1800

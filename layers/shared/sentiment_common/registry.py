@@ -1,0 +1,132 @@
+"""The model registry and the retraining runs, as domain objects.
+
+A *model* is a trained artifact with its metrics; one of them is the *champion* the service
+answers with. A *run* is one execution of the retraining state machine: it trains a *candidate*,
+which is promoted or rejected, or it fails and leaves the champion as it was. A rollback is a run
+too (``trigger=rollback``), so every change of champion is recorded the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ModelStatus(StrEnum):
+    CHAMPION = "champion"
+    CANDIDATE = "candidate"
+    REJECTED = "rejected"
+    RETIRED = "retired"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class Decision(StrEnum):
+    PROMOTED = "promoted"
+    REJECTED = "rejected"
+
+
+class Trigger(StrEnum):
+    FEEDBACK = "feedback"
+    MANUAL = "manual"
+    ROLLBACK = "rollback"
+
+
+class Action(StrEnum):
+    RETRAIN = "retrain"
+    PROMOTE = "promote"
+
+
+Metrics = dict[str, float | None]
+
+
+class ModelRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, protected_namespaces=())
+
+    version: Annotated[str, Field(description="The model's version; its model_version in predictions")]
+    status: Annotated[ModelStatus, Field(description="champion, candidate, rejected or retired")]
+    metrics: Annotated[Metrics, Field(description="Golden-split and feedback hold-out metrics")]
+    champion_metrics: Annotated[
+        Metrics | None, Field(description="The then-champion's metrics on the same data, when compared")
+    ] = None
+    reasons: Annotated[list[str], Field(description="Why the evaluation promoted or rejected it")] = []
+    dataset: Annotated[dict[str, Any], Field(description="What it was trained on: counts and SHA-256")]
+    created_at: datetime
+    training_run: Annotated[str | None, Field(description="The run that trained it; null for the first model")] = None
+    model_data_url: Annotated[str, Field(description="s3:// URI of its model.tar.gz")]
+    sha256: Annotated[str, Field(description="SHA-256 of model.tar.gz, checked before loading")]
+    promoted_at: datetime | None = None
+
+
+class Champion(BaseModel):
+    model_config = ConfigDict(frozen=True, protected_namespaces=())
+
+    version: str
+    model_data_url: str
+    sha256: str
+    promoted_at: datetime
+    previous_version: str | None = None
+
+
+class RunStep(BaseModel):
+    """One finished step of a run, as the step itself reported it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: str
+    finished_at: datetime
+    detail: dict[str, Any] = {}
+
+
+class TrainingRun(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    run_id: Annotated[str, Field(description="Also the state machine execution's name")]
+    status: RunStatus
+    trigger: Trigger
+    started_at: datetime
+    decision: Decision | None = None
+    candidate_version: str | None = None
+    metrics: Metrics | None = None
+    reasons: list[str] = []
+    finished_at: datetime | None = None
+    execution_arn: str | None = None
+    feedback_count: Annotated[int | None, Field(description="New feedback items that started it")] = None
+    error: Annotated[str | None, Field(description="Why it failed")] = None
+    steps: list[RunStep] = []
+
+
+class PipelineState(BaseModel):
+    """The feedback count and the one run that may be active."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pending_feedback: int = 0
+    generation: int = 0
+    active_run: str | None = None
+    active_started: bool = False
+    malformed_feedback: int = 0
+
+
+class RunRequest(BaseModel):
+    """What the state machine is started with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action = Action.RETRAIN
+    trigger: Trigger = Trigger.MANUAL
+    version: str | None = None
+    feedback_count: int | None = None
+
+
+def run_id_of(generation: int) -> str:
+    """Run ids are the execution names: one per generation of the pipeline state, so a duplicate or
+    replayed event that finds the same generation can only ever name the same execution."""
+    return f"run-{generation:06d}"

@@ -1,0 +1,70 @@
+"""Starting a retraining run: shared by the feedback trigger and the API's admin routes.
+
+At most one run is active. The run slot and the run's record are taken in one transaction
+(:meth:`Registry.claim_run`), then the execution is started under the run's id. If the start does
+not happen, the slot says so (``active_started`` false) and :func:`resume` finishes the job; a slot
+whose execution ended without recording its outcome (aborted, timed out, lost with a local stack's
+restart) is released and its run marked failed.
+"""
+
+from __future__ import annotations
+
+from sentiment_common.dal.registry import Registry
+from sentiment_common.dal.workflow import Workflow
+from sentiment_common.errors import ConflictError
+from sentiment_common.observability import count, logger
+from sentiment_common.registry import RunRequest, RunStatus, TrainingRun, Trigger
+
+FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+def start_run(registry: Registry, workflow: Workflow, request: RunRequest) -> TrainingRun:
+    """Claim the slot and start the execution; :class:`ConflictError` when a run is active."""
+    state = resume(registry, workflow)
+    if state is not None:
+        raise ConflictError(f"run {state} is still active; wait for it to finish", [{"run_id": state}])
+    current = registry.state()
+    run = registry.claim_run(current, request.trigger, request.feedback_count)
+    if run is None:
+        raise ConflictError("another run started at the same moment; see GET /training")
+    execution_arn = workflow.start(run.run_id, request)
+    registry.mark_started(run.run_id, execution_arn)
+    count("RetrainingStarted", trigger=request.trigger.value)
+    logger.info("retraining run started", extra={"run_id": run.run_id, "trigger": request.trigger.value})
+    return run.model_copy(update={"execution_arn": execution_arn})
+
+
+def resume(registry: Registry, workflow: Workflow) -> str | None:
+    """Bring the run slot up to date; returns the run still active, if any."""
+    state = registry.state()
+    run_id = state.active_run
+    if run_id is None:
+        return None
+    if not state.active_started:
+        run = registry.get_run(run_id)
+        request = RunRequest(trigger=run.trigger, feedback_count=run.feedback_count)
+        registry.mark_started(run_id, workflow.start(run_id, request))
+        logger.info("started a run whose start had not happened", extra={"run_id": run_id})
+        return run_id
+    status = workflow.status(run_id)
+    if status is None or status in FINISHED:
+        # The execution ended without its RecordRun step (or is gone): record that, free the slot.
+        reason = f"the execution ended as {status}" if status else "the execution no longer exists"
+        registry.finish_run(run_id, RunStatus.FAILED, error=f"{reason} before recording its outcome")
+        logger.warning("released a run slot held by an execution that ended", extra={"run_id": run_id})
+        return None
+    return run_id
+
+
+def start_if_due(registry: Registry, workflow: Workflow, threshold: int) -> TrainingRun | None:
+    """The trigger's rule: enough new feedback and no active run → start one."""
+    if resume(registry, workflow) is not None:
+        return None
+    state = registry.state()
+    if state.pending_feedback < threshold:
+        return None
+    request = RunRequest(trigger=Trigger.FEEDBACK, feedback_count=state.pending_feedback)
+    try:
+        return start_run(registry, workflow, request)
+    except ConflictError:
+        return None  # another invocation started it
