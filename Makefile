@@ -43,7 +43,8 @@ postman/node_modules/.bin/newman: postman/package.json
 
 postman: postman/node_modules/.bin/newman ## run the Postman collection with newman against the running local stack
 	cd postman && node_modules/.bin/newman run sentiment-api.postman_collection.json \
-		-e local.postman_environment.json --env-var "baseUrl=http://127.0.0.1:$${PORT:-3000}" --reporters cli
+		-e local.postman_environment.json --env-var "baseUrl=http://127.0.0.1:$${PORT:-3000}" \
+		--env-var "adminKey=$${ADMIN_API_KEY:-$$(cat ../build/local/admin-api-key)}" --reporters cli
 
 SAM_VENV := .venv-sam
 SAM      := $(SAM_VENV)/bin/sam

@@ -228,6 +228,8 @@ def test_the_postman_collection_passes(local_stack: LocalStack) -> None:
             "local.postman_environment.json",
             "--env-var",
             f"baseUrl={local_stack.api}",
+            "--env-var",
+            f"adminKey={(local_stack.data / 'admin-api-key').read_text().strip()}",
             "--reporters",
             "cli",
             "--color",
