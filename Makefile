@@ -84,6 +84,7 @@ openapi: install ## regenerate functions/api/openapi.json from the API's routes
 bench: install ## accuracy, speed and throughput against the seeds' recipe; prints a table
 	$(PY) bench/run.py
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
+	$(PY) bench/retrain_loop.py
 
 clean: ## remove trained models and benchmark output
 	rm -rf build
