@@ -47,7 +47,7 @@ def _labelled_texts(count: int) -> list[tuple[str, str]]:
 
 def _start(data: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     log = (data / "stack.log").open("ab")
-    process = subprocess.Popen(  # noqa: S603 - our own stack
+    process = subprocess.Popen(
         [sys.executable, "-m", "sentiment_local", "up"],
         cwd=ROOT,
         env=env,

@@ -5,6 +5,11 @@
 - An S3 notification to a function is delivered asynchronously, as S3 does, instead of inside the
   ``PutObject`` call.
 - ``InvokeEndpoint`` is forwarded to the local model server instead of returning canned bodies.
+- Step Functions runs ``sagemaker:createTrainingJob`` and ``.sync`` waits for the job
+  (:mod:`sentiment_local.sagemaker_task`).
+- A training job really trains (:mod:`sentiment_local.training_jobs`) instead of completing at once.
+- ``UpdateEndpoint`` exists: the endpoint is ``Updating`` while the stack swaps the model served,
+  then ``InService``; a failed swap leaves the previous configuration and a ``FailureReason``.
 - Pending SQS messages can be read without receiving them, to keep them across restarts.
 
 These touch moto's internals, so they refuse any other moto version.
@@ -13,6 +18,8 @@ These touch moto's internals, so they refuse any other moto version.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -21,9 +28,38 @@ from typing import Any
 
 from sentiment_local.functions import Runner
 from sentiment_local.template import ACCOUNT, REGION
+from sentiment_local.training_jobs import TrainingJobs
+
+log = logging.getLogger(__name__)
 
 MOTO_VERSION = "5.2.5"
 MODEL_TIMEOUT_S = 10
+
+EndpointUpdate = Callable[[str, str], None]
+"""``(endpoint name, model data URL)``: serve that model behind that endpoint; raise if it cannot be."""
+
+_MISSING = object()
+
+
+class _Patches:
+    """Attributes set on moto's classes and modules, and how to put them back."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def set(self, owner: Any, name: str, value: Any) -> None:
+        # A class's own attribute, not one it inherits: undoing must not copy the parent's onto it.
+        original = vars(owner).get(name, _MISSING)
+        self._saved.append((owner, name, original))
+        setattr(owner, name, value)
+
+    def undo(self) -> None:
+        for owner, name, original in reversed(self._saved):
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        self._saved.clear()
 
 
 class MotoVersionError(RuntimeError):
@@ -36,18 +72,21 @@ def check_version() -> None:
         raise MotoVersionError(f"the local stack is written against moto {MOTO_VERSION}; {found} is installed")
 
 
-def install(runner: Runner, model_url: Callable[[], str]) -> Callable[[], None]:
-    """Patch moto; returns the function that undoes it."""
+def install(
+    runner: Runner,
+    model_url: Callable[[], str],
+    *,
+    training: TrainingJobs | None = None,
+    on_endpoint_update: EndpointUpdate | None = None,
+) -> Callable[[], None]:
+    """Patch moto; returns the function that undoes it. Without ``training``, training jobs complete at
+    once as moto has them; without ``on_endpoint_update``, an endpoint update swaps nothing."""
     check_version()
     from moto.awslambda.models import LambdaFunction  # noqa: PLC0415 - patched only when a stack runs
     from moto.s3 import notifications  # noqa: PLC0415
     from moto.sagemakerruntime.responses import SageMakerRuntimeResponse  # noqa: PLC0415
 
-    originals = (
-        LambdaFunction._invoke_lambda,
-        notifications._invoke_awslambda,
-        SageMakerRuntimeResponse.invoke_endpoint,
-    )
+    patches = _Patches()
 
     def invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
         # moto hands over the parsed payload, or the text "{}" when there was none: Lambda's event is {}.
@@ -95,18 +134,106 @@ def install(runner: Runner, model_url: Callable[[], str]) -> Callable[[], None]:
             message = {"__type": "ServiceUnavailable", "message": f"the model container is unreachable: {error}"}
             return answer_with(503, "application/json", json.dumps(message))
 
-    LambdaFunction._invoke_lambda = invoke_lambda  # type: ignore[method-assign]
-    notifications._invoke_awslambda = invoke_from_s3
-    SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign]
+    patches.set(LambdaFunction, "_invoke_lambda", invoke_lambda)
+    patches.set(notifications, "_invoke_awslambda", invoke_from_s3)
+    patches.set(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+    _plug_step_functions_sagemaker(patches)
+    if training is not None:
+        _plug_training_jobs(patches, training)
+    _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url: None))
+    return patches.undo
 
-    def undo() -> None:
-        (
-            LambdaFunction._invoke_lambda,  # type: ignore[method-assign]
-            notifications._invoke_awslambda,
-            SageMakerRuntimeResponse.invoke_endpoint,  # type: ignore[method-assign]
-        ) = originals
 
-    return undo
+def _plug_step_functions_sagemaker(patches: _Patches) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # noqa: PLC0415
+        state_task_factory,
+    )
+
+    from sentiment_local.sagemaker_task import StateTaskServiceSageMaker  # noqa: PLC0415 - imports moto's parser
+
+    service_for = state_task_factory.state_task_service_for
+
+    def state_task_service_for(service_name: str) -> Any:
+        if service_name == "sagemaker":
+            return StateTaskServiceSageMaker()
+        return service_for(service_name=service_name)
+
+    patches.set(state_task_factory, "state_task_service_for", state_task_service_for)
+
+
+def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
+    from moto.sagemaker.exceptions import ResourceInUseException  # noqa: PLC0415
+    from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend  # noqa: PLC0415
+
+    create = SageMakerModelBackend.create_training_job
+
+    def create_training_job(self: SageMakerModelBackend, **request: Any) -> FakeTrainingJob:
+        name = request["training_job_name"]
+        if name in self.training_jobs:
+            arn = FakeTrainingJob.arn_formatter(name, self.account_id, self.region_name)
+            raise ResourceInUseException(
+                f"Training job names must be unique within an AWS account and region, and a training job "
+                f"with this name already exists ({arn})"
+            )
+        job = create(self, **request)
+        job.failure_reason = None  # every attribute exists before moto may serialise the job on another thread
+        training.submit(job)
+        return job
+
+    patches.set(SageMakerModelBackend, "create_training_job", create_training_job)
+
+
+def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate) -> None:
+    from moto.core.responses import ActionResult  # noqa: PLC0415
+    from moto.core.utils import utcnow  # noqa: PLC0415
+    from moto.sagemaker.exceptions import ValidationError  # noqa: PLC0415
+    from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend  # noqa: PLC0415
+    from moto.sagemaker.responses import SageMakerResponse  # noqa: PLC0415
+
+    def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> str:
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+            raise ValidationError(message=f"Could not find endpoint '{arn}'.")
+        config = self.endpoint_configs.get(endpoint_config_name)
+        if config is None:
+            arn = FakeEndpointConfig.arn_formatter(endpoint_config_name, self.account_id, self.region_name)
+            raise ValidationError(message=f"Could not find endpoint configuration '{arn}'.")
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        previous = (endpoint.endpoint_config_name, endpoint.production_variants)
+        model = self._models.get(config.production_variants[0]["ModelName"])
+        container = (model.primary_container or (model.containers or [{}])[0]) if model else {}
+        model_data_url = str((container or {}).get("ModelDataUrl", ""))
+        endpoint.endpoint_config_name = endpoint_config_name
+        endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+        endpoint.endpoint_status = "Updating"
+        endpoint.failure_reason = None
+        endpoint.last_modified_time = utcnow()
+
+        def swap() -> None:
+            try:
+                on_endpoint_update(endpoint_name, model_data_url)
+            except Exception as error:
+                # What SageMaker does when an update fails: back to the previous configuration, in service.
+                log.warning("updating endpoint %s to %s failed: %s", endpoint_name, endpoint_config_name, error)
+                endpoint.endpoint_config_name, endpoint.production_variants = previous
+                endpoint.failure_reason = str(error) or type(error).__name__
+            endpoint.endpoint_status = "InService"
+            endpoint.last_modified_time = utcnow()
+
+        threading.Thread(target=swap, name=f"update-{endpoint_name}", daemon=True).start()
+        return str(endpoint.arn)
+
+    def update_endpoint_action(self: SageMakerResponse) -> ActionResult:
+        arn = self.sagemaker_backend.update_endpoint(  # type: ignore[attr-defined]
+            endpoint_name=self._get_param("EndpointName"),
+            endpoint_config_name=self._get_param("EndpointConfigName"),
+        )
+        return ActionResult({"EndpointArn": arn})
+
+    patches.set(SageMakerModelBackend, "update_endpoint", update_endpoint)
+    patches.set(SageMakerResponse, "update_endpoint", update_endpoint_action)
 
 
 def queued_messages(queue_name: str) -> list[str]:

@@ -7,6 +7,7 @@ and conditions. Only what the local stack uses is supported; anything else raise
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,25 @@ _ARN_FORMATS = {
     "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
     "AWS::Serverless::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
     "AWS::StepFunctions::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
+    "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}:*",
 }
+
+# The property that names a resource explicitly, per type; without it CloudFormation makes a name up
+# (locally: ``<prefix>-<LogicalId>``).
+_NAME_PROPERTIES = {
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::Serverless::Function": "FunctionName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::Serverless::StateMachine": "Name",
+    "AWS::StepFunctions::StateMachine": "StateMachineName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+}
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -84,7 +103,12 @@ class Template:
     # ---- names ----
 
     def physical_name(self, logical_id: str) -> str:
-        resource_type = self.resources[logical_id]["Type"]
+        """The name the template gives the resource (``BucketName``…), else ``<prefix>-<LogicalId>``."""
+        resource = self.resources[logical_id]
+        resource_type = resource["Type"]
+        name_property = _NAME_PROPERTIES.get(resource_type)
+        if name_property and name_property in resource.get("Properties", {}):
+            return str(self.resolve(resource["Properties"][name_property]))
         if resource_type == "AWS::S3::Bucket":
             return f"{self.prefix}-{logical_id}".lower()
         return f"{self.prefix}-{logical_id}"
@@ -159,6 +183,8 @@ class Template:
             return self.queue_url(name, queue_endpoint)
         if resource_type in {"AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"}:
             return self.arn(name)
+        # A secret's Ref is its ARN on AWS, whose suffix AWS makes up; every API that takes the ARN
+        # (GetSecretValue…) takes the name too, so locally the name stands in for it.
         return self.physical_name(name)
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
@@ -181,6 +207,26 @@ class Template:
             return str(self._ref(name, queue_endpoint))
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    # ---- state machines ----
+
+    def state_machine_definition(self, logical_id: str) -> str:
+        """The state machine's ASL (``DefinitionUri``, relative to the project) with each ``${Key}``
+        replaced by its ``DefinitionSubstitutions`` value, as SAM deploys it."""
+        properties = self.resources[logical_id]["Properties"]
+        if "DefinitionUri" not in properties:
+            raise NotImplementedError(f"{logical_id}: only a DefinitionUri file is run locally")
+        text = (ROOT / str(properties["DefinitionUri"])).read_text()
+        values = self.resolve(properties.get("DefinitionSubstitutions", {}))
+
+        def replace(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key not in values:
+                raise ValueError(f"{properties['DefinitionUri']}: ${{{key}}} has no DefinitionSubstitutions entry")
+            value = values[key]
+            return value if isinstance(value, str) else json.dumps(value)
+
+        return _PLACEHOLDER.sub(replace, text)
 
     # ---- functions ----
 

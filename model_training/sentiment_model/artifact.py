@@ -103,11 +103,15 @@ def read_s3_object(uri: str) -> bytes:
     return data
 
 
+def read_uri(uri: str) -> bytes:
+    """The bytes of ``s3://bucket/key`` or of a local file."""
+    return read_s3_object(uri) if uri.startswith("s3://") else Path(uri).read_bytes()
+
+
 def load_from_uri(uri: str, expected_sha256: str | None) -> LoadedArtifact:
     """A model folder path, or an S3 URI / local path of a ``model.tar.gz`` plus its SHA-256."""
     if uri.endswith(".tar.gz"):
         if not expected_sha256:
             raise ArtifactError(f"refusing {uri}: no SHA-256 given to check it against")
-        data = read_s3_object(uri) if uri.startswith("s3://") else Path(uri).read_bytes()
-        return load_archive_bytes(data, expected_sha256)
+        return load_archive_bytes(read_uri(uri), expected_sha256)
     return load_model_dir(Path(uri))

@@ -5,6 +5,12 @@ and every microsecond a framework spends per request is throughput lost.
 
     GET  /ping         200 once a model is loaded, 503 before (and if loading failed)
     POST /invocations  {"instances": [...]} | text/csv | text/plain  ->  {"predictions": [...]}
+
+With ``CHAMPION_URI`` set (the ECS form), the server serves the model the registry's champion
+pointer names and re-reads the pointer every ``CHAMPION_POLL_SECONDS``: a newly promoted champion
+is loaded in the background and swapped in with one attribute assignment, so requests never wait
+on a lock and a request in flight finishes on the model it started with. A pointer that cannot be
+read, or a model that fails to load or to match its SHA-256, leaves the current model serving.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from sentiment_model.serving import (
     load_model,
     parse_input,
     predict,
+    read_champion_pointer,
 )
 
 log = logging.getLogger("sentiment_model.server")
@@ -50,6 +57,14 @@ class ServerSettings(BaseSettings):
         description="model folder (SageMaker mounts /opt/ml/model) or path/S3 URI of a model.tar.gz",
     )
     model_sha256: str | None = Field(None, validation_alias="MODEL_SHA256", description="SHA-256 of model.tar.gz")
+    champion_uri: str | None = Field(
+        None,
+        validation_alias="CHAMPION_URI",
+        description="S3 URI or local path of the champion pointer JSON; MODEL_URI is then only a fallback",
+    )
+    champion_poll_seconds: float = Field(
+        30.0, gt=0, validation_alias="CHAMPION_POLL_SECONDS", description="seconds between reads of the pointer"
+    )
     host: str = Field("0.0.0.0", validation_alias="HOST")  # noqa: S104 - a container listens on all interfaces
     port: int = Field(8080, validation_alias=AliasChoices("PORT", "SAGEMAKER_BIND_TO_PORT"))
     workers: int = Field(1, ge=1, validation_alias="SERVER_WORKERS")
@@ -62,14 +77,75 @@ class ModelServer:
         self.settings = settings
         self.model: LoadedModel | None = None
         self.load_error: str | None = None
+        self._champion: tuple[str, str] | None = None  # (model_data_url, sha256) of the champion served
+        self._reported: str | None = None  # the champion failure last logged at ERROR
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        """Load in the background so /ping can say 503 while a large model loads, then watch the pointer."""
+        threading.Thread(target=self._run, name="model-loader", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _run(self) -> None:
+        self.load()
+        if self.settings.champion_uri:
+            while not self._stopping.wait(self.settings.champion_poll_seconds):
+                self.refresh_champion()
 
     def load(self) -> None:
+        """The model to start with: the champion if there is a pointer, else (or failing that) MODEL_URI."""
+        if self.settings.champion_uri:
+            self.refresh_champion()
+            if self.model is not None or "model_uri" not in self.settings.model_fields_set:
+                return
+            log.warning("serving %s until the champion can be loaded", self.settings.model_uri)
         try:
             self.model = load_model(self.settings.model_uri, self.settings.model_sha256)
             log.info("model %s loaded from %s", self.model.version, self.settings.model_uri)
         except Exception as error:  # the server stays up and says why on /ping
-            self.load_error = f"{type(error).__name__}: {error}"
-            log.error("model could not be loaded from %s: %s", self.settings.model_uri, self.load_error)
+            reason = f"{type(error).__name__}: {error}"
+            self.load_error = f"{self.load_error}; fallback {reason}" if self.load_error else reason
+            log.error("model could not be loaded from %s: %s", self.settings.model_uri, reason)
+
+    def refresh_champion(self) -> None:
+        """Read the pointer; if it names another model than the one served, load that and swap it in."""
+        uri = str(self.settings.champion_uri)
+        try:
+            pointer = read_champion_pointer(uri)
+        except Exception as error:
+            self._champion_failed(f"champion pointer {uri} cannot be read", error)
+            return
+        if pointer.artifact == self._champion:
+            self._reported = None
+            return
+        try:
+            model = load_model(pointer.model_data_url, pointer.sha256)
+        except Exception as error:
+            self._champion_failed(f"champion {pointer.version} from {pointer.model_data_url} cannot be loaded", error)
+            return
+        previous, self.model = self.model, model  # the swap: one assignment, no lock on the request path
+        self._champion, self._reported, self.load_error = pointer.artifact, None, None
+        log.info(
+            "serving champion %s (model version %s) from %s, replacing %s",
+            pointer.version,
+            model.version,
+            pointer.model_data_url,
+            previous.version if previous else "nothing",
+        )
+
+    def _champion_failed(self, context: str, error: Exception) -> None:
+        """Logged at ERROR once per distinct failure, not on every poll; the served model stays."""
+        reason = f"{context}: {type(error).__name__}: {error}"
+        if self.model is None:
+            self.load_error = reason  # what /ping says while it answers 503
+        serving = f"still serving {self.model.version}" if self.model else "no model to serve"
+        if reason != self._reported:
+            self._reported = reason
+            log.error("%s (%s; retrying every %ss)", reason, serving, self.settings.champion_poll_seconds)
+        else:
+            log.debug("%s (%s)", reason, serving)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -110,10 +186,10 @@ class ModelServer:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # Load in the background so /ping can say 503 while a large model loads.
-                threading.Thread(target=self.load, name="model-loader", daemon=True).start()
+                self.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

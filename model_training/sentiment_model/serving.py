@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
 
-from sentiment_model.artifact import load_from_uri
+from sentiment_model.artifact import load_from_uri, read_uri
 from sentiment_model.data import LABELS
 from sentiment_model.model import CompiledScorer
 
@@ -46,6 +47,25 @@ class LoadedModel:
 def load_model(uri: str, expected_sha256: str | None = None) -> LoadedModel:
     artifact = load_from_uri(uri, expected_sha256)
     return LoadedModel(CompiledScorer(artifact.model), str(artifact.metadata["version"]), artifact.metadata)
+
+
+class ChampionPointer(BaseModel):
+    """The registry's record of the model to serve (``models/champion.json``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    version: Annotated[str, Field(description="version of the champion model")]
+    model_data_url: Annotated[str, Field(description="S3 URI or local path of its model.tar.gz")]
+    sha256: Annotated[str, Field(description="SHA-256 of that model.tar.gz", pattern="^[0-9a-fA-F]{64}$")]
+
+    @property
+    def artifact(self) -> tuple[str, str]:
+        """What identifies the model: a new version label on the same archive is the same model."""
+        return self.model_data_url, self.sha256.lower()
+
+
+def read_champion_pointer(uri: str) -> ChampionPointer:
+    return ChampionPointer.model_validate_json(read_uri(uri))
 
 
 def _media_type(content_type: str) -> tuple[str, str | None]:

@@ -1,4 +1,8 @@
-"""Training as a library call: data in, fitted pipeline + metadata + metrics out."""
+"""Training as a library call: data in, fitted pipeline + metadata + metrics out.
+
+When a champion (the model being served) is given, it is evaluated on the very same golden
+split and feedback hold-out as the candidate, so the two sets of metrics can be compared.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sentiment_model.artifact import ARCHIVE_FILE, ArtifactError, load_archive_bytes
 from sentiment_model.data import LABELS, Feedback, SourceReport, fold_text, read_feedback, read_split
 from sentiment_model.evaluate import classification_metrics
 from sentiment_model.model import CompiledScorer, ModelParams, TrainedModel, build_pipeline
@@ -30,6 +35,27 @@ class TrainingResult:
     model: TrainedModel
     metadata: dict[str, Any]
     metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The model currently served, to compare the candidate against."""
+
+    version: str
+    model: TrainedModel
+
+
+def load_champion(directory: Path | None, expected_sha256: str | None) -> Champion | None:
+    """The champion from its channel folder: its ``model.tar.gz``, checked against the expected
+    SHA-256 before anything is unpickled. No archive there means no champion to compare with."""
+    if directory is None or not (directory / ARCHIVE_FILE).is_file():
+        return None
+    archive = directory / ARCHIVE_FILE
+    if not expected_sha256:
+        raise ArtifactError(f"refusing champion {archive}: no --champion-sha256 given to check it against")
+    artifact = load_archive_bytes(archive.read_bytes(), expected_sha256)
+    log.info("champion %s loaded from %s", artifact.metadata["version"], archive)
+    return Champion(str(artifact.metadata["version"]), artifact.model)
 
 
 def library_versions() -> dict[str, str]:
@@ -48,6 +74,27 @@ def evaluate(scorer: CompiledScorer, frame: pd.DataFrame) -> dict[str, Any]:
     probabilities = scorer.predict_proba(frame["text"].tolist())
     predicted = [LABELS[i] for i in probabilities.argmax(axis=1)]
     return classification_metrics(frame["label"].tolist(), predicted)
+
+
+def evaluate_all(scorer: CompiledScorer, golden: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, Any]:
+    """Metrics per golden source, on the whole golden split, and on the feedback hold-out."""
+    metrics: dict[str, Any] = {
+        "golden": {source: evaluate(scorer, rows) for source, rows in golden.groupby("source")},
+        "feedback_holdout": evaluate(scorer, holdout) if len(holdout) else None,
+    }
+    metrics["golden"]["all"] = evaluate(scorer, golden)
+    return metrics
+
+
+def summarise(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers a registry records and compares."""
+    return {
+        "reviews_accuracy": metrics["golden"].get("reviews", {}).get("accuracy"),
+        "tweets_macro_f1": metrics["golden"].get("tweets", {}).get("macro_f1"),
+        "golden_accuracy": metrics["golden"]["all"]["accuracy"],
+        "golden_macro_f1": metrics["golden"]["all"]["macro_f1"],
+        "feedback_holdout_accuracy": (metrics["feedback_holdout"] or {}).get("accuracy"),
+    }
 
 
 def dataset_manifest(
@@ -75,6 +122,7 @@ def train(
     version: str | None = None,
     sample: int | None = None,
     seed: int = 0,
+    champion: Champion | None = None,
 ) -> TrainingResult:
     started = time.perf_counter()
     base, base_reports = read_split(train_dir / "base")
@@ -97,26 +145,24 @@ def train(
     pipeline.fit(texts, labels, classifier__sample_weight=sample_weights(base, feedback, params))
     fit_seconds = time.perf_counter() - started
 
+    # Captured before the champion's scorer is built: that adds the champion's stems to the cache.
     model = TrainedModel.capture(pipeline)
-    scorer = CompiledScorer(model)
-    metrics: dict[str, Any] = {
-        "golden": {source: evaluate(scorer, rows) for source, rows in golden.groupby("source")},
-        "feedback_holdout": evaluate(scorer, feedback.holdout) if len(feedback.holdout) else None,
-    }
-    metrics["golden"]["all"] = evaluate(scorer, golden)
-    summary = {
-        "reviews_accuracy": metrics["golden"].get("reviews", {}).get("accuracy"),
-        "tweets_macro_f1": metrics["golden"].get("tweets", {}).get("macro_f1"),
-        "golden_accuracy": metrics["golden"]["all"]["accuracy"],
-        "golden_macro_f1": metrics["golden"]["all"]["macro_f1"],
-        "feedback_holdout_accuracy": (metrics["feedback_holdout"] or {}).get("accuracy"),
-    }
+    metrics = evaluate_all(CompiledScorer(model), golden, feedback.holdout)
+    summary = summarise(metrics)
+    champion_summary: dict[str, Any] | None = None
+    metrics["champion"] = None
+    if champion:
+        champion_metrics = evaluate_all(CompiledScorer(champion.model), golden, feedback.holdout)
+        metrics["champion"] = {"version": champion.version, **champion_metrics}
+        champion_summary = {**summarise(champion_metrics), "version": champion.version}
+        log.info("champion %s on the same golden split and hold-out: %s", champion.version, champion_summary)
     created_at = datetime.now(UTC)
     fingerprint = hashlib.sha256(f"{manifest['sha256']}{sorted(params.as_dict().items())}".encode()).hexdigest()
     metadata = {
         "version": version or f"{created_at:%Y%m%d-%H%M%S}-{fingerprint[:8]}",
         "classes": list(LABELS),
         "metrics": summary,
+        "champion_metrics": champion_summary,
         "dataset": manifest,
         "libraries": library_versions(),
         "parameters": {**params.as_dict(), "sample": sample, "seed": seed},
