@@ -8,7 +8,7 @@ MODEL_DIR := build/model
 export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/local_stack
 
 .DEFAULT_GOAL := help
-.PHONY: help install train serve up invoke postman test unit lint validate build format openapi bench clean
+.PHONY: help install train serve up invoke postman test unit lint validate build format openapi bench clean upload-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -85,6 +85,12 @@ bench: install ## accuracy, speed and throughput against the seeds' recipe; prin
 	$(PY) bench/run.py
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
 	$(PY) bench/retrain_loop.py
+
+upload-data: install ## copy model_training/data (base + golden) to a deployed stack: make upload-data BUCKET=<DataBucketName>
+	@test -n "$(BUCKET)" || { echo "usage: make upload-data BUCKET=<the stack's DataBucketName output>"; exit 2; }
+	$(PY) -c "import boto3, pathlib, sys; s3 = boto3.client('s3'); root = pathlib.Path('model_training/data'); \
+	[s3.upload_file(str(p), sys.argv[1], 'data/' + p.relative_to(root).as_posix()) or print('uploaded', p) \
+	 for split in ('base', 'golden') for p in sorted((root / split).glob('*.csv'))]" "$(BUCKET)"
 
 clean: ## remove trained models and benchmark output
 	rm -rf build
