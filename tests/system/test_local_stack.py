@@ -5,107 +5,21 @@ again with nothing left running or listening."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from sentiment_local.resources import table_request
 from sentiment_local.template import Template
 from tests.conftest import ROOT
-from tests.integration.conftest import free_port
+from tests.system.conftest import LocalStack, stack_environment
 
-START_TIMEOUT_S = 420  # a fresh clone trains its first model on start
 NEWMAN = ROOT / "postman" / "node_modules" / ".bin" / "newman"
-
-
-@dataclass
-class LocalStack:
-    """One ``make up`` process group, its ports and its data folder."""
-
-    env: dict[str, str]
-    data: Path
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.env['PORT']}"
-
-    @property
-    def aws(self) -> str:
-        return f"http://127.0.0.1:{self.env['MOTO_PORT']}"
-
-    @property
-    def ports(self) -> list[int]:
-        return [int(self.env[name]) for name in ("PORT", "MOTO_PORT", "MODEL_PORT")]
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def start(self) -> None:
-        seen = len(self.output()) if self.log.exists() else 0
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                ["make", "--no-print-directory", "up"],
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, as a terminal would give it
-            )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"make up exited with {self.process.returncode}:\n{self.output()[-3000:]}")
-            if "The local stack is up." in self.output()[seen:]:
-                return
-            time.sleep(0.5)
-        raise AssertionError(f"make up did not come up in {START_TIMEOUT_S} s:\n{self.output()[-3000:]}")
-
-    def stop(self, signum: int = signal.SIGINT) -> None:
-        """Signal the whole process group, as Ctrl-C in a terminal does. make itself dies of the signal,
-        as it does in a terminal; the stack must have shut down in order, and every member be gone."""
-        assert self.process is not None
-        group = self.process.pid
-        os.killpg(group, signum)
-        stopped = self.output().count("Stopped; the data is kept.")
-        code = self.process.wait(timeout=60)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and _group_alive(group):
-            time.sleep(0.2)
-        self.process = None
-        assert not _group_alive(group), "a process of make up outlived it"
-        assert code in {0, -signum}, self.output()[-3000:]
-        assert self.output().count("Stopped; the data is kept.") == stopped + 1, self.output()[-3000:]
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.aws,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _listening(port: int) -> bool:
@@ -116,16 +30,7 @@ def _listening(port: int) -> bool:
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     data = tmp_path_factory.mktemp("local-data")
-    env = {
-        **os.environ,
-        "PORT": str(free_port()),
-        "MOTO_PORT": str(free_port()),
-        "MODEL_PORT": str(free_port()),
-        "LOCAL_DATA": str(data),
-    }
-    for name in ("AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH"):
-        env.pop(name, None)
-    stack = LocalStack(env, data, data / "make-up.log")
+    stack = LocalStack(stack_environment(data), data, data / "make-up.log")
     stack.start()
     yield stack
     if stack.process is not None:
@@ -170,7 +75,7 @@ def test_comments_feedback_and_listing_over_http(api: httpx.Client, local_stack:
     feedback = api.post("/feedback", json={"comment_id": comment["comment_id"], "label": "neutral"})
     assert feedback.status_code == 201, feedback.text
     assert api.get(f"/comments/{comment['comment_id']}").json()["feedback"]["label"] == "neutral"
-    bucket = "sentiment-local-databucket"
+    bucket = Template.read(ROOT / "template.yaml").physical_name("DataBucket")
     keys = [
         item["Key"] for item in local_stack.client("s3").list_objects_v2(Bucket=bucket, Prefix="feedback/")["Contents"]
     ]

@@ -1,0 +1,158 @@
+"""The local stack as a user starts it: ``make up`` in its own process group, its own ports and data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from tests.conftest import ROOT
+from tests.integration.conftest import free_port
+
+START_TIMEOUT_S = 420  # a fresh clone trains its first model on start
+
+
+@dataclass
+class LocalStack:
+    """One ``make up`` process group, its ports and its data folder."""
+
+    env: dict[str, str]
+    data: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.env['PORT']}"
+
+    @property
+    def aws(self) -> str:
+        return f"http://127.0.0.1:{self.env['MOTO_PORT']}"
+
+    @property
+    def ports(self) -> list[int]:
+        return [int(self.env[name]) for name in ("PORT", "MOTO_PORT", "MODEL_PORT")]
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def start(self) -> None:
+        seen = len(self.output()) if self.log.exists() else 0
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                ["make", "--no-print-directory", "up"],
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, as a terminal would give it
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"make up exited with {self.process.returncode}:\n{self.output()[-3000:]}")
+            if "The local stack is up." in self.output()[seen:]:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"make up did not come up in {START_TIMEOUT_S} s:\n{self.output()[-3000:]}")
+
+    def stop(self, signum: int = signal.SIGINT) -> None:
+        """Signal the whole process group, as Ctrl-C in a terminal does. make itself dies of the signal,
+        as it does in a terminal; the stack must have shut down in order, and every member be gone."""
+        assert self.process is not None
+        group = self.process.pid
+        os.killpg(group, signum)
+        stopped = self.output().count("Stopped; the data is kept.")
+        code = self.process.wait(timeout=60)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _group_alive(group):
+            time.sleep(0.2)
+        self.process = None
+        assert not _group_alive(group), "a process of make up outlived it"
+        assert code in {0, -signum}, self.output()[-3000:]
+        assert self.output().count("Stopped; the data is kept.") == stopped + 1, self.output()[-3000:]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.aws,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stack_environment(data: Path, **extra: str) -> dict[str, str]:
+    """The caller's environment with free ports, its own data folder, and nothing that would point
+    the stack elsewhere."""
+    env = {
+        **os.environ,
+        "PORT": str(free_port()),
+        "MOTO_PORT": str(free_port()),
+        "MODEL_PORT": str(free_port()),
+        "LOCAL_DATA": str(data),
+        **extra,
+    }
+    for name in ("AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH", "RETRAIN_THRESHOLD"):
+        if name not in extra:
+            env.pop(name, None)
+    return env
+
+
+RUN_TIMEOUT_S = 420  # a run trains on all the data: about a minute here, longer on a busy machine
+
+
+def wait_for_run(api: httpx.Client, run_id: str, timeout: float = RUN_TIMEOUT_S) -> dict[str, Any]:
+    """The run once it has finished (SUCCEEDED or FAILED)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = api.get(f"/training/{run_id}").json()
+        if run.get("status") in {"SUCCEEDED", "FAILED"}:
+            return run
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} did not finish in {timeout} s: {run}")
+
+
+def wait_for_new_run(api: httpx.Client, known: set[str], timeout: float = 60) -> dict[str, Any]:
+    """The first run not in ``known`` to appear in GET /training."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in api.get("/training").json()["items"]:
+            if run["run_id"] not in known:
+                return dict(run)
+        time.sleep(0.5)
+    raise AssertionError(f"no new run started in {timeout} s")
+
+
+def labelled_rows(source: str, count: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Real labelled texts from the base data (never the golden split)."""
+    with (ROOT / "model_training" / "data" / "base" / f"{source}.csv").open(newline="") as handle:
+        rows = [(row["text"], row["label"]) for row in csv.DictReader(handle) if row["text"].strip()]
+    random.Random(seed).shuffle(rows)
+    return rows[:count]
+
+
+def notifications(stack: LocalStack) -> list[dict[str, Any]]:
+    path = stack.data / "logs" / "notifications.log"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
