@@ -54,7 +54,9 @@ def invoke(settings: Settings, function: str, event_path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sentiment_local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start the local stack (PORT, MOTO_PORT, MODEL_PORT, BACKEND, LOCAL_DATA)")
+    commands.add_parser(
+        "up", help="start the local stack (PORT, MOTO_PORT, MODEL_PORT, BACKEND, LOCAL_DATA, RETRAIN_THRESHOLD)"
+    )
     run = commands.add_parser("invoke", help="invoke one function of the running stack with one event")
     run.add_argument("function", help="the function's logical id in template.yaml, e.g. ApiFunction")
     run.add_argument("event", type=Path, help="a JSON event file, e.g. events/api-health-get-200.json")

@@ -8,6 +8,7 @@
 - Step Functions runs ``sagemaker:createTrainingJob`` and ``.sync`` waits for the job
   (:mod:`sentiment_local.sagemaker_task`).
 - A training job really trains (:mod:`sentiment_local.training_jobs`) instead of completing at once.
+- ``StartExecution`` without a name names the execution, as Step Functions does.
 - ``UpdateEndpoint`` exists: the endpoint is ``Updating`` while the stack swaps the model served,
   then ``InService``; a failed swap leaves the previous configuration and a ``FailureReason``.
 - Pending SQS messages can be read without receiving them, to keep them across restarts.
@@ -22,6 +23,7 @@ import logging
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
@@ -138,6 +140,7 @@ def install(
     patches.set(notifications, "_invoke_awslambda", invoke_from_s3)
     patches.set(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
     _plug_step_functions_sagemaker(patches)
+    _plug_execution_names(patches)
     if training is not None:
         _plug_training_jobs(patches, training)
     _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url: None))
@@ -151,7 +154,7 @@ def _plug_step_functions_sagemaker(patches: _Patches) -> None:
 
     from sentiment_local.sagemaker_task import StateTaskServiceSageMaker  # noqa: PLC0415 - imports moto's parser
 
-    service_for = state_task_factory.state_task_service_for
+    service_for = vars(state_task_factory)["state_task_service_for"]
 
     def state_task_service_for(service_name: str) -> Any:
         if service_name == "sagemaker":
@@ -159,6 +162,21 @@ def _plug_step_functions_sagemaker(patches: _Patches) -> None:
         return service_for(service_name=service_name)
 
     patches.set(state_task_factory, "state_task_service_for", state_task_service_for)
+
+
+def _plug_execution_names(patches: _Patches) -> None:
+    """StartExecution without a name: Step Functions makes one up (a UUID); moto's interpreter names the
+    execution ``None``, and ``$$.Execution.Name`` with it."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: PLC0415
+
+    start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: StepFunctionsParserBackend, state_machine_arn: str, name: Any = None, *rest: Any, **named: Any
+    ) -> Any:
+        return start(self, state_machine_arn, name or str(uuid.uuid4()), *rest, **named)
+
+    patches.set(StepFunctionsParserBackend, "start_execution", start_execution)
 
 
 def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
@@ -175,8 +193,14 @@ def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
                 f"Training job names must be unique within an AWS account and region, and a training job "
                 f"with this name already exists ({arn})"
             )
+        asked_metrics = request["algorithm_specification"].get("MetricDefinitions")
         job = create(self, **request)
-        job.failure_reason = None  # every attribute exists before moto may serialise the job on another thread
+        # moto puts made-up metric definitions on every job; keep what was asked for.
+        job.algorithm_specification.pop("MetricDefinitions", None)
+        if asked_metrics is not None:
+            job.algorithm_specification["MetricDefinitions"] = asked_metrics
+        # Every attribute exists before moto may serialise the job while the runner changes it.
+        job.failure_reason = None  # type: ignore[attr-defined]
         training.submit(job)
         return job
 
@@ -203,8 +227,8 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
             raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
         previous = (endpoint.endpoint_config_name, endpoint.production_variants)
         model = self._models.get(config.production_variants[0]["ModelName"])
-        container = (model.primary_container or (model.containers or [{}])[0]) if model else {}
-        model_data_url = str((container or {}).get("ModelDataUrl", ""))
+        containers = [model.primary_container, *model.containers] if model else []
+        model_data_url = next((str(c["ModelDataUrl"]) for c in containers if c and c.get("ModelDataUrl")), "")
         endpoint.endpoint_config_name = endpoint_config_name
         endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
         endpoint.endpoint_status = "Updating"
@@ -218,7 +242,7 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
                 # What SageMaker does when an update fails: back to the previous configuration, in service.
                 log.warning("updating endpoint %s to %s failed: %s", endpoint_name, endpoint_config_name, error)
                 endpoint.endpoint_config_name, endpoint.production_variants = previous
-                endpoint.failure_reason = str(error) or type(error).__name__
+                endpoint.failure_reason = str(error) or type(error).__name__  # type: ignore[assignment]
             endpoint.endpoint_status = "InService"
             endpoint.last_modified_time = utcnow()
 

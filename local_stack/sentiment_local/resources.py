@@ -1,5 +1,6 @@
 """Create the template's resources on an AWS endpoint (moto), exactly as declared: tables, buckets and
-their notifications, queues, topics, parameters, the functions and the SageMaker endpoint."""
+their notifications, queues, topics, parameters, secrets, roles, the functions, the state machines and
+the SageMaker endpoint."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def create_queues(template: Template, sqs: Any) -> list[str]:
 
 
 def create_topics(template: Template, sns: Any) -> list[str]:
+    """Named as the template's ARNs expect, so ``!Ref`` (a topic's ARN) finds them."""
     arns = []
     for logical_id, resource in template.of_type("AWS::SNS::Topic").items():
         properties = template.resolve(resource.get("Properties", {}))
@@ -82,6 +84,37 @@ def create_parameters(template: Template, ssm: Any) -> list[str]:
     return names
 
 
+def _generated_secret(secretsmanager: Any, generate: dict[str, Any]) -> str:
+    """A password as CloudFormation generates one; with a template and key, that JSON holding it."""
+    shape, key = generate.pop("SecretStringTemplate", None), generate.pop("GenerateStringKey", None)
+    password = str(secretsmanager.get_random_password(**generate)["RandomPassword"])
+    if shape is None or key is None:
+        return password
+    return json.dumps({**json.loads(shape), key: password})
+
+
+def create_secrets(template: Template, secretsmanager: Any, values: dict[str, str]) -> list[str]:
+    """Each secret with the value given for its logical id, else one generated as its
+    ``GenerateSecretString`` asks, else its ``SecretString``. A secret that exists keeps its value."""
+    names = []
+    for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
+        properties = template.resolve(resource.get("Properties", {}))
+        name = template.physical_name(logical_id)
+        if logical_id in values:
+            value = values[logical_id]
+        elif "GenerateSecretString" in properties:
+            value = _generated_secret(secretsmanager, dict(properties["GenerateSecretString"]))
+        else:
+            value = str(properties.get("SecretString", ""))
+        try:
+            secretsmanager.create_secret(Name=name, SecretString=value, Description=properties.get("Description", ""))
+        except secretsmanager.exceptions.ResourceExistsException:
+            if logical_id in values:
+                secretsmanager.put_secret_value(SecretId=name, SecretString=value)
+        names.append(name)
+    return names
+
+
 def _role(iam: Any, name: str, service: str) -> str:
     trust = {
         "Version": "2012-10-17",
@@ -91,6 +124,34 @@ def _role(iam: Any, name: str, service: str) -> str:
         return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
     except iam.exceptions.EntityAlreadyExistsException:
         return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+
+
+def create_roles(template: Template, iam: Any) -> list[str]:
+    """The template's IAM roles with their trust policies (moto does not enforce permissions)."""
+    arns = []
+    for logical_id, resource in template.of_type("AWS::IAM::Role").items():
+        name = template.physical_name(logical_id)
+        trust = json.dumps(template.resolve(resource["Properties"]["AssumeRolePolicyDocument"]))
+        try:
+            arns.append(str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]))
+        except iam.exceptions.EntityAlreadyExistsException:
+            arns.append(str(iam.get_role(RoleName=name)["Role"]["Arn"]))
+    return arns
+
+
+def create_state_machines(template: Template, iam: Any, stepfunctions: Any) -> list[str]:
+    """Each state machine with its definition as SAM deploys it (substitutions resolved) and a role."""
+    arns = []
+    for logical_id, resource in template.of_type("AWS::Serverless::StateMachine").items():
+        name = template.physical_name(logical_id)
+        answer = stepfunctions.create_state_machine(
+            name=name,
+            definition=template.state_machine_definition(logical_id),
+            roleArn=_role(iam, f"{name}-role", "states.amazonaws.com"),
+            type=str(resource["Properties"].get("Type", "STANDARD")),
+        )
+        arns.append(str(answer["stateMachineArn"]))
+    return arns
 
 
 def _placeholder_zip() -> bytes:
@@ -149,14 +210,12 @@ def create_notifications(template: Template, s3: Any) -> dict[str, list[dict[str
     return by_bucket
 
 
-def create_sagemaker_endpoint(template: Template, iam: Any, sagemaker: Any) -> str | None:
-    """The template's SageMaker model, endpoint configuration and endpoint, when its conditions hold."""
+def create_sagemaker_endpoint(template: Template, sagemaker: Any) -> str | None:
+    """The template's SageMaker model, endpoint configuration and endpoint, when its conditions hold
+    (their roles come from :func:`create_roles`)."""
     endpoints = template.of_type("AWS::SageMaker::Endpoint")
     if not endpoints:
         return None
-    for logical_id, resource in template.of_type("AWS::IAM::Role").items():
-        assume = template.resolve(resource["Properties"]["AssumeRolePolicyDocument"])
-        iam.create_role(RoleName=template.physical_name(logical_id), AssumeRolePolicyDocument=json.dumps(assume))
     for logical_id, resource in template.of_type("AWS::SageMaker::Model").items():
         properties = template.resolve(resource["Properties"])
         sagemaker.create_model(ModelName=template.physical_name(logical_id), **properties)

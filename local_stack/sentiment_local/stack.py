@@ -1,8 +1,15 @@
 """``make up``: the whole system on this machine, with moto's server standing in for AWS.
 
-One process owns moto's server, the functions' workers, their event sources, the HTTP gateway and
-the model server; Ctrl-C or SIGTERM stops all of them. Data lives in one folder (``build/local`` by
-default) and survives restarts.
+One process owns moto's server, the functions' workers, their event sources, the HTTP gateway, the
+training jobs and the model server; Ctrl-C or SIGTERM stops all of them. Data lives in one folder
+(``build/local`` by default) and survives restarts:
+
+    <data>/snapshot/                     tables, buckets and queues, restored on the next start
+    <data>/logs/<LogicalId>.log          each function's log; model.log, the model server's
+    <data>/logs/training-<job>.log       each training job's log
+    <data>/logs/notifications.log        every message the template's SNS topics published, one JSON a line
+    <data>/training-jobs/<job>/          each training job's /opt/ml
+    <data>/endpoints/<endpoint>.json     the model a SageMaker endpoint serves (the model server watches it)
 """
 
 from __future__ import annotations
@@ -30,29 +37,40 @@ from typing import Any
 import boto3
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from sentiment_common.dal.registry import Registry
 from sentiment_local import moto_gaps
 from sentiment_local.event_sources import SqsPoller
 from sentiment_local.functions import Runner
 from sentiment_local.gateway import Cors, Gateway
+from sentiment_local.notifications import NotificationLog, subscribe_queue
 from sentiment_local.resources import (
     create_buckets,
     create_functions,
     create_notifications,
     create_parameters,
     create_queues,
+    create_roles,
     create_sagemaker_endpoint,
+    create_secrets,
+    create_state_machines,
     create_tables,
     create_topics,
 )
 from sentiment_local.snapshot import Snapshot
 from sentiment_local.template import REGION, ROOT, Template
+from sentiment_local.training_jobs import TrainingJobs
 
 log = logging.getLogger("sentiment_local")
 
 LOCAL_IMAGE = "sentiment-model:local"
 CHAMPION_KEY = "models/champion.json"
+TRAINING_DATA = ROOT / "model_training" / "data"
+TRAINING_DATA_PREFIX = "data/"  # the retraining's train channel: base/ and golden/ under it
 MODEL_START_TIMEOUT_S = 120
 MODEL_RESTART_DELAY_S = 2
+ENDPOINT_UPDATE_TIMEOUT_S = 120
+CHAMPION_POLL_SECONDS = "1"  # how often the model server re-reads the champion pointer
+ADMIN_KEY_SECRET = "AdminApiKeySecret"  # noqa: S105 - the secret's logical id, not a secret
 
 
 class StackError(RuntimeError):
@@ -70,16 +88,25 @@ class Settings:
     concurrency: int = 4
     snapshot_seconds: float = 2.0
     admin_api_key: str | None = None
+    retrain_threshold: int | None = None
     prefix: str = "sentiment-local"
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
+        """The settings a user can give ``make up``, all optional:
+
+        ``PORT`` (3000) the API and web page, ``MOTO_PORT`` (5000) the AWS endpoint, ``MODEL_PORT``
+        (8080) the model server; ``BACKEND`` (sagemaker | ecs) how the model is served;
+        ``LOCAL_DATA`` (build/local) the data folder; ``LOCAL_CONCURRENCY`` (4) environments per
+        function; ``ADMIN_API_KEY`` the admin key (else one generated once and kept with the data);
+        ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run.
+        """
         env = dict(os.environ if environ is None else environ)
         backend = env.get("BACKEND", "sagemaker")
         if backend not in {"sagemaker", "ecs"}:
             raise StackError(f"BACKEND must be sagemaker or ecs, not {backend!r}")
         try:
-            return cls(
+            settings = cls(
                 port=int(env.get("PORT", 3000)),
                 moto_port=int(env.get("MOTO_PORT", 5000)),
                 model_port=int(env.get("MODEL_PORT", 8080)),
@@ -87,9 +114,15 @@ class Settings:
                 data_dir=Path(env.get("LOCAL_DATA", ROOT / "build" / "local")).resolve(),
                 concurrency=int(env.get("LOCAL_CONCURRENCY", 4)),
                 admin_api_key=env.get("ADMIN_API_KEY") or None,
+                retrain_threshold=int(env["RETRAIN_THRESHOLD"]) if env.get("RETRAIN_THRESHOLD") else None,
             )
         except ValueError as error:
-            raise StackError(f"PORT, MOTO_PORT, MODEL_PORT and LOCAL_CONCURRENCY must be numbers: {error}") from error
+            raise StackError(
+                f"PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY and RETRAIN_THRESHOLD must be numbers: {error}"
+            ) from error
+        if settings.retrain_threshold is not None and settings.retrain_threshold < 1:
+            raise StackError(f"RETRAIN_THRESHOLD must be 1 or more, not {settings.retrain_threshold}")
+        return settings
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
@@ -178,6 +211,57 @@ def register_first_model(s3: Any, bucket: str, archive_path: Path, train: bool =
     return champion
 
 
+def upload_training_data(s3: Any, bucket: str, source: Path = TRAINING_DATA) -> list[str]:
+    """``base/*.csv`` and ``golden/*.csv`` under ``data/`` in the bucket, where retraining reads them;
+    objects already there are kept."""
+    listed = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=TRAINING_DATA_PREFIX)
+    present = {item["Key"] for page in listed for item in page.get("Contents", [])}
+    uploaded = []
+    for split in ("base", "golden"):
+        for path in sorted((source / split).glob("*.csv")):
+            key = f"{TRAINING_DATA_PREFIX}{split}/{path.name}"
+            if key not in present:
+                s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="text/csv")
+                uploaded.append(key)
+    return uploaded
+
+
+def read_s3_object(s3: Any, uri: str) -> bytes:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not key:
+        raise StackError(f"{uri!r} is not an s3://bucket/key URI")
+    data: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return data
+
+
+def champion_of(s3: Any, model_data_url: str) -> tuple[Champion, dict[str, Any]]:
+    """The model a ``model.tar.gz`` in S3 holds, as SageMaker sees it: downloaded, hashed, its metadata read."""
+    data = read_s3_object(s3, model_data_url)
+    metadata = read_archive_metadata(data)
+    return Champion(str(metadata["version"]), model_data_url, hashlib.sha256(data).hexdigest()), metadata
+
+
+def register_champion(registry_table: str, champion: Champion, metadata: dict[str, Any]) -> bool:
+    """The first model as the registry's champion too; False (nothing written) when there is one."""
+    registry = Registry(registry_table)
+    return registry.ensure_champion(
+        version=champion.version, model_data_url=champion.model_data_url, sha256=champion.sha256, metadata=metadata
+    )
+
+
+def write_pointer(path: Path, champion: Champion) -> None:
+    """A champion pointer file, replaced whole: the model server may read it at any moment."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(".json.tmp")
+    scratch.write_text(json.dumps(champion.__dict__))
+    scratch.replace(path)
+
+
+def read_pointer(path: Path) -> Champion:
+    pointer = json.loads(path.read_text())
+    return Champion(pointer["version"], pointer["model_data_url"], pointer["sha256"])
+
+
 class DirtyMarker:
     """WSGI middleware in front of moto: any request that may write marks the data as changed."""
 
@@ -204,6 +288,7 @@ class Stack:
     runner: Runner | None = None
     champion: Champion | None = None
     key: str = ""
+    endpoint_name: str | None = None  # the SageMaker endpoint, on that backend
     _servers: list[BaseWSGIServer] = field(default_factory=list)
     _pollers: list[SqsPoller] = field(default_factory=list)
     _model: subprocess.Popen[bytes] | None = None
@@ -214,14 +299,30 @@ class Stack:
     _restored: bool = False
     _supervisor: threading.Thread | None = None
     _wrote_state_file: bool = False
+    _training: TrainingJobs | None = None
+    _notifications: NotificationLog | None = None
 
     def __post_init__(self) -> None:
-        overrides = {"InferenceBackend": self.settings.backend, "ModelImageUri": LOCAL_IMAGE}
-        self.template = Template.read(ROOT / "template.yaml", prefix=self.settings.prefix, overrides=overrides)
+        self.template = Template.read(
+            ROOT / "template.yaml", prefix=self.settings.prefix, overrides=parameter_overrides(self.settings)
+        )
 
     @property
     def endpoint(self) -> str:
         return self.settings.url(self.settings.moto_port)
+
+    @property
+    def bucket(self) -> str:
+        return self.template.physical_name("DataBucket")
+
+    @property
+    def pointer_file(self) -> Path:
+        """On the SageMaker backend, the model the endpoint serves; rewritten by an endpoint update."""
+        return self.settings.data_dir / "endpoints" / f"{self.endpoint_name}.json"
+
+    @property
+    def notifications_log(self) -> Path:
+        return self.settings.data_dir / "logs" / "notifications.log"
 
     @property
     def model_url(self) -> str:
@@ -246,11 +347,17 @@ class Stack:
         specs = [self.template.function(logical_id, self.endpoint) for logical_id in self.template.functions()]
         overrides = {"MODEL_URL": self.model_url} if settings.backend == "ecs" else {}
         runner = self.runner = Runner(specs, self.endpoint, settings.data_dir / "logs", settings.concurrency, overrides)
-        self._undo_gaps = moto_gaps.install(runner, lambda: self.model_url)
+        self._training = TrainingJobs(
+            settings.data_dir / "training-jobs", settings.data_dir / "logs", self.client("s3")
+        )
+        self._undo_gaps = moto_gaps.install(
+            runner, lambda: self.model_url, training=self._training, on_endpoint_update=self.on_endpoint_update
+        )
         marker = self._start_moto()
         snapshot, champion = self._create_resources(specs)
         self._start_model(champion)
         self._start_event_sources(runner)
+        self._start_notifications()
         self._start_gateway(runner)
         threading.Thread(target=self._keep_saving, args=(marker, snapshot), name="snapshot", daemon=True).start()
         settings.state_file.write_text(
@@ -267,7 +374,19 @@ class Stack:
             create_backend_app,
         )
 
-        os.environ["MOTO_PORT"] = str(self.settings.moto_port)  # where moto's Step Functions interpreter calls
+        # MOTO_PORT: where moto's Step Functions interpreter calls. The rest: code in this process that
+        # uses boto3's defaults (the registry's data access) talks to moto, never to AWS.
+        os.environ.update(
+            {
+                "MOTO_PORT": str(self.settings.moto_port),
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+            }
+        )
+        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            os.environ.pop(name, None)
         self._marker = DirtyMarker(DomainDispatcherApplication(create_backend_app))
         server = make_server(
             self.settings.host, self.settings.moto_port, self._marker, threaded=True, request_handler=MotoRequestHandler
@@ -289,7 +408,10 @@ class Stack:
         create_queues(template, self.client("sqs"))
         create_topics(template, self.client("sns"))
         create_parameters(template, self.client("ssm"))
+        create_secrets(template, self.client("secretsmanager"), {ADMIN_KEY_SECRET: self.key})
+        create_roles(template, self.client("iam"))
         create_functions(template, specs, self.client("iam"), self.client("lambda"))
+        create_state_machines(template, self.client("iam"), self.client("stepfunctions"))
         clients = {name: self.client(name) for name in ("dynamodb", "s3", "sqs")}
         self._snapshot = Snapshot(self.settings.data_dir / "snapshot", template, clients, moto_gaps.queued_messages)
         restored = self._snapshot.restore()
@@ -302,16 +424,21 @@ class Stack:
             )
         # After the restore, so restored objects do not notify again.
         create_notifications(template, self.client("s3"))
-        champion = self.champion = register_first_model(
-            self.client("s3"), template.physical_name("DataBucket"), ROOT / "build" / "model.tar.gz"
-        )
+        s3 = self.client("s3")
+        uploaded = upload_training_data(s3, self.bucket)
+        if uploaded:
+            print(f"Uploaded the training data to s3://{self.bucket}/{TRAINING_DATA_PREFIX}", flush=True)
+        champion = self.champion = register_first_model(s3, self.bucket, ROOT / "build" / "model.tar.gz")
+        _, metadata = champion_of(s3, champion.model_data_url)
+        register_champion(template.physical_name("RegistryTable"), champion, metadata)
         if self.settings.backend == "sagemaker":
             template.overrides = {
                 **template.overrides,
                 "ModelDataUrl": champion.model_data_url,
                 "ModelSha256": champion.sha256,
             }
-            create_sagemaker_endpoint(template, self.client("iam"), self.client("sagemaker"))
+            self.endpoint_name = create_sagemaker_endpoint(template, self.client("sagemaker"))
+            write_pointer(self.pointer_file, champion)
         return self._snapshot, champion
 
     def _start_model(self, champion: Champion) -> None:
@@ -335,25 +462,33 @@ class Stack:
             except StackError as error:
                 log.warning("%s", error)
 
-    def _launch_model(self, champion: Champion) -> None:
-        logs = self.settings.data_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        env = {
+    def model_environment(self, champion: Champion) -> dict[str, str]:
+        """The model server's environment: it serves the champion its pointer names and follows it
+        (ECS: the registry's pointer in the bucket; SageMaker: the endpoint's pointer file), with
+        ``champion`` as the fallback."""
+        pointer = f"s3://{self.bucket}/{CHAMPION_KEY}" if self.settings.backend == "ecs" else str(self.pointer_file)
+        return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(ROOT / "model_training"),
             "HOST": self.settings.host,
             "PORT": str(self.settings.model_port),
             "MODEL_URI": champion.model_data_url,
             "MODEL_SHA256": champion.sha256,
+            "CHAMPION_URI": pointer,
+            "CHAMPION_POLL_SECONDS": CHAMPION_POLL_SECONDS,
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
         }
+
+    def _launch_model(self, champion: Champion) -> None:
+        logs = self.settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
         with (logs / "model.log").open("ab") as output:
             self._model = subprocess.Popen(
                 [sys.executable, "-m", "sentiment_model.container", "serve"],
-                env=env,
+                env=self.model_environment(champion),
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
@@ -370,6 +505,47 @@ class Stack:
         raise StackError(
             f"the model server did not answer /ping in {MODEL_START_TIMEOUT_S} s; see {logs / 'model.log'}"
         )
+
+    def served_version(self) -> str | None:
+        """The model version the model server answers with, if it answers."""
+        with (
+            contextlib.suppress(OSError, ValueError),
+            urllib.request.urlopen(  # noqa: S310 - the local model server
+                f"{self.model_url}/ping", timeout=2
+            ) as answer,
+        ):
+            version = json.loads(answer.read()).get("model_version")
+            return None if version is None else str(version)
+        return None
+
+    def on_endpoint_update(self, endpoint_name: str, model_data_url: str) -> None:
+        """What a SageMaker endpoint update is here: the endpoint's pointer file names the new model
+        (downloaded and hashed, as SageMaker does), and the update ends once the model server answers
+        with its version. If it does not in time, the pointer names the previous model again."""
+        if endpoint_name != self.endpoint_name:
+            raise StackError(f"the local stack serves one endpoint, {self.endpoint_name}, not {endpoint_name}")
+        champion, _ = champion_of(self.client("s3"), model_data_url)
+        previous = read_pointer(self.pointer_file)
+        write_pointer(self.pointer_file, champion)
+        deadline = time.monotonic() + ENDPOINT_UPDATE_TIMEOUT_S
+        while time.monotonic() < deadline and not self._stop.is_set():
+            if self.served_version() == champion.version:
+                self.champion = champion
+                log.info("endpoint %s serves model %s", endpoint_name, champion.version)
+                return
+            time.sleep(0.5)
+        write_pointer(self.pointer_file, previous)
+        raise StackError(
+            f"the model server did not serve model {champion.version} within {ENDPOINT_UPDATE_TIMEOUT_S} s; "
+            f"see {self.settings.data_dir / 'logs' / 'model.log'}"
+        )
+
+    def _start_notifications(self) -> None:
+        topics = [self.template.arn(logical_id) for logical_id in self.template.of_type("AWS::SNS::Topic")]
+        sqs = self.client("sqs")
+        url = subscribe_queue(self.client("sns"), sqs, f"{self.settings.prefix}-notifications", topics)
+        self._notifications = NotificationLog(sqs, url, self.notifications_log)
+        self._notifications.start()
 
     def _start_event_sources(self, runner: Runner) -> None:
         for logical_id, _name, properties in self.template.events("SQS"):
@@ -422,6 +598,7 @@ class Stack:
                 f"  admin key          {self.key}",
                 f"  data               {settings.data_dir}   (kept across restarts; {wipe})",
                 f"  function logs      {settings.data_dir / 'logs'}",
+                f"  notifications      {self.notifications_log}",
                 "Press Ctrl-C to stop.",
                 "",
             ]
@@ -429,11 +606,19 @@ class Stack:
 
     def stop(self) -> None:
         self._stop.set()
+        # Executions still running lose their functions, their training job and then moto itself on
+        # the way out; moto's interpreter would log each of those failures. They end with the process.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         if self._supervisor is not None:
             self._supervisor.join()  # it checks the stop flag every second, and while a start waits
         for server in reversed(self._servers[1:]):  # the gateway first; moto last
             server.shutdown()
         self._stop_functions()
+        if self._notifications is not None:
+            self._notifications.stop()
+            self._notifications.join(timeout=5)
+        if self._training is not None:
+            self._training.close()
         self._stop_model()
         if self._snapshot is not None and self._restored:
             self._snapshot.save()
@@ -464,6 +649,15 @@ class Stack:
         except subprocess.TimeoutExpired:
             self._model.kill()
             self._model.wait()
+
+
+def parameter_overrides(settings: Settings) -> dict[str, str]:
+    """The template's parameters as the local stack sets them: the backend, a model image (so the
+    model resources exist), deployment checks every second, and ``RETRAIN_THRESHOLD`` when given."""
+    overrides = {"InferenceBackend": settings.backend, "ModelImageUri": LOCAL_IMAGE, "DeployPollSeconds": "1"}
+    if settings.retrain_threshold is not None:
+        overrides["RetrainThreshold"] = str(settings.retrain_threshold)
+    return overrides
 
 
 def up(settings: Settings) -> int:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from sentiment_local.resources import table_request
 from sentiment_local.template import Route, Template
 from tests.conftest import ROOT
+
+DATA_BUCKET = "sentiment-dev-data-123456789012-us-east-1"
+STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:t-RetrainStateMachine"
 
 
 def template(**overrides: str) -> Template:
@@ -16,12 +24,138 @@ def template(**overrides: str) -> Template:
 def test_the_api_environment_resolves_to_local_names() -> None:
     env = template().function_environment("ApiFunction", "http://localhost:5000")
     assert env["COMMENTS_TABLE"] == "t-CommentsTable"
-    assert env["DATA_BUCKET"] == "t-databucket"
+    assert env["DATA_BUCKET"] == DATA_BUCKET
+    assert env["REGISTRY_TABLE"] == "t-RegistryTable"
     assert env["PENDING_QUEUE_URL"] == "http://localhost:5000/123456789012/t-PendingQueue"
     assert env["POWERTOOLS_SERVICE_NAME"] == "api"
+    assert env["STATE_MACHINE_ARN"] == STATE_MACHINE_ARN
+    assert env["ADMIN_API_KEY_SECRET"] == "t-AdminApiKeySecret"  # noqa: S105 - its name: GetSecretValue takes it
     # No model image yet: no endpoint, no service URL.
     assert env["SAGEMAKER_ENDPOINT_NAME"] == ""
     assert env["MODEL_URL"] == ""
+
+
+# ---- names the template gives ----
+
+
+def test_a_bucket_name_in_the_template_is_its_name() -> None:
+    # Given the template names the data bucket from the stage, account and region
+    # When the local stack resolves it, for any prefix and stage
+    # Then it is that name, the same one the functions are given
+    assert template().physical_name("DataBucket") == DATA_BUCKET
+    assert template(Stage="prod").physical_name("DataBucket") == "sentiment-prod-data-123456789012-us-east-1"
+    assert template().resolve({"Ref": "DataBucket"}) == DATA_BUCKET
+    assert template().arn("DataBucket") == f"arn:aws:s3:::{DATA_BUCKET}"
+    assert template(Stage="prod").function_environment("PendingFunction", "http://q")["DATA_BUCKET"] == (
+        "sentiment-prod-data-123456789012-us-east-1"
+    )
+
+
+def test_a_resource_without_a_name_gets_the_prefix_and_its_logical_id() -> None:
+    document = {
+        "Resources": {
+            "Named": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::Sub": "q-${AWS::Region}"}}},
+            "Unnamed": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "UnnamedBucket": {"Type": "AWS::S3::Bucket"},
+        }
+    }
+    names = Template(document, prefix="p")
+    assert names.physical_name("Named") == "q-us-east-1"
+    assert names.physical_name("Unnamed") == "p-Unnamed"
+    assert names.physical_name("UnnamedBucket") == "p-unnamedbucket"  # bucket names are lower case
+
+
+def test_the_retraining_resources_resolve_for_the_functions() -> None:
+    t = template(ModelImageUri="repo:tag", DeployPollSeconds="1", RetrainThreshold="3")
+    trigger = t.function_environment("FeedbackTriggerFunction", "http://q")
+    assert trigger["STATE_MACHINE_ARN"] == STATE_MACHINE_ARN
+    assert trigger["RETRAIN_THRESHOLD"] == "3"
+    deploy = t.function_environment("DeployModelFunction", "http://q")
+    assert deploy["SAGEMAKER_ROLE_ARN"] == "arn:aws:iam::123456789012:role/t-SageMakerExecutionRole"
+    assert deploy["DEPLOY_POLL_SECONDS"] == "1"
+    assert deploy["MODEL_IMAGE_URI"] == "repo:tag"
+    assert t.resolve({"Fn::GetAtt": ["RetrainStateMachine", "Name"]}) == "t-RetrainStateMachine"
+    assert t.resolve({"Fn::GetAtt": ["TrainingRole", "Arn"]}) == "arn:aws:iam::123456789012:role/t-TrainingRole"
+    assert t.resolve({"Ref": "RetrainTopic"}) == "arn:aws:sns:us-east-1:123456789012:t-RetrainTopic"
+    assert t.resolve({"Fn::GetAtt": ["RetrainLogGroup", "Arn"]}) == (
+        "arn:aws:logs:us-east-1:123456789012:log-group:t-RetrainLogGroup:*"
+    )
+    # Without a model there is no SageMaker role to hand over.
+    assert template().function_environment("DeployModelFunction", "http://q")["SAGEMAKER_ROLE_ARN"] == ""
+
+
+def test_a_variable_that_resolves_to_no_value_is_left_out() -> None:
+    document: dict[str, Any] = {
+        "Conditions": {"Never": {"Fn::Equals": ["a", "b"]}},
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Environment": {
+                        "Variables": {
+                            "KEPT": "yes",
+                            "DROPPED": {"Fn::If": ["Never", "no", {"Ref": "AWS::NoValue"}]},
+                        }
+                    }
+                },
+            }
+        },
+    }
+    assert Template(document).function_environment("Fn", "http://q") == {"KEPT": "yes"}
+
+
+# ---- the state machine's definition ----
+
+PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+
+
+def test_the_state_machine_definition_has_every_substitution_resolved() -> None:
+    # Given the template's state machine with its DefinitionSubstitutions
+    t = template(ModelImageUri="sentiment-model:local", TrainingInstanceType="ml.m5.xlarge")
+    source = (ROOT / "statemachine" / "retrain.asl.json").read_text()
+    assert PLACEHOLDER.search(source)  # the file does have placeholders to replace
+
+    # When the local stack reads it
+    definition = t.state_machine_definition("RetrainStateMachine")
+
+    # Then nothing is left to substitute and each value is the resource's local name or ARN
+    assert PLACEHOLDER.search(definition) is None
+    states = json.loads(definition)["States"]
+    assert states["PrepareDataset"]["Resource"] == (
+        "arn:aws:lambda:us-east-1:123456789012:function:t-PrepareDatasetFunction"
+    )
+    assert states["RecordRun"]["Resource"].endswith(":function:t-RecordRunFunction")
+    assert states["Notify"]["Parameters"]["TopicArn"] == "arn:aws:sns:us-east-1:123456789012:t-RetrainTopic"
+    training = states["TrainCandidate"]["Parameters"]
+    assert training["AlgorithmSpecification"]["TrainingImage"] == "sentiment-model:local"
+    assert training["RoleArn"] == "arn:aws:iam::123456789012:role/t-TrainingRole"
+    assert training["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
+
+
+def substituted(tmp_path: Path, text: str, substitutions: dict[str, Any]) -> str:
+    definition = tmp_path / "machine.asl.json"
+    definition.write_text(text)
+    document = {
+        "Parameters": {"Seconds": {"Type": "Number", "Default": 30}},
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::Serverless::StateMachine",
+                "Properties": {"DefinitionUri": str(definition), "DefinitionSubstitutions": substitutions},
+            }
+        },
+    }
+    return Template(document, prefix="p").state_machine_definition("Machine")
+
+
+def test_a_number_substitution_is_its_json_text(tmp_path: Path) -> None:
+    text = '{"Wait": ${Seconds}, "Name": "${Name}", "Flag": ${Flag}}'
+    answer = substituted(tmp_path, text, {"Seconds": {"Ref": "Seconds"}, "Name": "n-1", "Flag": True})
+    assert json.loads(answer) == {"Wait": 30, "Name": "n-1", "Flag": True}
+
+
+def test_a_placeholder_without_a_substitution_raises(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"\$\{Missing\} has no DefinitionSubstitutions entry"):
+        substituted(tmp_path, '{"A": "${Given}", "B": "${Missing}"}', {"Given": "x"})
 
 
 def test_conditions_follow_the_parameters() -> None:
@@ -53,12 +187,18 @@ API_ROUTES = {
     ("POST", "/feedback"),
     ("GET", "/health"),
     ("GET", "/openapi.json"),
+    ("GET", "/models"),
+    ("GET", "/models/{version}"),
+    ("POST", "/models/{version}/promote"),
+    ("POST", "/training"),
+    ("GET", "/training"),
+    ("GET", "/training/{run_id}"),
 }
 
 
 def test_the_http_routes_are_the_api_functions_events() -> None:
     routes = template().http_routes()
-    assert len(routes) == 7
+    assert len(routes) == len(API_ROUTES)
     assert {(route.method, route.path) for route in routes} == API_ROUTES
     assert {route.function for route in routes} == {"ApiFunction"}
     assert "GET /comments/{comment_id}" in {route.key for route in routes}
@@ -170,8 +310,20 @@ def test_a_functions_own_properties_override_the_globals() -> None:
     assert "IDEMPOTENCY_TABLE" not in spec.environment
 
 
-def test_the_template_has_two_functions() -> None:
-    assert template().functions() == ["ApiFunction", "PendingFunction"]
+def test_the_template_has_the_api_the_pending_worker_and_the_retraining_functions() -> None:
+    assert template().functions() == [
+        "ApiFunction",
+        "PendingFunction",
+        "FeedbackTriggerFunction",
+        "PrepareDatasetFunction",
+        "EvaluateCandidateFunction",
+        "DeployModelFunction",
+        "CheckDeploymentFunction",
+        "RecordRunFunction",
+    ]
+    assert {template().function(name, "http://q").code for name in template().functions()[2:]} == {
+        ROOT / "functions" / "pipeline"
+    }
 
 
 def test_the_pending_function_reads_the_pending_queue() -> None:
@@ -182,8 +334,14 @@ def test_the_pending_function_reads_the_pending_queue() -> None:
     assert properties["MaximumBatchingWindowInSeconds"] == 5
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert t.resolve(properties["Queue"]) == "arn:aws:sqs:us-east-1:123456789012:t-PendingQueue"
-    assert t.events("S3") == []
-    assert len(t.events("HttpApi")) == 7
+    assert len(t.events("HttpApi")) == len(API_ROUTES)
+
+
+def test_the_feedback_trigger_is_notified_by_the_data_bucket() -> None:
+    t = template()
+    ((function, name, properties),) = t.events("S3")
+    assert (function, name) == ("FeedbackTriggerFunction", "FeedbackCreated")
+    assert t.resolve(properties["Bucket"]) == DATA_BUCKET
 
 
 # ---- parameters and names ----
@@ -205,9 +363,10 @@ def test_arns_follow_each_services_format() -> None:
     assert t.arn("ApiFunction") == "arn:aws:lambda:us-east-1:123456789012:function:t-ApiFunction"
     assert t.arn("PendingQueue") == "arn:aws:sqs:us-east-1:123456789012:t-PendingQueue"
     assert t.arn("CommentsTable") == "arn:aws:dynamodb:us-east-1:123456789012:table/t-CommentsTable"
-    assert t.arn("DataBucket") == "arn:aws:s3:::t-databucket"
-    assert t.resolve({"Fn::GetAtt": ["DataBucket", "Arn"]}) == "arn:aws:s3:::t-databucket"
-    assert t.resolve({"Fn::Sub": "${DataBucket.Arn}/feedback/*"}) == "arn:aws:s3:::t-databucket/feedback/*"
+    assert t.arn("DataBucket") == f"arn:aws:s3:::{DATA_BUCKET}"
+    assert t.resolve({"Fn::GetAtt": ["DataBucket", "Arn"]}) == f"arn:aws:s3:::{DATA_BUCKET}"
+    assert t.resolve({"Fn::Sub": "${DataBucket.Arn}/feedback/*"}) == f"arn:aws:s3:::{DATA_BUCKET}/feedback/*"
+    assert t.arn("RetrainStateMachine") == STATE_MACHINE_ARN
 
 
 def test_a_type_without_a_local_arn_raises() -> None:

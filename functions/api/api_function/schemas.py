@@ -130,7 +130,7 @@ class FeedbackResponse(BaseModel):
         return cls(**record.model_dump(exclude={"text"}))
 
 
-class ModelStatus(BaseModel):
+class ServingModel(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     backend: str
@@ -141,7 +141,7 @@ class ModelStatus(BaseModel):
 
 class HealthResponse(BaseModel):
     status: Annotated[Literal["ok", "degraded"], Field(description="`degraded` when the model is unreachable")]
-    model: ModelStatus
+    model: ServingModel
 
 
 class ErrorResponse(BaseModel):

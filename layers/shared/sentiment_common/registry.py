@@ -91,6 +91,7 @@ class TrainingRun(BaseModel):
     run_id: Annotated[str, Field(description="Also the state machine execution's name")]
     status: RunStatus
     trigger: Trigger
+    action: Action = Action.RETRAIN
     started_at: datetime
     decision: Decision | None = None
     candidate_version: str | None = None

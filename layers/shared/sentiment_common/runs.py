@@ -13,7 +13,7 @@ from sentiment_common.dal.registry import Registry
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.errors import ConflictError
 from sentiment_common.observability import count, logger
-from sentiment_common.registry import RunRequest, RunStatus, TrainingRun, Trigger
+from sentiment_common.registry import Action, RunRequest, RunStatus, TrainingRun, Trigger
 
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
@@ -24,7 +24,7 @@ def start_run(registry: Registry, workflow: Workflow, request: RunRequest) -> Tr
     if state is not None:
         raise ConflictError(f"run {state} is still active; wait for it to finish", [{"run_id": state}])
     current = registry.state()
-    run = registry.claim_run(current, request.trigger, request.feedback_count)
+    run = registry.claim_run(current, request)
     if run is None:
         raise ConflictError("another run started at the same moment; see GET /training")
     execution_arn = workflow.start(run.run_id, request)
@@ -42,7 +42,12 @@ def resume(registry: Registry, workflow: Workflow) -> str | None:
         return None
     if not state.active_started:
         run = registry.get_run(run_id)
-        request = RunRequest(trigger=run.trigger, feedback_count=run.feedback_count)
+        request = RunRequest(
+            action=run.action,
+            trigger=run.trigger,
+            version=run.candidate_version if run.action is Action.PROMOTE else None,
+            feedback_count=run.feedback_count,
+        )
         registry.mark_started(run_id, workflow.start(run_id, request))
         logger.info("started a run whose start had not happened", extra={"run_id": run_id})
         return run_id

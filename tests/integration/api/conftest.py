@@ -22,12 +22,20 @@ import httpx
 import pytest
 from moto import mock_aws
 
+from sentiment_common import observability
+from sentiment_common.dal.registry import Registry
 from sentiment_local.resources import create_buckets, create_queues, create_tables
 from sentiment_local.template import Template
 from tests.conftest import ROOT
 from tests.integration.conftest import free_port
 
 QUEUE_ENDPOINT = "https://sqs.us-east-1.amazonaws.com"
+ADMIN_KEY = "test-admin-key-4f9c1e7b2a"  # what the secret named by ADMIN_API_KEY_SECRET holds
+# Stands where RetrainStateMachine is: its executions stay RUNNING until a test stops them.
+WAITING_STATE_MACHINE = {
+    "StartAt": "Train",
+    "States": {"Train": {"Type": "Wait", "Seconds": 60, "Next": "Done"}, "Done": {"Type": "Succeed"}},
+}
 
 
 class ModelServer:
@@ -132,12 +140,26 @@ class Response:
     body: Any
 
 
+def create_state_machine(arn: str) -> None:
+    """A state machine under exactly ``arn`` (moto's account and region are the template's)."""
+    name = arn.split(":stateMachine:", 1)[1]
+    created = boto3.client("stepfunctions").create_state_machine(
+        name=name,
+        definition=json.dumps(WAITING_STATE_MACHINE),
+        roleArn="arn:aws:iam::123456789012:role/retrain-state-machine",
+    )["stateMachineArn"]
+    if created != arn:
+        raise RuntimeError(f"moto made {created}, not {arn}")
+
+
 @dataclass
 class Stack:
     template: Template
     api: ModuleType
     pending: ModuleType
     model: ModelServer
+    admin_key: str = ADMIN_KEY
+    state_machine_arn: str = ""
 
     def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Response:
         result = self.api.lambda_handler(http_event(method, path, body, **kwargs), LambdaContext())
@@ -189,15 +211,33 @@ class Stack:
                     }
                 )
 
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.template.physical_name("RegistryTable"))
+
+    def executions(self) -> dict[str, dict[str, Any]]:
+        """The retraining state machine's executions: name → status and input."""
+        sfn = boto3.client("stepfunctions")
+        listing = sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+        described = (sfn.describe_execution(executionArn=item["executionArn"]) for item in listing)
+        return {item["name"]: {"status": item["status"], "input": json.loads(item["input"])} for item in described}
+
     def run_pending(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = self.pending.lambda_handler({"Records": records}, LambdaContext("PendingFunction"))
         return result
 
     def wipe(self) -> None:
-        for logical_id, key in (("CommentsTable", "comment_id"), ("IdempotencyTable", "id")):
+        for logical_id, keys in (
+            ("CommentsTable", ("comment_id",)),
+            ("IdempotencyTable", ("id",)),
+            ("RegistryTable", ("pk", "sk")),
+        ):
             table = self.table(logical_id)
             for item in table.scan()["Items"]:
-                table.delete_item(Key={key: item[key]})
+                table.delete_item(Key={key: item[key] for key in keys})
+        # Run ids start again at run-000001, so their executions must go too.
+        boto3.client("stepfunctions").delete_state_machine(stateMachineArn=self.state_machine_arn)
+        create_state_machine(self.state_machine_arn)
         s3 = boto3.client("s3")
         for key in self.objects():
             s3.delete_object(Bucket=self.bucket, Key=key)
@@ -245,7 +285,18 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
         }
         for name, value in environment.items():
             patch.setenv(name, value)
-        stack = Stack(template, _fresh("api_function.handler"), _fresh("pending_function.handler"), model_server)
+        # The shared Metrics read their namespace when first imported, which may have been while another
+        # test module was collected, before this environment was set.
+        patch.setattr(observability.metrics, "namespace", environment["POWERTOOLS_METRICS_NAMESPACE"])
+        boto3.client("secretsmanager").create_secret(Name=environment["ADMIN_API_KEY_SECRET"], SecretString=ADMIN_KEY)
+        create_state_machine(environment["STATE_MACHINE_ARN"])
+        stack = Stack(
+            template,
+            _fresh("api_function.handler"),
+            _fresh("pending_function.handler"),
+            model_server,
+            state_machine_arn=environment["STATE_MACHINE_ARN"],
+        )
         yield stack
     patch.undo()
 

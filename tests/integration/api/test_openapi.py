@@ -15,6 +15,12 @@ ROUTES = {
     ("get", "/comments/{comment_id}"),
     ("post", "/feedback"),
     ("get", "/health"),
+    ("get", "/models"),
+    ("get", "/models/{version}"),
+    ("post", "/models/{version}/promote"),
+    ("post", "/training"),
+    ("get", "/training"),
+    ("get", "/training/{run_id}"),
 }
 
 

@@ -1,6 +1,7 @@
 """What moto 5.2.5 does not do without Docker, plugged: Lambda invocations run the real handler,
-S3 notifications invoke asynchronously, InvokeEndpoint reaches a model server, queued messages are
-readable without a receive."""
+S3 notifications invoke asynchronously, InvokeEndpoint reaches a model server, UpdateEndpoint swaps
+the model served (or rolls back), queued messages are readable without a receive. Training jobs and
+Step Functions' SageMaker integration are in test_training_jobs.py."""
 
 from __future__ import annotations
 
@@ -24,21 +25,42 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.s3 import notifications
+from moto.sagemaker.models import SageMakerModelBackend
+from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from sentiment_local import moto_gaps
 from sentiment_local.functions import Runner
 from sentiment_local.moto_gaps import MotoVersionError, check_version, install, queued_messages
 from sentiment_local.resources import create_functions
 from sentiment_local.template import FunctionSpec, Template
+from sentiment_local.training_jobs import TrainingJobs
 from tests.integration.local.conftest import Code, RunnerFactory, function_spec, wait_for
 
 ENDPOINT_NAME = "gaps-endpoint"
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
-def patched_methods() -> tuple[Any, Any, Any]:
-    return LambdaFunction._invoke_lambda, notifications._invoke_awslambda, SageMakerRuntimeResponse.invoke_endpoint
+def patched_methods() -> tuple[Any, ...]:
+    return (
+        LambdaFunction._invoke_lambda,
+        notifications._invoke_awslambda,
+        SageMakerRuntimeResponse.invoke_endpoint,
+        vars(state_task_factory)["state_task_service_for"],
+        StepFunctionsParserBackend.start_execution,
+        SageMakerModelBackend.create_training_job,
+    )
+
+
+def added_actions() -> set[str]:
+    """What moto 5.2.5 lacks and the gaps add."""
+    return {
+        name
+        for name, owner in (("update_endpoint", SageMakerModelBackend), ("update_endpoint", SageMakerResponse))
+        if hasattr(owner, name)
+    }
 
 
 # ---- the version check ----
@@ -63,6 +85,7 @@ def test_another_moto_version_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_pa
     finally:
         runner.close()
     assert patched_methods() == before  # nothing was patched
+    assert added_actions() == set()
 
 
 # ---- a stack in moto with the gaps plugged ----
@@ -114,9 +137,19 @@ class Gaps:
     model: ModelServer
     tmp: Path
     model_url: list[str] = field(default_factory=list)
+    updates: list[tuple[str, str]] = field(default_factory=list)
+    update_error: str | None = None
+    update_may_finish: threading.Event = field(default_factory=threading.Event)
 
     def client(self, service: str, config: Config | None = None) -> Any:
         return boto3.client(service, region_name="us-east-1", config=config)
+
+    def on_endpoint_update(self, endpoint_name: str, model_data_url: str) -> None:
+        """The stack's part of an endpoint update: recorded; it ends when the test lets it, and fails if told to."""
+        self.updates.append((endpoint_name, model_data_url))
+        self.update_may_finish.wait(timeout=10)
+        if self.update_error:
+            raise RuntimeError(self.update_error)
 
 
 @pytest.fixture
@@ -133,8 +166,9 @@ def gaps(aws_credentials: None, code: Code, make_runner: RunnerFactory, tmp_path
     runner = make_runner(*specs.values())
     model = ModelServer()
     state = Gaps(runner, specs, model, tmp_path, [model.url])
+    state.update_may_finish.set()
     with mock_aws():
-        undo = install(runner, lambda: state.model_url[0])
+        undo = install(runner, lambda: state.model_url[0], on_endpoint_update=state.on_endpoint_update)
         try:
             yield state
         finally:
@@ -160,16 +194,34 @@ def register(gaps: Gaps, *logical_ids: str) -> list[str]:
 def test_install_patches_moto_and_undo_restores_it(aws_credentials: None, tmp_path: Path) -> None:
     before = patched_methods()
     runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
+    training = TrainingJobs(tmp_path / "jobs", tmp_path / "logs", s3=None)
     try:
-        undo = install(runner, lambda: "http://127.0.0.1:1")
+        undo = install(runner, lambda: "http://127.0.0.1:1", training=training)
         try:
             during = patched_methods()
             assert all(now is not then for now, then in zip(during, before, strict=True))
+            assert added_actions() == {"update_endpoint"}
+            assert "update_endpoint" in vars(SageMakerResponse)
+        finally:
+            undo()
+    finally:
+        training.close()
+        runner.close()
+    assert patched_methods() == before
+    assert added_actions() == set()
+
+
+def test_without_a_training_runner_moto_keeps_its_own_training_jobs(aws_credentials: None, tmp_path: Path) -> None:
+    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
+    try:
+        undo = install(runner, lambda: "http://127.0.0.1:1")
+        try:
+            assert SageMakerModelBackend.create_training_job is patched_methods()[5]
+            assert added_actions() == {"update_endpoint"}
         finally:
             undo()
     finally:
         runner.close()
-    assert patched_methods() == before
 
 
 def test_a_lambda_invocation_runs_the_real_handler(gaps: Gaps) -> None:
@@ -383,3 +435,116 @@ def test_a_step_functions_task_runs_the_real_handler(
     assert described["status"] == "SUCCEEDED", described
     assert json.loads(described["output"])["event"] == {"step": 1}
     assert json.loads(described["output"])["function_name"] == "gaps-Echo"
+
+
+# ---- UpdateEndpoint ----
+
+
+def add_config(gaps: Gaps, name: str, model_data_url: str, variant: str = "AllTraffic") -> None:
+    sagemaker = gaps.client("sagemaker")
+    sagemaker.create_model(
+        ModelName=f"{name}-model",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/gaps-sagemaker",
+        PrimaryContainer={"Image": "sentiment-model:local", "ModelDataUrl": model_data_url},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": variant,
+                "ModelName": f"{name}-model",
+                "InitialVariantWeight": 1.0,
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+            }
+        ],
+    )
+
+
+def described(gaps: Gaps, endpoint: str) -> dict[str, Any]:
+    return dict(gaps.client("sagemaker").describe_endpoint(EndpointName=endpoint))
+
+
+def test_update_endpoint_serves_the_new_configurations_model(gaps: Gaps, endpoint: str) -> None:
+    # Given an endpoint in service and a configuration naming the next model
+    add_config(gaps, "gaps-config-v2", "s3://gaps/models/v2/model.tar.gz", variant="champion")
+    gaps.update_may_finish.clear()
+
+    # When the endpoint is updated to it
+    answer = gaps.client("sagemaker").update_endpoint(EndpointName=endpoint, EndpointConfigName="gaps-config-v2")
+
+    # Then it is updating to that configuration while the stack swaps the model it serves
+    assert answer["EndpointArn"] == f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{endpoint}"
+    updating = described(gaps, endpoint)
+    assert updating["EndpointStatus"] == "Updating"
+    assert updating["EndpointConfigName"] == "gaps-config-v2"
+    assert [variant["VariantName"] for variant in updating["ProductionVariants"]] == ["champion"]
+    wait_for(lambda: gaps.updates, message="the stack to be asked")
+    assert gaps.updates == [(endpoint, "s3://gaps/models/v2/model.tar.gz")]
+
+    # And once the swap is done it is in service on the new configuration
+    gaps.update_may_finish.set()
+    done = wait_for(lambda: (d := described(gaps, endpoint))["EndpointStatus"] == "InService" and d)
+    assert done["EndpointConfigName"] == "gaps-config-v2"
+    assert "FailureReason" not in done
+
+
+def test_a_failed_update_leaves_the_previous_configuration_and_says_why(gaps: Gaps, endpoint: str) -> None:
+    add_config(gaps, "gaps-config-v2", "s3://gaps/models/v2/model.tar.gz", variant="champion")
+    gaps.update_error = "the model server did not serve model v2 within 120 s"
+
+    gaps.client("sagemaker").update_endpoint(EndpointName=endpoint, EndpointConfigName="gaps-config-v2")
+
+    done = wait_for(lambda: (d := described(gaps, endpoint))["EndpointStatus"] == "InService" and d)
+    assert done["EndpointConfigName"] == "gaps-config"
+    assert [variant["VariantName"] for variant in done["ProductionVariants"]] == ["AllTraffic"]
+    assert done["FailureReason"] == "the model server did not serve model v2 within 120 s"
+    assert gaps.updates == [(endpoint, "s3://gaps/models/v2/model.tar.gz")]
+
+    # A later update that works clears the reason
+    gaps.update_error = None
+    gaps.client("sagemaker").update_endpoint(EndpointName=endpoint, EndpointConfigName="gaps-config-v2")
+    done = wait_for(
+        lambda: (
+            (d := described(gaps, endpoint))["EndpointStatus"] == "InService"
+            and d["EndpointConfigName"] == "gaps-config-v2"
+            and d
+        )
+    )
+    assert "FailureReason" not in done
+
+
+@pytest.mark.parametrize(
+    ("endpoint_name", "config_name", "says"),
+    [
+        (
+            "no-such-endpoint",
+            "gaps-config",
+            "Could not find endpoint 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/no-such-endpoint'",
+        ),
+        (ENDPOINT_NAME, "no-such-config", "Could not find endpoint configuration"),
+    ],
+)
+def test_update_endpoint_refuses_what_does_not_exist(
+    gaps: Gaps, endpoint: str, endpoint_name: str, config_name: str, says: str
+) -> None:
+    with pytest.raises(ClientError) as raised:
+        gaps.client("sagemaker", NO_RETRIES).update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert says in raised.value.response["Error"]["Message"]
+    assert described(gaps, endpoint)["EndpointStatus"] == "InService"
+    assert gaps.updates == []
+
+
+def test_an_endpoint_that_is_updating_refuses_another_update(gaps: Gaps, endpoint: str) -> None:
+    add_config(gaps, "gaps-config-v2", "s3://gaps/models/v2/model.tar.gz")
+    gaps.update_may_finish.clear()
+    sagemaker = gaps.client("sagemaker", NO_RETRIES)
+    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName="gaps-config-v2")
+
+    with pytest.raises(ClientError) as raised:
+        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName="gaps-config")
+
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "Cannot update in-progress endpoint" in raised.value.response["Error"]["Message"]
+    gaps.update_may_finish.set()
+    wait_for(lambda: described(gaps, endpoint)["EndpointStatus"] == "InService")

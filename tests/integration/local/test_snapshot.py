@@ -20,9 +20,10 @@ from sentiment_local.snapshot import Restored, Snapshot
 from sentiment_local.template import Template
 from tests.conftest import ROOT
 
-BUCKET = "snap-databucket"
+BUCKET = "sentiment-dev-data-123456789012-us-east-1"  # the template names the bucket itself
 COMMENTS = "snap-CommentsTable"
 IDEMPOTENCY = "snap-IdempotencyTable"
+REGISTRY = "snap-RegistryTable"
 PENDING = "snap-PendingQueue"
 DEAD_LETTERS = "snap-PendingDeadLetterQueue"
 
@@ -90,6 +91,7 @@ RICH_ITEM = {
     "nothing": {"NULL": True},
 }
 KEY_ITEM = {"id": {"S": "request-1"}, "expiration": {"N": "1999999999"}, "data": {"S": "{}"}}
+CHAMPION_ITEM = {"pk": {"S": "CHAMPION"}, "sk": {"S": "CURRENT"}, "version": {"S": "v1"}}
 
 
 def write_data(aws: Aws) -> None:
@@ -98,6 +100,7 @@ def write_data(aws: Aws) -> None:
         dynamodb.put_item(TableName=COMMENTS, Item=comment(n))
     dynamodb.put_item(TableName=COMMENTS, Item=RICH_ITEM)
     dynamodb.put_item(TableName=IDEMPOTENCY, Item=KEY_ITEM)
+    dynamodb.put_item(TableName=REGISTRY, Item=CHAMPION_ITEM)
     s3.put_object(
         Bucket=BUCKET,
         Key="models/champion.json",
@@ -120,7 +123,7 @@ def test_save_then_restore_into_a_fresh_moto(tmp_path: Path, aws_credentials: No
     directory = tmp_path / "snapshot"
     with fresh_aws() as aws:
         write_data(aws)
-        comments, keys = aws.scan(COMMENTS), aws.scan(IDEMPOTENCY)
+        comments, keys, registry = aws.scan(COMMENTS), aws.scan(IDEMPOTENCY), aws.scan(REGISTRY)
         aws.snapshot(directory).save()
 
     assert (directory / "state.json").exists()
@@ -138,10 +141,14 @@ def test_save_then_restore_into_a_fresh_moto(tmp_path: Path, aws_credentials: No
         restored = aws.snapshot(directory).restore()
 
         assert restored == Restored(
-            items=32, objects=5, messages=1, tables={"CommentsTable": 31, "IdempotencyTable": 1}
+            items=33,
+            objects=5,
+            messages=1,
+            tables={"CommentsTable": 31, "IdempotencyTable": 1, "RegistryTable": 1},
         )
         assert aws.scan(COMMENTS) == comments
         assert aws.scan(IDEMPOTENCY) == keys
+        assert aws.scan(REGISTRY) == registry == [CHAMPION_ITEM]
         rich = aws.clients["dynamodb"].get_item(TableName=COMMENTS, Key={"comment_id": {"S": "rich"}})["Item"]
         assert rich["embedding"] == {"B": b"\x00\x01\xfe\xff binary"}
         assert rich["nested"]["M"]["list"]["L"][0] == {"B": b"\x81"}
@@ -311,8 +318,8 @@ def test_resources_the_template_no_longer_declares_are_skipped(tmp_path: Path, a
     with fresh_aws() as aws:
         del aws.template.document["Resources"]["IdempotencyTable"]
         restored = aws.snapshot(directory).restore()
-        assert restored.tables == {"CommentsTable": 31}
-        assert restored.items == 31
+        assert restored.tables == {"CommentsTable": 31, "RegistryTable": 1}
+        assert restored.items == 32
         assert aws.scan(IDEMPOTENCY) == []  # the table still exists in moto, but is not the template's
 
 

@@ -1,30 +1,61 @@
 """The parts of ``make up`` that need no running stack: settings, the admin key, the port check,
-registering the first model, and the resources built from a template (topics, parameters, S3
-notifications, functions, the SageMaker endpoint) on moto."""
+registering the first model (in the bucket and the registry), the training data, the resources built
+from a template (topics, parameters, secrets, roles, S3 notifications, functions, the state machine,
+the SageMaker endpoint) on moto, the notifications log, and an endpoint update swapping the model
+the model server serves."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import socket
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
+from sentiment_common.dal.registry import Registry
+from sentiment_local import stack as stack_module
+from sentiment_local.functions import Runner
+from sentiment_local.moto_gaps import install
+from sentiment_local.notifications import NotificationLog, subscribe_queue
 from sentiment_local.resources import (
     create_buckets,
     create_functions,
     create_notifications,
     create_parameters,
+    create_roles,
     create_sagemaker_endpoint,
+    create_secrets,
+    create_state_machines,
+    create_tables,
     create_topics,
 )
-from sentiment_local.stack import Settings, StackError, admin_key, check_ports, register_first_model
+from sentiment_local.stack import (
+    TRAINING_DATA,
+    Champion,
+    Settings,
+    Stack,
+    StackError,
+    admin_key,
+    champion_of,
+    check_ports,
+    parameter_overrides,
+    read_pointer,
+    register_champion,
+    register_first_model,
+    upload_training_data,
+    write_pointer,
+)
 from sentiment_local.template import ROOT, Template
+from tests.integration.conftest import free_port
+from tests.integration.local.conftest import wait_for
 
 
 @pytest.fixture
@@ -54,10 +85,32 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
     assert (defaults.port, defaults.moto_port, defaults.model_port, defaults.backend) == (3000, 5000, 8080, "sagemaker")
 
 
-@pytest.mark.parametrize(("name", "value", "says"), [("BACKEND", "lambda", "BACKEND"), ("PORT", "web", "numbers")])
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("BACKEND", "lambda", "BACKEND"),
+        ("PORT", "web", "numbers"),
+        ("RETRAIN_THRESHOLD", "many", "numbers"),
+        ("RETRAIN_THRESHOLD", "0", "RETRAIN_THRESHOLD must be 1 or more"),
+    ],
+)
 def test_bad_settings_say_what_is_wrong(name: str, value: str, says: str) -> None:
     with pytest.raises(StackError, match=says):
         Settings.from_environment({name: value})
+
+
+def test_the_local_parameters_check_deployments_every_second_and_take_a_retrain_threshold() -> None:
+    assert Settings.from_environment({}).retrain_threshold is None
+    assert parameter_overrides(Settings.from_environment({"BACKEND": "ecs"})) == {
+        "InferenceBackend": "ecs",
+        "ModelImageUri": "sentiment-model:local",
+        "DeployPollSeconds": "1",
+    }
+    settings = Settings.from_environment({"RETRAIN_THRESHOLD": "3"})
+    assert parameter_overrides(settings)["RetrainThreshold"] == "3"
+    template = Stack(settings).template
+    assert template.function_environment("FeedbackTriggerFunction", "http://q")["RETRAIN_THRESHOLD"] == "3"
+    assert template.function_environment("DeployModelFunction", "http://q")["DEPLOY_POLL_SECONDS"] == "1"
 
 
 def test_the_admin_key_is_generated_once_and_kept(tmp_path: Path) -> None:
@@ -106,6 +159,58 @@ def test_no_model_and_no_training_is_an_error(tmp_path: Path) -> None:
         register_first_model(s3, "data", tmp_path / "model.tar.gz", train=False)
 
 
+# ---- the training data and the registry ----
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_training_data_is_uploaded_once_under_data() -> None:
+    # Given an empty bucket
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="data")
+
+    # When the stack starts, twice
+    first = upload_training_data(s3, "data")
+    s3.put_object(Bucket="data", Key="data/base/reviews.csv", Body=b"text,label\nchanged by hand,positive\n")
+    second = upload_training_data(s3, "data")
+
+    # Then the base and golden CSVs are there, where the train channel reads them, and nothing is overwritten
+    expected = sorted(f"data/{split}/{name}.csv" for split in ("base", "golden") for name in ("reviews", "tweets"))
+    assert sorted(first) == expected
+    assert second == []
+    stored = s3.get_object(Bucket="data", Key="data/golden/tweets.csv")["Body"].read()
+    assert stored == (TRAINING_DATA / "golden" / "tweets.csv").read_bytes()
+    assert s3.get_object(Bucket="data", Key="data/base/reviews.csv")["Body"].read().startswith(b"text,label\nchanged")
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_first_model_becomes_the_registrys_champion_once(
+    model_archive: tuple[Path, str], model_version: str
+) -> None:
+    # Given the template's registry table and the first model registered in the bucket
+    template = Template.read(ROOT / "template.yaml", prefix="t")
+    create_tables(template, boto3.client("dynamodb"))
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="data")
+    champion = register_first_model(s3, "data", model_archive[0], train=False)
+    found, metadata = champion_of(s3, champion.model_data_url)
+    assert found == champion
+    assert metadata["version"] == model_version
+
+    # When it is registered as champion, on this start and the next
+    table = template.physical_name("RegistryTable")
+    assert register_champion(table, champion, metadata) is True
+    assert register_champion(table, champion, metadata) is False
+
+    # Then the registry names it champion, with the archive's hash
+    registered = Registry(table).champion()
+    assert registered is not None
+    assert (registered.version, registered.model_data_url, registered.sha256) == (
+        model_version,
+        champion.model_data_url,
+        model_archive[1],
+    )
+
+
 # ---- resources from a template ----
 
 EXTRA_RESOURCES: dict[str, Any] = {
@@ -117,25 +222,20 @@ EXTRA_RESOURCES: dict[str, Any] = {
         "Type": "AWS::SSM::Parameter",
         "Properties": {"Name": {"Fn::Sub": "/${Stage}/threshold"}, "Type": "String", "Value": "10"},
     },
-    "TriggerFunction": {
-        "Type": "AWS::Serverless::Function",
+    "PlainSecret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"SecretString": "plain"}},
+    "JsonSecret": {
+        "Type": "AWS::SecretsManager::Secret",
         "Properties": {
-            "CodeUri": "functions/pending",
-            "Handler": "pending_function.handler.lambda_handler",
-            "Environment": {"Variables": {"TOPIC": {"Ref": "AlertsTopic"}}},
-            "Events": {
-                "Feedback": {
-                    "Type": "S3",
-                    "Properties": {
-                        "Bucket": {"Ref": "DataBucket"},
-                        "Events": "s3:ObjectCreated:*",
-                        "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "feedback/"}]}},
-                    },
-                }
+            "Name": "named-secret",
+            "GenerateSecretString": {
+                "SecretStringTemplate": '{"user": "admin"}',
+                "GenerateStringKey": "password",
+                "PasswordLength": 16,
             },
         },
     },
 }
+DATA_BUCKET = "sentiment-dev-data-123456789012-us-east-1"
 
 
 @pytest.fixture
@@ -149,27 +249,83 @@ def template() -> Template:
 
 @pytest.mark.usefixtures("aws")
 def test_topics_and_parameters_come_from_the_template(template: Template) -> None:
-    (arn,) = create_topics(template, boto3.client("sns"))
-    assert arn.endswith(":t-AlertsTopic")
-    subscriptions = boto3.client("sns").list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
-    assert [(item["Protocol"], item["Endpoint"]) for item in subscriptions] == [("email", "ops@example.org")]
+    arns = create_topics(template, boto3.client("sns"))
+    # Named as the template's ARNs expect: the state machine publishes to what !Ref gives.
+    assert sorted(arns) == sorted([template.arn("AlertsTopic"), template.arn("RetrainTopic")])
+    assert template.resolve({"Ref": "RetrainTopic"}) in arns
+    subscriptions = boto3.client("sns").list_subscriptions_by_topic(TopicArn=template.arn("AlertsTopic"))
+    assert [(item["Protocol"], item["Endpoint"]) for item in subscriptions["Subscriptions"]] == [
+        ("email", "ops@example.org")
+    ]
     assert create_parameters(template, boto3.client("ssm")) == ["/dev/threshold"]
     assert boto3.client("ssm").get_parameter(Name="/dev/threshold")["Parameter"]["Value"] == "10"
+
+
+@pytest.mark.usefixtures("aws")
+def test_secrets_come_from_the_template_with_the_stacks_admin_key(template: Template) -> None:
+    # Given the template's admin key secret, and two more
+    secretsmanager = boto3.client("secretsmanager")
+
+    # When the stack creates them with its admin key
+    names = create_secrets(template, secretsmanager, {"AdminApiKeySecret": "the-stacks-key"})
+
+    # Then the API finds the key by what its environment names, and the others are as declared
+    assert sorted(names) == ["named-secret", "t-AdminApiKeySecret", "t-PlainSecret"]
+    secret_id = template.function_environment("ApiFunction", "http://q")["ADMIN_API_KEY_SECRET"]
+    assert secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"] == "the-stacks-key"
+    assert secretsmanager.get_secret_value(SecretId="t-PlainSecret")["SecretString"] == "plain"
+    generated = json.loads(secretsmanager.get_secret_value(SecretId="named-secret")["SecretString"])
+    assert generated["user"] == "admin"
+    assert len(generated["password"]) == 16
+
+    # And a second start with another key replaces the value
+    create_secrets(template, secretsmanager, {"AdminApiKeySecret": "another-key"})
+    assert secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"] == "another-key"
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_secret_without_a_given_value_is_generated_as_the_template_asks() -> None:
+    template = Template.read(ROOT / "template.yaml", prefix="t")
+    (name,) = create_secrets(template, boto3.client("secretsmanager"), {})
+    value = boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+    assert len(value) == 40
+    assert value.isalnum()  # ExcludePunctuation
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_state_machine_comes_from_the_template(template: Template) -> None:
+    # Given the template's roles and its retraining state machine
+    iam, stepfunctions = boto3.client("iam"), boto3.client("stepfunctions")
+    roles = create_roles(template, iam)
+    assert template.resolve({"Fn::GetAtt": ["TrainingRole", "Arn"]}) in roles
+    assert create_roles(template, iam) == roles  # a second start finds them
+
+    # When the stack creates the state machine
+    (arn,) = create_state_machines(template, iam, stepfunctions)
+
+    # Then it is where the functions' environment points, with the definition SAM would deploy
+    assert arn == template.function_environment("ApiFunction", "http://q")["STATE_MACHINE_ARN"]
+    described = stepfunctions.describe_state_machine(stateMachineArn=arn)
+    assert described["name"] == "t-RetrainStateMachine"
+    assert described["type"] == "STANDARD"
+    assert described["definition"] == template.state_machine_definition("RetrainStateMachine")
+    assert "${" not in described["definition"]
+    assert iam.get_role(RoleName="t-RetrainStateMachine-role")["Role"]["Arn"] == described["roleArn"]
 
 
 @pytest.mark.usefixtures("aws")
 def test_functions_and_their_s3_notifications_come_from_the_template(template: Template) -> None:
     specs = [template.function(logical_id, "http://aws") for logical_id in template.functions()]
     arns = create_functions(template, specs, boto3.client("iam"), boto3.client("lambda"))
-    assert sorted(arn.rsplit(":", 1)[-1] for arn in arns) == ["t-ApiFunction", "t-PendingFunction", "t-TriggerFunction"]
-    environment = boto3.client("lambda").get_function(FunctionName="t-TriggerFunction")["Configuration"]["Environment"]
-    assert environment["Variables"]["TOPIC"] == "arn:aws:sns:us-east-1:123456789012:t-AlertsTopic"
+    assert sorted(arn.rsplit(":", 1)[-1] for arn in arns) == sorted(f"t-{name}" for name in template.functions())
+    configuration = boto3.client("lambda").get_function(FunctionName="t-FeedbackTriggerFunction")["Configuration"]
+    assert configuration["Environment"]["Variables"]["STATE_MACHINE_ARN"] == template.arn("RetrainStateMachine")
 
-    create_buckets(template, boto3.client("s3"))
+    assert create_buckets(template, boto3.client("s3")) == [DATA_BUCKET]
     create_notifications(template, boto3.client("s3"))
-    configuration = boto3.client("s3").get_bucket_notification_configuration(Bucket="t-databucket")
+    configuration = boto3.client("s3").get_bucket_notification_configuration(Bucket=DATA_BUCKET)
     (notification,) = configuration["LambdaFunctionConfigurations"]
-    assert notification["LambdaFunctionArn"].endswith(":function:t-TriggerFunction")
+    assert notification["LambdaFunctionArn"].endswith(":function:t-FeedbackTriggerFunction")
     assert notification["Events"] == ["s3:ObjectCreated:*"]
     (rule,) = notification["Filter"]["Key"]["FilterRules"]
     assert (rule["Name"].lower(), rule["Value"]) == ("prefix", "feedback/")
@@ -177,7 +333,8 @@ def test_functions_and_their_s3_notifications_come_from_the_template(template: T
 
 @pytest.mark.usefixtures("aws")
 def test_the_sagemaker_endpoint_comes_from_the_template(template: Template) -> None:
-    name = create_sagemaker_endpoint(template, boto3.client("iam"), boto3.client("sagemaker"))
+    create_roles(template, boto3.client("iam"))
+    name = create_sagemaker_endpoint(template, boto3.client("sagemaker"))
     assert name == "t-ModelEndpoint"
     sagemaker = boto3.client("sagemaker")
     config = sagemaker.describe_endpoint_config(EndpointConfigName="t-ModelEndpointConfig")
@@ -186,10 +343,208 @@ def test_the_sagemaker_endpoint_comes_from_the_template(template: Template) -> N
     assert variant["ServerlessConfig"]["MemorySizeInMB"] == 2048  # a Number parameter, as an int
     model = sagemaker.describe_model(ModelName="t-ModelResource")
     assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://b/m.tar.gz"
-    assert model["ExecutionRoleArn"].endswith(":role/t-SageMakerExecutionRole")
+    execution_role = boto3.client("iam").get_role(RoleName="t-SageMakerExecutionRole")["Role"]["Arn"]
+    assert model["ExecutionRoleArn"] == execution_role
 
 
 @pytest.mark.usefixtures("aws")
 def test_no_model_image_no_endpoint() -> None:
     template = Template.read(ROOT / "template.yaml", prefix="t")
-    assert create_sagemaker_endpoint(template, boto3.client("iam"), boto3.client("sagemaker")) is None
+    assert create_sagemaker_endpoint(template, boto3.client("sagemaker")) is None
+
+
+# ---- notifications ----
+
+
+@pytest.mark.usefixtures("aws")
+def test_what_a_topic_publishes_lands_in_the_notifications_log(
+    template: Template, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the template's topics, a queue subscribed to each, and the log reading it
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topics = create_topics(template, sns)
+    url = subscribe_queue(sns, sqs, "t-notifications", topics)
+    notifications = NotificationLog(sqs, url, tmp_path / "logs" / "notifications.log")
+
+    # When the retraining topic and the other one publish
+    outcome = {"status": "SUCCEEDED", "decision": "promoted", "version": "v2"}
+    sns.publish(
+        TopicArn=template.arn("RetrainTopic"),
+        Subject="Sentiment retraining run r1: SUCCEEDED",
+        Message=json.dumps(outcome),
+    )
+    sns.publish(TopicArn=template.arn("AlertsTopic"), Message="first line\nsecond line")
+    read = 0
+    for _ in range(5):
+        read += notifications.poll_once()
+
+    # Then each is one JSON line in the log and one line on the console, and the queue is empty
+    assert read == 2
+    lines = [json.loads(line) for line in notifications.path.read_text().splitlines()]
+    by_topic = {line["topic"]: line for line in lines}
+    assert by_topic["t-RetrainTopic"]["subject"] == "Sentiment retraining run r1: SUCCEEDED"
+    assert json.loads(by_topic["t-RetrainTopic"]["message"]) == outcome
+    assert by_topic["t-AlertsTopic"]["subject"] is None
+    assert by_topic["t-AlertsTopic"]["message"] == "first line\nsecond line"
+    printed = capsys.readouterr().out.splitlines()
+    assert "Notification from t-RetrainTopic: Sentiment retraining run r1: SUCCEEDED" in printed
+    assert "Notification from t-AlertsTopic: first line" in printed
+    assert notifications.poll_once() == 0
+
+
+# ---- the model server follows the endpoint ----
+
+
+def test_the_model_server_follows_the_pointer_of_its_backend(tmp_path: Path) -> None:
+    champion = Champion("v1", "s3://bucket/models/v1/model.tar.gz", "ab" * 32)
+    ecs = Stack(Settings(backend="ecs", data_dir=tmp_path)).model_environment(champion)
+    assert ecs["CHAMPION_URI"] == f"s3://{DATA_BUCKET}/models/champion.json"
+    assert ecs["CHAMPION_POLL_SECONDS"] == "1"
+    assert (ecs["MODEL_URI"], ecs["MODEL_SHA256"]) == (champion.model_data_url, champion.sha256)
+
+    stack = Stack(Settings(backend="sagemaker", data_dir=tmp_path))
+    stack.endpoint_name = "t-ModelEndpoint"
+    assert stack.model_environment(champion)["CHAMPION_URI"] == str(tmp_path / "endpoints" / "t-ModelEndpoint.json")
+    write_pointer(stack.pointer_file, champion)
+    assert read_pointer(stack.pointer_file) == champion
+    assert json.loads(stack.pointer_file.read_text()) == {
+        "version": "v1",
+        "model_data_url": champion.model_data_url,
+        "sha256": champion.sha256,
+    }
+
+
+class PingServer:
+    """A stand-in for the model server's /ping: it answers with the version the pointer file names
+    (it follows the pointer, as the real one does), or, stuck, always with the version it started on."""
+
+    def __init__(self, pointer: Path) -> None:
+        self.pointer = pointer
+        self.stuck_on: str | None = None
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                version = outer.stuck_on or json.loads(outer.pointer.read_text())["version"]
+                body = json.dumps({"status": "ok", "model_version": version}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                del format, args
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def moto_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """moto's server, as ``make up`` runs it, on a free port."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield port
+    server.stop()
+
+
+def add_endpoint_config(sagemaker: Any, name: str, model_data_url: str) -> None:
+    sagemaker.create_model(
+        ModelName=f"model-{name}",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/t-SageMakerExecutionRole",
+        PrimaryContainer={"Image": "sentiment-model:local", "ModelDataUrl": model_data_url},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"config-{name}",
+        ProductionVariants=[
+            {
+                "VariantName": "champion",
+                "ModelName": f"model-{name}",
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+            }
+        ],
+    )
+
+
+def settled(sagemaker: Any, endpoint: str) -> dict[str, Any]:
+    return dict(
+        wait_for(
+            lambda: (d := sagemaker.describe_endpoint(EndpointName=endpoint))["EndpointStatus"] == "InService" and d,
+            seconds=30,
+            message="the endpoint to be in service",
+        )
+    )
+
+
+def test_an_endpoint_update_points_the_model_server_at_the_new_model(
+    tmp_path: Path, moto_port: int, model_archive: tuple[Path, str], model_version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the stack's endpoint serving an old model, a model server that follows the endpoint's
+    # pointer file, and a newer model registered in the bucket
+    stack = Stack(Settings(moto_port=moto_port, data_dir=tmp_path))
+    stack.endpoint_name = "t-ModelEndpoint"
+    old = Champion("v-old", "s3://elsewhere/old/model.tar.gz", "0" * 64)
+    write_pointer(stack.pointer_file, old)
+    ping = PingServer(stack.pointer_file)
+    stack.settings.model_port = ping.port
+    s3, sagemaker = stack.client("s3"), stack.client("sagemaker")
+    s3.create_bucket(Bucket=stack.bucket)
+    new = register_first_model(s3, stack.bucket, model_archive[0], train=False)
+    s3.put_object(Bucket=stack.bucket, Key="models/copy/model.tar.gz", Body=model_archive[0].read_bytes())
+    add_endpoint_config(sagemaker, "old", old.model_data_url)
+    add_endpoint_config(sagemaker, "new", new.model_data_url)
+    add_endpoint_config(sagemaker, "copy", f"s3://{stack.bucket}/models/copy/model.tar.gz")
+    sagemaker.create_endpoint(EndpointName="t-ModelEndpoint", EndpointConfigName="config-old")
+    runner = Runner([], endpoint=stack.endpoint, logs_dir=tmp_path / "logs")
+    undo = install(runner, lambda: stack.model_url, on_endpoint_update=stack.on_endpoint_update)
+    try:
+        # When the deployment step updates the endpoint to the new model's configuration
+        sagemaker.update_endpoint(EndpointName="t-ModelEndpoint", EndpointConfigName="config-new")
+
+        # Then the pointer names the new model, hashed as downloaded, and once the model server
+        # answers with its version the endpoint is in service on it
+        endpoint = settled(sagemaker, "t-ModelEndpoint")
+        assert endpoint["EndpointConfigName"] == "config-new"
+        assert "FailureReason" not in endpoint
+        assert read_pointer(stack.pointer_file) == new
+        assert (new.version, new.sha256) == (model_version, model_archive[1])
+        assert stack.champion == new
+
+        # When the model server never comes to serve the next model
+        ping.stuck_on = "v-stuck"
+        monkeypatch.setattr(stack_module, "ENDPOINT_UPDATE_TIMEOUT_S", 1)
+        sagemaker.update_endpoint(EndpointName="t-ModelEndpoint", EndpointConfigName="config-copy")
+
+        # Then the update fails: the endpoint and the pointer stay on the model that was served
+        endpoint = settled(sagemaker, "t-ModelEndpoint")
+        assert endpoint["EndpointConfigName"] == "config-new"
+        assert f"did not serve model {model_version} within 1 s" in endpoint["FailureReason"]
+        assert read_pointer(stack.pointer_file) == new
+
+        # And a model that cannot be downloaded fails the update the same way
+        ping.stuck_on = None
+        sagemaker.update_endpoint(EndpointName="t-ModelEndpoint", EndpointConfigName="config-old")
+        endpoint = settled(sagemaker, "t-ModelEndpoint")
+        assert endpoint["EndpointConfigName"] == "config-new"
+        assert "NoSuchBucket" in endpoint["FailureReason"]
+        assert read_pointer(stack.pointer_file) == new
+    finally:
+        undo()
+        runner.close()
+        ping.close()
+
+
+def test_the_stack_serves_only_its_own_endpoint(tmp_path: Path) -> None:
+    stack = Stack(Settings(data_dir=tmp_path))
+    stack.endpoint_name = "t-ModelEndpoint"
+    with pytest.raises(StackError, match="serves one endpoint, t-ModelEndpoint, not another"):
+        stack.on_endpoint_update("another", "s3://bucket/model.tar.gz")

@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from api_function.context import services
 from api_function.logic.health import model_health
-from api_function.schemas import HealthResponse, ModelStatus
+from api_function.schemas import HealthResponse, ServingModel
 
 router = Router()
 
@@ -14,5 +14,5 @@ def health() -> HealthResponse:
     model = model_health(services)
     return HealthResponse(
         status="ok" if model.reachable else "degraded",
-        model=ModelStatus(backend=services.backend, **model.model_dump()),
+        model=ServingModel(backend=services.backend, **model.model_dump()),
     )

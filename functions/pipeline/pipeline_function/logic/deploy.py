@@ -19,10 +19,11 @@ from pipeline_function.errors import DeploymentFailedError, NothingToDeployError
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput, Deployment
 from sentiment_common.dal.registry import Registry
+from sentiment_common.errors import NotFoundError
 from sentiment_common.inference import ModelClient
 from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
-from sentiment_common.registry import Champion, Trigger
+from sentiment_common.registry import Action, Champion, RunStatus, TrainingRun, Trigger
 from sentiment_common.settings import InferenceBackend
 
 FAILED_STATES = frozenset({"Failed", "RollingBack", "UpdateRollbackFailed", "OutOfService", "Deleting"})
@@ -38,7 +39,7 @@ def start(
     if not settings.deployed:
         raise NothingToDeployError("no model endpoint or service is deployed; deploy the stack with ModelImageUri")
     model = registry.get_model(request.version)
-    run = registry.get_run(request.run_id)
+    run = _run(registry, request)
     config_name = None
     if settings.inference_backend is InferenceBackend.SAGEMAKER:
         if endpoint is None:
@@ -72,6 +73,23 @@ def start(
         metrics=model.metrics,
         reasons=reasons,
     )
+
+
+def _run(registry: Registry, request: DeployInput) -> TrainingRun:
+    """The run's record; a promotion started from the console or CLI has none yet."""
+    try:
+        return registry.get_run(request.run_id)
+    except NotFoundError:
+        run = TrainingRun(
+            run_id=request.run_id,
+            status=RunStatus.RUNNING,
+            trigger=Trigger.ROLLBACK,
+            action=Action.PROMOTE,
+            candidate_version=request.version,
+            started_at=utc_now(),
+        )
+        registry.create_run(run)
+        return run
 
 
 def check(deployment: Deployment, endpoint: SageMakerEndpoint | None, model: ModelClient) -> Deployment:

@@ -40,10 +40,10 @@ def object_keys(event: dict[str, Any]) -> list[tuple[str, str]]:
     return keys
 
 
-def is_feedback(store: DataStore, key: str) -> bool:
+def is_feedback(store: DataStore, key: str, data: bytes) -> bool:
     """A well-formed feedback record; anything else is skipped and reported."""
     try:
-        FeedbackRecord.model_validate_json(store.read(key))
+        FeedbackRecord.model_validate_json(data)
     except (ValidationError, UnicodeDecodeError, ValueError) as error:
         logger.warning("malformed feedback object skipped", extra={"key": key, "reason": str(error)[:300]})
         return False
@@ -58,7 +58,13 @@ def on_feedback(
         if bucket != store.bucket or not key.startswith(FEEDBACK_PREFIX) or not key.endswith(".json"):
             report.ignored += 1
             continue
-        if not is_feedback(store, key):
+        data = store.read_if_exists(key)
+        if data is None:
+            # POST /feedback removes its object again when it cannot mark the comment; S3 still notifies.
+            logger.info("feedback object no longer exists; skipped", extra={"key": key})
+            report.ignored += 1
+            continue
+        if not is_feedback(store, key, data):
             if registry.count_feedback(key, malformed=True):
                 report.malformed.append(key)
                 count("MalformedFeedbackSkipped")

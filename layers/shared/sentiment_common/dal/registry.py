@@ -33,10 +33,10 @@ from sentiment_common.registry import (
     ModelRecord,
     ModelStatus,
     PipelineState,
+    RunRequest,
     RunStatus,
     RunStep,
     TrainingRun,
-    Trigger,
     run_id_of,
 )
 
@@ -271,23 +271,35 @@ class Registry:
 
     def add_step(self, run_id: str, step: str, detail: dict[str, Any]) -> None:
         entry = RunStep(step=step, finished_at=utc_now(), detail=detail).model_dump_json()
-        with unavailable_when_transient("the registry"):
-            self._table.update_item(
-                Key={"pk": RUN, "sk": run_id},
-                UpdateExpression="SET steps = list_append(if_not_exists(steps, :none), :step)",
-                ExpressionAttributeValues={":none": [], ":step": [entry]},
-            )
+        try:
+            with unavailable_when_transient("the registry"):
+                self._table.update_item(
+                    Key={"pk": RUN, "sk": run_id},
+                    UpdateExpression="SET steps = list_append(if_not_exists(steps, :none), :step)",
+                    ConditionExpression="attribute_exists(sk)",
+                    ExpressionAttributeValues={":none": [], ":step": [entry]},
+                )
+        except ClientError as error:
+            if not _failed_condition(error):
+                raise
+            raise NotFoundError(f"no training run {run_id!r}") from error
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set fields of a run (``candidate_version``, ``dataset``…), JSON fields encoded."""
         values = {name: json.dumps(value) if name in _JSON_FIELDS else value for name, value in fields.items()}
-        with unavailable_when_transient("the registry"):
-            self._table.update_item(
-                Key={"pk": RUN, "sk": run_id},
-                UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in values),
-                ExpressionAttributeNames={f"#{name}": name for name in values},
-                ExpressionAttributeValues={f":{name}": value for name, value in values.items()},
-            )
+        try:
+            with unavailable_when_transient("the registry"):
+                self._table.update_item(
+                    Key={"pk": RUN, "sk": run_id},
+                    UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in values),
+                    ConditionExpression="attribute_exists(sk)",
+                    ExpressionAttributeNames={f"#{name}": name for name in values},
+                    ExpressionAttributeValues={f":{name}": value for name, value in values.items()},
+                )
+        except ClientError as error:
+            if not _failed_condition(error):
+                raise
+            raise NotFoundError(f"no training run {run_id!r}") from error
 
     def finish_run(
         self,
@@ -300,7 +312,8 @@ class Registry:
         reasons: list[str] | None = None,
         error: str | None = None,
     ) -> bool:
-        """Record the outcome and free the run slot, together. False if it was already recorded."""
+        """Record the outcome and free the run slot. False if it was already recorded, or there is no
+        such run (nothing is written then: a run item is whole or absent)."""
         fields: dict[str, Any] = {"status": status.value, "finished_at": utc_now().isoformat()}
         optional = {
             "decision": decision.value if decision else None,
@@ -315,7 +328,7 @@ class Registry:
                 "TableName": self._table_name,
                 "Key": {"pk": RUN, "sk": run_id},
                 "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in fields),
-                "ConditionExpression": "attribute_not_exists(sk) OR #status = :running",
+                "ConditionExpression": "attribute_exists(sk) AND #status = :running",
                 "ExpressionAttributeNames": {f"#{name}": name for name in fields},
                 "ExpressionAttributeValues": {f":{name}": value for name, value in fields.items()}
                 | {":running": RunStatus.RUNNING.value},
@@ -363,7 +376,7 @@ class Registry:
             ]
         )
 
-    def claim_run(self, state: PipelineState, trigger: Trigger, feedback_count: int | None) -> TrainingRun | None:
+    def claim_run(self, state: PipelineState, request: RunRequest) -> TrainingRun | None:
         """Take the run slot for the next generation and record the run, in one transaction.
 
         ``None`` when another caller got there first (the generation moved or a run is active).
@@ -373,9 +386,11 @@ class Registry:
         run = TrainingRun(
             run_id=run_id_of(generation),
             status=RunStatus.RUNNING,
-            trigger=trigger,
+            trigger=request.trigger,
+            action=request.action,
+            candidate_version=request.version,
             started_at=utc_now(),
-            feedback_count=feedback_count,
+            feedback_count=request.feedback_count,
         )
         claimed = self._transact(
             [

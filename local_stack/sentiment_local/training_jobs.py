@@ -1,0 +1,372 @@
+"""SageMaker training jobs that really train, on this machine.
+
+moto 5.2.5 marks a training job ``Completed`` the moment it is created and trains nothing. Here a
+new job is ``InProgress`` and runs in the background the way SageMaker runs it, with one folder per
+job standing in for the container's ``/opt/ml``:
+
+    <jobs>/<job>/input/data/<channel>/…      each channel's S3 prefix, paths relative to the prefix
+    <jobs>/<job>/input/config/               hyperparameters.json, inputdataconfig.json, resourceconfig.json
+    <jobs>/<job>/model/                      SM_MODEL_DIR: uploaded as <S3OutputPath>/<job>/output/model.tar.gz
+    <jobs>/<job>/output/data/                SM_OUTPUT_DATA_DIR: uploaded as …/output/output.tar.gz
+    <jobs>/<job>/output/failure              what the script says went wrong: the job's FailureReason
+
+The job's ``TrainingImage`` is not used: the project's model image runs ``model_training/train.py``,
+so that script is what runs, with this interpreter, the hyperparameters as ``--name value`` flags
+(script mode) and only the environment SageMaker gives it (``SM_*`` and the image's own variables),
+in the image's working folder. Its output goes to ``<logs>/training-<job>.log``.
+
+One job runs at a time (the machine has two cores); the others wait their turn, ``InProgress``. A job
+still running after ``StoppingCondition.MaxRuntimeInSeconds`` is killed and fails. Closing the
+runner kills the running job and stops the waiting ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sentiment_local.template import ROOT
+
+log = logging.getLogger(__name__)
+
+TRAIN_SCRIPT = ROOT / "model_training" / "train.py"
+DEFAULT_MAX_RUNTIME_S = 86_400  # SageMaker's default StoppingCondition
+FAILURE_REASON_LIMIT = 1024  # DescribeTrainingJob's FailureReason is at most this long
+LOG_TAIL_LINES = 20
+HOST = "algo-1"
+
+
+class JobFailed(Exception):
+    """The job ends ``Failed``; the message is its ``FailureReason``."""
+
+
+class JobStopped(Exception):
+    """The job ends ``Stopped``."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # moto keeps naive UTC times
+
+
+def _s3_location(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise JobFailed(f"ClientError: {uri!r} is not an s3:// URI")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def _relative_path(key: str, prefix: str) -> PurePosixPath | None:
+    """Where SageMaker puts an object of a channel: its key without the prefix (an object named
+    exactly by the prefix keeps its own name). Folder markers and ``..`` are skipped."""
+    relative = key[len(prefix) :].lstrip("/") or PurePosixPath(key).name
+    path = PurePosixPath(relative)
+    if key.endswith("/") or ".." in path.parts:
+        return None
+    return path
+
+
+@dataclass(frozen=True)
+class JobFolder:
+    root: Path
+
+    @property
+    def input(self) -> Path:
+        return self.root / "input"
+
+    @property
+    def config(self) -> Path:
+        return self.input / "config"
+
+    def channel(self, name: str) -> Path:
+        return self.input / "data" / name
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output"
+
+    @property
+    def output_data(self) -> Path:
+        return self.output / "data"
+
+    @property
+    def failure(self) -> Path:
+        return self.output / "failure"
+
+
+def _pack(folder: Path) -> bytes:
+    """A folder's files as a ``.tar.gz``, paths relative to the folder (SageMaker's layout)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.add(path, arcname=str(path.relative_to(folder)))
+    return buffer.getvalue()
+
+
+class TrainingJobs:
+    """Runs the training jobs moto is asked to create, one at a time, against an S3 client."""
+
+    def __init__(self, jobs_dir: Path, logs_dir: Path, s3: Any, script: Path = TRAIN_SCRIPT) -> None:
+        self.jobs_dir = jobs_dir
+        self.logs_dir = logs_dir
+        self._s3 = s3
+        self._script = script
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._closing = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._worker = threading.Thread(target=self._work, name="training-jobs", daemon=True)
+        self._worker.start()
+
+    # ---- moto's job object ----
+
+    @staticmethod
+    def _update(job: Any, status: str, secondary: str, message: str, **fields: Any) -> None:
+        now = _now()
+        for name, value in fields.items():
+            setattr(job, name, value)
+        # A new list each time: moto may be serialising the job on another thread.
+        job.secondary_status_transitions = [
+            *(
+                {**transition, "EndTime": transition.get("EndTime") or now}
+                for transition in job.secondary_status_transitions
+            ),
+            {"Status": secondary, "StartTime": now, "StatusMessage": message},
+        ]
+        job.secondary_status = secondary
+        job.training_job_status = status
+        job.last_modified_time = now
+
+    def submit(self, job: Any) -> None:
+        """Take over a job moto has just created: ``InProgress`` from now, run when its turn comes."""
+        now = _now()
+        job.training_job_status = "InProgress"
+        job.secondary_status = "Starting"
+        job.secondary_status_transitions = [
+            {"Status": "Starting", "StartTime": now, "StatusMessage": "Preparing the instances for training"}
+        ]
+        job.training_start_time = None
+        job.training_end_time = None
+        job.model_artifacts = None  # there is none until the job completes
+        job.final_metric_data_list = None
+        self._queue.put(job)
+
+    # ---- the worker ----
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                self._run(job)
+            except Exception:  # the runner outlives any one job
+                log.exception("training job %s could not be run", job.training_job_name)
+
+    def _run(self, job: Any) -> None:
+        name = job.training_job_name
+        if self._closing.is_set():
+            self._end(job, "Stopped", "Stopped", "The local stack stopped before the job started.")
+            return
+        started = time.monotonic()
+        self._update(job, "InProgress", "Downloading", "Downloading input data", training_start_time=_now())
+        folder = JobFolder(self.jobs_dir / name)
+        shutil.rmtree(folder.root, ignore_errors=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.logs_dir / f"training-{name}.log"
+        try:
+            self._download(job, folder)
+            self._write_config(job, folder)
+            self._update(job, "InProgress", "Training", "Training image download completed. Training in progress.")
+            self._train(job, folder, log_path, started)
+            self._update(job, "InProgress", "Uploading", "Uploading generated training model")
+            artifact = self._upload(job, folder)
+        except JobStopped as stopped:
+            self._end(job, "Stopped", "Stopped", str(stopped))
+        except JobFailed as failed:
+            self._end(job, "Failed", "Failed", str(failed)[:FAILURE_REASON_LIMIT])
+        except Exception as error:
+            log.exception("training job %s failed", name)
+            self._end(job, "Failed", "Failed", f"InternalServerError: {type(error).__name__}: {error}")
+        else:
+            self._end(
+                job, "Completed", "Completed", "Training job completed", model_artifacts={"S3ModelArtifacts": artifact}
+            )
+        log.info("training job %s: %s (log: %s)", name, job.training_job_status, log_path)
+
+    def _end(self, job: Any, status: str, secondary: str, message: str, **fields: Any) -> None:
+        reason = None if status == "Completed" else message
+        self._update(job, status, secondary, message, failure_reason=reason, training_end_time=_now(), **fields)
+
+    def _download(self, job: Any, folder: JobFolder) -> None:
+        for channel in job.input_data_config or []:
+            source = channel.get("DataSource", {}).get("S3DataSource")
+            if source is None or source.get("S3DataType", "S3Prefix") != "S3Prefix":
+                raise JobFailed(
+                    f"ClientError: channel {channel['ChannelName']}: only S3Prefix data sources run locally"
+                )
+            uri = source["S3Uri"]
+            bucket, prefix = _s3_location(uri)
+            target = folder.channel(channel["ChannelName"])
+            target.mkdir(parents=True, exist_ok=True)
+            found = 0
+            for key in self._keys(bucket, prefix, job.role_arn, uri):
+                relative = _relative_path(key, prefix)
+                if relative is None:
+                    continue
+                destination = target.joinpath(*relative.parts)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                found += 1
+            if not found:
+                raise JobFailed(self._no_objects(uri, bucket, job.role_arn))
+
+    def _keys(self, bucket: str, prefix: str, role: str, uri: str) -> Iterator[str]:
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for listed in page.get("Contents", []):
+                    yield str(listed["Key"])
+        except self._s3.exceptions.NoSuchBucket as error:
+            raise JobFailed(self._no_objects(uri, bucket, role)) from error
+
+    @staticmethod
+    def _no_objects(uri: str, bucket: str, role: str) -> str:
+        return (
+            f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure '
+            f"that the bucket exists in the selected region, that objects exist under that S3 prefix, and that "
+            f'the role "{role}" has "s3:ListBucket" permissions on bucket "{bucket}".'
+        )
+
+    @staticmethod
+    def _write_config(job: Any, folder: JobFolder) -> None:
+        folder.config.mkdir(parents=True, exist_ok=True)
+        for path in (folder.model, folder.output_data):
+            path.mkdir(parents=True, exist_ok=True)
+        mode = (job.algorithm_specification or {}).get("TrainingInputMode", "File")
+        channels = {
+            channel["ChannelName"]: {
+                "TrainingInputMode": channel.get("InputMode", mode),
+                "S3DistributionType": channel["DataSource"]["S3DataSource"].get(
+                    "S3DataDistributionType", "FullyReplicated"
+                ),
+                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+                **({"ContentType": channel["ContentType"]} if "ContentType" in channel else {}),
+            }
+            for channel in job.input_data_config or []
+        }
+        resources = {
+            "current_host": HOST,
+            "hosts": [HOST],
+            "network_interface_name": "eth0",
+            "current_instance_type": (job.resource_config or {}).get("InstanceType", "local"),
+        }
+        (folder.config / "hyperparameters.json").write_text(json.dumps(job.hyper_parameters or {}))
+        (folder.config / "inputdataconfig.json").write_text(json.dumps(channels))
+        (folder.config / "resourceconfig.json").write_text(json.dumps(resources))
+
+    def _environment(self, job: Any, folder: JobFolder) -> dict[str, str]:
+        channels = [channel["ChannelName"] for channel in job.input_data_config or []]
+        return {
+            # What the model image sets (model_training/Dockerfile), then what SageMaker adds.
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "PYTHONPATH": str(self._script.parent),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "TRAINING_JOB_NAME": job.training_job_name,
+            "TRAINING_JOB_ARN": job.arn,
+            "SM_CURRENT_HOST": HOST,
+            "SM_HOSTS": json.dumps([HOST]),
+            "SM_NUM_CPUS": str(os.cpu_count() or 1),
+            "SM_INPUT_DIR": str(folder.input),
+            "SM_INPUT_CONFIG_DIR": str(folder.config),
+            "SM_MODEL_DIR": str(folder.model),
+            "SM_OUTPUT_DIR": str(folder.output),
+            "SM_OUTPUT_DATA_DIR": str(folder.output_data),
+            "SM_CHANNELS": json.dumps(channels),
+            "SM_HPS": json.dumps(job.hyper_parameters or {}),
+            **{f"SM_CHANNEL_{channel.upper()}": str(folder.channel(channel)) for channel in channels},
+        }
+
+    def _train(self, job: Any, folder: JobFolder, log_path: Path, started: float) -> None:
+        flags = [part for name, value in (job.hyper_parameters or {}).items() for part in (f"--{name}", str(value))]
+        command = [sys.executable, str(self._script), *flags]
+        limit = int((job.stopping_condition or {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_S))
+        with log_path.open("ab") as output:
+            output.write(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {job.training_job_name}: {command}\n".encode())
+            output.flush()
+            with self._lock:
+                if self._closing.is_set():
+                    raise JobStopped("The local stack stopped before the job started training.")
+                process = self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+                    command,
+                    env=self._environment(job, folder),
+                    cwd=self._script.parent,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+            try:
+                code = process.wait(timeout=max(0.0, started + limit - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise JobFailed(
+                    f"MaxRuntimeExceeded: Training job runtime exceeded MaxRuntimeInSeconds provided ({limit} s)"
+                ) from None
+            finally:
+                with self._lock:
+                    self._process = None
+        if self._closing.is_set():
+            raise JobStopped("The local stack stopped while the job was training.")
+        if code != 0:
+            raise JobFailed(self._failure_reason(folder, log_path, code))
+
+    @staticmethod
+    def _failure_reason(folder: JobFolder, log_path: Path, code: int) -> str:
+        if folder.failure.is_file():
+            written = folder.failure.read_text(errors="replace").strip()
+            if written:
+                return f"AlgorithmError: {written}"[:FAILURE_REASON_LIMIT]
+        lines = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        head = f"AlgorithmError: train.py exited with status {code}. The end of its log:\n"
+        tail = "\n".join(lines)
+        return head + tail[-(FAILURE_REASON_LIMIT - len(head)) :]
+
+    def _upload(self, job: Any, folder: JobFolder) -> str:
+        bucket, prefix = _s3_location(job.output_data_config["S3OutputPath"].rstrip("/"))
+        base = f"{prefix}/{job.training_job_name}/output" if prefix else f"{job.training_job_name}/output"
+        if any(path.is_file() for path in folder.output_data.rglob("*")):
+            self._s3.put_object(Bucket=bucket, Key=f"{base}/output.tar.gz", Body=_pack(folder.output_data))
+        self._s3.put_object(Bucket=bucket, Key=f"{base}/model.tar.gz", Body=_pack(folder.model))
+        return f"s3://{bucket}/{base}/model.tar.gz"
+
+    # ---- stopping ----
+
+    def close(self, timeout: float = 30) -> None:
+        """Kill the running job and stop the waiting ones (they end ``Stopped``)."""
+        self._closing.set()
+        with self._lock:
+            if self._process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._process.kill()
+        self._queue.put(None)
+        self._worker.join(timeout=timeout)

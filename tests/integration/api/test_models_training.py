@@ -1,0 +1,338 @@
+"""The model registry and retraining runs through the API: open reads, admin-only changes behind the
+key kept in Secrets Manager, one run at a time, and runs started as Step Functions executions."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from sentiment_common.dal.workflow import Workflow
+from sentiment_common.observability import logger
+from sentiment_common.registry import ModelRecord, ModelStatus, RunStatus
+from tests.integration.api.conftest import Stack
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+METRICS = {"reviews_accuracy": 0.88, "tweets_macro_f1": 0.79, "feedback_holdout_accuracy": None}
+
+
+def _bearer(stack: Stack) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.admin_key}"}
+
+
+def _schema_fields(api: Stack, name: str) -> set[str]:
+    document = api.call("GET", "/openapi.json").body
+    return set(document["components"]["schemas"][name]["properties"])
+
+
+def _champion_and_retired(api: Stack) -> tuple[str, str]:
+    """v1 (the first model, retired since) and v2, the champion."""
+    registry = api.registry
+    registry.ensure_champion(
+        "v1",
+        f"s3://{api.bucket}/models/v1/model.tar.gz",
+        "11" * 32,
+        {"metrics": METRICS, "dataset": {"rows": 100}, "created_at": T0.isoformat()},
+    )
+    registry.put_model(
+        ModelRecord(
+            version="v2",
+            status=ModelStatus.CANDIDATE,
+            metrics={**METRICS, "feedback_holdout_accuracy": 0.7},
+            champion_metrics=METRICS,
+            reasons=["reviews_accuracy 0.8800 against the champion's 0.8800"],
+            dataset={"rows": 112, "feedback_rows": 12},
+            created_at=T0 + timedelta(days=1),
+            training_run="run-000001",
+            model_data_url=f"s3://{api.bucket}/models/v2/model.tar.gz",
+            sha256="22" * 32,
+        )
+    )
+    registry.promote("v2")
+    return "v2", "v1"
+
+
+# ---- the registry, open to everyone ----
+
+
+def test_models_are_listed_with_the_champion_and_every_documented_field(api: Stack) -> None:
+    champion, retired = _champion_and_retired(api)
+
+    answer = api.call("GET", "/models")
+
+    assert answer.status == 200
+    assert answer.body["champion"] == champion
+    assert [item["version"] for item in answer.body["items"]] == [champion, retired]  # newest first
+    documented = _schema_fields(api, "ModelOut")
+    assert {field for item in answer.body["items"] for field in item} == documented
+    newest, oldest = answer.body["items"]
+    assert (newest["status"], oldest["status"]) == ("champion", "retired")
+    assert newest["metrics"] == {**METRICS, "feedback_holdout_accuracy": 0.7}
+    assert newest["champion_metrics"] == METRICS
+    assert newest["training_run"] == "run-000001"
+    assert newest["sha256"] == "22" * 32
+    assert newest["promoted_at"] is not None
+    assert oldest["training_run"] is None
+    assert oldest["dataset"] == {"rows": 100}
+
+
+def test_no_models_yet_is_an_empty_registry(api: Stack) -> None:
+    answer = api.call("GET", "/models")
+
+    assert answer.status == 200
+    assert answer.body == {"champion": None, "items": []}
+
+
+def test_one_model_is_read_by_version(api: Stack) -> None:
+    champion, _ = _champion_and_retired(api)
+
+    answer = api.call("GET", f"/models/{champion}")
+
+    assert answer.status == 200
+    assert answer.body["version"] == champion
+    assert answer.body["status"] == "champion"
+    assert set(answer.body) == _schema_fields(api, "ModelOut")
+
+
+def test_an_unknown_model_is_404_naming_it(api: Stack) -> None:
+    answer = api.call("GET", "/models/v404")
+
+    assert answer.status == 404
+    assert "v404" in answer.body["message"]
+
+
+# ---- starting a run: admin only ----
+
+
+def test_starting_a_run_without_the_key_is_401_with_a_challenge(api: Stack) -> None:
+    answer = api.call("POST", "/training")
+
+    assert answer.status == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "Authorization: Bearer" in answer.body["message"]
+    assert api.executions() == {}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Authorization": "Bearer not-the-key"}, 403),
+        ({"x-api-key": "not-the-key"}, 403),
+        ({"Authorization": "Basic not-the-key"}, 401),
+    ],
+    ids=["wrong-bearer", "wrong-x-api-key", "basic-is-no-key"],
+)
+def test_starting_a_run_with_a_wrong_key_is_refused(api: Stack, headers: dict[str, str], status: int) -> None:
+    answer = api.call("POST", "/training", headers=headers)
+
+    assert answer.status == status
+    assert api.executions() == {}
+    assert api.registry.list_runs(10, None)[0] == []
+
+
+def test_the_admin_starts_a_run_that_is_a_step_functions_execution(api: Stack) -> None:
+    answer = api.call("POST", "/training", headers=_bearer(api))
+
+    assert answer.status == 202
+    assert answer.body["run_id"] == "run-000001"
+    assert (answer.body["status"], answer.body["trigger"]) == ("RUNNING", "manual")
+    assert answer.headers["Location"] == "/training/run-000001"
+    assert api.executions() == {
+        "run-000001": {"status": "RUNNING", "input": {"action": "retrain", "trigger": "manual", "feedback_count": 0}}
+    }
+    run = api.call("GET", "/training/run-000001")
+    assert run.status == 200
+    assert (run.body["status"], run.body["trigger"]) == ("RUNNING", "manual")
+
+
+def test_a_second_run_while_one_is_active_is_409(api: Stack) -> None:
+    assert api.call("POST", "/training", headers=_bearer(api)).status == 202
+
+    again = api.call("POST", "/training", headers={"x-api-key": api.admin_key})
+
+    assert again.status == 409
+    assert "run-000001" in again.body["message"]
+    assert list(api.executions()) == ["run-000001"]
+
+
+def test_once_the_active_execution_has_ended_a_new_run_can_start(api: Stack) -> None:
+    api.call("POST", "/training", headers=_bearer(api))
+    boto3.client("stepfunctions").stop_execution(
+        executionArn=Workflow(api.state_machine_arn).execution_arn("run-000001")
+    )
+
+    answer = api.call("POST", "/training", headers={"X-Api-Key": api.admin_key})
+
+    assert answer.status == 202
+    assert answer.body["run_id"] == "run-000002"
+    stopped = api.call("GET", "/training/run-000001").body
+    assert stopped["status"] == "FAILED"
+    assert "ABORTED" in stopped["error"]
+
+
+# ---- reading runs ----
+
+
+def test_runs_are_listed_newest_first_and_read_one_by_one(api: Stack) -> None:
+    api.call("POST", "/training", headers=_bearer(api))
+    api.registry.finish_run("run-000001", RunStatus.FAILED, error="NoBaseDataError: upload the training data")
+    api.call("POST", "/training", headers=_bearer(api))
+
+    listing = api.call("GET", "/training")
+    first = api.call("GET", "/training", query={"limit": "1"})
+    second = api.call("GET", "/training", query={"limit": "1", "next_token": first.body["next_token"]})
+    one = api.call("GET", "/training/run-000001")
+
+    assert listing.status == 200
+    assert [run["run_id"] for run in listing.body["items"]] == ["run-000002", "run-000001"]
+    assert listing.body["next_token"] is None
+    assert [run["run_id"] for run in first.body["items"] + second.body["items"]] == ["run-000002", "run-000001"]
+    assert one.status == 200
+    assert set(one.body) == _schema_fields(api, "TrainingRunOut")
+    assert (one.body["status"], one.body["error"]) == ("FAILED", "NoBaseDataError: upload the training data")
+    assert one.body["finished_at"] is not None
+    assert "execution_arn" not in one.body
+
+
+def test_an_unknown_run_is_404(api: Stack) -> None:
+    answer = api.call("GET", "/training/run-999999")
+
+    assert answer.status == 404
+    assert "run-999999" in answer.body["message"]
+
+
+def test_no_runs_yet_is_an_empty_page(api: Stack) -> None:
+    assert api.call("GET", "/training").body == {"items": [], "next_token": None}
+
+
+# ---- promotion by hand (rollback) ----
+
+
+def test_promoting_the_champion_is_409(api: Stack) -> None:
+    champion, _ = _champion_and_retired(api)
+
+    answer = api.call("POST", f"/models/{champion}/promote", headers=_bearer(api))
+
+    assert answer.status == 409
+    assert champion in answer.body["message"]
+    assert api.executions() == {}
+
+
+def test_promoting_an_unknown_version_is_404(api: Stack) -> None:
+    _champion_and_retired(api)
+
+    answer = api.call("POST", "/models/v404/promote", headers=_bearer(api))
+
+    assert answer.status == 404
+    assert api.executions() == {}
+
+
+def test_promoting_needs_the_key(api: Stack) -> None:
+    _, retired = _champion_and_retired(api)
+
+    assert api.call("POST", f"/models/{retired}/promote").status == 401
+    assert api.call("POST", f"/models/{retired}/promote", headers={"x-api-key": "guess"}).status == 403
+    assert api.executions() == {}
+
+
+def test_promoting_a_retired_version_starts_a_rollback_run(api: Stack) -> None:
+    champion, retired = _champion_and_retired(api)
+
+    answer = api.call("POST", f"/models/{retired}/promote", headers=_bearer(api))
+
+    assert answer.status == 202
+    assert answer.body == {"run_id": "run-000001", "status": "RUNNING", "trigger": "rollback", "version": retired}
+    assert answer.headers["Location"] == "/training/run-000001"
+    assert api.executions() == {
+        "run-000001": {"status": "RUNNING", "input": {"action": "promote", "trigger": "rollback", "version": retired}}
+    }
+    # The champion changes only once the deployment has answered and the run is recorded.
+    assert api.call("GET", "/models").body["champion"] == champion
+
+
+# ---- the key stays secret ----
+
+
+class _CurrentStdout:
+    """Writes to whatever ``sys.stdout`` is at the time: capsys swaps it between a test's phases."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """Everything the function logs, at every level, into capsys. Its handler holds the stdout of the
+    moment it was made, so it is pointed at the current one for the test."""
+    level = logger.log_level
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logger.registered_handler, "stream", _CurrentStdout())
+        logger.setLevel(logging.DEBUG)
+        try:
+            yield capsys
+        finally:
+            logger.setLevel(level)
+
+
+def test_the_admin_key_never_appears_in_the_logs(api: Stack, logs: pytest.CaptureFixture[str]) -> None:
+    _, retired = _champion_and_retired(api)
+
+    api.call("POST", "/training", headers={"Authorization": "Bearer wrong-key-9b8c7d6e5f"})
+    api.call("POST", "/training", headers=_bearer(api))
+    api.call("POST", "/training", headers={"x-api-key": api.admin_key})
+    api.call("POST", f"/models/{retired}/promote", headers=_bearer(api))
+    api.call("GET", "/training/run-000001", headers=_bearer(api))
+
+    output = logs.readouterr()
+    logged = output.out + output.err
+    assert "admin route refused" in logged  # the log was captured, and says what happened
+    assert "retraining run started" in logged
+    assert api.admin_key not in logged
+    assert "wrong-key-9b8c7d6e5f" not in logged
+
+
+# ---- where the key is read from ----
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Authorization": "Bearer k1"}, "k1"),
+        ({"authorization": "bearer k1"}, "k1"),
+        ({"AUTHORIZATION": "BEARER   k1  "}, "k1"),
+        ({"x-api-key": "k2"}, "k2"),
+        ({"X-Api-Key": " k2 "}, "k2"),
+        ({"Authorization": "Bearer k1", "x-api-key": "k2"}, "k1"),
+        ({"Authorization": "Basic k1", "x-api-key": "k2"}, "k2"),
+        ({"Authorization": "Bearer "}, None),
+        ({"Authorization": "Basic k1"}, None),
+        ({"x-api-key": "   "}, None),
+        ({}, None),
+    ],
+)
+def test_the_key_is_taken_from_bearer_or_x_api_key(stack: Stack, headers: dict[str, str], expected: str | None) -> None:
+    # api_function.auth reads the function's settings on import: the stack fixture provides them.
+    presented_key: Any = importlib.import_module("api_function.auth").presented_key
+
+    assert presented_key(headers) == expected
+
+
+def test_the_key_is_read_from_the_secret_the_template_names(stack: Stack) -> None:
+    secret = stack.template.function_environment("ApiFunction", "")["ADMIN_API_KEY_SECRET"]
+
+    assert secret == stack.template.physical_name("AdminApiKeySecret")
+    stored = boto3.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+    assert stored == stack.admin_key
+    # The template lets Secrets Manager generate the key: it is never written in the template itself.
+    properties = stack.template.resources["AdminApiKeySecret"]["Properties"]
+    assert "SecretString" not in properties
+    assert "GenerateSecretString" in properties

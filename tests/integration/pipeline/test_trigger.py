@@ -1,0 +1,223 @@
+"""The feedback trigger: S3 notifications counted once each, one run started at the threshold, never two
+at a time, and a run whose execution ended unrecorded released by the next notification."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from pipeline_function.logic.trigger import on_feedback
+from sentiment_common.registry import Action, RunRequest, RunStatus, Trigger
+from sentiment_common.runs import start_run
+from tests.integration.pipeline.conftest import THRESHOLD, Pipeline, create_state_machine
+
+
+def _feedback_keys(pipeline: Pipeline, count: int) -> list[str]:
+    return [pipeline.feedback("negative", text=f"comment number {number}")[0] for number in range(count)]
+
+
+def test_the_functions_are_told_the_bucket_table_and_threshold_the_template_makes(pipeline: Pipeline) -> None:
+    environment = pipeline.template.function_environment("FeedbackTriggerFunction", "")
+
+    assert environment["DATA_BUCKET"] == pipeline.bucket
+    assert environment["REGISTRY_TABLE"] == pipeline.template.physical_name("RegistryTable")
+    assert environment["STATE_MACHINE_ARN"] == pipeline.state_machine_arn
+    assert int(environment["RETRAIN_THRESHOLD"]) == THRESHOLD
+
+
+def test_nine_feedback_objects_start_nothing(pipeline: Pipeline) -> None:
+    for key in _feedback_keys(pipeline, THRESHOLD - 1):
+        report = pipeline.notify(key)
+        assert (report.counted, report.started_run) == (1, None)
+
+    assert pipeline.registry.state().pending_feedback == THRESHOLD - 1
+    assert pipeline.executions() == {}
+    assert pipeline.registry.list_runs(10, None)[0] == []
+
+
+def test_the_tenth_feedback_object_starts_exactly_one_run(pipeline: Pipeline) -> None:
+    *first, tenth = _feedback_keys(pipeline, THRESHOLD)
+    for key in first:
+        pipeline.notify(key)
+
+    report = pipeline.notify(tenth)
+
+    assert report.started_run == "run-000001"
+    assert pipeline.executions() == {"run-000001": "RUNNING"}
+    assert pipeline.execution_input("run-000001") == {
+        "action": "retrain",
+        "trigger": "feedback",
+        "feedback_count": THRESHOLD,
+    }
+    (run,) = pipeline.registry.list_runs(10, None)[0]
+    assert (run.run_id, run.status, run.trigger, run.feedback_count) == (
+        "run-000001",
+        RunStatus.RUNNING,
+        Trigger.FEEDBACK,
+        THRESHOLD,
+    )
+    assert run.execution_arn == pipeline.workflow.execution_arn("run-000001")
+    state = pipeline.registry.state()
+    assert (state.active_run, state.active_started, state.pending_feedback) == ("run-000001", True, 0)
+
+
+def test_ten_objects_in_one_notification_start_one_run(pipeline: Pipeline) -> None:
+    report = pipeline.notify(*_feedback_keys(pipeline, THRESHOLD))
+
+    assert (report.counted, report.started_run) == (THRESHOLD, "run-000001")
+    assert pipeline.executions() == {"run-000001": "RUNNING"}
+
+
+def test_the_same_notification_delivered_five_times_is_counted_once(pipeline: Pipeline) -> None:
+    *first, tenth = _feedback_keys(pipeline, THRESHOLD)
+    for key in first:
+        pipeline.notify(key)
+
+    reports = [pipeline.notify(tenth) for _ in range(5)]
+
+    assert [report.counted for report in reports] == [1, 0, 0, 0, 0]
+    assert [report.duplicates for report in reports] == [0, 1, 1, 1, 1]
+    assert [report.started_run for report in reports] == ["run-000001", None, None, None, None]
+    assert pipeline.executions() == {"run-000001": "RUNNING"}
+    assert len(pipeline.registry.list_runs(10, None)[0]) == 1
+    assert pipeline.registry.state().pending_feedback == 0
+
+
+def test_a_replayed_notification_before_the_threshold_does_not_fake_the_count(pipeline: Pipeline) -> None:
+    (key,) = _feedback_keys(pipeline, 1)
+
+    for _ in range(THRESHOLD + 2):
+        pipeline.notify(key)
+
+    assert pipeline.registry.state().pending_feedback == 1
+    assert pipeline.executions() == {}
+
+
+def test_malformed_objects_are_skipped_reported_and_never_start_a_run(pipeline: Pipeline) -> None:
+    not_json = pipeline.put("feedback/dt=2026-11-22/not-json.json", b"this is { not json")
+    no_label = pipeline.put(
+        "feedback/dt=2026-11-22/no-label.json",
+        b'{"feedback_id": "x", "comment_id": null, "text": "hi", "predicted_label": null,'
+        b' "model_version": null, "created_at": "2026-11-22T10:00:00Z"}',
+    )
+    wrong_label = pipeline.put(
+        "feedback/dt=2026-11-22/wrong label.json",
+        b'{"feedback_id": "y", "comment_id": null, "text": "hi", "label": "great", "predicted_label": null,'
+        b' "model_version": null, "created_at": "2026-11-22T10:00:00Z"}',
+    )
+    good = _feedback_keys(pipeline, THRESHOLD - 1)
+
+    report = pipeline.notify(not_json, no_label, wrong_label, *good)
+    replay = pipeline.notify(not_json, no_label, wrong_label)
+
+    assert report.malformed == [not_json, no_label, wrong_label]
+    assert report.counted == THRESHOLD - 1
+    assert report.started_run is None
+    assert replay.malformed == []
+    assert replay.started_run is None
+    state = pipeline.registry.state()
+    assert (state.pending_feedback, state.malformed_feedback) == (THRESHOLD - 1, 3)
+    assert pipeline.executions() == {}
+
+
+def test_objects_outside_feedback_or_in_another_bucket_are_ignored(pipeline: Pipeline) -> None:
+    model = pipeline.put("models/champion.json", b"{}")
+    not_json_name = pipeline.put("feedback/dt=2026-11-22/notes.txt", b"hello", "text/plain")
+    (elsewhere,) = _feedback_keys(pipeline, 1)
+
+    report = pipeline.notify(model, not_json_name)
+    foreign = on_feedback(
+        pipeline.event(elsewhere, bucket="someone-elses-bucket"),
+        pipeline.registry,
+        pipeline.store,
+        pipeline.workflow,
+        THRESHOLD,
+    )
+
+    assert (report.ignored, report.counted, report.malformed) == (2, 0, [])
+    assert (foreign.ignored, foreign.counted) == (1, 0)
+    assert pipeline.registry.state().pending_feedback == 0
+
+
+def test_feedback_during_an_active_run_accumulates_and_starts_nothing(pipeline: Pipeline) -> None:
+    pipeline.notify(*_feedback_keys(pipeline, THRESHOLD))
+
+    reports = [pipeline.notify(key) for key in _feedback_keys(pipeline, THRESHOLD + 5)]
+
+    assert {report.started_run for report in reports} == {None}
+    assert pipeline.executions() == {"run-000001": "RUNNING"}
+    state = pipeline.registry.state()
+    assert (state.active_run, state.pending_feedback) == ("run-000001", THRESHOLD + 5)
+
+
+def test_a_stopped_execution_is_released_and_the_next_threshold_starts_the_next_run(pipeline: Pipeline) -> None:
+    pipeline.notify(*_feedback_keys(pipeline, THRESHOLD))
+    pipeline.stop("run-000001")
+
+    (one_more,) = _feedback_keys(pipeline, 1)
+    released = pipeline.notify(one_more)
+
+    assert released.started_run is None
+    stopped = pipeline.registry.get_run("run-000001")
+    assert stopped.status is RunStatus.FAILED
+    assert stopped.error is not None
+    assert "ABORTED" in stopped.error
+    assert stopped.finished_at is not None
+    state = pipeline.registry.state()
+    assert (state.active_run, state.pending_feedback) == (None, 1)
+
+    report = pipeline.notify(*_feedback_keys(pipeline, THRESHOLD - 1))
+
+    assert report.started_run == "run-000002"
+    assert pipeline.executions() == {"run-000001": "ABORTED", "run-000002": "RUNNING"}
+    assert pipeline.registry.get_run("run-000002").feedback_count == THRESHOLD
+
+
+def test_a_run_whose_execution_never_started_is_started_by_the_next_notification(pipeline: Pipeline) -> None:
+    # The slot was claimed, then the function died before StartExecution.
+    registry = pipeline.registry
+    for key in _feedback_keys(pipeline, THRESHOLD):
+        registry.count_feedback(key)
+    state = registry.state()
+    assert (
+        registry.claim_run(state, RunRequest(trigger=Trigger.FEEDBACK, feedback_count=state.pending_feedback))
+        is not None
+    )
+    assert pipeline.executions() == {}
+
+    (key,) = _feedback_keys(pipeline, 1)
+    report = pipeline.notify(key)
+
+    assert report.started_run is None  # it is the same run, not a new one
+    assert pipeline.executions() == {"run-000001": "RUNNING"}
+    assert registry.state().active_started is True
+    assert registry.get_run("run-000001").execution_arn == pipeline.workflow.execution_arn("run-000001")
+
+
+def test_a_rollback_whose_start_failed_is_resumed_as_the_same_rollback(pipeline: Pipeline) -> None:
+    # StartExecution fails after the slot is claimed (here: the state machine is briefly missing), as a
+    # throttled or unreachable Step Functions would make it fail; POST /models/v1/promote answered 503.
+    sfn = boto3.client("stepfunctions")
+    sfn.delete_state_machine(stateMachineArn=pipeline.state_machine_arn)
+    rollback = RunRequest(action=Action.PROMOTE, trigger=Trigger.ROLLBACK, version="v1")
+    with pytest.raises(ClientError):
+        start_run(pipeline.registry, pipeline.workflow, rollback)
+    create_state_machine(pipeline.state_machine_arn)
+
+    (key,) = _feedback_keys(pipeline, 1)
+    pipeline.notify(key)  # the next caller finishes the job
+
+    assert pipeline.execution_input("run-000001") == {"action": "promote", "trigger": "rollback", "version": "v1"}
+
+
+def test_a_feedback_object_removed_before_its_notification_arrives_is_skipped(pipeline: Pipeline) -> None:
+    # POST /feedback removes its object again when it cannot mark the comment; the notification still comes.
+    (removed,) = _feedback_keys(pipeline, 1)
+    boto3.client("s3").delete_object(Bucket=pipeline.bucket, Key=removed)
+    (kept,) = _feedback_keys(pipeline, 1)
+
+    report = pipeline.notify(removed, kept)
+
+    assert report.counted == 1
+    assert pipeline.registry.state().pending_feedback == 1

@@ -1,0 +1,290 @@
+"""The retraining pipeline's decisions, on their own: the promotion gate, reading a candidate's archive,
+the latest label per comment, readable step errors and S3's encoded keys. No AWS."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipeline_function.errors import CandidateArtifactError
+from pipeline_function.logic.evaluate import gate, read_metadata
+from pipeline_function.logic.prepare import latest_labels
+from pipeline_function.logic.record import MAX_ERROR_CHARS, describe_error
+from pipeline_function.logic.trigger import object_keys
+from sentiment_common.models import FeedbackRecord, Label
+
+TOLERANCE, FLOOR = 0.01, 0.70
+CHAMPION = {"reviews_accuracy": 0.86, "tweets_macro_f1": 0.80, "feedback_holdout_accuracy": 0.75}
+
+
+# ---- the gate ----
+
+
+def test_a_candidate_as_good_as_the_champion_is_promoted_with_a_reason_per_metric() -> None:
+    candidate = {"reviews_accuracy": 0.87, "tweets_macro_f1": 0.80, "feedback_holdout_accuracy": 0.90}
+
+    promote, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR)
+
+    assert promote is True
+    assert reasons == [
+        "reviews_accuracy 0.8700 against the champion's 0.8600",
+        "tweets_macro_f1 0.8000 against the champion's 0.8000",
+        "feedback_holdout_accuracy 0.9000 against the champion's 0.7500",
+    ]
+
+
+def test_a_candidate_below_the_floor_is_rejected_even_without_a_champion() -> None:
+    promote, reasons = gate({"reviews_accuracy": 0.65, "tweets_macro_f1": 0.75}, None, TOLERANCE, FLOOR)
+
+    assert promote is False
+    assert "reviews_accuracy 0.6500 is below the floor 0.70" in reasons
+    assert "no champion to compare with" in reasons
+
+
+def test_without_a_champion_a_candidate_above_the_floor_is_promoted() -> None:
+    promote, reasons = gate({"reviews_accuracy": 0.80, "tweets_macro_f1": 0.72}, None, TOLERANCE, FLOOR)
+
+    assert promote is True
+    assert reasons == ["no champion to compare with"]
+
+
+def test_slightly_worse_within_the_tolerance_passes() -> None:
+    candidate = {**CHAMPION, "tweets_macro_f1": 0.795}
+
+    promote, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR)
+
+    assert promote is True
+    assert "tweets_macro_f1 0.7950 against the champion's 0.8000" in reasons
+
+
+@pytest.mark.parametrize("metric", ["reviews_accuracy", "tweets_macro_f1", "feedback_holdout_accuracy"])
+def test_worse_than_the_champion_beyond_the_tolerance_on_any_metric_is_rejected(metric: str) -> None:
+    candidate = {**CHAMPION, metric: CHAMPION[metric] - 0.02}
+
+    promote, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR)
+
+    assert promote is False
+    (reason,) = [reason for reason in reasons if "below the champion" in reason]
+    expected = f"{metric} {CHAMPION[metric] - 0.02:.4f} is 0.0200 below the champion's {CHAMPION[metric]:.4f}"
+    assert reason == f"{expected} (tolerance {TOLERANCE})"
+
+
+def test_a_golden_metric_that_was_not_measured_is_a_rejection() -> None:
+    promote, reasons = gate({"reviews_accuracy": 0.9}, CHAMPION, TOLERANCE, FLOOR)
+
+    assert promote is False
+    assert "tweets_macro_f1 was not measured" in reasons
+
+
+def test_a_golden_metric_measured_as_null_is_a_rejection() -> None:
+    promote, reasons = gate({"reviews_accuracy": 0.9, "tweets_macro_f1": None}, None, TOLERANCE, FLOOR)
+
+    assert promote is False
+    assert "tweets_macro_f1 was not measured" in reasons
+
+
+@pytest.mark.parametrize(
+    ("candidate_holdout", "champion_holdout"),
+    [(None, 0.99), (0.10, None), (None, None)],
+    ids=["only-the-champion-has-it", "only-the-candidate-has-it", "neither-has-it"],
+)
+def test_the_feedback_hold_out_is_compared_only_when_both_have_it(
+    candidate_holdout: float | None, champion_holdout: float | None
+) -> None:
+    candidate = {"reviews_accuracy": 0.87, "tweets_macro_f1": 0.81, "feedback_holdout_accuracy": candidate_holdout}
+    champion = {**CHAMPION, "feedback_holdout_accuracy": champion_holdout}
+
+    promote, reasons = gate(candidate, champion, TOLERANCE, FLOOR)
+
+    assert promote is True
+    assert not [reason for reason in reasons if "feedback_holdout_accuracy" in reason]
+
+
+# ---- the candidate's archive ----
+
+
+def _archive(tmp_path: Path, files: dict[str, bytes]) -> bytes:
+    path = tmp_path / "model.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    return path.read_bytes()
+
+
+METADATA = {
+    "version": "20261122-100000-run-000001",
+    "metrics": {"reviews_accuracy": 0.9, "tweets_macro_f1": 0.8},
+    "champion_metrics": None,
+    "dataset": {"feedback_rows": 3},
+    "created_at": "2026-11-22T10:00:00+00:00",
+}
+
+
+def test_metadata_is_read_from_a_complete_archive(tmp_path: Path) -> None:
+    archive = _archive(tmp_path, {"metadata.json": json.dumps(METADATA).encode(), "model.joblib": b"\x80\x04pickle"})
+
+    assert read_metadata(archive) == METADATA
+
+
+@pytest.mark.parametrize(
+    ("files", "why"),
+    [
+        ({"metadata.json": json.dumps(METADATA).encode()}, "model.joblib"),
+        ({"model.joblib": b"weights"}, "metadata.json"),
+        ({"metadata.json": b"{not json", "model.joblib": b"weights"}, "not a complete model artifact"),
+    ],
+    ids=["no-model", "no-metadata", "metadata-not-json"],
+)
+def test_an_incomplete_archive_is_a_candidate_artifact_error(tmp_path: Path, files: dict[str, bytes], why: str) -> None:
+    archive = _archive(tmp_path, files)
+
+    with pytest.raises(CandidateArtifactError, match=why):
+        read_metadata(archive)
+
+
+def test_bytes_that_are_not_a_tarball_are_a_candidate_artifact_error() -> None:
+    with pytest.raises(CandidateArtifactError, match="not a complete model artifact"):
+        read_metadata(b"this is not a gzip file at all")
+
+
+def test_metadata_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        directory = tarfile.TarInfo("metadata.json")
+        directory.type = tarfile.DIRTYPE
+        tar.addfile(directory)
+        model = tarfile.TarInfo("model.joblib")
+        model.size = 1
+        tar.addfile(model, io.BytesIO(b"x"))
+
+    with pytest.raises(CandidateArtifactError, match=r"metadata\.json"):
+        read_metadata(path.read_bytes())
+
+
+# ---- the latest label per comment ----
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def _feedback(
+    feedback_id: str, label: Label, minutes: int, *, comment_id: str | None = None, text: str = "x"
+) -> FeedbackRecord:
+    return FeedbackRecord(
+        feedback_id=feedback_id,
+        comment_id=comment_id,
+        text=text,
+        label=label,
+        predicted_label=None,
+        model_version=None,
+        created_at=T0 + timedelta(minutes=minutes),
+    )
+
+
+def test_a_later_label_for_the_same_comment_wins_whatever_the_order_given() -> None:
+    later = _feedback("a-later", "positive", 5, comment_id="c1", text="Fine")
+    earlier = _feedback("z-earlier", "negative", 1, comment_id="c1", text="Fine")
+    other = _feedback("m-other", "neutral", 3, comment_id="c2", text="Fine")
+
+    kept, superseded = latest_labels([later, other, earlier])
+
+    assert kept == [other, later]
+    assert superseded == 1
+
+
+def test_without_a_comment_id_the_same_folded_text_is_the_same_item() -> None:
+    first = _feedback("f1", "negative", 1, text="Not  GREAT, honestly")
+    second = _feedback("f2", "neutral", 2, text="  not great,\thonestly ")
+    different = _feedback("f3", "positive", 3, text="Great, honestly")
+
+    kept, superseded = latest_labels([first, second, different])
+
+    assert [record.feedback_id for record in kept] == ["f2", "f3"]
+    assert superseded == 1
+
+
+def test_a_comment_and_a_loose_text_with_the_same_words_are_different_items() -> None:
+    on_comment = _feedback("f1", "negative", 1, comment_id="c1", text="meh")
+    loose = _feedback("f2", "positive", 2, text="meh")
+
+    kept, superseded = latest_labels([on_comment, loose])
+
+    assert kept == [on_comment, loose]
+    assert superseded == 0
+
+
+def test_three_labels_for_one_comment_keep_only_the_last() -> None:
+    records = [
+        _feedback(f"f{i}", label, i, comment_id="c1") for i, label in enumerate(["negative", "neutral", "positive"])
+    ]
+
+    kept, superseded = latest_labels(records)
+
+    assert [record.label for record in kept] == ["positive"]
+    assert superseded == 2
+
+
+# ---- step errors, made readable ----
+
+
+def test_a_lambda_error_shows_its_error_message() -> None:
+    cause = {
+        "errorMessage": "s3://bucket/data/base/ holds no CSV file; upload the training data",
+        "errorType": "NoBaseDataError",
+        "stackTrace": ['  File "/var/task/pipeline_function/prepare.py", line 25'],
+    }
+
+    text = describe_error({"Error": "NoBaseDataError", "Cause": json.dumps(cause)})
+
+    assert text == "NoBaseDataError: s3://bucket/data/base/ holds no CSV file; upload the training data"
+
+
+def test_a_training_job_failure_shows_its_failure_reason() -> None:
+    cause = {"TrainingJobName": "sentiment-v2", "TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: OOM"}
+
+    text = describe_error({"Error": "States.TaskFailed", "Cause": json.dumps(cause)})
+
+    assert text == "States.TaskFailed: AlgorithmError: OOM"
+
+
+def test_a_plain_text_cause_is_shown_as_it_is() -> None:
+    assert describe_error({"Error": "States.Timeout", "Cause": "the task timed out"}) == (
+        "States.Timeout: the task timed out"
+    )
+
+
+def test_no_error_at_all_is_an_unknown_error() -> None:
+    assert describe_error(None) == "unknown error"
+    assert describe_error({}) == "unknown error"
+
+
+def test_a_huge_cause_is_cut_to_the_limit() -> None:
+    text = describe_error({"Error": "Boom", "Cause": "x" * 10_000})
+
+    assert len(text) == MAX_ERROR_CHARS
+    assert text.startswith("Boom: xxx")
+
+
+# ---- S3's keys ----
+
+
+def test_object_keys_are_decoded_as_s3_encodes_them() -> None:
+    event = {
+        "Records": [
+            {"s3": {"bucket": {"name": "data"}, "object": {"key": "feedback/dt%3D2026-11-22/a+b%2Bc.json"}}},
+            {"s3": {"bucket": {"name": "data"}, "object": {"key": "feedback/plain.json"}}},
+        ]
+    }
+
+    assert object_keys(event) == [("data", "feedback/dt=2026-11-22/a b+c.json"), ("data", "feedback/plain.json")]
+
+
+def test_an_event_without_records_has_no_keys() -> None:
+    assert object_keys({}) == []
+    assert object_keys({"Records": None}) == []
