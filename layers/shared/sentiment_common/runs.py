@@ -20,9 +20,9 @@ FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 def start_run(registry: Registry, workflow: Workflow, request: RunRequest) -> TrainingRun:
     """Claim the slot and start the execution; :class:`ConflictError` when a run is active."""
-    state = resume(registry, workflow)
-    if state is not None:
-        raise ConflictError(f"run {state} is still active; wait for it to finish", [{"run_id": state}])
+    active = resume(registry, workflow)
+    if active is not None:
+        raise ConflictError(f"run {active} is still active; wait for it to finish", [{"run_id": active}])
     current = registry.state()
     run = registry.claim_run(current, request)
     if run is None:
