@@ -9,12 +9,15 @@ import random
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
+import pytest
 
 from tests.conftest import ROOT
 from tests.integration.conftest import free_port
@@ -156,3 +159,23 @@ def notifications(stack: LocalStack) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@contextmanager
+def running_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str) -> Iterator[LocalStack]:
+    """``make up`` with its own ports and data folder, stopped (SIGTERM) at the end if still running."""
+    data = tmp_path_factory.mktemp(name)
+    stack = LocalStack(stack_environment(data, **env), data, data / "make-up.log")
+    stack.start()
+    try:
+        yield stack
+    finally:
+        if stack.process is not None:
+            stack.stop(signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def api(local_stack: LocalStack) -> Iterator[httpx.Client]:
+    """An HTTP client on the module's ``local_stack``."""
+    with httpx.Client(base_url=local_stack.api, timeout=60) as client:
+        yield client

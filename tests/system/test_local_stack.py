@@ -17,7 +17,7 @@ import pytest
 from sentiment_local.resources import table_request
 from sentiment_local.template import Template
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, stack_environment
+from tests.system.conftest import LocalStack, running_stack
 
 NEWMAN = ROOT / "postman" / "node_modules" / ".bin" / "newman"
 
@@ -29,18 +29,8 @@ def _listening(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    data = tmp_path_factory.mktemp("local-data")
-    stack = LocalStack(stack_environment(data), data, data / "make-up.log")
-    stack.start()
-    yield stack
-    if stack.process is not None:
-        stack.stop(signal.SIGTERM)
-
-
-@pytest.fixture(scope="module")
-def api(local_stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=local_stack.api, timeout=30) as client:
-        yield client
+    with running_stack(tmp_path_factory, "local-data") as stack:
+        yield stack
 
 
 def test_it_prints_the_urls_and_the_admin_key(local_stack: LocalStack) -> None:

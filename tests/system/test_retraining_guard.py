@@ -5,7 +5,6 @@ of the way."""
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +13,7 @@ import pytest
 
 from sentiment_local.template import Template
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, labelled_rows, notifications, stack_environment, wait_for_run
+from tests.system.conftest import LocalStack, labelled_rows, notifications, running_stack, wait_for_run
 
 POISON = 1500
 FLIPPED = {"positive": "negative", "negative": "positive"}
@@ -22,24 +21,13 @@ FLIPPED = {"positive": "negative", "negative": "positive"}
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    data = tmp_path_factory.mktemp("retraining-guard")
-    env = stack_environment(data, BACKEND="ecs", RETRAIN_THRESHOLD="1000000")
-    stack = LocalStack(env, data, data / "make-up.log")
-    stack.start()
-    yield stack
-    if stack.process is not None:
-        stack.stop(signal.SIGTERM)
+    with running_stack(tmp_path_factory, "retraining-guard", BACKEND="ecs", RETRAIN_THRESHOLD="1000000") as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
 def admin(local_stack: LocalStack) -> dict[str, str]:
     return {"Authorization": f"Bearer {(local_stack.data / 'admin-api-key').read_text().strip()}"}
-
-
-@pytest.fixture(scope="module")
-def api(local_stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=local_stack.api, timeout=60) as client:
-        yield client
 
 
 def _served_version(api: httpx.Client) -> str:

@@ -6,7 +6,6 @@ champion, with no restart."""
 from __future__ import annotations
 
 import json
-import signal
 import tarfile
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,7 @@ from tests.system.conftest import (
     LocalStack,
     labelled_rows,
     notifications,
-    stack_environment,
+    running_stack,
     wait_for_new_run,
     wait_for_run,
 )
@@ -30,18 +29,8 @@ THRESHOLD = 10
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    data = tmp_path_factory.mktemp("retraining-loop")
-    stack = LocalStack(stack_environment(data, RETRAIN_THRESHOLD=str(THRESHOLD)), data, data / "make-up.log")
-    stack.start()
-    yield stack
-    if stack.process is not None:
-        stack.stop(signal.SIGTERM)
-
-
-@pytest.fixture(scope="module")
-def api(local_stack: LocalStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=local_stack.api, timeout=30) as client:
-        yield client
+    with running_stack(tmp_path_factory, "retraining-loop", RETRAIN_THRESHOLD=str(THRESHOLD)) as stack:
+        yield stack
 
 
 def _classify_and_confirm(api: httpx.Client, rows: list[tuple[str, str]]) -> None:
