@@ -1,0 +1,337 @@
+"""The web page in a real browser (headless Chromium driven by Playwright) on ``make up``: a person
+posts a comment and sees the result, corrects it, browses and filters what was said, watches the
+model panel, and is told plainly when the API is gone. Screenshots are kept under
+``build/test-artifacts/``."""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+from sentiment_local.template import Template
+from tests.conftest import ROOT
+from tests.system.conftest import LocalStack, running_stack, wait_for_run
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+PAGE_SIZE = 10  # the page's own page size for recent comments
+WAIT_MS = 20_000
+LABELS = ("negative", "neutral", "positive")
+expect.set_options(timeout=WAIT_MS)  # a busy machine may take more than Playwright's 5 s
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with running_stack(tmp_path_factory, "web-page", RETRAIN_THRESHOLD="1000000") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    yield chromium
+    chromium.close()
+
+
+class Watched:
+    """A page, and whatever it let slip: script errors, dialogs, failed loads of its own assets."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+
+
+@pytest.fixture
+def watched(browser: Browser, local_stack: LocalStack) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=local_stack.api)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto("/")
+    expect(page.get_by_test_id("health")).to_have_attribute("data-state", "ok")
+    yield Watched(page)
+    context.close()
+
+
+def _post(page: Page, text: str) -> None:
+    page.get_by_test_id("comment-input").fill(text)
+    page.get_by_test_id("comment-submit").click()
+
+
+def _newest_item(page: Page) -> Any:
+    return page.get_by_test_id("comment-list").locator("li").first
+
+
+def _all_comments(api: httpx.Client, sentiment: str | None = None) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    token = None
+    while True:
+        params = {
+            "limit": 100,
+            **({"sentiment": sentiment} if sentiment else {}),
+            **({"next_token": token} if token else {}),
+        }
+        page = api.get("/comments", params=params).json()
+        items += page["items"]
+        token = page["next_token"]
+        if not token:
+            return items
+
+
+def test_a_comment_is_classified_and_shown_with_its_scores(watched: Watched, api: httpx.Client) -> None:
+    page = watched.page
+    text = "The support team fixed it in minutes. Brilliant!"
+
+    page.get_by_test_id("comment-input").fill(text)
+    expect(page.get_by_test_id("comment-counter")).to_have_text(f"{len(text)} / 5000")
+    page.get_by_test_id("comment-submit").click()
+
+    expect(page.get_by_test_id("result-label")).to_have_text("positive")
+    stored = _all_comments(api)[0]
+    assert stored["original_comment"] == text
+    assert stored["sentiment"] == "positive"
+    served = api.get("/health").json()["model"]["model_version"]
+    expect(page.get_by_test_id("result-model")).to_have_text(served)
+    expect(page.get_by_test_id("result-confidence")).to_have_text(f"{round(stored['confidence'] * 100, 1)}% confident")
+    bars = page.get_by_test_id("result-scores").get_by_role("meter")
+    expect(bars).to_have_count(3)
+    for label in LABELS:
+        meter = page.get_by_role("meter", name=f"{label} probability")
+        expect(meter).to_have_attribute("aria-valuenow", str(round(stored["scores"][label] * 100)))
+    expect(page.get_by_test_id("comment-input")).to_have_value("")  # sent, so the box is cleared
+
+    newest = _newest_item(page)
+    expect(newest.get_by_test_id("item-text")).to_have_text(text)
+    expect(newest.get_by_test_id("item-label")).to_have_text("positive")
+    legend = page.get_by_test_id("sentiment-distribution").locator("li[data-kind] strong")
+    expect(legend).to_have_text([str(sum(c["sentiment"] == label for c in _all_comments(api))) for label in LABELS])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "web-page.png", full_page=True)
+    assert watched.errors == []
+
+
+def test_feedback_is_recorded_and_shown(watched: Watched, api: httpx.Client, local_stack: LocalStack) -> None:
+    page = watched.page
+    _post(page, "The parcel came on Tuesday.")
+    expect(page.get_by_test_id("result-label")).not_to_be_empty()
+    comment = _all_comments(api)[0]
+    correction = "positive" if comment["sentiment"] != "positive" else "negative"
+
+    page.get_by_test_id(f"feedback-{correction}").click()
+
+    expect(page.get_by_test_id("feedback-status")).to_have_text(f"Recorded: corrected to {correction}. Thank you.")
+    expect(page.get_by_test_id(f"feedback-{correction}")).to_have_attribute("aria-pressed", "true")
+    assert api.get(f"/comments/{comment['comment_id']}").json()["feedback"]["label"] == correction
+    expect(_newest_item(page).get_by_test_id("item-feedback")).to_have_text(f"corrected to {correction}")
+    bucket = Template.read(ROOT / "template.yaml").physical_name("DataBucket")
+    s3 = local_stack.client("s3")
+    bodies = [
+        s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix="feedback/")["Contents"]
+    ]
+    assert sum(comment["comment_id"] in body for body in bodies) == 1
+
+    # the same page confirms a label on a listed comment
+    newest = _newest_item(page)
+    newest.get_by_test_id(f"item-feedback-{comment['sentiment']}").click()
+    expect(newest.get_by_test_id("item-feedback")).to_have_text(f"confirmed {comment['sentiment']}")
+    assert api.get(f"/comments/{comment['comment_id']}").json()["feedback"]["label"] == comment["sentiment"]
+    assert watched.errors == []
+
+
+def test_comments_filter_by_sentiment_and_load_page_by_page(watched: Watched, api: httpx.Client) -> None:
+    texts = [
+        f"Review {n}: " + ("an awful, broken mess" if n % 2 else "a wonderful, delightful film") for n in range(24)
+    ]
+    assert api.post("/comments/batch", json={"comments": texts}).status_code == 200
+    page = watched.page
+    page.reload()
+    listed = page.get_by_test_id("comment-list").locator("li")
+
+    everything = _all_comments(api)
+    expect(listed).to_have_count(PAGE_SIZE)
+    shown = PAGE_SIZE
+    while shown < len(everything):
+        page.get_by_test_id("load-more").click()
+        shown = min(shown + PAGE_SIZE, len(everything))
+        expect(listed).to_have_count(shown)
+    expect(page.get_by_test_id("load-more")).to_be_hidden()
+    ids = listed.evaluate_all("items => items.map(item => item.dataset.commentId)")
+    assert ids == [comment["comment_id"] for comment in everything]  # all of them, newest first, none twice
+    intervals = page.get_by_test_id("sentiment-timeline").locator("g > title").all_text_contents()
+    drawn = Counter[str]()
+    for interval in intervals:
+        drawn.update({label: int(count) for count, label in re.findall(r"(\d+) (\w+)", interval.split(": ", 1)[1])})
+    assert drawn == Counter(comment["sentiment"] for comment in everything)  # every comment in the picture, once
+
+    negatives = _all_comments(api, "negative")
+    assert negatives, "the batch holds clearly negative reviews"
+    page.get_by_test_id("filter-negative").check()
+    expect(listed).to_have_count(min(PAGE_SIZE, len(negatives)))
+    expect(listed.get_by_test_id("item-label")).to_have_text(["negative"] * min(PAGE_SIZE, len(negatives)))
+    while page.get_by_test_id("load-more").is_visible():
+        before = listed.count()
+        page.get_by_test_id("load-more").click()
+        expect(listed).not_to_have_count(before)
+    assert listed.evaluate_all("items => items.map(item => item.dataset.commentId)") == [
+        comment["comment_id"] for comment in negatives
+    ]
+
+    page.get_by_test_id("filter-pending").check()
+    expect(listed).to_have_count(0)
+    expect(page.get_by_test_id("comments-status")).to_have_text("No pending comments yet.")
+    assert watched.errors == []
+
+
+def test_markup_in_a_comment_is_shown_as_text_and_never_run(watched: Watched, api: httpx.Client) -> None:
+    page = watched.page
+    payload = (
+        '<img src="x" onerror="window.__injected = \'img\'; alert(1)">'
+        "<script>window.__injected = 'script'; alert(2)</script><b>bold?</b> & <i>so what</i>"
+    )
+    _post(page, payload)
+    expect(page.get_by_test_id("result-label")).not_to_be_empty()
+
+    newest = _newest_item(page)
+    expect(newest.get_by_test_id("item-text")).to_have_text(payload)
+    assert newest.get_by_test_id("item-text").evaluate("node => node.children.length") == 0
+    assert page.get_by_test_id("comment-list").locator("img, script, b, i").count() == 0
+    page.reload()  # and again when the list comes from the API
+    expect(_newest_item(page).get_by_test_id("item-text")).to_have_text(payload)
+    assert page.evaluate("() => window.__injected") is None
+    assert watched.dialogs == []
+    assert _all_comments(api)[0]["original_comment"] == payload
+
+
+def test_bad_input_is_explained_and_nothing_is_sent(watched: Watched, api: httpx.Client) -> None:
+    page = watched.page
+    before = len(_all_comments(api))
+
+    _post(page, "   \n  ")
+    expect(page.get_by_test_id("comment-error")).to_have_text(
+        "Write a comment first: it cannot be empty or only spaces."
+    )
+    expect(page.get_by_test_id("comment-input")).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_test_id("comment-input").fill("x" * 6000)  # the box stops at the limit
+    expect(page.get_by_test_id("comment-counter")).to_have_text("5000 / 5000")
+    assert len(_all_comments(api)) == before
+    assert watched.errors == []
+
+
+def test_the_page_works_from_the_keyboard_on_a_phone(browser: Browser, local_stack: LocalStack) -> None:
+    context = browser.new_context(viewport=PHONE, base_url=local_stack.api, is_mobile=True, has_touch=True)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto("/")
+    expect(page.get_by_test_id("health")).to_have_attribute("data-state", "ok")
+
+    page.keyboard.press("Tab")  # the skip link comes first
+    expect(page.get_by_role("link", name="Skip to the comment box")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.get_by_test_id("comment-input")).to_be_focused()
+    page.keyboard.type("Terrible. It broke on the first day and nobody answers.")
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_test_id("result-label")).to_have_text("negative")
+
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]  # nothing to scroll sideways
+    for test_id in ("comment-input", "comment-submit", "feedback-negative", "feedback-neutral", "feedback-positive"):
+        box = page.get_by_test_id(test_id).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], test_id
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, textarea, button')].filter(
+            control => !control.labels?.length && !control.getAttribute('aria-label') && !control.textContent.trim()
+        ).map(control => control.outerHTML)"""
+    )
+    assert unlabelled == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "web-page-phone.png", full_page=True)
+    context.close()
+
+
+def test_the_model_panel_starts_a_run_and_rolls_back(
+    watched: Watched, api: httpx.Client, local_stack: LocalStack
+) -> None:
+    page = watched.page
+    first = api.get("/models").json()["champion"]
+    expect(page.get_by_test_id("champion-version")).to_have_text(first)
+    expect(page.get_by_test_id("start-run")).to_be_disabled()  # no key yet
+
+    page.get_by_test_id("admin-key").fill("not-the-key")
+    page.get_by_role("button", name="Use key").click()
+    page.get_by_test_id("start-run").click()
+    expect(page.get_by_test_id("admin-status")).to_contain_text("The admin key was refused (403)")
+    assert api.get("/training").json()["items"] == []
+
+    page.get_by_test_id("admin-key").fill((local_stack.data / "admin-api-key").read_text().strip())
+    page.get_by_role("button", name="Use key").click()
+    page.get_by_test_id("start-run").click()
+    expect(page.get_by_test_id("admin-status")).to_contain_text("Started run-")
+    run_id = api.get("/training").json()["items"][0]["run_id"]
+    run_row = page.get_by_test_id("runs").locator(f"tr[data-run-id='{run_id}']")
+    expect(run_row).to_be_visible()
+    run = wait_for_run(api, run_id)
+    assert run["status"] == "SUCCEEDED"
+    expect(run_row).to_contain_text(run["decision"], timeout=30_000)  # the panel follows the run by itself
+
+    models = api.get("/models").json()
+    other = next(model["version"] for model in models["items"] if model["version"] != models["champion"])
+    page.get_by_test_id(f"promote-{other}").click()
+    expect(page.get_by_test_id("admin-status")).to_contain_text(f"Deploying {other} in run-")
+    rollback = api.get("/training").json()["items"][0]
+    assert rollback["trigger"] == "rollback"
+    assert wait_for_run(api, rollback["run_id"])["status"] == "SUCCEEDED"
+    expect(page.get_by_test_id("champion-version")).to_have_text(other, timeout=30_000)
+    assert api.post("/comments", json={"comment": "which model now?"}).json()["model_version"] == other
+    # the browser logs the refused key's answer; nothing else went wrong
+    assert watched.errors == ["Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"]
+
+
+def test_when_the_api_is_down_the_page_says_so_and_recovers(watched: Watched, local_stack: LocalStack) -> None:
+    page = watched.page
+    text = "Written while the API was down"
+    local_stack.stop(signal.SIGINT)
+    try:
+        _post(page, text)
+        expect(page.get_by_test_id("comment-error")).to_contain_text("Not sent: the API cannot be reached")
+        expect(page.get_by_test_id("api-banner")).to_be_visible()
+        expect(page.get_by_test_id("api-banner")).to_contain_text("The API cannot be reached")
+        expect(page.get_by_test_id("health")).to_have_attribute("data-state", "down")
+        expect(page.get_by_test_id("comment-input")).to_have_value(text)  # nothing typed is lost
+        expect(page.get_by_test_id("comment-submit")).to_be_enabled()  # and nothing is stuck
+    finally:
+        local_stack.start()
+
+    expect(page.get_by_test_id("api-banner")).to_be_hidden(timeout=30_000)  # it notices by itself
+    expect(page.get_by_test_id("health")).to_have_attribute("data-state", "ok")
+    page.get_by_test_id("comment-submit").click()
+    expect(page.get_by_test_id("result-label")).not_to_be_empty()
+    expect(_newest_item(page).get_by_test_id("item-text")).to_have_text(text)
+    with httpx.Client(base_url=local_stack.api, timeout=30) as client:
+        assert sum(c["original_comment"] == text for c in _all_comments(client)) == 1
