@@ -8,10 +8,10 @@ MODEL_DIR := build/model
 export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/local_stack
 
 .DEFAULT_GOAL := help
-.PHONY: help install train serve up invoke postman test unit lint validate build format openapi bench clean upload-data
+.PHONY: help install train serve up invoke postman test unit lint validate build deploy publish-web format openapi bench clean upload-data
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed ## create .venv with everything the project needs
 
@@ -56,9 +56,19 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install --quiet "aws-sam-cli==1.170.0"
 	touch $@
 
+# The browser tests drive this Chromium through Playwright (which downloads no browser of its own).
+# Where it is missing, Debian's package is installed (as root, or through sudo).
+export CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests"
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 test: lint validate unit ## lint, type-check, validate the template and run every test
 
-unit: install postman/node_modules/.bin/newman
+unit: install postman/node_modules/.bin/newman $(CHROMIUM)
 	$(PY) -m pytest
 
 validate: install $(SAM_VENV)/.installed ## sam validate, sam validate --lint and cfn-lint on template.yaml
@@ -68,6 +78,21 @@ validate: install $(SAM_VENV)/.installed ## sam validate, sam validate --lint an
 
 build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) into build/sam
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir build/sam --region us-east-1
+
+# The samconfig.toml environment to deploy: default (dev) or prod. DEPLOY_FLAGS reaches sam deploy as is,
+# e.g. DEPLOY_FLAGS=--no-confirm-changeset in CI.
+ENV          ?= default
+DEPLOY_FLAGS ?=
+
+# The template is the built one; samconfig.toml is named outright, since sam looks for it next to the template.
+# An unchanged stack is no failure: the page may be all that changed.
+deploy: install build ## sam build, sam deploy (ENV=default|prod; confirm the change set), then publish the web page
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file build/sam/template.yaml \
+		--config-file "$(CURDIR)/samconfig.toml" --config-env $(ENV) --no-fail-on-empty-changeset $(DEPLOY_FLAGS)
+	$(PY) scripts/publish_web.py --config-env $(ENV)
+
+publish-web: install ## upload frontend/ to the deployed stack's web bucket and refresh CloudFront (ENV=default|prod)
+	$(PY) scripts/publish_web.py --config-env $(ENV)
 
 lint: install ## ruff, formatting and mypy
 	$(VENV)/bin/ruff check .

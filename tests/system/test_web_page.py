@@ -5,6 +5,7 @@ model panel, and is told plainly when the API is gone. Screenshots are kept unde
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from collections import Counter
@@ -19,7 +20,7 @@ from sentiment_local.template import Template
 from tests.conftest import ROOT
 from tests.system.conftest import LocalStack, running_stack, wait_for_run
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's package; the Makefile installs it
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",

@@ -321,7 +321,8 @@ def test_functions_and_their_s3_notifications_come_from_the_template(template: T
     configuration = boto3.client("lambda").get_function(FunctionName="t-FeedbackTriggerFunction")["Configuration"]
     assert configuration["Environment"]["Variables"]["STATE_MACHINE_ARN"] == template.arn("RetrainStateMachine")
 
-    assert create_buckets(template, boto3.client("s3")) == [DATA_BUCKET]
+    # Every bucket of the template: the data bucket by its name, the unnamed web bucket after its logical id
+    assert create_buckets(template, boto3.client("s3")) == [DATA_BUCKET, template.physical_name("WebBucket")]
     create_notifications(template, boto3.client("s3"))
     configuration = boto3.client("s3").get_bucket_notification_configuration(Bucket=DATA_BUCKET)
     (notification,) = configuration["LambdaFunctionConfigurations"]
