@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from sentiment_local.template import Template
@@ -34,6 +35,7 @@ PHONE = {"width": 390, "height": 844}
 PAGE_SIZE = 10  # the page's own page size for recent comments
 WAIT_MS = 20_000
 LABELS = ("negative", "neutral", "positive")
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 expect.set_options(timeout=WAIT_MS)  # a busy machine may take more than Playwright's 5 s
 
 
@@ -88,6 +90,13 @@ def _newest_item(page: Page) -> Any:
     return page.get_by_test_id("comment-list").locator("li").first
 
 
+def _accessibility_problems(page: Page) -> str:
+    """axe-core's WCAG 2.1 A/AA and best-practice checks on the page as it is: contrast, labels,
+    landmarks, keyboard reach. Empty when there is nothing to report."""
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_RULES}})
+    return "" if results.violations_count == 0 else results.generate_report()
+
+
 def _all_comments(api: httpx.Client, sentiment: str | None = None) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     token = None
@@ -131,6 +140,7 @@ def test_a_comment_is_classified_and_shown_with_its_scores(watched: Watched, api
     expect(newest.get_by_test_id("item-label")).to_have_text("positive")
     legend = page.get_by_test_id("sentiment-distribution").locator("li[data-kind] strong")
     expect(legend).to_have_text([str(sum(c["sentiment"] == label for c in _all_comments(api))) for label in LABELS])
+    assert _accessibility_problems(page) == ""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / "web-page.png", full_page=True)
     assert watched.errors == []
@@ -271,6 +281,7 @@ def test_the_page_works_from_the_keyboard_on_a_phone(browser: Browser, local_sta
         ).map(control => control.outerHTML)"""
     )
     assert unlabelled == []
+    assert _accessibility_problems(page) == ""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / "web-page-phone.png", full_page=True)
     context.close()
@@ -326,6 +337,7 @@ def test_when_the_api_is_down_the_page_says_so_and_recovers(watched: Watched, lo
         expect(page.get_by_test_id("health")).to_have_attribute("data-state", "down")
         expect(page.get_by_test_id("comment-input")).to_have_value(text)  # nothing typed is lost
         expect(page.get_by_test_id("comment-submit")).to_be_enabled()  # and nothing is stuck
+        assert _accessibility_problems(page) == ""  # the warnings are readable too
     finally:
         local_stack.start()
 
