@@ -343,7 +343,7 @@ function renderChampion(models) {
       {},
       "Serving ",
       el("code", { "data-testid": "champion-version" }, champion.version),
-      champion.promoted_at ? el("span", { class: "muted" }, " since ", timeElement(champion.promoted_at)) : null,
+      champion.promoted_at ? el("span", { class: "muted" }, ", promoted ", timeElement(champion.promoted_at)) : null,
     ),
     el("dl", { class: "metrics" }, ...rows.flatMap(([key, name]) => [el("dt", {}, name), el("dd", {}, metric(champion.metrics[key]))])),
   );
