@@ -4,14 +4,12 @@ name a bucket it created and a CloudFront distribution."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from publish_web import main
 
@@ -47,33 +45,25 @@ class DeployedStack:
 
 
 @pytest.fixture
-def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[DeployedStack]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        distribution = boto3.client("cloudfront").create_distribution(DistributionConfig=distribution_config())
-        domain = distribution["Distribution"]["DomainName"]
-        distribution_id = distribution["Distribution"]["Id"]
-        cloudformation = boto3.client("cloudformation")
-        cloudformation.create_stack(
-            StackName=STACK,
-            TemplateBody=json.dumps(STACK_TEMPLATE),
-            Parameters=[
-                {"ParameterKey": "DistributionId", "ParameterValue": distribution_id},
-                {"ParameterKey": "DistributionDomain", "ParameterValue": domain},
-            ],
-        )
-        (bucket,) = (
-            resource["PhysicalResourceId"]
-            for resource in cloudformation.describe_stack_resources(StackName=STACK)["StackResources"]
-            if resource["LogicalResourceId"] == "WebBucket"
-        )
-        yield DeployedStack(bucket, distribution_id, f"https://{domain}")
+def deployed(aws: None) -> DeployedStack:
+    distribution = boto3.client("cloudfront").create_distribution(DistributionConfig=distribution_config())
+    domain = distribution["Distribution"]["DomainName"]
+    distribution_id = distribution["Distribution"]["Id"]
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(
+        StackName=STACK,
+        TemplateBody=json.dumps(STACK_TEMPLATE),
+        Parameters=[
+            {"ParameterKey": "DistributionId", "ParameterValue": distribution_id},
+            {"ParameterKey": "DistributionDomain", "ParameterValue": domain},
+        ],
+    )
+    (bucket,) = (
+        resource["PhysicalResourceId"]
+        for resource in cloudformation.describe_stack_resources(StackName=STACK)["StackResources"]
+        if resource["LogicalResourceId"] == "WebBucket"
+    )
+    return DeployedStack(bucket, distribution_id, f"https://{domain}")
 
 
 def distribution_config() -> dict[str, Any]:
