@@ -90,6 +90,11 @@ def _newest_item(page: Page) -> Any:
     return page.get_by_test_id("comment-list").locator("li").first
 
 
+def _percent(share: float) -> str:
+    """As the page writes a share: one decimal at most, none when it is whole (0.87 → "87%")."""
+    return f"{round(share * 1000) / 10:g}%"
+
+
 def _accessibility_problems(page: Page) -> str:
     """axe-core's WCAG 2.1 A/AA and best-practice checks on the page as it is: contrast, labels,
     landmarks, keyboard reach. Empty when there is nothing to report."""
@@ -127,7 +132,7 @@ def test_a_comment_is_classified_and_shown_with_its_scores(watched: Watched, api
     assert stored["sentiment"] == "positive"
     served = api.get("/health").json()["model"]["model_version"]
     expect(page.get_by_test_id("result-model")).to_have_text(served)
-    expect(page.get_by_test_id("result-confidence")).to_have_text(f"{round(stored['confidence'] * 100, 1)}% confident")
+    expect(page.get_by_test_id("result-confidence")).to_have_text(f"{_percent(stored['confidence'])} confident")
     bars = page.get_by_test_id("result-scores").get_by_role("meter")
     expect(bars).to_have_count(3)
     for label in LABELS:
