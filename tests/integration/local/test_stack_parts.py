@@ -236,7 +236,8 @@ def template() -> Template:
 def test_topics_and_parameters_come_from_the_template(template: Template) -> None:
     arns = create_topics(template, boto3.client("sns"))
     # Named as the template's ARNs expect: the state machine publishes to what !Ref gives.
-    assert sorted(arns) == sorted([template.arn("AlertsTopic"), template.arn("RetrainTopic")])
+    assert sorted(arns) == sorted(template.arn(logical_id) for logical_id in template.of_type("AWS::SNS::Topic"))
+    assert {template.arn("AlertsTopic"), template.arn("RetrainTopic")} <= set(arns)
     assert template.resolve({"Ref": "RetrainTopic"}) in arns
     subscriptions = boto3.client("sns").list_subscriptions_by_topic(TopicArn=template.arn("AlertsTopic"))
     assert [(item["Protocol"], item["Endpoint"]) for item in subscriptions["Subscriptions"]] == [
@@ -306,8 +307,12 @@ def test_functions_and_their_s3_notifications_come_from_the_template(template: T
     configuration = boto3.client("lambda").get_function(FunctionName="t-FeedbackTriggerFunction")["Configuration"]
     assert configuration["Environment"]["Variables"]["STATE_MACHINE_ARN"] == template.arn("RetrainStateMachine")
 
-    # Every bucket of the template: the data bucket by its name, the unnamed web bucket after its logical id
-    assert create_buckets(template, boto3.client("s3")) == [DATA_BUCKET, template.physical_name("WebBucket")]
+    # Every bucket of the template: the data bucket by its name, the unnamed ones after their logical ids
+    buckets = create_buckets(template, boto3.client("s3"))
+    assert sorted(buckets) == sorted(
+        template.physical_name(logical_id) for logical_id in template.of_type("AWS::S3::Bucket")
+    )
+    assert DATA_BUCKET in buckets
     create_notifications(template, boto3.client("s3"))
     configuration = boto3.client("s3").get_bucket_notification_configuration(Bucket=DATA_BUCKET)
     (notification,) = configuration["LambdaFunctionConfigurations"]

@@ -58,6 +58,7 @@ class SageMakerEndpoint:
                 "ModelDataUrl": model_data_url,
                 "Environment": {"SERVER_WORKERS": "2", "MODEL_VERSION": version},
             },
+            EnableNetworkIsolation=True,  # as the template's model: the server only reads /opt/ml/model
         )
         keep = {"VariantName", "InitialVariantWeight", "ServerlessConfig", "InstanceType", "InitialInstanceCount"}
         self._ignore_existing(
