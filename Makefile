@@ -123,6 +123,7 @@ bench: install ## accuracy, speed and throughput against the seeds' recipe; prin
 	$(PY) bench/run.py
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
 	$(PY) bench/retrain_loop.py
+	$(PY) bench/load.py
 
 upload-data: install ## copy model_training/data (base + golden) to a deployed stack: make upload-data BUCKET=<DataBucketName>
 	@test -n "$(BUCKET)" || { echo "usage: make upload-data BUCKET=<the stack's DataBucketName output>"; exit 2; }
