@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -34,6 +35,7 @@ from sentiment_common.observability import logger, metrics, tracer
 
 OPENAPI_TITLE = "Sentiment feedback loop API"
 OPENAPI_VERSION = "1.0.0"
+BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 app = APIGatewayHttpResolver(
     enable_validation=True,
@@ -81,10 +83,23 @@ def _body_bytes(event_body: str | None, is_base64: bool) -> bytes:
     return base64.b64decode(event_body) if is_base64 else event_body.encode()
 
 
-def guard_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """Bodies must be small, UTF-8 and JSON (a missing content type is taken as JSON)."""
+def _not_json() -> str | None:
+    """The media type of the current request's body when it is not JSON (a missing type counts as JSON)."""
     event = app.current_event
-    if event.http_method in {"POST", "PUT", "PATCH"}:
+    if event.http_method not in BODY_METHODS:
+        return None
+    media_type = (event.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    return None if media_type == "application/json" else media_type
+
+
+def _json_only(media_type: str) -> str:
+    return f"send Content-Type: application/json, not {media_type}"
+
+
+def guard_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Bodies must be small, UTF-8 and JSON."""
+    event = app.current_event
+    if event.http_method in BODY_METHODS:
         body = _body_bytes(event.body, bool(event.is_base64_encoded))
         if len(body) > settings.max_body_bytes:
             raise PayloadTooLargeError(f"the body is larger than {settings.max_body_bytes} bytes")
@@ -92,9 +107,8 @@ def guard_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> 
             body.decode("utf-8")
         except UnicodeDecodeError as error:
             raise InvalidInputError(f"the body is not UTF-8 (byte {error.start})") from error
-        media_type = (event.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-        if media_type != "application/json":
-            raise UnsupportedMediaTypeError(f"send Content-Type: application/json, not {media_type}")
+        if media_type := _not_json():
+            raise UnsupportedMediaTypeError(_json_only(media_type))
     return next_middleware(app)
 
 
@@ -118,8 +132,14 @@ def _detail(error: dict[str, Any]) -> dict[str, Any]:
     return {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
 
 
+# Powertools' request validation reads form and multipart bodies before any middleware of ours runs,
+# so a body that is not JSON fails there, as a validation error or a ValueError; it is still a 415.
+
+
 @app.exception_handler(RequestValidationError)
 def invalid_request(error: RequestValidationError) -> Response[str]:
+    if media_type := _not_json():
+        return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, _json_only(media_type))
     details = [_detail(item) for item in error.errors()]
     if any(item["type"] == "json_invalid" for item in details):
         return _error(HTTPStatus.BAD_REQUEST, "the body is not valid JSON", details)
@@ -134,7 +154,7 @@ def not_utf8(error: UnicodeDecodeError) -> Response[str]:
 
 @app.exception_handler(RequestUnsupportedContentType)
 def unsupported_content(error: RequestUnsupportedContentType) -> Response[str]:
-    return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send Content-Type: application/json")
+    return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, _json_only(_not_json() or "what was sent"))
 
 
 @app.exception_handler(IdempotencyValidationError)
@@ -154,8 +174,19 @@ def route_not_found(error: Exception) -> Response[str]:
     return _error(HTTPStatus.NOT_FOUND, f"no route {app.current_event.http_method} {app.current_event.path}")
 
 
+@app.exception_handler(ValueError)
+def unreadable_body(error: ValueError) -> Response[str]:
+    if media_type := _not_json():
+        return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, _json_only(media_type))
+    return _internal_error()
+
+
 @app.exception_handler(Exception)
 def unexpected(error: Exception) -> Response[str]:
+    return _internal_error()
+
+
+def _internal_error() -> Response[str]:
     logger.exception("unexpected error")
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; it has been logged")
 
@@ -178,4 +209,6 @@ def openapi() -> Response[str]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency_config.register_lambda_context(context)
+    # An HTTP API passes the path as the client sent it, percent-encoded; path parameters are the decoded text.
+    event = {**event, "rawPath": unquote(event.get("rawPath") or "/")}
     return app.resolve(event, context)

@@ -11,7 +11,15 @@ from sentiment_common.models import MAX_COMMENT_CHARS, Comment, CommentStatus, F
 from sentiment_common.registry import Decision, Metrics, ModelRecord, RunStatus, TrainingRun, Trigger
 from sentiment_common.registry import ModelStatus as RegisteredStatus
 
-CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_CHARS)]
+# What strip_whitespace removes (Unicode's White_Space), spelled out: JSON Schema's \s is ECMAScript's,
+# a slightly different set, and Python's str.isspace() differs again.
+NOT_BLANK = "[^\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+CommentText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_CHARS),
+    # Documents the trimming: at least one character that is not whitespace.
+    Field(json_schema_extra={"pattern": NOT_BLANK}),
+]
 MAX_BATCH = 25
 
 
@@ -102,7 +110,16 @@ class BatchResponse(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The document says what _one_subject checks: a string comment_id or a string text, not both.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["comment_id"], "properties": {"comment_id": {"type": "string"}}},
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+            ]
+        },
+    )
 
     comment_id: Annotated[str | None, Field(min_length=1, max_length=64, description="A stored comment")] = None
     text: Annotated[CommentText | None, Field(description="Or a text that was never stored")] = None

@@ -71,11 +71,22 @@ def test_non_utf8_body_gets_400(api: Stack) -> None:
     assert api.items("CommentsTable") == []
 
 
-def test_wrong_content_type_gets_415(api: Stack) -> None:
-    answer = api.call("POST", "/comments", {"comment": "hello"}, headers={"Content-Type": "text/plain"})
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",  # Powertools would read it as a form
+        "multipart/form-data",  # with no boundary, Powertools' own parsing fails
+        "multipart/form-data; boundary=x",
+    ],
+)
+@pytest.mark.parametrize("path", ["/comments", "/comments/batch", "/feedback"])
+def test_wrong_content_type_gets_415(api: Stack, path: str, content_type: str) -> None:
+    answer = api.call("POST", path, raw_body=b'{"comment": "hello"}', headers={"Content-Type": content_type})
     assert answer.status == 415
-    assert "application/json" in answer.body["message"]
+    assert answer.body["message"] == f"send Content-Type: application/json, not {content_type.partition(';')[0]}"
     assert api.items("CommentsTable") == []
+    assert api.objects("feedback/") == []
 
 
 def test_a_body_over_one_mebibyte_gets_413(api: Stack) -> None:
@@ -83,6 +94,14 @@ def test_a_body_over_one_mebibyte_gets_413(api: Stack) -> None:
     answer = api.call("POST", "/comments", raw_body=padded)
     assert answer.status == 413
     assert api.items("CommentsTable") == []
+
+
+def test_path_parameters_are_percent_decoded(api: Stack) -> None:
+    answer = api.call("GET", "/comments/no%20such%20id")
+    assert answer.status == 404
+    assert answer.body["message"] == "no comment with id 'no such id'"
+    long_but_allowed = "%C3%A9" * 30  # 30 characters once decoded; the limit is 80
+    assert api.call("GET", f"/training/{long_but_allowed}").status == 404
 
 
 def test_unknown_comment_is_404(api: Stack) -> None:

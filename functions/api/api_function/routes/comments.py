@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from api_function.context import once, services
 from api_function.logic import comments
+from api_function.routes import answers
 from api_function.schemas import (
     BatchItemError,
     BatchItemResult,
@@ -101,7 +102,11 @@ def post_batch(request: BatchRequest, idempotency_key: IdempotencyKey = None) ->
     return _json(result, HTTPStatus.ACCEPTED if pending else HTTPStatus.OK)
 
 
-@router.get("/comments", summary="List comments, newest first", responses={400: ERRORS[400], 422: ERRORS[422]})
+@router.get(
+    "/comments",
+    summary="List comments, newest first",
+    responses={**answers(200, "A page of comments", CommentPage), 400: ERRORS[400], 422: ERRORS[422]},
+)
 def list_comments(
     sentiment: Annotated[
         Literal["negative", "neutral", "positive", "pending"] | None,
@@ -117,7 +122,10 @@ def list_comments(
 @router.get(
     "/comments/<comment_id>",
     summary="One comment, with its feedback if any",
-    responses={404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}}},
+    responses={
+        **answers(200, "The comment", CommentOut),
+        404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}},
+    },
 )
 def get_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -> CommentOut:
     return CommentOut.of(comments.get_comment(comment_id, services))

@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from api_function.context import once, services
 from api_function.logic.feedback import record_feedback
+from api_function.routes import answers
 from api_function.routes.comments import ERRORS, IdempotencyKey
 from api_function.schemas import ErrorResponse, FeedbackRequest, FeedbackResponse
 
@@ -17,6 +18,7 @@ router = Router()
     status_code=HTTPStatus.CREATED,
     summary="Correct (or confirm) a label; the correction feeds retraining",
     responses={
+        **answers(201, "Recorded", FeedbackResponse),
         404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}},
         **ERRORS,
     },

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from api_function.auth import require_admin
 from api_function.context import services
 from api_function.logic import models
+from api_function.routes import answers
 from api_function.routes.training import ADMIN_ERRORS, started
 from api_function.schemas import ErrorResponse, ModelList, ModelOut, RunStarted
 
@@ -27,7 +28,9 @@ def list_models() -> ModelList:
     return ModelList(champion=champion, items=[ModelOut.of(record) for record in records])
 
 
-@router.get("/models/<version>", summary="One registered model", responses=NOT_FOUND)
+@router.get(
+    "/models/<version>", summary="One registered model", responses={**answers(200, "The model", ModelOut), **NOT_FOUND}
+)
 def get_model(version: Version) -> ModelOut:
     return ModelOut.of(models.get_model(version, services))
 

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from api_function.auth import require_admin
 from api_function.context import services
 from api_function.logic import training
+from api_function.routes import answers
 from api_function.schemas import ErrorResponse, RunStarted, TrainingRunOut, TrainingRunPage
 
 router = Router()
@@ -49,7 +50,17 @@ def start_training() -> Response[str]:
     return started(RunStarted(run_id=run.run_id, status=run.status, trigger=run.trigger))
 
 
-@router.get("/training", summary="Retraining runs, newest first")
+@router.get(
+    "/training",
+    summary="Retraining runs, newest first",
+    responses={
+        **answers(200, "A page of runs", TrainingRunPage),
+        400: {
+            "description": "A next_token this API did not issue",
+            "content": {"application/json": {"model": ErrorResponse}},
+        },
+    },
+)
 def list_runs(
     limit: Annotated[int, Query(ge=1, le=100, description="Runs per page")] = 20,
     next_token: Annotated[str | None, Query(max_length=2048, description="From the previous page")] = None,
@@ -61,7 +72,10 @@ def list_runs(
 @router.get(
     "/training/<run_id>",
     summary="One run: status, steps, metrics, decision",
-    responses={404: {"description": "No such run", "content": {"application/json": {"model": ErrorResponse}}}},
+    responses={
+        **answers(200, "The run", TrainingRunOut),
+        404: {"description": "No such run", "content": {"application/json": {"model": ErrorResponse}}},
+    },
 )
 def get_run(run_id: Annotated[str, Path(min_length=1, max_length=80, description="A run id")]) -> TrainingRunOut:
     return TrainingRunOut.of(training.get_run(run_id, services))
