@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8080
 MODEL_DIR := build/model
 
-export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/local_stack
+export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack
 
 .DEFAULT_GOAL := help
 .PHONY: help install train serve up invoke postman test unit lint validate build deploy publish-web format openapi bench clean upload-data

@@ -28,7 +28,6 @@ ENV = {
     "IDEMPOTENCY_TABLE": "idempotency",
     "REGISTRY_TABLE": "registry",
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:retrain",
-    "ADMIN_API_KEY_SECRET": "admin-api-key",
     "INFERENCE_BACKEND": "sagemaker",
     "SAGEMAKER_ENDPOINT_NAME": "model",
     "AWS_DEFAULT_REGION": "us-east-1",

@@ -1,5 +1,10 @@
 """The HTTP API, locally: the template's routes, HTTP API payload v2 events, its response mapping and CORS.
 
+Routes with a Lambda authorizer run it first, as API Gateway does: 401 when an identity header is
+missing or empty (the authorizer is not called), 403 when it answers ``isAuthorized: false``, 500
+when it fails; what it allows reaches the route's function as ``requestContext.authorizer.lambda``.
+Results are never cached locally.
+
 Requests that match no route fall through to the static web page (``frontend/``) on ``GET``; the
 rest get API Gateway's ``{"message": "Not Found"}``.
 """
@@ -21,7 +26,7 @@ from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
 from sentiment_local.functions import Invocation
-from sentiment_local.template import ACCOUNT, Route
+from sentiment_local.template import ACCOUNT, REGION, Authorizer, Route
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +107,41 @@ def http_api_event(request: Request, route: Route, path_parameters: dict[str, st
             event["body"] = base64.b64encode(body).decode()
             event["isBase64Encoded"] = True
     return event
+
+
+def authorizer_event(authorizer: Authorizer, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The payload 2.0 REQUEST event for ``event``'s authorizer, or None when an identity header is missing."""
+    headers: dict[str, str] = event.get("headers") or {}
+    identity = [headers.get(name.lower(), "") for name in authorizer.identity_headers]
+    if not all(value.strip() for value in identity):
+        return None
+    context = event["requestContext"]
+    method, path = context["http"]["method"], context["http"]["path"]
+    request = {key: value for key, value in event.items() if key not in {"body", "isBase64Encoded"}}
+    return {
+        **request,
+        "type": "REQUEST",
+        "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{context['apiId']}/{context['stage']}/{method}{path}",
+        "identitySource": identity,
+    }
+
+
+def authorize(
+    authorizer: Authorizer, event: dict[str, Any], invoke: Callable[[str, dict[str, Any]], Invocation]
+) -> Response | dict[str, Any]:
+    """API Gateway's refusal, or the context the authorizer allowed the request with."""
+    request = authorizer_event(authorizer, event)
+    if request is None:
+        return _message(401, "Unauthorized")
+    outcome = invoke(authorizer.function, request)
+    answer = None if outcome.failed else outcome.result()
+    if not isinstance(answer, dict) or not isinstance(answer.get("isAuthorized"), bool):
+        log.error("authorizer %s failed or gave no isAuthorized: %s", authorizer.name, outcome.error or outcome.payload)
+        return _message(500, "Internal Server Error")
+    if not answer["isAuthorized"]:
+        return _message(403, "Forbidden")
+    context = answer.get("context") or {}
+    return context if isinstance(context, dict) else {}
 
 
 def to_response(outcome: Invocation) -> Response:
@@ -236,10 +276,18 @@ class Gateway:
         else:
             route, parameters = matched
             event = http_api_event(request, route, parameters, request_id)
-            response = to_response(self._invoke(route.function, event))
+            response = self._call(route, event)
         if self._cors:
             self._cors.decorate(request, response)
         return response
+
+    def _call(self, route: Route, event: dict[str, Any]) -> Response:
+        if route.authorizer is not None:
+            allowed = authorize(route.authorizer, event, self._invoke)
+            if isinstance(allowed, Response):
+                return allowed
+            event["requestContext"]["authorizer"] = {"lambda": allowed}
+        return to_response(self._invoke(route.function, event))
 
     def _static(self, request: Request) -> Response:
         if request.method not in {"GET", "HEAD"} or self._static_dir is None:

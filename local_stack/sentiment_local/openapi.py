@@ -15,7 +15,6 @@ for _name, _value in {
     "INFERENCE_BACKEND": "ecs",
     "REGISTRY_TABLE": "registry",
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:retrain",
-    "ADMIN_API_KEY_SECRET": "admin-api-key",
     "AWS_DEFAULT_REGION": "us-east-1",
 }.items():
     os.environ.setdefault(_name, _value)

@@ -270,20 +270,34 @@ class Template:
         return found
 
     def http_routes(self) -> list[Route]:
-        """The HTTP API's routes, as the functions' ``HttpApi`` events declare them."""
+        """The HTTP API's routes, as the functions' ``HttpApi`` events declare them, with their authorizers."""
+        auth = self._http_api_properties().get("Auth", {})
+        authorizers = {
+            name: Authorizer.of(name, definition) for name, definition in auth.get("Authorizers", {}).items()
+        }
+        default = auth.get("DefaultAuthorizer")
         routes = []
         for logical_id, _name, properties in self.events("HttpApi"):
             method = str(properties.get("Method", "ANY")).upper()
             path = str(properties.get("Path", "$default"))
-            routes.append(Route(method, path, logical_id))
+            chosen = properties.get("Auth", {}).get("Authorizer", default)
+            if chosen not in (None, "NONE") and chosen not in authorizers:
+                raise ValueError(
+                    f"{logical_id} {method} {path} names authorizer {chosen}, which HttpApi does not define"
+                )
+            routes.append(Route(method, path, logical_id, authorizers.get(chosen) if chosen else None))
         return routes
 
-    def http_api_cors(self) -> dict[str, Any]:
+    def _http_api_properties(self) -> dict[str, Any]:
         apis = self.of_type("AWS::Serverless::HttpApi")
         if not apis:
             return {}
         (api,) = apis.values()
-        cors: dict[str, Any] = self.resolve(api.get("Properties", {}).get("CorsConfiguration", {}))
+        properties: dict[str, Any] = api.get("Properties", {})
+        return properties
+
+    def http_api_cors(self) -> dict[str, Any]:
+        cors: dict[str, Any] = self.resolve(self._http_api_properties().get("CorsConfiguration", {}))
         return cors
 
 
@@ -315,12 +329,41 @@ _PARAMETER = re.compile(r"\{([^}/]+?)(\+)?\}")
 
 
 @dataclass(frozen=True)
+class Authorizer:
+    """An HTTP API Lambda authorizer: payload format 2.0, simple responses, request headers as identity."""
+
+    name: str
+    function: str
+    identity_headers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, name: str, definition: Mapping[str, Any]) -> Authorizer:
+        reference = definition.get("FunctionArn")
+        if not (isinstance(reference, dict) and "Fn::GetAtt" in reference):
+            raise NotImplementedError(
+                f"authorizer {name}: only Lambda authorizers given as !GetAtt <Function>.Arn run locally"
+            )
+        function = reference["Fn::GetAtt"]
+        function = function.split(".")[0] if isinstance(function, str) else function[0]
+        if str(definition.get("AuthorizerPayloadFormatVersion")) != "2.0" or not definition.get(
+            "EnableSimpleResponses"
+        ):
+            raise NotImplementedError(f"authorizer {name}: only payload format 2.0 with simple responses runs locally")
+        identity = definition.get("Identity", {})
+        unsupported = sorted(set(identity) - {"Headers", "ReauthorizeEvery"})
+        if unsupported:
+            raise NotImplementedError(f"authorizer {name}: identity sources {unsupported} are not run locally")
+        return cls(name, str(function), tuple(str(header) for header in identity.get("Headers", [])))
+
+
+@dataclass(frozen=True)
 class Route:
     """``METHOD /path/{param}`` to a function; ``{name+}`` takes the rest of the path."""
 
     method: str
     path: str
     function: str
+    authorizer: Authorizer | None = None
 
     @property
     def key(self) -> str:

@@ -16,13 +16,14 @@ read, or a model that fails to load or to match its SHA-256, leaves the current 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import orjson
 import uvicorn
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sentiment_model.serving import (
@@ -45,6 +46,15 @@ Send = Callable[[Message], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
+# The caller's correlation id: ``X-Correlation-Id`` (the ECS service's callers), or SageMaker's custom
+# attributes header holding ``correlation_id=<id>`` (InvokeEndpoint's CustomAttributes). Only an id of safe
+# characters is logged and echoed, so a header cannot forge log lines or response headers. The API's model
+# client (sentiment_common.inference) sends ids by the same rule; keep the two in step.
+CORRELATION_HEADER = b"x-correlation-id"
+SAGEMAKER_ATTRIBUTES_HEADER = b"x-amzn-sagemaker-custom-attributes"
+CORRELATION_ATTRIBUTE = "correlation_id"
+SAFE_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
+
 
 class ServerSettings(BaseSettings):
     """Read once from the environment at start."""
@@ -64,6 +74,9 @@ class ServerSettings(BaseSettings):
     )
     champion_poll_seconds: float = Field(
         30.0, gt=0, validation_alias="CHAMPION_POLL_SECONDS", description="seconds between reads of the pointer"
+    )
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(str.upper)] = Field(
+        "INFO", validation_alias="LOG_LEVEL", description="DEBUG also logs each invocation that succeeded"
     )
     host: str = Field("0.0.0.0", validation_alias="HOST")  # noqa: S104 - a container listens on all interfaces
     port: int = Field(8080, validation_alias=AliasChoices("PORT", "SAGEMAKER_BIND_TO_PORT"))
@@ -170,17 +183,29 @@ class ModelServer:
             await _respond(send, 404, _error(f"no route {path}: use GET /ping or POST /invocations"))
 
     async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        correlation_id, from_sagemaker = _correlation_id(scope)
+        echo = _echo(correlation_id, from_sagemaker)
         model = self.model
         if model is None:
-            await _respond(send, 503, _error(self.load_error or "model is loading"), [(b"retry-after", b"5")])
+            _log_failure(503, self.load_error or "model is loading", correlation_id)
+            await _respond(send, 503, _error(self.load_error or "model is loading"), [(b"retry-after", b"5"), *echo])
             return
         try:
             body = await _read_body(scope, receive)
             texts = parse_input(body, _header(scope, b"content-type"))
         except InputError as error:
-            await _respond(send, error.status, error.body())
+            _log_failure(error.status, error.message, correlation_id)
+            await _respond(send, error.status, error.body(), echo)
             return
-        await _respond(send, 200, format_output(predict(model, texts)))
+        try:
+            answer = format_output(predict(model, texts))
+        except Exception:
+            log.exception("invocation failed: status=500 correlation_id=%s", correlation_id or "-")
+            await _respond(send, 500, _error("the model failed on this input; it has been logged"), echo)
+            return
+        # Per-request logging at INFO would cost throughput; DEBUG (LOG_LEVEL) turns it on.
+        log.debug("invocation: status=200 texts=%d correlation_id=%s", len(texts), correlation_id or "-")
+        await _respond(send, 200, answer, echo)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -203,6 +228,51 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return bytes(value).decode("latin-1")
     return None
+
+
+def _correlation_id(scope: Scope) -> tuple[str | None, bool]:
+    """The caller's correlation id, if it sent a safe one, and whether it came through SageMaker."""
+    for key, value in scope["headers"]:
+        if key == CORRELATION_HEADER:
+            return _safe(bytes(value).decode("latin-1").strip()), False
+        if key == SAGEMAKER_ATTRIBUTES_HEADER:
+            return _safe(_attribute(bytes(value).decode("latin-1"), CORRELATION_ATTRIBUTE)), True
+    return None, False
+
+
+def _attribute(attributes: str, name: str) -> str | None:
+    """One ``name=value`` out of custom attributes like ``correlation_id=abc,trace=1`` (or ``;``-separated)."""
+    for pair in re.split(r"[,;]", attributes):
+        key, _, value = pair.partition("=")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+def _safe(correlation_id: str | None) -> str | None:
+    if correlation_id and SAFE_CORRELATION_ID.fullmatch(correlation_id):
+        return correlation_id
+    return None
+
+
+def _echo(correlation_id: str | None, from_sagemaker: bool) -> list[tuple[bytes, bytes]]:
+    """The id back to the caller; through SageMaker only the custom attributes header reaches it."""
+    if correlation_id is None:
+        return []
+    echo = [(CORRELATION_HEADER, correlation_id.encode())]
+    if from_sagemaker:
+        echo.append((SAGEMAKER_ATTRIBUTES_HEADER, f"{CORRELATION_ATTRIBUTE}={correlation_id}".encode()))
+    return echo
+
+
+def _log_failure(status: int, reason: str, correlation_id: str | None) -> None:
+    """One line per refused invocation; the reason is JSON-quoted, since it may quote the request."""
+    log.warning(
+        "invocation failed: status=%d correlation_id=%s reason=%s",
+        status,
+        correlation_id or "-",
+        orjson.dumps(reason).decode(),
+    )
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:
@@ -231,7 +301,7 @@ app = ModelServer(settings)
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(
         "sentiment_model.server:app",
         host=settings.host,

@@ -75,6 +75,28 @@ def test_bad_input_gets_a_4xx_that_says_why_and_the_server_keeps_serving(
     assert invoke(server, b'{"instances": ["still here"]}').status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("header", "value", "echoed"),
+    [
+        ("X-Correlation-Id", "JKJaXmPLvHcESHA=", "JKJaXmPLvHcESHA="),
+        ("X-Amzn-SageMaker-Custom-Attributes", "correlation_id=run-000001", "run-000001"),
+        ("X-Correlation-Id", "<script>alert(1)</script>", None),
+        ("X-Correlation-Id", "x" * 129, None),
+    ],
+)
+def test_the_callers_correlation_id_comes_back_when_it_is_safe(
+    server: str, header: str, value: str, echoed: str | None
+) -> None:
+    response = httpx.post(
+        f"{server}/invocations",
+        content=b'{"instances": ["lovely"]}',
+        headers={"content-type": "application/json", header: value},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.headers.get("x-correlation-id") == echoed
+
+
 def test_oversized_body_is_413(server: str) -> None:
     response = invoke(server, b"x" * (MAX_BODY_BYTES + 1), "text/plain")
     assert response.status_code == 413

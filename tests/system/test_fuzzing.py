@@ -13,8 +13,9 @@ Left out, for reasons of the platform rather than of this API:
 - ``POST /training`` is not generated: each accepted call trains for ~40 s of CPU. It is called by
   hand instead, once with the key (202), once more while that run is active (409) and once without
   the key (401), each answer validated by the same checks.
-The document declares no security scheme (the API checks the admin key itself), so ``ignored_auth``
-finds nothing to test; the admin routes' refusals are covered by test_retraining_guard.
+The document declares the admin key as a bearer security scheme on the admin routes, so
+``ignored_auth`` checks that they refuse calls without it or with a made-up one (the gateway's
+authorizer answers, as API Gateway would); test_retraining_guard covers the refusals by hand too.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from sentiment_local.functions import Invocation
 from sentiment_local.gateway import MAX_PAYLOAD_BYTES, Cors, Gateway, to_response
-from sentiment_local.template import ACCOUNT, Route, Template
+from sentiment_local.template import ACCOUNT, Authorizer, Route, Template
 from tests.conftest import ROOT
 
 API_ROUTES = [
@@ -30,7 +30,7 @@ API_ROUTES = [
 TEMPLATE_CORS = {
     "AllowOrigins": ["https://app.example"],
     "AllowMethods": ["GET", "POST", "OPTIONS"],
-    "AllowHeaders": ["content-type", "idempotency-key", "authorization", "x-api-key"],
+    "AllowHeaders": ["content-type", "idempotency-key", "authorization"],
     "MaxAge": 600,
 }
 OK = {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": '{"ok": true}'}
@@ -418,7 +418,7 @@ def test_a_preflight_is_answered_without_invoking() -> None:
     assert functions.calls == []
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert response.headers["Access-Control-Allow-Methods"] == "GET,POST,OPTIONS"
-    assert response.headers["Access-Control-Allow-Headers"] == "content-type,idempotency-key,authorization,x-api-key"
+    assert response.headers["Access-Control-Allow-Headers"] == "content-type,idempotency-key,authorization"
     assert response.headers["Access-Control-Max-Age"] == "600"
     assert response.headers["Vary"] == "Origin"
     assert "Access-Control-Allow-Credentials" not in response.headers
@@ -539,6 +539,109 @@ def test_the_template_drives_routes_and_cors() -> None:
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert functions.event["routeKey"] == "GET /comments/{comment_id}"
     assert functions.calls[0][0] == "ApiFunction"
+
+
+# ---- Lambda authorizers ----
+
+ADMIN = Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",))
+GUARDED = [Route("POST", "/training", "ApiFunction", ADMIN), Route("GET", "/training", "ApiFunction")]
+
+
+@dataclass
+class Authorizing(FakeFunctions):
+    """The authorizer answers ``decision``; the route's function answers OK."""
+
+    decision: Invocation = field(default_factory=lambda: Invocation(payload=json.dumps({"isAuthorized": True})))
+
+    def invoke(self, function_name: str, event: dict[str, Any]) -> Invocation:
+        self.calls.append((function_name, event))
+        return self.decision if function_name == "AdminAuthorizerFunction" else self.answer
+
+    def deciding(self, result: Any) -> Authorizing:
+        self.decision = Invocation(payload=json.dumps(result))
+        return self
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": ""}, {"Authorization": "  "}, {"X-Api-Key": "k"}])
+def test_a_missing_identity_header_is_401_without_calling_anything(headers: dict[str, str]) -> None:
+    functions = Authorizing()
+    response = client(functions, GUARDED).post("/training", headers=headers)
+
+    assert (response.status_code, message(response)) == (401, {"message": "Unauthorized"})
+    assert functions.calls == []
+
+
+def test_the_authorizer_gets_a_payload_2_request_event() -> None:
+    functions = Authorizing().deciding({"isAuthorized": False})
+    client(functions, GUARDED).post(
+        "/training?dry=1", headers={"Authorization": "Bearer k", "Cookie": "a=1"}, data=b'{"x": 1}'
+    )
+
+    ((name, event),) = functions.calls
+    assert name == "AdminAuthorizerFunction"
+    assert (event["version"], event["type"], event["routeKey"]) == ("2.0", "REQUEST", "POST /training")
+    assert event["routeArn"] == f"arn:aws:execute-api:us-east-1:{ACCOUNT}:local/$default/POST/training"
+    assert event["identitySource"] == ["Bearer k"]
+    assert event["headers"]["authorization"] == "Bearer k"
+    assert event["queryStringParameters"] == {"dry": "1"}
+    assert event["cookies"] == ["a=1"]
+    assert "body" not in event
+    assert event["requestContext"]["http"]["method"] == "POST"
+
+
+def test_a_refusal_is_403_and_the_route_is_not_called() -> None:
+    functions = Authorizing().deciding({"isAuthorized": False, "context": {"role": "admin"}})
+    response = client(functions, GUARDED).post("/training", headers={"Authorization": "Bearer wrong"})
+
+    assert (response.status_code, message(response)) == (403, {"message": "Forbidden"})
+    assert [name for name, _ in functions.calls] == ["AdminAuthorizerFunction"]
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [
+        Invocation(error={"errorType": "ServiceUnavailableError", "errorMessage": "secret unreadable"}),
+        Invocation(payload=json.dumps({"isAuthorized": "yes"})),
+        Invocation(payload=json.dumps({"principalId": "me"})),
+        Invocation(payload=json.dumps(["isAuthorized", True])),
+    ],
+    ids=["failed", "not-a-boolean", "no-decision", "not-an-object"],
+)
+def test_an_authorizer_that_fails_or_answers_nonsense_is_a_500(decision: Invocation) -> None:
+    functions = Authorizing(decision=decision)
+    response = client(functions, GUARDED).post("/training", headers={"Authorization": "Bearer k"})
+
+    assert (response.status_code, message(response)) == (500, {"message": "Internal Server Error"})
+    assert [name for name, _ in functions.calls] == ["AdminAuthorizerFunction"]
+
+
+def test_an_allowed_request_reaches_the_route_with_the_authorizer_context() -> None:
+    functions = Authorizing().deciding({"isAuthorized": True, "context": {"role": "admin"}})
+    response = client(functions, GUARDED).post("/training", headers={"Authorization": "Bearer k"})
+
+    assert response.status_code == 200
+    (_, route_event) = functions.calls[1]
+    assert [name for name, _ in functions.calls] == ["AdminAuthorizerFunction", "ApiFunction"]
+    assert route_event["requestContext"]["authorizer"] == {"lambda": {"role": "admin"}}
+
+
+def test_routes_without_an_authorizer_call_only_their_function() -> None:
+    functions = Authorizing().deciding({"isAuthorized": False})
+    response = client(functions, GUARDED).get("/training")
+
+    assert response.status_code == 200
+    assert [name for name, _ in functions.calls] == ["ApiFunction"]
+    assert "authorizer" not in functions.event["requestContext"]
+
+
+def test_the_template_guards_exactly_the_admin_routes_with_its_authorizer() -> None:
+    routes = Template.read(ROOT / "template.yaml", prefix="t").http_routes()
+
+    guarded = {route.key: route.authorizer for route in routes if route.authorizer is not None}
+    assert guarded == {
+        "POST /training": Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",)),
+        "POST /models/{version}/promote": Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",)),
+    }
 
 
 # ---- the static page ----

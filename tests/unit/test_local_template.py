@@ -29,7 +29,10 @@ def test_the_api_environment_resolves_to_local_names() -> None:
     assert env["PENDING_QUEUE_URL"] == "http://localhost:5000/123456789012/t-PendingQueue"
     assert env["POWERTOOLS_SERVICE_NAME"] == "api"
     assert env["STATE_MACHINE_ARN"] == STATE_MACHINE_ARN
-    assert env["ADMIN_API_KEY_SECRET"] == "t-AdminApiKeySecret"  # noqa: S105 - its name: GetSecretValue takes it
+    # Only the admin authorizer reads the admin key.
+    assert "ADMIN_API_KEY_SECRET" not in env
+    authorizer = template().function_environment("AdminAuthorizerFunction", "http://localhost:5000")
+    assert authorizer["ADMIN_API_KEY_SECRET"] == "t-AdminApiKeySecret"  # noqa: S105 - its name: GetSecretValue takes it
     # No model image yet: no endpoint, no service URL.
     assert env["SAGEMAKER_ENDPOINT_NAME"] == ""
     assert env["MODEL_URL"] == ""
@@ -266,7 +269,7 @@ def test_http_api_cors_is_the_templates_configuration() -> None:
     assert template().http_api_cors() == {
         "AllowOrigins": ["*"],
         "AllowMethods": ["GET", "POST", "OPTIONS"],
-        "AllowHeaders": ["content-type", "idempotency-key", "authorization", "x-api-key"],
+        "AllowHeaders": ["content-type", "idempotency-key", "authorization"],
         "MaxAge": 600,
     }
     assert template(AllowedOrigin="https://app.example").http_api_cors()["AllowOrigins"] == ["https://app.example"]
@@ -310,9 +313,10 @@ def test_a_functions_own_properties_override_the_globals() -> None:
     assert "IDEMPOTENCY_TABLE" not in spec.environment
 
 
-def test_the_template_has_the_api_the_pending_worker_and_the_retraining_functions() -> None:
+def test_the_template_has_the_api_its_authorizer_the_pending_worker_and_the_retraining_functions() -> None:
     assert template().functions() == [
         "ApiFunction",
+        "AdminAuthorizerFunction",
         "PendingFunction",
         "FeedbackTriggerFunction",
         "PrepareDatasetFunction",
@@ -321,7 +325,7 @@ def test_the_template_has_the_api_the_pending_worker_and_the_retraining_function
         "CheckDeploymentFunction",
         "RecordRunFunction",
     ]
-    assert {template().function(name, "http://q").code for name in template().functions()[2:]} == {
+    assert {template().function(name, "http://q").code for name in template().functions()[3:]} == {
         ROOT / "functions" / "pipeline"
     }
 

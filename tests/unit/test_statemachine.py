@@ -75,3 +75,21 @@ def test_each_lambda_step_runs_a_handler_that_exists() -> None:
         module, attribute = function["Handler"].rsplit(".", 1)
         source = ROOT / function["CodeUri"] / (module.replace(".", "/") + ".py")
         assert re.search(rf"^def {attribute}\(", source.read_text(), re.MULTILINE), (name, source)
+
+
+def test_every_lambda_step_is_given_the_executions_input_and_logs_what_started_the_run() -> None:
+    """The input names the API request that started the run (``started_by_request``); each step logs it."""
+    resources = load(ROOT / "template.yaml")["Resources"]
+    substitutions = _state_machine()["Properties"]["DefinitionSubstitutions"]
+    for name, state in _definition()["States"].items():
+        if state["Type"] != "Task" or not state["Resource"].endswith("FunctionArn}"):
+            continue
+        assert state["Parameters"]["request.$"] == "$$.Execution.Input", name
+        function = resources[substitutions[state["Resource"][2:-1]]["Fn::GetAtt"][0]]["Properties"]
+        module, attribute = function["Handler"].rsplit(".", 1)
+        source = (ROOT / function["CodeUri"] / (module.replace(".", "/") + ".py")).read_text()
+        decorators = re.search(rf"((?:^@.*\n)+)^def {attribute}\(", source, re.MULTILINE)
+        assert decorators is not None, name
+        first, second, *_ = decorators.group(1).splitlines()
+        # Under inject_lambda_context, whose clear_state would drop the key again.
+        assert first.startswith("@logger.inject_lambda_context(") and second == "@log_run_origin", name

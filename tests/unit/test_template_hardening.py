@@ -282,9 +282,10 @@ def powertools_namespace() -> str:
 
 
 def emitted_metrics() -> set[str]:
-    """Metric names the functions count with ``sentiment_common.observability.count``."""
+    """Metric names the functions emit with ``sentiment_common.observability.count`` or ``timed``."""
     sources = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers" / "shared").rglob("*.py")]
-    return {name for source in sources for name in re.findall(r"\bcount\(\s*\"(\w+)\"", source.read_text())}
+    emitted = r"\b(?:count|timed)\(\s*\"(\w+)\""
+    return {name for source in sources for name in re.findall(emitted, source.read_text())}
 
 
 def alternatives(value: Any) -> list[str]:

@@ -1,7 +1,8 @@
-"""Admin routes: the admin key in ``Authorization: Bearer <key>`` or ``x-api-key``.
+"""Admin routes: the HTTP API's Lambda authorizer checks the admin key before this function runs.
 
-No credential → 401; a wrong one → 403. The key lives in Secrets Manager and is compared in
-constant time; neither it nor what the caller sent is ever logged.
+API Gateway answers 401 when ``Authorization`` is missing and 403 when the authorizer refuses it
+(``functions/authorizer``). What it allowed arrives as ``requestContext.authorizer.lambda``; the
+admin routes check that here too, so a route deployed without the authorizer lets no one in.
 """
 
 from __future__ import annotations
@@ -11,27 +12,22 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
-from api_function.context import services
-from sentiment_common.errors import ForbiddenError, UnauthorizedError
+from sentiment_common.errors import ForbiddenError
 from sentiment_common.observability import logger
 
-BEARER = "bearer "
+ADMIN_ROLE = "admin"
+SCHEME = "adminKey"  # the OpenAPI security scheme of the admin routes
+ADMIN_ONLY: list[dict[str, list[str]]] = [{SCHEME: []}]
 
 
-def presented_key(headers: dict[str, str]) -> str | None:
-    lowered = {name.lower(): value for name, value in headers.items()}
-    authorization = lowered.get("authorization", "")
-    if authorization[: len(BEARER)].lower() == BEARER and authorization[len(BEARER) :].strip():
-        return authorization[len(BEARER) :].strip()
-    api_key = lowered.get("x-api-key", "").strip()
-    return api_key or None
+def authorized_role(event: dict[str, Any]) -> str | None:
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    role = (authorizer.get("lambda") or {}).get("role")
+    return role if isinstance(role, str) else None
 
 
 def require_admin(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    key = presented_key(dict(app.current_event.headers or {}))
-    if key is None:
-        raise UnauthorizedError("this route needs the admin key: Authorization: Bearer <key> or x-api-key: <key>")
-    if not services.admin_key.matches(key):
-        logger.warning("admin route refused: wrong key", extra={"route": app.current_event.path})
-        raise ForbiddenError("the admin key is not valid")
+    if authorized_role(app.current_event.raw_event) != ADMIN_ROLE:
+        logger.error("admin route reached without the admin authorizer", extra={"route": app.current_event.path})
+        raise ForbiddenError("this route is open only to requests the admin authorizer allowed")
     return next_middleware(app)

@@ -166,6 +166,12 @@ class ErrorResponse(BaseModel):
     details: list[dict[str, Any]]
 
 
+class GatewayMessage(BaseModel):
+    """What API Gateway answers itself (401 and 403 from the admin authorizer)."""
+
+    message: Annotated[str, Field(examples=["Unauthorized", "Forbidden"])]
+
+
 class ModelOut(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 

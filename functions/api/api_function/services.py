@@ -8,7 +8,6 @@ from sentiment_common.dal.comments import CommentsRepository
 from sentiment_common.dal.feedback import FeedbackStore
 from sentiment_common.dal.pending import PendingQueue
 from sentiment_common.dal.registry import Registry
-from sentiment_common.dal.secrets import AdminKey
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.inference import ModelClient, model_client
 from sentiment_common.settings import ApiSettings
@@ -23,7 +22,6 @@ class Services:
     backend: str
     registry: Registry
     workflow: Workflow
-    admin_key: AdminKey
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Services:
@@ -35,5 +33,4 @@ class Services:
             backend=settings.inference_backend.value,
             registry=Registry(settings.registry_table),
             workflow=Workflow(settings.state_machine_arn),
-            admin_key=AdminKey(settings.admin_api_key_secret, settings.admin_key_cache_seconds),
         )

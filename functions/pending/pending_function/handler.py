@@ -28,7 +28,10 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
-    classify_pending(parse_message(record.body).comment_id, comments, model)
+    comment_id = parse_message(record.body).comment_id
+    # The comment's id follows this record into the model container's logs (and every line logged here).
+    logger.set_correlation_id(comment_id)
+    classify_pending(comment_id, comments, model)
 
 
 @logger.inject_lambda_context(clear_state=True)

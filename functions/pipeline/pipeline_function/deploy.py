@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pipeline_function.adapters.sagemaker import SageMakerEndpoint
 from pipeline_function.adapters.store import DataStore
 from pipeline_function.logic import deploy
+from pipeline_function.origin import log_run_origin
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import CheckInput, DeployInput
 from sentiment_common.dal.registry import Registry
@@ -28,6 +29,7 @@ model = model_client(settings)
 
 
 @logger.inject_lambda_context(correlation_id_path="run_id", clear_state=True)
+@log_run_origin
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def start_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -35,6 +37,7 @@ def start_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
 
 
 @logger.inject_lambda_context(correlation_id_path="deployment.run_id", clear_state=True)
+@log_run_origin
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

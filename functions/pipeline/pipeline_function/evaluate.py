@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline_function.adapters.store import DataStore
 from pipeline_function.logic.evaluate import evaluate
+from pipeline_function.origin import log_run_origin
 from pipeline_function.settings import EvaluateSettings
 from pipeline_function.steps import EvaluateInput
 from sentiment_common.dal.registry import Registry
@@ -19,6 +20,7 @@ store = DataStore(settings.data_bucket)
 
 
 @logger.inject_lambda_context(correlation_id_path="run_id", clear_state=True)
+@log_run_origin
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -46,9 +46,5 @@ class ServiceUnavailableError(DomainError):
         self.retry_after = retry_after
 
 
-class UnauthorizedError(DomainError):
-    """No credential was given for a route that needs one."""
-
-
 class ForbiddenError(DomainError):
-    """A credential was given, and it is not the right one."""
+    """The caller may not do this."""

@@ -4,11 +4,16 @@ Both speak the container's ``POST /invocations`` (``{"instances": [...]}`` in,
 ``{"predictions": [...]}`` out) with short timeouts and a bounded number of tries. Anything
 that is not a well-formed answer becomes :class:`ModelUnavailableError`, which callers turn
 into a stored-but-pending comment rather than an error.
+
+Each call carries the caller's correlation id (the API request id, the pending comment's id), which
+the container logs and echoes, and is timed as the ``ModelLatency`` metric (milliseconds, retries and
+failures included: it is how long the caller waited).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, Protocol
@@ -21,7 +26,13 @@ from pydantic import BaseModel, ValidationError
 
 from sentiment_common.errors import ModelUnavailableError
 from sentiment_common.models import Prediction
+from sentiment_common.observability import logger, timed
 from sentiment_common.settings import InferenceBackend, InferenceSettings
+
+# The container logs and echoes only ids of these characters (sentiment_model.server keeps the same rule);
+# they are also what SageMaker's CustomAttributes allows (visible ASCII, at most 1024).
+SAFE_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
+CORRELATION_HEADER = "X-Correlation-Id"
 
 
 class InvocationAnswer(BaseModel):
@@ -54,6 +65,12 @@ def _payload(texts: Sequence[str]) -> bytes:
     return json.dumps({"instances": list(texts)}).encode()
 
 
+def correlation_id() -> str | None:
+    """The current caller's correlation id, when it has one the container will accept."""
+    current = logger.get_correlation_id()
+    return current if isinstance(current, str) and SAFE_CORRELATION_ID.fullmatch(current) else None
+
+
 class NoModel:
     """What a stack without a deployed model uses: every comment waits for one."""
 
@@ -82,14 +99,19 @@ class SageMakerModel:
         return boto3.client("sagemaker", config=self._config)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        request: dict[str, Any] = {
+            "EndpointName": self._endpoint,
+            "ContentType": "application/json",
+            "Accept": "application/json",
+            "Body": _payload(texts),
+        }
+        if caller := correlation_id():
+            # The container receives it as the X-Amzn-SageMaker-Custom-Attributes header.
+            request["CustomAttributes"] = f"correlation_id={caller}"
         try:
-            answer = self._runtime.invoke_endpoint(
-                EndpointName=self._endpoint,
-                ContentType="application/json",
-                Accept="application/json",
-                Body=_payload(texts),
-            )
-            body = answer["Body"].read()
+            with timed("ModelLatency"):
+                answer = self._runtime.invoke_endpoint(**request)
+                body = answer["Body"].read()
         except (ClientError, BotoCoreError) as error:
             raise ModelUnavailableError(f"SageMaker endpoint {self._endpoint} did not answer: {error}") from error
         return _parse(body, len(texts))
@@ -125,13 +147,12 @@ class HttpModel:
         )
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if caller := correlation_id():
+            headers[CORRELATION_HEADER] = caller
         try:
-            answer = self._http.request(
-                "POST",
-                f"{self._url}/invocations",
-                body=_payload(texts),
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-            )
+            with timed("ModelLatency"):
+                answer = self._http.request("POST", f"{self._url}/invocations", body=_payload(texts), headers=headers)
         except urllib3.exceptions.HTTPError as error:
             raise ModelUnavailableError(f"model service at {self._url} did not answer: {error}") from error
         if answer.status != 200:

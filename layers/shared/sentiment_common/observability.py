@@ -6,6 +6,10 @@ The service name and metrics namespace come from ``POWERTOOLS_SERVICE_NAME`` and
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -28,3 +32,14 @@ def count(name: str, **dimensions: str) -> None:
     ) as metric:
         for key, value in dimensions.items():
             metric.add_dimension(name=key, value=value)
+
+
+@contextmanager
+def timed(name: str) -> Iterator[None]:
+    """Emit how long the block took, in milliseconds, whether it returned or raised (a timeout is slow too)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = (time.perf_counter() - started) * 1000
+        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=round(elapsed, 3))

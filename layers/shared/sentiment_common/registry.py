@@ -125,6 +125,9 @@ class RunRequest(BaseModel):
     trigger: Trigger = Trigger.MANUAL
     version: str | None = None
     feedback_count: int | None = None
+    started_by_request: Annotated[
+        str | None, Field(description="The API request id of the call that started it; every step logs it")
+    ] = None
 
 
 def run_id_of(generation: int) -> str:

@@ -68,7 +68,7 @@ class AdminSettings(BaseSettings):
     admin_key_cache_seconds: Annotated[int, Field(ge=0, description="How long a read of the admin key is reused")] = 60
 
 
-class ApiSettings(StorageSettings, InferenceSettings, RegistrySettings, WorkflowSettings, AdminSettings):
+class ApiSettings(StorageSettings, InferenceSettings, RegistrySettings, WorkflowSettings):
     idempotency_table: Annotated[str, Field(min_length=1, description="DynamoDB table for Idempotency-Key records")]
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, description="How long a key's first answer is kept")] = 86400
     allowed_origin: Annotated[str, Field(min_length=1, description="The one origin CORS lets in")] = "*"

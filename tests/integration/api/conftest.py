@@ -1,6 +1,7 @@
-"""The API and pending functions, called in-process as Lambda calls them, on moto, against the real
-model server. Tables, bucket and queues are created from template.yaml's own definitions, and each
-function gets the environment the template gives it."""
+"""The API, admin authorizer and pending functions, called in-process as Lambda calls them, on moto,
+against the real model server. Tables, bucket and queues are created from template.yaml's own
+definitions, and each function gets the environment the template gives it. Routes the template
+guards with a Lambda authorizer run it first, as API Gateway does (the local gateway's own code)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ from moto import mock_aws
 
 from sentiment_common import observability
 from sentiment_common.dal.registry import Registry
+from sentiment_local.functions import Invocation
+from sentiment_local.gateway import authorize
 from sentiment_local.resources import create_buckets, create_queues, create_tables
-from sentiment_local.template import Template
+from sentiment_local.template import Route, Template
 from tests.conftest import ROOT
 from tests.integration.conftest import free_port
 
@@ -82,8 +85,11 @@ class ModelServer:
 class LambdaContext:
     function_name: str = "ApiFunction"
     memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ApiFunction"
     aws_request_id: str = "test-request"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:
@@ -157,14 +163,34 @@ class Stack:
     template: Template
     api: ModuleType
     pending: ModuleType
+    authorizer: ModuleType
     model: ModelServer
     admin_key: str = ADMIN_KEY
     state_machine_arn: str = ""
 
     def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Response:
-        result = self.api.lambda_handler(http_event(method, path, body, **kwargs), LambdaContext())
+        event = http_event(method, path, body, **kwargs)
+        route = self.route(method, path)
+        if route is not None and route.authorizer is not None:
+            allowed = authorize(route.authorizer, event, self._invoke)
+            if not isinstance(allowed, dict):
+                return Response(allowed.status_code, dict(allowed.headers), allowed.get_json())
+            event["requestContext"]["authorizer"] = {"lambda": allowed}
+        result = self.api.lambda_handler(event, LambdaContext())
         payload = result.get("body")
         return Response(result["statusCode"], result.get("headers", {}), json.loads(payload) if payload else None)
+
+    def route(self, method: str, path: str) -> Route | None:
+        return next((route for route in self.template.http_routes() if route.match(method, path) is not None), None)
+
+    def _invoke(self, function: str, event: dict[str, Any]) -> Invocation:
+        if function != "AdminAuthorizerFunction":
+            raise AssertionError(f"only the admin authorizer is called through the gateway here, not {function}")
+        try:
+            result = self.authorizer.lambda_handler(event, LambdaContext(function))
+        except Exception as error:
+            return Invocation(error={"errorType": type(error).__name__, "errorMessage": str(error)})
+        return Invocation(payload=json.dumps(result))
 
     def table(self, logical_id: str) -> Any:
         return boto3.resource("dynamodb").Table(self.template.physical_name(logical_id))
@@ -276,6 +302,8 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
         create_buckets(template, boto3.client("s3"))
         create_queues(template, boto3.client("sqs"))
         environment = {
+            # One process stands in for all three: the API's own values (its service name) come last.
+            **template.function_environment("AdminAuthorizerFunction", QUEUE_ENDPOINT),
             **template.function_environment("PendingFunction", QUEUE_ENDPOINT),
             **template.function_environment("ApiFunction", QUEUE_ENDPOINT),
             # What the local stack sets when the model runs as a plain server (the ECS contract).
@@ -294,6 +322,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
             template,
             _fresh("api_function.handler"),
             _fresh("pending_function.handler"),
+            _fresh("authorizer_function.handler"),
             model_server,
             state_machine_arn=environment["STATE_MACHINE_ARN"],
         )

@@ -1,4 +1,5 @@
-"""Every committed API event gets the status its file name ends with."""
+"""Every committed API event gets the status its file name ends with; every authorizer event, the
+decision its name ends with."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_every_route_has_a_good_and_a_bad_event() -> None:
         event = json.loads(path.read_text())
         routes.setdefault(event["routeKey"], set()).add(int(path.stem.rsplit("-", 1)[1]))
     for route, statuses in routes.items():
-        # Lookups have no bad input but an unknown id; the admin routes' good case needs the stack's own key.
+        # Lookups have no bad input but an unknown id; promoting needs a registered version.
         if route not in {
             "GET /health",
             "GET /openapi.json",
@@ -39,10 +40,29 @@ def test_every_route_has_a_good_and_a_bad_event() -> None:
             "GET /models",
             "GET /models/{version}",
             "GET /training/{run_id}",
-            "POST /training",
             "POST /models/{version}/promote",
         }:
             assert any(s < 300 for s in statuses) and any(s >= 400 for s in statuses), route
+
+
+AUTHORIZER_EVENTS = sorted((ROOT / "events").glob("authorizer-*.json"))
+
+
+@pytest.mark.parametrize("path", AUTHORIZER_EVENTS, ids=[path.stem for path in AUTHORIZER_EVENTS])
+def test_authorizer_event_gets_the_decision_in_its_name(api: Stack, path: Path) -> None:
+    expected = {"allowed": True, "refused": False}[path.stem.rsplit("-", 1)[1]]
+    event = json.loads(path.read_text())
+
+    result = api.authorizer.lambda_handler(event, LambdaContext("AdminAuthorizerFunction"))
+
+    assert result["isAuthorized"] is expected
+    assert (event["version"], event["type"]) == ("2.0", "REQUEST")
+    assert event["identitySource"] == [event["headers"]["authorization"]]
+
+
+def test_the_admin_routes_have_authorizer_events() -> None:
+    routes = {json.loads(path.read_text())["routeKey"] for path in AUTHORIZER_EVENTS}
+    assert routes == {"POST /training", "POST /models/{version}/promote"}
 
 
 def test_the_s3_event_names_a_feedback_object() -> None:

@@ -1,9 +1,11 @@
 """The model registry and retraining runs through the API: open reads, admin-only changes behind the
-key kept in Secrets Manager, one run at a time, and runs started as Step Functions executions."""
+admin authorizer and the key it reads from Secrets Manager, one run at a time, and runs started as
+Step Functions executions."""
 
 from __future__ import annotations
 
-import importlib
+import hmac
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -13,10 +15,11 @@ from typing import Any
 import boto3
 import pytest
 
+from sentiment_common.dal.secrets import bearer_token
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.observability import logger
 from sentiment_common.registry import ModelRecord, ModelStatus, RunStatus
-from tests.integration.api.conftest import Stack
+from tests.integration.api.conftest import ADMIN_KEY, LambdaContext, Stack, http_event
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 METRICS = {"reviews_accuracy": 0.88, "tweets_macro_f1": 0.79, "feedback_holdout_accuracy": None}
@@ -110,30 +113,65 @@ def test_an_unknown_model_is_404_naming_it(api: Stack) -> None:
 # ---- starting a run: admin only ----
 
 
-def test_starting_a_run_without_the_key_is_401_with_a_challenge(api: Stack) -> None:
-    answer = api.call("POST", "/training")
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": ""}, {"Authorization": "   "}, {"x-api-key": ADMIN_KEY}],
+    ids=["none", "empty", "blank", "x-api-key-is-not-read"],
+)
+def test_starting_a_run_without_an_authorization_header_is_401(api: Stack, headers: dict[str, str]) -> None:
+    answer = api.call("POST", "/training", headers=headers)
 
-    assert answer.status == 401
-    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
-    assert "Authorization: Bearer" in answer.body["message"]
+    assert (answer.status, answer.body) == (401, {"message": "Unauthorized"})
     assert api.executions() == {}
 
 
 @pytest.mark.parametrize(
-    ("headers", "status"),
+    "authorization",
     [
-        ({"Authorization": "Bearer not-the-key"}, 403),
-        ({"x-api-key": "not-the-key"}, 403),
-        ({"Authorization": "Basic not-the-key"}, 401),
+        "Bearer not-the-key",
+        f"Bearer {ADMIN_KEY}x",
+        f"Bearer {ADMIN_KEY[:-1]}",
+        f"Basic {ADMIN_KEY}",
+        ADMIN_KEY,
+        "Bearer ",
     ],
-    ids=["wrong-bearer", "wrong-x-api-key", "basic-is-no-key"],
+    ids=["wrong", "longer", "shorter", "basic-scheme", "no-scheme", "bearer-without-key"],
 )
-def test_starting_a_run_with_a_wrong_key_is_refused(api: Stack, headers: dict[str, str], status: int) -> None:
-    answer = api.call("POST", "/training", headers=headers)
+def test_starting_a_run_with_a_wrong_key_is_403(api: Stack, authorization: str) -> None:
+    answer = api.call("POST", "/training", headers={"Authorization": authorization})
 
-    assert answer.status == status
+    assert (answer.status, answer.body) == (403, {"message": "Forbidden"})
     assert api.executions() == {}
     assert api.registry.list_runs(10, None)[0] == []
+
+
+def test_an_admin_route_the_authorizer_did_not_pass_is_403_from_the_function(api: Stack) -> None:
+    """Were a route deployed without the authorizer, the function itself lets no one in."""
+    for claims in (None, {"lambda": {}}, {"lambda": {"role": "reader"}}):
+        event = http_event("POST", "/training", headers=_bearer(api))
+        if claims is not None:
+            event["requestContext"]["authorizer"] = claims
+        answer = api.api.lambda_handler(event, LambdaContext())
+
+        assert answer["statusCode"] == 403
+        assert "admin authorizer" in json.loads(answer["body"])["message"]
+    assert api.executions() == {}
+
+
+def test_the_admin_key_is_compared_in_constant_time(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    authorizer: Any = stack.authorizer
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+
+    assert authorizer.is_admin(f"Bearer {ADMIN_KEY}") is True
+    assert authorizer.is_admin("Bearer guess") is False
+    assert compared == [(ADMIN_KEY.encode(), ADMIN_KEY.encode()), (b"guess", ADMIN_KEY.encode())]
 
 
 def test_the_admin_starts_a_run_that_is_a_step_functions_execution(api: Stack) -> None:
@@ -144,7 +182,11 @@ def test_the_admin_starts_a_run_that_is_a_step_functions_execution(api: Stack) -
     assert (answer.body["status"], answer.body["trigger"]) == ("RUNNING", "manual")
     assert answer.headers["Location"] == "/training/run-000001"
     assert api.executions() == {
-        "run-000001": {"status": "RUNNING", "input": {"action": "retrain", "trigger": "manual", "feedback_count": 0}}
+        "run-000001": {
+            "status": "RUNNING",
+            # The request id is the API's correlation id; the run's steps log it beside their run id.
+            "input": {"action": "retrain", "trigger": "manual", "feedback_count": 0, "started_by_request": "req"},
+        }
     }
     run = api.call("GET", "/training/run-000001")
     assert run.status == 200
@@ -154,7 +196,7 @@ def test_the_admin_starts_a_run_that_is_a_step_functions_execution(api: Stack) -
 def test_a_second_run_while_one_is_active_is_409(api: Stack) -> None:
     assert api.call("POST", "/training", headers=_bearer(api)).status == 202
 
-    again = api.call("POST", "/training", headers={"x-api-key": api.admin_key})
+    again = api.call("POST", "/training", headers={"authorization": f"bearer {api.admin_key}"})
 
     assert again.status == 409
     assert "run-000001" in again.body["message"]
@@ -167,7 +209,7 @@ def test_once_the_active_execution_has_ended_a_new_run_can_start(api: Stack) -> 
         executionArn=Workflow(api.state_machine_arn).execution_arn("run-000001")
     )
 
-    answer = api.call("POST", "/training", headers={"X-Api-Key": api.admin_key})
+    answer = api.call("POST", "/training", headers={"AUTHORIZATION": f"BEARER   {api.admin_key}  "})
 
     assert answer.status == 202
     assert answer.body["run_id"] == "run-000002"
@@ -237,7 +279,7 @@ def test_promoting_needs_the_key(api: Stack) -> None:
     _, retired = _champion_and_retired(api)
 
     assert api.call("POST", f"/models/{retired}/promote").status == 401
-    assert api.call("POST", f"/models/{retired}/promote", headers={"x-api-key": "guess"}).status == 403
+    assert api.call("POST", f"/models/{retired}/promote", headers={"Authorization": "Bearer guess"}).status == 403
     assert api.executions() == {}
 
 
@@ -250,7 +292,10 @@ def test_promoting_a_retired_version_starts_a_rollback_run(api: Stack) -> None:
     assert answer.body == {"run_id": "run-000001", "status": "RUNNING", "trigger": "rollback", "version": retired}
     assert answer.headers["Location"] == "/training/run-000001"
     assert api.executions() == {
-        "run-000001": {"status": "RUNNING", "input": {"action": "promote", "trigger": "rollback", "version": retired}}
+        "run-000001": {
+            "status": "RUNNING",
+            "input": {"action": "promote", "trigger": "rollback", "version": retired, "started_by_request": "req"},
+        }
     }
     # The champion changes only once the deployment has answered and the run is recorded.
     assert api.call("GET", "/models").body["champion"] == champion
@@ -288,7 +333,7 @@ def test_the_admin_key_never_appears_in_the_logs(api: Stack, logs: pytest.Captur
 
     api.call("POST", "/training", headers={"Authorization": "Bearer wrong-key-9b8c7d6e5f"})
     api.call("POST", "/training", headers=_bearer(api))
-    api.call("POST", "/training", headers={"x-api-key": api.admin_key})
+    api.call("POST", "/training", headers={"Authorization": f"Basic {api.admin_key}"})
     api.call("POST", f"/models/{retired}/promote", headers=_bearer(api))
     api.call("GET", "/training/run-000001", headers=_bearer(api))
 
@@ -304,30 +349,27 @@ def test_the_admin_key_never_appears_in_the_logs(api: Stack, logs: pytest.Captur
 
 
 @pytest.mark.parametrize(
-    ("headers", "expected"),
+    ("authorization", "expected"),
     [
-        ({"Authorization": "Bearer k1"}, "k1"),
-        ({"authorization": "bearer k1"}, "k1"),
-        ({"AUTHORIZATION": "BEARER   k1  "}, "k1"),
-        ({"x-api-key": "k2"}, "k2"),
-        ({"X-Api-Key": " k2 "}, "k2"),
-        ({"Authorization": "Bearer k1", "x-api-key": "k2"}, "k1"),
-        ({"Authorization": "Basic k1", "x-api-key": "k2"}, "k2"),
-        ({"Authorization": "Bearer "}, None),
-        ({"Authorization": "Basic k1"}, None),
-        ({"x-api-key": "   "}, None),
-        ({}, None),
+        ("Bearer k1", "k1"),
+        ("bearer k1", "k1"),
+        ("  BEARER   k1  ", "k1"),
+        ("Bearer k1 k2", "k1 k2"),
+        ("Bearer ", None),
+        ("Bearer", None),
+        ("Basic k1", None),
+        ("k1", None),
+        ("", None),
+        (None, None),
     ],
 )
-def test_the_key_is_taken_from_bearer_or_x_api_key(stack: Stack, headers: dict[str, str], expected: str | None) -> None:
-    # api_function.auth reads the function's settings on import: the stack fixture provides them.
-    presented_key: Any = importlib.import_module("api_function.auth").presented_key
-
-    assert presented_key(headers) == expected
+def test_the_key_is_taken_from_a_bearer_authorization(authorization: str | None, expected: str | None) -> None:
+    assert bearer_token(authorization) == expected
 
 
-def test_the_key_is_read_from_the_secret_the_template_names(stack: Stack) -> None:
-    secret = stack.template.function_environment("ApiFunction", "")["ADMIN_API_KEY_SECRET"]
+def test_only_the_authorizer_reads_the_secret_the_template_names(stack: Stack) -> None:
+    assert "ADMIN_API_KEY_SECRET" not in stack.template.function_environment("ApiFunction", "")
+    secret = stack.template.function_environment("AdminAuthorizerFunction", "")["ADMIN_API_KEY_SECRET"]
 
     assert secret == stack.template.physical_name("AdminApiKeySecret")
     stored = boto3.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]

@@ -255,9 +255,9 @@ def test_secrets_come_from_the_template_with_the_stacks_admin_key(template: Temp
     # When the stack creates them with its admin key
     names = create_secrets(template, secretsmanager, {"AdminApiKeySecret": "the-stacks-key"})
 
-    # Then the API finds the key by what its environment names, and the others are as declared
+    # Then the admin authorizer finds the key by what its environment names, and the others are as declared
     assert sorted(names) == ["named-secret", "t-AdminApiKeySecret", "t-PlainSecret"]
-    secret_id = template.function_environment("ApiFunction", "http://q")["ADMIN_API_KEY_SECRET"]
+    secret_id = template.function_environment("AdminAuthorizerFunction", "http://q")["ADMIN_API_KEY_SECRET"]
     assert secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"] == "the-stacks-key"
     assert secretsmanager.get_secret_value(SecretId="t-PlainSecret")["SecretString"] == "plain"
     generated = json.loads(secretsmanager.get_secret_value(SecretId="named-secret")["SecretString"])

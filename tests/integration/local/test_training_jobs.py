@@ -632,4 +632,6 @@ def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
         assert json.loads(rollback["output"])["outcome"]["version"] == "v-old"
         steps = [json.loads(line) for line in calls.read_text().splitlines()]
         assert [step["action"] for step in steps] == ["deploy", "check", "record"]
-        assert steps[0]["event"] == {"run_id": "rollback-1", "version": "v-old"}
+        # Each step also gets the execution's input, so it can log what started the run
+        rollback_input = {"action": "promote", "version": "v-old"}
+        assert steps[0]["event"] == {"run_id": "rollback-1", "version": "v-old", "request": rollback_input}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api_function.services import Services
 from sentiment_common.errors import ConflictError
+from sentiment_common.observability import logger
 from sentiment_common.registry import Action, ModelRecord, RunRequest, TrainingRun, Trigger
 from sentiment_common.runs import start_run
 
@@ -23,5 +24,10 @@ def promote(version: str, services: Services) -> TrainingRun:
     champion = services.registry.champion()
     if champion is not None and champion.version == model.version:
         raise ConflictError(f"{version} is already the champion")
-    request = RunRequest(action=Action.PROMOTE, trigger=Trigger.ROLLBACK, version=model.version)
+    request = RunRequest(
+        action=Action.PROMOTE,
+        trigger=Trigger.ROLLBACK,
+        version=model.version,
+        started_by_request=logger.get_correlation_id(),
+    )
     return start_run(services.registry, services.workflow, request)

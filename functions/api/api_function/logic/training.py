@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from api_function.services import Services
+from sentiment_common.observability import logger
 from sentiment_common.registry import RunRequest, TrainingRun, Trigger
 from sentiment_common.runs import start_run
 
@@ -10,7 +11,8 @@ from sentiment_common.runs import start_run
 def start_training(services: Services) -> TrainingRun:
     """A run on all feedback so far, whatever the count; :class:`ConflictError` while one is active."""
     pending = services.registry.state().pending_feedback
-    return start_run(services.registry, services.workflow, RunRequest(trigger=Trigger.MANUAL, feedback_count=pending))
+    request = RunRequest(trigger=Trigger.MANUAL, feedback_count=pending, started_by_request=logger.get_correlation_id())
+    return start_run(services.registry, services.workflow, request)
 
 
 def list_runs(services: Services, limit: int, token: str | None) -> tuple[list[TrainingRun], str | None]:

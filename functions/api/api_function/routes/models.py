@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from api_function.auth import require_admin
+from api_function.auth import ADMIN_ONLY, require_admin
 from api_function.context import services
 from api_function.logic import models
 from api_function.routes import answers
@@ -39,6 +39,7 @@ def get_model(version: Version) -> ModelOut:
     "/models/<version>/promote",
     summary="Make a registered version champion (rollback); admin",
     middlewares=[require_admin],
+    security=ADMIN_ONLY,
     responses={
         202: {"description": "Deployment started", "content": {"application/json": {"model": RunStarted}}},
         **NOT_FOUND,

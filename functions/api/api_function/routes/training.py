@@ -8,21 +8,22 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from api_function.auth import require_admin
+from api_function.auth import ADMIN_ONLY, require_admin
 from api_function.context import services
 from api_function.logic import training
 from api_function.routes import answers
-from api_function.schemas import ErrorResponse, RunStarted, TrainingRunOut, TrainingRunPage
+from api_function.schemas import ErrorResponse, GatewayMessage, RunStarted, TrainingRunOut, TrainingRunPage
 
 router = Router()
 
+# 401 and 403 come from API Gateway and the admin authorizer, before this function runs.
 ADMIN_ERRORS: dict[int, OpenAPIResponse] = {
-    status: {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
-    for status, description in (
-        (401, "No admin key given"),
-        (403, "Wrong admin key"),
-        (409, "A run is already active"),
-        (503, "The registry or the state machine is unavailable; nothing was started"),
+    status: {"description": description, "content": {"application/json": {"model": model}}}
+    for status, description, model in (
+        (401, "No Authorization header (API Gateway)", GatewayMessage),
+        (403, "The Authorization header holds no valid admin key (the admin authorizer)", GatewayMessage),
+        (409, "A run is already active", ErrorResponse),
+        (503, "The registry or the state machine is unavailable; nothing was started", ErrorResponse),
     )
 }
 
@@ -40,6 +41,7 @@ def started(body: RunStarted) -> Response[str]:
     "/training",
     summary="Start a retraining run on all feedback so far; admin",
     middlewares=[require_admin],
+    security=ADMIN_ONLY,
     responses={
         202: {"description": "Run started", "content": {"application/json": {"model": RunStarted}}},
         **ADMIN_ERRORS,

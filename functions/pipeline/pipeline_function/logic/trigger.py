@@ -40,6 +40,14 @@ def object_keys(event: dict[str, Any]) -> list[tuple[str, str]]:
     return keys
 
 
+def notifications(event: dict[str, Any]) -> list[dict[str, str]]:
+    """Each record's key and sequencer, for the log: together they name the S3 event."""
+    return [
+        {"key": key, "sequencer": str(record.get("s3", {}).get("object", {}).get("sequencer", ""))}
+        for record, (_, key) in zip(event.get("Records") or [], object_keys(event), strict=True)
+    ]
+
+
 def is_feedback(store: DataStore, key: str, data: bytes) -> bool:
     """A well-formed feedback record; anything else is skipped and reported."""
     try:
@@ -75,5 +83,6 @@ def on_feedback(
             report.duplicates += 1
     run = start_if_due(registry, workflow, threshold)
     report.started_run = run.run_id if run else None
-    logger.info("feedback counted", extra=report.__dict__)
+    # With started_run set, this line names the notification that started the run.
+    logger.info("feedback counted", extra={**report.__dict__, "objects": notifications(event)})
     return report

@@ -6,6 +6,16 @@ import hmac
 
 from sentiment_common.errors import ServiceUnavailableError
 
+BEARER = "bearer "
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The credential in ``Authorization: Bearer <token>`` (scheme case-insensitive), else None."""
+    value = (authorization or "").strip()
+    if value[: len(BEARER)].lower() != BEARER:
+        return None
+    return value[len(BEARER) :].strip() or None
+
 
 class AdminKey:
     def __init__(self, secret_id: str, cache_seconds: int) -> None:
