@@ -144,6 +144,7 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
     parser.add_argument("--archive", type=Path, help="also pack model.tar.gz here")
     parser.add_argument("--version", help="model version (default: UTC time + data/parameter fingerprint)")
     parser.add_argument("--C", "--c", dest="C", type=float, default=DEFAULT_PARAMS.C, help="inverse regularisation")
+    parser.add_argument("--review-C", "--review_c", dest="review_C", type=float, default=DEFAULT_PARAMS.review_C)
     parser.add_argument("--min-df", "--min_df", type=int, default=DEFAULT_PARAMS.min_df)
     parser.add_argument("--max-iter", "--max_iter", type=int, default=DEFAULT_PARAMS.max_iter)
     parser.add_argument("--review-weight", "--review_weight", type=float, default=DEFAULT_PARAMS.review_weight)
@@ -158,6 +159,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Train, write the model folder (and archive); returns the one-line summary."""
     params = ModelParams(
         C=args.C,
+        review_C=args.review_C,
         min_df=args.min_df,
         max_iter=args.max_iter,
         review_weight=args.review_weight,

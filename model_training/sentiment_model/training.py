@@ -63,8 +63,9 @@ def library_versions() -> dict[str, str]:
 
 
 def sample_weights(base: pd.DataFrame, feedback: Feedback, params: ModelParams) -> np.ndarray:
-    """Reviews weighed up to balance the domains; tweets by their annotators' confidence;
-    feedback by ``feedback_weight``."""
+    """Reviews by ``review_weight``; tweets by their annotators' confidence; feedback by
+    ``feedback_weight``. Each expert sees one domain plus the feedback, so these set feedback
+    against base rows within a domain (see :class:`~sentiment_model.model.GatedExperts`)."""
     confidence = base["confidence"] if "confidence" in base.columns else pd.Series(np.nan, index=base.index)
     base_weights = np.where(base["source"] == "reviews", params.review_weight, confidence.fillna(1.0).to_numpy())
     return np.concatenate([base_weights, np.full(len(feedback.train), params.feedback_weight)])
@@ -142,7 +143,10 @@ def train(
     if missing:
         raise ValueError(f"training data has no rows labelled {sorted(missing)}")
     pipeline = build_pipeline(params)
-    pipeline.fit(texts, labels, classifier__sample_weight=sample_weights(base, feedback, params))
+    domains = np.concatenate([base["source"].to_numpy(dtype=str), np.full(len(feedback.train), "feedback")])
+    pipeline.fit(
+        texts, labels, classifier__sample_weight=sample_weights(base, feedback, params), classifier__domain=domains
+    )
     fit_seconds = time.perf_counter() - started
 
     # Captured before the champion's scorer is built: that adds the champion's stems to the cache.
