@@ -102,6 +102,7 @@ class TrainingRun(BaseModel):
     feedback_count: Annotated[int | None, Field(description="New feedback items that started it")] = None
     error: Annotated[str | None, Field(description="Why it failed")] = None
     steps: list[RunStep] = []
+    started_by_request: Annotated[str | None, Field(description="The API request that started it, if any")] = None
 
 
 class PipelineState(BaseModel):

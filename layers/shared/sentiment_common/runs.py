@@ -47,6 +47,7 @@ def resume(registry: Registry, workflow: Workflow) -> str | None:
             trigger=run.trigger,
             version=run.candidate_version if run.action is Action.PROMOTE else None,
             feedback_count=run.feedback_count,
+            started_by_request=run.started_by_request,
         )
         registry.mark_started(run_id, workflow.start(run_id, request))
         logger.info("started a run whose start had not happened", extra={"run_id": run_id})

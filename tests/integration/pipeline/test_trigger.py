@@ -200,7 +200,7 @@ def test_a_rollback_whose_start_failed_is_resumed_as_the_same_rollback(pipeline:
     # throttled or unreachable Step Functions would make it fail; POST /models/v1/promote answered 503.
     sfn = boto3.client("stepfunctions")
     sfn.delete_state_machine(stateMachineArn=pipeline.state_machine_arn)
-    rollback = RunRequest(action=Action.PROMOTE, trigger=Trigger.ROLLBACK, version="v1")
+    rollback = RunRequest(action=Action.PROMOTE, trigger=Trigger.ROLLBACK, version="v1", started_by_request="req-1")
     with pytest.raises(ClientError):
         start_run(pipeline.registry, pipeline.workflow, rollback)
     create_state_machine(pipeline.state_machine_arn)
@@ -208,7 +208,14 @@ def test_a_rollback_whose_start_failed_is_resumed_as_the_same_rollback(pipeline:
     (key,) = _feedback_keys(pipeline, 1)
     pipeline.notify(key)  # the next caller finishes the job
 
-    assert pipeline.execution_input("run-000001") == {"action": "promote", "trigger": "rollback", "version": "v1"}
+    # The same rollback, still naming the API request that asked for it.
+    assert pipeline.execution_input("run-000001") == {
+        "action": "promote",
+        "trigger": "rollback",
+        "version": "v1",
+        "started_by_request": "req-1",
+    }
+    assert pipeline.registry.get_run("run-000001").started_by_request == "req-1"
 
 
 def test_a_feedback_object_removed_before_its_notification_arrives_is_skipped(pipeline: Pipeline) -> None:

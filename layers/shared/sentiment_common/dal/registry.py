@@ -391,6 +391,7 @@ class Registry:
             candidate_version=request.version,
             started_at=utc_now(),
             feedback_count=request.feedback_count,
+            started_by_request=request.started_by_request,
         )
         claimed = self._transact(
             [
