@@ -28,6 +28,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
+    logger.set_correlation_id(record.message_id)  # until the body names the comment: no id of another record
     comment_id = parse_message(record.body).comment_id
     # The comment's id follows this record into the model container's logs (and every line logged here).
     logger.set_correlation_id(comment_id)

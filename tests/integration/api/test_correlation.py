@@ -58,3 +58,17 @@ def test_the_pending_worker_calls_the_model_under_the_comments_id_and_times_it(
     ((unit, values),) = emitted(capsys.readouterr().out, "ModelLatency")
     assert unit == "Milliseconds"
     assert len(values) == 2
+
+
+def test_a_record_that_names_no_comment_is_handled_under_its_own_message_id(api: Stack) -> None:
+    api.model.stop()
+    api.call("POST", "/comments", {"comment": "Fine, I suppose"})
+    api.model.start()
+    (good,) = api.drain_pending(expected=1)
+    broken = {**good, "messageId": "message-without-a-comment", "body": "not json"}
+
+    answer = api.run_pending([good, broken])
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "message-without-a-comment"}]}
+    # What is logged about the broken record carries its own id, not the comment id of the one before it.
+    assert logger.get_correlation_id() == "message-without-a-comment"
