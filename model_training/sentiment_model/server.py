@@ -231,13 +231,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _correlation_id(scope: Scope) -> tuple[str | None, bool]:
-    """The caller's correlation id, if it sent a safe one, and whether it came through SageMaker."""
+    """The caller's correlation id, if it sent a safe one, and whether it came through SageMaker.
+    ``X-Correlation-Id`` wins; SageMaker's custom attributes count only when they hold one."""
+    through_sagemaker = None
     for key, value in scope["headers"]:
-        if key == CORRELATION_HEADER:
-            return _safe(bytes(value).decode("latin-1").strip()), False
-        if key == SAGEMAKER_ATTRIBUTES_HEADER:
-            return _safe(_attribute(bytes(value).decode("latin-1"), CORRELATION_ATTRIBUTE)), True
-    return None, False
+        if key == CORRELATION_HEADER and (direct := _safe(bytes(value).decode("latin-1").strip())):
+            return direct, False
+        if key == SAGEMAKER_ATTRIBUTES_HEADER and through_sagemaker is None:
+            through_sagemaker = _safe(_attribute(bytes(value).decode("latin-1"), CORRELATION_ATTRIBUTE))
+    return through_sagemaker, through_sagemaker is not None
 
 
 def _attribute(attributes: str, name: str) -> str | None:

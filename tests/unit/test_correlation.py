@@ -245,6 +245,26 @@ def test_the_server_reads_the_id_from_sagemakers_custom_attributes_and_echoes_it
     assert headers[b"x-amzn-sagemaker-custom-attributes"] == f"correlation_id={REQUEST_ID}".encode()
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"x-amzn-sagemaker-custom-attributes", b"trace=7"), (b"x-correlation-id", REQUEST_ID.encode())],
+        [
+            (b"x-correlation-id", b"bad id\r\n"),
+            (b"x-amzn-sagemaker-custom-attributes", f"correlation_id={REQUEST_ID}".encode()),
+        ],
+    ],
+    ids=["attributes-without-an-id-first", "unsafe-direct-id-first"],
+)
+def test_the_first_header_holding_a_safe_id_is_the_one_used(
+    server: ModelServer, headers: list[tuple[bytes, bytes]]
+) -> None:
+    status, echoed, _ = invoke(server, headers)
+
+    assert status == 200
+    assert echoed[b"x-correlation-id"] == REQUEST_ID.encode()
+
+
 def test_without_an_id_nothing_is_echoed(server: ModelServer) -> None:
     status, headers, _ = invoke(server, [(b"x-amzn-sagemaker-custom-attributes", b"trace=7")])
 
