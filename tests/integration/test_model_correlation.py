@@ -3,10 +3,7 @@ the model server logs it, and the call is timed as the ModelLatency metric."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +13,7 @@ from sentiment_common.inference import HttpModel
 from sentiment_common.observability import logger, metrics
 from sentiment_common.settings import InferenceSettings
 from tests.integration.conftest import model_env, running_server, wait_for_ping
+from tests.integration.json_service import JsonService
 from tests.integration.structured_logs import emitted
 
 REQUEST_ID = "JKJaXmPLvHcESHA="
@@ -31,36 +29,17 @@ ANSWER = {
 }
 
 
-class RecordingModelService:
+class RecordingModelService(JsonService):
     """Answers every POST /invocations with one prediction and keeps the headers it was sent."""
 
     def __init__(self) -> None:
         self.headers: list[dict[str, str]] = []
-        service = self
+        super().__init__(self._answer)
 
-        class Invocations(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                service.headers.append({key.lower(): value for key, value in self.headers.items()})
-                body = json.dumps(ANSWER).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Invocations)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def _answer(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+        del method, path
+        self.headers.append(headers)
+        return 200, ANSWER
 
 
 @pytest.fixture(autouse=True)

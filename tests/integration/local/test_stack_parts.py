@@ -9,9 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +52,7 @@ from sentiment_local.stack import (
 )
 from sentiment_local.template import ROOT, Template
 from tests.integration.conftest import free_port
+from tests.integration.json_service import JsonService
 from tests.integration.local.conftest import wait_for
 
 # ---- settings, key, ports ----
@@ -405,35 +404,18 @@ def test_the_model_server_follows_the_pointer_of_its_backend(tmp_path: Path) -> 
     }
 
 
-class PingServer:
+class PingServer(JsonService):
     """A stand-in for the model server's /ping: it answers with the version the pointer file names
     (it follows the pointer, as the real one does), or, stuck, always with the version it started on."""
 
     def __init__(self, pointer: Path) -> None:
         self.pointer = pointer
         self.stuck_on: str | None = None
-        outer = self
+        super().__init__(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                version = outer.stuck_on or json.loads(outer.pointer.read_text())["version"]
-                body = json.dumps({"status": "ok", "model_version": version}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                del format, args
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _answer(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+        del method, path, headers
+        return 200, {"status": "ok", "model_version": self.stuck_on or json.loads(self.pointer.read_text())["version"]}
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ service (its champion pointer, watched through the real HTTP client) and record 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -30,6 +28,7 @@ from sentiment_common.registry import (
     TrainingRun,
     Trigger,
 )
+from tests.integration.json_service import JsonService
 from tests.integration.pipeline.conftest import Pipeline, model_archive, sha256
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
@@ -240,34 +239,16 @@ def test_an_archive_of_another_version_is_refused_and_nothing_is_registered(pipe
 # ---- DeployModel, CheckDeployment, RecordRun on the ECS backend ----
 
 
-class FakeModelService:
+class FakeModelService(JsonService):
     """The model service's ``/ping``, answering with whichever version it currently serves."""
 
     def __init__(self, version: str) -> None:
         self.version = version
-        service = self
+        super().__init__(self._answer)
 
-        class Ping(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps({"status": "ok", "model_version": service.version}).encode()
-                self.send_response(200 if self.path == "/ping" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # no request lines in the test output
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Ping)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def _answer(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+        del method, headers
+        return (200 if path == "/ping" else 404), {"status": "ok", "model_version": self.version}
 
 
 @pytest.fixture
