@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,27 @@ def model_archive(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> 
 @pytest.fixture(scope="session")
 def model_version(model_dir: Path) -> str:
     return str(json.loads((model_dir / "metadata.json").read_text())["version"])
+
+
+# ---- correlation ids and metrics, for tests of the shared model client and observability ----
+
+REQUEST_ID = "JKJaXmPLvHcESHA="  # how API Gateway HTTP API request ids look
+
+
+@pytest.fixture
+def clean_metrics() -> Iterator[None]:
+    """Model calls made outside a handler leave metrics in the shared set; a later handler would flush them."""
+    from sentiment_common.observability import metrics  # noqa: PLC0415 - only the tests that ask need it
+
+    yield
+    metrics.clear_metrics()
+
+
+@pytest.fixture
+def caller() -> Iterator[str]:
+    """The API function's logger carries the request id as its correlation id, as in a Lambda invocation."""
+    from sentiment_common.observability import logger  # noqa: PLC0415 - only the tests that ask need it
+
+    logger.set_correlation_id(REQUEST_ID)
+    yield REQUEST_ID
+    logger.remove_keys(["correlation_id"])

@@ -16,7 +16,6 @@ from tests.integration.conftest import model_env, running_server, wait_for_ping
 from tests.integration.json_service import JsonService
 from tests.integration.structured_logs import emitted
 
-REQUEST_ID = "JKJaXmPLvHcESHA="
 ANSWER = {
     "predictions": [
         {
@@ -42,11 +41,7 @@ class RecordingModelService(JsonService):
         return 200, ANSWER
 
 
-@pytest.fixture(autouse=True)
-def no_metrics_left_behind() -> Iterator[None]:
-    """Model calls made outside a handler leave metrics in the shared set; a later handler would flush them."""
-    yield
-    metrics.clear_metrics()
+pytestmark = pytest.mark.usefixtures("clean_metrics")
 
 
 @pytest.fixture
@@ -54,13 +49,6 @@ def service() -> Iterator[RecordingModelService]:
     recording = RecordingModelService()
     yield recording
     recording.close()
-
-
-@pytest.fixture
-def caller() -> Iterator[str]:
-    logger.set_correlation_id(REQUEST_ID)
-    yield REQUEST_ID
-    logger.remove_keys(["correlation_id"])
 
 
 def _client(url: str) -> HttpModel:

@@ -23,9 +23,9 @@ from sentiment_common.models import Prediction
 from sentiment_common.observability import logger, metrics
 from sentiment_common.settings import InferenceSettings
 from sentiment_model.server import ModelServer, ServerSettings
+from tests.conftest import REQUEST_ID
 
 NAMESPACE = "SentimentFeedbackLoop"
-REQUEST_ID = "JKJaXmPLvHcESHA="  # how API Gateway HTTP API request ids look
 PREDICTION = Prediction(
     label="positive",
     scores={"negative": 0.1, "neutral": 0.2, "positive": 0.7},
@@ -42,19 +42,7 @@ MALICIOUS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def no_metrics_left_behind() -> Iterator[None]:
-    """Model calls made outside a handler leave metrics in the shared set; a later handler would flush them."""
-    yield
-    metrics.clear_metrics()
-
-
-@pytest.fixture
-def caller() -> Iterator[str]:
-    """The API function's logger carries the request id as its correlation id, as in a Lambda invocation."""
-    logger.set_correlation_id(REQUEST_ID)
-    yield REQUEST_ID
-    logger.remove_keys(["correlation_id"])
+pytestmark = pytest.mark.usefixtures("clean_metrics")
 
 
 @pytest.fixture
