@@ -89,8 +89,11 @@ validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam valid
 	$(VENV)/bin/cfn-lint template.yaml
 	$(CHECKOV) --file template.yaml --framework cloudformation --skip-download --quiet --compact
 
-build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) into build/sam
+# sam build ships sources only, and Lambda's code is read-only: without bytecode beside them, every cold
+# start compiles each module it imports (the API's import: about 1.2 s instead of 0.45 s).
+build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) into build/sam, compiled to bytecode
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir build/sam --region us-east-1
+	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 python3.12 scripts/compile_bytecode.py build/sam/SharedLayer build/sam/*Function
 
 # The samconfig.toml environment to deploy: default (dev) or prod. DEPLOY_FLAGS reaches sam deploy as is,
 # e.g. DEPLOY_FLAGS=--no-confirm-changeset in CI.

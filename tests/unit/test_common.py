@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from sentiment_common.dal.comments import decode_token, encode_token, from_item, to_item
 from sentiment_common.errors import InvalidInputError, ModelUnavailableError
 from sentiment_common.inference import NoModel, _parse, model_client
 from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Prediction, Scores, utc_now
-from sentiment_common.settings import InferenceSettings
+from sentiment_common.settings import AdminSettings, InferenceBackend, InferenceSettings
 
 PREDICTION = Prediction(
     label="positive",
@@ -84,4 +85,36 @@ def test_without_a_deployed_model_every_comment_waits() -> None:
 def test_a_missing_setting_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("INFERENCE_BACKEND", raising=False)
     with pytest.raises(ValueError, match="inference_backend"):
-        InferenceSettings()
+        InferenceSettings.from_environment()
+
+
+def test_settings_come_from_upper_case_variables_converted_to_their_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFERENCE_BACKEND", "ecs")
+    monkeypatch.setenv("MODEL_URL", "http://model.internal:8080")
+    monkeypatch.setenv("MODEL_MAX_ATTEMPTS", "3")
+    monkeypatch.delenv("MODEL_READ_TIMEOUT", raising=False)
+    monkeypatch.setenv("model_read_timeout", "9")  # only the upper-case name counts
+    settings = InferenceSettings.from_environment()
+    assert (settings.inference_backend, settings.model_url) == (InferenceBackend.ECS, "http://model.internal:8080")
+    assert (settings.model_max_attempts, settings.model_read_timeout) == (3, 4.0)
+    assert settings.deployed
+
+
+def test_an_argument_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADMIN_API_KEY_SECRET", "from-env")
+    monkeypatch.setenv("ADMIN_KEY_CACHE_SECONDS", "5")
+    settings = AdminSettings.from_environment(admin_api_key_secret="given")
+    assert (settings.admin_api_key_secret, settings.admin_key_cache_seconds) == ("given", 5)
+
+
+def test_a_bad_setting_names_the_variable_and_settings_are_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADMIN_API_KEY_SECRET", "key")
+    monkeypatch.setenv("ADMIN_KEY_CACHE_SECONDS", "soon")
+    with pytest.raises(ValidationError, match="admin_key_cache_seconds"):
+        AdminSettings.from_environment()
+    monkeypatch.setenv("ADMIN_KEY_CACHE_SECONDS", "-1")
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        AdminSettings.from_environment()
+    monkeypatch.delenv("ADMIN_KEY_CACHE_SECONDS")
+    with pytest.raises(ValidationError, match="frozen"):
+        AdminSettings.from_environment().admin_key_cache_seconds = 1  # type: ignore[misc]

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from api_function.services import Services
 from sentiment_common.settings import ApiSettings
 
-settings = ApiSettings()  # values come from the environment
+settings = ApiSettings.from_environment()
 services = Services.from_settings(settings)
 
 

@@ -27,7 +27,7 @@ from sentiment_common.dal.secrets import AdminKey, bearer_token
 from sentiment_common.observability import count, logger, metrics
 from sentiment_common.settings import AdminSettings
 
-settings = AdminSettings()  # values come from the environment
+settings = AdminSettings.from_environment()
 admin_key = AdminKey(settings.admin_api_key_secret, settings.admin_key_cache_seconds)
 ADMIN_CONTEXT = {"role": "admin"}
 

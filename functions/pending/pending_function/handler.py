@@ -20,7 +20,7 @@ from sentiment_common.inference import model_client
 from sentiment_common.observability import logger, metrics, tracer
 from sentiment_common.settings import PendingSettings
 
-settings = PendingSettings()  # values come from the environment
+settings = PendingSettings.from_environment()
 comments = CommentsRepository(settings.comments_table)
 model = model_client(settings)
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -17,7 +17,7 @@ from sentiment_common.inference import model_client
 from sentiment_common.observability import logger, metrics, tracer
 from sentiment_common.settings import InferenceBackend
 
-settings = DeploySettings()  # values come from the environment
+settings = DeploySettings.from_environment()
 registry = Registry(settings.registry_table)
 store = DataStore(settings.data_bucket)
 endpoint = (

@@ -14,7 +14,7 @@ from pipeline_function.steps import EvaluateInput
 from sentiment_common.dal.registry import Registry
 from sentiment_common.observability import logger, metrics, tracer
 
-settings = EvaluateSettings()  # values come from the environment
+settings = EvaluateSettings.from_environment()
 registry = Registry(settings.registry_table)
 store = DataStore(settings.data_bucket)
 

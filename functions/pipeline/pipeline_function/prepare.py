@@ -14,7 +14,7 @@ from sentiment_common.dal.registry import Registry
 from sentiment_common.observability import logger, metrics, tracer
 from sentiment_common.settings import RegistrySettings
 
-settings = RegistrySettings()  # values come from the environment
+settings = RegistrySettings.from_environment()
 registry = Registry(settings.registry_table)
 store = DataStore(settings.data_bucket)
 

@@ -13,7 +13,7 @@ from sentiment_common.dal.registry import Registry
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.observability import logger, metrics, tracer
 
-settings = TriggerSettings()  # values come from the environment
+settings = TriggerSettings.from_environment()
 registry = Registry(settings.registry_table)
 store = DataStore(settings.data_bucket)
 workflow = Workflow(settings.state_machine_arn)

@@ -269,7 +269,7 @@ def ecs(pipeline: Pipeline, service: FakeModelService, monkeypatch: pytest.Monke
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    return DeploySettings()
+    return DeploySettings.from_environment()
 
 
 def _candidate_v2(pipeline: Pipeline) -> str:

@@ -1,0 +1,97 @@
+"""What a cold start pays for: bytecode shipped with the build, nothing imported that a request does not use."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compile_bytecode import RUNTIME, compile_tree, main
+from sentiment_local.template import load
+from tests.conftest import ROOT
+
+HASH_BASED = 0b01  # PEP 552 flags: hash-based, source not checked
+
+
+def module(tree: Path, name: str, body: str) -> Path:
+    source = tree / "pkg" / f"{name}.py"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    (source.parent / "__init__.py").touch()
+    source.write_text(body)
+    return source
+
+
+def test_bytecode_is_hash_based_and_unchecked(tmp_path: Path) -> None:
+    source = module(tmp_path / "ApiFunction", "handler", "def where():\n    return 1\n")
+    assert compile_tree(tmp_path / "ApiFunction")
+    data = Path(importlib.util.cache_from_source(str(source))).read_bytes()
+    assert data[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(data[4:8], "little") == HASH_BASED
+
+
+def test_the_bytecode_is_used_whatever_time_the_zip_gave_the_sources(tmp_path: Path) -> None:
+    layer = tmp_path / "SharedLayer"
+    source = module(layer / "python", "shared", "def answer():\n    return 'compiled'\n")
+    assert compile_tree(layer)
+    # Only unchecked bytecode survives this: sam package zips every file as of 1980-01-01. The source is
+    # changed too, so the answer shows which of the two ran.
+    source.write_text("def answer():\n    return 'recompiled'\n")
+    os.utime(source, (315532800, 315532800))
+    run = subprocess.run(
+        [sys.executable, "-c", "import pkg.shared as m; print(m.answer())"],
+        env={**os.environ, "PYTHONPATH": str(layer / "python"), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout.strip() == "compiled"
+
+
+def test_a_module_that_does_not_compile_fails_the_build(tmp_path: Path) -> None:
+    module(tmp_path / "Broken", "bad", "def (:\n")
+    assert not compile_tree(tmp_path / "Broken")
+    assert main([str(tmp_path / "Broken")], version=RUNTIME) == 1
+
+
+def test_it_refuses_another_python_or_a_missing_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([str(tmp_path)], version=(3, 11, 9))
+    assert "run this with Python 3.12, the functions' runtime (this is 3.11)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "NoSuchFunction")], version=RUNTIME)
+    assert "NoSuchFunction (run sam build first)" in capsys.readouterr().err
+    assert main([str(tmp_path)], version=RUNTIME) == 0
+
+
+def test_the_bytecode_is_for_the_template_runtime() -> None:
+    runtime = load(ROOT / "template.yaml")["Globals"]["Function"]["Runtime"]
+    assert runtime == "python{}.{}".format(*RUNTIME)
+
+
+def test_the_api_import_leaves_the_openapi_models_to_the_route_that_needs_them() -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("functions/api", "layers/shared")),
+        "COMMENTS_TABLE": "comments",
+        "DATA_BUCKET": "data",
+        "PENDING_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/pending",
+        "IDEMPOTENCY_TABLE": "idempotency",
+        "REGISTRY_TABLE": "registry",
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:retrain",
+        "INFERENCE_BACKEND": "sagemaker",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+    }
+    probe = (
+        "import sys, api_function.handler as api\n"
+        "print(sorted(m for m in ('aws_lambda_powertools.event_handler.openapi.models', 'pydantic_settings', "
+        "'sklearn') if m in sys.modules))\n"
+        "api.openapi_document()\n"
+        "print('aws_lambda_powertools.event_handler.openapi.models' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert run.stdout.split("\n")[:2] == ["[]", "True"]
