@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from compile_bytecode import RUNTIME, compile_tree, main
-from sentiment_local.template import load
+from sentiment_local.template import Template, load
 from tests.conftest import ROOT
 
 HASH_BASED = 0b01  # PEP 552 flags: hash-based, source not checked
@@ -75,14 +75,8 @@ def test_the_bytecode_is_for_the_template_runtime() -> None:
 def test_the_api_import_leaves_the_openapi_models_to_the_route_that_needs_them() -> None:
     env = {
         **os.environ,
+        **Template.read(ROOT / "template.yaml", prefix="t").function_environment("ApiFunction", "http://localhost"),
         "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("functions/api", "layers/shared")),
-        "COMMENTS_TABLE": "comments",
-        "DATA_BUCKET": "data",
-        "PENDING_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/pending",
-        "IDEMPOTENCY_TABLE": "idempotency",
-        "REGISTRY_TABLE": "registry",
-        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:retrain",
-        "INFERENCE_BACKEND": "sagemaker",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "1",
     }
