@@ -1,16 +1,19 @@
 """The image cannot be built here (no Docker engine), so this checks what the Dockerfile would
-run: every file it copies exists, it runs as a non-root user from a slim base, and its
-exec-form entry point starts both the server and a SageMaker-style training job."""
+run: every file it copies exists, it runs as root from a slim base (as SageMaker runs containers;
+ECS runs it as an unprivileged user), and its exec-form entry point starts both the server and a
+training job laid out as SageMaker lays out a bring-your-own container's."""
 
 from __future__ import annotations
 
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from sentiment_local.template import Template
 from sentiment_model.training import LIBRARIES
 from tests.conftest import ROOT
 from tests.integration.conftest import running_server, wait_for_ping
@@ -52,10 +55,16 @@ def image_env() -> dict[str, str]:
     return env
 
 
-def test_base_image_is_slim_and_user_is_not_root() -> None:
+def test_base_image_is_slim_and_runs_as_root_for_sagemaker_and_as_a_user_on_ecs() -> None:
     assert "slim" in only("FROM")
-    user = only("USER")
-    assert user not in {"root", "0"}
+    # SageMaker's bring-your-own-container guides expect the image's default user, root.
+    assert [rest for key, rest in instructions() if key == "USER"] == []
+    ecs = Template.read(ROOT / "template.yaml", overrides={"InferenceBackend": "ecs", "ModelImageUri": "image"})
+    tasks = ecs.of_type("AWS::ECS::TaskDefinition")
+    (task,) = tasks.values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    assert container["User"] not in {"root", "0"}
+    assert any(f"--uid {container['User']} " in rest for key, rest in instructions() if key == "RUN")
 
 
 def test_entrypoint_and_command_are_exec_form() -> None:
@@ -86,19 +95,24 @@ def test_serve_starts_and_answers_ping(model_dir: Path) -> None:
 
 
 def test_train_runs_as_a_sagemaker_training_job(tmp_path: Path) -> None:
-    model_dir, output_dir = tmp_path / "model", tmp_path / "output" / "data"
+    """SageMaker runs ``<image> train`` with no arguments and no ``SM_*`` variables: the channels are
+    under /opt/ml/input/data, the hyper-parameters in /opt/ml/input/config (``SM_ROOT`` moves /opt/ml
+    here, as the local stack's training jobs do)."""
+    root = tmp_path / "opt-ml"
+    shutil.copytree(CONTEXT / "data", root / "input" / "data" / "train")
+    (root / "input" / "config").mkdir(parents=True)
+    (root / "output" / "data").mkdir(parents=True)
+    hyperparameters = {"sample": "300", "C": "1.5", "review_weight": "1.0"}  # always strings, as SageMaker writes them
+    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    model_dir, output_dir = root / "model", root / "output" / "data"
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if not name.startswith("SM_")},
         "PYTHONPATH": str(CONTEXT),
-        "SM_CHANNEL_TRAIN": str(CONTEXT / "data"),
-        "SM_MODEL_DIR": str(model_dir),
-        "SM_OUTPUT_DATA_DIR": str(output_dir),
+        "SM_ROOT": str(root),
     }
-    # SageMaker passes hyper-parameters as --name value, with the names as the user wrote them.
     result = subprocess.run(
-        entrypoint_command("train", "--sample", "300", "--C", "1.5", "--review_weight", "1.0"),
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        entrypoint_command("train"), env=env, cwd=CONTEXT, capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in model_dir.iterdir()) == ["metadata.json", "metrics.json", "model.joblib"]
     metadata = json.loads((model_dir / "metadata.json").read_text())

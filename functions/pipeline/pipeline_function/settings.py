@@ -25,5 +25,8 @@ class EvaluateSettings(RegistrySettings):
 class DeploySettings(RegistrySettings, InferenceSettings):
     model_image_uri: Annotated[str, Field(description="The model image; empty until one is pushed")] = ""
     sagemaker_role_arn: Annotated[str, Field(description="The role SageMaker models run with")] = ""
+    sagemaker_network_isolation: Annotated[
+        bool, Field(description="Whether new models run isolated; serverless endpoints do not support it")
+    ] = True
     deploy_poll_seconds: Annotated[int, Field(ge=1, description="Seconds between deployment checks")] = 30
     deploy_timeout_seconds: Annotated[int, Field(ge=60, description="How long a deployment may take")] = 1800

@@ -40,10 +40,19 @@ class SageMakerEndpoint:
         return EndpointStatus(answer["EndpointStatus"], answer["EndpointConfigName"], answer.get("FailureReason"))
 
     def deploy(
-        self, *, model_name: str, config_name: str, image: str, role_arn: str, model_data_url: str, version: str
+        self,
+        *,
+        model_name: str,
+        config_name: str,
+        image: str,
+        role_arn: str,
+        model_data_url: str,
+        version: str,
+        network_isolation: bool,
     ) -> None:
         """Serve ``model_data_url`` with the current configuration's variant settings (serverless or
-        instances) under a new model and configuration. Each call is safe to repeat."""
+        instances) under a new model and configuration. Each call is safe to repeat. ``network_isolation``
+        as the template's model has it: serverless endpoints refuse isolated models."""
         current = self.describe()
         with unavailable_when_transient("SageMaker"):
             variants = self._sagemaker.describe_endpoint_config(EndpointConfigName=current.config_name)[
@@ -58,7 +67,7 @@ class SageMakerEndpoint:
                 "ModelDataUrl": model_data_url,
                 "Environment": {"SERVER_WORKERS": "2", "MODEL_VERSION": version},
             },
-            EnableNetworkIsolation=True,  # as the template's model: the server only reads /opt/ml/model
+            EnableNetworkIsolation=network_isolation,
         )
         keep = {"VariantName", "InitialVariantWeight", "ServerlessConfig", "InstanceType", "InitialInstanceCount"}
         self._ignore_existing(

@@ -53,6 +53,7 @@ def start(
             role_arn=settings.sagemaker_role_arn,
             model_data_url=model.model_data_url,
             version=model.version,
+            network_isolation=settings.sagemaker_network_isolation,
         )
     else:
         store.point_at(
