@@ -14,8 +14,8 @@ arguments: it mounts the channels and writes the hyper-parameters, all as string
 ``/opt/ml/input/config/hyperparameters.json`` (``$SM_INPUT_CONFIG_DIR/hyperparameters.json`` when
 that is set). Each ``"name": "value"`` there is read as ``--name=value`` placed before the
 command line's own arguments, so an explicit flag wins. Names starting with ``sagemaker_`` or
-``_`` are SageMaker's own and are ignored. ``SM_ROOT`` (default ``/opt/ml``) moves the whole
-layout, for tests.
+``_`` are SageMaker's own and are ignored. ``ML_ROOT`` (default ``/opt/ml``; not a SageMaker
+variable) says where ``/opt/ml`` is: the local stack's training jobs and the tests lay it out elsewhere.
 
 The champion channel may hold the served model's ``model.tar.gz``; ``--champion-sha256`` is its
 expected SHA-256, checked before it is unpickled. The champion is then evaluated on the same
@@ -71,7 +71,7 @@ def _path_or_none(value: str | None) -> Path | None:
 
 
 def sagemaker_root(env: Mapping[str, str]) -> Path:
-    return Path(env.get("SM_ROOT") or "/opt/ml")
+    return Path(env.get("ML_ROOT") or "/opt/ml")
 
 
 def in_sagemaker_container(env: Mapping[str, str]) -> bool:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sentiment_local.iam import credentials_for
 from sentiment_local.template import REGION, FunctionSpec
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,13 @@ def _runtime_environment(spec: FunctionSpec, endpoint: str) -> dict[str, str]:
         "LOCAL_FUNCTION_ARN": spec.arn,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        # The function's own role's credentials, as Lambda gives them; the local stack's IAM check
+        # knows the role by its access key.
+        **(
+            credentials_for(spec.role_arn)
+            if spec.role_arn
+            else {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+        ),
         "AWS_ENDPOINT_URL": endpoint,
         # No X-Ray daemon runs locally (sam local turns tracing off the same way).
         "POWERTOOLS_TRACE_DISABLED": "true",

@@ -11,6 +11,8 @@
 - ``StartExecution`` without a name names the execution, as Step Functions does.
 - ``UpdateEndpoint`` exists: the endpoint is ``Updating`` while the stack swaps the model served,
   then ``InService``; a failed swap leaves the previous configuration and a ``FailureReason``.
+- Step Functions calls services with the state machine's role (moto's interpreter signs with a fixed
+  key), so the local IAM check sees the role's calls as the role's.
 - Pending SQS messages can be read without receiving them, to keep them across restarts.
 
 These touch moto's internals, so they refuse any other moto version.
@@ -140,6 +142,7 @@ def install(
     patches.set(notifications, "_invoke_awslambda", invoke_from_s3)
     patches.set(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
     _plug_step_functions_sagemaker(patches)
+    _plug_state_machine_credentials(patches)
     _plug_execution_names(patches)
     if training is not None:
         _plug_training_jobs(patches, training)
@@ -164,6 +167,44 @@ def _plug_step_functions_sagemaker(patches: _Patches) -> None:
     patches.set(state_task_factory, "state_task_service_for", state_task_service_for)
 
 
+def _plug_state_machine_credentials(patches: _Patches) -> None:
+    """Each service call of an execution signed with its state machine role's key (the role's ARN is in
+    the state's credentials: the task's ``Credentials``, else the state machine's role)."""
+    import sys  # noqa: PLC0415
+
+    import boto3  # noqa: PLC0415
+    from moto.stepfunctions.parser.asl.utils import boto_client  # noqa: PLC0415
+
+    from sentiment_local.iam import credentials_for  # noqa: PLC0415
+
+    original = boto_client.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = original(region=region, service=service, state_credentials=state_credentials)
+        role = getattr(state_credentials, "role_arn", None)
+        if not role:
+            return client
+        keys = credentials_for(str(role))
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=client.meta.endpoint_url,
+            config=client.meta.config,
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=keys["AWS_SESSION_TOKEN"],
+        )
+
+    # Modules that imported the function by name hold their own reference: replace each.
+    holders = [
+        module
+        for module in list(sys.modules.values())
+        if getattr(module, "__dict__", {}).get("boto_client_for") is original
+    ]
+    for module in {boto_client, *holders}:
+        patches.set(module, "boto_client_for", boto_client_for)
+
+
 def _plug_execution_names(patches: _Patches) -> None:
     """StartExecution without a name: Step Functions makes one up (a UUID); moto's interpreter names the
     execution ``None``, and ``$$.Execution.Name`` with it."""
@@ -182,8 +223,19 @@ def _plug_execution_names(patches: _Patches) -> None:
 def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
     from moto.sagemaker.exceptions import ResourceInUseException  # noqa: PLC0415
     from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend  # noqa: PLC0415
+    from moto.sagemaker.responses import SageMakerResponse  # noqa: PLC0415
 
     create = SageMakerModelBackend.create_training_job
+    create_action = SageMakerResponse.create_training_job
+    # moto's request handler drops the request's Environment; it reaches the backend through this.
+    request_environment = threading.local()
+
+    def create_training_job_action(self: SageMakerResponse) -> Any:
+        request_environment.value = self._get_param("Environment") or {}
+        try:
+            return create_action(self)
+        finally:
+            request_environment.value = {}
 
     def create_training_job(self: SageMakerModelBackend, **request: Any) -> FakeTrainingJob:
         name = request["training_job_name"]
@@ -201,10 +253,12 @@ def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
             job.algorithm_specification["MetricDefinitions"] = asked_metrics
         # Every attribute exists before moto may serialise the job while the runner changes it.
         job.failure_reason = None  # type: ignore[attr-defined]
+        job.environment = dict(getattr(request_environment, "value", {}) or {})  # type: ignore[attr-defined]
         training.submit(job)
         return job
 
     patches.set(SageMakerModelBackend, "create_training_job", create_training_job)
+    patches.set(SageMakerResponse, "create_training_job", create_training_job_action)
 
 
 def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate) -> None:
@@ -267,3 +321,16 @@ def queued_messages(queue_name: str) -> list[str]:
 
     queue = sqs_backends[ACCOUNT][REGION].queues[queue_name]
     return [str(message.body) for message in list(queue._messages)]
+
+
+def secret_arn(secret_id: str) -> str:
+    """A secret's ARN, which IAM checks, from the name or ARN a request gives (moto makes up its suffix,
+    as Secrets Manager does)."""
+    from moto.secretsmanager.models import secretsmanager_backends  # noqa: PLC0415
+
+    secret = secretsmanager_backends[ACCOUNT][REGION].secrets.get(secret_id)
+    if secret is not None:
+        return str(secret.arn)
+    return (
+        secret_id if secret_id.startswith("arn:") else f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret_id}"
+    )

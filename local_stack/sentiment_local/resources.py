@@ -140,14 +140,16 @@ def create_roles(template: Template, iam: Any) -> list[str]:
 
 
 def create_state_machines(template: Template, iam: Any, stepfunctions: Any) -> list[str]:
-    """Each state machine with its definition as SAM deploys it (substitutions resolved) and a role."""
+    """Each state machine with its definition as SAM deploys it (substitutions resolved) and the role
+    SAM makes for it."""
     arns = []
     for logical_id, resource in template.of_type("AWS::Serverless::StateMachine").items():
         name = template.physical_name(logical_id)
+        role = template.execution_role_arn(logical_id).rsplit("/", 1)[-1]
         answer = stepfunctions.create_state_machine(
             name=name,
             definition=template.state_machine_definition(logical_id),
-            roleArn=_role(iam, f"{name}-role", "states.amazonaws.com"),
+            roleArn=_role(iam, role, "states.amazonaws.com"),
             type=str(resource["Properties"].get("Type", "STANDARD")),
         )
         arns.append(str(answer["stateMachineArn"]))
@@ -168,7 +170,7 @@ def create_functions(template: Template, specs: list[FunctionSpec], iam: Any, la
     code = _placeholder_zip()
     arns = []
     for spec in specs:
-        role = _role(iam, f"{spec.name}-role", "lambda.amazonaws.com")
+        role = _role(iam, spec.role_arn.rsplit("/", 1)[-1] or f"{spec.name}-role", "lambda.amazonaws.com")
         answer = lambda_.create_function(
             FunctionName=spec.name,
             Runtime=spec.runtime,

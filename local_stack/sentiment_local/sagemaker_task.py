@@ -8,10 +8,17 @@ a job that ends ``Failed`` or ``Stopped`` fails the task with ``States.TaskFaile
 job's description as JSON (``FailureReason`` included). A refused request fails it with
 ``SageMaker.<error code>``, which a state's ``Retry`` can match. Modelled on moto's own Batch
 integration (``state_task_service_batch.py``).
+
+Every call is made with the state machine's role, so the local IAM check applies, and ``.sync`` makes
+the calls AWS documents for it (Step Functions developer guide, "IAM policies for calling Amazon
+SageMaker AI"): the managed EventBridge rule that reports the job's end
+(``events:PutRule``/``PutTargets``/``DescribeRule`` on ``StepFunctionsGetEventsForSageMakerTrainingJobsRule``)
+and ``sagemaker:ListTags`` on the job.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -68,6 +75,11 @@ _SUPPORTED_API_PARAM_BINDINGS: Final[dict[str, set[str]]] = {
     }
 }
 _ENDED: Final[set[str]] = {"Completed", "Failed", "Stopped"}
+SYNC_RULE: Final[str] = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+_SYNC_EVENTS: Final[dict[str, Any]] = {
+    "source": ["aws.sagemaker"],
+    "detail-type": ["SageMaker Training Job State Change"],
+}
 # moto's callback base class needs a task token to tidy up after any integration pattern, so
 # waitForTaskToken is listed; _validate_service_integration_is_supported refuses it.
 _PATTERNS: Final[set[Any]] = {ResourceCondition.Sync, ResourceCondition.WaitForTaskToken}
@@ -135,6 +147,23 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         response.pop("ResponseMetadata", None)
         env.stack.append(response)
 
+    @staticmethod
+    def _watch_job(
+        resource_runtime_part: ResourceRuntimePart,
+        state_credentials: StateCredentials,
+        sagemaker: Any,
+        job_arn: str,
+        state_machine_arn: str,
+    ) -> None:
+        """What Step Functions does to learn when the job ends, with the state machine's role."""
+        events = boto_client_for(
+            region=resource_runtime_part.region, service="events", state_credentials=state_credentials
+        )
+        events.put_rule(Name=SYNC_RULE, EventPattern=json.dumps(_SYNC_EVENTS), State="ENABLED")
+        events.put_targets(Rule=SYNC_RULE, Targets=[{"Id": "StepFunctions", "Arn": state_machine_arn}])
+        events.describe_rule(Name=SYNC_RULE)
+        sagemaker.list_tags(ResourceArn=job_arn)
+
     def _build_sync_resolver(
         self,
         env: Environment,
@@ -143,8 +172,10 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         state_credentials: StateCredentials,
     ) -> Callable[[], Any] | None:
         client = self._client(resource_runtime_part, state_credentials)
-        env.stack.pop()  # CreateTrainingJob's answer; the job is named in the request
+        created = env.stack.pop()  # CreateTrainingJob's answer; the job is named in the request
         name = normalised_parameters["TrainingJobName"]
+        state_machine = str(env.states.context_object.context_object_data["StateMachine"]["Id"])
+        self._watch_job(resource_runtime_part, state_credentials, client, str(created["TrainingJobArn"]), state_machine)
 
         def _sync_resolver() -> dict[str, Any] | None:
             description: dict[str, Any] = client.describe_training_job(TrainingJobName=name)

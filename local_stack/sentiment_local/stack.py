@@ -10,6 +10,10 @@ training jobs and the model server; Ctrl-C or SIGTERM stops all of them. Data li
     <data>/logs/notifications.log        every message the template's SNS topics published, one JSON a line
     <data>/training-jobs/<job>/          each training job's /opt/ml
     <data>/endpoints/<endpoint>.json     the model a SageMaker endpoint serves (the model server watches it)
+    <data>/iam-usage.jsonl               every action each principal was allowed (LOCAL_IAM_USAGE moves it)
+
+Every principal runs with its own role's credentials, and each AWS call it makes is checked against
+that role's policies (:mod:`sentiment_local.iam`); ``LOCAL_IAM=off`` turns the check off, for debugging.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import boto3
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sentiment_common.dal.registry import Registry
-from sentiment_local import moto_gaps
+from sentiment_local import iam, moto_gaps
 from sentiment_local.event_sources import SqsPoller
 from sentiment_local.functions import Runner
 from sentiment_local.gateway import Cors, Gateway
@@ -90,6 +94,8 @@ class Settings:
     admin_api_key: str | None = None
     retrain_threshold: int | None = None
     prefix: str = "sentiment-local"
+    iam_enforced: bool = True
+    iam_usage: Path | None = None
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -99,12 +105,17 @@ class Settings:
         (8080) the model server; ``BACKEND`` (sagemaker | ecs) how the model is served;
         ``LOCAL_DATA`` (build/local) the data folder; ``LOCAL_CONCURRENCY`` (4) environments per
         function; ``ADMIN_API_KEY`` the admin key (else one generated once and kept with the data);
-        ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run.
+        ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
+        ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
+        ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed.
         """
         env = dict(os.environ if environ is None else environ)
         backend = env.get("BACKEND", "sagemaker")
         if backend not in {"sagemaker", "ecs"}:
             raise StackError(f"BACKEND must be sagemaker or ecs, not {backend!r}")
+        enforcement = env.get("LOCAL_IAM", "enforce")
+        if enforcement not in {"enforce", "off"}:
+            raise StackError(f"LOCAL_IAM must be enforce or off, not {enforcement!r}")
         try:
             settings = cls(
                 port=int(env.get("PORT", 3000)),
@@ -115,6 +126,8 @@ class Settings:
                 concurrency=int(env.get("LOCAL_CONCURRENCY", 4)),
                 admin_api_key=env.get("ADMIN_API_KEY") or None,
                 retrain_threshold=int(env["RETRAIN_THRESHOLD"]) if env.get("RETRAIN_THRESHOLD") else None,
+                iam_enforced=enforcement == "enforce",
+                iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
             )
         except ValueError as error:
             raise StackError(
@@ -130,6 +143,10 @@ class Settings:
     @property
     def state_file(self) -> Path:
         return self.data_dir / "stack.json"
+
+    @property
+    def iam_usage_file(self) -> Path:
+        return self.iam_usage or self.data_dir / "iam-usage.jsonl"
 
 
 def admin_key(settings: Settings) -> str:
@@ -301,6 +318,7 @@ class Stack:
     _wrote_state_file: bool = False
     _training: TrainingJobs | None = None
     _notifications: NotificationLog | None = None
+    enforcer: iam.Enforcer | None = None
 
     def __post_init__(self) -> None:
         self.template = Template.read(
@@ -328,14 +346,26 @@ class Stack:
     def model_url(self) -> str:
         return self.settings.url(self.settings.model_port)
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, role_arn: str | None = None) -> Any:
+        """A client as the deployer (the local stack itself), or as a principal running with ``role_arn``."""
+        keys = (
+            iam.credentials_for(role_arn)
+            if role_arn
+            else {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}  # moto accepts any credentials
+        )
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=keys.get("AWS_SESSION_TOKEN"),
         )
+
+    @property
+    def serving_role(self) -> str:
+        """The role the model container runs with: SageMaker's execution role, or the ECS task role."""
+        return self.template.role_arn("ModelTaskRole" if self.settings.backend == "ecs" else "SageMakerExecutionRole")
 
     # ---- start ----
 
@@ -348,7 +378,10 @@ class Stack:
         overrides = {"MODEL_URL": self.model_url} if settings.backend == "ecs" else {}
         runner = self.runner = Runner(specs, self.endpoint, settings.data_dir / "logs", settings.concurrency, overrides)
         self._training = TrainingJobs(
-            settings.data_dir / "training-jobs", settings.data_dir / "logs", self.client("s3")
+            settings.data_dir / "training-jobs",
+            settings.data_dir / "logs",
+            self.client("s3"),
+            s3_for_role=lambda role: self.client("s3", role),
         )
         self._undo_gaps = moto_gaps.install(
             runner, lambda: self.model_url, training=self._training, on_endpoint_update=self.on_endpoint_update
@@ -387,7 +420,14 @@ class Stack:
         )
         for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
             os.environ.pop(name, None)
-        self._marker = DirtyMarker(DomainDispatcherApplication(create_backend_app))
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self.settings.iam_enforced:
+            # The roles are read once the resources exist (a secret's ARN is made up when it is created);
+            # until then only the deployer calls.
+            app = self.enforcer = iam.Enforcer(
+                app, {}, secret_arn=moto_gaps.secret_arn, usage_file=self.settings.iam_usage_file
+            )
+        self._marker = DirtyMarker(app)
         server = make_server(
             self.settings.host, self.settings.moto_port, self._marker, threaded=True, request_handler=MotoRequestHandler
         )
@@ -409,6 +449,11 @@ class Stack:
         create_topics(template, self.client("sns"))
         create_parameters(template, self.client("ssm"))
         create_secrets(template, self.client("secretsmanager"), {ADMIN_KEY_SECRET: self.key})
+        for logical_id in template.of_type("AWS::SecretsManager::Secret"):
+            # A secret's Ref is its ARN, which Secrets Manager made up: policies name it so.
+            template.pinned[logical_id] = moto_gaps.secret_arn(template.physical_name(logical_id))
+        if self.enforcer is not None:
+            self.enforcer.load(iam.principals(template))
         create_roles(template, self.client("iam"))
         create_functions(template, specs, self.client("iam"), self.client("lambda"))
         create_state_machines(template, self.client("iam"), self.client("stepfunctions"))
@@ -478,8 +523,7 @@ class Stack:
             "CHAMPION_POLL_SECONDS": CHAMPION_POLL_SECONDS,
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            **iam.credentials_for(self.serving_role),
         }
 
     def _launch_model(self, champion: Champion) -> None:
@@ -524,7 +568,8 @@ class Stack:
         with its version. If it does not in time, the pointer names the previous model again."""
         if endpoint_name != self.endpoint_name:
             raise StackError(f"the local stack serves one endpoint, {self.endpoint_name}, not {endpoint_name}")
-        champion, _ = champion_of(self.client("s3"), model_data_url)
+        # SageMaker downloads the model with the model's execution role.
+        champion, _ = champion_of(self.client("s3", self.serving_role), model_data_url)
         previous = read_pointer(self.pointer_file)
         write_pointer(self.pointer_file, champion)
         deadline = time.monotonic() + ENDPOINT_UPDATE_TIMEOUT_S
@@ -553,7 +598,8 @@ class Stack:
             poller = SqsPoller(
                 runner,
                 logical_id,
-                sqs=self.client("sqs"),
+                # Lambda polls the queue with the function's own role.
+                sqs=self.client("sqs", self.template.execution_role_arn(logical_id)),
                 queue_url=self.template.queue_url(queue, self.endpoint),
                 queue_arn=self.template.arn(queue),
                 properties=self.template.resolve(properties),

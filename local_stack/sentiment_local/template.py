@@ -33,6 +33,20 @@ _ARN_FORMATS = {
     "AWS::Serverless::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
     "AWS::StepFunctions::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
     "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}:*",
+    "AWS::ECR::Repository": "arn:aws:ecr:{region}:{account}:repository/{name}",
+    # SageMaker's ARNs hold the name in lower case.
+    "AWS::SageMaker::Endpoint": "arn:aws:sagemaker:{region}:{account}:endpoint/{lower}",
+    "AWS::SageMaker::EndpointConfig": "arn:aws:sagemaker:{region}:{account}:endpoint-config/{lower}",
+    "AWS::SageMaker::Model": "arn:aws:sagemaker:{region}:{account}:model/{lower}",
+}
+# Types whose Ref is their ARN (the others' is their name).
+_REF_IS_ARN = {
+    "AWS::SNS::Topic",
+    "AWS::Serverless::StateMachine",
+    "AWS::StepFunctions::StateMachine",
+    "AWS::SageMaker::Endpoint",
+    "AWS::SageMaker::EndpointConfig",
+    "AWS::SageMaker::Model",
 }
 
 # The property that names a resource explicitly, per type; without it CloudFormation makes a name up
@@ -83,6 +97,8 @@ class Template:
     document: dict[str, Any]
     prefix: str = "sentiment-local"
     overrides: Mapping[str, str] = field(default_factory=dict)
+    # What a Ref returns for resources whose value AWS makes up (a secret's ARN), once they exist.
+    pinned: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, path: Path, prefix: str = "sentiment-local", overrides: Mapping[str, str] | None = None) -> Template:
@@ -109,7 +125,7 @@ class Template:
         name_property = _NAME_PROPERTIES.get(resource_type)
         if name_property and name_property in resource.get("Properties", {}):
             return str(self.resolve(resource["Properties"][name_property]))
-        if resource_type == "AWS::S3::Bucket":
+        if resource_type in {"AWS::S3::Bucket", "AWS::ECR::Repository"}:
             return f"{self.prefix}-{logical_id}".lower()
         return f"{self.prefix}-{logical_id}"
 
@@ -120,8 +136,23 @@ class Template:
         name = self.physical_name(logical_id)
         resource_type = self.resources[logical_id]["Type"]
         if resource_type in _ARN_FORMATS:
-            return _ARN_FORMATS[resource_type].format(region=REGION, account=ACCOUNT, name=name)
+            return _ARN_FORMATS[resource_type].format(region=REGION, account=ACCOUNT, name=name, lower=name.lower())
         raise NotImplementedError(f"no local ARN for {resource_type}")
+
+    # ---- roles ----
+
+    def role_arn(self, logical_id: str) -> str:
+        """A role's ARN: a role the template declares by its name, one SAM makes (``<LogicalId>Role``)
+        named ``<prefix>-<LogicalId>`` like any other resource."""
+        name = self.physical_name(logical_id) if logical_id in self.resources else f"{self.prefix}-{logical_id}"
+        return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+
+    def execution_role_arn(self, logical_id: str) -> str:
+        """The role a function or state machine runs with: its ``Role``, else the one SAM makes for it."""
+        properties = self.resources[logical_id].get("Properties", {})
+        if "Role" in properties:
+            return str(self.resolve(properties["Role"]))
+        return self.role_arn(f"{logical_id}Role")
 
     # ---- parameters and conditions ----
 
@@ -171,8 +202,8 @@ class Template:
 
     def _ref(self, name: str, queue_endpoint: str) -> Any:
         pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::NoValue": NO_VALUE}
-        if name in pseudo:
-            return pseudo[name]
+        if name in pseudo or name in self.pinned:
+            return {**pseudo, **self.pinned}[name]
         if name in self.document.get("Parameters", {}):
             value = self.parameter(name)
             if self.document["Parameters"][name].get("Type") == "Number" and value:
@@ -181,10 +212,11 @@ class Template:
         resource_type = self.resources[name]["Type"]
         if resource_type == "AWS::SQS::Queue":
             return self.queue_url(name, queue_endpoint)
-        if resource_type in {"AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"}:
+        if resource_type in _REF_IS_ARN:
             return self.arn(name)
         # A secret's Ref is its ARN on AWS, whose suffix AWS makes up; every API that takes the ARN
-        # (GetSecretValue…) takes the name too, so locally the name stands in for it.
+        # (GetSecretValue…) takes the name too, so locally the name stands in for it until the secret
+        # exists and its ARN is pinned.
         return self.physical_name(name)
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
@@ -255,6 +287,7 @@ class Template:
             layers=tuple(ROOT / layer for layer in layers),
             environment=self.function_environment(logical_id, queue_endpoint),
             reserved_concurrency=properties.get("ReservedConcurrentExecutions"),
+            role_arn=self.execution_role_arn(logical_id),
         )
 
     def functions(self) -> list[str]:
@@ -319,6 +352,7 @@ class FunctionSpec:
     layers: tuple[Path, ...]
     environment: dict[str, str]
     reserved_concurrency: int | None = None
+    role_arn: str = ""  # the execution role; without one the function calls AWS as the deployer
 
     @property
     def arn(self) -> str:

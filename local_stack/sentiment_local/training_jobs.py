@@ -10,10 +10,20 @@ job standing in for the container's ``/opt/ml``:
     <jobs>/<job>/output/data/                SM_OUTPUT_DATA_DIR: uploaded as …/output/output.tar.gz
     <jobs>/<job>/output/failure              what the script says went wrong: the job's FailureReason
 
-The job's ``TrainingImage`` is not used: the project's model image runs ``model_training/train.py``,
-so that script is what runs, with this interpreter, the hyperparameters as ``--name value`` flags
-(script mode) and only the environment SageMaker gives it (``SM_*`` and the image's own variables),
-in the image's working folder. Its output goes to ``<logs>/training-<job>.log``.
+The job runs as SageMaker runs a bring-your-own container (SageMaker developer guide, "How Amazon
+SageMaker AI Runs Your Training Image" and "How Amazon SageMaker AI Provides Training Information"):
+the model image's entry point with the argument ``train`` (``python -m sentiment_model.container
+train``, from the image's working folder), no other arguments, and the environment the image sets
+plus what SageMaker adds (``TRAINING_JOB_NAME``, ``TRAINING_JOB_ARN`` and the request's
+``Environment``), no ``SM_*`` variable. The hyperparameters reach it only as
+``input/config/hyperparameters.json``, its channels only as ``input/data/<channel>``. The one local
+addition is ``ML_ROOT``: where the job's folder stands in for ``/opt/ml``. The job's
+``TrainingImage`` must be the project's model image (``ContainerEntrypoint``/``ContainerArguments``
+are refused): its code is what runs, with this interpreter and as this machine's user (SageMaker runs
+it as root). Its output goes to ``<logs>/training-<job>.log``.
+
+SageMaker reads the channels and writes the artifacts with the job's role (``RoleArn``): so does the
+runner, through ``s3_for_role``, so the local IAM check applies to them.
 
 One job runs at a time (the machine has two cores); the others wait their turn, ``InProgress``. A job
 still running after ``StoppingCondition.MaxRuntimeInSeconds`` is killed and fails. Closing the
@@ -26,7 +36,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import queue
 import shutil
 import subprocess
@@ -34,17 +43,20 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from sentiment_local.template import ROOT
 
 log = logging.getLogger(__name__)
 
-TRAIN_SCRIPT = ROOT / "model_training" / "train.py"
+IMAGE_WORKDIR = ROOT / "model_training"  # the image's WORKDIR and PYTHONPATH, /opt/program
+ENTRYPOINT = ("-m", "sentiment_model.container")  # the image's ENTRYPOINT, after "python"
 DEFAULT_MAX_RUNTIME_S = 86_400  # SageMaker's default StoppingCondition
 FAILURE_REASON_LIMIT = 1024  # DescribeTrainingJob's FailureReason is at most this long
 LOG_TAIL_LINES = 20
@@ -125,11 +137,19 @@ def _pack(folder: Path) -> bytes:
 class TrainingJobs:
     """Runs the training jobs moto is asked to create, one at a time, against an S3 client."""
 
-    def __init__(self, jobs_dir: Path, logs_dir: Path, s3: Any, script: Path = TRAIN_SCRIPT) -> None:
+    def __init__(
+        self,
+        jobs_dir: Path,
+        logs_dir: Path,
+        s3: Any,
+        workdir: Path = IMAGE_WORKDIR,
+        s3_for_role: Callable[[str], Any] | None = None,
+    ) -> None:
         self.jobs_dir = jobs_dir
         self.logs_dir = logs_dir
-        self._s3 = s3
-        self._script = script
+        self._s3_default = s3
+        self._s3_for_role = s3_for_role
+        self._workdir = workdir
         self._queue: queue.Queue[Any] = queue.Queue()
         self._closing = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
@@ -188,18 +208,20 @@ class TrainingJobs:
             self._end(job, "Stopped", "Stopped", "The local stack stopped before the job started.")
             return
         started = time.monotonic()
+        s3 = self._s3_for_role(str(job.role_arn)) if self._s3_for_role else self._s3_default
         self._update(job, "InProgress", "Downloading", "Downloading input data", training_start_time=_now())
         folder = JobFolder(self.jobs_dir / name)
         shutil.rmtree(folder.root, ignore_errors=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.logs_dir / f"training-{name}.log"
         try:
-            self._download(job, folder)
+            self._refuse_other_images(job)
+            self._download(s3, job, folder)
             self._write_config(job, folder)
             self._update(job, "InProgress", "Training", "Training image download completed. Training in progress.")
             self._train(job, folder, log_path, started)
             self._update(job, "InProgress", "Uploading", "Uploading generated training model")
-            artifact = self._upload(job, folder)
+            artifact = self._upload(s3, job, folder)
         except JobStopped as stopped:
             self._end(job, "Stopped", "Stopped", str(stopped))
         except JobFailed as failed:
@@ -217,7 +239,14 @@ class TrainingJobs:
         reason = None if status == "Completed" else message
         self._update(job, status, secondary, message, failure_reason=reason, training_end_time=_now(), **fields)
 
-    def _download(self, job: Any, folder: JobFolder) -> None:
+    @staticmethod
+    def _refuse_other_images(job: Any) -> None:
+        specification = job.algorithm_specification or {}
+        overridden = sorted({"ContainerEntrypoint", "ContainerArguments"} & set(specification))
+        if overridden:
+            raise JobFailed(f"ClientError: {', '.join(overridden)} are not run locally: the image's own train runs")
+
+    def _download(self, s3: Any, job: Any, folder: JobFolder) -> None:
         for channel in job.input_data_config or []:
             source = channel.get("DataSource", {}).get("S3DataSource")
             if source is None or source.get("S3DataType", "S3Prefix") != "S3Prefix":
@@ -229,23 +258,27 @@ class TrainingJobs:
             target = folder.channel(channel["ChannelName"])
             target.mkdir(parents=True, exist_ok=True)
             found = 0
-            for key in self._keys(bucket, prefix, job.role_arn, uri):
+            for key in self._keys(s3, bucket, prefix, job.role_arn, uri):
                 relative = _relative_path(key, prefix)
                 if relative is None:
                     continue
                 destination = target.joinpath(*relative.parts)
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                destination.write_bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                destination.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
                 found += 1
             if not found:
                 raise JobFailed(self._no_objects(uri, bucket, job.role_arn))
 
-    def _keys(self, bucket: str, prefix: str, role: str, uri: str) -> Iterator[str]:
+    def _keys(self, s3: Any, bucket: str, prefix: str, role: str, uri: str) -> Iterator[str]:
         try:
-            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for listed in page.get("Contents", []):
                     yield str(listed["Key"])
-        except self._s3.exceptions.NoSuchBucket as error:
+        except s3.exceptions.NoSuchBucket as error:
+            raise JobFailed(self._no_objects(uri, bucket, role)) from error
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in {"AccessDenied", "403"}:
+                raise
             raise JobFailed(self._no_objects(uri, bucket, role)) from error
 
     @staticmethod
@@ -284,31 +317,22 @@ class TrainingJobs:
         (folder.config / "resourceconfig.json").write_text(json.dumps(resources))
 
     def _environment(self, job: Any, folder: JobFolder) -> dict[str, str]:
-        channels = [channel["ChannelName"] for channel in job.input_data_config or []]
         return {
-            # What the model image sets (model_training/Dockerfile), then what SageMaker adds.
+            # What the model image sets (model_training/Dockerfile).
             "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "PYTHONPATH": str(self._script.parent),
+            "PYTHONPATH": str(self._workdir),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # What SageMaker adds for a bring-your-own container.
+            **{str(name): str(value) for name, value in (getattr(job, "environment", None) or {}).items()},
             "TRAINING_JOB_NAME": job.training_job_name,
             "TRAINING_JOB_ARN": job.arn,
-            "SM_CURRENT_HOST": HOST,
-            "SM_HOSTS": json.dumps([HOST]),
-            "SM_NUM_CPUS": str(os.cpu_count() or 1),
-            "SM_INPUT_DIR": str(folder.input),
-            "SM_INPUT_CONFIG_DIR": str(folder.config),
-            "SM_MODEL_DIR": str(folder.model),
-            "SM_OUTPUT_DIR": str(folder.output),
-            "SM_OUTPUT_DATA_DIR": str(folder.output_data),
-            "SM_CHANNELS": json.dumps(channels),
-            "SM_HPS": json.dumps(job.hyper_parameters or {}),
-            **{f"SM_CHANNEL_{channel.upper()}": str(folder.channel(channel)) for channel in channels},
+            # Where /opt/ml is mounted, here.
+            "ML_ROOT": str(folder.root),
         }
 
     def _train(self, job: Any, folder: JobFolder, log_path: Path, started: float) -> None:
-        flags = [part for name, value in (job.hyper_parameters or {}).items() for part in (f"--{name}", str(value))]
-        command = [sys.executable, str(self._script), *flags]
+        command = [sys.executable, *ENTRYPOINT, "train"]
         limit = int((job.stopping_condition or {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_S))
         with log_path.open("ab") as output:
             output.write(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {job.training_job_name}: {command}\n".encode())
@@ -319,7 +343,7 @@ class TrainingJobs:
                 process = self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
                     command,
                     env=self._environment(job, folder),
-                    cwd=self._script.parent,
+                    cwd=self._workdir,
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=subprocess.STDOUT,
@@ -347,16 +371,16 @@ class TrainingJobs:
             if written:
                 return f"AlgorithmError: {written}"[:FAILURE_REASON_LIMIT]
         lines = log_path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        head = f"AlgorithmError: train.py exited with status {code}. The end of its log:\n"
+        head = f"AlgorithmError: the training container exited with status {code}. The end of its log:\n"
         tail = "\n".join(lines)
         return head + tail[-(FAILURE_REASON_LIMIT - len(head)) :]
 
-    def _upload(self, job: Any, folder: JobFolder) -> str:
+    def _upload(self, s3: Any, job: Any, folder: JobFolder) -> str:
         bucket, prefix = _s3_location(job.output_data_config["S3OutputPath"].rstrip("/"))
         base = f"{prefix}/{job.training_job_name}/output" if prefix else f"{job.training_job_name}/output"
         if any(path.is_file() for path in folder.output_data.rglob("*")):
-            self._s3.put_object(Bucket=bucket, Key=f"{base}/output.tar.gz", Body=_pack(folder.output_data))
-        self._s3.put_object(Bucket=bucket, Key=f"{base}/model.tar.gz", Body=_pack(folder.model))
+            s3.put_object(Bucket=bucket, Key=f"{base}/output.tar.gz", Body=_pack(folder.output_data))
+        s3.put_object(Bucket=bucket, Key=f"{base}/model.tar.gz", Body=_pack(folder.model))
         return f"s3://{bucket}/{base}/model.tar.gz"
 
     # ---- stopping ----

@@ -96,7 +96,7 @@ def test_serve_starts_and_answers_ping(model_dir: Path) -> None:
 
 def test_train_runs_as_a_sagemaker_training_job(tmp_path: Path) -> None:
     """SageMaker runs ``<image> train`` with no arguments and no ``SM_*`` variables: the channels are
-    under /opt/ml/input/data, the hyper-parameters in /opt/ml/input/config (``SM_ROOT`` moves /opt/ml
+    under /opt/ml/input/data, the hyper-parameters in /opt/ml/input/config (``ML_ROOT`` moves /opt/ml
     here, as the local stack's training jobs do)."""
     root = tmp_path / "opt-ml"
     shutil.copytree(CONTEXT / "data", root / "input" / "data" / "train")
@@ -108,7 +108,7 @@ def test_train_runs_as_a_sagemaker_training_job(tmp_path: Path) -> None:
     env = {
         **{name: value for name, value in os.environ.items() if not name.startswith("SM_")},
         "PYTHONPATH": str(CONTEXT),
-        "SM_ROOT": str(root),
+        "ML_ROOT": str(root),
     }
     result = subprocess.run(
         entrypoint_command("train"), env=env, cwd=CONTEXT, capture_output=True, text=True, timeout=300, check=False

@@ -33,7 +33,7 @@ def opt_ml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in SM_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     root = tmp_path / "opt" / "ml"
-    monkeypatch.setenv("SM_ROOT", str(root))
+    monkeypatch.setenv("ML_ROOT", str(root))
     return root
 
 
@@ -120,7 +120,7 @@ def champion(tmp_path_factory: pytest.TempPathFactory) -> ChampionRun:
     model_dir, archive = work / "model", work / "out" / "model.tar.gz"
     argv = ["--train", str(DATA), "--sample", SAMPLE, "--version", "champion-1", "--champion", str(work / "channel")]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SM_ROOT", str(work / "no-sagemaker-here"))
+        patch.setenv("ML_ROOT", str(work / "no-sagemaker-here"))
         assert main([*argv, "--model-dir", str(model_dir), "--archive", str(archive)]) == 0
     return ChampionRun(model_dir, archive, hashlib.sha256(archive.read_bytes()).hexdigest())
 

@@ -24,7 +24,7 @@ from moto import mock_aws
 from sentiment_local.moto_gaps import install
 from sentiment_local.resources import create_functions, create_roles, create_state_machines, create_topics
 from sentiment_local.template import FunctionSpec, Template
-from sentiment_local.training_jobs import TRAIN_SCRIPT, TrainingJobs
+from sentiment_local.training_jobs import IMAGE_WORKDIR, TrainingJobs
 from tests.conftest import DATA, ROOT
 from tests.integration.local.conftest import RunnerFactory, function_spec, wait_for
 
@@ -32,35 +32,38 @@ BUCKET = "local-training"
 BASE_ROWS, GOLDEN_ROWS = 300, 150
 EXECUTION_TIMEOUT_S = 60
 
-# Stands in for train.py where a test is about the job, not the model: it reports what it was
-# given and does what its hyperparameters ask.
-FAKE_SCRIPT = """
+# Stands in for the image's entry point where a test is about the job, not the model: run as
+# ``python -m sentiment_model.container train`` from its working folder, it reports what it was given
+# and does what its hyperparameters ask. Like a bring-your-own container it finds everything under
+# /opt/ml (here ML_ROOT): the hyperparameters in input/config, the channels in input/data.
+FAKE_CONTAINER = """
 import json, os, sys, time
 from pathlib import Path
 
-flags = dict(zip(sys.argv[1::2], sys.argv[2::2]))
-model = Path(os.environ["SM_MODEL_DIR"])
+root = Path(os.environ["ML_ROOT"])
+flags = json.loads((root / "input" / "config" / "hyperparameters.json").read_text())
+model = root / "model"
+data = root / "input" / "data"
 channels = {
-    name: sorted(str(p.relative_to(os.environ["SM_CHANNEL_" + name.upper()]))
-                 for p in Path(os.environ["SM_CHANNEL_" + name.upper()]).rglob("*") if p.is_file())
-    for name in json.loads(os.environ["SM_CHANNELS"])
+    channel.name: sorted(str(p.relative_to(channel)) for p in channel.rglob("*") if p.is_file())
+    for channel in data.iterdir()
 }
 seen = {"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd(), "channels": channels}
 (model / "seen.json").write_text(json.dumps(seen))
 (model / "nested").mkdir()
 (model / "nested" / "part.txt").write_text("part")
-(Path(os.environ["SM_OUTPUT_DATA_DIR"]) / "metrics.json").write_text('{"accuracy": 1}')
-if "--trace" in flags:
-    with open(flags["--trace"], "a") as trace:
+(root / "output" / "data" / "metrics.json").write_text('{"accuracy": 1}')
+if "trace" in flags:
+    with open(flags["trace"], "a") as trace:
         trace.write(f"start {os.environ['TRAINING_JOB_NAME']} {time.time()}\\n")
-time.sleep(float(flags.get("--sleep", 0)))
-if "--trace" in flags:
-    with open(flags["--trace"], "a") as trace:
+time.sleep(float(flags.get("sleep", 0)))
+if "trace" in flags:
+    with open(flags["trace"], "a") as trace:
         trace.write(f"end {os.environ['TRAINING_JOB_NAME']} {time.time()}\\n")
-if "--fail" in flags:
-    (Path(os.environ["SM_OUTPUT_DIR"]) / "failure").write_text(flags["--fail"])
+if "fail" in flags:
+    (root / "output" / "failure").write_text(flags["fail"])
     sys.exit(1)
-if "--crash" in flags:
+if "crash" in flags:
     print("the last words of the script")
     sys.exit(3)
 """
@@ -150,14 +153,15 @@ def upload_small_data(s3: Any, prefix: str = "data/", golden: bool = True) -> No
 
 @contextmanager
 def local_sagemaker(
-    tmp_path: Path, make_runner: RunnerFactory, script: Path = TRAIN_SCRIPT, specs: tuple[FunctionSpec, ...] = ()
+    tmp_path: Path, make_runner: RunnerFactory, workdir: Path = IMAGE_WORKDIR, specs: tuple[FunctionSpec, ...] = ()
 ) -> Iterator[LocalSageMaker]:
-    """moto running state machines, with the gaps plugged and training jobs run from ``script``."""
+    """moto running state machines, with the gaps plugged and training jobs run by the image's entry point
+    in ``workdir``."""
     runner = make_runner(*specs)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
-        jobs = TrainingJobs(tmp_path / "training-jobs", tmp_path / "logs", s3, script=script)
+        jobs = TrainingJobs(tmp_path / "training-jobs", tmp_path / "logs", s3, workdir=workdir)
         undo = install(runner, lambda: "http://127.0.0.1:1", training=jobs)
         try:
             yield LocalSageMaker(jobs, tmp_path)
@@ -167,11 +171,13 @@ def local_sagemaker(
 
 
 @pytest.fixture
-def fake_script(tmp_path: Path) -> Path:
-    script = tmp_path / "code" / "train.py"
-    script.parent.mkdir(parents=True)
-    script.write_text(FAKE_SCRIPT)
-    return script
+def fake_image(tmp_path: Path) -> Path:
+    """The working folder of an image whose entry point is the fake container."""
+    package = tmp_path / "code" / "sentiment_model"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "container.py").write_text(FAKE_CONTAINER)
+    return package.parent
 
 
 def training_task(sync: bool = True, **overrides: Any) -> dict[str, Any]:
@@ -313,9 +319,9 @@ def test_a_job_without_a_golden_split_fails_the_execution_with_its_reason(
 
 
 def test_a_request_response_task_answers_at_once_and_the_job_runs_on(
-    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_script: Path
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
-    with local_sagemaker(tmp_path, make_runner, script=fake_script) as local:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
         upload_small_data(local.client("s3"))
         definition = {
             "StartAt": "Start",
@@ -337,9 +343,9 @@ def test_a_request_response_task_answers_at_once_and_the_job_runs_on(
 
 
 def test_a_refused_request_fails_the_task_with_sagemakers_error(
-    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_script: Path
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
-    with local_sagemaker(tmp_path, make_runner, script=fake_script) as local:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
         upload_small_data(local.client("s3"))
         local.client("sagemaker").create_training_job(**local.job_request("taken"))
         definition = {
@@ -365,20 +371,21 @@ def test_a_refused_request_fails_the_task_with_sagemakers_error(
 # ---- the job itself ----
 
 
-def test_a_job_runs_the_script_as_sagemaker_does(
+def test_a_job_runs_the_container_as_sagemaker_runs_a_bring_your_own_image(
     aws_credentials: None,
     tmp_path: Path,
     make_runner: RunnerFactory,
-    fake_script: Path,
+    fake_image: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PARENT_ONLY_SECRET", "must not leak")
-    with local_sagemaker(tmp_path, make_runner, script=fake_script) as local:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
         # Given data under data/ and a champion archive named exactly by its channel's URI
         s3 = local.client("s3")
         upload_small_data(s3)
         s3.put_object(Bucket=BUCKET, Key="models/v0/model.tar.gz", Body=b"champion")
         request = local.job_request("layout", version="v9", **{"champion-sha256": "ab12"})
+        request["Environment"] = {"FROM_THE_REQUEST": "yes"}
         request["InputDataConfig"].append(
             {
                 "ChannelName": "champion",
@@ -392,23 +399,21 @@ def test_a_job_runs_the_script_as_sagemaker_does(
         local.client("sagemaker").create_training_job(**request)
         job = local.wait_for_job("layout")
 
-        # Then the script got SageMaker's flags, folders and variables, and nothing else of ours
+        # Then the container ran as SageMaker runs a bring-your-own image: `train`, no flags, no SM_*
+        # variables, the hyperparameters as a file and the channels as folders, and nothing of ours
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
         folder = tmp_path / "training-jobs" / "layout"
         files = local.archive(job["ModelArtifacts"]["S3ModelArtifacts"])
         seen = json.loads(files["seen.json"])
-        assert seen["argv"] == ["--version", "v9", "--champion-sha256", "ab12"]
-        assert seen["cwd"] == str(fake_script.parent)
+        assert seen["argv"] == ["train"]
+        assert seen["cwd"] == str(fake_image)
         env = seen["env"]
-        assert env["SM_MODEL_DIR"] == str(folder / "model")
-        assert env["SM_OUTPUT_DATA_DIR"] == str(folder / "output" / "data")
-        assert env["SM_OUTPUT_DIR"] == str(folder / "output")
-        assert env["SM_INPUT_CONFIG_DIR"] == str(folder / "input" / "config")
-        assert env["SM_CHANNEL_TRAIN"] == str(folder / "input" / "data" / "train")
-        assert env["SM_CHANNEL_CHAMPION"] == str(folder / "input" / "data" / "champion")
-        assert json.loads(env["SM_CHANNELS"]) == ["train", "champion"]
-        assert json.loads(env["SM_HPS"]) == {"version": "v9", "champion-sha256": "ab12"}
-        assert env["PYTHONPATH"] == str(fake_script.parent)
+        assert env["ML_ROOT"] == str(folder)
+        assert env["TRAINING_JOB_NAME"] == "layout"
+        assert env["TRAINING_JOB_ARN"].endswith(":training-job/layout")
+        assert env["FROM_THE_REQUEST"] == "yes"  # the request's Environment
+        assert [name for name in env if name.startswith("SM_")] == []
+        assert env["PYTHONPATH"] == str(fake_image)
         assert "PARENT_ONLY_SECRET" not in env
         assert not any(name.startswith("AWS_") for name in env)
         assert seen["channels"]["champion"] == ["model.tar.gz"]
@@ -430,9 +435,9 @@ def test_a_job_runs_the_script_as_sagemaker_does(
 
 
 def test_the_failure_file_is_the_reason_cut_to_sagemakers_length(
-    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_script: Path
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
-    with local_sagemaker(tmp_path, make_runner, script=fake_script) as local:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
         upload_small_data(local.client("s3"))
         sagemaker = local.client("sagemaker")
         sagemaker.create_training_job(**local.job_request("says-why", fail="ValueError: bad data " + "x" * 3000))
@@ -450,9 +455,9 @@ def test_the_failure_file_is_the_reason_cut_to_sagemakers_length(
 
 
 def test_a_job_past_its_max_runtime_is_killed_and_fails(
-    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_script: Path
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
-    with local_sagemaker(tmp_path, make_runner, script=fake_script) as local:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
         upload_small_data(local.client("s3"))
         request = local.job_request("too-long", sleep="30")
         request["StoppingCondition"] = {"MaxRuntimeInSeconds": 1}
@@ -467,9 +472,9 @@ def test_a_job_past_its_max_runtime_is_killed_and_fails(
 
 
 def test_a_channel_with_no_objects_fails_the_job_as_sagemaker_does(
-    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_script: Path
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
-    with local_sagemaker(tmp_path, make_runner, script=fake_script) as local:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
         local.client("sagemaker").create_training_job(**local.job_request("empty", train_uri=f"s3://{BUCKET}/nothing/"))
         job = local.wait_for_job("empty")
         assert job["TrainingJobStatus"] == "Failed"
@@ -480,10 +485,10 @@ def test_a_channel_with_no_objects_fails_the_job_as_sagemaker_does(
 
 
 def test_jobs_run_one_at_a_time_and_closing_stops_them(
-    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_script: Path
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
     trace = tmp_path / "trace.txt"
-    with local_sagemaker(tmp_path, make_runner, script=fake_script) as local:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
         upload_small_data(local.client("s3"))
         sagemaker = local.client("sagemaker")
         for name in ("first", "second"):
@@ -513,9 +518,9 @@ def test_jobs_run_one_at_a_time_and_closing_stops_them(
 
 
 def test_a_training_job_name_is_used_once(
-    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_script: Path
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
-    with local_sagemaker(tmp_path, make_runner, script=fake_script) as local:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
         upload_small_data(local.client("s3"))
         sagemaker = local.client("sagemaker")
         sagemaker.create_training_job(**local.job_request("once"))
@@ -563,7 +568,7 @@ STUB_ACTIONS = {
 
 
 def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
-    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_script: Path
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
     # Given the template's state machine, its steps played by stubs, training jobs run by a quick script
     template = Template.read(
@@ -590,7 +595,7 @@ def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
         )
         for logical_id, action in STUB_ACTIONS.items()
     )
-    with local_sagemaker(tmp_path, make_runner, script=fake_script, specs=specs) as local:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image, specs=specs) as local:
         upload_small_data(local.client("s3"))
         iam = local.client("iam")
         create_roles(template, iam)

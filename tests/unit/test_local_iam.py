@@ -1,0 +1,316 @@
+"""The local IAM check, without a network: policy evaluation as IAM documents it, the roles SAM's
+translator makes from template.yaml, and which action on which resource each request needs."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from sentiment_local import iam
+from sentiment_local.iam import Principal, Statement, UnsupportedPolicy, access_key_for
+from sentiment_local.iam_actions import Authorization, Call, authorizations, read_call
+from sentiment_local.template import Template
+from tests.conftest import ROOT
+
+ACCOUNT = "123456789012"
+TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/comments"
+
+
+def principal(*statements: dict[str, Any]) -> Principal:
+    parsed = tuple(Statement.parse(raw, f"Policy{index}") for index, raw in enumerate(statements))
+    return Principal("FnRole", f"arn:aws:iam::{ACCOUNT}:role/local-FnRole", parsed)
+
+
+def allowed(who: Principal, action: str, resource: str, **context: str) -> bool:
+    return who.decide(Authorization(action, resource, context)).allowed
+
+
+# ---- evaluation ----
+
+
+def test_nothing_is_allowed_without_a_statement_that_allows_it() -> None:
+    who = principal({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE})
+    assert allowed(who, "dynamodb:GetItem", TABLE)
+    assert not allowed(who, "dynamodb:PutItem", TABLE)
+    assert not allowed(who, "dynamodb:GetItem", TABLE + "-other")
+
+
+def test_an_explicit_deny_wins_over_any_allow() -> None:
+    who = principal(
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+        {"Sid": "NoSecrets", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/secret/*"},
+    )
+    decision = who.decide(Authorization("s3:GetObject", "arn:aws:s3:::b/secret/key"))
+    assert (decision.allowed, decision.explicit_deny) == (False, True)
+    assert allowed(who, "s3:GetObject", "arn:aws:s3:::b/public/key")
+
+
+def test_actions_match_without_case_and_resources_with_it_and_only_star_and_question_mark_are_wildcards() -> None:
+    who = principal(
+        {"Effect": "Allow", "Action": ["SQS:SendMessage*"], "Resource": "arn:aws:sqs:us-east-1:1:queue-?"},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/[ab]/*"},
+    )
+    assert allowed(who, "sqs:sendmessagebatch", "arn:aws:sqs:us-east-1:1:queue-a")
+    assert not allowed(who, "sqs:SendMessage", "arn:aws:sqs:us-east-1:1:queue-ab")
+    assert not allowed(who, "sqs:SendMessage", "arn:aws:sqs:us-east-1:1:Queue-a")
+    assert allowed(who, "s3:GetObject", "arn:aws:s3:::b/[ab]/key")
+    assert not allowed(who, "s3:GetObject", "arn:aws:s3:::b/a/key")
+
+
+def test_not_action_and_not_resource_allow_everything_else() -> None:
+    who = principal({"Effect": "Allow", "NotAction": "iam:*", "NotResource": "arn:aws:s3:::private/*"})
+    assert allowed(who, "s3:GetObject", "arn:aws:s3:::public/key")
+    assert not allowed(who, "iam:PassRole", "arn:aws:iam::1:role/x")
+    assert not allowed(who, "s3:GetObject", "arn:aws:s3:::private/key")
+
+
+def test_conditions_need_their_key_and_negated_operators_match_when_it_is_missing() -> None:
+    pass_role = principal(
+        {
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        },
+        {
+            "Effect": "Deny",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringNotLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        },
+        {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
+    )
+    assert allowed(
+        pass_role, "iam:PassRole", "arn:aws:iam::1:role/r", **{"iam:PassedToService": "sagemaker.amazonaws.com"}
+    )
+    assert not allowed(
+        pass_role, "iam:PassRole", "arn:aws:iam::1:role/r", **{"iam:PassedToService": "ecs.amazonaws.com"}
+    )
+    assert not allowed(pass_role, "iam:PassRole", "arn:aws:iam::1:role/r")
+    assert allowed(pass_role, "cloudwatch:PutMetricData", "*", **{"cloudwatch:namespace": "/aws/sagemaker/Endpoints"})
+    assert not allowed(pass_role, "cloudwatch:PutMetricData", "*", **{"cloudwatch:namespace": "Mine"})
+    assert not allowed(pass_role, "cloudwatch:PutMetricData", "*")  # no namespace: the negated deny applies
+
+
+def test_an_operator_the_check_cannot_evaluate_is_refused_when_the_roles_are_read() -> None:
+    with pytest.raises(UnsupportedPolicy, match="NumericLessThan"):
+        principal({"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"NumericLessThan": {"x": "1"}}})
+
+
+def test_removing_a_statement_by_its_sid_or_policy_name() -> None:
+    who = principal(
+        {"Sid": "Read", "Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE},
+        {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": TABLE},
+    )
+    assert not allowed(who.without("Read"), "dynamodb:GetItem", TABLE)
+    assert not allowed(who.without("Policy1"), "dynamodb:PutItem", TABLE)
+    with pytest.raises(KeyError):
+        who.without("Missing")
+
+
+def test_access_keys_are_per_role_and_look_like_temporary_keys() -> None:
+    first, second = access_key_for("arn:aws:iam::1:role/a"), access_key_for("arn:aws:iam::1:role/b")
+    assert first != second
+    assert first.startswith("ASIA") and len(first) == 20
+    assert iam.credentials_for("arn:aws:iam::1:role/a")["AWS_ACCESS_KEY_ID"] == first
+
+
+# ---- the roles the template's deployment has ----
+
+
+@pytest.fixture(scope="module")
+def roles() -> dict[str, Principal]:
+    template = Template.read(ROOT / "template.yaml", overrides={"ModelImageUri": "image:1"})
+    return iam.principals(template)
+
+
+def test_every_function_and_the_state_machine_get_the_role_sam_makes(roles: dict[str, Principal]) -> None:
+    template = Template.read(ROOT / "template.yaml", overrides={"ModelImageUri": "image:1"})
+    for logical_id in [*template.functions(), "RetrainStateMachine"]:
+        role = template.execution_role_arn(logical_id)
+        assert role == roles[f"{logical_id}Role"].arn
+    assert {"TrainingRole", "SageMakerExecutionRole"} <= set(roles)
+    assert "ModelTaskRole" not in roles  # the ECS backend's, not created with SageMaker
+
+
+def test_policy_templates_are_expanded_as_sam_expands_them(roles: dict[str, Principal]) -> None:
+    api = roles["ApiFunctionRole"]
+    registry = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sentiment-local-RegistryTable"
+    assert allowed(api, "dynamodb:UpdateItem", registry)  # DynamoDBCrudPolicy
+    assert allowed(api, "sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:sentiment-local-PendingQueue")
+    assert allowed(api, "logs:PutLogEvents", "*")  # SAM's AWSLambdaBasicExecutionRole
+    assert not allowed(api, "secretsmanager:GetSecretValue", "*")
+    deploy = roles["DeployModelFunctionRole"]
+    assert allowed(deploy, "dynamodb:GetItem", registry)
+    assert allowed(deploy, "dynamodb:UpdateItem", registry)
+    assert not allowed(deploy.without("DeployModelFunctionRolePolicy1"), "dynamodb:UpdateItem", registry)
+
+
+def test_conditional_statements_follow_the_backend() -> None:
+    ecs = iam.principals(
+        Template.read(ROOT / "template.yaml", overrides={"ModelImageUri": "i", "InferenceBackend": "ecs"})
+    )
+    endpoint_actions = [a for s in ecs["ApiFunctionRole"].statements for a in s.actions if a.startswith("sagemaker:")]
+    assert endpoint_actions == []
+    assert "ModelTaskRole" in ecs and "SageMakerExecutionRole" not in ecs
+
+
+# ---- which action, on which resource ----
+
+
+def environ(
+    method: str, path: str, *, service: str, body: bytes = b"", query: str = "", **headers: str
+) -> dict[str, Any]:
+    authorization = f"AWS4-HMAC-SHA256 Credential=ASIAKEY/20261203/us-east-1/{service}/aws4_request, SignedHeaders=host"
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "HTTP_AUTHORIZATION": authorization,
+        "HTTP_HOST": "127.0.0.1:5000",
+    }
+    for name, value in headers.items():
+        environ["CONTENT_TYPE" if name == "content_type" else f"HTTP_{name.upper()}"] = value
+    return environ
+
+
+def needed(environ_: dict[str, Any]) -> list[tuple[str, str]]:
+    call = read_call(environ_, environ_["wsgi.input"].getvalue())
+    assert call is not None
+    return [(item.action, item.resource) for item in authorizations(call, lambda secret: f"arn:secret:{secret}-Ab12Cd")]
+
+
+def json_call(service: str, target: str, params: dict[str, Any]) -> dict[str, Any]:
+    return environ("POST", "/", service=service, body=json.dumps(params).encode(), x_amz_target=target)
+
+
+def test_a_transaction_needs_each_items_own_action_on_its_own_table() -> None:
+    request = json_call(
+        "dynamodb",
+        "DynamoDB_20120810.TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": "a", "Item": {}}},
+                {"Update": {"TableName": "b", "Key": {}}},
+                {"ConditionCheck": {"TableName": "a", "Key": {}}},
+            ]
+        },
+    )
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
+    assert needed(request) == [
+        ("dynamodb:PutItem", table + "a"),
+        ("dynamodb:UpdateItem", table + "b"),
+        ("dynamodb:ConditionCheckItem", table + "a"),
+    ]
+
+
+def test_a_query_on_an_index_is_checked_on_the_index() -> None:
+    request = json_call("dynamodb", "DynamoDB_20120810.Query", {"TableName": "t", "IndexName": "ByTime"})
+    assert needed(request) == [("dynamodb:Query", "arn:aws:dynamodb:us-east-1:123456789012:table/t/index/ByTime")]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "headers", "expected"),
+    [
+        ("GET", "/b/feedback/x.json", "", {}, [("s3:GetObject", "arn:aws:s3:::b/feedback/x.json")]),
+        ("HEAD", "/b/k", "versionId=3", {}, [("s3:GetObjectVersion", "arn:aws:s3:::b/k")]),
+        ("PUT", "/b/models/v1/model.tar.gz", "", {}, [("s3:PutObject", "arn:aws:s3:::b/models/v1/model.tar.gz")]),
+        (
+            "PUT",
+            "/b/runs/champion.tar.gz",
+            "",
+            {"x_amz_copy_source": "b/models/v1/model.tar.gz"},
+            [
+                ("s3:PutObject", "arn:aws:s3:::b/runs/champion.tar.gz"),
+                ("s3:GetObject", "arn:aws:s3:::b/models/v1/model.tar.gz"),
+            ],
+        ),
+        ("GET", "/b", "list-type=2&prefix=feedback%2F", {}, [("s3:ListBucket", "arn:aws:s3:::b")]),
+        ("GET", "/b", "versions", {}, [("s3:ListBucketVersions", "arn:aws:s3:::b")]),
+        ("DELETE", "/b/k", "", {}, [("s3:DeleteObject", "arn:aws:s3:::b/k")]),
+        ("PUT", "/b", "notification", {}, [("s3:PutBucketNotification", "arn:aws:s3:::b")]),
+    ],
+)
+def test_s3_requests_need_what_the_s3_reference_says(
+    method: str, path: str, query: str, headers: dict[str, str], expected: list[tuple[str, str]]
+) -> None:
+    assert needed(environ(method, path, service="s3", query=query, **headers)) == expected
+
+
+def test_deleting_many_objects_deletes_each() -> None:
+    body = b"<Delete><Object><Key>a</Key></Object><Object><Key>b/c</Key></Object></Delete>"
+    request = environ("POST", "/bucket", service="s3", query="delete", body=body)
+    assert needed(request) == [
+        ("s3:DeleteObject", "arn:aws:s3:::bucket/a"),
+        ("s3:DeleteObject", "arn:aws:s3:::bucket/b/c"),
+    ]
+
+
+def test_a_virtual_hosted_bucket_is_read_from_the_host() -> None:
+    request = environ("GET", "/key", service="s3", HOST="bucket.localhost:5000")
+    assert needed(request) == [("s3:GetObject", "arn:aws:s3:::bucket/key")]
+
+
+def test_creating_a_tagged_training_job_passes_its_role_and_tags_it() -> None:
+    request = json_call(
+        "sagemaker",
+        "SageMaker.CreateTrainingJob",
+        {
+            "TrainingJobName": "Sentiment-Run-1",
+            "RoleArn": "arn:aws:iam::1:role/train",
+            "Tags": [{"Key": "a", "Value": "b"}],
+        },
+    )
+    call = read_call(request, request["wsgi.input"].getvalue())
+    assert call is not None
+    job = "arn:aws:sagemaker:us-east-1:123456789012:training-job/sentiment-run-1"  # SageMaker lower-cases names
+    assert authorizations(call) == [
+        Authorization("sagemaker:CreateTrainingJob", job),
+        Authorization("iam:PassRole", "arn:aws:iam::1:role/train", {"iam:PassedToService": "sagemaker.amazonaws.com"}),
+        Authorization("sagemaker:AddTags", job),
+    ]
+
+
+def test_rest_paths_name_their_function_and_endpoint() -> None:
+    invoke = environ(
+        "POST", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Afn/invocations", service="lambda"
+    )
+    invoke["PATH_INFO"] = "/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:fn/invocations"
+    assert needed(invoke) == [("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:1:function:fn")]
+    endpoint = environ("POST", "/endpoints/Sentiment-Endpoint/invocations", service="sagemaker")
+    assert needed(endpoint) == [
+        ("sagemaker:InvokeEndpoint", "arn:aws:sagemaker:us-east-1:123456789012:endpoint/sentiment-endpoint")
+    ]
+
+
+def test_queue_topic_execution_and_secret_resources() -> None:
+    send = json_call("sqs", "AmazonSQS.SendMessageBatch", {"QueueUrl": "http://127.0.0.1:5000/123456789012/pending"})
+    assert needed(send) == [("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:pending")]
+    publish = environ(
+        "POST", "/", service="sns", body=b"Action=Publish&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3At&Message=m",
+        content_type="application/x-www-form-urlencoded; charset=utf-8",
+    )  # fmt: skip
+    assert needed(publish) == [("sns:Publish", "arn:aws:sns:us-east-1:1:t")]
+    describe = json_call(
+        "states", "AWSStepFunctions.DescribeExecution", {"executionArn": "arn:aws:states:x:execution:m:run-1"}
+    )
+    assert needed(describe) == [("states:DescribeExecution", "arn:aws:states:x:execution:m:run-1")]
+    secret = json_call("secretsmanager", "secretsmanager.GetSecretValue", {"SecretId": "admin-key"})
+    assert needed(secret) == [("secretsmanager:GetSecretValue", "arn:secret:admin-key-Ab12Cd")]
+
+
+def test_unsigned_requests_are_not_aws_calls() -> None:
+    request = environ("POST", "/moto-api/reset", service="s3")
+    del request["HTTP_AUTHORIZATION"]
+    assert read_call(request, b"") is None
+
+
+def test_an_unmapped_operation_is_checked_on_star() -> None:
+    call = Call(access_key="k", service="monitoring", operation="PutMetricData", params={"Namespace": "N"})
+    assert authorizations(call) == [Authorization("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "N"})]
+    assert authorizations(Call(access_key="k", service="sts", operation="GetCallerIdentity", params={})) == []
