@@ -1,8 +1,11 @@
-"""Shared fixtures: one small model trained once per test session on real data."""
+"""Shared fixtures: one small model trained once per test session on real data. Every enforced AWS
+endpoint of the run (each ``make up``, the in-process ones) lists the actions each principal used in one
+file; the run ends with the least-privilege report made from it."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +18,26 @@ from sentiment_model.training import TrainingResult, train
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "model_training" / "data"
 SAMPLE_ROWS_PER_SOURCE = 1500  # enough for a model that gets clear cases right, in seconds
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+IAM_USAGE = ARTIFACTS / "iam-usage.jsonl"
+IAM_REPORT = ARTIFACTS / "least-privilege.md"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The stacks this run starts inherit the variable, so their usage lands in this run's file."""
+    del config
+    if "LOCAL_IAM_USAGE" not in os.environ:
+        IAM_USAGE.unlink(missing_ok=True)
+        os.environ["LOCAL_IAM_USAGE"] = str(IAM_USAGE)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    del session, exitstatus
+    usage = Path(os.environ["LOCAL_IAM_USAGE"])
+    if usage.exists():
+        from sentiment_local.iam_report import main as report  # noqa: PLC0415 - only when a stack ran
+
+        report([str(usage), "--out", str(IAM_REPORT)])
 
 
 @pytest.fixture(scope="session")

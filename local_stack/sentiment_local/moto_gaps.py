@@ -13,6 +13,8 @@
   then ``InService``; a failed swap leaves the previous configuration and a ``FailureReason``.
 - Step Functions calls services with the state machine's role (moto's interpreter signs with a fixed
   key), so the local IAM check sees the role's calls as the role's.
+- SageMaker's documented rules for endpoint configurations and updates that this project could break
+  are enforced (:func:`_plug_sagemaker_rules`); moto accepts any.
 - Pending SQS messages can be read without receiving them, to keep them across restarts.
 
 These touch moto's internals, so they refuse any other moto version.
@@ -147,6 +149,7 @@ def install(
     if training is not None:
         _plug_training_jobs(patches, training)
     _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url: None))
+    _plug_sagemaker_rules(patches)
     return patches.undo
 
 
@@ -312,6 +315,82 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
 
     patches.set(SageMakerModelBackend, "update_endpoint", update_endpoint)
     patches.set(SageMakerResponse, "update_endpoint", update_endpoint_action)
+
+
+SERVERLESS_MEMORY_MB = frozenset({1024, 2048, 3072, 4096, 5120, 6144})
+SERVERLESS_MAX_CONCURRENCY = 200
+
+
+def serverless_variant_problems(variant: dict[str, Any], isolated_model: bool) -> list[str]:
+    """What SageMaker refuses in a serverless production variant: the memory sizes and concurrency of
+    ``ProductionVariantServerlessConfig`` (SageMaker API reference), instance settings beside it, and
+    network isolation, which serverless endpoints do not support (SageMaker developer guide, "Deploy
+    models with Amazon SageMaker Serverless Inference", feature exclusions)."""
+    config = variant.get("ServerlessConfig")
+    if not config:
+        return []
+    problems = []
+    if int(config.get("MemorySizeInMB", 0)) not in SERVERLESS_MEMORY_MB:
+        problems.append(f"ServerlessConfig.MemorySizeInMB must be one of {sorted(SERVERLESS_MEMORY_MB)}")
+    if not 1 <= int(config.get("MaxConcurrency", 0)) <= SERVERLESS_MAX_CONCURRENCY:
+        problems.append(f"ServerlessConfig.MaxConcurrency must be from 1 to {SERVERLESS_MAX_CONCURRENCY}")
+    if "ProvisionedConcurrency" in config and int(config["ProvisionedConcurrency"]) > int(config["MaxConcurrency"]):
+        problems.append("ServerlessConfig.ProvisionedConcurrency must not exceed MaxConcurrency")
+    instance_settings = sorted({"InstanceType", "InitialInstanceCount"} & set(variant))
+    if instance_settings:
+        problems.append(f"a serverless variant takes no {' or '.join(instance_settings)}")
+    if isolated_model:
+        problems.append(
+            f"model {variant.get('ModelName')} has EnableNetworkIsolation, which serverless endpoints do not support"
+        )
+    return problems
+
+
+def _plug_sagemaker_rules(patches: _Patches) -> None:
+    from moto.sagemaker.exceptions import ValidationError  # noqa: PLC0415
+    from moto.sagemaker.models import SageMakerModelBackend  # noqa: PLC0415
+    from moto.sagemaker.responses import SageMakerResponse  # noqa: PLC0415
+
+    create_model = SageMakerResponse.create_model
+
+    def create_model_action(self: SageMakerResponse) -> Any:
+        # moto drops the request's EnableNetworkIsolation (every model reads as not isolated).
+        answer = create_model(self)
+        model = self.sagemaker_backend._models[self._get_param("ModelName")]
+        model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+        return answer
+
+    validate = SageMakerModelBackend.validate_production_variants
+    update = vars(SageMakerModelBackend)["update_endpoint"]  # the plugged one: install patches it first
+
+    def validate_production_variants(self: SageMakerModelBackend, production_variants: list[dict[str, Any]]) -> None:
+        validate(self, production_variants)
+        for variant in production_variants:
+            model = self._models.get(variant["ModelName"])
+            problems = serverless_variant_problems(variant, bool(model and model.enable_network_isolation))
+            if problems:
+                raise ValidationError(message=f"Variant {variant.get('VariantName')}: {'; '.join(problems)}.")
+
+    def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> str:
+        # "You can't convert an instance-based, real-time endpoint to a serverless endpoint" (SageMaker
+        # developer guide, serverless endpoints, feature exclusions).
+        endpoint = self.endpoints.get(endpoint_name)
+        config = self.endpoint_configs.get(endpoint_config_name)
+        current = self.endpoint_configs.get(endpoint.endpoint_config_name) if endpoint is not None else None
+        if current is not None and config is not None:
+            was_serverless = all("ServerlessConfig" in variant for variant in current.production_variants)
+            goes_serverless = any("ServerlessConfig" in variant for variant in config.production_variants)
+            if goes_serverless and not was_serverless:
+                raise ValidationError(
+                    message=f"Endpoint {endpoint_name} is instance-based and cannot be updated to a serverless "
+                    f"configuration ({endpoint_config_name})."
+                )
+        result: str = update(self, endpoint_name, endpoint_config_name)
+        return result
+
+    patches.set(SageMakerResponse, "create_model", create_model_action)
+    patches.set(SageMakerModelBackend, "validate_production_variants", validate_production_variants)
+    patches.set(SageMakerModelBackend, "update_endpoint", update_endpoint)
 
 
 def queued_messages(queue_name: str) -> list[str]:

@@ -10,6 +10,7 @@ The two statements the issue found missing are shown here: the registry write of
 from __future__ import annotations
 
 import json
+import os
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -81,7 +82,12 @@ def enforced_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
         prefix="iam",
         overrides={"InferenceBackend": "ecs", "ModelImageUri": "sentiment-model:local", "DeployPollSeconds": "1"},
     )
-    enforcer = iam.Enforcer(DomainDispatcherApplication(create_backend_app), {}, secret_arn=moto_gaps.secret_arn)
+    enforcer = iam.Enforcer(
+        DomainDispatcherApplication(create_backend_app),
+        {},
+        secret_arn=moto_gaps.secret_arn,
+        usage_file=Path(os.environ["LOCAL_IAM_USAGE"]) if os.environ.get("LOCAL_IAM_USAGE") else None,
+    )
     port = free_port()
     server = make_server("127.0.0.1", port, enforcer, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -310,8 +310,7 @@ def endpoint(gaps: Gaps) -> str:
             {
                 "VariantName": "AllTraffic",
                 "ModelName": "gaps-model",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.t2.medium",
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
             }
         ],
     )
@@ -548,3 +547,68 @@ def test_an_endpoint_that_is_updating_refuses_another_update(gaps: Gaps, endpoin
     assert "Cannot update in-progress endpoint" in raised.value.response["Error"]["Message"]
     gaps.update_may_finish.set()
     wait_for(lambda: described(gaps, endpoint)["EndpointStatus"] == "InService")
+
+
+# ---- SageMaker's documented rules ----
+
+
+def serverless_variant(model: str, **config: Any) -> dict[str, Any]:
+    return {
+        "VariantName": "champion",
+        "ModelName": model,
+        "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5, **config},
+    }
+
+
+@pytest.mark.parametrize(
+    ("variant_changes", "isolated", "says"),
+    [
+        ({}, True, "EnableNetworkIsolation, which serverless endpoints do not support"),
+        ({"MemorySizeInMB": 1500}, False, "MemorySizeInMB"),
+        ({"MaxConcurrency": 201}, False, "MaxConcurrency"),
+        ({"ProvisionedConcurrency": 6}, False, "must not exceed MaxConcurrency"),
+    ],
+)
+def test_a_serverless_configuration_sagemaker_refuses_is_refused(
+    gaps: Gaps, variant_changes: dict[str, Any], isolated: bool, says: str
+) -> None:
+    sagemaker = gaps.client("sagemaker", NO_RETRIES)
+    sagemaker.create_model(
+        ModelName="rules-model",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/gaps-sagemaker",
+        PrimaryContainer={"Image": "sentiment-model:local", "ModelDataUrl": "s3://gaps/model.tar.gz"},
+        EnableNetworkIsolation=isolated,
+    )
+    with pytest.raises(ClientError) as raised:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="rules", ProductionVariants=[serverless_variant("rules-model", **variant_changes)]
+        )
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert says in raised.value.response["Error"]["Message"]
+    # The same model, not isolated and within the limits, is accepted
+    if not isolated:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="rules", ProductionVariants=[serverless_variant("rules-model")]
+        )
+
+
+def test_an_instance_based_endpoint_cannot_become_serverless(gaps: Gaps) -> None:
+    sagemaker = gaps.client("sagemaker", NO_RETRIES)
+    sagemaker.create_model(
+        ModelName="realtime-model",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/gaps-sagemaker",
+        PrimaryContainer={"Image": "sentiment-model:local", "ModelDataUrl": "s3://gaps/model.tar.gz"},
+        EnableNetworkIsolation=True,
+    )
+    realtime = {"VariantName": "champion", "ModelName": "realtime-model", "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1}  # fmt: skip
+    sagemaker.create_endpoint_config(EndpointConfigName="realtime", ProductionVariants=[realtime])
+    sagemaker.create_endpoint(EndpointName="realtime-endpoint", EndpointConfigName="realtime")
+    add_config(gaps, "to-serverless", "s3://gaps/models/v2/model.tar.gz")
+
+    with pytest.raises(ClientError) as raised:
+        sagemaker.update_endpoint(EndpointName="realtime-endpoint", EndpointConfigName="to-serverless")
+
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "cannot be updated to a serverless configuration" in raised.value.response["Error"]["Message"]
+    assert described(gaps, "realtime-endpoint")["EndpointConfigName"] == "realtime"
