@@ -127,7 +127,8 @@ def _role(iam: Any, name: str, service: str) -> str:
 
 
 def create_roles(template: Template, iam: Any) -> list[str]:
-    """The template's IAM roles with their trust policies (moto does not enforce permissions)."""
+    """The template's IAM roles with their trust policies (their policies are enforced by the local
+    stack's IAM check, :mod:`sentiment_local.iam`, not by moto)."""
     arns = []
     for logical_id, resource in template.of_type("AWS::IAM::Role").items():
         name = template.physical_name(logical_id)
@@ -164,9 +165,30 @@ def _placeholder_zip() -> bytes:
     return buffer.getvalue()
 
 
+# A new account's Lambda concurrency limit; Lambda keeps 100 of an account's concurrency unreserved, so
+# such an account can reserve none (Lambda developer guide, "Configuring reserved concurrency").
+ACCOUNT_CONCURRENCY = 10
+UNRESERVED_MINIMUM = 100
+
+
+class LimitExceeded(ValueError):
+    """What AWS would refuse at deploy time; the message says which rule and where it is documented."""
+
+
+def check_reserved_concurrency(specs: list[FunctionSpec], account_concurrency: int = ACCOUNT_CONCURRENCY) -> None:
+    reserved = {spec.logical_id: spec.reserved_concurrency for spec in specs if spec.reserved_concurrency}
+    if reserved and sum(reserved.values()) > account_concurrency - UNRESERVED_MINIMUM:
+        raise LimitExceeded(
+            f"ReservedConcurrentExecutions {reserved} would leave less than {UNRESERVED_MINIMUM} of an account's "
+            f"{account_concurrency} concurrent executions unreserved; Lambda refuses that (Lambda developer "
+            f"guide, 'Configuring reserved concurrency'), and new accounts have a limit of {ACCOUNT_CONCURRENCY}"
+        )
+
+
 def create_functions(template: Template, specs: list[FunctionSpec], iam: Any, lambda_: Any) -> list[str]:
     """Register the functions with the Lambda API, so that invocations, S3 notifications and Step
-    Functions tasks reach them by name or ARN."""
+    Functions tasks reach them by name or ARN. Reserved concurrency a new account cannot give is refused."""
+    check_reserved_concurrency(specs)
     code = _placeholder_zip()
     arns = []
     for spec in specs:

@@ -48,6 +48,7 @@ from sentiment_local.functions import Runner
 from sentiment_local.gateway import Cors, Gateway
 from sentiment_local.notifications import NotificationLog, subscribe_queue
 from sentiment_local.resources import (
+    LimitExceeded,
     create_buckets,
     create_functions,
     create_notifications,
@@ -319,6 +320,7 @@ class Stack:
     _training: TrainingJobs | None = None
     _notifications: NotificationLog | None = None
     enforcer: iam.Enforcer | None = None
+    served: Champion | None = None  # what the model server loads (on SageMaker, the endpoint's own copy)
 
     def __post_init__(self) -> None:
         self.template = Template.read(
@@ -455,7 +457,10 @@ class Stack:
         if self.enforcer is not None:
             self.enforcer.load(iam.principals(template))
         create_roles(template, self.client("iam"))
-        create_functions(template, specs, self.client("iam"), self.client("lambda"))
+        try:
+            create_functions(template, specs, self.client("iam"), self.client("lambda"))
+        except LimitExceeded as error:
+            raise StackError(str(error)) from error
         create_state_machines(template, self.client("iam"), self.client("stepfunctions"))
         clients = {name: self.client(name) for name in ("dynamodb", "s3", "sqs")}
         self._snapshot = Snapshot(self.settings.data_dir / "snapshot", template, clients, moto_gaps.queued_messages)
@@ -483,7 +488,9 @@ class Stack:
                 "ModelSha256": champion.sha256,
             }
             self.endpoint_name = create_sagemaker_endpoint(template, self.client("sagemaker"))
-            write_pointer(self.pointer_file, champion)
+            served = self.stage(champion.model_data_url)
+            write_pointer(self.pointer_file, served)
+            return self._snapshot, served
         return self._snapshot, champion
 
     def _start_model(self, champion: Champion) -> None:
@@ -503,28 +510,56 @@ class Stack:
             if self._stop.wait(MODEL_RESTART_DELAY_S):
                 return
             try:
-                self._launch_model(self.champion or champion)
+                self._launch_model(self.served or champion)
             except StackError as error:
                 log.warning("%s", error)
 
     def model_environment(self, champion: Champion) -> dict[str, str]:
-        """The model server's environment: it serves the champion its pointer names and follows it
-        (ECS: the registry's pointer in the bucket; SageMaker: the endpoint's pointer file), with
-        ``champion`` as the fallback."""
-        pointer = f"s3://{self.bucket}/{CHAMPION_KEY}" if self.settings.backend == "ecs" else str(self.pointer_file)
-        return {
+        """The model server's environment: it serves the champion its pointer names and follows it, with
+        ``champion`` as the fallback.
+
+        - ECS: the registry's pointer in the bucket, read with the task role's credentials.
+        - SageMaker: the endpoint's pointer file, naming the model SageMaker downloaded for the endpoint
+          (:meth:`stage`); like a container behind an endpoint, it gets no AWS endpoint or credentials.
+        """
+        common = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(ROOT / "model_training"),
             "HOST": self.settings.host,
             "PORT": str(self.settings.model_port),
             "MODEL_URI": champion.model_data_url,
             "MODEL_SHA256": champion.sha256,
-            "CHAMPION_URI": pointer,
             "CHAMPION_POLL_SECONDS": CHAMPION_POLL_SECONDS,
+        }
+        if self.settings.backend == "sagemaker":
+            return {**common, "CHAMPION_URI": str(self.pointer_file)}
+        return {
+            **common,
+            "CHAMPION_URI": f"s3://{self.bucket}/{CHAMPION_KEY}",
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_DEFAULT_REGION": REGION,
             **iam.credentials_for(self.serving_role),
         }
+
+    @property
+    def models_dir(self) -> Path:
+        """Where SageMaker keeps the models it downloaded for the endpoint."""
+        return self.settings.data_dir / "endpoints" / str(self.endpoint_name)
+
+    def stage(self, model_data_url: str) -> Champion:
+        """What SageMaker does before a container serves a model: download its ``model.tar.gz`` with the
+        model's execution role and hash it. The container reads the copy (its ``/opt/ml/model``)."""
+        data = read_s3_object(self.client("s3", self.serving_role), model_data_url)
+        metadata = read_archive_metadata(data)
+        digest = hashlib.sha256(data).hexdigest()
+        local = self.models_dir / f"{metadata['version']}-{digest[:16]}.tar.gz"
+        if not local.exists():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            scratch = local.with_suffix(".tmp")
+            scratch.write_bytes(data)
+            scratch.replace(local)
+        self.served = Champion(str(metadata["version"]), str(local), digest)
+        return self.served
 
     def _launch_model(self, champion: Champion) -> None:
         logs = self.settings.data_dir / "logs"
@@ -568,18 +603,19 @@ class Stack:
         with its version. If it does not in time, the pointer names the previous model again."""
         if endpoint_name != self.endpoint_name:
             raise StackError(f"the local stack serves one endpoint, {self.endpoint_name}, not {endpoint_name}")
-        # SageMaker downloads the model with the model's execution role.
-        champion, _ = champion_of(self.client("s3", self.serving_role), model_data_url)
         previous = read_pointer(self.pointer_file)
-        write_pointer(self.pointer_file, champion)
+        staged = self.stage(model_data_url)
+        write_pointer(self.pointer_file, staged)
         deadline = time.monotonic() + ENDPOINT_UPDATE_TIMEOUT_S
         while time.monotonic() < deadline and not self._stop.is_set():
-            if self.served_version() == champion.version:
-                self.champion = champion
-                log.info("endpoint %s serves model %s", endpoint_name, champion.version)
+            if self.served_version() == staged.version:
+                self.champion = Champion(staged.version, model_data_url, staged.sha256)
+                log.info("endpoint %s serves model %s", endpoint_name, staged.version)
                 return
             time.sleep(0.5)
         write_pointer(self.pointer_file, previous)
+        self.served = previous
+        champion = staged
         raise StackError(
             f"the model server did not serve model {champion.version} within {ENDPOINT_UPDATE_TIMEOUT_S} s; "
             f"see {self.settings.data_dir / 'logs' / 'model.log'}"

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sentiment_local import iam
+from sentiment_local import iam, iam_report
 from sentiment_local.iam import Principal, Statement, UnsupportedPolicy, access_key_for
 from sentiment_local.iam_actions import Authorization, Call, authorizations, read_call
 from sentiment_local.template import Template
@@ -314,3 +316,44 @@ def test_an_unmapped_operation_is_checked_on_star() -> None:
     call = Call(access_key="k", service="monitoring", operation="PutMetricData", params={"Namespace": "N"})
     assert authorizations(call) == [Authorization("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "N"})]
     assert authorizations(Call(access_key="k", service="sts", operation="GetCallerIdentity", params={})) == []
+
+
+# ---- the least-privilege report ----
+
+
+def test_the_report_lists_each_unused_grant_with_why_it_stays_or_as_unexplained(tmp_path: Path) -> None:
+    roles = {
+        "FnRole": principal(
+            {
+                "Sid": "Write",
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem", "dynamodb:DeleteObjectSoon"],
+                "Resource": TABLE,
+            },
+            {"Effect": "Allow", "Action": "sqs:SendMessage*", "Resource": "*"},
+        )
+    }
+    usage = tmp_path / "usage.jsonl"
+    usage.write_text(
+        json.dumps({"principal": "FnRole", "action": "dynamodb:PutItem", "resource": TABLE})
+        + "\n"
+        + json.dumps({"principal": "FnRole", "action": "sqs:SendMessageBatch", "resource": "q"})
+        + "\n"
+    )
+
+    found = iam_report.grants(roles, iam_report.read_usage([usage, tmp_path / "missing.jsonl"]))
+
+    used = {grant.action: grant.used for grant in found}
+    assert used == {"dynamodb:PutItem": True, "dynamodb:DeleteObjectSoon": False, "sqs:SendMessage*": True}
+    report = iam_report.render(found)
+    assert "3 grants (an action pattern of an Allow statement) in 1 roles: 2 used" in report
+    assert "| FnRole | Policy0/Write | `dynamodb:DeleteObjectSoon` | **unexplained: trim it or say why** |" in report
+
+
+def test_a_kept_grant_carries_its_reason() -> None:
+    roles = {"FnRole": principal({"Effect": "Allow", "Action": "xray:PutTraceSegments", "Resource": "*"})}
+    renamed = Principal(
+        "FnRole", roles["FnRole"].arn, (replace(roles["FnRole"].statements[0], policy="AWSXrayWriteOnlyAccess"),)
+    )
+    (grant,) = iam_report.grants({"FnRole": renamed}, {})
+    assert grant.reason is not None and "X-Ray" in grant.reason

@@ -15,10 +15,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from sentiment_local.resources import LimitExceeded, check_reserved_concurrency
 from sentiment_local.template import Template
 from tests.conftest import ROOT
 
@@ -79,3 +81,14 @@ def test_the_ecs_service_finds_the_model_by_the_namespace_the_template_declares(
     url = ecs.function_environment("ApiFunction", "")["MODEL_URL"]
     host = f"{service['Properties']['Name']}.{ecs.resolve(namespace['Properties']['Name'])}"
     assert re.fullmatch(rf"http://{re.escape(host)}:8080", url)
+
+
+def test_the_local_stack_refuses_reserved_concurrency_a_new_account_cannot_give() -> None:
+    specs = [template().function(logical_id, "") for logical_id in template().functions()]
+    check_reserved_concurrency(specs)  # the template as it is
+    reserving = [replace(specs[0], reserved_concurrency=2), *specs[1:]]
+    with pytest.raises(LimitExceeded, match="Configuring reserved concurrency"):
+        check_reserved_concurrency(reserving)
+    check_reserved_concurrency(reserving, account_concurrency=1000)  # an account with the usual limit
+    with pytest.raises(LimitExceeded):
+        check_reserved_concurrency([replace(specs[0], reserved_concurrency=901)], account_concurrency=1000)

@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 from sentiment_common.dal.registry import Registry
 from sentiment_local import stack as stack_module
 from sentiment_local.functions import Runner
+from sentiment_local.iam import access_key_for
 from sentiment_local.moto_gaps import install
 from sentiment_local.notifications import NotificationLog, subscribe_queue
 from sentiment_local.resources import (
@@ -389,14 +390,20 @@ def test_what_a_topic_publishes_lands_in_the_notifications_log(
 
 def test_the_model_server_follows_the_pointer_of_its_backend(tmp_path: Path) -> None:
     champion = Champion("v1", "s3://bucket/models/v1/model.tar.gz", "ab" * 32)
-    ecs = Stack(Settings(backend="ecs", data_dir=tmp_path)).model_environment(champion)
+    ecs_stack = Stack(Settings(backend="ecs", data_dir=tmp_path))
+    ecs = ecs_stack.model_environment(champion)
     assert ecs["CHAMPION_URI"] == f"s3://{DATA_BUCKET}/models/champion.json"
     assert ecs["CHAMPION_POLL_SECONDS"] == "1"
     assert (ecs["MODEL_URI"], ecs["MODEL_SHA256"]) == (champion.model_data_url, champion.sha256)
+    # The ECS task reads the bucket with the task role's credentials
+    assert ecs["AWS_ACCESS_KEY_ID"] == access_key_for(ecs_stack.template.role_arn("ModelTaskRole"))
 
     stack = Stack(Settings(backend="sagemaker", data_dir=tmp_path))
     stack.endpoint_name = "t-ModelEndpoint"
-    assert stack.model_environment(champion)["CHAMPION_URI"] == str(tmp_path / "endpoints" / "t-ModelEndpoint.json")
+    sagemaker = stack.model_environment(champion)
+    assert sagemaker["CHAMPION_URI"] == str(tmp_path / "endpoints" / "t-ModelEndpoint.json")
+    # Behind an endpoint the container reads the copy SageMaker downloaded: no AWS access of its own
+    assert [name for name in sagemaker if name.startswith("AWS_")] == []
     write_pointer(stack.pointer_file, champion)
     assert read_pointer(stack.pointer_file) == champion
     assert json.loads(stack.pointer_file.read_text()) == {
@@ -485,13 +492,15 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
         # When the deployment step updates the endpoint to the new model's configuration
         sagemaker.update_endpoint(EndpointName="t-ModelEndpoint", EndpointConfigName="config-new")
 
-        # Then the pointer names the new model, hashed as downloaded, and once the model server
-        # answers with its version the endpoint is in service on it
+        # Then the pointer names the endpoint's own copy of the new model, hashed as downloaded, and once
+        # the model server answers with its version the endpoint is in service on it
         endpoint = settled(sagemaker, "t-ModelEndpoint")
         assert endpoint["EndpointConfigName"] == "config-new"
         assert "FailureReason" not in endpoint
-        assert read_pointer(stack.pointer_file) == new
-        assert (new.version, new.sha256) == (model_version, model_archive[1])
+        served = read_pointer(stack.pointer_file)
+        assert (served.version, served.sha256) == (new.version, new.sha256) == (model_version, model_archive[1])
+        assert Path(served.model_data_url).parent == tmp_path / "endpoints" / "t-ModelEndpoint"
+        assert hashlib.sha256(Path(served.model_data_url).read_bytes()).hexdigest() == new.sha256
         assert stack.champion == new
 
         # When the model server never comes to serve the next model
@@ -503,7 +512,7 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
         endpoint = settled(sagemaker, "t-ModelEndpoint")
         assert endpoint["EndpointConfigName"] == "config-new"
         assert f"did not serve model {model_version} within 1 s" in endpoint["FailureReason"]
-        assert read_pointer(stack.pointer_file) == new
+        assert read_pointer(stack.pointer_file) == served
 
         # And a model that cannot be downloaded fails the update the same way
         ping.stuck_on = None
@@ -511,7 +520,7 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
         endpoint = settled(sagemaker, "t-ModelEndpoint")
         assert endpoint["EndpointConfigName"] == "config-new"
         assert "NoSuchBucket" in endpoint["FailureReason"]
-        assert read_pointer(stack.pointer_file) == new
+        assert read_pointer(stack.pointer_file) == served
     finally:
         undo()
         runner.close()
