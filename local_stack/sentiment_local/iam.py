@@ -419,7 +419,12 @@ class Enforcer:
             if self.usage_file is not None:
                 self.usage_file.parent.mkdir(parents=True, exist_ok=True)
                 with self.usage_file.open("a", encoding="utf-8") as out:
-                    line = {"principal": entry[0], "action": entry[1], "resource": request.resource}
+                    line = {
+                        "principal": entry[0],
+                        "action": entry[1],
+                        "resource": request.resource,
+                        "context": dict(request.context),
+                    }
                     out.write(json.dumps(line) + "\n")
 
     def usage(self) -> set[tuple[str, str]]:
@@ -445,8 +450,6 @@ class Enforcer:
     ) -> Iterable[bytes]:
         """A missing key is a 404 only to whom may list the bucket (S3 API reference, GetObject)."""
         listing = Authorization("s3:ListBucket", f"arn:aws:s3:::{call.bucket}", {"s3:prefix": call.key or ""})
-        if principal.decide(listing).allowed:
-            return self.app(environ, start_response)  # type: ignore[no-any-return]
         held: dict[str, Any] = {}
 
         def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
@@ -454,12 +457,14 @@ class Enforcer:
             return lambda data: None
 
         answer = self.app(environ, hold)
-        if not str(held.get("status", "")).startswith("404"):
+        missing = str(held.get("status", "")).startswith("404")
+        if missing and principal.decide(listing).allowed:
+            self._record(principal, listing)  # the permission that made this a 404
+        if not missing or principal.decide(listing).allowed:
             start_response(held["status"], held["headers"])
             return answer  # type: ignore[no-any-return]
         _close(answer)
-        message = "Access Denied"
-        return _access_denied(call, message, start_response)
+        return _access_denied(call, "Access Denied", start_response)
 
 
 def _close(answer: Any) -> None:

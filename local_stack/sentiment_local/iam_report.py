@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentiment_local.iam import Principal, principals
+from sentiment_local.iam_actions import Authorization
 from sentiment_local.template import ROOT, Template
 
 # Why a grant that no local run uses stays, by the policy that grants it, or by action (regular
@@ -52,7 +53,22 @@ KEPT: tuple[tuple[str, str], ...] = (
         "Step Functions stops the training job when the execution is stopped, times out or fails (.sync)",
     ),
     (
-        r" dynamodb:(Scan|BatchGetItem|BatchWriteItem|DescribeTable|DeleteItem|ConditionCheckItem|Query|PutItem)$",
+        r"^ApiFunctionRolePolicy\d+/WriteFeedbackObjects s3:DeleteObject$",
+        "takes a feedback object back when marking its comment fails, so nothing is half-stored (a fault path)",
+    ),
+    (
+        r"^DeadLetterQueuePolicy sqs:SendMessage$",
+        "SAM adds it for DeadLetterQueue: Lambda sends an asynchronous event that failed its retries there with "
+        "the function's role; locally the failure is logged",
+    ),
+    (
+        r"/ListTheBucket s3:ListBucket$",
+        "makes a read of a key that does not exist a 404 rather than a 403 (S3 GetObject); used only when the "
+        "key is missing",
+    ),
+    (
+        r" dynamodb:(Scan|BatchGetItem|BatchWriteItem|DescribeTable|DeleteItem|ConditionCheckItem|Query|PutItem|GetItem"
+        r"|UpdateItem)$",
         "part of the SAM policy template (DynamoDBCrudPolicy / DynamoDBReadPolicy / DynamoDBWritePolicy) the "
         "template uses for readability; scoped to the one table",
     ),
@@ -69,17 +85,53 @@ class Grant:
     reason: str | None
 
 
-def read_usage(paths: Iterable[Path]) -> dict[str, set[str]]:
-    """Principal → the actions it was allowed, from every usage file given (missing ones are empty)."""
-    used: dict[str, set[str]] = defaultdict(set)
+def read_calls(paths: Iterable[Path]) -> dict[str, list[Authorization]]:
+    """Principal → one allowed call per action (the first one seen), from every usage file given."""
+    calls: dict[str, dict[str, Authorization]] = defaultdict(dict)
     for path in paths:
         if not path.exists():
             continue
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 entry = json.loads(line)
-                used[str(entry["principal"])].add(str(entry["action"]))
-    return used
+                action = str(entry["action"])
+                request = Authorization(action, str(entry.get("resource", "*")), dict(entry.get("context", {})))
+                calls[str(entry["principal"])].setdefault(action, request)
+    return {principal: list(by_action.values()) for principal, by_action in calls.items()}
+
+
+def read_usage(paths: Iterable[Path]) -> dict[str, set[str]]:
+    """Principal → the actions it was allowed, from every usage file given (missing ones are empty)."""
+    return {principal: {call.action for call in calls} for principal, calls in read_calls(paths).items()}
+
+
+@dataclass(frozen=True)
+class Need:
+    """A policy (or ``policy/Sid``) of a role, and a call of the run that fails without it."""
+
+    principal: str
+    statement: str
+    needed_by: Authorization | None
+
+
+def needs(roles: Mapping[str, Principal], calls: Mapping[str, list[Authorization]]) -> list[Need]:
+    """For each Allow statement: a recorded call that removing it would refuse, if there is one. Every
+    recorded call came from a test, so removing a statement that has one makes that test's call fail."""
+    found = []
+    for logical_id, role in sorted(roles.items()):
+        labels = dict.fromkeys(statement.label for statement in role.statements if statement.effect == "Allow")
+        for label in labels:
+            without = role.without(label)
+            refused = next(
+                (
+                    call
+                    for call in calls.get(logical_id, [])
+                    if role.decide(call).allowed and not without.decide(call).allowed
+                ),
+                None,
+            )
+            found.append(Need(logical_id, label, refused))
+    return found
 
 
 def _matches(pattern: str, action: str) -> bool:
@@ -121,6 +173,22 @@ def local_roles() -> dict[str, Principal]:
     return roles
 
 
+def render_needs(found: list[Need]) -> str:
+    lines = [
+        "## Which call of the run needs each statement",
+        "",
+        "Taking out a statement marked with a call refuses that call, so the test that made it fails.",
+        "",
+        "| role | policy/statement | a call that fails without it |",
+        "| --- | --- | --- |",
+    ]
+    for need in found:
+        call = need.needed_by
+        described = f"`{call.action}` on `{call.resource}`" if call else "none: see the unused grants"
+        lines.append(f"| {need.principal} | {need.statement} | {described} |")
+    return "\n".join(lines) + "\n"
+
+
 def render(found: list[Grant]) -> str:
     """Per role: how many grants were used; then every unused grant, by policy, with why it stays."""
     unused = [grant for grant in found if not grant.used]
@@ -158,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("usage", nargs="+", type=Path, help="usage files (LOCAL_IAM_USAGE) of the runs to count")
     parser.add_argument("--out", type=Path, help="write the report here instead of to standard output")
     args = parser.parse_args(argv)
-    report = render(grants(local_roles(), read_usage(args.usage)))
+    roles, calls = local_roles(), read_calls(args.usage)
+    usage = {principal: {call.action for call in made} for principal, made in calls.items()}
+    report = render(grants(roles, usage)) + "\n" + render_needs(needs(roles, calls))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report, encoding="utf-8")

@@ -357,3 +357,26 @@ def test_a_kept_grant_carries_its_reason() -> None:
     )
     (grant,) = iam_report.grants({"FnRole": renamed}, {})
     assert grant.reason is not None and "X-Ray" in grant.reason
+
+
+def test_each_statement_is_shown_with_a_recorded_call_that_fails_without_it() -> None:
+    role = principal(
+        {"Sid": "Write", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": TABLE},
+        {"Sid": "Also", "Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE},
+        {"Sid": "Unused", "Effect": "Allow", "Action": "sns:Publish", "Resource": "*"},
+    )
+    calls = {
+        "FnRole": [
+            Authorization("dynamodb:UpdateItem", TABLE),
+            Authorization("dynamodb:GetItem", TABLE),
+        ]
+    }
+    found = {need.statement: need.needed_by for need in iam_report.needs({"FnRole": role}, calls)}
+    assert found == {
+        "Policy0/Write": Authorization("dynamodb:UpdateItem", TABLE),
+        "Policy1/Also": Authorization("dynamodb:GetItem", TABLE),
+        "Policy2/Unused": None,
+    }
+    assert "| FnRole | Policy2/Unused | none: see the unused grants |" in iam_report.render_needs(
+        iam_report.needs({"FnRole": role}, calls)
+    )
