@@ -67,7 +67,7 @@ KEPT: tuple[tuple[str, str], ...] = (
         "key is missing",
     ),
     (
-        r" dynamodb:(Scan|BatchGetItem|BatchWriteItem|DescribeTable|DeleteItem|ConditionCheckItem|Query|PutItem|GetItem"
+        r"RolePolicy\d+ dynamodb:(Scan|BatchGetItem|BatchWriteItem|DescribeTable|DeleteItem|ConditionCheckItem|Query|PutItem|GetItem"
         r"|UpdateItem)$",
         "part of the SAM policy template (DynamoDBCrudPolicy / DynamoDBReadPolicy / DynamoDBWritePolicy) the "
         "template uses for readability; scoped to the one table",
