@@ -498,20 +498,18 @@ _QUERY_CODES = {"sns": "AuthorizationError"}
 def _access_denied(call: Call, message: str, start_response: Any) -> Iterator[bytes]:
     request_id = str(uuid.uuid4())
     protocol = call.protocol
-    if protocol == "rest-xml":
-        body = (
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>{_xml(message)}'
-            f"</Message><RequestId>{request_id}</RequestId></Error>"
-        ).encode()
-        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
-        status = "403 Forbidden"
-    elif protocol == "query":
+    if protocol in {"rest-xml", "query"}:
+        # S3's bare <Error>; the query services wrap it in <ErrorResponse> with the fault's side.
         code = _QUERY_CODES.get(call.service, "AccessDenied")
+        error = f"<Error>{'' if protocol == 'rest-xml' else '<Type>Sender</Type>'}<Code>{code}</Code>"
+        error += f"<Message>{_xml(message)}</Message>"
         body = (
-            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{_xml(message)}</Message>"
-            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+            f'<?xml version="1.0" encoding="UTF-8"?>\n{error}<RequestId>{request_id}</RequestId></Error>'
+            if protocol == "rest-xml"
+            else f"<ErrorResponse>{error}</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
-        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
+        request_header = "x-amz-request-id" if protocol == "rest-xml" else "x-amzn-RequestId"
+        headers = [("Content-Type", "application/xml"), (request_header, request_id)]
         status = "403 Forbidden"
     elif protocol == "json":
         body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()

@@ -67,8 +67,8 @@ KEPT: tuple[tuple[str, str], ...] = (
         "key is missing",
     ),
     (
-        r"RolePolicy\d+ dynamodb:(Scan|BatchGetItem|BatchWriteItem|DescribeTable|DeleteItem|ConditionCheckItem|Query|PutItem|GetItem"
-        r"|UpdateItem)$",
+        r"RolePolicy\d+ dynamodb:(Scan|BatchGetItem|BatchWriteItem|DescribeTable|DeleteItem|ConditionCheckItem"
+        r"|Query|PutItem|GetItem|UpdateItem)$",
         "part of the SAM policy template (DynamoDBCrudPolicy / DynamoDBReadPolicy / DynamoDBWritePolicy) the "
         "template uses for readability; scoped to the one table",
     ),

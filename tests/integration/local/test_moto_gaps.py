@@ -552,6 +552,15 @@ def test_an_endpoint_that_is_updating_refuses_another_update(gaps: Gaps, endpoin
 # ---- SageMaker's documented rules ----
 
 
+def create_model(sagemaker: Any, name: str, *, isolated: bool) -> None:
+    sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/gaps-sagemaker",
+        PrimaryContainer={"Image": "sentiment-model:local", "ModelDataUrl": "s3://gaps/model.tar.gz"},
+        EnableNetworkIsolation=isolated,
+    )
+
+
 def serverless_variant(model: str, **config: Any) -> dict[str, Any]:
     return {
         "VariantName": "champion",
@@ -573,12 +582,7 @@ def test_a_serverless_configuration_sagemaker_refuses_is_refused(
     gaps: Gaps, variant_changes: dict[str, Any], isolated: bool, says: str
 ) -> None:
     sagemaker = gaps.client("sagemaker", NO_RETRIES)
-    sagemaker.create_model(
-        ModelName="rules-model",
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/gaps-sagemaker",
-        PrimaryContainer={"Image": "sentiment-model:local", "ModelDataUrl": "s3://gaps/model.tar.gz"},
-        EnableNetworkIsolation=isolated,
-    )
+    create_model(sagemaker, "rules-model", isolated=isolated)
     with pytest.raises(ClientError) as raised:
         sagemaker.create_endpoint_config(
             EndpointConfigName="rules", ProductionVariants=[serverless_variant("rules-model", **variant_changes)]
@@ -594,12 +598,7 @@ def test_a_serverless_configuration_sagemaker_refuses_is_refused(
 
 def test_an_instance_based_endpoint_cannot_become_serverless(gaps: Gaps) -> None:
     sagemaker = gaps.client("sagemaker", NO_RETRIES)
-    sagemaker.create_model(
-        ModelName="realtime-model",
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/gaps-sagemaker",
-        PrimaryContainer={"Image": "sentiment-model:local", "ModelDataUrl": "s3://gaps/model.tar.gz"},
-        EnableNetworkIsolation=True,
-    )
+    create_model(sagemaker, "realtime-model", isolated=True)
     realtime = {"VariantName": "champion", "ModelName": "realtime-model", "InstanceType": "ml.m5.large",
                 "InitialInstanceCount": 1}  # fmt: skip
     sagemaker.create_endpoint_config(EndpointConfigName="realtime", ProductionVariants=[realtime])
