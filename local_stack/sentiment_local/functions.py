@@ -307,6 +307,7 @@ class Runner:
             for spec in specs
         }
         self._by_name = {spec.name: spec.logical_id for spec in specs}
+        self._endpoint = endpoint
         self._async = ThreadPoolExecutor(max_workers=4, thread_name_prefix="async-invoke")
 
     def pool(self, function: str) -> FunctionPool:
@@ -319,7 +320,8 @@ class Runner:
         return self.pool(function).invoke(event)
 
     def invoke_async(self, function: str, event: Any) -> None:
-        """An ``Event`` invocation: answered at once, retried twice on error, as Lambda does."""
+        """An ``Event`` invocation: answered at once, retried twice on error, as Lambda does; an event
+        that fails every time goes to the function's dead-letter queue, if it has one."""
         pool = self.pool(function)
 
         def run() -> None:
@@ -332,8 +334,41 @@ class Runner:
             log.warning(
                 "%s failed an asynchronous event %d times: %s", pool.spec.logical_id, attempt + 1, outcome.error
             )
+            if pool.spec.dead_letter_queue:
+                self._dead_letter(pool.spec, event, outcome.error or {})
 
         self._async.submit(run)
+
+    def _dead_letter(self, spec: FunctionSpec, event: Any, error: dict[str, Any]) -> None:
+        """What Lambda sends the dead-letter queue, with the function's own role: the event, and the error
+        as message attributes (Lambda developer guide, "Dead-letter queues")."""
+        import boto3  # noqa: PLC0415 - only functions with a dead-letter queue need it
+
+        account, name = spec.dead_letter_queue.split(":")[4:6]  # type: ignore[union-attr]
+        keys = credentials_for(spec.role_arn) if spec.role_arn else {"AWS_ACCESS_KEY_ID": "local"}
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=self._endpoint,
+            region_name=REGION,
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key="local",  # noqa: S106 - moto checks no signature
+            aws_session_token=keys.get("AWS_SESSION_TOKEN"),
+        )
+        attributes = {
+            "RequestID": str(uuid.uuid4()),
+            "ErrorCode": "200",
+            "ErrorMessage": str(error.get("errorMessage", error.get("errorType", "")))[:256] or "failed",
+        }
+        try:
+            sqs.send_message(
+                QueueUrl=f"{self._endpoint.rstrip('/')}/{account}/{name}",
+                MessageBody=json.dumps(event),
+                MessageAttributes={
+                    key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()
+                },
+            )
+        except Exception:  # the event is lost, as on AWS when the dead-letter queue refuses it
+            log.exception("%s: the failed event could not be sent to its dead-letter queue", spec.logical_id)
 
     def close(self) -> None:
         self._async.shutdown(wait=False, cancel_futures=True)

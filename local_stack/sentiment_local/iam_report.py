@@ -58,8 +58,8 @@ KEPT: tuple[tuple[str, str], ...] = (
     ),
     (
         r"^DeadLetterQueuePolicy sqs:SendMessage$",
-        "SAM adds it for DeadLetterQueue: Lambda sends an asynchronous event that failed its retries there with "
-        "the function's role; locally the failure is logged",
+        "SAM adds it for DeadLetterQueue: an asynchronous event that failed all its attempts goes there with the "
+        "function's role (used only when one does)",
     ),
     (
         r"/ListTheBucket s3:ListBucket$",

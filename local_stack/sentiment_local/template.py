@@ -288,7 +288,16 @@ class Template:
             environment=self.function_environment(logical_id, queue_endpoint),
             reserved_concurrency=properties.get("ReservedConcurrentExecutions"),
             role_arn=self.execution_role_arn(logical_id),
+            dead_letter_queue=self._dead_letter_queue(properties.get("DeadLetterQueue")),
         )
+
+    def _dead_letter_queue(self, dead_letter: Any) -> str | None:
+        """The SQS queue's ARN a function's failed asynchronous events go to (SNS targets are not run)."""
+        if not dead_letter:
+            return None
+        if dead_letter.get("Type") != "SQS":
+            raise NotImplementedError(f"only SQS dead-letter queues run locally, not {dead_letter.get('Type')}")
+        return str(self.resolve(dead_letter["TargetArn"]))
 
     def functions(self) -> list[str]:
         return [*self.of_type("AWS::Serverless::Function")]
@@ -353,6 +362,7 @@ class FunctionSpec:
     environment: dict[str, str]
     reserved_concurrency: int | None = None
     role_arn: str = ""  # the execution role; without one the function calls AWS as the deployer
+    dead_letter_queue: str | None = None  # the SQS queue ARN of failed asynchronous events
 
     @property
     def arn(self) -> str:

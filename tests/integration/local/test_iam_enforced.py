@@ -31,6 +31,7 @@ from sentiment_local.functions import Invocation, Runner
 from sentiment_local.resources import create_buckets, create_queues, create_secrets, create_tables
 from sentiment_local.template import ROOT, Template
 from tests.integration.conftest import free_port
+from tests.integration.local.conftest import wait_for
 
 # Never finishes within a test: an execution stays RUNNING, as one waiting for a training job does.
 WAITING = {"StartAt": "Train", "States": {"Train": {"Type": "Wait", "Seconds": 600, "End": True}}}
@@ -268,3 +269,39 @@ def test_the_deployer_and_unsigned_requests_are_not_checked(enforced_aws: Enforc
         == "the-admin-key"
     )
     assert enforced_aws.enforcer.refusals == []
+
+
+# ---- an asynchronous event that keeps failing lands in the function's dead-letter queue ----
+
+
+def test_a_failed_feedback_event_lands_in_the_dead_letter_queue_sent_with_the_functions_role(
+    enforced_aws: EnforcedAws,
+) -> None:
+    # Given a trigger that may not read feedback objects, and a notification of one
+    template = enforced_aws.template
+    enforced_aws.without("FeedbackTriggerFunctionRole", "ReadFeedbackObjects")
+    bucket = template.physical_name("DataBucket")
+    event = json.loads((ROOT / "events" / "s3-feedback-object-created.json").read_text())
+    event["Records"][0]["s3"]["bucket"] |= {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+    runner = Runner([template.function("FeedbackTriggerFunction", enforced_aws.endpoint)], enforced_aws.endpoint,
+                    enforced_aws.logs, concurrency=1)  # fmt: skip
+    queue = template.queue_url("FeedbackTriggerDeadLetterQueue", enforced_aws.endpoint)
+    sqs = enforced_aws.client("sqs")
+    try:
+        # When S3 delivers it, and every attempt fails
+        runner.invoke_async("FeedbackTriggerFunction", event)
+
+        # Then, after Lambda's two retries, the event waits in the dead-letter queue, sent with the role
+        messages = wait_for(
+            lambda: sqs.receive_message(QueueUrl=queue, MessageAttributeNames=["All"]).get("Messages"),
+            seconds=30,
+            message="the event in the dead-letter queue",
+        )
+    finally:
+        runner.close()
+    (message,) = messages
+    assert json.loads(message["Body"]) == event
+    assert "AccessDenied" in message["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    refused = {refusal.request.action for refusal in enforced_aws.enforcer.refusals}
+    assert refused == {"s3:GetObject"}
+    assert ("FeedbackTriggerFunctionRole", "sqs:SendMessage") in enforced_aws.enforcer.usage()
