@@ -379,6 +379,7 @@ class Enforcer:
     usage_file: Path | None = None
     _by_key: dict[str, Principal] = field(init=False)
     _used: set[tuple[str, str]] = field(init=False, default_factory=set)
+    _allowed_by: set[tuple[str, str, str]] = field(init=False, default_factory=set)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     refusals: list[Refusal] = field(init=False, default_factory=list)
 
@@ -410,21 +411,29 @@ class Enforcer:
         return None
 
     def _record(self, principal: Principal, request: Authorization) -> None:
-        """Each action a principal was allowed, once (with the first resource it was allowed on)."""
+        """Each action a principal was allowed, once per statement that allowed it: the first call, and
+        whether taking that statement out would have refused it (no other statement allows it)."""
+        decision = principal.decide(request)
+        label = decision.statement.label if decision.statement else ""
         entry = (principal.logical_id, request.action)
         with self._lock:
-            if entry in self._used:
+            if (*entry, label) in self._allowed_by:
                 return
+            self._allowed_by.add((*entry, label))
             self._used.add(entry)
-            if self.usage_file is not None:
+        alone = bool(label) and not principal.without(label).decide(request).allowed
+        if self.usage_file is not None:
+            line = {
+                "principal": entry[0],
+                "action": entry[1],
+                "resource": request.resource,
+                "context": dict(request.context),
+                "statement": label,
+                "alone": alone,
+            }
+            with self._lock:
                 self.usage_file.parent.mkdir(parents=True, exist_ok=True)
                 with self.usage_file.open("a", encoding="utf-8") as out:
-                    line = {
-                        "principal": entry[0],
-                        "action": entry[1],
-                        "resource": request.resource,
-                        "context": dict(request.context),
-                    }
                     out.write(json.dumps(line) + "\n")
 
     def usage(self) -> set[tuple[str, str]]:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sentiment_local.iam import Principal, principals
 from sentiment_local.iam_actions import Authorization
-from sentiment_local.template import ROOT, Template
+from sentiment_local.template import ACCOUNT, REGION, ROOT, Template
 
 # Why a grant that no local run uses stays, by the policy that grants it, or by action (regular
 # expressions on "policy action").
@@ -85,24 +85,33 @@ class Grant:
     reason: str | None
 
 
-def read_calls(paths: Iterable[Path]) -> dict[str, list[Authorization]]:
-    """Principal → one allowed call per action (the first one seen), from every usage file given."""
-    calls: dict[str, dict[str, Authorization]] = defaultdict(dict)
+@dataclass(frozen=True)
+class Call:
+    """A call the run made: what it needed, which statement allowed it, and whether only that one did."""
+
+    request: Authorization
+    statement: str
+    alone: bool
+
+
+def read_calls(paths: Iterable[Path]) -> dict[str, list[Call]]:
+    """Principal → the calls recorded, one per action and allowing statement, from every usage file given."""
+    calls: dict[str, dict[tuple[str, str], Call]] = defaultdict(dict)
     for path in paths:
         if not path.exists():
             continue
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 entry = json.loads(line)
-                action = str(entry["action"])
-                request = Authorization(action, str(entry.get("resource", "*")), dict(entry.get("context", {})))
-                calls[str(entry["principal"])].setdefault(action, request)
-    return {principal: list(by_action.values()) for principal, by_action in calls.items()}
+                request = Authorization(str(entry["action"]), str(entry["resource"]), dict(entry.get("context", {})))
+                call = Call(request, str(entry.get("statement", "")), bool(entry.get("alone", False)))
+                calls[str(entry["principal"])].setdefault((request.action, call.statement), call)
+    return {principal: list(by_key.values()) for principal, by_key in calls.items()}
 
 
 def read_usage(paths: Iterable[Path]) -> dict[str, set[str]]:
     """Principal → the actions it was allowed, from every usage file given (missing ones are empty)."""
-    return {principal: {call.action for call in calls} for principal, calls in read_calls(paths).items()}
+    return {principal: {call.request.action for call in calls} for principal, calls in read_calls(paths).items()}
 
 
 @dataclass(frozen=True)
@@ -114,23 +123,18 @@ class Need:
     needed_by: Authorization | None
 
 
-def needs(roles: Mapping[str, Principal], calls: Mapping[str, list[Authorization]]) -> list[Need]:
-    """For each Allow statement: a recorded call that removing it would refuse, if there is one. Every
-    recorded call came from a test, so removing a statement that has one makes that test's call fail."""
+def needs(roles: Mapping[str, Principal], calls: Mapping[str, list[Call]]) -> list[Need]:
+    """For each Allow statement: a recorded call that only it allowed, if there is one. Every recorded call
+    came from a test, so taking out a statement that has one makes that test's call fail. (The stack that
+    recorded a call judged ``alone`` with its own names; the report's roles use the default prefix.)"""
     found = []
     for logical_id, role in sorted(roles.items()):
         labels = dict.fromkeys(statement.label for statement in role.statements if statement.effect == "Allow")
         for label in labels:
-            without = role.without(label)
-            refused = next(
-                (
-                    call
-                    for call in calls.get(logical_id, [])
-                    if role.decide(call).allowed and not without.decide(call).allowed
-                ),
-                None,
+            needed_by = next(
+                (call.request for call in calls.get(logical_id, []) if call.statement == label and call.alone), None
             )
-            found.append(Need(logical_id, label, refused))
+            found.append(Need(logical_id, label, needed_by))
     return found
 
 
@@ -166,6 +170,10 @@ def local_roles() -> dict[str, Principal]:
     for backend in ("sagemaker", "ecs"):
         overrides = {"InferenceBackend": backend, "ModelImageUri": "sentiment-model:local", "DeployPollSeconds": "1"}
         template = Template.read(ROOT / "template.yaml", overrides=overrides)
+        for secret in template.of_type("AWS::SecretsManager::Secret"):
+            # Secrets Manager ends a secret's ARN with six characters of its own choosing.
+            name = template.physical_name(secret)
+            template.pinned[secret] = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-??????"
         for logical_id, role in principals(template).items():
             known = roles[logical_id].statements if logical_id in roles else ()
             merged = {statement.label: statement for statement in (*known, *role.statements)}
@@ -227,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the report here instead of to standard output")
     args = parser.parse_args(argv)
     roles, calls = local_roles(), read_calls(args.usage)
-    usage = {principal: {call.action for call in made} for principal, made in calls.items()}
+    usage = {principal: {call.request.action for call in made} for principal, made in calls.items()}
     report = render(grants(roles, usage)) + "\n" + render_needs(needs(roles, calls))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -359,24 +359,28 @@ def test_a_kept_grant_carries_its_reason() -> None:
     assert grant.reason is not None and "X-Ray" in grant.reason
 
 
-def test_each_statement_is_shown_with_a_recorded_call_that_fails_without_it() -> None:
+def test_each_statement_is_shown_with_a_recorded_call_that_only_it_allowed(tmp_path: Path) -> None:
     role = principal(
         {"Sid": "Write", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": TABLE},
-        {"Sid": "Also", "Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE},
+        {"Sid": "Read", "Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE},
+        {"Sid": "ReadToo", "Effect": "Allow", "Action": "dynamodb:Get*", "Resource": TABLE},
         {"Sid": "Unused", "Effect": "Allow", "Action": "sns:Publish", "Resource": "*"},
     )
-    calls = {
-        "FnRole": [
-            Authorization("dynamodb:UpdateItem", TABLE),
-            Authorization("dynamodb:GetItem", TABLE),
-        ]
-    }
+    usage = tmp_path / "usage.jsonl"
+    enforcer = iam.Enforcer(app=None, principals={"FnRole": role}, usage_file=usage)
+    for action in ("dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:UpdateItem"):
+        enforcer._record(role, Authorization(action, TABLE))
+
+    calls = iam_report.read_calls([usage])
     found = {need.statement: need.needed_by for need in iam_report.needs({"FnRole": role}, calls)}
+
+    assert len(usage.read_text().splitlines()) == 2  # once per action and allowing statement
     assert found == {
         "Policy0/Write": Authorization("dynamodb:UpdateItem", TABLE),
-        "Policy1/Also": Authorization("dynamodb:GetItem", TABLE),
-        "Policy2/Unused": None,
+        "Policy1/Read": None,  # ReadToo allows the same call: taking Read out refuses nothing
+        "Policy2/ReadToo": None,
+        "Policy3/Unused": None,
     }
-    assert "| FnRole | Policy2/Unused | none: see the unused grants |" in iam_report.render_needs(
+    assert "| FnRole | Policy3/Unused | none: see the unused grants |" in iam_report.render_needs(
         iam_report.needs({"FnRole": role}, calls)
     )
