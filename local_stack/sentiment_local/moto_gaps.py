@@ -15,6 +15,9 @@
   key), so the local IAM check sees the role's calls as the role's.
 - SageMaker's documented rules for endpoint configurations and updates that this project could break
   are enforced (:func:`_plug_sagemaker_rules`); moto accepts any.
+- DynamoDB writes are isolated from each other: moto undoes a failed transaction by putting back a
+  copy of each table it touched, which would also undo any write another request made meanwhile
+  (a concurrent ``PutItem``, or half of another transaction), so writes and transactions take turns.
 - Pending SQS messages can be read without receiving them, to keep them across restarts.
 
 These touch moto's internals, so they refuse any other moto version.
@@ -150,6 +153,7 @@ def install(
         _plug_training_jobs(patches, training)
     _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url: None))
     _plug_sagemaker_rules(patches)
+    _plug_dynamodb_isolation(patches)
     return patches.undo
 
 
@@ -391,6 +395,27 @@ def _plug_sagemaker_rules(patches: _Patches) -> None:
     patches.set(SageMakerResponse, "create_model", create_model_action)
     patches.set(SageMakerModelBackend, "validate_production_variants", validate_production_variants)
     patches.set(SageMakerModelBackend, "update_endpoint", update_endpoint)
+
+
+DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+
+
+def _plug_dynamodb_isolation(patches: _Patches) -> None:
+    """DynamoDB's transactions are isolated from other writes (DynamoDB developer guide, "Isolation
+    levels for DynamoDB transactions"); moto's rollback is not, so its writes take turns here."""
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+
+    turn = threading.RLock()
+
+    def taking_turns(write: Callable[..., Any]) -> Callable[..., Any]:
+        def locked(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+            with turn:
+                return write(self, *args, **kwargs)
+
+        return locked
+
+    for name in DYNAMODB_WRITES:
+        patches.set(DynamoDBBackend, name, taking_turns(getattr(DynamoDBBackend, name)))
 
 
 def queued_messages(queue_name: str) -> list[str]:

@@ -6,6 +6,7 @@ Step Functions' SageMaker integration are in test_training_jobs.py."""
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import socket
 import threading
@@ -24,12 +25,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
+from moto.dynamodb import models as dynamodb_models
 from moto.s3 import notifications
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from werkzeug.serving import make_server
 
 from sentiment_local import moto_gaps
 from sentiment_local.functions import Runner
@@ -611,3 +614,91 @@ def test_an_instance_based_endpoint_cannot_become_serverless(gaps: Gaps) -> None
     assert raised.value.response["Error"]["Code"] == "ValidationException"
     assert "cannot be updated to a serverless configuration" in raised.value.response["Error"]["Message"]
     assert described(gaps, "realtime-endpoint")["EndpointConfigName"] == "realtime"
+
+
+# ---- DynamoDB's transactions are isolated ----
+
+
+@pytest.fixture
+def moto_server(aws_credentials: None, tmp_path: Path) -> Iterator[str]:
+    """moto's server as ``make up`` runs it, each request on a thread of its own, with the gaps."""
+    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - the server only where a test runs one
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
+    undo = install(runner, lambda: "http://127.0.0.1:1")
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        undo()
+        runner.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_failed_transaction_undoes_nothing_another_request_wrote(
+    moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a table, and moto pausing right after it copied the table to undo a transaction with
+    def dynamodb() -> Any:
+        return boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1", config=NO_RETRIES)
+
+    dynamodb().create_table(
+        TableName="isolation",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    copied, written = threading.Event(), threading.Event()
+    copies: list[object] = []
+
+    class PausingCopy:
+        """moto copies the table once per item of the transaction; it keeps the last copy."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            snapshot = copy.deepcopy(value, memo)
+            copies.append(snapshot)
+            if len(copies) == 2:
+                copied.set()
+                written.wait(timeout=2)  # another request writes now, if it may
+            return snapshot
+
+    monkeypatch.setattr(dynamodb_models, "copy", PausingCopy())
+    failed: list[str] = []
+
+    def failing_transaction() -> None:
+        try:
+            dynamodb().transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "isolation", "Item": {"pk": {"S": "never"}}}},
+                    {"ConditionCheck": {"TableName": "isolation", "Key": {"pk": {"S": "missing"}},
+                                        "ConditionExpression": "attribute_exists(pk)"}},
+                ]
+            )  # fmt: skip
+        except ClientError as error:
+            failed.append(error.response["Error"]["Code"])
+
+    def write() -> None:
+        dynamodb().put_item(TableName="isolation", Item={"pk": {"S": "kept"}})
+        written.set()
+
+    # When a transaction that fails and a plain write overlap
+    transaction = threading.Thread(target=failing_transaction)
+    transaction.start()
+    assert copied.wait(timeout=10)
+    writer = threading.Thread(target=write)
+    writer.start()
+    transaction.join(timeout=30)
+    writer.join(timeout=30)
+
+    # Then the write is kept, and nothing of the failed transaction
+    assert failed == ["TransactionCanceledException"]
+    keys = {item["pk"]["S"] for item in dynamodb().scan(TableName="isolation")["Items"]}
+    assert keys == {"kept"}
