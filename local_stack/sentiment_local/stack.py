@@ -681,6 +681,12 @@ class Stack:
                 f"  data               {settings.data_dir}   (kept across restarts; {wipe})",
                 f"  function logs      {settings.data_dir / 'logs'}",
                 f"  notifications      {self.notifications_log}",
+                "  IAM                "
+                + (
+                    f"each call checked against its role's policies; granted actions used: {settings.iam_usage_file}"
+                    if settings.iam_enforced
+                    else "not checked (LOCAL_IAM=off)"
+                ),
                 "Press Ctrl-C to stop.",
                 "",
             ]

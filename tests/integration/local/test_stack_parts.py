@@ -84,6 +84,21 @@ def test_bad_settings_say_what_is_wrong(name: str, value: str, says: str) -> Non
         Settings.from_environment({name: value})
 
 
+def test_iam_is_checked_unless_turned_off_and_the_banner_says_which(tmp_path: Path) -> None:
+    enforced = Settings.from_environment({"LOCAL_DATA": str(tmp_path)})
+    assert enforced.iam_enforced
+    assert enforced.iam_usage_file == tmp_path.resolve() / "iam-usage.jsonl"
+    assert "each call checked against its role's policies" in Stack(enforced).banner()
+    off = Settings.from_environment(
+        {"LOCAL_DATA": str(tmp_path), "LOCAL_IAM": "off", "LOCAL_IAM_USAGE": str(tmp_path / "u")}
+    )
+    assert not off.iam_enforced
+    assert off.iam_usage_file == (tmp_path / "u").resolve()
+    assert "not checked (LOCAL_IAM=off)" in Stack(off).banner()
+    with pytest.raises(StackError, match="LOCAL_IAM must be enforce or off"):
+        Settings.from_environment({"LOCAL_IAM": "warn"})
+
+
 def test_the_local_parameters_check_deployments_every_second_and_take_a_retrain_threshold() -> None:
     assert Settings.from_environment({}).retrain_threshold is None
     assert parameter_overrides(Settings.from_environment({"BACKEND": "ecs"})) == {
