@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -552,7 +553,8 @@ class Stack:
         data = read_s3_object(self.client("s3", self.serving_role), model_data_url)
         metadata = read_archive_metadata(data)
         digest = hashlib.sha256(data).hexdigest()
-        local = self.models_dir / f"{metadata['version']}-{digest[:16]}.tar.gz"
+        readable = re.sub(r"[^A-Za-z0-9._-]", "-", str(metadata["version"]))  # a name, never a path
+        local = self.models_dir / f"{readable}-{digest[:16]}.tar.gz"
         if not local.exists():
             local.parent.mkdir(parents=True, exist_ok=True)
             scratch = local.with_suffix(".tmp")
