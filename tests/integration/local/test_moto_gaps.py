@@ -36,6 +36,7 @@ from werkzeug.serving import make_server
 
 from sentiment_local import moto_gaps
 from sentiment_local.functions import Runner
+from sentiment_local.iam import access_key_for
 from sentiment_local.moto_gaps import MotoVersionError, check_version, install, queued_messages
 from sentiment_local.resources import create_functions
 from sentiment_local.template import FunctionSpec, Template
@@ -702,3 +703,25 @@ def test_a_failed_transaction_undoes_nothing_another_request_wrote(
     assert failed == ["TransactionCanceledException"]
     keys = {item["pk"]["S"] for item in dynamodb().scan(TableName="isolation")["Items"]}
     assert keys == {"kept"}
+
+
+# ---- Step Functions calls services with the state machine's role ----
+
+
+def test_a_state_machines_service_calls_are_signed_with_its_roles_key(aws_credentials: None, tmp_path: Path) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: PLC0415
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import (  # noqa: PLC0415
+        StateCredentials,
+    )
+
+    role = "arn:aws:iam::123456789012:role/t-RetrainStateMachineRole"
+    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
+    undo = install(runner, lambda: "http://127.0.0.1:1")
+    try:
+        client = lambda_eval_utils.boto_client_for(
+            region="us-east-1", service="lambda", state_credentials=StateCredentials(role_arn=role)
+        )
+        assert client._request_signer._credentials.access_key == access_key_for(role)
+    finally:
+        undo()
+        runner.close()

@@ -73,6 +73,7 @@ if "crash" in flags:
 class LocalSageMaker:
     jobs: TrainingJobs
     tmp: Path
+    roles: list[str]  # the role of each S3 client a job asked for, in order
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name="us-east-1")
@@ -161,10 +162,16 @@ def local_sagemaker(
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
-        jobs = TrainingJobs(tmp_path / "training-jobs", tmp_path / "logs", s3, workdir=workdir)
+        roles: list[str] = []
+
+        def s3_for_role(role: str) -> Any:
+            roles.append(role)
+            return s3
+
+        jobs = TrainingJobs(tmp_path / "training-jobs", tmp_path / "logs", s3, workdir=workdir, s3_for_role=s3_for_role)
         undo = install(runner, lambda: "http://127.0.0.1:1", training=jobs)
         try:
-            yield LocalSageMaker(jobs, tmp_path)
+            yield LocalSageMaker(jobs, tmp_path, roles)
         finally:
             jobs.close()
             undo()
@@ -402,6 +409,8 @@ def test_a_job_runs_the_container_as_sagemaker_runs_a_bring_your_own_image(
         # Then the container ran as SageMaker runs a bring-your-own image: `train`, no flags, no SM_*
         # variables, the hyperparameters as a file and the channels as folders, and nothing of ours
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+        # SageMaker reads the channels and writes the artifact with the job's own role
+        assert local.roles == [request["RoleArn"]]
         folder = tmp_path / "training-jobs" / "layout"
         files = local.archive(job["ModelArtifacts"]["S3ModelArtifacts"])
         seen = json.loads(files["seen.json"])
