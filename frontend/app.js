@@ -71,7 +71,7 @@ async function checkHealth() {
     const wasDown = state.apiDown;
     state.apiDown = false;
     $("banner").hidden = true;
-    if (body.model.reachable) setHealth("ok", `API up · model ${body.model.model_version}`);
+    if (body.model.reachable) setHealth("ok", `API up · model ${body.model.model_version}${describeKind(body.model)}`);
     else setHealth("degraded", "Model unreachable: comments are stored and classified when it returns");
     if (wasDown) refreshAll();
   } catch (error) {
@@ -330,6 +330,12 @@ function metric(value) {
   return value === null || value === undefined ? "—" : value.toFixed(3);
 }
 
+// " (encoder minilm-sentiment)" or " (tfidf)": what kind of model answers, and which encoder it reads with.
+function describeKind(model) {
+  if (!model.kind) return "";
+  return model.encoder ? ` (${model.kind} ${model.encoder.name})` : ` (${model.kind})`;
+}
+
 function renderChampion(models) {
   const champion = models.items.find((model) => model.version === models.champion);
   if (!champion) {
@@ -343,6 +349,10 @@ function renderChampion(models) {
       {},
       "Serving ",
       el("code", { "data-testid": "champion-version" }, champion.version),
+      el("span", { "data-testid": "champion-kind" }, describeKind(champion)),
+      champion.encoder
+        ? el("span", { class: "muted", title: `SHA-256 ${champion.encoder.sha256}` }, ` · ${champion.encoder.licence}`)
+        : null,
       champion.promoted_at ? el("span", { class: "muted" }, ", promoted ", timeElement(champion.promoted_at)) : null,
     ),
     el("dl", { class: "metrics" }, ...rows.flatMap(([key, name]) => [el("dt", {}, name), el("dd", {}, metric(champion.metrics[key]))])),

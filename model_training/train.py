@@ -45,7 +45,8 @@ from typing import Any, NoReturn
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # SageMaker runs this file as a script from its source folder
 
-from sentiment_model.artifact import pack, write_model_dir  # noqa: E402
+from sentiment_model.artifact import KINDS, pack, write_model_dir  # noqa: E402
+from sentiment_model.encoder import BUNDLED  # noqa: E402
 from sentiment_model.model import ModelParams  # noqa: E402
 from sentiment_model.training import load_champion, train  # noqa: E402
 
@@ -99,6 +100,14 @@ def default_output_data_dir(env: Mapping[str, str]) -> Path | None:
     return sagemaker_root(env) / "output" / "data" if in_sagemaker_container(env) else None
 
 
+def default_embedding_cache(env: Mapping[str, str]) -> Path:
+    """SageMaker keeps ``/opt/ml/checkpoints`` in S3 between jobs when the job has a CheckpointConfig;
+    on a laptop the cache lives in ``build/``."""
+    if in_sagemaker_container(env):
+        return sagemaker_root(env) / "checkpoints"
+    return HERE.parent / "build" / "embeddings"
+
+
 def failure_file(env: Mapping[str, str]) -> Path | None:
     if named := env.get("SM_OUTPUT_DIR"):
         return Path(named) / "failure"
@@ -137,6 +146,22 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
         help="folder that may hold the champion model.tar.gz",
     )
     parser.add_argument("--champion-sha256", "--champion_sha256", help="SHA-256 of the champion's model.tar.gz")
+    parser.add_argument(
+        "--kind", choices=KINDS, default=DEFAULT_PARAMS.kind, help="encoder (default) or tfidf (faster, less accurate)"
+    )
+    parser.add_argument(
+        "--encoder",
+        type=Path,
+        default=channel(env, "encoder") or BUNDLED,
+        help="folder of the sentence encoder (model.onnx, tokenizer.json, encoder.json)",
+    )
+    parser.add_argument(
+        "--embedding-cache",
+        "--embedding_cache",
+        type=_path_or_none,
+        default=default_embedding_cache(env),
+        help="folder of cached embeddings, by text hash ('' for none)",
+    )
     parser.add_argument("--model-dir", "--model_dir", type=Path, default=default_model_dir(env))
     parser.add_argument(
         "--output-data-dir", "--output_data_dir", type=_path_or_none, default=default_output_data_dir(env)
@@ -158,6 +183,7 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Train, write the model folder (and archive); returns the one-line summary."""
     params = ModelParams(
+        kind=args.kind,
         C=args.C,
         review_C=args.review_C,
         min_df=args.min_df,
@@ -168,13 +194,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # Before training: a champion that fails its hash check should not cost a training run.
     champion = load_champion(args.champion, args.champion_sha256)
     result = train(
-        args.train, args.feedback, params, version=args.version, sample=args.sample, seed=args.seed, champion=champion
+        args.train,
+        args.feedback,
+        params,
+        version=args.version,
+        sample=args.sample,
+        seed=args.seed,
+        champion=champion,
+        encoder_dir=args.encoder,
+        cache_dir=args.embedding_cache,
     )
-    metadata = write_model_dir(args.model_dir, result.model, result.metadata, result.metrics)
+    metadata = write_model_dir(args.model_dir, result.model, result.metadata, result.metrics, result.encoder_dir)
     if args.output_data_dir:
         args.output_data_dir.mkdir(parents=True, exist_ok=True)
         (args.output_data_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
-    summary = {"version": metadata["version"], "model_dir": str(args.model_dir), **metadata["metrics"]}
+    summary = {
+        "version": metadata["version"],
+        "kind": metadata["kind"],
+        "model_dir": str(args.model_dir),
+        **metadata["metrics"],
+    }
     if champion:
         summary["champion_version"] = champion.version
     if args.archive:

@@ -40,16 +40,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         report([str(usage), "--out", str(IAM_REPORT)])
 
 
+EMBEDDING_CACHE = ROOT / "build" / "embeddings"  # train.py's own default here: shared with make up and make bench
+
+
 @pytest.fixture(scope="session")
 def small_training() -> TrainingResult:
-    return train(DATA, None, ModelParams(), sample=SAMPLE_ROWS_PER_SOURCE, seed=7)
+    """The default kind, an encoder model."""
+    return train(DATA, None, ModelParams(), sample=SAMPLE_ROWS_PER_SOURCE, seed=7, cache_dir=EMBEDDING_CACHE)
+
+
+@pytest.fixture(scope="session")
+def small_tfidf_training() -> TrainingResult:
+    return train(DATA, None, ModelParams(kind="tfidf"), sample=SAMPLE_ROWS_PER_SOURCE, seed=7)
+
+
+def write_training(directory: Path, result: TrainingResult, **metadata: str) -> Path:
+    write_model_dir(directory, result.model, {**result.metadata, **metadata}, result.metrics, result.encoder_dir)
+    return directory
 
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory, small_training: TrainingResult) -> Path:
-    directory = tmp_path_factory.mktemp("model")
-    write_model_dir(directory, small_training.model, small_training.metadata, small_training.metrics)
-    return directory
+    return write_training(tmp_path_factory.mktemp("model"), small_training)
+
+
+@pytest.fixture(scope="session")
+def tfidf_model_dir(tmp_path_factory: pytest.TempPathFactory, small_tfidf_training: TrainingResult) -> Path:
+    return write_training(tmp_path_factory.mktemp("tfidf-model"), small_tfidf_training)
 
 
 @pytest.fixture(scope="session")

@@ -72,6 +72,8 @@ LOCAL_IMAGE = "sentiment-model:local"
 CHAMPION_KEY = "models/champion.json"
 TRAINING_DATA = ROOT / "model_training" / "data"
 TRAINING_DATA_PREFIX = "data/"  # the retraining's train channel: base/ and golden/ under it
+EMBEDDING_CACHE = ROOT / "build" / "embeddings"  # where train.py keeps it on this machine
+CHECKPOINTS_PREFIX = "checkpoints/"  # the training jobs' CheckpointConfig (EmbeddingCacheUri in template.yaml)
 MODEL_START_TIMEOUT_S = 120
 MODEL_RESTART_DELAY_S = 2
 ENDPOINT_UPDATE_TIMEOUT_S = 120
@@ -202,7 +204,7 @@ def register_first_model(s3: Any, bucket: str, archive_path: Path, train: bool =
     if not archive_path.exists():
         if not train:
             raise StackError(f"no model registered and no {archive_path}")
-        print("No model yet: training the first one on model_training/data (about half a minute)...", flush=True)
+        print("No model yet: training the first one on model_training/data (about two minutes)...", flush=True)
         subprocess.run(  # noqa: S603 - our own training script
             [
                 sys.executable,
@@ -243,6 +245,20 @@ def upload_training_data(s3: Any, bucket: str, source: Path = TRAINING_DATA) -> 
                 s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="text/csv")
                 uploaded.append(key)
     return uploaded
+
+
+def seed_embedding_cache(s3: Any, bucket: str, source: Path = EMBEDDING_CACHE) -> list[str]:
+    """The embeddings the first model's training computed, where the retraining jobs' checkpoints are
+    restored from: their first run encodes only the feedback. Objects already there are kept."""
+    listed = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=CHECKPOINTS_PREFIX)
+    present = {item["Key"] for page in listed for item in page.get("Contents", [])}
+    seeded = []
+    for path in sorted(source.glob("embeddings-*.npz")) if source.is_dir() else []:
+        key = f"{CHECKPOINTS_PREFIX}{path.name}"
+        if key not in present:
+            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/octet-stream")
+            seeded.append(key)
+    return seeded
 
 
 def read_s3_object(s3: Any, uri: str) -> bytes:
@@ -480,6 +496,7 @@ class Stack:
         if uploaded:
             print(f"Uploaded the training data to s3://{self.bucket}/{TRAINING_DATA_PREFIX}", flush=True)
         champion = self.champion = register_first_model(s3, self.bucket, ROOT / "build" / "model.tar.gz")
+        seed_embedding_cache(s3, self.bucket)
         _, metadata = champion_of(s3, champion.model_data_url)
         register_champion(template.physical_name("RegistryTable"), champion, metadata)
         if self.settings.backend == "sagemaker":

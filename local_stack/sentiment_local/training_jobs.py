@@ -9,6 +9,8 @@ job standing in for the container's ``/opt/ml``:
     <jobs>/<job>/model/                      SM_MODEL_DIR: uploaded as <S3OutputPath>/<job>/output/model.tar.gz
     <jobs>/<job>/output/data/                SM_OUTPUT_DATA_DIR: uploaded as …/output/output.tar.gz
     <jobs>/<job>/output/failure              what the script says went wrong: the job's FailureReason
+    <jobs>/<job>/checkpoints/                CheckpointConfig's LocalPath: filled from its S3Uri before the
+                                             job trains, written back to it afterwards (the embedding cache)
 
 The job runs as SageMaker runs a bring-your-own container (SageMaker developer guide, "How Amazon
 SageMaker AI Runs Your Training Image" and "How Amazon SageMaker AI Provides Training Information"):
@@ -90,6 +92,17 @@ def _relative_path(key: str, prefix: str) -> PurePosixPath | None:
     if key.endswith("/") or ".." in path.parts:
         return None
     return path
+
+
+def _stamps(folder: Path) -> dict[str, list[int]]:
+    """Each file under ``folder`` (relative name) with its size and modification time."""
+    if not folder.is_dir():
+        return {}
+    return {
+        path.relative_to(folder).as_posix(): [path.stat().st_size, path.stat().st_mtime_ns]
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 @dataclass(frozen=True)
@@ -217,9 +230,13 @@ class TrainingJobs:
         try:
             self._refuse_other_images(job)
             self._download(s3, job, folder)
+            self._restore_checkpoints(s3, job, folder)
             self._write_config(job, folder)
             self._update(job, "InProgress", "Training", "Training image download completed. Training in progress.")
-            self._train(job, folder, log_path, started)
+            try:
+                self._train(job, folder, log_path, started)
+            finally:
+                self._save_checkpoints(s3, job, folder)
             self._update(job, "InProgress", "Uploading", "Uploading generated training model")
             artifact = self._upload(s3, job, folder)
         except JobStopped as stopped:
@@ -268,6 +285,50 @@ class TrainingJobs:
                 found += 1
             if not found:
                 raise JobFailed(self._no_objects(uri, bucket, job.role_arn))
+
+    @staticmethod
+    def _checkpoints(job: Any, folder: JobFolder) -> tuple[str, str, Path] | None:
+        """(bucket, prefix, local folder) of the job's CheckpointConfig. SageMaker copies the S3 prefix
+        to ``LocalPath`` (default ``/opt/ml/checkpoints``) before training and the folder back to it
+        (developer guide, "Use Checkpoints in Amazon SageMaker AI")."""
+        config = getattr(job, "checkpoint_config", None) or {}
+        if not config.get("S3Uri"):
+            return None
+        bucket, prefix = _s3_location(config["S3Uri"])
+        local = PurePosixPath(config.get("LocalPath", "/opt/ml/checkpoints"))
+        if not local.is_relative_to("/opt/ml"):
+            raise JobFailed(f"ClientError: CheckpointConfig.LocalPath {local} is not under /opt/ml here")
+        return bucket, prefix.rstrip("/"), folder.root.joinpath(*local.relative_to("/opt/ml").parts)
+
+    def _restore_checkpoints(self, s3: Any, job: Any, folder: JobFolder) -> None:
+        checkpoints = self._checkpoints(job, folder)
+        if checkpoints is None:
+            return
+        bucket, prefix, local = checkpoints
+        local.mkdir(parents=True, exist_ok=True)
+        listed = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else "")
+        for page in listed:
+            for item in page.get("Contents", []):
+                relative = _relative_path(str(item["Key"]), prefix)
+                if relative is None:
+                    continue
+                destination = local.joinpath(*relative.parts)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+        (local.parent / ".checkpoints-restored").write_text(json.dumps(_stamps(local)))
+
+    def _save_checkpoints(self, s3: Any, job: Any, folder: JobFolder) -> None:
+        checkpoints = self._checkpoints(job, folder)
+        if checkpoints is None:
+            return
+        bucket, prefix, local = checkpoints
+        restored_file = local.parent / ".checkpoints-restored"
+        restored = json.loads(restored_file.read_text()) if restored_file.is_file() else {}
+        for name, stamp in _stamps(local).items():
+            if restored.get(name) != stamp:  # only what the job added or changed goes back
+                path = local / name
+                key = "/".join(part for part in (prefix, path.relative_to(local).as_posix()) if part)
+                s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
 
     def _keys(self, s3: Any, bucket: str, prefix: str, role: str, uri: str) -> Iterator[str]:
         try:

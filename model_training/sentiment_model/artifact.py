@@ -1,5 +1,7 @@
 """The model artifact: ``model.joblib`` + ``metadata.json`` (+ ``metrics.json``), packed as
-``model.tar.gz`` the way SageMaker expects.
+``model.tar.gz`` the way SageMaker expects. An encoder model (``"kind": "encoder"`` in its
+metadata) also carries its encoder in ``encoder/`` (``model.onnx``, ``tokenizer.json``,
+``encoder.json``): an artifact is the whole model, whatever image or endpoint serves it.
 
 Unpickling runs code, so nothing is unpickled before its SHA-256 has been checked: the
 directory form against the hash recorded in ``metadata.json``, the S3 form against the hash of
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -19,10 +22,15 @@ from typing import Any
 
 import joblib
 
+from sentiment_model import encoder as encoders
+
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 METRICS_FILE = "metrics.json"
 ARCHIVE_FILE = "model.tar.gz"
+ENCODER_DIR = "encoder"
+ENCODER_FILES = tuple(f"{ENCODER_DIR}/{name}" for name in encoders.FILES)
+KINDS = ("encoder", "tfidf")
 
 
 class ArtifactError(RuntimeError):
@@ -33,15 +41,36 @@ class ArtifactError(RuntimeError):
 class LoadedArtifact:
     model: Any
     metadata: dict[str, Any]
+    encoder: encoders.Encoder | None = None
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.metadata)
+
+
+def kind_of(metadata: dict[str, Any]) -> str:
+    """An artifact's kind; one made before there were kinds is a TF-IDF model."""
+    return str(metadata.get("kind", "tfidf"))
 
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_model_dir(model_dir: Path, model: Any, metadata: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
-    """Write the three files; the metadata gains ``model_sha256`` (of ``model.joblib``)."""
+def write_model_dir(
+    model_dir: Path,
+    model: Any,
+    metadata: dict[str, Any],
+    metrics: dict[str, Any],
+    encoder_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Write the three files (and copy the encoder's); the metadata gains ``model_sha256`` (of
+    ``model.joblib``)."""
     model_dir.mkdir(parents=True, exist_ok=True)
+    if encoder_dir is not None:
+        (model_dir / ENCODER_DIR).mkdir(exist_ok=True)
+        for name in encoders.FILES:
+            shutil.copyfile(encoder_dir / name, model_dir / ENCODER_DIR / name)
     buffer = io.BytesIO()
     joblib.dump(model, buffer, compress=3)
     payload = buffer.getvalue()
@@ -55,7 +84,7 @@ def write_model_dir(model_dir: Path, model: Any, metadata: dict[str, Any], metri
 def pack(model_dir: Path, archive: Path) -> str:
     """Pack the model folder into ``model.tar.gz``; returns the archive's SHA-256."""
     with tarfile.open(archive, "w:gz") as tar:
-        for name in (MODEL_FILE, METADATA_FILE, METRICS_FILE):
+        for name in (MODEL_FILE, METADATA_FILE, METRICS_FILE, *ENCODER_FILES):
             if (model_dir / name).exists():
                 tar.add(model_dir / name, arcname=name)
     return sha256_bytes(archive.read_bytes())
@@ -72,7 +101,19 @@ def load_model_dir(model_dir: Path) -> LoadedArtifact:
     actual = sha256_bytes(payload)
     if expected != actual:
         raise ArtifactError(f"{model_dir / MODEL_FILE} has SHA-256 {actual}, metadata.json records {expected}")
-    return LoadedArtifact(model=joblib.load(io.BytesIO(payload)), metadata=metadata)
+    kind = kind_of(metadata)
+    if kind not in KINDS:
+        raise ArtifactError(f"{model_dir} holds a model of kind {kind!r}; this server knows {', '.join(KINDS)}")
+    encoder = None
+    if kind == "encoder":
+        recorded = (metadata.get("encoder") or {}).get("sha256")
+        if not recorded:
+            raise ArtifactError(f"{model_dir / METADATA_FILE} names no encoder SHA-256 for an encoder model")
+        try:
+            encoder = encoders.Encoder(model_dir / ENCODER_DIR, recorded)
+        except encoders.EncoderError as error:
+            raise ArtifactError(str(error)) from error
+    return LoadedArtifact(model=joblib.load(io.BytesIO(payload)), metadata=metadata, encoder=encoder)
 
 
 def unpack(archive_bytes: bytes, expected_sha256: str, target: Path) -> None:
@@ -81,7 +122,8 @@ def unpack(archive_bytes: bytes, expected_sha256: str, target: Path) -> None:
     if actual != expected_sha256.lower():
         raise ArtifactError(f"model.tar.gz has SHA-256 {actual}, expected {expected_sha256}")
     with tarfile.open(fileobj=io.BytesIO(archive_bytes), mode="r:gz") as tar:
-        members = [m for m in tar.getmembers() if m.isfile() and m.name in {MODEL_FILE, METADATA_FILE, METRICS_FILE}]
+        wanted = {MODEL_FILE, METADATA_FILE, METRICS_FILE, *ENCODER_FILES}
+        members = [m for m in tar.getmembers() if m.isfile() and m.name in wanted]
         tar.extractall(target, members=members, filter="data")
 
 

@@ -38,8 +38,11 @@ from sentiment_model.text import char_features, char_words, known_stems, remembe
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Hyper-parameters, recorded in the artifact's metadata."""
+    """Hyper-parameters, recorded in the artifact's metadata. ``kind`` picks the model: ``encoder``
+    (heads on a fine-tuned sentence encoder, :mod:`sentiment_model.encoder_model`) or ``tfidf``
+    (this module's experts on TF-IDF features: less accurate, several times the throughput)."""
 
+    kind: str = "encoder"
     C: float = 2.0  # the gate and the tweet expert
     review_C: float = 4.0  # the review expert: fewer rows, longer texts, less regularisation
     min_df: int = 2
@@ -49,6 +52,8 @@ class ModelParams:
     review_weight: float = 2.0
     # Human corrections are deliberate and recent: they count more than a base row.
     feedback_weight: float = 3.0
+    # The encoder kind: embeddings scaled to sit beside the TF-IDF features under one regularisation.
+    embedding_scale: float = 0.3
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -232,6 +237,31 @@ def _linear_heads(classifier: GatedExperts | LogisticRegression) -> tuple[NDArra
     return np.column_stack([no_review, coef]), intercept
 
 
+def compile_blocks(features: FeatureUnion, coef: NDArray[np.float64], stems: Iterable[str]) -> list[_SparseBlock]:
+    """The fitted TF-IDF blocks, each with its rows of ``coef`` (features x logits) folded into one
+    look-up table. ``coef`` may have more rows than the blocks cover (dense features after them)."""
+    blocks: list[_SparseBlock] = []
+    offset = 0
+    for _, transformer in features.transformer_list:
+        if not isinstance(transformer, TfidfVectorizer) or not transformer.sublinear_tf:
+            raise TypeError(f"cannot compile feature block {transformer!r}")
+        idf = transformer.idf_.astype(np.float64)
+        width = len(idf)
+        block_coef = coef[offset : offset + width]
+        block_type = _CharBlock if transformer.analyzer is char_features else _SparseBlock
+        table = np.column_stack([idf, idf[:, None] * block_coef])
+        blocks.append(block_type(transformer.analyzer, transformer.vocabulary_, table))
+        offset += width
+    for block in blocks:
+        if isinstance(block, _CharBlock):
+            block.warm(stems)  # every word seen in training: a server starts warm
+    return blocks
+
+
+def feature_width(features: FeatureUnion) -> int:
+    return sum(len(transformer.idf_) for _, transformer in features.transformer_list)
+
+
 class CompiledScorer:
     """Class probabilities from a fitted :func:`build_pipeline` pipeline, without scikit-learn."""
 
@@ -240,23 +270,11 @@ class CompiledScorer:
         pipeline = model.pipeline
         features: FeatureUnion = pipeline.named_steps["features"]
         coef, self.intercept = _linear_heads(pipeline.named_steps["classifier"])
-        self.blocks: list[_SparseBlock] = []
-        offset = 0
-        for _, transformer in features.transformer_list:
-            if not isinstance(transformer, TfidfVectorizer) or not transformer.sublinear_tf:
-                raise TypeError(f"cannot compile feature block {transformer!r}")
-            idf = transformer.idf_.astype(np.float64)
-            width = len(idf)
-            block_coef = coef[offset : offset + width]
-            block_type = _CharBlock if transformer.analyzer is char_features else _SparseBlock
-            table = np.column_stack([idf, idf[:, None] * block_coef])
-            self.blocks.append(block_type(transformer.analyzer, transformer.vocabulary_, table))
-            offset += width
-        if offset != coef.shape[0]:
-            raise ValueError(f"feature blocks cover {offset} columns, the classifier has {coef.shape[0]}")
-        for block in self.blocks:
-            if isinstance(block, _CharBlock):
-                block.warm(model.stems)  # every word seen in training: a server starts warm
+        if feature_width(features) != coef.shape[0]:
+            raise ValueError(
+                f"feature blocks cover {feature_width(features)} columns, the classifier has {coef.shape[0]}"
+            )
+        self.blocks = compile_blocks(features, coef, model.stems)
 
     def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
         probabilities = np.empty((len(texts), len(LABELS)))

@@ -15,10 +15,12 @@ read, or a model that fails to load or to match its SHA-256, leaves the current 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -93,6 +95,7 @@ class ModelServer:
         self._champion: tuple[str, str] | None = None  # (model_data_url, sha256) of the champion served
         self._reported: str | None = None  # the champion failure last logged at ERROR
         self._stopping = threading.Event()
+        self.batcher = Batcher()
 
     def start(self) -> None:
         """Load in the background so /ping can say 503 while a large model loads, then watch the pointer."""
@@ -173,7 +176,7 @@ class ModelServer:
             elif self.model is None:
                 await _respond(send, 503, _error(self.load_error or "model is loading"))
             else:
-                await _respond(send, 200, orjson.dumps({"status": "ok", "model_version": self.model.version}))
+                await _respond(send, 200, orjson.dumps({"status": "ok", **self.model.describe()}))
         elif path == "/invocations":
             if method != "POST":
                 await _respond(send, 405, _error("method not allowed: use POST"), [(b"allow", b"POST")])
@@ -198,7 +201,10 @@ class ModelServer:
             await _respond(send, error.status, error.body(), echo)
             return
         try:
-            answer = format_output(predict(model, texts))
+            if model.batched:
+                answer = await self.batcher.answer(model, texts)
+            else:
+                answer = format_output(predict(model, texts))
         except Exception:
             log.exception("invocation failed: status=500 correlation_id=%s", correlation_id or "-")
             await _respond(send, 500, _error("the model failed on this input; it has been logged"), echo)
@@ -217,6 +223,74 @@ class ModelServer:
                 self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+class Batcher:
+    """Requests that arrive while the encoder is busy are scored together, in one call, off the event loop.
+
+    An encoder scores a batch of texts for little more than one text costs, and onnxruntime releases
+    the GIL: the loop keeps reading requests while a worker thread encodes the previous batch. No
+    request waits for a timer: a batch starts as soon as the one before it ends. A batch holds the
+    texts of every request waiting (up to ``MAX_TEXTS``); a request is never split.
+    """
+
+    MAX_TEXTS = 512
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[LoadedModel, list[str], asyncio.Future[bytes]]] = []
+        self._draining = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
+
+    async def answer(self, model: LoadedModel, texts: list[str]) -> bytes:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiting.append((model, texts, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                batch, size = [], 0
+                while self._waiting and (not batch or size + len(self._waiting[0][1]) <= self.MAX_TEXTS):
+                    batch.append(self._waiting.pop(0))
+                    size += len(batch[-1][1])
+                outcomes = await loop.run_in_executor(self._executor, _score_batch, [(m, t) for m, t, _ in batch])
+                for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self._draining = False
+
+
+def _score_batch(requests: list[tuple[LoadedModel, list[str]]]) -> list[bytes | BaseException]:
+    """Each request's answer, or the exception its model raised. Requests for the same model (a swap
+    may leave two in one batch) are scored in one call."""
+    outcomes: list[bytes | BaseException] = [b""] * len(requests)
+    groups: dict[int, list[int]] = {}
+    for index, (model, _) in enumerate(requests):
+        groups.setdefault(id(model), []).append(index)
+    for indices in groups.values():
+        model = requests[indices[0]][0]
+        texts = [text for index in indices for text in requests[index][1]]
+        try:
+            predictions = predict(model, texts)
+        except Exception as error:  # every request of the group answers 500; the server stays up
+            for index in indices:
+                outcomes[index] = error
+            continue
+        start = 0
+        for index in indices:
+            count = len(requests[index][1])
+            outcomes[index] = format_output(predictions[start : start + count])
+            start += count
+    return outcomes
 
 
 def _error(message: str) -> bytes:

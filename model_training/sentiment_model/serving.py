@@ -13,9 +13,9 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from sentiment_model.artifact import load_from_uri, read_uri
+from sentiment_model.artifact import kind_of, load_from_uri, read_uri
 from sentiment_model.data import LABELS
-from sentiment_model.model import CompiledScorer
+from sentiment_model.scorers import Scorer, scorer_for
 
 MAX_INSTANCES = 256
 MAX_TEXT_CHARS = 5000
@@ -39,14 +39,26 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    scorer: CompiledScorer
+    scorer: Scorer
     version: str
     metadata: dict[str, Any]
+
+    @property
+    def batched(self) -> bool:
+        """An encoder scores many texts for little more than one: the server batches its requests."""
+        return kind_of(self.metadata) == "encoder"
+
+    def describe(self) -> dict[str, Any]:
+        """What /ping says about the model: its version, kind and (for an encoder model) encoder."""
+        described: dict[str, Any] = {"model_version": self.version, "kind": kind_of(self.metadata)}
+        if encoder := self.metadata.get("encoder"):
+            described["encoder"] = {key: encoder.get(key) for key in ("name", "sha256", "licence")}
+        return described
 
 
 def load_model(uri: str, expected_sha256: str | None = None) -> LoadedModel:
     artifact = load_from_uri(uri, expected_sha256)
-    return LoadedModel(CompiledScorer(artifact.model), str(artifact.metadata["version"]), artifact.metadata)
+    return LoadedModel(scorer_for(artifact), str(artifact.metadata["version"]), artifact.metadata)
 
 
 class ChampionPointer(BaseModel):

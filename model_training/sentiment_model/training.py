@@ -20,21 +20,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentiment_model.artifact import ARCHIVE_FILE, ArtifactError, load_archive_bytes
+from sentiment_model import encoder_model
+from sentiment_model.artifact import ARCHIVE_FILE, ArtifactError, LoadedArtifact, load_archive_bytes
 from sentiment_model.data import LABELS, Feedback, SourceReport, fold_text, read_feedback, read_split
+from sentiment_model.encoder import BUNDLED, EmbeddingCache, Encoder
 from sentiment_model.evaluate import classification_metrics
 from sentiment_model.model import CompiledScorer, ModelParams, TrainedModel, build_pipeline
+from sentiment_model.scorers import Scorer, scorer_for
 
 log = logging.getLogger(__name__)
 
-LIBRARIES = ("scikit-learn", "nltk", "numpy", "pandas", "joblib", "vaderSentiment")
+LIBRARIES = ("scikit-learn", "nltk", "numpy", "pandas", "joblib", "vaderSentiment", "onnxruntime", "tokenizers")
 
 
 @dataclass
 class TrainingResult:
-    model: TrainedModel
+    model: Any  # TrainedModel (tfidf) or Heads (encoder)
     metadata: dict[str, Any]
     metrics: dict[str, Any]
+    encoder_dir: Path | None = None  # the encoder an encoder model ships with
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class Champion:
     """The model currently served, to compare the candidate against."""
 
     version: str
-    model: TrainedModel
+    artifact: LoadedArtifact
 
 
 def load_champion(directory: Path | None, expected_sha256: str | None) -> Champion | None:
@@ -54,8 +58,8 @@ def load_champion(directory: Path | None, expected_sha256: str | None) -> Champi
     if not expected_sha256:
         raise ArtifactError(f"refusing champion {archive}: no --champion-sha256 given to check it against")
     artifact = load_archive_bytes(archive.read_bytes(), expected_sha256)
-    log.info("champion %s loaded from %s", artifact.metadata["version"], archive)
-    return Champion(str(artifact.metadata["version"]), artifact.model)
+    log.info("champion %s (%s) loaded from %s", artifact.metadata["version"], artifact.kind, archive)
+    return Champion(str(artifact.metadata["version"]), artifact)
 
 
 def library_versions() -> dict[str, str]:
@@ -71,13 +75,13 @@ def sample_weights(base: pd.DataFrame, feedback: Feedback, params: ModelParams) 
     return np.concatenate([base_weights, np.full(len(feedback.train), params.feedback_weight)])
 
 
-def evaluate(scorer: CompiledScorer, frame: pd.DataFrame) -> dict[str, Any]:
+def evaluate(scorer: Scorer, frame: pd.DataFrame) -> dict[str, Any]:
     probabilities = scorer.predict_proba(frame["text"].tolist())
     predicted = [LABELS[i] for i in probabilities.argmax(axis=1)]
     return classification_metrics(frame["label"].tolist(), predicted)
 
 
-def evaluate_all(scorer: CompiledScorer, golden: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, Any]:
+def evaluate_all(scorer: Scorer, golden: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, Any]:
     """Metrics per golden source, on the whole golden split, and on the feedback hold-out."""
     metrics: dict[str, Any] = {
         "golden": {source: evaluate(scorer, rows) for source, rows in golden.groupby("source")},
@@ -115,6 +119,50 @@ def dataset_manifest(
     return manifest
 
 
+@dataclass(frozen=True)
+class Fitted:
+    model: Any
+    scorer: Scorer
+    extra_metadata: dict[str, Any]
+    encoder_dir: Path | None = None
+    cache: EmbeddingCache | None = None
+
+
+def fit_tfidf(
+    texts: pd.Series, labels: pd.Series, weights: np.ndarray, domains: np.ndarray, params: ModelParams
+) -> Fitted:
+    pipeline = build_pipeline(params)
+    pipeline.fit(texts, labels, classifier__sample_weight=weights, classifier__domain=domains)
+    model = TrainedModel.capture(pipeline)
+    # The scorer is built before any champion's: that adds the champion's stems to the cache captured above.
+    return Fitted(model, CompiledScorer(model), {"kind": "tfidf"})
+
+
+def fit_encoder(
+    texts: pd.Series,
+    labels: pd.Series,
+    weights: np.ndarray,
+    domains: np.ndarray,
+    params: ModelParams,
+    encoder_dir: Path,
+    cache_dir: Path | None,
+) -> Fitted:
+    encoder = Encoder(encoder_dir)
+    cache = EmbeddingCache(cache_dir, encoder)
+    known = len(cache)
+    embeddings = cache.embed(texts.tolist())
+    log.info(
+        "embeddings: %d texts, %d from the cache (%d cached before), %d encoded",
+        len(texts),
+        cache.hits,
+        known,
+        cache.misses,
+    )
+    model = encoder_model.fit(texts.tolist(), embeddings, labels.to_numpy(), weights, domains, params)
+    extra = {"kind": "encoder", "encoder": encoder.info.as_dict()}
+    return Fitted(model, encoder_model.EncoderScorer(model, cache.embed), extra, encoder_dir, cache)
+
+
 def train(
     train_dir: Path,
     feedback_dir: Path | None,
@@ -124,6 +172,8 @@ def train(
     sample: int | None = None,
     seed: int = 0,
     champion: Champion | None = None,
+    encoder_dir: Path = BUNDLED,
+    cache_dir: Path | None = None,
 ) -> TrainingResult:
     started = time.perf_counter()
     base, base_reports = read_split(train_dir / "base")
@@ -142,28 +192,30 @@ def train(
     missing = set(LABELS) - set(labels)
     if missing:
         raise ValueError(f"training data has no rows labelled {sorted(missing)}")
-    pipeline = build_pipeline(params)
     domains = np.concatenate([base["source"].to_numpy(dtype=str), np.full(len(feedback.train), "feedback")])
-    pipeline.fit(
-        texts, labels, classifier__sample_weight=sample_weights(base, feedback, params), classifier__domain=domains
-    )
+    weights = sample_weights(base, feedback, params)
+    if params.kind == "encoder":
+        fitted = fit_encoder(texts, labels, weights, domains, params, encoder_dir, cache_dir)
+    else:
+        fitted = fit_tfidf(texts, labels, weights, domains, params)
     fit_seconds = time.perf_counter() - started
 
-    # Captured before the champion's scorer is built: that adds the champion's stems to the cache.
-    model = TrainedModel.capture(pipeline)
-    metrics = evaluate_all(CompiledScorer(model), golden, feedback.holdout)
+    metrics = evaluate_all(fitted.scorer, golden, feedback.holdout)
     summary = summarise(metrics)
     champion_summary: dict[str, Any] | None = None
     metrics["champion"] = None
     if champion:
-        champion_metrics = evaluate_all(CompiledScorer(champion.model), golden, feedback.holdout)
+        champion_metrics = evaluate_all(scorer_for(champion.artifact, fitted.cache), golden, feedback.holdout)
         metrics["champion"] = {"version": champion.version, **champion_metrics}
         champion_summary = {**summarise(champion_metrics), "version": champion.version}
         log.info("champion %s on the same golden split and hold-out: %s", champion.version, champion_summary)
+    if fitted.cache is not None:
+        fitted.cache.save()
     created_at = datetime.now(UTC)
     fingerprint = hashlib.sha256(f"{manifest['sha256']}{sorted(params.as_dict().items())}".encode()).hexdigest()
     metadata = {
         "version": version or f"{created_at:%Y%m%d-%H%M%S}-{fingerprint[:8]}",
+        **fitted.extra_metadata,
         "classes": list(LABELS),
         "metrics": summary,
         "champion_metrics": champion_summary,
@@ -173,5 +225,5 @@ def train(
         "created_at": created_at.isoformat(timespec="seconds"),
         "training_seconds": round(fit_seconds, 1),
     }
-    log.info("trained %s in %.1fs: %s", metadata["version"], fit_seconds, summary)
-    return TrainingResult(model, metadata, metrics)
+    log.info("trained %s (%s) in %.1fs: %s", metadata["version"], params.kind, fit_seconds, summary)
+    return TrainingResult(fitted.model, metadata, metrics, fitted.encoder_dir)

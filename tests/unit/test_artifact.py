@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from sentiment_model.artifact import ArtifactError, load_from_uri, load_model_dir, pack, sha256_bytes, unpack
-from sentiment_model.model import CompiledScorer
+from sentiment_model.scorers import scorer_for
 
 
 def test_model_folder_round_trip(model_dir: Path, model_version: str) -> None:
     loaded = load_model_dir(model_dir)
     assert loaded.metadata["version"] == model_version
-    probabilities = CompiledScorer(loaded.model).predict_proba(["loved it"])
+    probabilities = scorer_for(loaded).predict_proba(["loved it"])
     assert probabilities.shape == (1, 3)
     assert json.loads((model_dir / "metrics.json").read_text())["golden"]["all"]["rows"] > 0
 
@@ -25,7 +25,14 @@ def test_model_folder_round_trip(model_dir: Path, model_version: str) -> None:
 def test_archive_round_trip(model_archive: tuple[Path, str], model_version: str) -> None:
     archive, sha256 = model_archive
     with tarfile.open(archive) as tar:
-        assert sorted(tar.getnames()) == ["metadata.json", "metrics.json", "model.joblib"]
+        assert sorted(tar.getnames()) == [
+            "encoder/encoder.json",
+            "encoder/model.onnx",
+            "encoder/tokenizer.json",
+            "metadata.json",
+            "metrics.json",
+            "model.joblib",
+        ]
     assert load_from_uri(str(archive), sha256).metadata["version"] == model_version
 
 
@@ -76,3 +83,48 @@ def test_unpack_ignores_members_outside_the_artifact(model_dir: Path, tmp_path: 
 def test_pack_returns_the_archive_hash(model_dir: Path, tmp_path: Path) -> None:
     archive = tmp_path / "m.tar.gz"
     assert pack(model_dir, archive) == sha256_bytes(archive.read_bytes())
+
+
+def test_a_tfidf_artifact_round_trips_without_an_encoder(tfidf_model_dir: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "tfidf.tar.gz"
+    loaded = load_from_uri(str(archive), pack(tfidf_model_dir, archive))
+    assert (loaded.kind, loaded.encoder) == ("tfidf", None)
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == ["metadata.json", "metrics.json", "model.joblib"]
+    assert scorer_for(loaded).predict_proba(["loved it"]).shape == (1, 3)
+
+
+def test_a_tampered_encoder_inside_an_artifact_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    with (copy / "encoder" / "model.onnx").open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ArtifactError, match="SHA-256"):
+        load_model_dir(copy)
+
+
+def test_an_artifact_naming_another_encoder_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    metadata = json.loads((copy / "metadata.json").read_text())
+    metadata["encoder"]["sha256"] = "f" * 64
+    (copy / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match="expected"):
+        load_model_dir(copy)
+
+
+def test_an_encoder_model_without_its_encoder_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    shutil.rmtree(copy / "encoder")
+    with pytest.raises(ArtifactError, match="encoder"):
+        load_model_dir(copy)
+
+
+def test_an_unknown_kind_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    metadata = json.loads((copy / "metadata.json").read_text())
+    (copy / "metadata.json").write_text(json.dumps({**metadata, "kind": "llm"}))
+    with pytest.raises(ArtifactError, match="kind 'llm'"):
+        load_model_dir(copy)

@@ -92,9 +92,9 @@ def test_feedback_teaches_the_experts_but_not_the_gate() -> None:
     assert list(experts.review_.classes_) == ["negative", "positive"]
 
 
-def test_the_trained_model_is_gated_experts_and_scores_both_domains(small_training: TrainingResult) -> None:
-    classifier = small_training.model.pipeline.named_steps["classifier"]
-    scorer = CompiledScorer(small_training.model)
+def test_the_trained_model_is_gated_experts_and_scores_both_domains(small_tfidf_training: TrainingResult) -> None:
+    classifier = small_tfidf_training.model.pipeline.named_steps["classifier"]
+    scorer = CompiledScorer(small_tfidf_training.model)
     reviews = pd.read_csv(DATA / "golden" / "reviews.csv")["text"].head(200).tolist()
 
     assert isinstance(classifier, GatedExperts)
@@ -103,9 +103,9 @@ def test_the_trained_model_is_gated_experts_and_scores_both_domains(small_traini
     assert float(np.median(neutral)) < 0.1
 
 
-def test_a_model_from_before_the_experts_scores_exactly_as_it_did(small_training: TrainingResult) -> None:
+def test_a_model_from_before_the_experts_scores_exactly_as_it_did(small_tfidf_training: TrainingResult) -> None:
     """A champion trained as one multinomial regression must still load and score the same."""
-    features = small_training.model.pipeline.named_steps["features"]
+    features = small_tfidf_training.model.pipeline.named_steps["features"]
     texts = pd.read_csv(DATA / "golden" / "tweets.csv")["text"].head(300).tolist()
     reviews = pd.read_csv(DATA / "golden" / "reviews.csv").head(300)
     tweets = pd.read_csv(DATA / "golden" / "tweets.csv").head(300)
@@ -113,7 +113,7 @@ def test_a_model_from_before_the_experts_scores_exactly_as_it_did(small_training
     single = LogisticRegression(C=2.0, max_iter=3000).fit(
         features.transform(train_texts), [*reviews["label"], *tweets["label"]]
     )
-    old = TrainedModel(Pipeline([("features", features), ("classifier", single)]), small_training.model.stems)
+    old = TrainedModel(Pipeline([("features", features), ("classifier", single)]), small_tfidf_training.model.stems)
 
     order = [list(single.classes_).index(label) for label in LABELS]
     expected = old.pipeline.predict_proba(texts)[:, order]

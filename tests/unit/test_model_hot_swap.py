@@ -49,7 +49,7 @@ def archives(tmp_path_factory: pytest.TempPathFactory, small_training: TrainingR
     for version in ("a", "b"):
         folder = tmp_path_factory.mktemp(f"model-{version}")
         metadata = {**small_training.metadata, "version": version}
-        write_model_dir(folder, small_training.model, metadata, small_training.metrics)
+        write_model_dir(folder, small_training.model, metadata, small_training.metrics, small_training.encoder_dir)
         archive = folder.parent / f"{folder.name}.tar.gz"
         built[version] = Archive(version, archive, pack(folder, archive))
     return built

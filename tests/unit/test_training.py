@@ -1,4 +1,4 @@
-"""Training on a small real sample: outputs, repeatability, feedback, the compiled scorer."""
+"""Training on a small real sample, both kinds: outputs, repeatability, feedback, the compiled scorer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sentiment_model.data import LABELS
+from sentiment_model.encoder import BUNDLED, read_record
 from sentiment_model.model import CompiledScorer, ModelParams
 from sentiment_model.training import TrainingResult, train
 from tests.conftest import DATA, SAMPLE_ROWS_PER_SOURCE
@@ -30,33 +31,67 @@ def test_metadata_records_what_a_registry_needs(small_training: TrainingResult) 
     assert len(manifest["sha256"]) == 64
     assert metadata["libraries"]["scikit-learn"]
     assert metadata["parameters"]["C"] == ModelParams().C
+    # The default kind names its encoder, as the registry, /health and the page show it.
+    assert metadata["kind"] == "encoder"
+    record = read_record(BUNDLED)
+    assert metadata["encoder"] == {
+        "name": record["name"],
+        "sha256": record["files"]["model.onnx"],
+        "licence": "Apache-2.0",
+        "dimensions": 384,
+    }
+    assert small_training.encoder_dir == BUNDLED
 
 
-def test_metrics_cover_each_golden_source(small_training: TrainingResult) -> None:
-    golden = small_training.metrics["golden"]
+def test_a_tfidf_model_is_a_training_option(small_tfidf_training: TrainingResult) -> None:
+    assert small_tfidf_training.metadata["kind"] == "tfidf"
+    assert "encoder" not in small_tfidf_training.metadata
+    assert small_tfidf_training.encoder_dir is None
+
+
+@pytest.mark.parametrize("fixture", ["small_training", "small_tfidf_training"])
+def test_metrics_cover_each_golden_source(fixture: str, request: pytest.FixtureRequest) -> None:
+    result: TrainingResult = request.getfixturevalue(fixture)
+    golden = result.metrics["golden"]
     assert set(golden) == {"reviews", "tweets", "all"}
     assert golden["reviews"]["rows"] == len(pd.read_csv(DATA / "golden" / "reviews.csv"))
     # far better than chance even on a small sample
     assert golden["reviews"]["accuracy"] > 0.65
     assert golden["tweets"]["macro_f1"] > 0.55
-    assert small_training.metrics["feedback_holdout"] is None
+    assert result.metrics["feedback_holdout"] is None
 
 
-def test_training_is_repeatable(small_training: TrainingResult) -> None:
-    again = train(DATA, None, ModelParams(), sample=SAMPLE_ROWS_PER_SOURCE, seed=7)
+def test_the_encoder_model_beats_tfidf_on_the_same_small_sample(
+    small_training: TrainingResult, small_tfidf_training: TrainingResult
+) -> None:
+    encoder, tfidf = small_training.metadata["metrics"], small_tfidf_training.metadata["metrics"]
+    assert encoder["reviews_accuracy"] > tfidf["reviews_accuracy"] + 0.03
+    assert encoder["tweets_macro_f1"] > tfidf["tweets_macro_f1"] + 0.03
+
+
+def test_training_is_repeatable(small_training: TrainingResult, small_tfidf_training: TrainingResult) -> None:
     texts = ["what a waste of two hours", "my flight is at 6pm", "a triumph"]
-    first = CompiledScorer(small_training.model).predict_proba(texts)
-    second = CompiledScorer(again.model).predict_proba(texts)
-    np.testing.assert_allclose(first, second, rtol=0, atol=1e-12)
+    # The encoder kind, once from the cache and once encoding every text again: the same model.
+    again = train(DATA, None, ModelParams(), sample=SAMPLE_ROWS_PER_SOURCE, seed=7, cache_dir=None)
+    first = small_training.model
+    np.testing.assert_allclose(first.tweet_coef, again.model.tweet_coef, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(first.gate_coef, again.model.gate_coef, rtol=0, atol=1e-12)
     assert again.metadata["dataset"]["sha256"] == small_training.metadata["dataset"]["sha256"]
+    tfidf_again = train(DATA, None, ModelParams(kind="tfidf"), sample=SAMPLE_ROWS_PER_SOURCE, seed=7)
+    np.testing.assert_allclose(
+        CompiledScorer(small_tfidf_training.model).predict_proba(texts),
+        CompiledScorer(tfidf_again.model).predict_proba(texts),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
-def test_compiled_scorer_equals_the_pipeline(small_training: TrainingResult) -> None:
+def test_compiled_scorer_equals_the_pipeline(small_tfidf_training: TrainingResult) -> None:
     texts = [*pd.read_csv(DATA / "golden" / "tweets.csv")["text"].head(300), "", "!!!", "🙂"]
-    pipeline = small_training.model.pipeline
+    pipeline = small_tfidf_training.model.pipeline
     order = [list(pipeline.classes_).index(label) for label in LABELS]
     expected = pipeline.predict_proba(texts)[:, order]
-    actual = CompiledScorer(small_training.model).predict_proba(texts)
+    actual = CompiledScorer(small_tfidf_training.model).predict_proba(texts)
     np.testing.assert_allclose(actual, expected, atol=1e-6)
     np.testing.assert_allclose(actual.sum(axis=1), 1.0, atol=1e-12)
 
@@ -66,8 +101,8 @@ def test_feedback_teaches_the_model_and_is_evaluated_on_its_holdout(tmp_path: Pa
     for i in range(60):
         record = {"comment_id": f"c{i}", "text": f"{phrase} number {i}", "label": "positive", "created_at": "t"}
         (tmp_path / f"{i}.json").write_text(json.dumps(record))
-    without = train(DATA, None, ModelParams(), sample=400, seed=1)
-    with_feedback = train(DATA, tmp_path, ModelParams(), sample=400, seed=1)
+    without = train(DATA, None, ModelParams(kind="tfidf"), sample=400, seed=1)
+    with_feedback = train(DATA, tmp_path, ModelParams(kind="tfidf"), sample=400, seed=1)
     probe = [f"{phrase} again"]
     positive = LABELS.index("positive")
     before = CompiledScorer(without.model).predict_proba(probe)[0, positive]
@@ -82,4 +117,4 @@ def test_training_data_missing_a_class_is_refused(tmp_path: Path) -> None:
         (tmp_path / split).mkdir()
         (tmp_path / split / "only.csv").write_text("text,label\ngood,positive\nbad,negative\n")
     with pytest.raises(ValueError, match="neutral"):
-        train(tmp_path, None, ModelParams(min_df=1))
+        train(tmp_path, None, ModelParams(kind="tfidf", min_df=1))

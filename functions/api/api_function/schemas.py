@@ -8,7 +8,16 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sentiment_common.models import MAX_COMMENT_CHARS, Comment, CommentStatus, FeedbackRecord, Label, Scores
-from sentiment_common.registry import Decision, Metrics, ModelRecord, RunStatus, TrainingRun, Trigger
+from sentiment_common.registry import (
+    Decision,
+    EncoderRef,
+    Metrics,
+    ModelKind,
+    ModelRecord,
+    RunStatus,
+    TrainingRun,
+    Trigger,
+)
 from sentiment_common.registry import ModelStatus as RegisteredStatus
 
 # What strip_whitespace removes (Unicode's White_Space), spelled out: JSON Schema's \s is ECMAScript's,
@@ -154,6 +163,8 @@ class ServingModel(BaseModel):
     reachable: bool
     model_version: str | None
     reason: str | None = None
+    kind: Annotated[ModelKind | None, Field(description="The answering model's kind, from the registry")] = None
+    encoder: Annotated[EncoderRef | None, Field(description="Its encoder, for an encoder model")] = None
 
 
 class HealthResponse(BaseModel):
@@ -188,6 +199,8 @@ class ModelOut(BaseModel):
     training_run: Annotated[str | None, Field(description="The run that trained it; null for the first model")]
     model_data_url: str
     sha256: str
+    kind: Annotated[ModelKind, Field(description="encoder (heads on a sentence encoder) or tfidf")]
+    encoder: Annotated[EncoderRef | None, Field(description="name, SHA-256 and licence of its encoder; null for tfidf")]
 
     @classmethod
     def of(cls, record: ModelRecord) -> ModelOut:

