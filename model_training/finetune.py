@@ -150,7 +150,7 @@ def fine_tune(args: argparse.Namespace, folder: Path) -> tuple[SentenceEncoder, 
     tweet_counts = np.bincount([t for t, r in zip(targets, is_review, strict=True) if not r], minlength=len(LABELS))
     tweet_weights = torch.tensor(tweet_counts.sum() / (len(LABELS) * np.maximum(tweet_counts, 1)), dtype=torch.float)
 
-    plan = batches([len(ids) for ids in encoded], args.batch_size, random.Random(args.seed)) * args.epochs
+    plan = batches([len(ids) for ids in encoded], args.batch_size, random.Random(args.seed)) * args.epochs  # noqa: S311 - a seeded shuffle
     parameters = [*model.parameters(), *heads.parameters()]
     optimiser = torch.optim.AdamW(parameters, lr=args.learning_rate, weight_decay=0.01)
     warmup = max(1, len(plan) // 10)

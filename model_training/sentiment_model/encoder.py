@@ -17,6 +17,7 @@ import json
 import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,15 +107,23 @@ def session_options(threads: int) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return options
 
 
 class Encoder:
-    """Texts in, L2-normalised embeddings out (float32, one row per text)."""
+    """Texts in, L2-normalised embeddings out (float32, one row per text).
+
+    Each text is run alone, unpadded: dynamic int8 quantization scales a batch's activations by the
+    batch's own range, so a text batched with others would get slightly different numbers (a cosine
+    of 0.98 seen here) than alone. Alone, a text always gets the same embedding, in a batch request
+    or a single one, in training or in serving. Several texts are spread over ``threads`` threads
+    (onnxruntime releases the GIL); one text runs on one thread (3.3 ms p50 here).
+    """
 
     def __init__(self, folder: Path, expected_sha256: str | None = None, threads: int | None = None) -> None:
-        import onnxruntime as ort  # noqa: PLC0415
+        import onnxruntime as ort  # noqa: PLC0415 - only the encoder kind needs it
         from tokenizers import Tokenizer  # noqa: PLC0415
 
         record = verify(folder, expected_sha256)
@@ -129,30 +138,28 @@ class Encoder:
         self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         self.tokenizer.enable_truncation(max_length=self.max_tokens)
         self.tokenizer.no_padding()
-        threads = threads or int(os.environ.get("ENCODER_THREADS", "0")) or (os.cpu_count() or 1)
+        self.threads = threads or int(os.environ.get("ENCODER_THREADS", "0")) or (os.cpu_count() or 1)
         self.session = ort.InferenceSession(
-            str(folder / MODEL_FILE), session_options(threads), providers=["CPUExecutionProvider"]
+            str(folder / MODEL_FILE), session_options(1), providers=["CPUExecutionProvider"]
         )
+        self._pool: ThreadPoolExecutor | None = None
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> NDArray[np.float32]:
-        """Embeddings in the order given. Texts are batched by length, so short ones are not
-        padded to the longest of the whole call."""
-        prepared = [prepare(text) for text in texts]
-        encodings = self.tokenizer.encode_batch(prepared)
-        out = np.empty((len(texts), self.info.dimensions), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            width = max(len(encodings[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for slot, i in enumerate(rows):
-                tokens = encodings[i].ids
-                ids[slot, : len(tokens)] = tokens
-                mask[slot, : len(tokens)] = 1
-            (embeddings,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
-            out[rows] = embeddings
-        return out
+    def _run(self, ids: list[int]) -> NDArray[np.float32]:
+        tokens = np.array([ids], dtype=np.int64)
+        (embedding,) = self.session.run(None, {"input_ids": tokens, "attention_mask": np.ones_like(tokens)})
+        return np.asarray(embedding[0], dtype=np.float32)
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embeddings in the order given."""
+        encodings = self.tokenizer.encode_batch([prepare(text) for text in texts])
+        ids = [encoding.ids for encoding in encodings]
+        if len(ids) <= 1 or self.threads == 1:
+            rows = [self._run(one) for one in ids]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="encoder")
+            rows = list(self._pool.map(self._run, ids))
+        return np.stack(rows) if rows else np.empty((0, self.info.dimensions), dtype=np.float32)
 
 
 class EmbeddingCache:

@@ -86,6 +86,7 @@ def fit(
     embeddings: NDArray[np.floating[Any]],
     labels: Sequence[str] | NDArray[Any],
     weights: NDArray[np.float64],
+    *,
     domains: Sequence[str] | NDArray[Any],
     params: ModelParams,
 ) -> EncoderModel:

@@ -253,7 +253,8 @@ class Batcher:
         loop = asyncio.get_running_loop()
         try:
             while self._waiting:
-                batch, size = [], 0
+                batch: list[tuple[LoadedModel, list[str], asyncio.Future[bytes]]] = []
+                size = 0
                 while self._waiting and (not batch or size + len(self._waiting[0][1]) <= self.MAX_TEXTS):
                     batch.append(self._waiting.pop(0))
                     size += len(batch[-1][1])

@@ -142,6 +142,7 @@ def fit_encoder(
     texts: pd.Series,
     labels: pd.Series,
     weights: np.ndarray,
+    *,
     domains: np.ndarray,
     params: ModelParams,
     encoder_dir: Path,
@@ -158,7 +159,7 @@ def fit_encoder(
         known,
         cache.misses,
     )
-    model = encoder_model.fit(texts.tolist(), embeddings, labels.to_numpy(), weights, domains, params)
+    model = encoder_model.fit(texts.tolist(), embeddings, labels.to_numpy(), weights, domains=domains, params=params)
     extra = {"kind": "encoder", "encoder": encoder.info.as_dict()}
     return Fitted(model, encoder_model.EncoderScorer(model, cache.embed), extra, encoder_dir, cache)
 
@@ -195,7 +196,9 @@ def train(
     domains = np.concatenate([base["source"].to_numpy(dtype=str), np.full(len(feedback.train), "feedback")])
     weights = sample_weights(base, feedback, params)
     if params.kind == "encoder":
-        fitted = fit_encoder(texts, labels, weights, domains, params, encoder_dir, cache_dir)
+        fitted = fit_encoder(
+            texts, labels, weights, domains=domains, params=params, encoder_dir=encoder_dir, cache_dir=cache_dir
+        )
     else:
         fitted = fit_tfidf(texts, labels, weights, domains, params)
     fit_seconds = time.perf_counter() - started
