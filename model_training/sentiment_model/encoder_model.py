@@ -7,9 +7,13 @@ The embedding is scaled by ``embedding_scale`` so that one regularisation suits 
 
 Heads, arranged as the TF-IDF model's experts (:class:`~sentiment_model.model.GatedExperts`): a
 gate (is this text like a review or like a tweet?), a review expert and a tweet expert, mixed as
-P = g·P_review + (1 − g)·P_tweet. Unlike the TF-IDF model's, the review expert learns every label it
-is given: the critics' reviews carry no neutral label, but a person's feedback may, so once people
-call review-like texts neutral, it answers neutral too. Any text can be answered neutral.
+P = g·P_review + (1 − g)·P_tweet. The critics' reviews carry no neutral label (fresh or rotten is a
+forced choice), so the review expert rarely says neutral and formal prose goes to it: "The meeting is
+at 3pm in room 4" was called negative. Feedback changes that in two ways. The review expert learns
+every label it is given, neutral included. And the gate learns from every text people call neutral
+(weighted ``neutral_gate_weight``) that it is not a text for the review expert, so texts like it go to
+the tweet expert, which knows neutral from its data and from feedback. Any text can be answered
+neutral.
 
 Every run refits all of it in seconds; only texts never seen before are encoded (the
 :class:`~sentiment_model.encoder.EmbeddingCache`). Serving computes the same probabilities without
@@ -105,7 +109,13 @@ def fit(
         dtype=np.float64,
     )
     # lbfgs is deterministic: the same data and parameters give the same model.
-    gate = LogisticRegression(C=params.C, max_iter=params.max_iter).fit(x[~feedback], review[~feedback])
+    # The gate learns from base rows, and from feedback that calls a text neutral: the reviews' labels
+    # are a forced choice, so a text people call neutral is not one for the review expert to judge.
+    for_gate = ~feedback | (feedback & (y == "neutral"))
+    gate_weights = np.where(feedback, params.neutral_gate_weight, 1.0)
+    gate = LogisticRegression(C=params.C, max_iter=params.max_iter).fit(
+        x[for_gate], review[for_gate], sample_weight=gate_weights[for_gate]
+    )
     for_review = review | feedback
     review_expert = LogisticRegression(C=params.review_C, max_iter=params.max_iter).fit(
         x[for_review], y[for_review], sample_weight=weights[for_review]

@@ -54,6 +54,8 @@ class ModelParams:
     feedback_weight: float = 3.0
     # The encoder kind: embeddings scaled to sit beside the TF-IDF features under one regularisation.
     embedding_scale: float = 0.3
+    # The encoder kind: what one text people called neutral weighs in the gate (a base row weighs 1).
+    neutral_gate_weight: float = 9.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

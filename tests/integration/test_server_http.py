@@ -1,8 +1,11 @@
-"""The model server over real HTTP: the SageMaker serving contract, good and bad input."""
+"""The model server over real HTTP, serving each kind of artifact: the SageMaker serving contract,
+good and bad input."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -13,21 +16,49 @@ from sentiment_model.serving import MAX_BODY_BYTES
 from tests.integration.conftest import model_env, running_server, wait_for_ping
 
 
-@pytest.fixture(scope="module")
-def server(model_dir: Path) -> Iterator[str]:
-    with running_server(model_env(model_dir)) as (url, _):
+@pytest.fixture(scope="module", params=["model_dir", "tfidf_model_dir"], ids=["encoder", "tfidf"])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, object]]]:
+    """A server over each kind of model folder, and that folder's metadata."""
+    folder: Path = request.getfixturevalue(request.param)
+    with running_server(model_env(folder)) as (url, _):
         assert wait_for_ping(url).status_code == 200
-        yield url
+        yield url, json.loads((folder / "metadata.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def server(served: tuple[str, dict[str, object]]) -> str:
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def model_version(served: tuple[str, dict[str, object]]) -> str:
+    return str(served[1]["version"])
 
 
 def invoke(url: str, body: bytes, content_type: str = "application/json") -> httpx.Response:
     return httpx.post(f"{url}/invocations", content=body, headers={"content-type": content_type}, timeout=10)
 
 
-def test_ping_names_the_loaded_model(server: str, model_version: str) -> None:
-    response = httpx.get(f"{server}/ping")
+def test_ping_names_the_loaded_model_its_kind_and_encoder(served: tuple[str, dict[str, object]]) -> None:
+    url, metadata = served
+    response = httpx.get(f"{url}/ping")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "model_version": model_version}
+    expected: dict[str, object] = {"status": "ok", "model_version": metadata["version"], "kind": metadata["kind"]}
+    if metadata["kind"] == "encoder":
+        encoder = metadata["encoder"]
+        assert isinstance(encoder, dict)
+        expected["encoder"] = {"name": encoder["name"], "sha256": encoder["sha256"], "licence": "Apache-2.0"}
+    assert response.json() == expected
+
+
+def test_concurrent_requests_get_the_answers_they_get_alone(server: str) -> None:
+    """The encoder server scores requests that arrive together in one batch: each still gets its own."""
+    texts = [f"{word} experience with the {thing}" for word in ("great", "awful", "ordinary") for thing in "abcdefgh"]
+    alone = [invoke(server, orjson.dumps({"instances": [text]})).json()["predictions"][0] for text in texts]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda t: invoke(server, orjson.dumps({"instances": [t]})), texts))
+    assert all(response.status_code == 200 for response in together)
+    assert [response.json()["predictions"][0] for response in together] == alone
 
 
 def test_json_invocation_classifies_each_text(server: str, model_version: str) -> None:

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from sentiment_model.data import LABELS
-from sentiment_model.encoder import BUNDLED, read_record
+from sentiment_model.encoder import BUNDLED, Encoder, read_record
+from sentiment_model.encoder_model import EncoderScorer
 from sentiment_model.model import CompiledScorer, ModelParams
 from sentiment_model.training import TrainingResult, train
-from tests.conftest import DATA, SAMPLE_ROWS_PER_SOURCE
+from tests.conftest import DATA, EMBEDDING_CACHE, SAMPLE_ROWS_PER_SOURCE
 
 
 def test_metadata_records_what_a_registry_needs(small_training: TrainingResult) -> None:
@@ -74,8 +75,8 @@ def test_training_is_repeatable(small_training: TrainingResult, small_tfidf_trai
     # The encoder kind, once from the cache and once encoding every text again: the same model.
     again = train(DATA, None, ModelParams(), sample=SAMPLE_ROWS_PER_SOURCE, seed=7, cache_dir=None)
     first = small_training.model
-    np.testing.assert_allclose(first.tweet_coef, again.model.tweet_coef, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(first.gate_coef, again.model.gate_coef, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(first.dense_coef, again.model.dense_coef)
+    np.testing.assert_array_equal(first.sparse_coef, again.model.sparse_coef)
     assert again.metadata["dataset"]["sha256"] == small_training.metadata["dataset"]["sha256"]
     tfidf_again = train(DATA, None, ModelParams(kind="tfidf"), sample=SAMPLE_ROWS_PER_SOURCE, seed=7)
     np.testing.assert_allclose(
@@ -118,3 +119,29 @@ def test_training_data_missing_a_class_is_refused(tmp_path: Path) -> None:
         (tmp_path / split / "only.csv").write_text("text,label\ngood,positive\nbad,negative\n")
     with pytest.raises(ValueError, match="neutral"):
         train(tmp_path, None, ModelParams(kind="tfidf", min_df=1))
+
+
+UNSEEN = Path(__file__).resolve().parents[2] / "bench" / "data" / "unseen_domains.csv"
+
+
+def test_feedback_on_what_the_champion_got_wrong_teaches_similar_texts(
+    small_training: TrainingResult, tmp_path: Path
+) -> None:
+    """Comments from domains in neither training set (support, product feedback, requests, questions):
+    people correct every one the champion got wrong in one half; the candidate then gets most of the
+    ones it got wrong in the other half right."""
+    frame = pd.read_csv(UNSEEN)
+    champion = EncoderScorer(small_training.model, Encoder(BUNDLED).encode)
+    predicted = np.array(LABELS)[champion.predict_proba(frame["text"].tolist()).argmax(axis=1)]
+    wrong = frame[predicted != frame["label"].to_numpy()]
+    taught, held_out = wrong.iloc[::2], wrong.iloc[1::2]
+    assert len(held_out) >= 5, "the champion should get enough of these wrong for the test to mean something"
+    for index, row in taught.iterrows():
+        record = {"comment_id": f"u{index}", "text": row["text"], "label": row["label"], "created_at": "t"}
+        (tmp_path / f"u{index}.json").write_text(json.dumps(record))
+
+    candidate = train(DATA, tmp_path, ModelParams(), sample=SAMPLE_ROWS_PER_SOURCE, seed=7, cache_dir=EMBEDDING_CACHE)
+    scorer = EncoderScorer(candidate.model, Encoder(BUNDLED).encode)
+    now = np.array(LABELS)[scorer.predict_proba(held_out["text"].tolist()).argmax(axis=1)]
+    right = float((now == held_out["label"].to_numpy()).mean())
+    assert right > 0.5, f"{right:.2f} of {len(held_out)} held-out texts right after {len(taught)} corrections"
