@@ -346,6 +346,43 @@ def load_test(make_command: Callable[[int], ServerCommand]) -> dict[str, Any]:
     return {**result.as_dict(), "ready_seconds": ready["seconds"]}
 
 
+def image_layers() -> dict[str, float]:
+    """What the model image adds to its base (python:3.12-slim): the pinned requirements installed as the
+    Dockerfile installs them (here with this interpreter's wheels), and the code, encoder and data it copies.
+    No Docker engine is needed, nor used."""
+
+    def megabytes(path: Path) -> float:
+        return sum(item.stat().st_size for item in path.rglob("*") if item.is_file()) / 1e6
+
+    target = OUT / "image-packages"
+    shutil.rmtree(target, ignore_errors=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            "--target",
+            str(target),
+            "-r",
+            str(ROOT / "model_training" / "requirements.txt"),
+        ],
+        check=True,
+    )
+    model_training = ROOT / "model_training"
+    sizes = {
+        "packages": megabytes(target),
+        "encoder": megabytes(model_training / "encoders"),
+        "data": megabytes(model_training / "data"),
+        "code": megabytes(model_training / "sentiment_model") + (model_training / "train.py").stat().st_size / 1e6,
+        "torch_in_packages": float((target / "torch").exists()),
+    }
+    shutil.rmtree(target, ignore_errors=True)
+    return sizes
+
+
 def run_measurements() -> dict[str, Any]:
     """Every measurement, in order, as raw numbers."""
     require_wrk()  # before minutes of training, not after
@@ -363,6 +400,8 @@ def run_measurements() -> dict[str, Any]:
     progress("timing in-process predictions")
     latency = {kind: measure_latency(kind, sample) for kind in KINDS}
     latency["reference"] = reference_latency(reference_pipeline.predict_proba, sample)
+    progress("sizing what the model image adds to its base")
+    image = image_layers()
     write_bodies(sample.bodies)
     server = {
         "encoder": load_test(our_server("encoder")),
@@ -376,6 +415,7 @@ def run_measurements() -> dict[str, Any]:
         "unseen_domains": unseen,
         "latency_ms": latency,
         "server": server,
+        "image": image,
         "settings": {
             "seed": SEED,
             "warmup_texts": WARMUP_TEXTS,
