@@ -4,7 +4,8 @@ What the seeds' inference service does with a transformer: load a SentenceTransf
 and for each request encode its texts with PyTorch and apply a classifier to the embeddings. The
 encoder is all-MiniLM-L6-v2 from the pinned package (the architecture our encoder was fine-tuned
 from: the same layers, the same cost per text); the classifier is the heads of the encoder model
-the benchmark trained (``ENCODER_MODEL``: its model folder), so both servers do the same work.
+the benchmark trained (``ENCODER_MODEL``: its model folder; its TF-IDF part included), so both
+servers do the same work but for how they encode.
 
     uvicorn reference_transformer_server:app --app-dir bench --workers 1
 
@@ -26,6 +27,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from sentence_transformers import SentenceTransformer
 
+from sentiment_model.encoder_model import EncoderScorer
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = Path(os.environ.get("ENCODER_MODEL", ROOT / "build" / "bench" / "model"))
 LABELS = ("negative", "neutral", "positive")
@@ -35,7 +38,10 @@ _unpacked = tempfile.mkdtemp(prefix="minilm-")
 with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as bundle:
     bundle.extractall(_unpacked)
 encoder = SentenceTransformer(_unpacked, device="cpu", local_files_only=True)
-heads = joblib.load(MODEL_DIR / "model.joblib")
+scorer = EncoderScorer(
+    joblib.load(MODEL_DIR / "model.joblib"),
+    lambda texts: encoder.encode(list(texts), convert_to_numpy=True, normalize_embeddings=True),
+)
 app = FastAPI(title="seeds-style transformer sentiment server")
 
 
@@ -62,8 +68,7 @@ def ping() -> dict[str, str]:
 
 @app.post("/invocations")
 def invocations(request: Instances) -> Predictions:
-    embeddings = encoder.encode(request.instances, convert_to_numpy=True, normalize_embeddings=True)
-    probabilities = heads.predict_proba(embeddings)
+    probabilities = scorer.predict_proba(request.instances)
     predictions = []
     for row in probabilities.tolist():
         best = max(range(len(LABELS)), key=row.__getitem__)

@@ -78,9 +78,20 @@ def test_feedback_reaching_the_threshold_retrains_promotes_and_serves_the_new_ch
         registry["items"][1]["metrics"]["reviews_accuracy"], abs=0.02
     )
 
+    # Retrained as the default kind, heads on the bundled encoder, which the registry names.
+    encoder = json.loads((ROOT / "model_training" / "encoders" / "minilm-sentiment" / "encoder.json").read_text())
+    assert model["kind"] == "encoder"
+    assert model["encoder"] == {
+        "name": "minilm-sentiment",
+        "sha256": encoder["files"]["model.onnx"],
+        "licence": "Apache-2.0",
+    }
+
     answer = api.post("/comments", json={"comment": "Brilliant support, thank you!"}).json()
     assert answer["model_version"] == candidate
-    assert api.get("/health").json()["model"]["model_version"] == candidate
+    health = api.get("/health").json()["model"]
+    assert health["model_version"] == candidate
+    assert (health["kind"], health["encoder"]) == ("encoder", model["encoder"])
     sent = [message for message in notifications(local_stack) if run["run_id"] in str(message)]
     assert sent, "no notification for the run"
 

@@ -130,8 +130,10 @@ def test_a_comment_is_classified_and_shown_with_its_scores(watched: Watched, api
     stored = _all_comments(api)[0]
     assert stored["original_comment"] == text
     assert stored["sentiment"] == "positive"
-    served = api.get("/health").json()["model"]["model_version"]
+    health = api.get("/health").json()["model"]
+    served = health["model_version"]
     expect(page.get_by_test_id("result-model")).to_have_text(served)
+    expect(page.get_by_test_id("health")).to_contain_text(f"{served} ({health['kind']} {health['encoder']['name']})")
     expect(page.get_by_test_id("result-confidence")).to_have_text(f"{_percent(stored['confidence'])} confident")
     bars = page.get_by_test_id("result-scores").get_by_role("meter")
     expect(bars).to_have_count(3)
@@ -298,6 +300,7 @@ def test_the_model_panel_starts_a_run_and_rolls_back(
     page = watched.page
     first = api.get("/models").json()["champion"]
     expect(page.get_by_test_id("champion-version")).to_have_text(first)
+    expect(page.get_by_test_id("champion-kind")).to_have_text(" (encoder minilm-sentiment)")
     expect(page.get_by_test_id("start-run")).to_be_disabled()  # no key yet
 
     page.get_by_test_id("admin-key").fill("not-the-key")

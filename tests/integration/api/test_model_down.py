@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
@@ -39,11 +42,18 @@ def test_comments_wait_as_pending_and_are_classified_when_the_model_returns(api:
     assert api.run_pending(records) == {"batchItemFailures": []}
 
 
-def test_health_reports_the_model(api: Stack, model_version: str) -> None:
+def test_health_reports_the_model(api: Stack, model_version: str, model_dir: Path) -> None:
     up = api.call("GET", "/health")
     assert up.status == 200
     assert up.body["status"] == "ok"
     assert up.body["model"]["model_version"] == model_version
+    assert (up.body["model"]["kind"], up.body["model"]["encoder"]) == (None, None)  # not registered yet
+
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    api.registry.ensure_champion(model_version, "s3://bucket/models/x/model.tar.gz", "ab" * 32, metadata)
+    known = api.call("GET", "/health").body["model"]
+    assert known["kind"] == "encoder"
+    assert known["encoder"] == {key: metadata["encoder"][key] for key in ("name", "sha256", "licence")}
 
     api.model.stop()
     down = api.call("GET", "/health")
