@@ -60,6 +60,11 @@ time.sleep(float(flags.get("sleep", 0)))
 if "trace" in flags:
     with open(flags["trace"], "a") as trace:
         trace.write(f"end {os.environ['TRAINING_JOB_NAME']} {time.time()}\\n")
+checkpoints = root / "checkpoints"
+if checkpoints.is_dir():
+    seen_checkpoints = sorted(str(p.relative_to(checkpoints)) for p in checkpoints.rglob("*") if p.is_file())
+    (model / "checkpoints.json").write_text(json.dumps(seen_checkpoints))
+    (checkpoints / "added.txt").write_text("written by the job")
 if "fail" in flags:
     (root / "output" / "failure").write_text(flags["fail"])
     sys.exit(1)
@@ -441,6 +446,38 @@ def test_a_job_runs_the_container_as_sagemaker_runs_a_bring_your_own_image(
             "Uploading",
             "Completed",
         ]
+
+
+def test_checkpoints_are_restored_before_training_and_what_the_job_writes_is_saved_back(
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
+) -> None:
+    """CheckpointConfig: SageMaker copies S3Uri to LocalPath (/opt/ml/checkpoints) before the job and the
+    folder back afterwards; the embedding cache lives there between retraining runs."""
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
+        s3 = local.client("s3")
+        upload_small_data(s3)
+        s3.put_object(Bucket=BUCKET, Key="checkpoints/embeddings-abc.npz", Body=b"cached")
+        s3.put_object(Bucket=BUCKET, Key="checkpoints/nested/more.bin", Body=b"more")
+        request = local.job_request("checkpointed")
+        request["CheckpointConfig"] = {"S3Uri": f"s3://{BUCKET}/checkpoints/"}
+        before = s3.head_object(Bucket=BUCKET, Key="checkpoints/embeddings-abc.npz")["LastModified"]
+        time.sleep(1.1)  # S3's LastModified has a resolution of one second
+
+        local.client("sagemaker").create_training_job(**request)
+        job = local.wait_for_job("checkpointed")
+
+        assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+        files = local.archive(job["ModelArtifacts"]["S3ModelArtifacts"])
+        assert json.loads(files["checkpoints.json"]) == ["embeddings-abc.npz", "nested/more.bin"]
+        saved = s3.list_objects_v2(Bucket=BUCKET, Prefix="checkpoints/")["Contents"]
+        assert sorted(item["Key"] for item in saved) == [
+            "checkpoints/added.txt",
+            "checkpoints/embeddings-abc.npz",
+            "checkpoints/nested/more.bin",
+        ]
+        assert s3.get_object(Bucket=BUCKET, Key="checkpoints/added.txt")["Body"].read() == b"written by the job"
+        # What the job left as it found it is not uploaded again.
+        assert s3.head_object(Bucket=BUCKET, Key="checkpoints/embeddings-abc.npz")["LastModified"] == before
 
 
 def test_the_failure_file_is_the_reason_cut_to_sagemakers_length(
