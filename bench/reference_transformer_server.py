@@ -23,10 +23,9 @@ from pathlib import Path
 import all_minilm_l6_v2
 import joblib
 import torch
-from fastapi import FastAPI
-from pydantic import BaseModel
 from sentence_transformers import SentenceTransformer
 
+from seeds_api import seeds_app
 from sentiment_model.encoder_model import EncoderScorer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,37 +41,4 @@ scorer = EncoderScorer(
     joblib.load(MODEL_DIR / "model.joblib"),
     lambda texts: encoder.encode(list(texts), convert_to_numpy=True, normalize_embeddings=True),
 )
-app = FastAPI(title="seeds-style transformer sentiment server")
-
-
-class Instances(BaseModel):
-    """The request: the texts to classify."""
-
-    instances: list[str]
-
-
-class Prediction(BaseModel):
-    label: str
-    scores: dict[str, float]
-    confidence: float
-
-
-class Predictions(BaseModel):
-    predictions: list[Prediction]
-
-
-@app.get("/ping")
-def ping() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@app.post("/invocations")
-def invocations(request: Instances) -> Predictions:
-    probabilities = scorer.predict_proba(request.instances)
-    predictions = []
-    for row in probabilities.tolist():
-        best = max(range(len(LABELS)), key=row.__getitem__)
-        predictions.append(
-            Prediction(label=LABELS[best], scores=dict(zip(LABELS, row, strict=True)), confidence=row[best])
-        )
-    return Predictions(predictions=predictions)
+app = seeds_app("seeds-style transformer sentiment server", LABELS, scorer.predict_proba)

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sentiment_model.data import sha256_file
+
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 RECORD_FILE = "encoder.json"
@@ -55,14 +57,6 @@ def text_key(text: str) -> str:
     return hashlib.sha256(prepare(text).encode("utf-8")).hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_record(folder: Path) -> dict[str, Any]:
     try:
         record: dict[str, Any] = json.loads((folder / RECORD_FILE).read_text())
@@ -80,7 +74,7 @@ def verify(folder: Path, expected_sha256: str | None = None) -> dict[str, Any]:
         path = folder / name
         if not path.is_file():
             raise EncoderError(f"incomplete encoder in {folder}: {name} is missing")
-        actual, recorded = _sha256(path), files.get(name)
+        actual, recorded = sha256_file(path), files.get(name)
         if actual != recorded:
             raise EncoderError(f"{path} has SHA-256 {actual}, {RECORD_FILE} records {recorded}")
     if expected_sha256 and files[MODEL_FILE] != expected_sha256.lower():

@@ -94,9 +94,19 @@ def test_a_tfidf_artifact_round_trips_without_an_encoder(tfidf_model_dir: Path, 
     assert scorer_for(loaded).predict_proba(["loved it"]).shape == (1, 3)
 
 
-def test_a_tampered_encoder_inside_an_artifact_is_refused(model_dir: Path, tmp_path: Path) -> None:
+def copy_with_metadata(model_dir: Path, tmp_path: Path, **changes: object) -> Path:
+    """A copy of the model folder, its metadata.json changed as given (a dict value is merged into its key's)."""
     copy = tmp_path / "model"
     shutil.copytree(model_dir, copy)
+    metadata = json.loads((copy / "metadata.json").read_text())
+    for key, value in changes.items():
+        metadata[key] = {**metadata[key], **value} if isinstance(value, dict) else value
+    (copy / "metadata.json").write_text(json.dumps(metadata))
+    return copy
+
+
+def test_a_tampered_encoder_inside_an_artifact_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = copy_with_metadata(model_dir, tmp_path)
     with (copy / "encoder" / "model.onnx").open("ab") as handle:
         handle.write(b"\0")
     with pytest.raises(ArtifactError, match="SHA-256"):
@@ -104,27 +114,18 @@ def test_a_tampered_encoder_inside_an_artifact_is_refused(model_dir: Path, tmp_p
 
 
 def test_an_artifact_naming_another_encoder_is_refused(model_dir: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "model"
-    shutil.copytree(model_dir, copy)
-    metadata = json.loads((copy / "metadata.json").read_text())
-    metadata["encoder"]["sha256"] = "f" * 64
-    (copy / "metadata.json").write_text(json.dumps(metadata))
+    copy = copy_with_metadata(model_dir, tmp_path, encoder={"sha256": "f" * 64})
     with pytest.raises(ArtifactError, match="expected"):
         load_model_dir(copy)
 
 
 def test_an_encoder_model_without_its_encoder_is_refused(model_dir: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "model"
-    shutil.copytree(model_dir, copy)
+    copy = copy_with_metadata(model_dir, tmp_path)
     shutil.rmtree(copy / "encoder")
     with pytest.raises(ArtifactError, match="encoder"):
         load_model_dir(copy)
 
 
 def test_an_unknown_kind_is_refused(model_dir: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "model"
-    shutil.copytree(model_dir, copy)
-    metadata = json.loads((copy / "metadata.json").read_text())
-    (copy / "metadata.json").write_text(json.dumps({**metadata, "kind": "llm"}))
     with pytest.raises(ArtifactError, match="kind 'llm'"):
-        load_model_dir(copy)
+        load_model_dir(copy_with_metadata(model_dir, tmp_path, kind="llm"))
