@@ -151,7 +151,10 @@ class EncoderScorer:
         self.dense = model.dense_coef * model.embedding_scale
 
     def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
-        logits = np.asarray(self.embed(texts), dtype=np.float64) @ self.dense + self.model.intercept
+        embeddings = np.asarray(self.embed(texts), dtype=np.float64)
+        # Row by row, not one matrix product: BLAS sums a matrix product in another order than a
+        # vector product, so a text's scores would change in the last digits with its batch.
+        logits = np.array([row @ self.dense for row in embeddings]).reshape(len(texts), LOGITS) + self.model.intercept
         finite = np.isfinite(self.model.intercept)
         row_logits = np.zeros(LOGITS)
         for row, text in enumerate(texts):

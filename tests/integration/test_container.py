@@ -114,9 +114,15 @@ def test_train_runs_as_a_sagemaker_training_job(tmp_path: Path) -> None:
         entrypoint_command("train"), env=env, cwd=CONTEXT, capture_output=True, text=True, timeout=300, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(p.name for p in model_dir.iterdir()) == ["metadata.json", "metrics.json", "model.joblib"]
+    assert sorted(p.name for p in model_dir.iterdir()) == ["encoder", "metadata.json", "metrics.json", "model.joblib"]
+    assert sorted(p.name for p in (model_dir / "encoder").iterdir()) == ["encoder.json", "model.onnx", "tokenizer.json"]
     metadata = json.loads((model_dir / "metadata.json").read_text())
     assert metadata["parameters"]["C"] == 1.5 and metadata["parameters"]["review_weight"] == 1.0
+    assert metadata["kind"] == "encoder"
+    # The embedding cache went where SageMaker keeps a job's checkpoints.
+    assert [p.name for p in (root / "checkpoints").iterdir()] == [
+        f"embeddings-{metadata['encoder']['sha256'][:16]}.npz"
+    ]
     assert json.loads((output_dir / "metrics.json").read_text())["golden"]["reviews"]["rows"] > 0
 
 

@@ -643,6 +643,8 @@ def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
     )
     with local_sagemaker(tmp_path, make_runner, workdir=fake_image, specs=specs) as local:
         upload_small_data(local.client("s3"))
+        data_bucket = template.physical_name("DataBucket")  # the jobs' checkpoints (the embedding cache) live there
+        local.client("s3").create_bucket(Bucket=data_bucket)
         iam = local.client("iam")
         create_roles(template, iam)
         create_functions(template, list(specs), iam, local.client("lambda"))
@@ -660,6 +662,8 @@ def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
         assert execution["status"] == "SUCCEEDED", execution
         output = json.loads(execution["output"])
         assert output["training"]["model_data_url"].endswith("/output/model.tar.gz")
+        job = local.client("sagemaker").describe_training_job(TrainingJobName=output["dataset"]["training_job_name"])
+        assert job["CheckpointConfig"]["S3Uri"] == f"s3://{data_bucket}/checkpoints/"
         assert output["outcome"]["decision"] == "promoted"
         assert output["outcome"]["version"] == "v-candidate"
         steps = [json.loads(line) for line in calls.read_text().splitlines()]
