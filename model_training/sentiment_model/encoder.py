@@ -3,8 +3,8 @@
 An encoder folder holds ``model.onnx`` (token ids and attention mask in, one mean-pooled,
 L2-normalised sentence embedding per text out), ``tokenizer.json`` and ``encoder.json`` (its name,
 licence, what it was made from, and the SHA-256 of both files). Nothing is loaded before both
-hashes match what ``encoder.json`` records, and ``encoder.json`` itself is checked against the
-hash the caller expects (the model artifact's metadata, or the recipe's record).
+files match the hashes ``encoder.json`` records and, when the caller expects a particular encoder
+(a model artifact's metadata names one), ``model.onnx`` matches that hash too.
 
 Embeddings are cached by the SHA-256 of the prepared text, so a retraining run encodes only
 the texts it has not seen before (:class:`EmbeddingCache`).
