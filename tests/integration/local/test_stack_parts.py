@@ -48,6 +48,7 @@ from sentiment_local.stack import (
     read_pointer,
     register_champion,
     register_first_model,
+    seed_embedding_cache,
     upload_training_data,
     write_pointer,
 )
@@ -180,6 +181,29 @@ def test_the_training_data_is_uploaded_once_under_data() -> None:
     stored = s3.get_object(Bucket="data", Key="data/golden/tweets.csv")["Body"].read()
     assert stored == (TRAINING_DATA / "golden" / "tweets.csv").read_bytes()
     assert s3.get_object(Bucket="data", Key="data/base/reviews.csv")["Body"].read().startswith(b"text,label\nchanged")
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_first_models_embedding_cache_seeds_the_training_jobs_checkpoints(tmp_path: Path) -> None:
+    # Given the cache the first model's training left, and a bucket whose checkpoints already hold one file
+    (tmp_path / "embeddings-aaaa.npz").write_bytes(b"first model's cache")
+    (tmp_path / "embeddings-bbbb.npz").write_bytes(b"another encoder's cache")
+    (tmp_path / "notes.txt").write_text("not a cache")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="data")
+    s3.put_object(Bucket="data", Key="checkpoints/embeddings-bbbb.npz", Body=b"saved by a training job")
+
+    # When the stack starts
+    seeded = seed_embedding_cache(s3, "data", tmp_path)
+
+    # Then what the jobs have not got yet is there, under the prefix their CheckpointConfig restores
+    assert seeded == ["checkpoints/embeddings-aaaa.npz"]
+    assert s3.get_object(Bucket="data", Key="checkpoints/embeddings-aaaa.npz")["Body"].read() == b"first model's cache"
+    # and what a job saved since is never overwritten
+    assert (
+        s3.get_object(Bucket="data", Key="checkpoints/embeddings-bbbb.npz")["Body"].read() == b"saved by a training job"
+    )
+    assert seed_embedding_cache(s3, "data", tmp_path / "missing") == []
 
 
 @pytest.mark.usefixtures("aws")
