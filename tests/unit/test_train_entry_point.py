@@ -96,6 +96,23 @@ def test_an_unknown_hyperparameter_fails_with_the_reason_in_the_failure_file(opt
     assert "unrecognized arguments: --learning_rate=0.1" in (opt_ml / "output" / "failure").read_text()
 
 
+def test_an_unknown_kind_fails_with_the_kinds_it_knows(opt_ml: Path) -> None:
+    container(opt_ml, hyperparameters={"kind": "llm"})
+    assert main([]) == 2
+    assert (
+        "argument --kind: invalid choice: 'llm' (choose from encoder, tfidf)"
+        in (opt_ml / "output" / "failure").read_text()
+    )
+
+
+def test_in_a_container_the_encoder_channel_and_the_checkpoint_folder_are_used(opt_ml: Path) -> None:
+    container(opt_ml, channels=("train", "encoder"), hyperparameters={"kind": "tfidf"})
+    args = parse_args([])
+    assert (args.kind, args.encoder) == ("tfidf", opt_ml / "input" / "data" / "encoder")
+    assert args.embedding_cache == opt_ml / "checkpoints"
+    assert parse_args(["--embedding-cache", ""]).embedding_cache is None
+
+
 def test_a_champion_channel_without_an_archive_means_no_champion(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "other").mkdir()
