@@ -96,13 +96,10 @@ def test_an_unknown_hyperparameter_fails_with_the_reason_in_the_failure_file(opt
     assert "unrecognized arguments: --learning_rate=0.1" in (opt_ml / "output" / "failure").read_text()
 
 
-def test_an_unknown_kind_fails_with_the_kinds_it_knows(opt_ml: Path) -> None:
+def test_an_unknown_kind_fails_with_the_reason_in_the_failure_file(opt_ml: Path) -> None:
     container(opt_ml, hyperparameters={"kind": "llm"})
     assert main([]) == 2
-    assert (
-        "argument --kind: invalid choice: 'llm' (choose from encoder, tfidf)"
-        in (opt_ml / "output" / "failure").read_text()
-    )
+    assert "argument --kind: invalid choice: 'llm'" in (opt_ml / "output" / "failure").read_text()
 
 
 def test_in_a_container_the_encoder_channel_and_the_checkpoint_folder_are_used(opt_ml: Path) -> None:
