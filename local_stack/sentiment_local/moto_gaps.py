@@ -18,6 +18,11 @@
 - DynamoDB writes are isolated from each other: moto undoes a failed transaction by putting back a
   copy of each table it touched, which would also undo any write another request made meanwhile
   (a concurrent ``PutItem``, or half of another transaction), so writes and transactions take turns.
+- DynamoDB requests cost what they touch, not what the table holds: a failed transaction puts back
+  its own items instead of a deep copy of each table, and a ``Query`` or a paged ``Scan`` reads its
+  page from indexes kept in order (:mod:`sentiment_local.dynamodb_order`) instead of sorting the table.
+- Every change to a table, an object or a queue is reported (:class:`ChangeSink`), so the local
+  stack can journal it (:mod:`sentiment_local.journal`); the saved data is loaded back directly.
 - Pending SQS messages can be read without receiving them, to keep them across restarts.
 
 These touch moto's internals, so they refuse any other moto version.
@@ -25,6 +30,8 @@ These touch moto's internals, so they refuse any other moto version.
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
 import logging
 import threading
@@ -33,8 +40,9 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from importlib.metadata import version
-from typing import Any
+from typing import Any, Protocol
 
+from sentiment_local.dynamodb_order import TableOrder
 from sentiment_local.functions import Runner
 from sentiment_local.template import ACCOUNT, REGION
 from sentiment_local.training_jobs import TrainingJobs
@@ -87,9 +95,11 @@ def install(
     *,
     training: TrainingJobs | None = None,
     on_endpoint_update: EndpointUpdate | None = None,
+    changes: ChangeSink | None = None,
 ) -> Callable[[], None]:
     """Patch moto; returns the function that undoes it. Without ``training``, training jobs complete at
-    once as moto has them; without ``on_endpoint_update``, an endpoint update swaps nothing."""
+    once as moto has them; without ``on_endpoint_update``, an endpoint update swaps nothing; ``changes``
+    is told of every change to tables, objects and queues."""
     check_version()
     from moto.awslambda.models import LambdaFunction  # noqa: PLC0415 - patched only when a stack runs
     from moto.s3 import notifications  # noqa: PLC0415
@@ -153,7 +163,10 @@ def install(
         _plug_training_jobs(patches, training)
     _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url: None))
     _plug_sagemaker_rules(patches)
-    _plug_dynamodb_isolation(patches)
+    _plug_dynamodb(patches, changes)
+    _plug_instance_tracking(patches)
+    if changes is not None:
+        _plug_change_feed(patches, changes)
     return patches.undo
 
 
@@ -398,33 +411,391 @@ def _plug_sagemaker_rules(patches: _Patches) -> None:
 
 
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+ORDER_ATTRIBUTE = "_local_stack_order"  # a table's TableOrder, kept on moto's table itself
+DYNAMODB_STATEMENTS = ("execute_statement", "execute_transaction", "batch_execute_statement")
 
 
-def _plug_dynamodb_isolation(patches: _Patches) -> None:
-    """DynamoDB's transactions are isolated from other writes (DynamoDB developer guide, "Isolation
-    levels for DynamoDB transactions"); moto's rollback is not, so its writes take turns here."""
+class ChangeSink(Protocol):
+    """Told of every change moto makes to the data the local stack keeps (:mod:`sentiment_local.journal`)."""
+
+    def items_changed(self, table: str, changes: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> None:
+        """Items after a write, as ``(key, item or None)`` in DynamoDB JSON; a transaction's items come
+        in one call. Called while the write still holds its turn, so calls come in the writes' order."""
+
+    def table_changed(self, table: str) -> None:
+        """Any item of the table may have changed (a PartiQL statement)."""
+
+    def object_changed(self, bucket: str, key: str) -> None:
+        """An object was written or deleted; it is read once the request has finished with it."""
+
+    def queue_changed(self, queue: str) -> None:
+        """Messages were sent to, deleted from or moved out of a queue."""
+
+
+class _KeepTables:
+    """``copy`` as moto's DynamoDB backend sees it: a table is not deep-copied. moto copies each table a
+    transaction touches, to put the whole table back if the transaction fails; the gap below puts back
+    the items the transaction touched instead."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table  # noqa: PLC0415
+
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+class _Window:
+    """A moto table as one request sees it: only the items the request may read (moto sorts them)."""
+
+    def __init__(self, table: Any, items: list[Any]) -> None:
+        self._table = table
+        self._items = items
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def all_items(self) -> list[Any]:
+        return list(self._items)
+
+    def has_idx_items(self, index_name: str) -> list[Any]:
+        del index_name
+        return list(self._items)
+
+
+def _written_key(table: Any, attributes: Any) -> tuple[Any, Any] | None:
+    """The primary key a write names (an item's or a key's attributes), as moto's key values."""
+    from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
+
+    if not isinstance(attributes, dict) or table.hash_key_attr not in attributes:
+        return None
+    if table.range_key_attr is None:
+        return DynamoType(attributes[table.hash_key_attr]), None
+    if table.range_key_attr not in attributes:
+        return None
+    return DynamoType(attributes[table.hash_key_attr]), DynamoType(attributes[table.range_key_attr])
+
+
+class _DynamoDBGaps:
+    """Three gaps of moto's DynamoDB, and its change feed.
+
+    - Isolation: DynamoDB's transactions are isolated from other writes (DynamoDB developer guide,
+      "Isolation levels for DynamoDB transactions"). moto's rollback is not, so writes take turns, and
+      reads take turns with them (moto iterates a table's dicts while another request may change them).
+    - A failed transaction puts back the items it touched, not a deep copy of every table it touched:
+      its cost is that of its own items, not of the tables.
+    - ``Query`` and paged ``Scan`` read only the page they return (:mod:`sentiment_local.dynamodb_order`).
+    """
+
+    def __init__(self, changes: ChangeSink | None) -> None:
+        from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+        from moto.dynamodb.models.table import Table  # noqa: PLC0415
+
+        self.changes = changes
+        self.turn = threading.RLock()
+        self.transaction = threading.local()  # its items are reported together, once it succeeded or was undone
+        self._transact = DynamoDBBackend.transact_write_items
+        self._query = Table.query
+        self._scan = Table.scan
+        self._query_signature = inspect.signature(Table.query)
+        self._scan_signature = inspect.signature(Table.scan)
+
+    @staticmethod
+    def order_of(table: Any) -> TableOrder:
+        order: TableOrder | None = vars(table).get(ORDER_ATTRIBUTE)
+        if order is None:
+            order = TableOrder(table)
+            setattr(table, ORDER_ATTRIBUTE, order)
+        return order
+
+    def report(self, table: Any, keys: list[tuple[Any, Any]]) -> None:
+        order = self.order_of(table)
+        found = []
+        for hash_key, range_key in keys:
+            item = order.refresh(hash_key, range_key)
+            key = {table.hash_key_attr: hash_key.to_json()}
+            if range_key is not None:
+                key[table.range_key_attr] = range_key.to_json()
+            found.append((key, None if item is None else item.to_json()["Attributes"]))
+        if self.changes is not None and found:
+            self.changes.items_changed(table.name, found)
+
+    def report_whole(self, table: Any) -> None:
+        """Any item may have changed: order the table again on first use, and say so."""
+        vars(table).pop(ORDER_ATTRIBUTE, None)
+        if self.changes is not None:
+            self.changes.table_changed(table.name)
+
+    @staticmethod
+    def table_of(backend: Any, name: Any) -> Any:
+        try:
+            return backend.get_table(str(name))
+        except Exception:  # moto answers the request with its own error
+            return None
+
+    def single_write(self, write: Callable[..., Any], attributes_name: str) -> Callable[..., Any]:
+        """``put_item``, ``update_item`` or ``delete_item``: ``(table_name, attributes or key, ...)``."""
+
+        def written(backend: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+            with self.turn:
+                table = self.table_of(backend, table_name)
+                attributes = args[0] if args else kwargs.get(attributes_name)
+                key = None if table is None else _written_key(table, attributes)
+                try:
+                    return write(backend, table_name, *args, **kwargs)
+                finally:
+                    if getattr(self.transaction, "open", False):
+                        pass
+                    elif key is not None:
+                        self.report(table, [key])
+                    elif table is not None:  # a key moto reads its own way
+                        self.report_whole(table)
+
+        return written
+
+    def transact_write_items(self, backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        with self.turn:
+            touched: dict[str, tuple[Any, list[tuple[Any, Any]]]] = {}
+            before: list[tuple[Any, Any, Any, Any]] = []
+            for entry in transact_items:
+                for operation, request in entry.items():
+                    table = self.table_of(backend, request.get("TableName"))
+                    named = request.get("Item" if operation == "Put" else "Key")
+                    key = None if table is None else _written_key(table, named)
+                    if key is None:
+                        continue
+                    touched.setdefault(table.name, (table, []))[1].append(key)
+                    before.append((table, *key, copy.deepcopy(table.get_item(*key))))
+            self.transaction.open = True
+            try:
+                self._transact(backend, transact_items)
+            except BaseException:
+                for table, hash_key, range_key, item in reversed(before):
+                    _put_back(table, hash_key, range_key, item)
+                raise
+            finally:
+                self.transaction.open = False
+                for table, keys in touched.values():
+                    self.report(table, keys)
+
+    def statement(self, run: Callable[..., Any]) -> Callable[..., Any]:
+        """A PartiQL call, which names its tables in its own text: every table may have changed."""
+
+        def ran(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            with self.turn:
+                try:
+                    return run(backend, *args, **kwargs)
+                finally:
+                    for table in list(backend.tables.values()):
+                        self.report_whole(table)
+
+        return ran
+
+    def query(self, table: Any, *args: Any, **kwargs: Any) -> Any:
+        """moto's ``Table.query`` on the query's window when the table's order can give it."""
+        asked = self._query_signature.bind(table, *args, **kwargs)
+        asked.apply_defaults()
+        given = asked.arguments
+        hash_conditions = given["hash_key_conditions"] or []
+        range_conditions = given["range_key_conditions"] or []
+        with self.turn:
+            window = None
+            if len(hash_conditions) == 1 and not given["filter_kwargs"] and len(range_conditions) <= 1:
+                window = self.order_of(table).query_window(
+                    given["index_name"],
+                    hash_name=hash_conditions[0][0],
+                    hash_key=hash_conditions[0][1],
+                    condition=range_conditions[0] if range_conditions and given["range_comparison"] else None,
+                    start_key=given["exclusive_start_key"],
+                    forward=given["scan_index_forward"] is not False,
+                    limit=given["limit"],
+                )
+            return self._query(table if window is None else _Window(table, window), *args, **kwargs)  # type: ignore[arg-type]
+
+    def scan(self, table: Any, *args: Any, **kwargs: Any) -> Any:
+        """moto's ``Table.scan`` on the page's window when the table's order can give it."""
+        asked = self._scan_signature.bind(table, *args, **kwargs)
+        asked.apply_defaults()
+        given = asked.arguments
+        with self.turn:
+            window = None
+            if not given["filters"] and tuple(given["segments"]) == (None, None):
+                window = self.order_of(table).scan_window(
+                    given["index_name"], start_key=given["exclusive_start_key"], limit=given["limit"]
+                )
+            return self._scan(table if window is None else _Window(table, window), *args, **kwargs)  # type: ignore[arg-type]
+
+
+def _plug_dynamodb(patches: _Patches, changes: ChangeSink | None) -> None:
+    from moto.dynamodb import models as dynamodb_models  # noqa: PLC0415
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415
 
-    turn = threading.RLock()
+    gaps = _DynamoDBGaps(changes)
+    # Functions, not the bound methods: set on a class, a function binds to the backend or the table.
+    patches.set(dynamodb_models, "copy", _KeepTables())
+    for name, attributes in (("put_item", "item_attrs"), ("update_item", "key"), ("delete_item", "key")):
+        patches.set(DynamoDBBackend, name, gaps.single_write(getattr(DynamoDBBackend, name), attributes))
+    transact = gaps.transact_write_items
+    patches.set(DynamoDBBackend, "transact_write_items", lambda backend, items: transact(backend, items))  # noqa: PLW0108
+    for name in DYNAMODB_STATEMENTS:
+        patches.set(DynamoDBBackend, name, gaps.statement(getattr(DynamoDBBackend, name)))
+    patches.set(Table, "query", lambda table, *args, **kwargs: gaps.query(table, *args, **kwargs))  # noqa: PLW0108
+    patches.set(Table, "scan", lambda table, *args, **kwargs: gaps.scan(table, *args, **kwargs))  # noqa: PLW0108
 
-    def taking_turns(write: Callable[..., Any]) -> Callable[..., Any]:
-        def locked(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-            with turn:
-                return write(self, *args, **kwargs)
 
-        return locked
+def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
+    """One item as it was before a failed transaction (None: it did not exist)."""
+    if range_key is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+    elif item is None:
+        table.items[hash_key].pop(range_key, None)
+    else:
+        table.items[hash_key][range_key] = item
 
-    for name in DYNAMODB_WRITES:
-        patches.set(DynamoDBBackend, name, taking_turns(getattr(DynamoDBBackend, name)))
+
+class _Untracked(list[Any]):
+    """moto's record of every instance of a model class, which keeps each one alive until moto is reset."""
+
+    def append(self, instance: Any) -> None:
+        del instance
+
+
+UNTRACKED_MODELS = (
+    ("moto.dynamodb.models.dynamo_type", "Item"),  # every write, and the copy each read answers with
+    ("moto.s3.models", "FakeKey"),  # every object written, bytes and all
+    ("moto.sqs.models", "Message"),  # every message sent
+)
+
+
+def _plug_instance_tracking(patches: _Patches) -> None:
+    """moto appends each model instance it makes to a class-wide list (for its dashboard and its reset),
+    so memory grows with every request, not with the data: an item read is an item kept. The models
+    made on every request are not tracked here; the data itself is held by the backends as before."""
+    import importlib  # noqa: PLC0415
+
+    for module, name in UNTRACKED_MODELS:
+        patches.set(getattr(importlib.import_module(module), name), "instances_tracked", _Untracked())
+
+
+def _plug_change_feed(patches: _Patches, changes: ChangeSink) -> None:
+    """S3 and SQS tell ``changes`` which object or queue a call changed (DynamoDB does in
+    :func:`_plug_dynamodb`)."""
+    from moto.s3.models import S3Backend  # noqa: PLC0415
+    from moto.sqs.models import SQSBackend  # noqa: PLC0415
+
+    def after(method: Callable[..., Any], report: Callable[..., None]) -> Callable[..., Any]:
+        def reporting(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                report(self, *args, **kwargs)
+
+        return reporting
+
+    def object_changed(self: S3Backend, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> None:
+        changes.object_changed(bucket_name, key_name)
+
+    def queue_changed(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> None:
+        changes.queue_changed(queue_name)
+        queue = self.queues.get(queue_name)
+        if queue is not None and queue.dead_letter_queue is not None:  # a receive may move messages there
+            changes.queue_changed(queue.dead_letter_queue.name)
+
+    for name in ("put_object", "delete_object"):
+        patches.set(S3Backend, name, after(getattr(S3Backend, name), object_changed))
+    for name in ("send_message", "send_message_batch", "delete_message", "delete_message_batch", "receive_message",
+                 "purge_queue"):  # fmt: skip
+        patches.set(SQSBackend, name, after(getattr(SQSBackend, name), queue_changed))
 
 
 def queued_messages(queue_name: str) -> list[str]:
     """The bodies of the messages a queue holds, in flight or not, without receiving them (a receive
     would count towards the redrive limit)."""
+    return [body for _, body in queue_messages(queue_name)]
+
+
+def queue_messages(queue_name: str) -> list[tuple[str, str]]:
+    """``(message id, body)`` of each message a queue holds, in flight or not, oldest first; none when
+    the queue does not exist."""
     from moto.sqs.models import sqs_backends  # noqa: PLC0415
 
-    queue = sqs_backends[ACCOUNT][REGION].queues[queue_name]
-    return [str(message.body) for message in list(queue._messages)]
+    queue = sqs_backends[ACCOUNT][REGION].queues.get(queue_name)
+    return [] if queue is None else [(str(message.id), str(message.body)) for message in list(queue._messages)]
+
+
+def stored_object(bucket: str, key: str) -> tuple[bytes, dict[str, str]] | None:
+    """An object's bytes and its headers (``Content-Type`` and ``x-amz-meta-*`` among them); None when
+    there is none (or its latest version is a delete marker)."""
+    from moto.s3.models import FakeKey, s3_backends  # noqa: PLC0415
+
+    found = s3_backends[ACCOUNT]["aws"].buckets.get(bucket)
+    current = None if found is None else found.keys.get(key)
+    if not isinstance(current, FakeKey):
+        return None
+    return bytes(current.value), {str(name): str(value) for name, value in current.metadata.items()}
+
+
+def table_items(table_name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Every item of a table as ``(key, item)`` in DynamoDB JSON. Read while writes go on: each item is
+    read whole or read again (a write changing it meanwhile is journaled after it anyway)."""
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+
+    table: Any = dynamodb_backends[ACCOUNT][REGION].get_table(table_name)
+    keys = [name for name in (table.hash_key_attr, table.range_key_attr) if name]
+    stored = list(table.items.values())  # one C-level copy: no write can interleave
+    items = [item for group in stored for item in list(group.values())] if table.range_key_attr else stored
+    found = []
+    for item in items:
+        while True:
+            try:
+                attributes = item.to_json()["Attributes"]
+                break
+            except RuntimeError:  # changed while read: "dictionary changed size during iteration"
+                continue
+        found.append(({name: attributes[name] for name in keys}, attributes))
+    return found
+
+
+def load_items(table_name: str, items: list[dict[str, Any]]) -> None:
+    """Saved items (DynamoDB JSON) straight into a table. They were checked when first written, so the
+    per-attribute size sums moto makes for every new item (quadratic in its attributes) are skipped."""
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict  # noqa: PLC0415
+
+    table: Any = dynamodb_backends[ACCOUNT][REGION].get_table(table_name)
+    for attributes in items:
+        item: Any = Item.__new__(Item)
+        item.hash_key = DynamoType(attributes[table.hash_key_attr])
+        item.range_key = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
+        item.attrs = LimitedSizeDict()
+        dict.update(item.attrs, {name: DynamoType(value) for name, value in attributes.items()})
+        if item.range_key is None:
+            table.items[item.hash_key] = item
+        else:
+            table.items[item.hash_key][item.range_key] = item
+    vars(table).pop(ORDER_ATTRIBUTE, None)  # ordered again on first use
+
+
+def load_object(bucket: str, key: str, data: bytes, headers: dict[str, str]) -> None:
+    """A saved object straight into its bucket, with its headers, notifying nothing."""
+    from moto.s3.models import s3_backends  # noqa: PLC0415
+
+    stored = s3_backends[ACCOUNT]["aws"].put_object(bucket, key, data, disable_notification=True)
+    stored.set_metadata(dict(headers), replace=True)
+
+
+def load_messages(queue_name: str, bodies: list[str]) -> list[str]:
+    """Saved messages sent again, oldest first; returns their new ids."""
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+    backend = sqs_backends[ACCOUNT][REGION]
+    return [str(backend.send_message(queue_name, body).id) for body in bodies]
 
 
 def secret_arn(secret_id: str) -> str:

@@ -4,7 +4,8 @@ One process owns moto's server, the functions' workers, their event sources, the
 training jobs and the model server; Ctrl-C or SIGTERM stops all of them. Data lives in one folder
 (``build/local`` by default) and survives restarts:
 
-    <data>/snapshot/                     tables, buckets and queues, restored on the next start
+    <data>/journal/                      tables, objects and queued messages: every change journaled
+                                         before moto answers, replayed on the next start
     <data>/logs/<LogicalId>.log          each function's log; model.log, the model server's
     <data>/logs/training-<job>.log       each training job's log
     <data>/logs/notifications.log        every message the template's SNS topics published, one JSON a line
@@ -47,6 +48,7 @@ from sentiment_local import iam, moto_gaps
 from sentiment_local.event_sources import SqsPoller
 from sentiment_local.functions import Runner
 from sentiment_local.gateway import Cors, Gateway
+from sentiment_local.journal import Journal
 from sentiment_local.notifications import NotificationLog, subscribe_queue
 from sentiment_local.resources import (
     LimitExceeded,
@@ -62,7 +64,6 @@ from sentiment_local.resources import (
     create_tables,
     create_topics,
 )
-from sentiment_local.snapshot import Snapshot
 from sentiment_local.template import REGION, ROOT, Template
 from sentiment_local.training_jobs import TrainingJobs
 
@@ -94,7 +95,6 @@ class Settings:
     backend: str = "sagemaker"
     data_dir: Path = ROOT / "build" / "local"
     concurrency: int = 4
-    snapshot_seconds: float = 2.0
     admin_api_key: str | None = None
     retrain_threshold: int | None = None
     prefix: str = "sentiment-local"
@@ -297,17 +297,17 @@ def read_pointer(path: Path) -> Champion:
     return Champion(pointer["version"], pointer["model_data_url"], pointer["sha256"])
 
 
-class DirtyMarker:
-    """WSGI middleware in front of moto: any request that may write marks the data as changed."""
+class JournalRequests:
+    """WSGI middleware in front of moto: the objects and messages a request changed are journaled once
+    moto has finished with them, before its answer leaves (tables are journaled as they are written)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, journal: Journal) -> None:
         self._app = app
-        self.changed = threading.Event()
+        self._journal = journal
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("REQUEST_METHOD") not in {"GET", "HEAD"}:
-            self.changed.set()
-        return self._app(environ, start_response)
+        with self._journal.request():
+            return self._app(environ, start_response)
 
 
 def _serve(server: BaseWSGIServer, name: str) -> threading.Thread:
@@ -328,10 +328,8 @@ class Stack:
     _pollers: list[SqsPoller] = field(default_factory=list)
     _model: subprocess.Popen[bytes] | None = None
     _undo_gaps: Any = None
-    _snapshot: Snapshot | None = None
-    _marker: DirtyMarker | None = None
+    _journal: Journal | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
-    _restored: bool = False
     _supervisor: threading.Thread | None = None
     _wrote_state_file: bool = False
     _training: TrainingJobs | None = None
@@ -402,16 +400,22 @@ class Stack:
             self.client("s3"),
             s3_for_role=lambda role: self.client("s3", role),
         )
-        self._undo_gaps = moto_gaps.install(
-            runner, lambda: self.model_url, training=self._training, on_endpoint_update=self.on_endpoint_update
+        journal = self._journal = Journal(
+            settings.data_dir / "journal", self.template, legacy=settings.data_dir / "snapshot"
         )
-        marker = self._start_moto()
-        snapshot, champion = self._create_resources(specs)
+        self._undo_gaps = moto_gaps.install(
+            runner,
+            lambda: self.model_url,
+            training=self._training,
+            on_endpoint_update=self.on_endpoint_update,
+            changes=journal,
+        )
+        self._start_moto(journal)
+        champion = self._create_resources(specs, journal)
         self._start_model(champion)
         self._start_event_sources(runner)
         self._start_notifications()
         self._start_gateway(runner)
-        threading.Thread(target=self._keep_saving, args=(marker, snapshot), name="snapshot", daemon=True).start()
         settings.state_file.write_text(
             json.dumps(
                 {"pid": os.getpid(), "api": settings.url(settings.port), "aws": self.endpoint, "model": self.model_url}
@@ -419,7 +423,7 @@ class Stack:
         )
         self._wrote_state_file = True
 
-    def _start_moto(self) -> DirtyMarker:
+    def _start_moto(self, journal: Journal) -> None:
         from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - moto loads only when a stack runs
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -446,9 +450,12 @@ class Stack:
             app = self.enforcer = iam.Enforcer(
                 app, {}, secret_arn=moto_gaps.secret_arn, usage_file=self.settings.iam_usage_file
             )
-        self._marker = DirtyMarker(app)
         server = make_server(
-            self.settings.host, self.settings.moto_port, self._marker, threaded=True, request_handler=MotoRequestHandler
+            self.settings.host,
+            self.settings.moto_port,
+            JournalRequests(app, journal),
+            threaded=True,
+            request_handler=MotoRequestHandler,
         )
         self._servers.append(server)
         _serve(server, "moto")
@@ -458,9 +465,8 @@ class Stack:
             method="POST",
         )
         urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
-        return self._marker
 
-    def _create_resources(self, specs: list[Any]) -> tuple[Snapshot, Champion]:
+    def _create_resources(self, specs: list[Any], journal: Journal) -> Champion:
         template = self.template
         create_tables(template, self.client("dynamodb"))
         create_buckets(template, self.client("s3"))
@@ -479,14 +485,11 @@ class Stack:
         except LimitExceeded as error:
             raise StackError(str(error)) from error
         create_state_machines(template, self.client("iam"), self.client("stepfunctions"))
-        clients = {name: self.client(name) for name in ("dynamodb", "s3", "sqs")}
-        self._snapshot = Snapshot(self.settings.data_dir / "snapshot", template, clients, moto_gaps.queued_messages)
-        restored = self._snapshot.restore()
-        self._restored = True  # from here on, saving cannot overwrite data that was not loaded
+        restored = journal.restore()  # until it has run, the journal refuses to save
         if restored.items or restored.objects or restored.messages:
             print(
                 f"Restored {restored.items} items, {restored.objects} objects and {restored.messages} queued messages "
-                f"from {self._snapshot.directory}",
+                f"from {journal.directory}",
                 flush=True,
             )
         # After the restore, so restored objects do not notify again.
@@ -508,8 +511,8 @@ class Stack:
             self.endpoint_name = create_sagemaker_endpoint(template, self.client("sagemaker"))
             served = self.stage(champion.model_data_url)
             write_pointer(self.pointer_file, served)
-            return self._snapshot, served
-        return self._snapshot, champion
+            return served
+        return champion
 
     def _start_model(self, champion: Champion) -> None:
         self._launch_model(champion)
@@ -672,16 +675,6 @@ class Stack:
 
     # ---- run and stop ----
 
-    def _keep_saving(self, marker: DirtyMarker, snapshot: Snapshot) -> None:
-        while not self._stop.wait(self.settings.snapshot_seconds):
-            if marker.changed.is_set():
-                marker.changed.clear()
-                try:
-                    snapshot.save()
-                except Exception:
-                    log.exception("saving the local data failed; retrying")
-                    marker.changed.set()
-
     def banner(self) -> str:
         settings = self.settings
         api = settings.url(settings.port)
@@ -727,8 +720,8 @@ class Stack:
         if self._training is not None:
             self._training.close()
         self._stop_model()
-        if self._snapshot is not None and self._restored:
-            self._snapshot.save()
+        if self._journal is not None:
+            self._journal.close()
         for server in self._servers[:1]:
             server.shutdown()
         for server in self._servers:
