@@ -190,19 +190,19 @@ class TableOrder:
         limit: int | None,
     ) -> list[Any] | None:
         """The items a query may read: its partition, narrowed by its sort key condition, after its
-        start key, ``limit`` of them and the one after; None when moto must answer it alone."""
+        start key, ``limit`` of them and the partition's next one; None when moto must answer it alone."""
         ordering = self._usable(index_name)
         if ordering is None or ordering.attributes[0] != hash_name or hash_key.type != ordering.types[0]:
             return None
         entries = ordering.entries
         partition = hash_key.cast_value
-        low, high = entries.bisect_left((partition,)), entries.bisect_left((partition, ABOVE))
+        whole = entries.bisect_left((partition,)), entries.bisect_left((partition, ABOVE))
+        bounds: tuple[int, int] | None = whole
         if condition is not None:
-            bounds = self._condition_bounds(ordering, partition, condition, low, high)
-            if bounds is None:
-                return None
-            low, high = bounds
-        return self._window(ordering, (low, high), start_key=start_key, forward=forward, limit=limit)
+            bounds = self._condition_bounds(ordering, partition, condition, *whole)
+        if bounds is None:
+            return None
+        return self._window(ordering, bounds, whole, start_key=start_key, forward=forward, limit=limit)
 
     def scan_window(
         self, index_name: str | None, *, start_key: Mapping[str, Any] | None, limit: int | None
@@ -211,12 +211,14 @@ class TableOrder:
         ordering = self._usable(index_name)
         if ordering is None:
             return None
-        return self._window(ordering, (0, len(ordering.entries)), start_key=start_key, forward=True, limit=limit)
+        whole = (0, len(ordering.entries))
+        return self._window(ordering, whole, whole, start_key=start_key, forward=True, limit=limit)
 
     def _window(
         self,
         ordering: Ordering,
         bounds: tuple[int, int],
+        whole: tuple[int, int],
         *,
         start_key: Mapping[str, Any] | None,
         forward: bool,
@@ -233,11 +235,16 @@ class TableOrder:
             else:
                 high = min(high, entries.bisect_left(start))
         if limit is not None:
-            # One more than the page: moto gives a LastEvaluatedKey only when another item follows.
+            # The page, and the partition's next item whatever it is: moto gives a LastEvaluatedKey when
+            # the page is full and any item of the partition follows it.
             if forward:
-                high = min(high, low + int(limit) + 1)
+                high = min(high, low + int(limit))
+                if high - low == int(limit) and high < whole[1]:
+                    high += 1
             else:
-                low = max(low, high - int(limit) - 1)
+                low = max(low, high - int(limit))
+                if high - low == int(limit) and low > whole[0]:
+                    low -= 1
         if low >= high:
             return []
         return [self.items[ordering.primary_key(entry)] for entry in entries.islice(low, high)]

@@ -24,6 +24,7 @@ overwrite it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gc
 import hashlib
@@ -77,8 +78,15 @@ def _from_legacy(value: Any) -> Any:
     return value
 
 
+def _base64(value: Any) -> str:
+    """moto hands nested binary values over as bytes; DynamoDB JSON (what a client sends) has base64 text."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not DynamoDB JSON")
+
+
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_base64)
 
 
 def _line(records: list[Record]) -> bytes:

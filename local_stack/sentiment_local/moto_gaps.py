@@ -714,12 +714,6 @@ def _plug_change_feed(patches: _Patches, changes: ChangeSink) -> None:
         patches.set(SQSBackend, name, after(getattr(SQSBackend, name), queue_changed))
 
 
-def queued_messages(queue_name: str) -> list[str]:
-    """The bodies of the messages a queue holds, in flight or not, without receiving them (a receive
-    would count towards the redrive limit)."""
-    return [body for _, body in queue_messages(queue_name)]
-
-
 def queue_messages(queue_name: str) -> list[tuple[str, str]]:
     """``(message id, body)`` of each message a queue holds, in flight or not, oldest first; none when
     the queue does not exist."""
@@ -791,11 +785,12 @@ def load_object(bucket: str, key: str, data: bytes, headers: dict[str, str]) -> 
 
 
 def load_messages(queue_name: str, bodies: list[str]) -> list[str]:
-    """Saved messages sent again, oldest first; returns their new ids."""
+    """Saved messages sent again, oldest first and at once (their delay was served before); returns their
+    new ids."""
     from moto.sqs.models import sqs_backends  # noqa: PLC0415
 
     backend = sqs_backends[ACCOUNT][REGION]
-    return [str(backend.send_message(queue_name, body).id) for body in bodies]
+    return [str(backend.send_message(queue_name, body, delay_seconds=0).id) for body in bodies]
 
 
 def secret_arn(secret_id: str) -> str:

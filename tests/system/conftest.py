@@ -86,6 +86,18 @@ class LocalStack:
         assert code in {0, -signum}, self.output()[-3000:]
         assert self.output().count("Stopped; the data is kept.") == stopped + 1, self.output()[-3000:]
 
+    def kill(self) -> None:
+        """What ``kill -9`` or a power cut does: no shutdown at all; the data is what was saved by then."""
+        assert self.process is not None
+        group = self.process.pid
+        os.killpg(group, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _group_alive(group):
+            time.sleep(0.2)
+        assert not _group_alive(group), "a process of make up outlived kill -9"
+
     def client(self, service: str) -> Any:
         return boto3.client(
             service,

@@ -356,24 +356,6 @@ def test_ctrl_c_in_the_middle_of_a_run_leaves_a_consistent_registry(
         _assert_champion_unchanged(api, champion, interrupted)
 
 
-def _kill_hard(stack: LocalStack) -> None:
-    """What ``kill -9`` or a power cut does: no shutdown at all; the data is what the last save kept."""
-    assert stack.process is not None
-    group = stack.process.pid
-    os.killpg(group, signal.SIGKILL)
-    stack.process.wait(timeout=30)
-    stack.process = None
-
-    def group_gone() -> bool:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return True
-        return False
-
-    _wait_until(group_gone, 20, "every process of the stack gone")
-
-
 def test_a_hard_kill_in_the_middle_of_a_run_leaves_a_consistent_registry(
     local_stack: LocalStack, admin: dict[str, str]
 ) -> None:
@@ -390,7 +372,7 @@ def test_a_hard_kill_in_the_middle_of_a_run_leaves_a_consistent_registry(
         (interrupted,) = running
         _wait_for_training(api, interrupted)
 
-    _kill_hard(local_stack)
+    local_stack.kill()
     local_stack.start()
 
     with _client(local_stack) as api:

@@ -6,8 +6,8 @@ Step Functions' SageMaker integration are in test_training_jobs.py."""
 from __future__ import annotations
 
 import base64
-import copy
 import json
+import random
 import socket
 import threading
 import time
@@ -37,7 +37,7 @@ from werkzeug.serving import make_server
 from sentiment_local import moto_gaps
 from sentiment_local.functions import Runner
 from sentiment_local.iam import access_key_for
-from sentiment_local.moto_gaps import MotoVersionError, check_version, install, queued_messages
+from sentiment_local.moto_gaps import MotoVersionError, check_version, install, queue_messages
 from sentiment_local.resources import create_functions
 from sentiment_local.template import FunctionSpec, Template
 from sentiment_local.training_jobs import TrainingJobs
@@ -377,6 +377,10 @@ def test_a_model_server_that_is_down_is_service_unavailable(gaps: Gaps, endpoint
 # ---- queued messages ----
 
 
+def queued_messages(queue_name: str) -> list[str]:
+    return [body for _, body in queue_messages(queue_name)]
+
+
 def test_queued_messages_are_listed_without_being_received(aws_credentials: None) -> None:
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
@@ -403,8 +407,9 @@ def test_queued_messages_are_listed_without_being_received(aws_credentials: None
         sqs.delete_message(QueueUrl=url, ReceiptHandle=taken[0]["ReceiptHandle"])
         assert sorted(queued_messages("gaps-queue")) == ["delayed", "waiting"]
         assert queued_messages(sqs.create_queue(QueueName="gaps-empty")["QueueUrl"].rsplit("/", 1)[-1]) == []
-        with pytest.raises(KeyError):
-            queued_messages("no-such-queue")
+        assert queued_messages("no-such-queue") == []
+        ids = [message_id for message_id, _ in queue_messages("gaps-queue")]
+        assert len(set(ids)) == 2
 
 
 def test_a_step_functions_task_runs_the_real_handler(
@@ -646,7 +651,7 @@ def moto_server(aws_credentials: None, tmp_path: Path) -> Iterator[str]:
 def test_a_failed_transaction_undoes_nothing_another_request_wrote(
     moto_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a table, and moto pausing right after it copied the table to undo a transaction with
+    # Given a table, and moto pausing a transaction after its Put, while it checks its next condition
     def dynamodb() -> Any:
         return boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1", config=NO_RETRIES)
 
@@ -656,29 +661,23 @@ def test_a_failed_transaction_undoes_nothing_another_request_wrote(
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    copied, written = threading.Event(), threading.Event()
-    copies: list[object] = []
+    paused, written = threading.Event(), threading.Event()
+    condition = dynamodb_models.get_filter_expression
 
-    class PausingCopy:
-        """moto copies the table once per item of the transaction; it keeps the last copy."""
+    def pausing_condition(expression: Any, *args: Any, **kwargs: Any) -> Any:
+        if expression == "attribute_exists(pk)":
+            paused.set()
+            written.wait(timeout=2)  # another request writes the same item now, if it may
+        return condition(expression, *args, **kwargs)
 
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            snapshot = copy.deepcopy(value, memo)
-            copies.append(snapshot)
-            if len(copies) == 2:
-                copied.set()
-                written.wait(timeout=2)  # another request writes now, if it may
-            return snapshot
-
-    monkeypatch.setattr(dynamodb_models, "copy", PausingCopy())
+    monkeypatch.setattr(dynamodb_models, "get_filter_expression", pausing_condition)
     failed: list[str] = []
 
     def failing_transaction() -> None:
         try:
             dynamodb().transact_write_items(
                 TransactItems=[
-                    {"Put": {"TableName": "isolation", "Item": {"pk": {"S": "never"}}}},
+                    {"Put": {"TableName": "isolation", "Item": {"pk": {"S": "contested"}, "by": {"S": "transaction"}}}},
                     {"ConditionCheck": {"TableName": "isolation", "Key": {"pk": {"S": "missing"}},
                                         "ConditionExpression": "attribute_exists(pk)"}},
                 ]
@@ -687,13 +686,13 @@ def test_a_failed_transaction_undoes_nothing_another_request_wrote(
             failed.append(error.response["Error"]["Code"])
 
     def write() -> None:
-        dynamodb().put_item(TableName="isolation", Item={"pk": {"S": "kept"}})
+        dynamodb().put_item(TableName="isolation", Item={"pk": {"S": "contested"}, "by": {"S": "writer"}})
         written.set()
 
-    # When a transaction that fails and a plain write overlap
+    # When a transaction that fails and a plain write of the same item overlap
     transaction = threading.Thread(target=failing_transaction)
     transaction.start()
-    assert copied.wait(timeout=10)
+    assert paused.wait(timeout=10)
     writer = threading.Thread(target=write)
     writer.start()
     transaction.join(timeout=30)
@@ -701,8 +700,246 @@ def test_a_failed_transaction_undoes_nothing_another_request_wrote(
 
     # Then the write is kept, and nothing of the failed transaction
     assert failed == ["TransactionCanceledException"]
-    keys = {item["pk"]["S"] for item in dynamodb().scan(TableName="isolation")["Items"]}
-    assert keys == {"kept"}
+    items = dynamodb().scan(TableName="isolation")["Items"]
+    assert items == [{"pk": {"S": "contested"}, "by": {"S": "writer"}}]
+
+
+# ---- DynamoDB requests cost what they touch ----
+
+ORDERED = "ordered"
+GROUPS = ["red", "green", "blue"]
+
+
+def create_ordered_table(dynamodb: Any) -> None:
+    """Keys of both orderable types, two indexes (one with a string sort key for begins_with)."""
+    dynamodb.create_table(
+        TableName=ORDERED,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+            {"AttributeName": "group", "AttributeType": "S"},
+            {"AttributeName": "rank", "AttributeType": "N"},
+            {"AttributeName": "created", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "ByRank", "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": "group", "KeyType": "HASH"},
+                           {"AttributeName": "rank", "KeyType": "RANGE"}]},
+            {"IndexName": "ByCreated", "Projection": {"ProjectionType": "KEYS_ONLY"},
+             "KeySchema": [{"AttributeName": "group", "KeyType": "HASH"},
+                           {"AttributeName": "created", "KeyType": "RANGE"}]},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+
+
+def random_item(rng: random.Random) -> dict[str, Any]:
+    item: dict[str, Any] = {"pk": {"S": f"p{rng.randrange(4)}"}, "sk": {"N": str(rng.randrange(40))}}
+    if rng.random() < 0.9:  # the rest are in no index
+        item["group"] = {"S": rng.choice(GROUPS)}
+        item["rank"] = {"N": str(rng.choice([rng.randrange(10), rng.randrange(10) / 4, -rng.randrange(5)]))}
+        item["created"] = {"S": f"2026-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"}
+    item["note"] = {"S": rng.choice(["x", "y", "z"])}
+    return item
+
+
+def query_requests(rng: random.Random) -> list[dict[str, Any]]:
+    """Queries of every shape a key condition allows, forwards and backwards, some filtered."""
+    requests = []
+    for _ in range(12):
+        forward, limit = rng.random() < 0.5, rng.choice([None, 1, 3, 7])
+        low, high = sorted(rng.randrange(40) for _ in range(2))
+        table = [
+            ("pk = :p", {":p": {"S": f"p{rng.randrange(5)}"}}),
+            ("pk = :p AND sk = :v", {":p": {"S": "p1"}, ":v": {"N": str(low)}}),
+            ("pk = :p AND sk < :v", {":p": {"S": "p2"}, ":v": {"N": str(high)}}),
+            ("pk = :p AND sk <= :v", {":p": {"S": "p0"}, ":v": {"N": str(low)}}),
+            ("pk = :p AND sk > :v", {":p": {"S": "p3"}, ":v": {"N": str(low)}}),
+            ("pk = :p AND sk >= :v", {":p": {"S": "p1"}, ":v": {"N": str(high)}}),
+            ("pk = :p AND sk BETWEEN :a AND :b", {":p": {"S": "p2"}, ":a": {"N": str(low)}, ":b": {"N": str(high)}}),
+        ]
+        ranked = [
+            ("#g = :g", {":g": {"S": rng.choice(GROUPS)}}),
+            ("#g = :g AND #r BETWEEN :a AND :b", {":g": {"S": "red"}, ":a": {"N": str(low / 10)}, ":b": {"N": "2.5"}}),
+            ("#g = :g AND #r > :a", {":g": {"S": "blue"}, ":a": {"N": "0"}}),
+        ]
+        created = [
+            ("#g = :g AND begins_with(created, :m)", {":g": {"S": "green"}, ":m": {"S": f"2026-{rng.randrange(1, 13):02d}"}}),  # noqa: E501
+            ("#g = :g AND created < :m", {":g": {"S": "red"}, ":m": {"S": "2026-06"}}),
+        ]  # fmt: skip
+        for index, choices in ((None, table), ("ByRank", ranked), ("ByCreated", created)):
+            condition, values = rng.choice(choices)
+            request: dict[str, Any] = {
+                "TableName": ORDERED,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": forward,
+            }
+            if index:
+                request["IndexName"] = index
+                request["ExpressionAttributeNames"] = {"#g": "group"} | ({"#r": "rank"} if "#r" in condition else {})
+            if limit:
+                request["Limit"] = limit
+            if index == "ByRank" and rng.random() < 0.3:
+                request["FilterExpression"] = "note = :n"
+                request["ExpressionAttributeValues"] = {**values, ":n": {"S": "x"}}
+            requests.append(request)
+    return requests
+
+
+def all_pages(call: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
+    pages = []
+    while True:
+        page = call(**request)
+        page.pop("ResponseMetadata", None)
+        pages.append(page)
+        if "LastEvaluatedKey" not in page:
+            return pages
+        request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def ordered_workload(seed: int) -> list[Any]:
+    """Writes of every kind (some moving items between partitions, some transactions failing) between
+    paged queries and scans; returns every answer."""
+    rng = random.Random(seed)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    create_ordered_table(dynamodb)
+    answers: list[Any] = []
+    for round_ in range(6):
+        for _ in range(60):
+            dynamodb.put_item(TableName=ORDERED, Item=random_item(rng))
+        for _ in range(10):
+            key = {"pk": {"S": f"p{rng.randrange(4)}"}, "sk": {"N": str(rng.randrange(40))}}
+            dynamodb.update_item(
+                TableName=ORDERED,
+                Key=key,
+                UpdateExpression="SET #g = :g, #r = :r",
+                ExpressionAttributeNames={"#g": "group", "#r": "rank"},
+                ExpressionAttributeValues={":g": {"S": rng.choice(GROUPS)}, ":r": {"N": str(rng.randrange(10))}},
+            )
+            dynamodb.delete_item(TableName=ORDERED, Key={"pk": {"S": "p0"}, "sk": {"N": str(rng.randrange(40))}})
+        puts = [{"Put": {"TableName": ORDERED, "Item": random_item(rng)}} for _ in range(3)]
+        unique = list(
+            {json.dumps(put["Put"]["Item"]["pk"]) + json.dumps(put["Put"]["Item"]["sk"]): put for put in puts}.values()
+        )
+        fails = round_ % 2 == 1
+        check = {"ConditionCheck": {"TableName": ORDERED, "Key": {"pk": {"S": "nowhere"}, "sk": {"N": "0"}},
+                                    "ConditionExpression": "attribute_exists(pk)"}}  # fmt: skip
+        try:
+            dynamodb.transact_write_items(TransactItems=unique + ([check] if fails else []))
+            answers.append("committed")
+        except ClientError as error:
+            answers.append(error.response["Error"]["Code"])
+        for request in query_requests(rng):
+            answers.append(all_pages(dynamodb.query, request))
+        for index in (None, "ByRank"):
+            scan = {"TableName": ORDERED, "Limit": rng.choice([1, 5, 13])} | ({"IndexName": index} if index else {})
+            answers.append(all_pages(dynamodb.scan, scan))
+    return answers
+
+
+def test_ordered_queries_and_scans_answer_exactly_as_moto_does(aws_credentials: None, tmp_path: Path) -> None:
+    with mock_aws():
+        by_moto = ordered_workload(seed=7)
+    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
+    with mock_aws():
+        undo = install(runner, lambda: "http://127.0.0.1:1")
+        try:
+            by_gaps = ordered_workload(seed=7)
+        finally:
+            undo()
+            runner.close()
+
+    assert len(by_gaps) == len(by_moto) > 100
+    for number, (ours, theirs) in enumerate(zip(by_gaps, by_moto, strict=True)):
+        assert ours == theirs, f"answer {number} differs"
+    assert any(page.get("LastEvaluatedKey") for answer in by_moto if isinstance(answer, list) for page in answer)
+    assert "TransactionCanceledException" in by_moto and "committed" in by_moto
+
+
+def test_a_page_reads_only_its_items_and_a_failed_transaction_copies_no_table(
+    aws_credentials: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a table of 3,000 items, and moto's whole-table reads and table copies counted
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415
+
+    whole_reads: list[str] = []
+    for name in ("all_items", "has_idx_items"):
+        original = getattr(Table, name)
+
+        def counted(self: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:
+            whole_reads.append(_name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(Table, name, counted)
+    copies: list[str] = []
+    monkeypatch.setattr(Table, "__deepcopy__", lambda self, memo: copies.append(self.name) or self, raising=False)
+    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
+    with mock_aws():
+        undo = install(runner, lambda: "http://127.0.0.1:1")
+        try:
+            dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+            create_ordered_table(dynamodb)
+            rng = random.Random(1)
+            for start in range(0, 3000, 100):
+                batch = [{"Put": {"TableName": ORDERED, "Item": {**random_item(rng), "sk": {"N": str(start + n)}}}}
+                         for n in range(100)]  # fmt: skip
+                dynamodb.transact_write_items(TransactItems=batch)
+            whole_reads.clear()
+
+            # When pages are read, and a transaction fails
+            newest = {
+                "TableName": ORDERED,
+                "IndexName": "ByRank",
+                "KeyConditionExpression": "#g = :g",
+                "ExpressionAttributeNames": {"#g": "group"},
+                "ExpressionAttributeValues": {":g": {"S": "red"}},
+                "ScanIndexForward": False,
+                "Limit": 20,
+            }
+            first = dynamodb.query(**newest)
+            dynamodb.query(**newest, ExclusiveStartKey=first["LastEvaluatedKey"])
+            page = dynamodb.scan(TableName=ORDERED, Limit=25)
+            dynamodb.scan(TableName=ORDERED, Limit=25, ExclusiveStartKey=page["LastEvaluatedKey"])
+            with pytest.raises(ClientError):
+                dynamodb.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": ORDERED, "Item": random_item(rng)}},
+                        {"ConditionCheck": {"TableName": ORDERED, "Key": {"pk": {"S": "none"}, "sk": {"N": "0"}},
+                                            "ConditionExpression": "attribute_exists(pk)"}},
+                    ]
+                )  # fmt: skip
+        finally:
+            undo()
+            runner.close()
+
+    # Then moto never read the whole table, nor copied it
+    assert len(first["Items"]) == 20
+    assert whole_reads == []
+    assert copies == []
+
+
+def test_the_items_moto_makes_for_each_request_are_not_kept(aws_credentials: None, tmp_path: Path) -> None:
+    from moto.dynamodb.models.dynamo_type import Item  # noqa: PLC0415
+
+    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
+    with mock_aws():
+        undo = install(runner, lambda: "http://127.0.0.1:1")
+        try:
+            dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+            create_ordered_table(dynamodb)
+            rng = random.Random(2)
+            for _ in range(50):
+                dynamodb.put_item(TableName=ORDERED, Item=random_item(rng))
+                dynamodb.query(TableName=ORDERED, KeyConditionExpression="pk = :p",
+                               ExpressionAttributeValues={":p": {"S": "p1"}})  # fmt: skip
+            tracked = len(Item.instances_tracked)  # type: ignore[attr-defined]
+        finally:
+            undo()
+            runner.close()
+
+    assert tracked == 0
 
 
 # ---- Step Functions calls services with the state machine's role ----
