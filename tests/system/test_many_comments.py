@@ -30,8 +30,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 
 def texts(count: int) -> list[str]:
     """Real texts, each made distinct, as people would send them."""
-    rows = labelled_rows("reviews", count // 2, seed=3) + labelled_rows("tweets", count - count // 2, seed=3)
-    return [f"{text} (#{n})" for n, (text, _) in enumerate(rows)]
+    rows = labelled_rows("reviews", count, seed=3) + labelled_rows("tweets", count, seed=3)
+    return [f"{rows[n % len(rows)][0]} (#{n})" for n in range(count)]
 
 
 def listing(api: httpx.Client, sentiment: str | None = None) -> list[dict[str, Any]]:
