@@ -141,6 +141,7 @@ bench: install $(VENV)/.installed-finetune ## accuracy, speed and throughput aga
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
 	$(PY) bench/retrain_loop.py
 	$(PY) bench/load.py
+	$(PY) bench/scale.py
 
 upload-data: install ## copy model_training/data (base + golden) to a deployed stack: make upload-data BUCKET=<DataBucketName>
 	@test -n "$(BUCKET)" || { echo "usage: make upload-data BUCKET=<the stack's DataBucketName output>"; exit 2; }

@@ -46,6 +46,10 @@ REQUEST_TIMEOUT_S = 60
 WARM_UP = 16  # one request per client thread first, so every function environment has started
 MAX_COMMENT_CHARS = 5000
 PAGE = 100
+# The rate must hold as the table grows. Stretches of 1,000 answers vary by about ±10 % on a shared
+# 2-core machine with no trend (61-77 req/s over 8,000), hence the margin; a stand-in whose cost
+# grows with the data falls far below it (58.6 → 32.0 req/s when the stack rewrote its tables every 2 s).
+HOLDS = 0.8
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -237,8 +241,9 @@ def rows(result: Result) -> list[Row]:
         Row(f"Throughput, {load}", "—", number(result.requests_per_second, 1, "req/s")),
         Row(
             "Throughput over the first / the last fifth of the answers",
-            "—",
+            f"the last ≥ {HOLDS:.0%} of the first",
             f"{result.first_fifth_per_second:,.1f} / {result.last_fifth_per_second:,.1f} req/s",
+            result.last_fifth_per_second >= HOLDS * result.first_fifth_per_second,
         ),
         Row(
             "Latency p50 / p99 (max)", "—", f"{result.p50_ms:,.1f} / {result.p99_ms:,.1f} ms ({result.max_ms:,.0f} ms)"

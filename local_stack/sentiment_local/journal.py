@@ -551,7 +551,3 @@ class Journal:
         self._wake.set()
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(timeout=5)
-
-    @property
-    def restored(self) -> bool:
-        return self._mode in {"recording", "closed"}
