@@ -387,13 +387,19 @@ def journal_file(data: Path) -> Path:
     return found
 
 
-def test_a_line_cut_short_is_dropped_and_the_lines_before_it_kept(tmp_path: Path, servers: list[Server]) -> None:
-    first = start(tmp_path, servers)
+def five_comments_then_killed(data: Path, servers: list[Server]) -> list[bytes]:
+    """The journal's lines after five comments, one line each, and a kill."""
+    first = start(data, servers)
     for n in range(5):
         first.client("dynamodb").put_item(TableName=COMMENTS, Item=comment(n))
     first.kill()
-    lines = journal_file(tmp_path).read_bytes().splitlines(keepends=True)
+    lines = journal_file(data).read_bytes().splitlines(keepends=True)
     assert len(lines) == 5
+    return lines
+
+
+def test_a_line_cut_short_is_dropped_and_the_lines_before_it_kept(tmp_path: Path, servers: list[Server]) -> None:
+    lines = five_comments_then_killed(tmp_path, servers)
     journal_file(tmp_path).write_bytes(b"".join(lines[:4]) + lines[4][: len(lines[4]) // 2])
 
     second = start(tmp_path, servers)
@@ -422,11 +428,7 @@ def test_a_transaction_is_one_line_so_it_comes_back_whole_or_not_at_all(tmp_path
 
 
 def test_a_damaged_line_drops_itself_and_what_follows(tmp_path: Path, servers: list[Server]) -> None:
-    first = start(tmp_path, servers)
-    for n in range(5):
-        first.client("dynamodb").put_item(TableName=COMMENTS, Item=comment(n))
-    first.kill()
-    lines = journal_file(tmp_path).read_bytes().splitlines(keepends=True)
+    lines = five_comments_then_killed(tmp_path, servers)
     lines[2] = lines[2].replace(b"comment 2", b"comment X")  # same length, wrong checksum
     journal_file(tmp_path).write_bytes(b"".join(lines))
 

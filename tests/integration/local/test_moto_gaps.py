@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
@@ -839,17 +840,24 @@ def ordered_workload(seed: int) -> list[Any]:
     return answers
 
 
-def test_ordered_queries_and_scans_answer_exactly_as_moto_does(aws_credentials: None, tmp_path: Path) -> None:
-    with mock_aws():
-        by_moto = ordered_workload(seed=7)
+@contextmanager
+def moto_with_gaps(tmp_path: Path) -> Iterator[None]:
+    """moto in-process, with the gaps installed (no functions, no model)."""
     runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
     with mock_aws():
         undo = install(runner, lambda: "http://127.0.0.1:1")
         try:
-            by_gaps = ordered_workload(seed=7)
+            yield
         finally:
             undo()
             runner.close()
+
+
+def test_ordered_queries_and_scans_answer_exactly_as_moto_does(aws_credentials: None, tmp_path: Path) -> None:
+    with mock_aws():
+        by_moto = ordered_workload(seed=7)
+    with moto_with_gaps(tmp_path):
+        by_gaps = ordered_workload(seed=7)
 
     assert len(by_gaps) == len(by_moto) > 100
     for number, (ours, theirs) in enumerate(zip(by_gaps, by_moto, strict=True)):
@@ -875,44 +883,38 @@ def test_a_page_reads_only_its_items_and_a_failed_transaction_copies_no_table(
         monkeypatch.setattr(Table, name, counted)
     copies: list[str] = []
     monkeypatch.setattr(Table, "__deepcopy__", lambda self, memo: copies.append(self.name) or self, raising=False)
-    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
-    with mock_aws():
-        undo = install(runner, lambda: "http://127.0.0.1:1")
-        try:
-            dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-            create_ordered_table(dynamodb)
-            rng = random.Random(1)
-            for start in range(0, 3000, 100):
-                batch = [{"Put": {"TableName": ORDERED, "Item": {**random_item(rng), "sk": {"N": str(start + n)}}}}
-                         for n in range(100)]  # fmt: skip
-                dynamodb.transact_write_items(TransactItems=batch)
-            whole_reads.clear()
+    with moto_with_gaps(tmp_path):
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        create_ordered_table(dynamodb)
+        rng = random.Random(1)
+        for start in range(0, 3000, 100):
+            batch = [{"Put": {"TableName": ORDERED, "Item": {**random_item(rng), "sk": {"N": str(start + n)}}}}
+                     for n in range(100)]  # fmt: skip
+            dynamodb.transact_write_items(TransactItems=batch)
+        whole_reads.clear()
 
-            # When pages are read, and a transaction fails
-            newest = {
-                "TableName": ORDERED,
-                "IndexName": "ByRank",
-                "KeyConditionExpression": "#g = :g",
-                "ExpressionAttributeNames": {"#g": "group"},
-                "ExpressionAttributeValues": {":g": {"S": "red"}},
-                "ScanIndexForward": False,
-                "Limit": 20,
-            }
-            first = dynamodb.query(**newest)
-            dynamodb.query(**newest, ExclusiveStartKey=first["LastEvaluatedKey"])
-            page = dynamodb.scan(TableName=ORDERED, Limit=25)
-            dynamodb.scan(TableName=ORDERED, Limit=25, ExclusiveStartKey=page["LastEvaluatedKey"])
-            with pytest.raises(ClientError):
-                dynamodb.transact_write_items(
-                    TransactItems=[
-                        {"Put": {"TableName": ORDERED, "Item": random_item(rng)}},
-                        {"ConditionCheck": {"TableName": ORDERED, "Key": {"pk": {"S": "none"}, "sk": {"N": "0"}},
-                                            "ConditionExpression": "attribute_exists(pk)"}},
-                    ]
-                )  # fmt: skip
-        finally:
-            undo()
-            runner.close()
+        # When pages are read, and a transaction fails
+        newest = {
+            "TableName": ORDERED,
+            "IndexName": "ByRank",
+            "KeyConditionExpression": "#g = :g",
+            "ExpressionAttributeNames": {"#g": "group"},
+            "ExpressionAttributeValues": {":g": {"S": "red"}},
+            "ScanIndexForward": False,
+            "Limit": 20,
+        }
+        first = dynamodb.query(**newest)
+        dynamodb.query(**newest, ExclusiveStartKey=first["LastEvaluatedKey"])
+        page = dynamodb.scan(TableName=ORDERED, Limit=25)
+        dynamodb.scan(TableName=ORDERED, Limit=25, ExclusiveStartKey=page["LastEvaluatedKey"])
+        with pytest.raises(ClientError):
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": ORDERED, "Item": random_item(rng)}},
+                    {"ConditionCheck": {"TableName": ORDERED, "Key": {"pk": {"S": "none"}, "sk": {"N": "0"}},
+                                        "ConditionExpression": "attribute_exists(pk)"}},
+                ]
+            )  # fmt: skip
 
     # Then moto never read the whole table, nor copied it
     assert len(first["Items"]) == 20
@@ -923,21 +925,15 @@ def test_a_page_reads_only_its_items_and_a_failed_transaction_copies_no_table(
 def test_the_items_moto_makes_for_each_request_are_not_kept(aws_credentials: None, tmp_path: Path) -> None:
     from moto.dynamodb.models.dynamo_type import Item  # noqa: PLC0415
 
-    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
-    with mock_aws():
-        undo = install(runner, lambda: "http://127.0.0.1:1")
-        try:
-            dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-            create_ordered_table(dynamodb)
-            rng = random.Random(2)
-            for _ in range(50):
-                dynamodb.put_item(TableName=ORDERED, Item=random_item(rng))
-                dynamodb.query(TableName=ORDERED, KeyConditionExpression="pk = :p",
-                               ExpressionAttributeValues={":p": {"S": "p1"}})  # fmt: skip
-            tracked = len(Item.instances_tracked)  # type: ignore[attr-defined]
-        finally:
-            undo()
-            runner.close()
+    with moto_with_gaps(tmp_path):
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        create_ordered_table(dynamodb)
+        rng = random.Random(2)
+        for _ in range(50):
+            dynamodb.put_item(TableName=ORDERED, Item=random_item(rng))
+            dynamodb.query(TableName=ORDERED, KeyConditionExpression="pk = :p",
+                           ExpressionAttributeValues={":p": {"S": "p1"}})  # fmt: skip
+        tracked = len(Item.instances_tracked)  # type: ignore[attr-defined]
 
     assert tracked == 0
 
