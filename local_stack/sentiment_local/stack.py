@@ -97,6 +97,8 @@ class Settings:
     concurrency: int = 4
     admin_api_key: str | None = None
     retrain_threshold: int | None = None
+    retrain_min_interval_minutes: int | None = None
+    retrain_max_per_day: int | None = None
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
@@ -110,6 +112,8 @@ class Settings:
         ``LOCAL_DATA`` (build/local) the data folder; ``LOCAL_CONCURRENCY`` (4) environments per
         function; ``ADMIN_API_KEY`` the admin key (else one generated once and kept with the data);
         ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
+        ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
+        runs started by feedback;
         ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
         ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed.
         """
@@ -130,15 +134,23 @@ class Settings:
                 concurrency=int(env.get("LOCAL_CONCURRENCY", 4)),
                 admin_api_key=env.get("ADMIN_API_KEY") or None,
                 retrain_threshold=int(env["RETRAIN_THRESHOLD"]) if env.get("RETRAIN_THRESHOLD") else None,
+                retrain_min_interval_minutes=_number(env, "RETRAIN_MIN_INTERVAL_MINUTES"),
+                retrain_max_per_day=_number(env, "RETRAIN_MAX_PER_DAY"),
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
             )
         except ValueError as error:
             raise StackError(
-                f"PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY and RETRAIN_THRESHOLD must be numbers: {error}"
+                "PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY, RETRAIN_THRESHOLD, RETRAIN_MIN_INTERVAL_MINUTES and "
+                f"RETRAIN_MAX_PER_DAY must be numbers: {error}"
             ) from error
-        if settings.retrain_threshold is not None and settings.retrain_threshold < 1:
-            raise StackError(f"RETRAIN_THRESHOLD must be 1 or more, not {settings.retrain_threshold}")
+        for name, value, least in (
+            ("RETRAIN_THRESHOLD", settings.retrain_threshold, 1),
+            ("RETRAIN_MIN_INTERVAL_MINUTES", settings.retrain_min_interval_minutes, 0),
+            ("RETRAIN_MAX_PER_DAY", settings.retrain_max_per_day, 1),
+        ):
+            if value is not None and value < least:
+                raise StackError(f"{name} must be {least} or more, not {value}")
         return settings
 
     def url(self, port: int) -> str:
@@ -151,6 +163,10 @@ class Settings:
     @property
     def iam_usage_file(self) -> Path:
         return self.iam_usage or self.data_dir / "iam-usage.jsonl"
+
+
+def _number(env: dict[str, str], name: str) -> int | None:
+    return int(env[name]) if env.get(name) else None
 
 
 def admin_key(settings: Settings) -> str:
@@ -753,10 +769,15 @@ class Stack:
 
 def parameter_overrides(settings: Settings) -> dict[str, str]:
     """The template's parameters as the local stack sets them: the backend, a model image (so the
-    model resources exist), deployment checks every second, and ``RETRAIN_THRESHOLD`` when given."""
+    model resources exist), deployment checks every second, and the retraining settings when given."""
     overrides = {"InferenceBackend": settings.backend, "ModelImageUri": LOCAL_IMAGE, "DeployPollSeconds": "1"}
-    if settings.retrain_threshold is not None:
-        overrides["RetrainThreshold"] = str(settings.retrain_threshold)
+    for parameter, value in (
+        ("RetrainThreshold", settings.retrain_threshold),
+        ("RetrainMinIntervalMinutes", settings.retrain_min_interval_minutes),
+        ("RetrainMaxPerDay", settings.retrain_max_per_day),
+    ):
+        if value is not None:
+            overrides[parameter] = str(value)
     return overrides
 
 

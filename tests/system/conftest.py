@@ -127,7 +127,8 @@ def stack_environment(data: Path, **extra: str) -> dict[str, str]:
         "LOCAL_DATA": str(data),
         **extra,
     }
-    for name in ("AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH", "RETRAIN_THRESHOLD"):
+    for name in ("AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH", "RETRAIN_THRESHOLD",
+                 "RETRAIN_MIN_INTERVAL_MINUTES", "RETRAIN_MAX_PER_DAY"):  # fmt: skip
         if name not in extra:
             env.pop(name, None)
     return env

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from pydantic import Field
 
+from sentiment_common.runs import RunGuard
 from sentiment_common.settings import InferenceSettings, RegistrySettings, WorkflowSettings
 
 
 class TriggerSettings(RegistrySettings, WorkflowSettings):
     retrain_threshold: Annotated[int, Field(ge=1, description="New feedback items that start a run")] = 10
+    retrain_min_interval_minutes: Annotated[
+        int, Field(ge=0, description="Minutes between the starts of two runs from feedback")
+    ] = 60
+    retrain_max_per_day: Annotated[int, Field(ge=1, description="Runs from feedback in any 24 hours")] = 12
+
+    @property
+    def guard(self) -> RunGuard:
+        return RunGuard(timedelta(minutes=self.retrain_min_interval_minutes), self.retrain_max_per_day)
 
 
 class EvaluateSettings(RegistrySettings):

@@ -23,5 +23,5 @@ workflow = Workflow(settings.state_machine_arn)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = on_feedback(event, registry, store, workflow, settings.retrain_threshold)
+    report = on_feedback(event, registry, store, workflow, threshold=settings.retrain_threshold, guard=settings.guard)
     return report.__dict__

@@ -129,8 +129,18 @@ class TrainingRun(BaseModel):
     started_by_request: Annotated[str | None, Field(description="The API request that started it, if any")] = None
 
 
+class HeldBack(BaseModel):
+    """Why the feedback that reached the threshold has not started a run yet, and until when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: Annotated[str, Field(description="Which guard held the run back, and what it allows")]
+    at: Annotated[datetime, Field(description="When the threshold was reached and the run held back")]
+    until: Annotated[datetime, Field(description="From then, the next feedback starts the run")]
+
+
 class PipelineState(BaseModel):
-    """The feedback count and the one run that may be active."""
+    """The feedback count, the one run that may be active, and why a due run is held back."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -139,6 +149,7 @@ class PipelineState(BaseModel):
     active_run: str | None = None
     active_started: bool = False
     malformed_feedback: int = 0
+    held_back: HeldBack | None = None
 
 
 class RunRequest(BaseModel):

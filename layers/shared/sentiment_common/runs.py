@@ -9,13 +9,51 @@ restart) is released and its run marked failed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from sentiment_common.dal.registry import Registry
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.errors import ConflictError
+from sentiment_common.models import utc_now
 from sentiment_common.observability import count, logger
-from sentiment_common.registry import Action, RunRequest, RunStatus, TrainingRun, Trigger
+from sentiment_common.registry import Action, HeldBack, RunRequest, RunStatus, TrainingRun, Trigger
 
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class RunGuard:
+    """What keeps a public feedback route from training without end (each run is a SageMaker training
+    job): runs started by feedback are at least ``min_interval`` apart, and at most ``max_per_day`` in
+    any 24 hours. Runs an administrator starts are neither held back nor counted."""
+
+    min_interval: timedelta
+    max_per_day: int
+
+    def held_back(self, recent: list[TrainingRun], now: datetime) -> HeldBack | None:
+        """``recent``: the newest runs, at least ``max_per_day`` of them when there are that many."""
+        started = sorted((run.started_at for run in recent if run.trigger is Trigger.FEEDBACK), reverse=True)
+        if started and now - started[0] < self.min_interval:
+            until = started[0] + self.min_interval
+            minutes = self.min_interval.total_seconds() / 60
+            return HeldBack(
+                reason=f"the last run from feedback started at {started[0].isoformat()}; runs from feedback "
+                f"start at least {minutes:g} minutes apart (RetrainMinIntervalMinutes)",
+                at=now,
+                until=until,
+            )
+        today = [moment for moment in started if now - moment < DAY]
+        if len(today) >= self.max_per_day:
+            until = today[self.max_per_day - 1] + DAY
+            return HeldBack(
+                reason=f"{len(today)} runs from feedback started in the last 24 hours, the most "
+                f"RetrainMaxPerDay ({self.max_per_day}) allows",
+                at=now,
+                until=until,
+            )
+        return None
 
 
 def start_run(registry: Registry, workflow: Workflow, request: RunRequest) -> TrainingRun:
@@ -62,12 +100,34 @@ def resume(registry: Registry, workflow: Workflow) -> str | None:
     return run_id
 
 
-def start_if_due(registry: Registry, workflow: Workflow, threshold: int) -> TrainingRun | None:
-    """The trigger's rule: enough new feedback and no active run → start one."""
+def _runs_since(registry: Registry, since: datetime) -> list[TrainingRun]:
+    """The runs started after ``since`` (and the one before), newest first: a page at a time."""
+    found: list[TrainingRun] = []
+    token: str | None = None
+    while True:
+        page, token = registry.list_runs(25, token)
+        found.extend(page)
+        if token is None or not page or page[-1].started_at < since:
+            return found
+
+
+def start_if_due(registry: Registry, workflow: Workflow, threshold: int, guard: RunGuard) -> TrainingRun | None:
+    """The trigger's rule: enough new feedback, no active run and the guard's leave → start one. A run
+    the guard holds back is recorded with its reason; the next feedback after it allows starts it."""
     if resume(registry, workflow) is not None:
         return None
     state = registry.state()
     if state.pending_feedback < threshold:
+        return None
+    now = utc_now()
+    held = guard.held_back(_runs_since(registry, now - max(DAY, guard.min_interval)), now)
+    if held is not None:
+        registry.hold_back(held)
+        count("RetrainingHeldBack")
+        logger.warning(
+            "a due retraining run is held back",
+            extra={"reason": held.reason, "until": held.until.isoformat(), "pending_feedback": state.pending_feedback},
+        )
         return None
     request = RunRequest(trigger=Trigger.FEEDBACK, feedback_count=state.pending_feedback)
     try:

@@ -78,6 +78,9 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
         ("PORT", "web", "numbers"),
         ("RETRAIN_THRESHOLD", "many", "numbers"),
         ("RETRAIN_THRESHOLD", "0", "RETRAIN_THRESHOLD must be 1 or more"),
+        ("RETRAIN_MIN_INTERVAL_MINUTES", "-1", "RETRAIN_MIN_INTERVAL_MINUTES must be 0 or more"),
+        ("RETRAIN_MAX_PER_DAY", "0", "RETRAIN_MAX_PER_DAY must be 1 or more"),
+        ("RETRAIN_MAX_PER_DAY", "lots", "numbers"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(name: str, value: str, says: str) -> None:
@@ -112,6 +115,14 @@ def test_the_local_parameters_check_deployments_every_second_and_take_a_retrain_
     template = Stack(settings).template
     assert template.function_environment("FeedbackTriggerFunction", "http://q")["RETRAIN_THRESHOLD"] == "3"
     assert template.function_environment("DeployModelFunction", "http://q")["DEPLOY_POLL_SECONDS"] == "1"
+
+
+def test_the_retraining_guard_keeps_the_templates_defaults_unless_given() -> None:
+    trigger = Stack(Settings.from_environment({})).template.function_environment("FeedbackTriggerFunction", "http://q")
+    assert (trigger["RETRAIN_MIN_INTERVAL_MINUTES"], trigger["RETRAIN_MAX_PER_DAY"]) == ("60", "12")
+    given = Settings.from_environment({"RETRAIN_MIN_INTERVAL_MINUTES": "0", "RETRAIN_MAX_PER_DAY": "100"})
+    trigger = Stack(given).template.function_environment("FeedbackTriggerFunction", "http://q")
+    assert (trigger["RETRAIN_MIN_INTERVAL_MINUTES"], trigger["RETRAIN_MAX_PER_DAY"]) == ("0", "100")
 
 
 def test_the_admin_key_is_generated_once_and_kept(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import json
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -25,11 +25,14 @@ from sentiment_common.dal.feedback import FeedbackStore
 from sentiment_common.dal.registry import Registry
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.models import FeedbackRecord, Label, new_id
+from sentiment_common.runs import RunGuard
 from sentiment_local.resources import create_buckets, create_tables
 from sentiment_local.template import Template
 from tests.conftest import ROOT
 
 THRESHOLD = 10  # the template's RetrainThreshold default; test_trigger checks that it still is
+# Runs from feedback as often as the threshold allows; the guard's own tests give theirs.
+UNGUARDED = RunGuard(min_interval=timedelta(0), max_per_day=1_000_000)
 # Never runs anything: an execution stays RUNNING until a test stops it, as a long training job would.
 WAITING_STATE_MACHINE = {
     "StartAt": "Train",
@@ -115,9 +118,11 @@ class Pipeline:
             records.append(record)
         return {"Records": records}
 
-    def notify(self, *keys: str) -> TriggerReport:
+    def notify(self, *keys: str, guard: RunGuard = UNGUARDED) -> TriggerReport:
         """The trigger function's work for one notification naming ``keys``."""
-        return on_feedback(self.event(*keys), self.registry, self.store, self.workflow, THRESHOLD)
+        return on_feedback(
+            self.event(*keys), self.registry, self.store, self.workflow, threshold=THRESHOLD, guard=guard
+        )
 
     # ---- Step Functions ----
 

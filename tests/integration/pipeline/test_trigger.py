@@ -3,14 +3,19 @@ at a time, and a run whose execution ended unrecorded released by the next notif
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from pipeline_function.logic.trigger import on_feedback
+from pipeline_function.settings import TriggerSettings
+from sentiment_common import runs
+from sentiment_common.models import utc_now
 from sentiment_common.registry import Action, RunRequest, RunStatus, Trigger
-from sentiment_common.runs import start_run
-from tests.integration.pipeline.conftest import THRESHOLD, Pipeline, create_state_machine
+from sentiment_common.runs import RunGuard, start_run
+from tests.integration.pipeline.conftest import THRESHOLD, UNGUARDED, Pipeline, create_state_machine
 
 
 def _feedback_keys(pipeline: Pipeline, count: int) -> list[str]:
@@ -24,6 +29,10 @@ def test_the_functions_are_told_the_bucket_table_and_threshold_the_template_make
     assert environment["REGISTRY_TABLE"] == pipeline.template.physical_name("RegistryTable")
     assert environment["STATE_MACHINE_ARN"] == pipeline.state_machine_arn
     assert int(environment["RETRAIN_THRESHOLD"]) == THRESHOLD
+    settings = TriggerSettings.model_validate(
+        {name: environment[name.upper()] for name in TriggerSettings.model_fields if name.upper() in environment}
+    )
+    assert settings.guard == RunGuard(min_interval=timedelta(minutes=60), max_per_day=12)
 
 
 def test_nine_feedback_objects_start_nothing(pipeline: Pipeline) -> None:
@@ -132,7 +141,8 @@ def test_objects_outside_feedback_or_in_another_bucket_are_ignored(pipeline: Pip
         pipeline.registry,
         pipeline.store,
         pipeline.workflow,
-        THRESHOLD,
+        threshold=THRESHOLD,
+        guard=UNGUARDED,
     )
 
     assert (report.ignored, report.counted, report.malformed) == (2, 0, [])
@@ -228,3 +238,63 @@ def test_a_feedback_object_removed_before_its_notification_arrives_is_skipped(pi
 
     assert report.counted == 1
     assert pipeline.registry.state().pending_feedback == 1
+
+
+# ---- the guard: runs from feedback spaced out and capped per day ----
+
+HOURLY = RunGuard(min_interval=timedelta(minutes=60), max_per_day=12)
+
+
+def _finish(pipeline: Pipeline, run_id: str) -> None:
+    pipeline.stop(run_id)
+    pipeline.registry.finish_run(run_id, RunStatus.FAILED, error="stopped by the test")
+
+
+def test_a_due_run_within_the_interval_is_held_back_with_its_reason_and_starts_after_it(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run from feedback that started and ended
+    first = pipeline.notify(*_feedback_keys(pipeline, THRESHOLD), guard=HOURLY)
+    assert first.started_run == "run-000001"
+    _finish(pipeline, "run-000001")
+    started = pipeline.registry.get_run("run-000001").started_at
+
+    # When the threshold is reached again within the hour
+    again = pipeline.notify(*_feedback_keys(pipeline, THRESHOLD), guard=HOURLY)
+
+    # Then nothing starts, the feedback waits, and the state says why and until when
+    assert again.started_run is None
+    assert pipeline.executions() == {"run-000001": "ABORTED"}
+    state = pipeline.registry.state()
+    assert state.pending_feedback == THRESHOLD
+    assert state.held_back is not None
+    assert state.held_back.until == started + timedelta(minutes=60)
+    assert "at least 60 minutes apart (RetrainMinIntervalMinutes)" in state.held_back.reason
+
+    # And once the hour has passed, the next feedback starts the run, and the reason is cleared
+    later = utc_now() + timedelta(minutes=61)
+    monkeypatch.setattr(runs, "utc_now", lambda: later)
+    (one_more,) = _feedback_keys(pipeline, 1)
+    resumed = pipeline.notify(one_more, guard=HOURLY)
+    assert resumed.started_run == "run-000002"
+    assert pipeline.registry.get_run("run-000002").feedback_count == THRESHOLD + 1
+    assert pipeline.registry.state().held_back is None
+
+
+def test_runs_from_feedback_stop_at_the_daily_cap_and_manual_runs_are_neither_held_nor_counted(
+    pipeline: Pipeline,
+) -> None:
+    twice_a_day = RunGuard(min_interval=timedelta(0), max_per_day=2)
+    for run_id in ("run-000001", "run-000002"):
+        assert pipeline.notify(*_feedback_keys(pipeline, THRESHOLD), guard=twice_a_day).started_run == run_id
+        _finish(pipeline, run_id)
+    manual = start_run(pipeline.registry, pipeline.workflow, RunRequest(trigger=Trigger.MANUAL))
+    _finish(pipeline, manual.run_id)
+
+    third = pipeline.notify(*_feedback_keys(pipeline, THRESHOLD), guard=twice_a_day)
+
+    assert third.started_run is None
+    held = pipeline.registry.state().held_back
+    assert held is not None
+    assert held.reason.startswith("2 runs from feedback started in the last 24 hours")
+    assert held.until == pipeline.registry.get_run("run-000001").started_at + timedelta(days=1)

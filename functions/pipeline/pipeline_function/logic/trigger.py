@@ -2,7 +2,8 @@
 
 Each object is counted once (a duplicated or replayed notification finds its marker and counts
 nothing); a malformed object is counted apart, reported, and never starts anything. Then
-:func:`~sentiment_common.runs.start_if_due` applies the threshold, at most one run at a time.
+:func:`~sentiment_common.runs.start_if_due` applies the threshold and the guard (runs from feedback spaced
+out and capped per day), at most one run at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sentiment_common.dal.registry import Registry
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.models import FeedbackRecord
 from sentiment_common.observability import count, logger
-from sentiment_common.runs import start_if_due
+from sentiment_common.runs import RunGuard, start_if_due
 
 
 @dataclass
@@ -59,7 +60,7 @@ def is_feedback(store: DataStore, key: str, data: bytes) -> bool:
 
 
 def on_feedback(
-    event: dict[str, Any], registry: Registry, store: DataStore, workflow: Workflow, threshold: int
+    event: dict[str, Any], registry: Registry, store: DataStore, workflow: Workflow, *, threshold: int, guard: RunGuard
 ) -> TriggerReport:
     report = TriggerReport()
     for bucket, key in object_keys(event):
@@ -81,7 +82,7 @@ def on_feedback(
             report.counted += 1
         else:
             report.duplicates += 1
-    run = start_if_due(registry, workflow, threshold)
+    run = start_if_due(registry, workflow, threshold, guard)
     report.started_run = run.run_id if run else None
     # With started_run set, this line names the notification that started the run.
     logger.info("feedback counted", extra={**report.__dict__, "objects": notifications(event)})

@@ -30,6 +30,7 @@ from sentiment_common.models import utc_now
 from sentiment_common.registry import (
     Champion,
     Decision,
+    HeldBack,
     ModelRecord,
     ModelStatus,
     PipelineState,
@@ -354,7 +355,17 @@ class Registry:
             active_run=item.get("active_run"),
             active_started=bool(item.get("active_started", False)),
             malformed_feedback=int(item.get("malformed_feedback", 0)),
+            held_back=HeldBack.model_validate_json(item["held_back"]) if item.get("held_back") else None,
         )
+
+    def hold_back(self, held: HeldBack) -> None:
+        """Record why a due run did not start (cleared when a run starts)."""
+        with unavailable_when_transient("the registry"):
+            self._table.update_item(
+                Key={"pk": PIPELINE, "sk": STATE},
+                UpdateExpression="SET held_back = :held",
+                ExpressionAttributeValues={":held": held.model_dump_json()},
+            )
 
     def count_feedback(self, key: str, *, malformed: bool = False) -> bool:
         """Count one feedback object, once: the object's marker and the count change together.
@@ -404,7 +415,7 @@ class Registry:
                         "TableName": self._table_name,
                         "Key": {"pk": PIPELINE, "sk": STATE},
                         "UpdateExpression": "SET generation = :next, active_run = :run, active_started = :no "
-                        "ADD pending_feedback :taken",
+                        "ADD pending_feedback :taken REMOVE held_back",
                         "ConditionExpression": "attribute_not_exists(active_run) AND "
                         "(attribute_not_exists(generation) OR generation = :current)",
                         "ExpressionAttributeValues": {
