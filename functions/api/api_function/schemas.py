@@ -237,9 +237,22 @@ class TrainingRunOut(BaseModel):
         return cls(**run.model_dump(exclude={"execution_arn"}))
 
 
+class HeldBackOut(BaseModel):
+    reason: Annotated[
+        str, Field(description="Which guard held the run back (RetrainMinIntervalMinutes or RetrainMaxPerDay)")
+    ]
+    at: Annotated[datetime, Field(description="When the feedback reached the threshold")]
+    until: Annotated[datetime, Field(description="From then, the next feedback starts the run")]
+
+
 class TrainingRunPage(BaseModel):
     items: Annotated[list[TrainingRunOut], Field(description="Newest first")]
     next_token: Annotated[str | None, Field(description="Pass back to get the next page; null on the last")]
+    pending_feedback: Annotated[int, Field(description="Feedback items not yet trained on")] = 0
+    held_back: Annotated[
+        HeldBackOut | None,
+        Field(description="Why the feedback that reached the threshold has not started a run; null when nothing waits"),
+    ] = None
 
 
 class RunStarted(BaseModel):

@@ -18,7 +18,7 @@ import pytest
 from sentiment_common.dal.secrets import bearer_token
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.observability import logger
-from sentiment_common.registry import ModelRecord, ModelStatus, RunStatus
+from sentiment_common.registry import HeldBack, ModelRecord, ModelStatus, RunStatus
 from tests.integration.api.conftest import ADMIN_KEY, LambdaContext, Stack, http_event
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -250,7 +250,26 @@ def test_an_unknown_run_is_404(api: Stack) -> None:
 
 
 def test_no_runs_yet_is_an_empty_page(api: Stack) -> None:
-    assert api.call("GET", "/training").body == {"items": [], "next_token": None}
+    assert api.call("GET", "/training").body == {
+        "items": [],
+        "next_token": None,
+        "pending_feedback": 0,
+        "held_back": None,
+    }
+
+
+def test_the_page_says_how_much_feedback_waits_and_why_a_due_run_is_held_back(api: Stack) -> None:
+    registry = api.registry
+    for number in range(3):
+        registry.count_feedback(f"feedback/{number}.json")
+    at = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    reason = "the last run from feedback started at 11:30; runs from feedback start at least 60 minutes apart"
+    registry.hold_back(HeldBack(reason=reason, at=at, until=at + timedelta(minutes=30)))
+
+    page = api.call("GET", "/training").body
+
+    assert page["pending_feedback"] == 3
+    assert page["held_back"] == {"reason": reason, "at": "2026-12-03T12:00:00Z", "until": "2026-12-03T12:30:00Z"}
 
 
 # ---- promotion by hand (rollback) ----

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from api_function.services import Services
 from sentiment_common.observability import logger
-from sentiment_common.registry import RunRequest, TrainingRun, Trigger
+from sentiment_common.registry import PipelineState, RunRequest, TrainingRun, Trigger
 from sentiment_common.runs import start_run
 
 
@@ -17,6 +17,11 @@ def start_training(services: Services) -> TrainingRun:
 
 def list_runs(services: Services, limit: int, token: str | None) -> tuple[list[TrainingRun], str | None]:
     return services.registry.list_runs(limit, token)
+
+
+def pipeline_state(services: Services) -> PipelineState:
+    """The feedback waiting to be trained on, and why a due run is held back, if it is."""
+    return services.registry.state()
 
 
 def get_run(run_id: str, services: Services) -> TrainingRun:

@@ -12,7 +12,14 @@ from api_function.auth import ADMIN_ONLY, require_admin
 from api_function.context import services
 from api_function.logic import training
 from api_function.routes import answers
-from api_function.schemas import ErrorResponse, GatewayMessage, RunStarted, TrainingRunOut, TrainingRunPage
+from api_function.schemas import (
+    ErrorResponse,
+    GatewayMessage,
+    HeldBackOut,
+    RunStarted,
+    TrainingRunOut,
+    TrainingRunPage,
+)
 
 router = Router()
 
@@ -68,7 +75,14 @@ def list_runs(
     next_token: Annotated[str | None, Query(max_length=2048, description="From the previous page")] = None,
 ) -> TrainingRunPage:
     runs, token = training.list_runs(services, limit, next_token)
-    return TrainingRunPage(items=[TrainingRunOut.of(run) for run in runs], next_token=token)
+    state = training.pipeline_state(services)
+    held = HeldBackOut(**state.held_back.model_dump()) if state.held_back else None
+    return TrainingRunPage(
+        items=[TrainingRunOut.of(run) for run in runs],
+        next_token=token,
+        pending_feedback=state.pending_feedback,
+        held_back=held,
+    )
 
 
 @router.get(
