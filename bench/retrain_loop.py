@@ -137,6 +137,7 @@ def main() -> int:
                     "functions/pending",
                     "functions/pipeline",
                     "local_stack",
+                    "deploy",
                 )
             ),
         }

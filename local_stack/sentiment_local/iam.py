@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_local.iam_actions import Authorization, Call, authorizations, read_call
-from sentiment_local.template import ACCOUNT, REGION, Template
+from sentiment_local.template import ACCOUNT, REGION, ROOT, Template
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +265,8 @@ class Principal:
 
     @property
     def session_arn(self) -> str:
+        if ":user/" in self.arn:  # a person's own credentials, not a role's session
+            return self.arn
         return f"arn:aws:sts::{ACCOUNT}:assumed-role/{self.name}/{self.logical_id.removesuffix('Role')}"
 
     def decide(self, request: Authorization) -> Decision:
@@ -340,6 +342,21 @@ def principals(template: Template, translated: dict[str, Any] | None = None) -> 
             statements.extend(Statement.parse(raw, arn.rsplit("/", 1)[-1]) for raw in MANAGED_POLICIES[arn])
         found[logical_id] = Principal(logical_id, template.role_arn(logical_id), tuple(statements))
     return found
+
+
+DEPLOYER_POLICIES = ROOT / "deploy" / "deployer-policies"
+DEPLOYER_ARN = f"arn:aws:iam::{ACCOUNT}:user/sentiment-deployer"
+
+
+def deployer(folder: Path = DEPLOYER_POLICIES) -> Principal:
+    """The person who deploys, with the policies the README tells them to attach: the deploy and destroy
+    steps' calls are checked against them when signed with :func:`credentials_for` ``(DEPLOYER_ARN)``."""
+    statements = tuple(
+        Statement.parse(raw, path.stem)
+        for path in sorted(folder.glob("*.json"))
+        for raw in _as_statements(json.loads(path.read_text()))
+    )
+    return Principal("Deployer", DEPLOYER_ARN, statements)
 
 
 def _as_statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:

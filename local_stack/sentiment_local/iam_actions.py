@@ -333,6 +333,33 @@ def _sagemaker(call: Call) -> list[Authorization]:
     return [Authorization(action, "*")]
 
 
+def _cloudformation(call: Call) -> list[Authorization]:
+    """A stack's ARN ends in an id CloudFormation made up; a policy names stacks ``stack/<name>/*``."""
+    name = call.params.get("StackName")
+    if not name:
+        return [Authorization(f"cloudformation:{call.operation}", "*")]
+    arn = str(name) if str(name).startswith("arn:") else _arn("cloudformation", f"stack/{name}/local")
+    return [Authorization(f"cloudformation:{call.operation}", arn)]
+
+
+def _ecr(call: Call) -> list[Authorization]:
+    """ECR authorizes its repository actions on the repository's ARN, GetAuthorizationToken on ``*``."""
+    name = call.params.get("repositoryName")
+    resource = _arn("ecr", f"repository/{name}") if name else "*"
+    return [Authorization(f"ecr:{call.operation}", resource)]
+
+
+def _ecs(call: Call) -> list[Authorization]:
+    """DescribeServices is authorized on each service's ARN (``service/<cluster>/<service>``)."""
+    if call.operation == "DescribeServices":
+        cluster = str(call.params.get("cluster", "default")).rsplit("/", 1)[-1]
+        return [
+            Authorization("ecs:DescribeServices", _arn("ecs", f"service/{cluster}/{str(service).rsplit('/', 1)[-1]}"))
+            for service in call.params.get("services", [])
+        ]
+    return [Authorization(f"ecs:{call.operation}", "*")]
+
+
 def _lambda(call: Call) -> list[Authorization]:
     if call.operation != "Invoke":
         return [Authorization(f"lambda:{call.operation}", "*")]
@@ -399,6 +426,9 @@ def authorizations(call: Call, secret_arn: SecretArnLookup | None = None) -> lis
         "ssm": _ssm,
         "events": _events,
         "monitoring": _cloudwatch,
+        "cloudformation": _cloudformation,
+        "ecr": _ecr,
+        "ecs": _ecs,
     }
     if service in handlers:
         return handlers[service](call)

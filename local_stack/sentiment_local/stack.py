@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import os
@@ -31,7 +30,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import urllib.error
@@ -41,9 +39,23 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from sentiment_deploy.bootstrap import (
+    CHAMPION_KEY,
+    TRAINING_DATA_PREFIX,
+    Champion,
+    champion_of,
+    read_archive_metadata,
+    read_champion_pointer,
+    read_s3_object,
+    register_champion,
+    seed_embedding_cache,
+    store_model,
+    train_first_model,
+    upload_training_data,
+    write_champion_pointer,
+)
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sentiment_common.dal.registry import Registry
 from sentiment_local import iam, moto_gaps
 from sentiment_local.event_sources import SqsPoller
 from sentiment_local.functions import Runner
@@ -70,11 +82,6 @@ from sentiment_local.training_jobs import TrainingJobs
 log = logging.getLogger("sentiment_local")
 
 LOCAL_IMAGE = "sentiment-model:local"
-CHAMPION_KEY = "models/champion.json"
-TRAINING_DATA = ROOT / "model_training" / "data"
-TRAINING_DATA_PREFIX = "data/"  # the retraining's train channel: base/ and golden/ under it
-EMBEDDING_CACHE = ROOT / "build" / "embeddings"  # where train.py keeps it on this machine
-CHECKPOINTS_PREFIX = "checkpoints/"  # the training jobs' CheckpointConfig (EmbeddingCacheUri in template.yaml)
 MODEL_START_TIMEOUT_S = 120
 MODEL_RESTART_DELAY_S = 2
 ENDPOINT_UPDATE_TIMEOUT_S = 120
@@ -196,108 +203,18 @@ def check_ports(settings: Settings) -> None:
                 ) from error
 
 
-@dataclass
-class Champion:
-    version: str
-    model_data_url: str
-    sha256: str
-
-
-def read_archive_metadata(archive: bytes) -> dict[str, Any]:
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        member = tar.extractfile("metadata.json")
-        if member is None:
-            raise StackError("the model archive holds no metadata.json")
-        metadata: dict[str, Any] = json.loads(member.read())
-        return metadata
-
-
 def register_first_model(s3: Any, bucket: str, archive_path: Path, train: bool = True) -> Champion:
     """The champion named in the bucket; on a first start, train a model if needed and register it."""
-    with contextlib.suppress(s3.exceptions.NoSuchKey):
-        pointer = json.loads(s3.get_object(Bucket=bucket, Key=CHAMPION_KEY)["Body"].read())
-        return Champion(pointer["version"], pointer["model_data_url"], pointer["sha256"])
+    champion = read_champion_pointer(s3, bucket)
+    if champion is not None:
+        return champion
     if not archive_path.exists():
         if not train:
             raise StackError(f"no model registered and no {archive_path}")
-        print("No model yet: training the first one on model_training/data (about two minutes)...", flush=True)
-        subprocess.run(  # noqa: S603 - our own training script
-            [
-                sys.executable,
-                str(ROOT / "model_training" / "train.py"),
-                "--model-dir",
-                str(archive_path.parent / "model"),
-                "--archive",
-                str(archive_path),
-            ],
-            check=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT / "model_training")},
-        )
-    data = archive_path.read_bytes()
-    metadata = read_archive_metadata(data)
-    version = str(metadata["version"])
-    digest = hashlib.sha256(data).hexdigest()
-    prefix = f"models/{version}"
-    s3.put_object(Bucket=bucket, Key=f"{prefix}/model.tar.gz", Body=data, ContentType="application/gzip")
-    s3.put_object(
-        Bucket=bucket, Key=f"{prefix}/metadata.json", Body=json.dumps(metadata).encode(), ContentType="application/json"
-    )
-    champion = Champion(version, f"s3://{bucket}/{prefix}/model.tar.gz", digest)
-    pointer = {**champion.__dict__, "registered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    s3.put_object(Bucket=bucket, Key=CHAMPION_KEY, Body=json.dumps(pointer).encode(), ContentType="application/json")
+        train_first_model(archive_path)
+    champion, _ = store_model(s3, bucket, archive_path.read_bytes())
+    write_champion_pointer(s3, bucket, champion)
     return champion
-
-
-def upload_training_data(s3: Any, bucket: str, source: Path = TRAINING_DATA) -> list[str]:
-    """``base/*.csv`` and ``golden/*.csv`` under ``data/`` in the bucket, where retraining reads them;
-    objects already there are kept."""
-    listed = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=TRAINING_DATA_PREFIX)
-    present = {item["Key"] for page in listed for item in page.get("Contents", [])}
-    uploaded = []
-    for split in ("base", "golden"):
-        for path in sorted((source / split).glob("*.csv")):
-            key = f"{TRAINING_DATA_PREFIX}{split}/{path.name}"
-            if key not in present:
-                s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="text/csv")
-                uploaded.append(key)
-    return uploaded
-
-
-def seed_embedding_cache(s3: Any, bucket: str, source: Path = EMBEDDING_CACHE) -> list[str]:
-    """The embeddings the first model's training computed, where the retraining jobs' checkpoints are
-    restored from: their first run encodes only the feedback. Objects already there are kept."""
-    listed = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=CHECKPOINTS_PREFIX)
-    present = {item["Key"] for page in listed for item in page.get("Contents", [])}
-    seeded = []
-    for path in sorted(source.glob("embeddings-*.npz")) if source.is_dir() else []:
-        key = f"{CHECKPOINTS_PREFIX}{path.name}"
-        if key not in present:
-            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/octet-stream")
-            seeded.append(key)
-    return seeded
-
-
-def read_s3_object(s3: Any, uri: str) -> bytes:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not key:
-        raise StackError(f"{uri!r} is not an s3://bucket/key URI")
-    data: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return data
-
-
-def champion_of(s3: Any, model_data_url: str) -> tuple[Champion, dict[str, Any]]:
-    """The model a ``model.tar.gz`` in S3 holds, as SageMaker sees it: downloaded, hashed, its metadata read."""
-    data = read_s3_object(s3, model_data_url)
-    metadata = read_archive_metadata(data)
-    return Champion(str(metadata["version"]), model_data_url, hashlib.sha256(data).hexdigest()), metadata
-
-
-def register_champion(registry_table: str, champion: Champion, metadata: dict[str, Any]) -> bool:
-    """The first model as the registry's champion too; False (nothing written) when there is one."""
-    registry = Registry(registry_table)
-    return registry.ensure_champion(
-        version=champion.version, model_data_url=champion.model_data_url, sha256=champion.sha256, metadata=metadata
-    )
 
 
 def write_pointer(path: Path, champion: Champion) -> None:
@@ -494,7 +411,7 @@ class Stack:
             # A secret's Ref is its ARN, which Secrets Manager made up: policies name it so.
             template.pinned[logical_id] = moto_gaps.secret_arn(template.physical_name(logical_id))
         if self.enforcer is not None:
-            self.enforcer.load(iam.principals(template))
+            self.enforcer.load({**iam.principals(template), "Deployer": iam.deployer()})
         create_roles(template, self.client("iam"))
         try:
             create_functions(template, specs, self.client("iam"), self.client("lambda"))

@@ -1,4 +1,4 @@
-"""scripts/publish_web.py against a deployed stack, played by moto: a CloudFormation stack whose outputs
+"""python -m sentiment_deploy publish-web against a deployed stack, played by moto: a CloudFormation stack whose outputs
 name a bucket it created and a CloudFront distribution."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-
-from publish_web import main
+from sentiment_deploy.__main__ import main
 
 STACK = "sentiment-feedback-test"
 # The outputs the real template gives; CloudFormation on moto cannot create a distribution, so the
@@ -98,7 +97,7 @@ def test_the_page_is_uploaded_with_its_types_and_cache_lifetimes(
     boto3.client("s3").put_object(Bucket=deployed.bucket, Key="old-app.js", Body=b"gone")
 
     # When the page is published
-    assert main(["--stack-name", STACK, "--source", str(page)]) == 0
+    assert main(["publish-web", "--stack-name", STACK, "--source", str(page)]) == 0
 
     # Then the bucket holds exactly the page's files, typed for the browser
     stored = objects(deployed.bucket)
@@ -135,14 +134,14 @@ def test_the_stack_comes_from_samconfig(deployed: DeployedStack, page: Path, tmp
         'version = 0.1\n[default.global.parameters]\nstack_name = "someone-else"\n'
         f'[prod.global.parameters]\nstack_name = "{STACK}"\n'
     )
-    assert main(["--config-env", "prod", "--config-file", str(config), "--source", str(page)]) == 0
+    assert main(["publish-web", "--config-env", "prod", "--config-file", str(config), "--source", str(page)]) == 0
     assert "index.html" in objects(deployed.bucket)
 
 
 def test_a_missing_stack_is_named_in_one_line(
     deployed: DeployedStack, page: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--stack-name", "no-such-stack", "--source", str(page)]) == 1
+    assert main(["publish-web", "--stack-name", "no-such-stack", "--source", str(page)]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "stack 'no-such-stack' not found" in error
@@ -154,7 +153,7 @@ def test_a_stack_without_the_web_outputs_is_refused(
 ) -> None:
     older = {"Resources": {"DataBucket": {"Type": "AWS::S3::Bucket"}}, "Outputs": {"ApiUrl": {"Value": "https://x"}}}
     boto3.client("cloudformation").create_stack(StackName="older-stack", TemplateBody=json.dumps(older))
-    assert main(["--stack-name", "older-stack", "--source", str(page)]) == 1
+    assert main(["publish-web", "--stack-name", "older-stack", "--source", str(page)]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "has no WebBucketName, WebDistributionId, WebUrl output" in error
@@ -166,6 +165,6 @@ def test_a_folder_without_index_html_publishes_nothing(
     # An empty or wrong folder would otherwise delete the live page.
     boto3.client("s3").put_object(Bucket=deployed.bucket, Key="index.html", Body=b"live")
     (tmp_path / "README.md").write_text("only notes")
-    assert main(["--stack-name", STACK, "--source", str(tmp_path)]) == 1
+    assert main(["publish-web", "--stack-name", STACK, "--source", str(tmp_path)]) == 1
     assert "has no index.html" in capsys.readouterr().err
     assert list(objects(deployed.bucket)) == ["index.html"]

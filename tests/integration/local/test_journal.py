@@ -87,7 +87,7 @@ def servers() -> Iterator[list[Server]]:
 def start(data: Path, started: list[Server], compact_bytes: int | None = None) -> Server:
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("local_stack", "layers/shared", ".")),
+        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("local_stack", "deploy", "layers/shared", ".")),
     }
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(name, None)

@@ -16,6 +16,14 @@ from typing import Any
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from sentiment_deploy.bootstrap import (
+    TRAINING_DATA,
+    Champion,
+    champion_of,
+    register_champion,
+    seed_embedding_cache,
+    upload_training_data,
+)
 
 from sentiment_common.dal.registry import Registry
 from sentiment_local import stack as stack_module
@@ -36,20 +44,14 @@ from sentiment_local.resources import (
     create_topics,
 )
 from sentiment_local.stack import (
-    TRAINING_DATA,
-    Champion,
     Settings,
     Stack,
     StackError,
     admin_key,
-    champion_of,
     check_ports,
     parameter_overrides,
     read_pointer,
-    register_champion,
     register_first_model,
-    seed_embedding_cache,
-    upload_training_data,
     write_pointer,
 )
 from sentiment_local.template import ROOT, Template

@@ -4,27 +4,22 @@ Uploads every file under ``frontend/`` (but its README) to the stack's web bucke
 longer there, and asks CloudFront to drop its copies. The stack is found by name; its outputs
 ``WebBucketName``, ``WebDistributionId`` and ``WebUrl`` say where everything goes.
 
-    python scripts/publish_web.py                       # the stack named in samconfig.toml's default environment
-    python scripts/publish_web.py --config-env prod
-    python scripts/publish_web.py --stack-name my-stack --region eu-west-1
+    python -m sentiment_deploy publish-web                  # the stack named in samconfig.toml's default environment
+    python -m sentiment_deploy publish-web --config-env prod
+    python -m sentiment_deploy publish-web --stack-name my-stack --region eu-west-1
 """
 
 from __future__ import annotations
 
-import argparse
 import mimetypes
-import sys
 import time
-import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from sentiment_deploy.stack import DeployError, find_stack
 
-ROOT = Path(__file__).resolve().parent.parent
 SKIPPED_FILES = {"README.md"}  # at the top of the source folder: notes for developers, not the page
 
 # The system's MIME tables differ between machines (some say application/javascript, some know no
@@ -46,10 +41,6 @@ DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
 WEB_OUTPUTS = ("WebBucketName", "WebDistributionId", "WebUrl")
 
 
-class PublishError(Exception):
-    """Something the user has to fix; the message says what."""
-
-
 @dataclass(frozen=True)
 class WebStack:
     name: str
@@ -69,36 +60,10 @@ class PageFile:
 # ---- which stack ----
 
 
-def samconfig_value(config_file: Path, config_env: str, key: str) -> str | None:
-    """``key`` from the environment's ``global`` parameters, else its ``deploy`` ones, as ``sam deploy`` reads them."""
-    try:
-        config = tomllib.loads(config_file.read_text())
-    except FileNotFoundError:
-        raise PublishError(f"{config_file} not found: pass --stack-name") from None
-    if config_env not in config:
-        raise PublishError(f"{config_file} has no environment {config_env!r}")
-    for command in ("global", "deploy"):
-        value = config[config_env].get(command, {}).get("parameters", {}).get(key)
-        if value:
-            return str(value)
-    return None
-
-
 def find_web_stack(cloudformation: Any, stack_name: str) -> WebStack:
-    try:
-        (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as error:
-        # CloudFormation answers a missing stack with a generic ValidationError; only the message tells.
-        if error.response["Error"]["Code"] == "ValidationError" and "does not exist" in str(error):
-            raise PublishError(f"stack {stack_name!r} not found: deploy it first (make deploy)") from None
-        raise
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-    missing = [name for name in WEB_OUTPUTS if not outputs.get(name)]
-    if missing:
-        raise PublishError(
-            f"stack {stack_name!r} has no {', '.join(missing)} output: deploy the current template.yaml (make deploy)"
-        )
-    return WebStack(stack_name, outputs["WebBucketName"], outputs["WebDistributionId"], outputs["WebUrl"])
+    stack = find_stack(cloudformation, stack_name)
+    bucket, distribution_id, url = stack.require(*WEB_OUTPUTS)
+    return WebStack(stack_name, bucket, distribution_id, url)
 
 
 # ---- what to upload ----
@@ -119,7 +84,7 @@ def page_files(source: Path) -> list[PageFile]:
     """The files that make up the page, keyed by their path under ``source``; hidden files and the
     README stay behind. Refuses a folder without ``index.html``, which would leave the site empty."""
     if not source.is_dir():
-        raise PublishError(f"{source} is not a folder")
+        raise DeployError(f"{source} is not a folder")
     files = []
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
@@ -129,7 +94,7 @@ def page_files(source: Path) -> list[PageFile]:
             continue
         files.append(PageFile(path, relative.as_posix(), content_type(path), cache_control(path)))
     if not any(page.key == "index.html" for page in files):
-        raise PublishError(f"{source} has no index.html: nothing to publish")
+        raise DeployError(f"{source} has no index.html: nothing to publish")
     return files
 
 
@@ -157,7 +122,7 @@ def delete_stale(s3: Any, bucket: str, keep: set[str]) -> list[str]:
         answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True})
         if answer.get("Errors"):
             first = answer["Errors"][0]
-            raise PublishError(f"could not delete s3://{bucket}/{first['Key']}: {first['Message']}")
+            raise DeployError(f"could not delete s3://{bucket}/{first['Key']}: {first['Message']}")
         for key in batch:
             print(f"deleted   {key}")
     return stale
@@ -185,47 +150,3 @@ def publish(session: Any, stack_name: str, source: Path) -> WebStack:
     print(f"invalidated /* on {stack.distribution_id} ({invalidation}); CloudFront serves the new page within minutes")
     print(f"the page: {stack.url}")
     return stack
-
-
-def target(args: argparse.Namespace) -> tuple[str, str | None]:
-    """The stack and region: as given, else as ``sam deploy --config-env`` reads them from samconfig.toml."""
-    if args.stack_name:
-        return args.stack_name, args.region
-    stack_name = samconfig_value(args.config_file, args.config_env, "stack_name")
-    if not stack_name:
-        raise PublishError(f"no stack_name for {args.config_env!r} in {args.config_file}: pass --stack-name")
-    return stack_name, args.region or samconfig_value(args.config_file, args.config_env, "region")
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--stack-name", help="the deployed stack (default: samconfig.toml's stack_name)")
-    parser.add_argument(
-        "--config-env", default="default", help="samconfig.toml environment to read the stack from (default: default)"
-    )
-    parser.add_argument(
-        "--config-file", type=Path, default=ROOT / "samconfig.toml", help="the SAM configuration (default: %(default)s)"
-    )
-    parser.add_argument("--region", help="AWS region (default: samconfig.toml's, else the AWS configuration's)")
-    parser.add_argument(
-        "--source", type=Path, default=ROOT / "frontend", help="the page's folder (default: %(default)s)"
-    )
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        stack_name, region = target(args)
-        publish(boto3.Session(region_name=region), stack_name, args.source)
-    except PublishError as error:
-        print(f"publish_web: {error}", file=sys.stderr)
-        return 1
-    except (BotoCoreError, ClientError) as error:
-        print(f"publish_web: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

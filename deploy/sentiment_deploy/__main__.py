@@ -1,0 +1,205 @@
+"""``python -m sentiment_deploy <command>``: the steps ``make deploy``, ``make destroy``,
+``make publish-web`` and ``make train-on-sagemaker`` run against a deployed stack.
+
+The stack is the one samconfig.toml names for ``--config-env`` (default: default), or ``--stack-name``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sentiment_common.dal.registry import Registry
+from sentiment_deploy import deploy, destroy, policy, training, web
+from sentiment_deploy.stack import ROOT, SAMCONFIG, DeployError, Target, find_stack, samconfig_overrides
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack-name", help="the deployed stack (default: samconfig.toml's stack_name)")
+    parser.add_argument("--config-env", default="default", help="samconfig.toml environment (default: default)")
+    parser.add_argument(
+        "--config-file", type=Path, default=SAMCONFIG, help="the SAM configuration (default: %(default)s)"
+    )
+    parser.add_argument("--region", help="AWS region (default: samconfig.toml's, else the AWS configuration's)")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sentiment_deploy", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    prepare = commands.add_parser(
+        "prepare", help="image, data and a registered first model; writes the model's parameters"
+    )
+    _common(prepare)
+    prepare.add_argument("--train-on", choices=["local", "sagemaker"], default="local")
+    prepare.add_argument("--kind", choices=["encoder", "tfidf"], default="encoder")
+    prepare.add_argument(
+        "--archive", type=Path, default=deploy.ARCHIVE, help="a trained model.tar.gz (trained if missing)"
+    )
+    prepare.add_argument("--image-uri", help="an image already pushed to the stack's repository: build nothing")
+    prepare.add_argument("--parameters-file", type=Path, required=True, help="where to write --parameter-overrides")
+
+    finish = commands.add_parser("finish", help="wait until the champion is served, publish the page, print the URLs")
+    _common(finish)
+    finish.add_argument("--source", type=Path, default=ROOT / "frontend", help="the page's folder")
+
+    publish = commands.add_parser("publish-web", help="upload frontend/ to the web bucket and refresh CloudFront")
+    _common(publish)
+    publish.add_argument(
+        "--source", type=Path, default=ROOT / "frontend", help="the page's folder (default: %(default)s)"
+    )
+
+    down = commands.add_parser("destroy", help="empty and delete everything the stack made")
+    _common(down)
+    down.add_argument("--keep-data", action="store_true", help="keep the tables and the data and access-log buckets")
+    down.add_argument("--yes", action="store_true", help="do not ask (the stack's name) before deleting")
+    down.add_argument("--sam", default="sam", help="the SAM CLI to run sam delete with")
+
+    train = commands.add_parser("train", help="launch a SageMaker training job by hand with the stack's image and data")
+    _common(train)
+    train.add_argument("--name", default=None, help="the job's name (default: sentiment-manual-<time>)")
+    train.add_argument("--hyperparameter", action="append", default=[], metavar="KEY=VALUE", help="passed to train")
+    train.add_argument("--no-feedback", action="store_true", help="train on the bundled data only")
+    train.add_argument("--no-wait", action="store_true", help="start the job and return")
+
+    commands.add_parser("deployer-policies", help="write deploy/deployer-policies/: what a deploying user needs")
+
+    job = commands.add_parser("job", help="what SageMaker knows of a training job")
+    _common(job)
+    job.add_argument("name")
+    return parser.parse_args(argv)
+
+
+def _session(target: Target) -> boto3.Session:
+    if target.region:
+        os.environ["AWS_DEFAULT_REGION"] = target.region  # the registry's client reads the default region
+    return boto3.Session(region_name=target.region)
+
+
+def _confirm(stack_name: str, keep_data: bool) -> bool:
+    what = (
+        "everything but its tables and data bucket"
+        if keep_data
+        else "everything, its comments, feedback and models too"
+    )
+    print(f"This deletes stack {stack_name} and {what}. Type the stack's name to go on: ", end="", flush=True)
+    try:
+        return input().strip() == stack_name
+    except EOFError:
+        return False
+
+
+def _deployer_policies(args: argparse.Namespace) -> int:
+    for path in policy.write():
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+def _publish_web(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    web.publish(session, target.stack_name, args.source)
+    return 0
+
+
+def _destroy(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    if not args.yes and not _confirm(target.stack_name, args.keep_data):
+        print("nothing deleted")
+        return 1
+    cloudformation = session.client("cloudformation")
+    stack = find_stack(cloudformation, target.stack_name, with_resources=True)
+    types = {
+        resource["LogicalResourceId"]: resource["ResourceType"]
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=target.stack_name)
+        for resource in page["StackResourceSummaries"]
+    }
+    region = ["--region", target.region] if target.region else []
+
+    def sam_delete() -> None:
+        command = [args.sam, "delete", "--stack-name", target.stack_name, "--no-prompts", *region]
+        subprocess.run(command, check=True, env={**os.environ, "SAM_CLI_TELEMETRY": "0"})  # noqa: S603
+
+    for line in destroy.destroy(session, stack, types, sam_delete, keep_data=args.keep_data):
+        print(line)
+    return 0
+
+
+def _prepare(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    stack = find_stack(session.client("cloudformation"), target.stack_name)
+    options = deploy.Options(train_on=args.train_on, kind=args.kind, archive=args.archive, image_uri=args.image_uri)
+    model = deploy.prepare(session, stack, options)
+    overrides = deploy.parameter_overrides(samconfig_overrides(args.config_file, args.config_env), model)
+    args.parameters_file.parent.mkdir(parents=True, exist_ok=True)
+    args.parameters_file.write_text(overrides + "\n")
+    print(f"the model's parameters for sam deploy: {overrides}")
+    return 0
+
+
+def _finish(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    stack = find_stack(session.client("cloudformation"), target.stack_name)
+    print(deploy.wait_until_serving(session, stack))
+    champion = Registry(stack.output("RegistryTableName")).champion()
+    if champion is None:
+        raise DeployError("the registry has no champion: run make deploy")
+    deploy.wait_until_healthy(stack.output("ApiUrl"), champion.version)
+    print(f"{stack.output('ApiUrl')}/health answers with the champion {champion.version}")
+    web.publish(session, target.stack_name, args.source)
+    print(deploy.summary(stack, target.region))
+    return 0
+
+
+def _train(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    stack = find_stack(session.client("cloudformation"), target.stack_name)
+    hyperparameters = dict(item.partition("=")[::2] for item in args.hyperparameter)
+    request = training.request_for(
+        stack,
+        name=args.name or training.job_name(),
+        hyperparameters=hyperparameters,
+        with_feedback=not args.no_feedback,
+    )
+    training.launch(request, session=session, region=session.region_name, wait=not args.no_wait)
+    return 0
+
+
+def _job(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    print(training.describe(args.name, session=session, region=session.region_name))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Target, boto3.Session], int]] = {
+    "publish-web": _publish_web,
+    "destroy": _destroy,
+    "prepare": _prepare,
+    "finish": _finish,
+    "train": _train,
+    "job": _job,
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "deployer-policies":
+        return _deployer_policies(args)
+    target = Target.from_config(args.config_file, args.config_env, args.stack_name, args.region)
+    return COMMANDS[args.command](args, target, _session(target))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (DeployError, BotoCoreError, ClientError) as error:
+        print(f"{args.command}: {error}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as error:
+        print(f"{args.command}: {' '.join(map(str, error.cmd))} exited with {error.returncode}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

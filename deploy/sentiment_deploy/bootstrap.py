@@ -1,0 +1,146 @@
+"""A stack's first start, on AWS or on this machine: the bundled training data where retraining reads
+it, a first model stored beside its metadata, registered as champion with its SHA-256, and the
+embedding cache its training made where the training jobs' checkpoints are restored from."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sentiment_common.dal.registry import Registry
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAMPION_KEY = "models/champion.json"  # the pointer the ECS service (and the local model server) follows
+TRAINING_DATA = ROOT / "model_training" / "data"
+TRAINING_DATA_PREFIX = "data/"  # the retraining's train channel: base/ and golden/ under it
+EMBEDDING_CACHE = ROOT / "build" / "embeddings"  # where train.py keeps it on this machine
+CHECKPOINTS_PREFIX = "checkpoints/"  # the training jobs' CheckpointConfig (EmbeddingCacheUri in template.yaml)
+MODELS_PREFIX = "models/"
+
+
+class BootstrapError(Exception):
+    """Something the user has to fix; the message says what."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: str
+    model_data_url: str
+    sha256: str
+
+
+def read_archive_metadata(archive: bytes) -> dict[str, Any]:
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        member = tar.extractfile("metadata.json")
+        if member is None:
+            raise BootstrapError("the model archive holds no metadata.json")
+        metadata: dict[str, Any] = json.loads(member.read())
+        return metadata
+
+
+def train_first_model(archive_path: Path, kind: str = "encoder") -> None:
+    """``train.py`` on the bundled data, on this machine, into ``archive_path`` (about two minutes)."""
+    print(f"Training a first model ({kind}) on model_training/data (about two minutes)...", flush=True)
+    subprocess.run(  # noqa: S603 - our own training script
+        [
+            sys.executable,
+            str(ROOT / "model_training" / "train.py"),
+            "--kind",
+            kind,
+            "--model-dir",
+            str(archive_path.parent / "model"),
+            "--archive",
+            str(archive_path),
+        ],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "model_training")},
+    )
+
+
+def store_model(s3: Any, bucket: str, archive: bytes) -> tuple[Champion, dict[str, Any]]:
+    """``models/<version>/model.tar.gz`` and its ``metadata.json``, where a training run would put them."""
+    metadata = read_archive_metadata(archive)
+    version = str(metadata["version"])
+    prefix = f"{MODELS_PREFIX}{version}"
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/model.tar.gz", Body=archive, ContentType="application/gzip")
+    s3.put_object(
+        Bucket=bucket, Key=f"{prefix}/metadata.json", Body=json.dumps(metadata).encode(), ContentType="application/json"
+    )
+    return Champion(version, f"s3://{bucket}/{prefix}/model.tar.gz", hashlib.sha256(archive).hexdigest()), metadata
+
+
+def write_champion_pointer(s3: Any, bucket: str, champion: Champion) -> None:
+    pointer = {**champion.__dict__, "registered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    s3.put_object(Bucket=bucket, Key=CHAMPION_KEY, Body=json.dumps(pointer).encode(), ContentType="application/json")
+
+
+def read_champion_pointer(s3: Any, bucket: str) -> Champion | None:
+    try:
+        pointer = json.loads(s3.get_object(Bucket=bucket, Key=CHAMPION_KEY)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
+    return Champion(pointer["version"], pointer["model_data_url"], pointer["sha256"])
+
+
+def _present(s3: Any, bucket: str, prefix: str) -> set[str]:
+    listed = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return {item["Key"] for page in listed for item in page.get("Contents", [])}
+
+
+def upload_training_data(s3: Any, bucket: str, source: Path = TRAINING_DATA) -> list[str]:
+    """``base/*.csv`` and ``golden/*.csv`` under ``data/`` in the bucket, where retraining reads them;
+    objects already there are kept (a user may have replaced them on purpose)."""
+    present = _present(s3, bucket, TRAINING_DATA_PREFIX)
+    uploaded = []
+    for split in ("base", "golden"):
+        for path in sorted((source / split).glob("*.csv")):
+            key = f"{TRAINING_DATA_PREFIX}{split}/{path.name}"
+            if key not in present:
+                s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="text/csv")
+                uploaded.append(key)
+    return uploaded
+
+
+def seed_embedding_cache(s3: Any, bucket: str, source: Path = EMBEDDING_CACHE) -> list[str]:
+    """The embeddings the first model's training computed, where the retraining jobs' checkpoints are
+    restored from: their first run encodes only the feedback. Objects already there are kept."""
+    present = _present(s3, bucket, CHECKPOINTS_PREFIX)
+    seeded = []
+    for path in sorted(source.glob("embeddings-*.npz")) if source.is_dir() else []:
+        key = f"{CHECKPOINTS_PREFIX}{path.name}"
+        if key not in present:
+            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/octet-stream")
+            seeded.append(key)
+    return seeded
+
+
+def read_s3_object(s3: Any, uri: str) -> bytes:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not key:
+        raise BootstrapError(f"{uri!r} is not an s3://bucket/key URI")
+    data: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return data
+
+
+def champion_of(s3: Any, model_data_url: str) -> tuple[Champion, dict[str, Any]]:
+    """The model a ``model.tar.gz`` in S3 holds, as SageMaker sees it: downloaded, hashed, its metadata read."""
+    data = read_s3_object(s3, model_data_url)
+    metadata = read_archive_metadata(data)
+    return Champion(str(metadata["version"]), model_data_url, hashlib.sha256(data).hexdigest()), metadata
+
+
+def register_champion(registry_table: str, champion: Champion, metadata: dict[str, Any]) -> bool:
+    """The first model as the registry's champion; False (nothing written) when there is one."""
+    registry = Registry(registry_table)
+    return registry.ensure_champion(
+        version=champion.version, model_data_url=champion.model_data_url, sha256=champion.sha256, metadata=metadata
+    )
