@@ -11,8 +11,9 @@ policies, each under the cap. Two parts:
   both backends. CloudFormation's own calls are scoped to stacks named ``sentiment-*``, and the SAM
   CLI's to its managed artifacts bucket and stack.
 - **What ``make deploy``, ``make destroy``, ``make publish-web`` and ``make train-on-sagemaker`` call
-  afterwards**, written out here, scoped to the stack's resources (all named ``sentiment-*``). The
-  local stack enforces this part on the deployer's key, so a call it lacks fails in the tests.
+  afterwards**, written out here, scoped to the stack's resources (all named ``sentiment-*``); reading
+  the stack is in the first part already. The local stack enforces these two on the deployer's key:
+  a call they lack fails in the tests.
 
 ``python -m sentiment_deploy deployer-policies`` writes them; a test fails when the committed files drift."""
 
@@ -32,12 +33,6 @@ NAMES = "sentiment-*"  # every stack, bucket, table, repository and role here is
 BACKENDS = ({"InferenceBackend": "sagemaker"}, {"InferenceBackend": "ecs"})
 
 AFTER_SAM_DEPLOY: list[dict[str, Any]] = [
-    {
-        "Sid": "ReadTheStack",
-        "Effect": "Allow",
-        "Action": ["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
-        "Resource": f"arn:aws:cloudformation:*:*:stack/{NAMES}/*",
-    },
     {"Sid": "LogInToTheRegistry", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
     {
         "Sid": "PushAndRemoveTheImage",

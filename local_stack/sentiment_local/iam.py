@@ -348,12 +348,15 @@ DEPLOYER_POLICIES = ROOT / "deploy" / "deployer-policies"
 DEPLOYER_ARN = f"arn:aws:iam::{ACCOUNT}:user/sentiment-deployer"
 
 
-def deployer(folder: Path = DEPLOYER_POLICIES) -> Principal:
-    """The person who deploys, with the policies the README tells them to attach: the deploy and destroy
-    steps' calls are checked against them when signed with :func:`credentials_for` ``(DEPLOYER_ARN)``."""
+def deployer(folder: Path = DEPLOYER_POLICIES, only: Iterable[str] = ()) -> Principal:
+    """The person who deploys, with the policies the README tells them to attach (``only`` these files,
+    if named): the deploy and destroy steps' calls are checked against them when signed with
+    :func:`credentials_for` ``(DEPLOYER_ARN)``."""
+    chosen = set(only)
     statements = tuple(
         Statement.parse(raw, path.stem)
         for path in sorted(folder.glob("*.json"))
+        if not chosen or path.name in chosen
         for raw in _as_statements(json.loads(path.read_text()))
     )
     return Principal("Deployer", DEPLOYER_ARN, statements)

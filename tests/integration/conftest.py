@@ -6,10 +6,13 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -77,6 +80,36 @@ def running_server(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def enforced_moto(enforcer_principals: dict[str, Any] | None = None) -> Iterator[tuple[str, Any]]:
+    """moto's server on a free port behind the local IAM check, reset; yields its URL and the enforcer."""
+    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - moto's server only where a test runs one
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server  # noqa: PLC0415
+
+    from sentiment_local import iam, moto_gaps  # noqa: PLC0415
+
+    enforcer = iam.Enforcer(
+        DomainDispatcherApplication(create_backend_app),
+        enforcer_principals or {},
+        secret_arn=moto_gaps.secret_arn,
+        usage_file=Path(os.environ["LOCAL_IAM_USAGE"]) if os.environ.get("LOCAL_IAM_USAGE") else None,
+    )
+    port = free_port()
+    server = make_server("127.0.0.1", port, enforcer, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    try:
+        yield endpoint, enforcer
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 LOADING = "model is loading"

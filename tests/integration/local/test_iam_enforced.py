@@ -10,9 +10,6 @@ The two statements the issue found missing are shown here: the registry write of
 from __future__ import annotations
 
 import json
-import os
-import threading
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +18,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from werkzeug.serving import make_server
 
 from sentiment_common.dal.registry import Registry
 from sentiment_common.dal.workflow import Workflow
@@ -30,7 +26,7 @@ from sentiment_local import iam, moto_gaps
 from sentiment_local.functions import Invocation, Runner
 from sentiment_local.resources import create_buckets, create_queues, create_secrets, create_tables
 from sentiment_local.template import ROOT, Template
-from tests.integration.conftest import free_port
+from tests.integration.conftest import enforced_moto
 from tests.integration.local.conftest import wait_for
 
 # Never finishes within a test: an execution stays RUNNING, as one waiting for a training job does.
@@ -72,28 +68,18 @@ class EnforcedAws:
 
 @pytest.fixture
 def enforced_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EnforcedAws]:
-    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - moto's server only where a test runs one
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-
     template = Template.read(
         ROOT / "template.yaml",
         prefix="iam",
         overrides={"InferenceBackend": "ecs", "ModelImageUri": "sentiment-model:local", "DeployPollSeconds": "1"},
     )
-    enforcer = iam.Enforcer(
-        DomainDispatcherApplication(create_backend_app),
-        {},
-        secret_arn=moto_gaps.secret_arn,
-        usage_file=Path(os.environ["LOCAL_IAM_USAGE"]) if os.environ.get("LOCAL_IAM_USAGE") else None,
-    )
-    port = free_port()
-    server = make_server("127.0.0.1", port, enforcer, threaded=True, request_handler=MotoRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    with enforced_moto() as (endpoint, enforcer):
+        yield from _enforced(template, endpoint, enforcer, tmp_path, monkeypatch)
+
+
+def _enforced(
+    template: Template, endpoint: str, enforcer: iam.Enforcer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EnforcedAws]:
     # This process's own boto3 calls (the tests' Registry and Workflow) are the deployer's.
     for name, value in {
         "AWS_ENDPOINT_URL": endpoint,
@@ -110,11 +96,7 @@ def enforced_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
     create_secrets(template, aws.client("secretsmanager"), {"AdminApiKeySecret": "the-admin-key"})
     template.pinned["AdminApiKeySecret"] = moto_gaps.secret_arn(template.physical_name("AdminApiKeySecret"))
     enforcer.load(iam.principals(template))
-    try:
-        yield aws
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield aws
 
 
 def registered_champion(aws: EnforcedAws, version: str = "v1") -> Registry:
