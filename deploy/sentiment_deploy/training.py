@@ -64,7 +64,6 @@ def launch(request: JobRequest, *, session: Any = None, region: str | None = Non
         ResourceConfig,
         S3DataSource,
         StoppingCondition,
-        Tag,
     )
 
     def channel(name: str, prefix: str) -> Any:
@@ -91,7 +90,7 @@ def launch(request: JobRequest, *, session: Any = None, region: str | None = Non
             instance_count=1, instance_type=request.instance_type, volume_size_in_gb=VOLUME_GB
         ),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=MAX_RUNTIME_S),
-        tags=[Tag(key="launched_by", value="sentiment-deploy")],
+        tags=[{"key": "launched_by", "value": "sentiment-deploy"}],
         session=session,
         region=region,
     )

@@ -36,6 +36,13 @@ REGION = "us-east-1"
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/aws4_request")
 _LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 _SAGEMAKER_INVOKE = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations(-response-stream)?$")
+_CLOUDFRONT_INVALIDATION = re.compile(r"^/[0-9-]+/distribution/(?P<name>[^/]+)/invalidation$")
+# The REST calls this project makes (all POSTs): path, operation, the parameter the path names.
+_REST_OPERATIONS = (
+    (_LAMBDA_INVOKE, "Invoke", "FunctionName"),
+    (_SAGEMAKER_INVOKE, "InvokeEndpoint", "EndpointName"),
+    (_CLOUDFRONT_INVALIDATION, "CreateInvalidation", "Id"),
+)
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 # IAM's prefix where it differs from the request's signing name.
 _PREFIXES = {"monitoring": "cloudwatch", "execute-api": "execute-api"}
@@ -137,10 +144,9 @@ def _operation(
             return form["Action"], form
     if "Action" in query:
         return query["Action"], query
-    if found := _LAMBDA_INVOKE.match(path):
-        return "Invoke", {"FunctionName": unquote(found["name"])}
-    if found := _SAGEMAKER_INVOKE.match(path):
-        return "InvokeEndpoint", {"EndpointName": unquote(found["name"])}
+    for pattern, operation, parameter in _REST_OPERATIONS:
+        if method == "POST" and (found := pattern.match(path)):
+            return operation, {parameter: unquote(found["name"])}
     return f"{method} {path}", {}
 
 
@@ -360,6 +366,14 @@ def _ecs(call: Call) -> list[Authorization]:
     return [Authorization(f"ecs:{call.operation}", "*")]
 
 
+def _cloudfront(call: Call) -> list[Authorization]:
+    """CloudFront is global: its ARNs have no region (``arn:aws:cloudfront::<account>:distribution/<id>``)."""
+    if "Id" in call.params:
+        resource = f"arn:aws:cloudfront::{ACCOUNT}:distribution/{call.params['Id']}"
+        return [Authorization(f"cloudfront:{call.operation}", resource)]
+    return [Authorization(f"cloudfront:{call.operation}", "*")]
+
+
 def _lambda(call: Call) -> list[Authorization]:
     if call.operation != "Invoke":
         return [Authorization(f"lambda:{call.operation}", "*")]
@@ -429,6 +443,7 @@ def authorizations(call: Call, secret_arn: SecretArnLookup | None = None) -> lis
         "cloudformation": _cloudformation,
         "ecr": _ecr,
         "ecs": _ecs,
+        "cloudfront": _cloudfront,
     }
     if service in handlers:
         return handlers[service](call)

@@ -76,6 +76,7 @@ from sentiment_local.resources import (
     create_tables,
     create_topics,
 )
+from sentiment_local.stack_record import record_stack
 from sentiment_local.template import REGION, ROOT, Template
 from sentiment_local.training_jobs import TrainingJobs
 
@@ -349,6 +350,13 @@ class Stack:
         self._start_event_sources(runner)
         self._start_notifications()
         self._start_gateway(runner)
+        record_stack(
+            self.template,
+            self.client,
+            api_url=settings.url(settings.port),
+            queue_endpoint=self.endpoint,
+            endpoint_name=self.endpoint_name,
+        )
         settings.state_file.write_text(
             json.dumps(
                 {"pid": os.getpid(), "api": settings.url(settings.port), "aws": self.endpoint, "model": self.model_url}
