@@ -112,4 +112,6 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
             **iam.credentials_for(iam.DEPLOYER_ARN),
         }.items():
             monkeypatch.setenv(name, value)
+        # boto3's default session keeps the first credentials it found: make it find the deployer's
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
         yield stack
