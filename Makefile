@@ -8,7 +8,7 @@ MODEL_DIR := build/model
 export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack:$(CURDIR)/deploy
 
 .DEFAULT_GOAL := help
-.PHONY: help install train encoder serve up invoke postman test unit lint validate build deploy publish-web format openapi bench clean upload-data
+.PHONY: help install train encoder serve up invoke postman test unit lint validate build deploy destroy publish-web train-on-sagemaker format openapi bench clean upload-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -109,20 +109,41 @@ build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) into build/sam, c
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir build/sam --region us-east-1
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 python3.12 scripts/compile_bytecode.py build/sam/SharedLayer build/sam/*Function
 
-# The samconfig.toml environment to deploy: default (dev) or prod. DEPLOY_FLAGS reaches sam deploy as is,
-# e.g. DEPLOY_FLAGS=--no-confirm-changeset in CI.
+# The samconfig.toml environment to deploy: default (dev) or prod. DEPLOY_FLAGS reaches both sam deploy runs
+# as is, e.g. DEPLOY_FLAGS=--no-confirm-changeset in CI. TRAIN_ON=local|sagemaker: where the first model is
+# trained (KIND chooses which). MODEL_IMAGE_URI: an image already in the stack's repository (nothing is built).
+# CONTAINER_CLI: docker, finch or podman (default: the first on PATH).
 ENV          ?= default
 DEPLOY_FLAGS ?=
+TRAIN_ON     ?= local
+DEPLOY_PARAMETERS := build/deploy/$(ENV).parameters
+SAM_DEPLOY = SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file build/sam/template.yaml \
+	--config-file "$(CURDIR)/samconfig.toml" --config-env $(ENV) --no-fail-on-empty-changeset $(DEPLOY_FLAGS)
 
-# The template is the built one; samconfig.toml is named outright, since sam looks for it next to the template.
-# An unchanged stack is no failure: the page may be all that changed.
-deploy: install build ## sam build, sam deploy (ENV=default|prod; confirm the change set), then publish the web page
-	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file build/sam/template.yaml \
-		--config-file "$(CURDIR)/samconfig.toml" --config-env $(ENV) --no-fail-on-empty-changeset $(DEPLOY_FLAGS)
-	$(PY) scripts/publish_web.py --config-env $(ENV)
+# 1. sam deploy: everything but the model (a stack deployed before keeps its model parameters);
+# 2. the image, the data and a registered first model (sentiment_deploy prepare);
+# 3. sam deploy with the image and the registry's champion: the endpoint or service serves it;
+# 4. wait until /health answers with the champion, publish the page, print the URLs.
+# Each step checks before it acts: running it again changes nothing that is already right.
+deploy: install build ## deploy to AWS with a served, registered champion (ENV=default|prod, TRAIN_ON=local|sagemaker)
+	$(SAM_DEPLOY)
+	$(PY) -m sentiment_deploy prepare --config-env $(ENV) --train-on $(TRAIN_ON) --kind $(KIND) \
+		$(if $(MODEL_IMAGE_URI),--image-uri $(MODEL_IMAGE_URI)) --parameters-file $(DEPLOY_PARAMETERS)
+	$(SAM_DEPLOY) --parameter-overrides $$(cat $(DEPLOY_PARAMETERS))
+	$(PY) -m sentiment_deploy finish --config-env $(ENV)
+
+# Asks for the stack's name first (CONFIRM=yes does not ask). KEEP_DATA=yes keeps the comments, the registry and
+# the data bucket.
+destroy: install $(SAM_VENV)/.installed ## delete the deployed stack and everything it made (ENV=default|prod, KEEP_DATA=yes)
+	$(PY) -m sentiment_deploy destroy --config-env $(ENV) --sam $(SAM) \
+		$(if $(filter yes,$(KEEP_DATA)),--keep-data) $(if $(filter yes,$(CONFIRM)),--yes)
 
 publish-web: install ## upload frontend/ to the deployed stack's web bucket and refresh CloudFront (ENV=default|prod)
-	$(PY) scripts/publish_web.py --config-env $(ENV)
+	$(PY) -m sentiment_deploy publish-web --config-env $(ENV)
+
+# TRAIN_FLAGS reaches the launcher: --hyperparameter KEY=VALUE (repeatable), --no-feedback, --no-wait, --name.
+train-on-sagemaker: install ## launch a SageMaker training job by hand with the stack's image, role and data (ENV=…)
+	$(PY) -m sentiment_deploy train --config-env $(ENV) $(TRAIN_FLAGS)
 
 lint: install ## ruff, formatting and mypy
 	$(VENV)/bin/ruff check .
