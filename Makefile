@@ -8,7 +8,7 @@ MODEL_DIR := build/model
 export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack:$(CURDIR)/deploy
 
 .DEFAULT_GOAL := help
-.PHONY: help install train encoder serve up invoke postman test unit lint validate build deploy destroy publish-web train-on-sagemaker format openapi bench clean upload-data
+.PHONY: help install train encoder serve up invoke env-vars postman test unit lint validate build deploy destroy publish-web train-on-sagemaker format openapi bench clean upload-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ up: install ## the whole system on moto, no AWS account, no Docker: API and web 
 invoke: install ## run one function on the running stack: make invoke FUNCTION=ApiFunction EVENT=events/<file>.json
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId> EVENT=events/<file>.json"; exit 2; }
 	$(PY) -m sentiment_local invoke "$(FUNCTION)" "$(EVENT)"
+
+env-vars: install ## write build/local/sam-env-vars.json: sam local invoke --env-vars pointed at the running stack
+	$(PY) -m sentiment_local env-vars $(if $(CONTAINER_HOST),--container-host $(CONTAINER_HOST))
 
 postman/node_modules/.bin/newman: postman/package.json
 	cd postman && npm install --no-audit --no-fund --silent

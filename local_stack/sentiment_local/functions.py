@@ -77,10 +77,11 @@ def _runtime_environment(spec: FunctionSpec, endpoint: str) -> dict[str, str]:
             if spec.role_arn
             else {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
         ),
-        "AWS_ENDPOINT_URL": endpoint,
         # No X-Ray daemon runs locally (sam local turns tracing off the same way).
         "POWERTOOLS_TRACE_DISABLED": "true",
         **spec.environment,
+        # After the template's: it declares AWS_ENDPOINT_URL empty (AWS's own endpoints).
+        "AWS_ENDPOINT_URL": endpoint,
     }
 
 

@@ -99,6 +99,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3000
     moto_port: int = 5000
+    moto_host: str = "127.0.0.1"
     model_port: int = 8080
     backend: str = "sagemaker"
     data_dir: Path = ROOT / "build" / "local"
@@ -123,7 +124,9 @@ class Settings:
         ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
         runs started by feedback;
         ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
-        ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed.
+        ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
+        ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
+        (``sam local invoke``) reach it, and everyone else on the network too.
         """
         env = dict(os.environ if environ is None else environ)
         backend = env.get("BACKEND", "sagemaker")
@@ -136,6 +139,7 @@ class Settings:
             settings = cls(
                 port=int(env.get("PORT", 3000)),
                 moto_port=int(env.get("MOTO_PORT", 5000)),
+                moto_host=env.get("MOTO_HOST") or "127.0.0.1",
                 model_port=int(env.get("MODEL_PORT", 8080)),
                 backend=backend,
                 data_dir=Path(env.get("LOCAL_DATA", ROOT / "build" / "local")).resolve(),
@@ -278,7 +282,8 @@ class Stack:
 
     @property
     def endpoint(self) -> str:
-        return self.settings.url(self.settings.moto_port)
+        host = self.settings.moto_host
+        return f"http://{'127.0.0.1' if host in {'0.0.0.0', '::'} else host}:{self.settings.moto_port}"  # noqa: S104
 
     @property
     def bucket(self) -> str:
@@ -359,7 +364,16 @@ class Stack:
         )
         settings.state_file.write_text(
             json.dumps(
-                {"pid": os.getpid(), "api": settings.url(settings.port), "aws": self.endpoint, "model": self.model_url}
+                {
+                    "pid": os.getpid(),
+                    "api": settings.url(settings.port),
+                    "aws": self.endpoint,
+                    "moto_host": settings.moto_host,
+                    "moto_port": settings.moto_port,
+                    "model": self.model_url,
+                    # What each function's environment holds, as the template declares it: make env-vars
+                    "functions": {spec.logical_id: {**spec.environment, **overrides} for spec in specs},
+                }
             )
         )
         self._wrote_state_file = True
@@ -392,7 +406,7 @@ class Stack:
                 app, {}, secret_arn=moto_gaps.secret_arn, usage_file=self.settings.iam_usage_file
             )
         server = make_server(
-            self.settings.host,
+            self.settings.moto_host,
             self.settings.moto_port,
             JournalRequests(app, journal),
             threaded=True,

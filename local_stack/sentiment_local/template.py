@@ -383,12 +383,16 @@ class Authorizer:
     @classmethod
     def of(cls, name: str, definition: Mapping[str, Any]) -> Authorizer:
         reference = definition.get("FunctionArn")
-        if not (isinstance(reference, dict) and "Fn::GetAtt" in reference):
+        if isinstance(reference, dict) and str(reference.get("Ref", "")).endswith(".Alias"):
+            function: Any = str(reference["Ref"]).removesuffix(".Alias")  # SAM's alias of the function
+        elif isinstance(reference, dict) and "Fn::GetAtt" in reference:
+            function = reference["Fn::GetAtt"]
+            function = function.split(".")[0] if isinstance(function, str) else function[0]
+        else:
             raise NotImplementedError(
-                f"authorizer {name}: only Lambda authorizers given as !GetAtt <Function>.Arn run locally"
+                f"authorizer {name}: only Lambda authorizers given as !GetAtt <Function>.Arn or !Ref <Function>.Alias "
+                "run locally"
             )
-        function = reference["Fn::GetAtt"]
-        function = function.split(".")[0] if isinstance(function, str) else function[0]
         if str(definition.get("AuthorizerPayloadFormatVersion")) != "2.0" or not definition.get(
             "EnableSimpleResponses"
         ):

@@ -23,7 +23,7 @@ STACK = "sentiment-local"
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "deploy-steps") as stack:
+    with running_stack(tmp_path_factory, "deploy-steps", MOTO_HOST="0.0.0.0") as stack:  # noqa: S104 - for containers
         yield stack
 
 
@@ -114,3 +114,97 @@ def test_a_training_job_launched_by_hand_with_the_sdk_trains_on_the_stacks_data(
     described = deployer(local_stack, "job", "sentiment-manual-test")
     assert described.returncode == 0 and "Completed" in described.stdout
     assert refusals(local_stack) == []
+
+
+# ---- sam local invoke: the --env-vars file, and the events ----
+
+SAM_ENVIRONMENT = """
+import json, sys
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+from samcli.local.lambdafn.env_vars import EnvironmentVariables
+
+overrides = json.load(open(sys.argv[2]))
+stacks, _ = SamLocalStackProvider.get_stacks(sys.argv[1])
+resolved = {}
+for function in SamFunctionProvider(stacks).get_all():
+    variables = (function.environment or {}).get("Variables", {})
+    environment = EnvironmentVariables(
+        function.name, 512, 15, function.handler, variables=variables,
+        override_values=overrides.get(function.function_id, {}),
+    )
+    resolved[function.function_id] = environment.resolve()
+print(json.dumps(resolved))
+"""
+
+
+def test_env_vars_point_every_function_at_the_local_stack_as_sam_local_invoke_reads_them(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
+    # When make env-vars writes the file for a container
+    output = tmp_path / "env-vars.json"
+    written = subprocess.run(
+        ["make", "--no-print-directory", "-s", "env-vars", f"LOCAL_DATA={local_stack.data}"],
+        cwd=ROOT,
+        env={**local_stack.env, "PYTHONPATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert written.returncode == 0, written.stderr
+    assert "cannot reach" not in written.stderr  # the stack listens on every address (MOTO_HOST=0.0.0.0)
+    produced = Path(written.stdout.split("wrote ", 1)[1].split(":", 1)[0])
+    output.write_text(produced.read_text())
+
+    # Then SAM CLI's own resolution gives every function the local stack's endpoint, as a container reaches it,
+    # and the local stack's names
+    resolved = json.loads(
+        subprocess.run(
+            [
+                str(ROOT / ".venv-sam" / "bin" / "python"),
+                "-c",
+                SAM_ENVIRONMENT,
+                str(ROOT / "template.yaml"),
+                str(output),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    )
+    moto_port = local_stack.env["MOTO_PORT"]
+    assert set(resolved) == set(json.loads(output.read_text()))
+    for function, environment in resolved.items():
+        assert environment["AWS_ENDPOINT_URL"] == f"http://host.docker.internal:{moto_port}", function
+        assert environment["COMMENTS_TABLE"] == "sentiment-local-CommentsTable", function
+        assert environment["REGISTRY_TABLE"] == "sentiment-local-RegistryTable", function
+    # and the S3 event names the local stack's data bucket
+    event = json.loads((ROOT / "events" / "s3-feedback-object-created.json").read_text())
+    data_bucket = next(iter(resolved.values()))["DATA_BUCKET"]
+    assert event["Records"][0]["s3"]["bucket"]["name"] == data_bucket
+
+
+EVENT_FUNCTIONS = {
+    "api-": "ApiFunction",
+    "authorizer-": "AdminAuthorizerFunction",
+    "s3-": "FeedbackTriggerFunction",
+    "sfn-prepare-dataset": "PrepareDatasetFunction",
+    "sfn-evaluate-candidate": "EvaluateCandidateFunction",
+    "sfn-deploy-model": "DeployModelFunction",
+    "sfn-record-run-failed": "RecordRunFunction",
+}
+
+
+def test_every_event_runs_with_make_invoke(local_stack: LocalStack) -> None:
+    from sentiment_local.__main__ import invoke  # noqa: PLC0415 - what make invoke runs
+    from sentiment_local.stack import Settings  # noqa: PLC0415
+
+    settings = Settings.from_environment(local_stack.env)
+    for path in sorted((ROOT / "events").glob("*.json")):
+        function = next(name for prefix, name in EVENT_FUNCTIONS.items() if path.stem.startswith(prefix))
+        code = invoke(settings, function, path)
+        assert code in {0, 1}, path.name  # 1: the function raised, which the step events may (they name a run)
+        if not path.stem.startswith("sfn-"):
+            assert code == 0, path.name

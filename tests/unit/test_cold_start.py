@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,60 @@ def test_the_api_import_leaves_the_openapi_models_to_the_route_that_needs_them()
     )
     run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert run.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+def snapstart_functions() -> list[str]:
+    resources = load(ROOT / "template.yaml")["Resources"]
+    return sorted(
+        name
+        for name, resource in resources.items()
+        if resource["Properties"].get("SnapStart", {}).get("ApplyOn") == "PublishedVersions"
+        if resource["Type"] == "AWS::Serverless::Function"
+    )
+
+
+def test_the_latency_bound_functions_start_from_a_snapshot_of_a_published_version() -> None:
+    resources = load(ROOT / "template.yaml")["Resources"]
+    assert snapstart_functions() == ["AdminAuthorizerFunction", "ApiFunction"]
+    for name in snapstart_functions():
+        assert resources[name]["Properties"]["AutoPublishAlias"] == "live"  # API Gateway calls the version
+    authorizer = resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]["AdminKey"]
+    assert authorizer["FunctionArn"] == {"Ref": "AdminAuthorizerFunction.Alias"}
+
+
+@pytest.mark.parametrize("function", snapstart_functions())
+def test_init_calls_nothing_a_snapshot_would_freeze(function: str) -> None:
+    """A snapshot is taken after init and resumed many times: a connection, secret or id made at init
+    would be shared by every restored environment. Init here makes no network call at all."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    template = Template.read(ROOT / "template.yaml", prefix="t")
+    properties = template.resources[function]["Properties"]
+    package, _, _ = str(properties["Handler"]).rpartition(".")
+    env = {
+        **os.environ,
+        **template.function_environment(function, "http://localhost"),
+        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in (str(properties["CodeUri"]), "layers/shared")),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+    }
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", f"import {package}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nothing connected during init
+    finally:
+        listener.close()

@@ -7,6 +7,9 @@ import sys
 import tomllib
 from pathlib import Path
 
+import boto3
+import pytest
+
 from sentiment_local.template import load
 from tests.conftest import ROOT
 
@@ -46,3 +49,13 @@ def test_tables_are_encrypted_and_recoverable() -> None:
         assert properties["SSESpecification"]["SSEEnabled"] is True
         assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert resources["IdempotencyTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expiration"
+
+
+def test_functions_declare_an_empty_aws_endpoint_which_boto3_reads_as_awss_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # sam local invoke --env-vars sets only declared variables: make env-vars needs AWS_ENDPOINT_URL declared
+    variables = load(ROOT / "template.yaml")["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["AWS_ENDPOINT_URL"] == ""
+    # and empty, it leaves each client on the service's own endpoint, as on AWS
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "")
+    client = boto3.client("dynamodb", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    assert client.meta.endpoint_url == "https://dynamodb.eu-west-1.amazonaws.com"
