@@ -8,7 +8,7 @@ MODEL_DIR := build/model
 export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack:$(CURDIR)/deploy
 
 .DEFAULT_GOAL := help
-.PHONY: help install train encoder serve up invoke env-vars postman test unit lint validate build deploy destroy publish-web train-on-sagemaker format openapi bench clean upload-data
+.PHONY: help install train encoder serve up invoke env-vars postman test unit lint validate build deploy destroy publish-web train-on-sagemaker smoke format openapi bench clean upload-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -143,6 +143,11 @@ destroy: install $(SAM_VENV)/.installed ## delete the deployed stack and everyth
 
 publish-web: install ## upload frontend/ to the deployed stack's web bucket and refresh CloudFront (ENV=default|prod)
 	$(PY) -m sentiment_deploy publish-web --config-env $(ENV)
+
+# The admin key: ADMIN_API_KEY, else read from the stack's secret. STACK names the stack when it is not ENV's.
+smoke: install postman/node_modules/.bin/newman ## Postman checks + one retraining run against a deployed stack, then clean up: make smoke URL=…
+	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl or WebUrl> [ADMIN_API_KEY=…] [ENV=…|STACK=…]"; exit 2; }
+	$(PY) -m sentiment_deploy smoke --url "$(URL)" --config-env $(ENV) $(if $(STACK),--stack-name $(STACK))
 
 # TRAIN_FLAGS reaches the launcher: --hyperparameter KEY=VALUE (repeatable), --no-feedback, --no-wait, --name.
 train-on-sagemaker: install ## launch a SageMaker training job by hand with the stack's image, role and data (ENV=…)

@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.registry import Registry
-from sentiment_deploy import deploy, destroy, policy, training, web
+from sentiment_deploy import deploy, destroy, policy, smoke, training, web
 from sentiment_deploy.stack import ROOT, SAMCONFIG, DeployError, Target, find_stack, samconfig_overrides
 
 
@@ -69,6 +69,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     train.add_argument("--hyperparameter", action="append", default=[], metavar="KEY=VALUE", help="passed to train")
     train.add_argument("--no-feedback", action="store_true", help="train on the bundled data only")
     train.add_argument("--no-wait", action="store_true", help="start the job and return")
+
+    check = commands.add_parser("smoke", help="the Postman checks and one retraining run against URL, then clean up")
+    _common(check)
+    check.add_argument("--url", required=True, help="the stack's ApiUrl or WebUrl")
 
     commands.add_parser("deployer-policies", help="write deploy/deployer-policies/: what a deploying user needs")
 
@@ -172,6 +176,13 @@ def _job(args: argparse.Namespace, target: Target, session: boto3.Session) -> in
     return 0
 
 
+def _smoke(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    stack = find_stack(session.client("cloudformation"), target.stack_name)
+    for line in smoke.smoke(session, stack, args.url):
+        print(line)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Target, boto3.Session], int]] = {
     "publish-web": _publish_web,
     "destroy": _destroy,
@@ -179,6 +190,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Target, boto3.Session], int]] 
     "finish": _finish,
     "train": _train,
     "job": _job,
+    "smoke": _smoke,
 }
 
 

@@ -69,6 +69,18 @@ AFTER_SAM_DEPLOY: list[dict[str, Any]] = [
         "Resource": f"arn:aws:dynamodb:*:*:table/{NAMES}",
     },
     {
+        "Sid": "CleanUpAfterTheSmokeTest",
+        "Effect": "Allow",
+        "Action": "dynamodb:DeleteItem",
+        "Resource": f"arn:aws:dynamodb:*:*:table/{NAMES}",
+    },
+    {
+        "Sid": "ReadTheAdminKey",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "arn:aws:secretsmanager:*:*:secret:*AdminApiKeySecret*",
+    },
+    {
         "Sid": "TrainOnSageMaker",
         "Effect": "Allow",
         "Action": ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"],

@@ -208,3 +208,68 @@ def test_every_event_runs_with_make_invoke(local_stack: LocalStack) -> None:
         assert code in {0, 1}, path.name  # 1: the function raised, which the step events may (they name a run)
         if not path.stem.startswith("sfn-"):
             assert code == 0, path.name
+
+
+# ---- make smoke ----
+
+
+def test_make_smoke_checks_the_stack_runs_one_retraining_and_leaves_nothing_behind(local_stack: LocalStack) -> None:
+    dynamodb, s3 = local_stack.client("dynamodb"), local_stack.client("s3")
+    comments_before = dynamodb.scan(TableName="sentiment-local-CommentsTable", Select="COUNT")["Count"]
+    bucket = json.loads((local_stack.data / "stack.json").read_text())["functions"]["ApiFunction"]["DATA_BUCKET"]
+    feedback_before = s3.list_object_versions(Bucket=bucket, Prefix="feedback/").get("Versions", [])
+    with httpx.Client(base_url=local_stack.api, timeout=30) as api:
+        runs_before = {run["run_id"] for run in api.get("/training").json()["items"]}
+        champion_before = next(m["version"] for m in api.get("/models").json()["items"] if m["status"] == "champion")
+
+    # When make smoke runs against the local stack's URL, as the deployer (the admin key read from its secret)
+    env = {
+        **{key: value for key, value in local_stack.env.items() if not key.startswith("AWS_")},
+        **iam.credentials_for(iam.DEPLOYER_ARN),
+        "AWS_ENDPOINT_URL": local_stack.aws,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.pop("ADMIN_API_KEY", None)
+    smoked = subprocess.run(
+        ["make", "--no-print-directory", "smoke", f"URL={local_stack.api}", f"STACK={STACK}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+    # Then the collection passed and one run succeeded
+    assert smoked.returncode == 0, smoked.stdout[-3000:] + smoked.stderr[-3000:]
+    assert "the Postman collection passed" in smoked.stdout
+    with httpx.Client(base_url=local_stack.api, timeout=30) as api:
+        runs = [run for run in api.get("/training").json()["items"] if run["run_id"] not in runs_before]
+        champion = next(m["version"] for m in api.get("/models").json()["items"] if m["status"] == "champion")
+    assert [run["status"] for run in runs if run["trigger"] == "manual"][:1] == ["SUCCEEDED"]
+    # and the stack is as it was: its champion, its comments, its feedback objects (every version)
+    assert champion == champion_before
+    assert dynamodb.scan(TableName="sentiment-local-CommentsTable", Select="COUNT")["Count"] == comments_before
+    assert s3.list_object_versions(Bucket=bucket, Prefix="feedback/").get("Versions", []) == feedback_before
+    assert "deleted" in smoked.stdout and "feedback objects" in smoked.stdout
+    assert refusals(local_stack) == []
+
+
+def test_make_smoke_refuses_to_clean_up_a_stack_that_does_not_serve_the_url(local_stack: LocalStack) -> None:
+    env = {
+        **local_stack.env,
+        **iam.credentials_for(iam.DEPLOYER_ARN),
+        "AWS_ENDPOINT_URL": local_stack.aws,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    refused = subprocess.run(
+        ["make", "--no-print-directory", "smoke", "URL=https://elsewhere.example.org", f"STACK={STACK}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "is not stack 'sentiment-local''s ApiUrl or WebUrl" in refused.stderr

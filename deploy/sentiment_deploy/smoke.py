@@ -1,0 +1,186 @@
+"""``make smoke``: checks a deployed stack as its users meet it, then leaves it as it was.
+
+1. The Postman collection with its deployed environment (newman), against the stack's URL: every
+   route, good and bad input, the admin routes refused without the key.
+2. One retraining run, started by hand (``POST /training``), followed to its end: it must succeed.
+   If it promoted a new champion, the previous one is promoted back (a run that only deploys it).
+3. What the checks created is deleted: the comments (from the comments table) and the feedback
+   objects (every version, from the data bucket), by the ids the API answered with. This needs the
+   deployer's AWS credentials for the stack; the admin key is read from Secrets Manager when
+   ``ADMIN_API_KEY`` is not set. The run stays in the registry's history, as every run does, and
+   idempotency records expire by themselves (their TTL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sentiment_deploy.stack import ROOT, DeployedStack, DeployError
+
+POSTMAN = ROOT / "postman"
+NEWMAN = POSTMAN / "node_modules" / ".bin" / "newman"
+REPORT = ROOT / "build" / "smoke" / "newman.json"
+RUN_TIMEOUT_S = 45 * 60  # a SageMaker training job and an endpoint update
+FINISHED = {"SUCCEEDED", "FAILED"}
+
+
+@dataclass
+class Created:
+    comments: set[str] = field(default_factory=set)
+    feedback: set[str] = field(default_factory=set)  # object keys
+
+
+def check_target(stack: DeployedStack, url: str) -> None:
+    """Clean up only the stack that serves ``url``: its ApiUrl, or its WebUrl."""
+    served = {stack.outputs.get(name, "").rstrip("/") for name in ("ApiUrl", "WebUrl")} - {""}
+    if url.rstrip("/") not in served:
+        raise DeployError(
+            f"{url} is not stack {stack.name!r}'s ApiUrl or WebUrl ({', '.join(sorted(served))}): name its stack "
+            "with STACK=<name> or ENV=<samconfig environment>"
+        )
+
+
+def admin_key(session: Any, stack: DeployedStack) -> str:
+    given = os.environ.get("ADMIN_API_KEY")
+    if given:
+        return given
+    secret = stack.output("AdminApiKeySecretArn")
+    return str(session.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]).strip()
+
+
+# ---- 1. the collection ----
+
+
+def run_collection(url: str, key: str, report: Path = REPORT) -> None:
+    if not NEWMAN.exists():
+        raise DeployError(f"{NEWMAN} is missing: run `cd postman && npm install` (make postman does it)")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.unlink(missing_ok=True)  # a report left by an earlier smoke names what that one created
+    command = [
+        str(NEWMAN), "run", "sentiment-api.postman_collection.json", "-e", "deployed.postman_environment.json",
+        "--env-var", f"baseUrl={url.rstrip('/')}", "--env-var", f"adminKey={key}",
+        "--reporters", "cli,json", "--reporter-json-export", str(report),
+    ]  # fmt: skip
+    finished = subprocess.run(command, cwd=POSTMAN, check=False)  # noqa: S603 - the project's own newman
+    if finished.returncode != 0:
+        raise DeployError(f"the Postman collection failed against {url} (newman exited with {finished.returncode})")
+
+
+def _answers(report: Path) -> Iterator[tuple[str, str, int, Any]]:
+    """(method, path, status, JSON body) of every request the collection made."""
+    executions = json.loads(report.read_text())["run"]["executions"]
+    for execution in executions:
+        request, response = execution.get("request", {}), execution.get("response") or {}
+        stream = response.get("stream", {})
+        raw = bytes(stream.get("data", [])) if isinstance(stream, dict) else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        path = "/" + "/".join(request.get("url", {}).get("path", []))
+        yield str(request.get("method", "")), path, int(response.get("code", 0)), body
+
+
+def created_by(report: Path) -> Created:
+    created = Created()
+    for method, path, status, body in _answers(report):
+        if method != "POST" or status >= 300 or not isinstance(body, dict):
+            continue
+        if path == "/comments" and "comment_id" in body:
+            created.comments.add(str(body["comment_id"]))
+        elif path == "/comments/batch":
+            created.comments |= {str(item["comment_id"]) for item in body.get("results", []) if "comment_id" in item}
+        elif path == "/feedback" and "feedback_id" in body:
+            created.feedback.add(f"feedback/dt={str(body['created_at'])[:10]}/{body['feedback_id']}.json")
+    return created
+
+
+# ---- 2. one retraining run ----
+
+
+def _champion(api: httpx.Client) -> str | None:
+    models = api.get("/models").raise_for_status().json()
+    return next((str(model["version"]) for model in models["items"] if model["status"] == "champion"), None)
+
+
+def wait_for_run(
+    api: httpx.Client, run_id: str, timeout_s: float = RUN_TIMEOUT_S, poll_s: float = 10
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run: dict[str, Any] = api.get(f"/training/{run_id}").raise_for_status().json()
+        if run["status"] in FINISHED:
+            return run
+        if time.monotonic() > deadline:
+            raise DeployError(f"run {run_id} is still {run['status']} after {timeout_s:.0f} s")
+        time.sleep(poll_s)
+
+
+def retraining_run(api: httpx.Client, poll_s: float = 10) -> str:
+    """Start one run, follow it, put the champion back if it changed; what happened, in one line."""
+    before = _champion(api)
+    started = api.post("/training", json={})
+    if started.status_code != 202:
+        raise DeployError(f"POST /training answered {started.status_code}: {started.text}")
+    run_id = str(started.json()["run_id"])
+    print(f"started retraining run {run_id}", flush=True)
+    run = wait_for_run(api, run_id, poll_s=poll_s)
+    if run["status"] != "SUCCEEDED":
+        raise DeployError(f"run {run_id} failed: {run.get('error') or run}")
+    after = _champion(api)
+    said = f"run {run_id} succeeded ({run.get('decision') or 'no decision'})"
+    if before is not None and after != before:
+        rollback = api.post(f"/models/{before}/promote")
+        if rollback.status_code != 202:
+            raise DeployError(f"promoting {before} back answered {rollback.status_code}: {rollback.text}")
+        restored = wait_for_run(api, str(rollback.json()["run_id"]), poll_s=poll_s)
+        if restored["status"] != "SUCCEEDED" or _champion(api) != before:
+            raise DeployError(f"{before} could not be made champion again: {restored}")
+        said += f"; it promoted {after}, and {before} is champion again"
+    return said
+
+
+# ---- 3. clean up ----
+
+
+def clean_up(session: Any, stack: DeployedStack, created: Created) -> str:
+    table = stack.output("CommentsTableName")
+    bucket = stack.output("DataBucketName")
+    dynamodb, s3 = session.client("dynamodb"), session.client("s3")
+    for comment_id in sorted(created.comments):
+        dynamodb.delete_item(TableName=table, Key={"comment_id": {"S": comment_id}})
+    versions = 0
+    for key in sorted(created.feedback):
+        listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
+        for version in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]:
+            if version["Key"] == key:
+                s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+                versions += 1
+    return (
+        f"deleted {len(created.comments)} comments from {table} and {len(created.feedback)} feedback objects "
+        f"({versions} versions) from {bucket}"
+    )
+
+
+def smoke(session: Any, stack: DeployedStack, url: str, *, poll_s: float = 10) -> list[str]:
+    check_target(stack, url)
+    key = admin_key(session, stack)
+    said = []
+    try:
+        run_collection(url, key)
+        said.append("the Postman collection passed")
+        with httpx.Client(base_url=url.rstrip("/"), timeout=60, headers={"Authorization": f"Bearer {key}"}) as api:
+            said.append(retraining_run(api, poll_s=poll_s))
+    finally:
+        if REPORT.exists():
+            said.append(clean_up(session, stack, created_by(REPORT)))
+    return said
