@@ -409,6 +409,24 @@ function renderRuns(runs) {
   $("start-run").disabled = !state.adminKey || state.runActive;
 }
 
+// The feedback waiting for the next run, and why a run that is due has not started (the guard on
+// runs started by feedback: RetrainMinIntervalMinutes, RetrainMaxPerDay).
+function renderQueue(page) {
+  const queue = $("run-queue");
+  const waiting = page.pending_feedback || 0;
+  const items = `${waiting} feedback item${waiting === 1 ? "" : "s"}`;
+  if (page.held_back) {
+    queue.replaceChildren(
+      `A run is held back: ${page.held_back.reason}. The next feedback after `,
+      el("time", { datetime: page.held_back.until }, new Date(page.held_back.until).toLocaleString()),
+      ` starts it (${items} waiting).`,
+    );
+  } else {
+    queue.replaceChildren(waiting ? `${items} waiting for the next run.` : "");
+  }
+  queue.hidden = !page.held_back && !waiting;
+}
+
 async function refreshModels() {
   const status = $("models-status");
   const [models, runs] = await Promise.all([attempt(api.models, status), attempt(() => api.runs(10), status)]);
@@ -416,7 +434,10 @@ async function refreshModels() {
     renderChampion(models.value.body);
     renderVersions(models.value.body);
   }
-  if (runs.value) renderRuns(runs.value.body.items);
+  if (runs.value) {
+    renderRuns(runs.value.body.items);
+    renderQueue(runs.value.body);
+  }
 }
 
 function scheduleModels() {

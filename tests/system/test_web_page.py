@@ -5,6 +5,7 @@ model panel, and is told plainly when the API is gone. Screenshots are kept unde
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -331,6 +332,47 @@ def test_the_model_panel_starts_a_run_and_rolls_back(
     assert api.post("/comments", json={"comment": "which model now?"}).json()["model_version"] == other
     # the browser logs the refused key's answer; nothing else went wrong
     assert watched.errors == ["Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"]
+
+
+def test_the_model_panel_says_what_feedback_waits_and_why_a_due_run_is_held_back(
+    watched: Watched, api: httpx.Client, local_stack: LocalStack
+) -> None:
+    # Given feedback waiting, and a due run the guard held back (as the feedback trigger records it)
+    page = watched.page
+    table = local_stack.client("dynamodb")
+    registry = Template.read(ROOT / "template.yaml", prefix="sentiment-local").physical_name("RegistryTable")
+    key = {"pk": {"S": "PIPELINE"}, "sk": {"S": "STATE"}}
+    held = {
+        "reason": "the last run from feedback started at 2026-12-03T10:00:00+00:00; runs from feedback start at "
+        "least 60 minutes apart (RetrainMinIntervalMinutes)",
+        "at": "2026-12-03T10:20:00Z",
+        "until": "2026-12-03T11:00:00Z",
+    }
+    table.update_item(
+        TableName=registry,
+        Key=key,
+        UpdateExpression="SET held_back = :held, pending_feedback = :waiting",
+        ExpressionAttributeValues={":held": {"S": json.dumps(held)}, ":waiting": {"N": "12"}},
+    )
+    try:
+        assert api.get("/training").json()["held_back"]["reason"] == held["reason"]
+
+        # When the page loads, then the panel says so, with the time the guard lets it start
+        page.reload()
+        queue = page.get_by_test_id("run-queue")
+        expect(queue).to_contain_text(f"A run is held back: {held['reason']}")
+        expect(queue).to_contain_text("starts it (12 feedback items waiting)")
+        expect(queue.locator("time")).to_have_attribute("datetime", held["until"])
+    finally:
+        table.update_item(
+            TableName=registry,
+            Key=key,
+            UpdateExpression="REMOVE held_back SET pending_feedback = :none",
+            ExpressionAttributeValues={":none": {"N": "0"}},
+        )
+    page.reload()
+    expect(page.get_by_test_id("run-queue")).to_be_hidden()
+    assert watched.errors == []
 
 
 def test_when_the_api_is_down_the_page_says_so_and_recovers(watched: Watched, local_stack: LocalStack) -> None:
