@@ -25,7 +25,7 @@ IMPORT_TARGET_MS = 300
 OWN_SHARE_TARGET_MS = 60  # the project's own code above its libraries' floor
 RUNS = 15
 SOURCE_RUNS = 5
-SOURCES, SHIPPED, LIBRARIES_ONLY = "sources only", "with bytecode", "libraries alone"
+SOURCES, SHIPPED, LIBRARIES_ONLY, OWN = "sources only", "with bytecode", "libraries alone", "own share"
 ENV = {
     "COMMENTS_TABLE": "comments",
     "DATA_BUCKET": "data",
@@ -45,17 +45,24 @@ ENV = {
     "AWS_LAMBDA_FUNCTION_NAME": "ApiFunction",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
     "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
-    "_HANDLER": "api_function.handler.lambda_handler",
+    "_HANDLER": "api_function.main.lambda_handler",
 }
 TIMED = "import time; t = time.perf_counter(); {}; print((time.perf_counter() - t) * 1000)"
-PROBE = TIMED.format("import api_function.handler")
+PROBE = TIMED.format("import api_function.main")  # the template's Handler module
 # The floor: only the libraries the handler must load (HTTP API resolver with validation, idempotency on
-# DynamoDB, Logger, Tracer, Metrics, pydantic), none of the project's code. Measured alongside the handler.
-LIBRARIES = TIMED.format(
+# DynamoDB, Logger, Tracer, Metrics, pydantic with one model), none of the project's code. Measured
+# alongside the handler. pydantic loads its model machinery (about 60 ms here) only when the first model
+# is defined: the floor defines one, as any handler that validates with pydantic models must.
+FLOOR = (
     "import boto3, pydantic, aws_lambda_powertools.event_handler, aws_lambda_powertools.utilities.idempotency; "
     "from aws_lambda_powertools import Logger, Metrics, Tracer; Logger(); Metrics(); Tracer(); "
-    "aws_lambda_powertools.event_handler.APIGatewayHttpResolver(enable_validation=True)"
+    "aws_lambda_powertools.event_handler.APIGatewayHttpResolver(enable_validation=True); "
+    "pydantic.create_model('Probe', text=(str, ...))"
 )
+LIBRARIES = TIMED.format(FLOOR)
+# The project's own share: the floor loaded first, then the handler's import timed on its own, in the same
+# interpreter. Less noisy than the difference of two cold imports, which moves by ±50 ms run to run here.
+OWN_SHARE = FLOOR + "; " + TIMED.format("import api_function.main")
 
 
 def install(python: str, target: Path, *requirements: str, compile_bytecode: bool = True) -> Path:
@@ -101,13 +108,14 @@ def import_times(python: str) -> dict[str, list[float]]:
         run = subprocess.run([python, "-c", probe], env=env, check=True, capture_output=True, text=True)
         return float(run.stdout)
 
-    times: dict[str, list[float]] = {SOURCES: [], SHIPPED: [], LIBRARIES_ONLY: []}
+    times: dict[str, list[float]] = {SOURCES: [], SHIPPED: [], LIBRARIES_ONLY: [], OWN: []}
     for _ in range(SOURCE_RUNS):
         times[SOURCES].append(once(PROBE))
     subprocess.run([python, str(ROOT / "scripts" / "compile_bytecode.py"), str(layer), str(task)], check=True)
     for _ in range(RUNS):  # alternating, so both see the same machine
         times[SHIPPED].append(once(PROBE))
         times[LIBRARIES_ONLY].append(once(LIBRARIES))
+        times[OWN].append(once(OWN_SHARE))
     return times
 
 
@@ -146,18 +154,16 @@ def main() -> int:
     times = import_times(python)
     median = statistics.median(times[SHIPPED])
     verdict = f"≤ {IMPORT_TARGET_MS} ms: {'PASS' if median <= IMPORT_TARGET_MS else 'FAIL'}"
-    # Paired runs (alternating): each handler import less the floor import that followed it.
-    shares = [shipped - floor for shipped, floor in zip(times[SHIPPED], times[LIBRARIES_ONLY], strict=True)]
-    share = statistics.median(shares)
+    share = statistics.median(times[OWN])
     share_verdict = f"≤ {OWN_SHARE_TARGET_MS} ms: {'PASS' if share <= OWN_SHARE_TARGET_MS else 'FAIL'}"
     lines = [
         "| measure | result | target |",
         "| --- | --- | --- |",
         timing(f"API handler cold import as `make build` ships it ({version}, {RUNS} runs)", times[SHIPPED], verdict),
         timing("the same, its libraries alone (no project code)", times[LIBRARIES_ONLY]),
-        f"| the project's own share: each handler import less the floor's beside it | median {share:.0f} ms, "
-        f"quartiles {statistics.quantiles(shares, n=4)[0]:.0f}–{statistics.quantiles(shares, n=4)[2]:.0f} ms "
-        f"| {share_verdict} |",
+        timing(
+            "the project's own share: the handler's import with its libraries already loaded", times[OWN], share_verdict
+        ),
         timing(f"the handler as `sam build` alone leaves it (no bytecode, {SOURCE_RUNS} runs)", times[SOURCES]),
         *package_rows(),
     ]

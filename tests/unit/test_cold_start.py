@@ -147,3 +147,26 @@ def test_init_calls_nothing_a_snapshot_would_freeze(function: str) -> None:
             listener.accept()  # nothing connected during init
     finally:
         listener.close()
+
+
+def test_the_api_loads_with_the_collector_paused_and_leaves_its_init_frozen() -> None:
+    handler = load(ROOT / "template.yaml")["Resources"]["ApiFunction"]["Properties"]["Handler"]
+    module, _, function = str(handler).rpartition(".")
+    env = {
+        **os.environ,
+        **Template.read(ROOT / "template.yaml", prefix="t").function_environment("ApiFunction", "http://localhost"),
+        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("functions/api", "layers/shared")),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+    }
+    probe = (
+        "import gc, importlib\n"
+        "collections = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and collections.append(info['generation']))\n"
+        f"entry = importlib.import_module({module!r})\n"
+        f"assert callable(entry.{function})\n"
+        "print(collections.count(2), gc.isenabled(), gc.get_freeze_count() > 10000)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    # no full collection while it loaded; the collector back on; what init built frozen
+    assert run.stdout.split() == ["0", "True", "True"]

@@ -287,7 +287,7 @@ def test_the_api_function_runs_with_the_globals() -> None:
     assert spec.logical_id == "ApiFunction"
     assert spec.name == "t-ApiFunction"
     assert spec.code == ROOT / "functions" / "api"
-    assert spec.handler == "api_function.handler.lambda_handler"
+    assert spec.handler == "api_function.main.lambda_handler"
     assert spec.runtime == "python3.12"
     assert spec.timeout == 15
     assert spec.memory == 512
