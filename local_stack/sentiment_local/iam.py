@@ -8,8 +8,9 @@ and each AWS call it makes is checked, action and resource, before moto answers 
   functions and conditions are then resolved with the local stack's names and parameters.
 - **Who is calling.** A principal signs its requests with an access key derived from its role's ARN
   (:func:`access_key_for`), as a Lambda function, a state machine, a training job or a container gets
-  its role's credentials on AWS. Any other key is the deployer (the local stack itself, tests, the AWS
-  CLI): not checked, as an administrator's would not be.
+  its role's credentials on AWS. The person who deploys signs with :data:`DEPLOYER_ARN`'s key and is
+  checked against ``deploy/deployer-policies/``. Any other key (the local stack itself, tests, the
+  AWS CLI) is an administrator's: not checked.
 - **The check.** :class:`Enforcer` sits in front of moto's server. It reads the request
   (:mod:`sentiment_local.iam_actions` says which actions on which resources it needs) and evaluates the
   principal's policies as IAM does (IAM user guide, "Policy evaluation logic": an explicit deny wins,
