@@ -85,7 +85,7 @@ $(CHROMIUM):
 
 test: lint validate unit ## lint, type-check, validate the template and run every test
 
-unit: install $(VENV)/.installed-finetune postman/node_modules/.bin/newman $(CHROMIUM)
+unit: install $(VENV)/.installed-finetune $(SAM_VENV)/.installed postman/node_modules/.bin/newman $(CHROMIUM)
 	$(PY) -m pytest
 
 # checkov pins older boto3, botocore and packaging than the project's: it gets a virtual environment of its
