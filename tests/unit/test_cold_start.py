@@ -73,14 +73,22 @@ def test_the_bytecode_is_for_the_template_runtime() -> None:
     assert runtime == "python{}.{}".format(*RUNTIME)
 
 
-def test_the_api_import_leaves_the_openapi_models_to_the_route_that_needs_them() -> None:
-    env = {
+def function_environment(function: str, **extra: str) -> dict[str, str]:
+    """What the function's process sees: the template's variables, its code and layer on the path."""
+    template = Template.read(ROOT / "template.yaml", prefix="t")
+    code = str(template.resources[function]["Properties"]["CodeUri"])
+    return {
         **os.environ,
-        **Template.read(ROOT / "template.yaml", prefix="t").function_environment("ApiFunction", "http://localhost"),
-        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("functions/api", "layers/shared")),
+        **template.function_environment(function, "http://localhost"),
+        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in (code, "layers/shared")),
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "1",
+        **extra,
     }
+
+
+def test_the_api_import_leaves_the_openapi_models_to_the_route_that_needs_them() -> None:
+    env = function_environment("ApiFunction")
     probe = (
         "import sys, api_function.handler as api\n"
         "print(sorted(m for m in ('aws_lambda_powertools.event_handler.openapi.models', 'pydantic_settings', "
@@ -120,19 +128,11 @@ def test_init_calls_nothing_a_snapshot_would_freeze(function: str) -> None:
     listener.listen(16)
     listener.settimeout(0.2)
     port = listener.getsockname()[1]
-    template = Template.read(ROOT / "template.yaml", prefix="t")
-    properties = template.resources[function]["Properties"]
-    package, _, _ = str(properties["Handler"]).rpartition(".")
-    env = {
-        **os.environ,
-        **template.function_environment(function, "http://localhost"),
-        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in (str(properties["CodeUri"]), "layers/shared")),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-    }
+    handler = load(ROOT / "template.yaml")["Resources"][function]["Properties"]["Handler"]
+    package, _, _ = str(handler).rpartition(".")
+    env = function_environment(
+        function, AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x"
+    )
     try:
         run = subprocess.run(
             [sys.executable, "-c", f"import {package}"],
@@ -152,13 +152,7 @@ def test_init_calls_nothing_a_snapshot_would_freeze(function: str) -> None:
 def test_the_api_loads_with_the_collector_paused_and_leaves_its_init_frozen() -> None:
     handler = load(ROOT / "template.yaml")["Resources"]["ApiFunction"]["Properties"]["Handler"]
     module, _, function = str(handler).rpartition(".")
-    env = {
-        **os.environ,
-        **Template.read(ROOT / "template.yaml", prefix="t").function_environment("ApiFunction", "http://localhost"),
-        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("functions/api", "layers/shared")),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-    }
+    env = function_environment("ApiFunction")
     probe = (
         "import gc, importlib\n"
         "collections = []\n"
