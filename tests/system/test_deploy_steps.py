@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -11,8 +12,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
+from sentiment_deploy import deploy
+from sentiment_deploy.stack import find_stack
 
 from sentiment_local import iam
 from tests.conftest import ROOT
@@ -273,3 +277,31 @@ def test_make_smoke_refuses_to_clean_up_a_stack_that_does_not_serve_the_url(loca
     )
     assert refused.returncode != 0
     assert "is not stack 'sentiment-local''s ApiUrl or WebUrl" in refused.stderr
+
+
+def test_a_first_model_trained_on_sagemaker_is_stored_with_its_hash(
+    local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the deployer's session on the stack (make deploy TRAIN_ON=sagemaker, for a registry with no champion)
+    for name, value in {
+        **iam.credentials_for(iam.DEPLOYER_ARN),
+        "AWS_ENDPOINT_URL": local_stack.aws,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    session = boto3.Session()
+    stack = find_stack(session.client("cloudformation"), STACK)
+
+    # When the first model is trained as a SageMaker training job with the stack's image
+    champion, metadata = deploy.first_model(
+        session, stack, deploy.Options(train_on="sagemaker", kind="tfidf"), "sentiment-model:local"
+    )
+
+    # Then the job's model is stored where the registry's models live, hashed as SageMaker would read it
+    s3 = local_stack.client("s3")
+    bucket, _, key = champion.model_data_url.removeprefix("s3://").partition("/")
+    assert key == f"models/{champion.version}/model.tar.gz"
+    stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert hashlib.sha256(stored).hexdigest() == champion.sha256
+    assert metadata["kind"] == "tfidf" and metadata["version"] == champion.version
+    assert refusals(local_stack) == []
