@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import boto3
+import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.registry import Registry
@@ -205,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except (DeployError, BotoCoreError, ClientError) as error:
+    except (DeployError, BotoCoreError, ClientError, httpx.HTTPError) as error:  # the last: make smoke's API calls
         print(f"{args.command}: {error}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as error:
