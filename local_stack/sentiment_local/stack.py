@@ -20,6 +20,7 @@ that role's policies (:mod:`sentiment_local.iam`); ``LOCAL_IAM=off`` turns the c
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import hashlib
 import json
 import logging
@@ -85,6 +86,7 @@ log = logging.getLogger("sentiment_local")
 LOCAL_IMAGE = "sentiment-model:local"
 MODEL_START_TIMEOUT_S = 120
 MODEL_RESTART_DELAY_S = 2
+STOP_REPORT_S = 30  # a stop still running by then prints every thread's stack to the log
 ENDPOINT_UPDATE_TIMEOUT_S = 120
 CHAMPION_POLL_SECONDS = "1"  # how often the model server re-reads the champion pointer
 ADMIN_KEY_SECRET = "AdminApiKeySecret"  # noqa: S105 - the secret's logical id, not a secret
@@ -740,6 +742,11 @@ def up(settings: Settings) -> int:
         print(f"make up: {error}", file=sys.stderr)
         return 2
     finally:
-        stack.stop()
+        # A stop that hangs says where: every thread's stack, once, after STOP_REPORT_S.
+        faulthandler.dump_traceback_later(STOP_REPORT_S, file=sys.stderr)
+        try:
+            stack.stop()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
     print("Stopped; the data is kept.", flush=True)
     return 0

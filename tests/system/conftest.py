@@ -23,6 +23,8 @@ from tests.conftest import ROOT
 from tests.integration.conftest import free_port
 
 START_TIMEOUT_S = 420  # a fresh clone trains its first model on start
+# A stop prints every thread's stack after 30 s (STOP_REPORT_S): this leaves room for that report.
+STOP_TIMEOUT_S = 90
 
 
 @dataclass
@@ -77,7 +79,11 @@ class LocalStack:
         group = self.process.pid
         os.killpg(group, signum)
         stopped = self.output().count("Stopped; the data is kept.")
-        code = self.process.wait(timeout=60)
+        try:
+            code = self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(group, signal.SIGKILL)
+            raise AssertionError(f"make up did not stop in {STOP_TIMEOUT_S} s:\n{self.output()[-6000:]}") from None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and _group_alive(group):
             time.sleep(0.2)
