@@ -77,6 +77,15 @@ class CommentOut(BaseModel):
     confidence: Annotated[float | None, Field(description="Probability of the label; null while pending")]
     scores: Annotated[Scores | None, Field(description="Probability of each class; null while pending")]
     model_version: Annotated[str | None, Field(description="Model that classified it; null while pending")]
+    uncertainty: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            le=1,
+            description="1 − the margin between the two likeliest classes: 1 when they tie, 0 when one class "
+            "has all the probability; null while pending",
+        ),
+    ] = None
     feedback: Annotated[FeedbackOut | None, Field(description="The latest correction, if any")] = None
 
     @classmethod
@@ -93,6 +102,7 @@ class CommentOut(BaseModel):
             confidence=prediction.confidence if prediction else None,
             scores=prediction.scores if prediction else None,
             model_version=prediction.model_version if prediction else None,
+            uncertainty=prediction.uncertainty if prediction else None,
             feedback=FeedbackOut(feedback_id=feedback.feedback_id, label=feedback.label, created_at=feedback.created_at)
             if feedback
             else None,

@@ -38,6 +38,18 @@ class Prediction(BaseModel):
     confidence: Annotated[float, Field(ge=0, le=1, description="Probability of the chosen label")]
     model_version: Annotated[str, Field(min_length=1, description="Version of the model that answered")]
 
+    @property
+    def margin(self) -> float:
+        """How far the likeliest class is ahead of the next: small when the model hesitates."""
+        scores = self.scores
+        first, second = sorted((scores.negative, scores.neutral, scores.positive), reverse=True)[:2]
+        return round(first - second, 6)
+
+    @property
+    def uncertainty(self) -> float:
+        """1 − margin: the review queue asks about the highest first (margin sampling)."""
+        return round(1 - self.margin, 6)
+
     def rounded(self, digits: int = 6) -> Prediction:
         """As stored: probabilities to ``digits`` decimals, so what is returned is what is read back."""
         scores = Scores(**{label: round(value, digits) for label, value in self.scores.model_dump().items()})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api_function.services import Services
-from sentiment_common.errors import ModelUnavailableError
+from sentiment_common.errors import InvalidInputError, ModelUnavailableError
 from sentiment_common.models import MAX_COMMENT_CHARS, Comment, CommentStatus, Prediction, new_id, utc_now
 from sentiment_common.observability import count, logger
 
@@ -111,6 +111,15 @@ def get_comment(comment_id: str, services: Services) -> Comment:
 
 
 def list_comments(
-    sentiment: str | None, limit: int, next_token: str | None, services: Services
+    sentiment: str | None, needs_review: bool, limit: int, next_token: str | None, services: Services
 ) -> tuple[list[Comment], str | None]:
-    return services.comments.list(sentiment, limit, next_token)
+    """Newest first, or with ``needs_review`` the review queue: what people should label next, the
+    unlabelled comments the model was least sure of first (margin sampling)."""
+    if not needs_review:
+        return services.comments.list(sentiment, limit, next_token)
+    if sentiment is not None:
+        raise InvalidInputError(
+            "needs_review cannot be combined with sentiment",
+            [{"loc": ["query", "sentiment"], "msg": "leave it out to read the review queue"}],
+        )
+    return services.comments.review_queue(limit, next_token)

@@ -104,7 +104,7 @@ def post_batch(request: BatchRequest, idempotency_key: IdempotencyKey = None) ->
 
 @router.get(
     "/comments",
-    summary="List comments, newest first",
+    summary="List comments, newest first; or the review queue, most uncertain first",
     responses={**answers(200, "A page of comments", CommentPage), 400: ERRORS[400], 422: ERRORS[422]},
 )
 def list_comments(
@@ -112,10 +112,17 @@ def list_comments(
         Literal["negative", "neutral", "positive", "pending"] | None,
         Query(description="Only comments with this label (or still pending)"),
     ] = None,
+    needs_review: Annotated[
+        bool,
+        Query(
+            description="true: the review queue instead, classified comments nobody has labelled, smallest "
+            "margin between the two likeliest classes first (cannot be combined with sentiment)"
+        ),
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
     next_token: Annotated[str | None, Query(max_length=2048, description="From the previous page")] = None,
 ) -> CommentPage:
-    items, token = comments.list_comments(sentiment, limit, next_token, services)
+    items, token = comments.list_comments(sentiment, needs_review, limit, next_token, services)
     return CommentPage(items=[CommentOut.of(comment) for comment in items], next_token=token)
 
 

@@ -1,9 +1,12 @@
-"""The comments table: one item per comment, two indexes for newest-first listing.
+"""The comments table: one item per comment, two indexes for newest-first listing and one for review.
 
 Item layout (the template declares the keys and indexes; tests build the table from it):
 - ``comment_id`` partition key;
 - ``ByTime`` index: ``entity`` (always ``comment``) + ``created_key`` (ISO time + id), for the full list;
-- ``BySentiment`` index: ``sentiment`` (a label, or ``pending``) + ``created_key``, for the filtered list.
+- ``BySentiment`` index: ``sentiment`` (a label, or ``pending``) + ``created_key``, for the filtered list;
+- ``ByReview`` index, sparse: ``review`` (always ``open``) + ``review_key`` (the margin between the two
+  likeliest classes, six decimals, then the id), for the review queue. Only a classified comment
+  nobody has labelled carries ``review``: feedback removes it, and the comment leaves the index.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Predic
 ENTITY = "comment"
 BY_TIME = "ByTime"
 BY_SENTIMENT = "BySentiment"
+BY_REVIEW = "ByReview"
 PENDING = "pending"
+OPEN = "open"
 
 
 def _number(value: float) -> Decimal:
@@ -47,9 +52,16 @@ def to_item(comment: Comment) -> dict[str, Any]:
     }
     if comment.prediction:
         item |= _prediction_attributes(comment.prediction)
+        if not comment.feedback:
+            item |= _review_attributes(comment.prediction, comment.comment_id)
     if comment.feedback:
         item |= _feedback_attributes(comment.feedback)
     return item
+
+
+def _review_attributes(prediction: Prediction, comment_id: str) -> dict[str, Any]:
+    """Margins sort as text: every one is ``0.dddddd`` or ``1.000000``; the id orders equal margins."""
+    return {"review": OPEN, "review_key": f"{prediction.margin:.6f}#{comment_id}"}
 
 
 def _prediction_attributes(prediction: Prediction) -> dict[str, Any]:
@@ -158,6 +170,22 @@ class CommentsRepository:
             raise NotFoundError(f"no comment with id {comment_id!r}")
         return from_item(item)
 
+    def review_queue(self, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
+        """Classified comments nobody has labelled, smallest margin first. The order is by stored keys, so
+        a page never repeats or skips a comment that was there when the first page was read."""
+        query: dict[str, Any] = {
+            "IndexName": BY_REVIEW,
+            "KeyConditionExpression": Key("review").eq(OPEN),
+            "ScanIndexForward": True,
+            "Limit": limit,
+        }
+        if token:
+            query["ExclusiveStartKey"] = decode_token(token, {"comment_id", "review", "review_key"})
+        with unavailable_when_transient("the comments table"):
+            page = self._table.query(**query)
+        last = page.get("LastEvaluatedKey")
+        return [from_item(item) for item in page["Items"]], encode_token(last) if last else None
+
     def list(self, sentiment: str | None, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
         """Newest first. ``sentiment`` is a label or ``pending``; ``None`` lists everything."""
         if sentiment is None:
@@ -183,20 +211,30 @@ class CommentsRepository:
         return [from_item(item) for item in page["Items"]], encode_token(last) if last else None
 
     def classify_pending(self, comment_id: str, prediction: Prediction) -> bool:
-        """Store the model's answer for a pending comment. False if it is gone or already classified."""
+        """Store the model's answer for a pending comment. False if it is gone or already classified.
+
+        It joins the review queue unless someone labelled it while it was pending."""
         attributes = _prediction_attributes(prediction) | {
             "sentiment": prediction.label,
             "status": CommentStatus.CLASSIFIED.value,
         }
-        names = {f"#{name}": name for name in attributes}
-        values = {f":{name}": value for name, value in attributes.items()} | {":pending": PENDING}
+        review = _review_attributes(prediction, comment_id)
+        for extra, condition in (
+            (review, "#sentiment = :pending AND attribute_not_exists(feedback_id)"),
+            ({}, "#sentiment = :pending"),
+        ):
+            if self._set_if(comment_id, attributes | extra, condition, {":pending": PENDING}):
+                return True
+        return False
+
+    def _set_if(self, comment_id: str, attributes: dict[str, Any], condition: str, extra: dict[str, Any]) -> bool:
         try:
             self._table.update_item(
                 Key={"comment_id": comment_id},
                 UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
-                ConditionExpression="#sentiment = :pending",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={f"#{name}": name for name in attributes},
+                ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()} | extra,
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -204,17 +242,23 @@ class CommentsRepository:
             raise
         return True
 
-    def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> None:
+    def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> Comment:
+        """Record the latest label and take the comment out of the review queue; returns the comment as it
+        was before, so that a change of label can be counted as a change."""
         attributes = _feedback_attributes(mark)
         try:
             with unavailable_when_transient("the comments table"):
-                self._table.update_item(
+                answer = self._table.update_item(
                     Key={"comment_id": comment_id},
-                    UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in attributes),
+                    UpdateExpression="SET "
+                    + ", ".join(f"{name} = :{name}" for name in attributes)
+                    + " REMOVE review, review_key",
                     ConditionExpression="attribute_exists(comment_id)",
                     ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()},
+                    ReturnValues="ALL_OLD",
                 )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise NotFoundError(f"no comment with id {comment_id!r}") from error
             raise
+        return from_item(answer["Attributes"])
