@@ -5,6 +5,8 @@ and every microsecond a framework spends per request is throughput lost.
 
     GET  /ping         200 once a model is loaded, 503 before (and if loading failed)
     POST /invocations  {"instances": [...]} | text/csv | text/plain  ->  {"predictions": [...]}
+                       {"instances": [1-4 texts], "explain": true}  ->  each prediction with its
+                       "explanation": the words that pushed the label (sentiment_model.explain)
 
 With ``CHAMPION_URI`` set (the ECS form), the server serves the model the registry's champion
 pointer names and re-reads the pointer every ``CHAMPION_POLL_SECONDS``: a newly promoted champion
@@ -36,6 +38,7 @@ from sentiment_model.serving import (
     load_model,
     parse_input,
     predict,
+    predict_explained,
     read_champion_pointer,
 )
 
@@ -195,13 +198,17 @@ class ModelServer:
             return
         try:
             body = await _read_body(scope, receive)
-            texts = parse_input(body, _header(scope, b"content-type"))
+            request = parse_input(body, _header(scope, b"content-type"))
         except InputError as error:
             _log_failure(error.status, error.message, correlation_id)
             await _respond(send, error.status, error.body(), echo)
             return
+        texts = request.texts
         try:
-            if model.batched:
+            if request.explain:
+                # Up to MAX_EXPLAINED × (MAX_SPANS + 1) texts in one call: never on the event loop.
+                answer = await self.batcher.run(lambda: format_output(predict_explained(model, texts)))
+            elif model.batched:
                 answer = await self.batcher.answer(model, texts)
             else:
                 answer = format_output(predict(model, texts))
@@ -248,6 +255,10 @@ class Batcher:
             self._draining = True
             asyncio.get_running_loop().create_task(self._drain())
         return await future
+
+    async def run(self, work: Callable[[], bytes]) -> bytes:
+        """One piece of work on the encoder's thread, in turn with the batches."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sentiment_model.artifact import kind_of, load_from_uri, read_uri
 from sentiment_model.data import LABELS
+from sentiment_model.explain import MAX_EXPLAINED, explain
 from sentiment_model.scorers import Scorer, scorer_for
 
 MAX_INSTANCES = 256
@@ -90,7 +91,7 @@ def _media_type(content_type: str) -> tuple[str, str | None]:
     return media.strip().lower(), charset
 
 
-def _texts_from_json(body: bytes) -> list[Any]:
+def _from_json(body: bytes) -> tuple[list[Any], bool]:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -100,7 +101,16 @@ def _texts_from_json(body: bytes) -> list[Any]:
     instances = payload["instances"]
     if not isinstance(instances, list):
         raise InputError(400, '"instances" must be a list of strings', [_detail(f"got {type(instances).__name__}")])
-    return instances
+    wanted = payload.get("explain", False)
+    if not isinstance(wanted, bool):
+        raise InputError(400, '"explain" must be true or false', [{"loc": ["explain"], "msg": "not a boolean"}])
+    if wanted and len(instances) > MAX_EXPLAINED:
+        raise InputError(
+            413,
+            f"{len(instances)} texts to explain in one request: at most {MAX_EXPLAINED}",
+            [_detail("too many to explain")],
+        )
+    return instances, wanted
 
 
 def _detail(message: str, index: int | None = None) -> dict[str, Any]:
@@ -119,19 +129,28 @@ def _texts_from_lines(body: bytes, media: str) -> list[Any]:
     return lines
 
 
-def parse_input(body: bytes, content_type: str | None) -> list[str]:
-    """Texts from a request body, or :class:`InputError` saying exactly what is wrong."""
+@dataclass(frozen=True)
+class Invocation:
+    """A parsed ``POST /invocations``: the texts, and whether each answer should say why (JSON only)."""
+
+    texts: list[str]
+    explain: bool = False
+
+
+def parse_input(body: bytes, content_type: str | None) -> Invocation:
+    """The request, or :class:`InputError` saying exactly what is wrong."""
     media, charset = _media_type(content_type or "")
     if charset not in (None, "utf-8", "utf8"):
         raise InputError(415, f"charset {charset!r} is not supported: send UTF-8")
+    explained = False
     if media == JSON_TYPE:
-        instances = _texts_from_json(body)
+        instances, explained = _from_json(body)
     elif media in LINE_TYPES:
         instances = _texts_from_lines(body, media)
     else:
         supported = f"{JSON_TYPE}, text/csv or text/plain"
         raise InputError(415, f"content type {media or '(none)'!r} is not supported: use {supported}")
-    return check_texts(instances)
+    return Invocation(check_texts(instances), explained)
 
 
 def check_texts(instances: list[Any]) -> list[str]:
@@ -166,6 +185,14 @@ def predict(model: LoadedModel, texts: list[str]) -> list[dict[str, Any]]:
                 "model_version": model.version,
             }
         )
+    return predictions
+
+
+def predict_explained(model: LoadedModel, texts: list[str]) -> list[dict[str, Any]]:
+    """Predictions with the ``explanation`` of each (:mod:`sentiment_model.explain`)."""
+    predictions = predict(model, texts)
+    for prediction, explanation in zip(predictions, explain(model.scorer, texts), strict=True):
+        prediction["explanation"] = explanation
     return predictions
 
 

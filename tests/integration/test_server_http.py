@@ -72,6 +72,33 @@ def test_json_invocation_classifies_each_text(server: str, model_version: str) -
     assert all(abs(sum(p["scores"].values()) - 1) < 1e-9 for p in predictions)
 
 
+def test_an_explained_invocation_gives_each_prediction_its_words_while_others_are_served(server: str) -> None:
+    texts = ["Worst airline ever, lost my bag again", "An absolute joy"]
+    plain = invoke(server, orjson.dumps({"instances": texts})).json()["predictions"]
+    with ThreadPoolExecutor(4) as pool:
+        others = [pool.submit(invoke, server, orjson.dumps({"instances": [text]})) for text in texts * 4]
+        response = invoke(server, orjson.dumps({"instances": texts, "explain": True}))
+        assert all(other.result().status_code == 200 for other in others)
+    assert response.status_code == 200
+    explained = response.json()["predictions"]
+    assert [{key: value for key, value in p.items() if key != "explanation"} for p in explained] == plain
+    first = explained[0]["explanation"]
+    assert [token["text"] for token in first["tokens"]] == [
+        "Worst",
+        "airline",
+        "ever",
+        ",",
+        "lost",
+        "my",
+        "bag",
+        "again",
+    ]
+    assert max(first["tokens"], key=lambda token: token["weight"])["text"] in {"Worst", "lost"}
+    too_many = invoke(server, orjson.dumps({"instances": ["fine"] * 5, "explain": True}))
+    assert too_many.status_code == 413
+    assert "explain" in too_many.json()["message"]
+
+
 @pytest.mark.parametrize("content_type", ["text/csv", "text/plain", "text/plain; charset=utf-8"])
 def test_line_formats_give_one_prediction_per_line(server: str, content_type: str) -> None:
     response = invoke(server, b"a delight\nutterly dreadful\n", content_type)

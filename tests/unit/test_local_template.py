@@ -171,7 +171,7 @@ def test_conditions_follow_the_parameters() -> None:
 def test_the_comments_table_keeps_its_indexes() -> None:
     request = table_request(template(), "CommentsTable")
     assert request["TableName"] == "t-CommentsTable"
-    assert {index["IndexName"] for index in request["GlobalSecondaryIndexes"]} == {"ByTime", "BySentiment"}
+    assert {index["IndexName"] for index in request["GlobalSecondaryIndexes"]} == {"ByTime", "BySentiment", "ByReview"}
     assert request["BillingMode"] == "PAY_PER_REQUEST"
 
 
@@ -187,6 +187,7 @@ API_ROUTES = {
     ("POST", "/comments/batch"),
     ("GET", "/comments"),
     ("GET", "/comments/{comment_id}"),
+    ("GET", "/comments/{comment_id}/explanation"),
     ("POST", "/feedback"),
     ("GET", "/health"),
     ("GET", "/openapi.json"),

@@ -19,20 +19,20 @@ from sentiment_model.serving import (
 
 
 def test_json_instances() -> None:
-    assert parse_input(b'{"instances": ["good", "bad"]}', "application/json") == ["good", "bad"]
+    assert parse_input(b'{"instances": ["good", "bad"]}', "application/json").texts == ["good", "bad"]
 
 
 def test_json_with_charset_parameter() -> None:
-    assert parse_input(b'{"instances": ["ok"]}', "application/json; charset=utf-8") == ["ok"]
+    assert parse_input(b'{"instances": ["ok"]}', "application/json; charset=utf-8").texts == ["ok"]
 
 
 def test_plain_text_is_one_text_per_line_blank_lines_ignored() -> None:
-    assert parse_input("héllo there\n\nsecond line\n".encode(), "text/plain") == ["héllo there", "second line"]
+    assert parse_input("héllo there\n\nsecond line\n".encode(), "text/plain").texts == ["héllo there", "second line"]
 
 
 def test_csv_quoted_fields_and_bare_commas() -> None:
     body = b'"great, really great"\nbad, very bad\n'
-    assert parse_input(body, "text/csv") == ["great, really great", "bad, very bad"]
+    assert parse_input(body, "text/csv").texts == ["great, really great", "bad, very bad"]
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_each_invalid_text_is_located() -> None:
 
 def test_limits_are_inclusive() -> None:
     texts = ["x" * MAX_TEXT_CHARS] * MAX_INSTANCES
-    assert len(parse_input(orjson.dumps({"instances": texts}), "application/json")) == MAX_INSTANCES
+    assert len(parse_input(orjson.dumps({"instances": texts}), "application/json").texts) == MAX_INSTANCES
 
 
 def test_too_many_texts_is_413() -> None:

@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from sentiment_common.models import MAX_COMMENT_CHARS, Comment, CommentStatus, FeedbackRecord, Label, Scores
+from sentiment_common.models import (
+    MAX_COMMENT_CHARS,
+    Attribution,
+    Comment,
+    CommentStatus,
+    ExplainedPrediction,
+    FeedbackRecord,
+    Label,
+    Scores,
+)
 from sentiment_common.registry import (
     Decision,
     EncoderRef,
@@ -106,6 +115,39 @@ class CommentOut(BaseModel):
             feedback=FeedbackOut(feedback_id=feedback.feedback_id, label=feedback.label, created_at=feedback.created_at)
             if feedback
             else None,
+        )
+
+
+class ExplanationOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    comment_id: str
+    original_comment: str
+    sentiment: Annotated[Label, Field(description="The label the serving model gives the comment now")]
+    confidence: Annotated[float, Field(description="Probability of that label")]
+    model_version: Annotated[
+        str,
+        Field(description="The model that explained: the one serving now, which may not be the one that classified"),
+    ]
+    method: Annotated[
+        Literal["occlusion"],
+        Field(description="Each span is left out in turn and the text scored again; at most 48 spans per text"),
+    ]
+    tokens_per_span: Annotated[int, Field(description="Words per span: 1, or more for a long text cut into 48")]
+    tokens: Annotated[list[Attribution], Field(description="The text's spans in order, each with its weight")]
+
+    @classmethod
+    def of(cls, comment: Comment, explained: ExplainedPrediction) -> ExplanationOut:
+        explanation = explained.explanation
+        return cls(
+            comment_id=comment.comment_id,
+            original_comment=comment.text,
+            sentiment=explained.label,
+            confidence=explained.confidence,
+            model_version=explained.model_version,
+            method=explanation.method,
+            tokens_per_span=explanation.tokens_per_span,
+            tokens=explanation.tokens,
         )
 
 

@@ -1,9 +1,10 @@
 """The model container's client: a SageMaker endpoint or the ECS service, one contract.
 
 Both speak the container's ``POST /invocations`` (``{"instances": [...]}`` in,
-``{"predictions": [...]}`` out) with short timeouts and a bounded number of tries. Anything
-that is not a well-formed answer becomes :class:`ModelUnavailableError`, which callers turn
-into a stored-but-pending comment rather than an error.
+``{"predictions": [...]}`` out; ``"explain": true`` adds each prediction's explanation) with short
+timeouts and a bounded number of tries. Anything that is not a well-formed answer becomes
+:class:`ModelUnavailableError`, which callers turn into a stored-but-pending comment rather than an
+error.
 
 Each call carries the caller's correlation id (the API request id, the pending comment's id), which
 the container logs and echoes, and is timed as the ``ModelLatency`` metric (milliseconds, retries and
@@ -25,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
 from sentiment_common.errors import ModelUnavailableError
-from sentiment_common.models import Prediction
+from sentiment_common.models import ExplainedPrediction, Prediction
 from sentiment_common.observability import logger, timed
 from sentiment_common.settings import InferenceBackend, InferenceSettings
 
@@ -39,6 +40,10 @@ class InvocationAnswer(BaseModel):
     predictions: list[Prediction]
 
 
+class ExplainedAnswer(BaseModel):
+    predictions: list[ExplainedPrediction]
+
+
 class ModelHealth(BaseModel):
     reachable: bool
     model_version: str | None = None
@@ -47,6 +52,8 @@ class ModelHealth(BaseModel):
 
 class ModelClient(Protocol):
     def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
+
+    def explain(self, text: str) -> ExplainedPrediction: ...
 
     def health(self) -> ModelHealth: ...
 
@@ -61,8 +68,18 @@ def _parse(body: bytes, expected: int) -> list[Prediction]:
     return predictions
 
 
-def _payload(texts: Sequence[str]) -> bytes:
-    return json.dumps({"instances": list(texts)}).encode()
+def _parse_explained(body: bytes) -> ExplainedPrediction:
+    try:
+        predictions = ExplainedAnswer.model_validate_json(body).predictions
+    except ValidationError as error:
+        raise ModelUnavailableError("the model answered with something that is not an explanation") from error
+    if len(predictions) != 1:
+        raise ModelUnavailableError(f"the model answered {len(predictions)} explanations for one text")
+    return predictions[0]
+
+
+def _payload(texts: Sequence[str], explain: bool = False) -> bytes:
+    return json.dumps({"instances": list(texts), **({"explain": True} if explain else {})}).encode()
 
 
 def correlation_id() -> str | None:
@@ -75,6 +92,9 @@ class NoModel:
     """What a stack without a deployed model uses: every comment waits for one."""
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        raise ModelUnavailableError("no model is deployed yet")
+
+    def explain(self, text: str) -> ExplainedPrediction:
         raise ModelUnavailableError("no model is deployed yet")
 
     def health(self) -> ModelHealth:
@@ -99,11 +119,17 @@ class SageMakerModel:
         return boto3.client("sagemaker", config=self._config)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        return _parse(self._invoke(_payload(texts)), len(texts))
+
+    def explain(self, text: str) -> ExplainedPrediction:
+        return _parse_explained(self._invoke(_payload([text], explain=True)))
+
+    def _invoke(self, payload: bytes) -> bytes:
         request: dict[str, Any] = {
             "EndpointName": self._endpoint,
             "ContentType": "application/json",
             "Accept": "application/json",
-            "Body": _payload(texts),
+            "Body": payload,
         }
         if caller := correlation_id():
             # The container receives it as the X-Amzn-SageMaker-Custom-Attributes header.
@@ -111,10 +137,10 @@ class SageMakerModel:
         try:
             with timed("ModelLatency"):
                 answer = self._runtime.invoke_endpoint(**request)
-                body = answer["Body"].read()
+                body: bytes = answer["Body"].read()
         except (ClientError, BotoCoreError) as error:
             raise ModelUnavailableError(f"SageMaker endpoint {self._endpoint} did not answer: {error}") from error
-        return _parse(body, len(texts))
+        return body
 
     def health(self) -> ModelHealth:
         try:
@@ -147,17 +173,23 @@ class HttpModel:
         )
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        return _parse(self._invoke(_payload(texts)), len(texts))
+
+    def explain(self, text: str) -> ExplainedPrediction:
+        return _parse_explained(self._invoke(_payload([text], explain=True)))
+
+    def _invoke(self, payload: bytes) -> bytes:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if caller := correlation_id():
             headers[CORRELATION_HEADER] = caller
         try:
             with timed("ModelLatency"):
-                answer = self._http.request("POST", f"{self._url}/invocations", body=_payload(texts), headers=headers)
+                answer = self._http.request("POST", f"{self._url}/invocations", body=payload, headers=headers)
         except urllib3.exceptions.HTTPError as error:
             raise ModelUnavailableError(f"model service at {self._url} did not answer: {error}") from error
         if answer.status != 200:
             raise ModelUnavailableError(f"model service answered {answer.status}: {answer.data[:200]!r}")
-        return _parse(answer.data, len(texts))
+        return bytes(answer.data)
 
     def health(self) -> ModelHealth:
         try:

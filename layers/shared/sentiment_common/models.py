@@ -56,6 +56,40 @@ class Prediction(BaseModel):
         return self.model_copy(update={"scores": scores, "confidence": round(self.confidence, digits)})
 
 
+class Attribution(BaseModel):
+    """One word (or group of words) of a text, and how far it pushed the model toward its label."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: Annotated[str, Field(description="The word or words, as they appear in the text")]
+    start: Annotated[int, Field(ge=0, description="Offset of the first character in the text")]
+    end: Annotated[int, Field(ge=0, description="Offset just past the last character")]
+    weight: Annotated[
+        float,
+        Field(
+            ge=-1,
+            le=1,
+            description="How much the label's probability drops when these words are left out: positive "
+            "pushed toward the label, negative away from it",
+        ),
+    ]
+
+
+class Explanation(BaseModel):
+    """The container's ``explanation`` of one prediction (its ``"explain": true`` invocation)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    method: Annotated[Literal["occlusion"], Field(description="How the weights were computed")]
+    label: Label
+    tokens_per_span: Annotated[int, Field(ge=1, description="Words per span: 1 unless the text is long")]
+    tokens: list[Attribution]
+
+
+class ExplainedPrediction(Prediction):
+    explanation: Explanation
+
+
 class FeedbackMark(BaseModel):
     """The latest correction a person gave for a comment."""
 

@@ -13,6 +13,7 @@ ROUTES = {
     ("post", "/comments/batch"),
     ("get", "/comments"),
     ("get", "/comments/{comment_id}"),
+    ("get", "/comments/{comment_id}/explanation"),
     ("post", "/feedback"),
     ("get", "/health"),
     ("get", "/models"),

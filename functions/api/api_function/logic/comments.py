@@ -11,8 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api_function.services import Services
-from sentiment_common.errors import InvalidInputError, ModelUnavailableError
-from sentiment_common.models import MAX_COMMENT_CHARS, Comment, CommentStatus, Prediction, new_id, utc_now
+from sentiment_common.errors import InvalidInputError, ModelUnavailableError, ServiceUnavailableError
+from sentiment_common.models import (
+    MAX_COMMENT_CHARS,
+    Comment,
+    CommentStatus,
+    ExplainedPrediction,
+    Prediction,
+    new_id,
+    utc_now,
+)
 from sentiment_common.observability import count, logger
 
 
@@ -123,3 +131,13 @@ def list_comments(
             [{"loc": ["query", "sentiment"], "msg": "leave it out to read the review queue"}],
         )
     return services.comments.review_queue(limit, next_token)
+
+
+def explain_comment(comment_id: str, services: Services) -> tuple[Comment, ExplainedPrediction]:
+    """The served model's reasons for its label on a stored comment, computed by the container."""
+    comment = services.comments.get(comment_id)
+    try:
+        return comment, services.model.explain(comment.text)
+    except ModelUnavailableError as error:
+        count("ModelUnavailable")
+        raise ServiceUnavailableError(f"the model cannot explain now: {error.message}") from error

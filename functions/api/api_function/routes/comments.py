@@ -20,6 +20,7 @@ from api_function.schemas import (
     CommentPage,
     CommentRequest,
     ErrorResponse,
+    ExplanationOut,
 )
 from sentiment_common.models import CommentStatus
 
@@ -136,3 +137,16 @@ def list_comments(
 )
 def get_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -> CommentOut:
     return CommentOut.of(comments.get_comment(comment_id, services))
+
+
+@router.get(
+    "/comments/<comment_id>/explanation",
+    summary="Why the serving model labels a comment as it does: each word's weight toward the label",
+    responses={
+        **answers(200, "The comment's words, each with its weight", ExplanationOut),
+        404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}},
+        503: ERRORS[503] | {"description": "The model is unreachable; retry after Retry-After seconds"},
+    },
+)
+def explain_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -> ExplanationOut:
+    return ExplanationOut.of(*comments.explain_comment(comment_id, services))
