@@ -28,6 +28,7 @@ SOURCE_RUNS = 5
 SOURCES, SHIPPED, LIBRARIES_ONLY, OWN = "sources only", "with bytecode", "libraries alone", "own share"
 ENV = {
     "COMMENTS_TABLE": "comments",
+    "MONITORING_TABLE": "monitoring",
     "DATA_BUCKET": "data",
     "PENDING_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/pending",
     "IDEMPOTENCY_TABLE": "idempotency",

@@ -9,6 +9,7 @@ import sys
 # Settings are read at import; the document does not depend on their values.
 for _name, _value in {
     "COMMENTS_TABLE": "comments",
+    "MONITORING_TABLE": "monitoring",
     "DATA_BUCKET": "data",
     "PENDING_QUEUE_URL": "https://queue.invalid/pending",
     "IDEMPOTENCY_TABLE": "idempotency",

@@ -91,6 +91,25 @@ def evaluate_all(scorer: Scorer, golden: pd.DataFrame, holdout: pd.DataFrame) ->
     return metrics
 
 
+# The monitoring's confidence bins (sentiment_common.monitoring.CONFIDENCE_EDGES; a test keeps them equal).
+CONFIDENCE_EDGES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def prediction_baseline(scorer: Scorer, golden: pd.DataFrame) -> dict[str, Any]:
+    """What the model's predictions look like on data like its training data that it never fitted: the
+    share of each label and of each confidence bin on the golden split. Drift is measured against it."""
+    probabilities = scorer.predict_proba(golden["text"].tolist())
+    labels = probabilities.argmax(axis=1)
+    bins = np.searchsorted(np.array(CONFIDENCE_EDGES), probabilities.max(axis=1), side="right")
+    rows = len(golden)
+    return {
+        "rows": rows,
+        "labels": {label: round(float(np.mean(labels == index)), 6) for index, label in enumerate(LABELS)},
+        "confidence_edges": list(CONFIDENCE_EDGES),
+        "confidence": [round(float(np.mean(bins == index)), 6) for index in range(len(CONFIDENCE_EDGES) + 1)],
+    }
+
+
 def summarise(metrics: dict[str, Any]) -> dict[str, Any]:
     """The headline numbers a registry records and compares."""
     return {
@@ -222,6 +241,7 @@ def train(
         "classes": list(LABELS),
         "metrics": summary,
         "champion_metrics": champion_summary,
+        "baseline": prediction_baseline(fitted.scorer, golden),
         "dataset": manifest,
         "libraries": library_versions(),
         "parameters": {**params.as_dict(), "sample": sample, "seed": seed},

@@ -190,6 +190,7 @@ API_ROUTES = {
     ("GET", "/comments/{comment_id}/explanation"),
     ("POST", "/feedback"),
     ("GET", "/health"),
+    ("GET", "/monitoring"),
     ("GET", "/openapi.json"),
     ("GET", "/models"),
     ("GET", "/models/{version}"),

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api_function.auth import SCHEME
 from api_function.context import idempotency_config, settings
-from api_function.routes import comments, feedback, health, models, training
+from api_function.routes import comments, feedback, health, models, monitoring, training
 from api_function.schemas import ErrorResponse
 from sentiment_common.errors import (
     ConflictError,
@@ -49,6 +49,7 @@ app.include_router(comments.router)
 app.include_router(feedback.router)
 app.include_router(health.router)
 app.include_router(models.router)
+app.include_router(monitoring.router)
 app.include_router(training.router)
 
 STATUS_OF: dict[type[DomainError], HTTPStatus] = {

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from api_function.logic.monitoring import Report
 from sentiment_common.models import (
     MAX_COMMENT_CHARS,
     Attribution,
@@ -17,6 +18,7 @@ from sentiment_common.models import (
     Label,
     Scores,
 )
+from sentiment_common.monitoring import DayFigures, Drift, VersionQuality
 from sentiment_common.registry import (
     Decision,
     EncoderRef,
@@ -154,6 +156,9 @@ class ExplanationOut(BaseModel):
 class CommentPage(BaseModel):
     items: list[CommentOut]
     next_token: Annotated[str | None, Field(description="Pass back to get the next page; null on the last")]
+    remaining: Annotated[
+        int | None, Field(description="With needs_review=true: how many comments wait for a label; else null")
+    ] = None
 
 
 class BatchItemResult(CommentOut):
@@ -314,3 +319,24 @@ class RunStarted(BaseModel):
     status: RunStatus
     trigger: Trigger
     version: Annotated[str | None, Field(description="The version being promoted, for a rollback")] = None
+
+
+class MonitoringOut(BaseModel):
+    champion: Annotated[str | None, Field(description="The version serving now")]
+    versions: Annotated[
+        list[VersionQuality],
+        Field(description="Agreement of people's labels with each version's predictions: the champion first"),
+    ]
+    daily: Annotated[list[DayFigures], Field(description="One entry per UTC day, oldest first, today last")]
+    drift: Annotated[Drift | None, Field(description="The champion's drift; null with no champion")]
+    review_queue: Annotated[int, Field(description="Comments waiting in the review queue")]
+
+    @classmethod
+    def of(cls, report: Report) -> MonitoringOut:
+        return cls(
+            champion=report.champion,
+            versions=report.versions,
+            daily=report.daily,
+            drift=report.drift,
+            review_queue=report.review_queue,
+        )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sentiment_common.dal.comments import CommentsRepository
 from sentiment_common.dal.feedback import FeedbackStore
+from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pending import PendingQueue
 from sentiment_common.dal.registry import Registry
 from sentiment_common.dal.workflow import Workflow
@@ -16,6 +17,7 @@ from sentiment_common.settings import ApiSettings
 @dataclass(frozen=True)
 class Services:
     comments: CommentsRepository
+    monitoring: MonitoringStore
     feedback: FeedbackStore
     pending: PendingQueue
     model: ModelClient
@@ -27,6 +29,7 @@ class Services:
     def from_settings(cls, settings: ApiSettings) -> Services:
         return cls(
             comments=CommentsRepository(settings.comments_table),
+            monitoring=MonitoringStore(settings.monitoring_table),
             feedback=FeedbackStore(settings.data_bucket),
             pending=PendingQueue(settings.pending_queue_url),
             model=model_client(settings),

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pending_function.logic import classify_pending
 from sentiment_common.dal.comments import CommentsRepository
+from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pending import parse_message
 from sentiment_common.inference import model_client
 from sentiment_common.observability import logger, metrics, tracer
@@ -22,6 +23,7 @@ from sentiment_common.settings import PendingSettings
 
 settings = PendingSettings.from_environment()
 comments = CommentsRepository(settings.comments_table)
+monitoring = MonitoringStore(settings.monitoring_table)
 model = model_client(settings)
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -32,7 +34,7 @@ def record_handler(record: SQSRecord) -> None:
     comment_id = parse_message(record.body).comment_id
     # The comment's id follows this record into the model container's logs (and every line logged here).
     logger.set_correlation_id(comment_id)
-    classify_pending(comment_id, comments, model)
+    classify_pending(comment_id, comments, model, monitoring)
 
 
 @logger.inject_lambda_context(clear_state=True)

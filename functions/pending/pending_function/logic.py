@@ -4,13 +4,16 @@ a comment that is gone or already classified is done, so duplicate and stray mes
 from __future__ import annotations
 
 from sentiment_common.dal.comments import CommentsRepository
+from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.errors import NotFoundError
 from sentiment_common.inference import ModelClient
 from sentiment_common.models import CommentStatus
 from sentiment_common.observability import count, logger
 
 
-def classify_pending(comment_id: str, comments: CommentsRepository, model: ModelClient) -> bool:
+def classify_pending(
+    comment_id: str, comments: CommentsRepository, model: ModelClient, monitoring: MonitoringStore
+) -> bool:
     """True when this call stored a label; False when there was nothing to do."""
     try:
         comment = comments.get(comment_id)
@@ -20,8 +23,10 @@ def classify_pending(comment_id: str, comments: CommentsRepository, model: Model
     if comment.status is not CommentStatus.PENDING:
         return False
     prediction = model.predict([comment.text])[0].rounded()  # ModelUnavailableError: the record is retried
-    stored = comments.classify_pending(comment_id, prediction)
-    if stored:
-        count("CommentClassified", label=prediction.label)
-        logger.info("pending comment classified", extra={"comment_id": comment_id, "label": prediction.label})
-    return stored
+    outcome = comments.classify_pending(comment_id, prediction)
+    if outcome == "skipped":
+        return False
+    monitoring.classified([prediction], comment.created_at.date(), queued=outcome == "queued")
+    count("CommentClassified", label=prediction.label)
+    logger.info("pending comment classified", extra={"comment_id": comment_id, "label": prediction.label})
+    return True

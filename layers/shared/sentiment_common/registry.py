@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sentiment_common.monitoring import Baseline
+
 
 class ModelStatus(StrEnum):
     CHAMPION = "champion"
@@ -87,6 +89,10 @@ class ModelRecord(BaseModel):
     promoted_at: datetime | None = None
     kind: Annotated[ModelKind, Field(description="encoder (heads on a sentence encoder) or tfidf")] = ModelKind.TFIDF
     encoder: Annotated[EncoderRef | None, Field(description="The encoder model's encoder; null for tfidf")] = None
+    baseline: Annotated[
+        Baseline | None,
+        Field(description="Its predictions on the golden split at training time, what drift is measured against"),
+    ] = None
 
 
 class Champion(BaseModel):

@@ -57,6 +57,7 @@ class InferenceSettings(EnvironmentSettings):
 
 class StorageSettings(EnvironmentSettings):
     comments_table: Annotated[str, Field(min_length=1, description="DynamoDB table of comments")]
+    monitoring_table: Annotated[str, Field(min_length=1, description="DynamoDB table of quality and drift counters")]
     data_bucket: Annotated[str, Field(min_length=1, description="Bucket holding feedback/ and models/")]
     pending_queue_url: Annotated[str, Field(min_length=1, description="Queue of comments waiting for the model")]
 

@@ -257,6 +257,7 @@ class Stack:
             ("CommentsTable", ("comment_id",)),
             ("IdempotencyTable", ("id",)),
             ("RegistryTable", ("pk", "sk")),
+            ("MonitoringTable", ("pk", "sk")),
         ):
             table = self.table(logical_id)
             for item in table.scan()["Items"]:

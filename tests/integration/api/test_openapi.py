@@ -16,6 +16,7 @@ ROUTES = {
     ("get", "/comments/{comment_id}/explanation"),
     ("post", "/feedback"),
     ("get", "/health"),
+    ("get", "/monitoring"),
     ("get", "/models"),
     ("get", "/models/{version}"),
     ("post", "/models/{version}/promote"),

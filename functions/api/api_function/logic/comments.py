@@ -55,10 +55,11 @@ def _store_pending(comments: list[Comment], services: Services) -> None:
         services.comments.put_all(comments)
 
 
-def _count_classified(comments: list[Comment]) -> None:
-    for comment in comments:
-        if comment.prediction:
-            count("CommentClassified", label=comment.prediction.label)
+def _count_classified(comments: list[Comment], services: Services) -> None:
+    predictions = [comment.prediction for comment in comments if comment.prediction]
+    for prediction in predictions:
+        count("CommentClassified", label=prediction.label)
+    services.monitoring.classified(predictions, comments[0].created_at.date())
 
 
 def create_comment(text: str, services: Services) -> Comment:
@@ -69,7 +70,7 @@ def create_comment(text: str, services: Services) -> Comment:
         return comment
     comment = _classified(text, predictions[0])
     services.comments.put_new(comment)
-    _count_classified([comment])
+    _count_classified([comment], services)
     return comment
 
 
@@ -108,7 +109,7 @@ def create_batch(texts: list[str], services: Services) -> BatchOutcome:
     else:
         comments = [_classified(text, prediction) for (_, text), prediction in zip(valid, predictions, strict=True)]
         services.comments.put_all(comments)
-        _count_classified(comments)
+        _count_classified(comments, services)
     return BatchOutcome(
         stored=[(index, comment) for (index, _), comment in zip(valid, comments, strict=True)], errors=errors
     )
@@ -120,17 +121,17 @@ def get_comment(comment_id: str, services: Services) -> Comment:
 
 def list_comments(
     sentiment: str | None, needs_review: bool, limit: int, next_token: str | None, services: Services
-) -> tuple[list[Comment], str | None]:
-    """Newest first, or with ``needs_review`` the review queue: what people should label next, the
-    unlabelled comments the model was least sure of first (margin sampling)."""
+) -> tuple[list[Comment], str | None, int | None]:
+    """Newest first; or with ``needs_review`` the review queue, what people should label next: the
+    unlabelled comments the model was least sure of first (margin sampling), and how many wait."""
     if not needs_review:
-        return services.comments.list(sentiment, limit, next_token)
+        return *services.comments.list(sentiment, limit, next_token), None
     if sentiment is not None:
         raise InvalidInputError(
             "needs_review cannot be combined with sentiment",
             [{"loc": ["query", "sentiment"], "msg": "leave it out to read the review queue"}],
         )
-    return services.comments.review_queue(limit, next_token)
+    return *services.comments.review_queue(limit, next_token), services.monitoring.queue_size()
 
 
 def explain_comment(comment_id: str, services: Services) -> tuple[Comment, ExplainedPrediction]:

@@ -23,13 +23,18 @@ def record_feedback(comment_id: str | None, text: str | None, label: Label, serv
     key = services.feedback.put(record)
     if comment_id:
         try:
-            services.comments.mark_feedback(
+            before = services.comments.mark_feedback(
                 comment_id, FeedbackMark(feedback_id=record.feedback_id, label=label, created_at=record.created_at)
             )
         except Exception:
             logger.warning("could not mark the comment; removing the feedback object", extra={"key": key})
             services.feedback.delete(key)
             raise
+        if before.prediction:
+            previous = before.feedback.label if before.feedback else None
+            services.monitoring.labelled(
+                before.prediction, label, previous, record.created_at.date(), first=before.feedback is None
+            )
     count("FeedbackReceived", label=label)
     logger.info("feedback recorded", extra={"key": key, "agrees": record.predicted_label == label})
     return record

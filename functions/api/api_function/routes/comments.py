@@ -123,8 +123,8 @@ def list_comments(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
     next_token: Annotated[str | None, Query(max_length=2048, description="From the previous page")] = None,
 ) -> CommentPage:
-    items, token = comments.list_comments(sentiment, needs_review, limit, next_token, services)
-    return CommentPage(items=[CommentOut.of(comment) for comment in items], next_token=token)
+    items, token, remaining = comments.list_comments(sentiment, needs_review, limit, next_token, services)
+    return CommentPage(items=[CommentOut.of(comment) for comment in items], next_token=token, remaining=remaining)
 
 
 @router.get(

@@ -107,6 +107,7 @@ def evaluate(
             champion_metrics=champion_metrics,
             reasons=reasons,
             dataset=metadata.get("dataset", {}),
+            baseline=metadata.get("baseline"),
             created_at=datetime.fromisoformat(metadata["created_at"]) if "created_at" in metadata else utc_now(),
             training_run=request.run_id,
             model_data_url=store.uri(key),

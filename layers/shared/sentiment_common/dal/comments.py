@@ -17,7 +17,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from boto3.dynamodb.conditions import Key
@@ -33,6 +33,8 @@ BY_SENTIMENT = "BySentiment"
 BY_REVIEW = "ByReview"
 PENDING = "pending"
 OPEN = "open"
+
+Classified = Literal["queued", "labelled", "skipped"]
 
 
 def _number(value: float) -> Decimal:
@@ -210,31 +212,32 @@ class CommentsRepository:
         last = page.get("LastEvaluatedKey")
         return [from_item(item) for item in page["Items"]], encode_token(last) if last else None
 
-    def classify_pending(self, comment_id: str, prediction: Prediction) -> bool:
-        """Store the model's answer for a pending comment. False if it is gone or already classified.
-
-        It joins the review queue unless someone labelled it while it was pending."""
+    def classify_pending(self, comment_id: str, prediction: Prediction) -> Classified:
+        """Store the model's answer for a pending comment: ``queued`` when it joins the review queue,
+        ``labelled`` when someone labelled it while it was pending (so it does not), ``skipped`` when it is
+        gone or already classified."""
         attributes = _prediction_attributes(prediction) | {
             "sentiment": prediction.label,
             "status": CommentStatus.CLASSIFIED.value,
         }
         review = _review_attributes(prediction, comment_id)
-        for extra, condition in (
-            (review, "#sentiment = :pending AND attribute_not_exists(feedback_id)"),
-            ({}, "#sentiment = :pending"),
+        if self._set_if(
+            comment_id, attributes | review, "#sentiment = :pending AND attribute_not_exists(feedback_id)", PENDING
         ):
-            if self._set_if(comment_id, attributes | extra, condition, {":pending": PENDING}):
-                return True
-        return False
+            return "queued"
+        if self._set_if(comment_id, attributes, "#sentiment = :pending", PENDING):
+            return "labelled"
+        return "skipped"
 
-    def _set_if(self, comment_id: str, attributes: dict[str, Any], condition: str, extra: dict[str, Any]) -> bool:
+    def _set_if(self, comment_id: str, attributes: dict[str, Any], condition: str, pending: str) -> bool:
         try:
             self._table.update_item(
                 Key={"comment_id": comment_id},
                 UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={f"#{name}": name for name in attributes},
-                ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()} | extra,
+                ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()}
+                | {":pending": pending},
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":

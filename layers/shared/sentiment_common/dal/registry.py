@@ -45,7 +45,7 @@ from sentiment_common.registry import (
 MODEL, CHAMPION, RUN, PIPELINE, FEEDBACK = "MODEL", "CHAMPION", "RUN", "PIPELINE", "FEEDBACK"
 CURRENT, STATE = "CURRENT", "STATE"
 SEEN_FOR_SECONDS = 30 * 24 * 3600
-_JSON_FIELDS = ("metrics", "champion_metrics", "reasons", "dataset")
+_JSON_FIELDS = ("metrics", "champion_metrics", "reasons", "dataset", "baseline")
 
 
 def _failed_condition(error: ClientError) -> bool:
@@ -170,6 +170,7 @@ class Registry:
             status=ModelStatus.CHAMPION,
             metrics=metadata.get("metrics", {}),
             dataset=metadata.get("dataset", {}),
+            baseline=metadata.get("baseline"),
             created_at=datetime.fromisoformat(metadata["created_at"]) if "created_at" in metadata else now,
             training_run=None,
             model_data_url=model_data_url,

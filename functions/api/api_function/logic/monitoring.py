@@ -1,0 +1,59 @@
+"""Live quality and drift, from the counters the API keeps as comments are classified and labelled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from api_function.services import Services
+from sentiment_common.errors import NotFoundError
+from sentiment_common.models import utc_now
+from sentiment_common.monitoring import (
+    DRIFT_WINDOW_DAYS,
+    DayCounts,
+    DayFigures,
+    Drift,
+    VersionCounts,
+    VersionQuality,
+    day_figures,
+    drift,
+    version_quality,
+)
+
+
+@dataclass(frozen=True)
+class Report:
+    champion: str | None
+    versions: list[VersionQuality]
+    daily: list[DayFigures]
+    drift: Drift | None
+    review_queue: int
+
+
+def report(days: int, services: Services) -> Report:
+    """The last ``days`` days, every version people have labelled predictions of (the champion first,
+    then the newest), and the champion's drift over the window."""
+    today = utc_now().date()
+    counted = services.monitoring.days(today - timedelta(days=max(days, DRIFT_WINDOW_DAYS) - 1), today)
+    champion = services.registry.champion()
+    counts = {item.version: item for item in services.monitoring.versions()}
+    if champion is not None:
+        counts.setdefault(champion.version, VersionCounts.empty(champion.version))
+    # Versions begin with their creation time: by name, newest first.
+    ordered = sorted(counts.values(), key=lambda item: item.version, reverse=True)
+    ordered.sort(key=lambda item: champion is None or item.version != champion.version)
+    return Report(
+        champion=champion.version if champion else None,
+        versions=[version_quality(item, champion is not None and item.version == champion.version) for item in ordered],
+        daily=[day_figures(day) for day in counted[-days:]],
+        drift=_drift(champion.version, counted[-DRIFT_WINDOW_DAYS:], services) if champion else None,
+        review_queue=services.monitoring.queue_size(),
+    )
+
+
+def _drift(version: str, recent: list[DayCounts], services: Services) -> Drift:
+    try:
+        baseline = services.registry.get_model(version).baseline
+    except NotFoundError:  # a champion pointer naming an unregistered model: nothing to compare with
+        baseline = None
+    return drift(version, baseline, recent)
