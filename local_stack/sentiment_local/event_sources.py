@@ -1,21 +1,29 @@
-"""Lambda's SQS poller, for the functions whose template events read a queue.
+"""Lambda's event sources: the SQS poller, for the functions whose template events read a queue, and
+EventBridge's schedules, for the functions with a ``Schedule`` event.
 
 It receives up to ``BatchSize`` messages (waiting up to ``MaximumBatchingWindowInSeconds`` to fill a
 batch), invokes the function with an SQS event, and deletes what succeeded. With
 ``ReportBatchItemFailures`` only the reported items stay; a failed invocation leaves the whole batch.
 What stays becomes visible again after the queue's visibility timeout, and moto's redrive policy
 moves it to the dead-letter queue after ``maxReceiveCount`` receives, as on AWS.
+
+A schedule invokes its function asynchronously (as EventBridge does) with a ``Scheduled Event`` once
+per period of its ``rate(...)`` expression, the first one period after the stack starts. ``cron(...)``
+expressions are not run locally.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sentiment_local.functions import Runner
-from sentiment_local.template import REGION
+from sentiment_local.template import ACCOUNT, REGION
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +120,50 @@ class SqsPoller(threading.Thread):
                     return
                 log.exception("polling %s for %s failed; retrying", self._queue_url, self._function)
                 self._stopping.wait(2)
+
+
+RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int:
+    """Seconds between two runs of an EventBridge ``rate(...)`` expression."""
+    match = RATE.fullmatch(expression.strip())
+    if match is None:
+        raise ValueError(f"{expression!r} is not a rate expression such as rate(1 hour); cron does not run locally")
+    value, unit = int(match.group(1)), match.group(2).rstrip("s")
+    if value < 1 or (value == 1) != (match.group(2) == unit):
+        raise ValueError(f"{expression!r}: EventBridge wants rate(1 {unit}) or rate(N {unit}s) with N > 1")
+    return value * UNIT_SECONDS[unit]
+
+
+def scheduled_event(rule_arn: str) -> dict[str, Any]:
+    """What EventBridge sends a scheduled rule's target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [rule_arn],
+        "detail": {},
+    }
+
+
+class Schedule(threading.Thread):
+    def __init__(self, runner: Runner, function: str, *, rule_arn: str, seconds: float) -> None:
+        super().__init__(name=f"schedule-{function}", daemon=True)
+        self._runner = runner
+        self._function = function
+        self._rule_arn = rule_arn
+        self._seconds = seconds
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        while not self._stopping.wait(self._seconds):
+            self._runner.invoke_async(self._function, scheduled_event(self._rule_arn))

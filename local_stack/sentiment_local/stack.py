@@ -58,7 +58,7 @@ from sentiment_deploy.bootstrap import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sentiment_local import iam, moto_gaps
-from sentiment_local.event_sources import SqsPoller
+from sentiment_local.event_sources import Schedule, SqsPoller, rate_seconds
 from sentiment_local.functions import Runner
 from sentiment_local.gateway import Cors, Gateway
 from sentiment_local.journal import Journal
@@ -78,7 +78,7 @@ from sentiment_local.resources import (
     create_topics,
 )
 from sentiment_local.stack_record import record_stack
-from sentiment_local.template import REGION, ROOT, Template
+from sentiment_local.template import ACCOUNT, REGION, ROOT, Template
 from sentiment_local.training_jobs import TrainingJobs
 
 log = logging.getLogger("sentiment_local")
@@ -110,6 +110,7 @@ class Settings:
     retrain_threshold: int | None = None
     retrain_min_interval_minutes: int | None = None
     retrain_max_per_day: int | None = None
+    monitoring_schedule: str | None = None
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
@@ -124,7 +125,8 @@ class Settings:
         function; ``ADMIN_API_KEY`` the admin key (else one generated once and kept with the data);
         ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
         ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
-        runs started by feedback;
+        runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
+        the scheduled monitoring runs;
         ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
         ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
         ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
@@ -150,6 +152,7 @@ class Settings:
                 retrain_threshold=int(env["RETRAIN_THRESHOLD"]) if env.get("RETRAIN_THRESHOLD") else None,
                 retrain_min_interval_minutes=_number(env, "RETRAIN_MIN_INTERVAL_MINUTES"),
                 retrain_max_per_day=_number(env, "RETRAIN_MAX_PER_DAY"),
+                monitoring_schedule=env.get("MONITORING_SCHEDULE") or None,
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
             )
@@ -265,7 +268,7 @@ class Stack:
     key: str = ""
     endpoint_name: str | None = None  # the SageMaker endpoint, on that backend
     _servers: list[BaseWSGIServer] = field(default_factory=list)
-    _pollers: list[SqsPoller] = field(default_factory=list)
+    _pollers: list[SqsPoller | Schedule] = field(default_factory=list)
     _model: subprocess.Popen[bytes] | None = None
     _undo_gaps: Any = None
     _journal: Journal | None = None
@@ -355,6 +358,7 @@ class Stack:
         champion = self._create_resources(specs, journal)
         self._start_model(champion)
         self._start_event_sources(runner)
+        self._start_schedules(runner)
         self._start_notifications()
         self._start_gateway(runner)
         record_stack(
@@ -622,6 +626,20 @@ class Stack:
             poller.start()
             self._pollers.append(poller)
 
+    def _start_schedules(self, runner: Runner) -> None:
+        for logical_id, name, properties in self.template.events("Schedule"):
+            resolved = self.template.resolve(properties)
+            if resolved.get("Enabled") is False or resolved.get("State") == "DISABLED":
+                continue
+            try:
+                seconds = rate_seconds(str(resolved["Schedule"]))
+            except ValueError as error:
+                raise StackError(f"{logical_id}'s {name} schedule: {error}") from error
+            rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.settings.prefix}-{logical_id}{name}"
+            schedule = Schedule(runner, logical_id, rule_arn=rule_arn, seconds=seconds)
+            schedule.start()
+            self._pollers.append(schedule)
+
     def _start_gateway(self, runner: Runner) -> None:
         gateway = Gateway(
             self.template.http_routes(), runner.invoke, Cors.of(self.template.http_api_cors()), ROOT / "frontend"
@@ -716,6 +734,7 @@ def parameter_overrides(settings: Settings) -> dict[str, str]:
         ("RetrainThreshold", settings.retrain_threshold),
         ("RetrainMinIntervalMinutes", settings.retrain_min_interval_minutes),
         ("RetrainMaxPerDay", settings.retrain_max_per_day),
+        ("MonitoringSchedule", settings.monitoring_schedule),
     ):
         if value is not None:
             overrides[parameter] = str(value)

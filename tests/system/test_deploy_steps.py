@@ -198,6 +198,7 @@ EVENT_FUNCTIONS = {
     "sfn-evaluate-candidate": "EvaluateCandidateFunction",
     "sfn-deploy-model": "DeployModelFunction",
     "sfn-record-run-failed": "RecordRunFunction",
+    "schedule-": "MonitorFunction",
 }
 
 

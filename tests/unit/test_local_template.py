@@ -315,7 +315,7 @@ def test_a_functions_own_properties_override_the_globals() -> None:
     assert "IDEMPOTENCY_TABLE" not in spec.environment
 
 
-def test_the_template_has_the_api_its_authorizer_the_pending_worker_and_the_retraining_functions() -> None:
+def test_the_template_has_the_api_its_authorizer_the_workers_and_the_retraining_functions() -> None:
     assert template().functions() == [
         "ApiFunction",
         "AdminAuthorizerFunction",
@@ -326,6 +326,7 @@ def test_the_template_has_the_api_its_authorizer_the_pending_worker_and_the_retr
         "DeployModelFunction",
         "CheckDeploymentFunction",
         "RecordRunFunction",
+        "MonitorFunction",
     ]
     assert {template().function(name, "http://q").code for name in template().functions()[3:]} == {
         ROOT / "functions" / "pipeline"

@@ -282,10 +282,11 @@ def powertools_namespace() -> str:
 
 
 def emitted_metrics() -> set[str]:
-    """Metric names the functions emit with ``sentiment_common.observability.count`` or ``timed``."""
+    """Metric names the functions emit with ``sentiment_common.observability.count`` or ``timed``, or
+    with Powertools' ``add_metric`` for a value that is not a count."""
     sources = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers" / "shared").rglob("*.py")]
-    emitted = r"\b(?:count|timed)\(\s*\"(\w+)\""
-    return {name for source in sources for name in re.findall(emitted, source.read_text())}
+    emitted = r"\b(?:count|timed)\(\s*\"(\w+)\"|\badd_metric\(\s*name=\"(\w+)\""
+    return {name for source in sources for found in re.findall(emitted, source.read_text()) for name in found if name}
 
 
 def alternatives(value: Any) -> list[str]:
@@ -314,6 +315,9 @@ def rendered_dashboards() -> list[dict[str, Any]]:
         body = text
         for name, value in zip(variables, choice, strict=True):
             body = body.replace(f"${{{name}}}", value)
+        for name, parameter in DOCUMENT["Parameters"].items():  # numbers stand bare in the JSON
+            if parameter["Type"] == "Number":
+                body = body.replace(f"${{{name}}}", str(parameter["Default"]))
         bodies.append(json.loads(PLACEHOLDER.sub("placeholder", body)))
     return bodies
 

@@ -67,6 +67,13 @@ class RegistrySettings(EnvironmentSettings):
     data_bucket: Annotated[str, Field(min_length=1, description="Bucket holding data/, feedback/ and models/")]
 
 
+class MonitorSettings(EnvironmentSettings):
+    """The scheduled function that turns the monitoring counters into metrics."""
+
+    registry_table: Annotated[str, Field(min_length=1, description="DynamoDB table of models, runs and counts")]
+    monitoring_table: Annotated[str, Field(min_length=1, description="DynamoDB table of quality and drift counters")]
+
+
 class WorkflowSettings(EnvironmentSettings):
     state_machine_arn: Annotated[str, Field(min_length=1, description="The retraining state machine")]
 

@@ -37,6 +37,7 @@ def test_every_route_has_a_good_and_a_bad_event() -> None:
             "GET /health",
             "GET /openapi.json",
             "GET /comments/{comment_id}",
+            "GET /comments/{comment_id}/explanation",
             "GET /models",
             "GET /models/{version}",
             "GET /training/{run_id}",

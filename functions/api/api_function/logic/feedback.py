@@ -3,9 +3,11 @@ mark on the comment. If marking fails the object is removed again, so the two ne
 
 from __future__ import annotations
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from api_function.services import Services
 from sentiment_common.models import FeedbackMark, FeedbackRecord, Label, new_id, utc_now
-from sentiment_common.observability import count, logger
+from sentiment_common.observability import count, logger, metrics
 
 
 def record_feedback(comment_id: str | None, text: str | None, label: Label, services: Services) -> FeedbackRecord:
@@ -31,6 +33,10 @@ def record_feedback(comment_id: str | None, text: str | None, label: Label, serv
             services.feedback.delete(key)
             raise
         if before.prediction:
+            # Its average over a period is the share of feedback that confirms the label (FeedbackAgreementAlarm).
+            metrics.add_metric(
+                name="FeedbackAgreement", unit=MetricUnit.NoUnit, value=float(before.prediction.label == label)
+            )
             previous = before.feedback.label if before.feedback else None
             services.monitoring.labelled(
                 before.prediction, label, previous, record.created_at.date(), first=before.feedback is None

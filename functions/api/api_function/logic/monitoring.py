@@ -6,17 +6,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from api_function.services import Services
-from sentiment_common.errors import NotFoundError
+from sentiment_common.dal.monitoring import champion_drift
 from sentiment_common.models import utc_now
 from sentiment_common.monitoring import (
     DRIFT_WINDOW_DAYS,
-    DayCounts,
     DayFigures,
     Drift,
     VersionCounts,
     VersionQuality,
     day_figures,
-    drift,
     version_quality,
 )
 
@@ -46,14 +44,6 @@ def report(days: int, services: Services) -> Report:
         champion=champion.version if champion else None,
         versions=[version_quality(item, champion is not None and item.version == champion.version) for item in ordered],
         daily=[day_figures(day) for day in counted[-days:]],
-        drift=_drift(champion.version, counted[-DRIFT_WINDOW_DAYS:], services) if champion else None,
+        drift=champion_drift(services.registry, counted[-DRIFT_WINDOW_DAYS:]),
         review_queue=services.monitoring.queue_size(),
     )
-
-
-def _drift(version: str, recent: list[DayCounts], services: Services) -> Drift:
-    try:
-        baseline = services.registry.get_model(version).baseline
-    except NotFoundError:  # a champion pointer naming an unregistered model: nothing to compare with
-        baseline = None
-    return drift(version, baseline, recent)

@@ -27,9 +27,11 @@ import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sentiment_common.dal.registry import Registry
 from sentiment_common.dal.transient import unavailable_when_transient
+from sentiment_common.errors import NotFoundError
 from sentiment_common.models import LABELS, Label, Prediction
-from sentiment_common.monitoring import BINS, DayCounts, VersionCounts, confidence_bin
+from sentiment_common.monitoring import BINS, DayCounts, Drift, VersionCounts, confidence_bin, drift
 from sentiment_common.observability import count, logger
 
 DAY, VERSION, QUEUE, OPEN = "DAY", "VERSION", "QUEUE", "OPEN"
@@ -141,3 +143,15 @@ def _version(item: dict[str, Any]) -> VersionCounts:
         predicted: {given: int(item.get(f"cell_{predicted}_{given}", 0)) for given in LABELS} for predicted in LABELS
     }
     return VersionCounts(version=item["sk"], matrix=matrix)
+
+
+def champion_drift(registry: Registry, recent: list[DayCounts]) -> Drift | None:
+    """The champion's drift over ``recent`` (the window's days); None with no champion."""
+    champion = registry.champion()
+    if champion is None:
+        return None
+    try:
+        baseline = registry.get_model(champion.version).baseline
+    except NotFoundError:  # a champion pointer naming an unregistered model: nothing to compare with
+        baseline = None
+    return drift(champion.version, baseline, recent)
