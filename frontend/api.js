@@ -88,6 +88,10 @@ export const api = {
     request("POST", "/comments", { body: { comment }, headers: { "Idempotency-Key": idempotencyKey } }),
   comments: ({ sentiment, limit, nextToken }) =>
     request("GET", `/comments${query({ sentiment, limit, next_token: nextToken })}`),
+  reviewQueue: ({ limit, nextToken }) =>
+    request("GET", `/comments${query({ needs_review: "true", limit, next_token: nextToken })}`),
+  explanation: (commentId) => request("GET", `/comments/${encodeURIComponent(commentId)}/explanation`),
+  monitoring: (days) => request("GET", `/monitoring${query({ days })}`),
   feedback: (commentId, label) => request("POST", "/feedback", { body: { comment_id: commentId, label } }),
   models: () => request("GET", "/models"),
   runs: (limit) => request("GET", `/training${query({ limit })}`),

@@ -1,9 +1,12 @@
-// The page: a comment box with its result and feedback, recent comments, a picture of them, and the
-// model panel. Every request has a timeout and every failure is said in words next to what failed.
+// The page: a comment box with its result, its explanation and feedback, recent comments, a picture of
+// them, the review queue, how well the model does, and the model panel. Every request has a timeout and every failure is said in words next to what failed.
 
 import { api, ApiError, newIdempotencyKey, Unreachable } from "./api.js";
 import { drawDistribution, drawTimeline } from "./chart.js";
 import { el, LABELS, percent, timeElement } from "./dom.js";
+import { renderExplanation } from "./explain.js";
+import { drawAgreement, drawDrift, renderVersionQuality } from "./monitoring.js";
+import { setUpReview } from "./review.js";
 
 const MAX_CHARS = 5000;
 const PAGE_SIZE = 10;
@@ -23,6 +26,8 @@ const state = {
   apiDown: false,
   runActive: false,
   overview: [], // the comments the picture was drawn from
+  quality: null, // the last GET /monitoring answer, redrawn on resize
+  review: null,
 };
 
 // ---------------------------------------------------------------- reachability
@@ -193,7 +198,22 @@ function showResult(comment, status) {
     button.disabled = false;
   }
   setStatus($("feedback-status"), "");
+  $("result-explanation").replaceChildren();
+  $("result-why").setAttribute("aria-expanded", "false");
+  $("result-why").hidden = pending;
   $("result").hidden = false;
+}
+
+async function explainResult() {
+  const comment = state.result;
+  if (!comment) return;
+  const container = $("result-explanation");
+  $("result-why").setAttribute("aria-expanded", "true");
+  container.replaceChildren(el("p", { class: "muted" }, "Asking the model…"));
+  const { value, error } = await attempt(() => api.explanation(comment.comment_id));
+  if (state.result !== comment) return;
+  if (error) container.replaceChildren(el("p", { class: "error" }, `No explanation: ${describe(error)}`));
+  else renderExplanation(container, value.body);
 }
 
 async function sendFeedback(commentId, label, predicted, buttons, status) {
@@ -221,6 +241,7 @@ async function resultFeedback(event) {
   const buttons = document.querySelectorAll("#result-feedback button");
   if (await sendFeedback(state.result.comment_id, button.dataset.label, state.result.sentiment, buttons, $("feedback-status"))) {
     refreshComments();
+    refreshQuality();
   }
 }
 
@@ -308,7 +329,21 @@ let resizeTimer = null;
 
 function redrawOnResize() {
   clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(() => drawTimeline($("timeline"), state.overview), 150);
+  resizeTimer = setTimeout(() => {
+    drawTimeline($("timeline"), state.overview);
+    if (state.quality) drawAgreement($("agreement"), state.quality.daily);
+  }, 150);
+}
+
+// ---------------------------------------------------------------- how well it does
+
+async function refreshQuality() {
+  const { value } = await attempt(() => api.monitoring(30), $("quality-status"));
+  if (!value) return;
+  state.quality = value.body;
+  drawAgreement($("agreement"), value.body.daily);
+  drawDrift($("drift"), value.body.drift);
+  renderVersionQuality(document.querySelector("#quality-versions tbody"), value.body.versions);
 }
 
 function refreshComments() {
@@ -506,6 +541,8 @@ function forgetAdminKey() {
 function refreshAll() {
   refreshComments();
   refreshModels();
+  refreshQuality();
+  state.review?.reload();
 }
 
 function start() {
@@ -532,6 +569,9 @@ function start() {
   $("admin-form").addEventListener("submit", saveAdminKey);
   $("admin-forget").addEventListener("click", forgetAdminKey);
   $("start-run").addEventListener("click", startRun);
+  $("result-why").addEventListener("click", explainResult);
+  $("refresh-quality").addEventListener("click", refreshQuality);
+  state.review = setUpReview({ attempt, describe, onLabelled: refreshQuality });
   window.addEventListener("resize", redrawOnResize);
 
   updateCounter();

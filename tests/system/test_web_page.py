@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 
 from sentiment_local.template import Template
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, running_stack, wait_for_run
+from tests.system.conftest import LocalStack, labelled_rows, running_stack, wait_for_run
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's package; the Makefile installs it
 CHROMIUM_FLAGS = [
@@ -372,6 +372,106 @@ def test_the_model_panel_says_what_feedback_waits_and_why_a_due_run_is_held_back
         )
     page.reload()
     expect(page.get_by_test_id("run-queue")).to_be_hidden()
+    assert watched.errors == []
+
+
+def _queue(api: httpx.Client) -> list[dict[str, Any]]:
+    body = api.get("/comments", params={"needs_review": "true", "limit": 100}).json()
+    items: list[dict[str, Any]] = body["items"]
+    return items
+
+
+def _tab_to(page: Page, test_id: str, presses: int = 80) -> None:
+    """Tab through the page, as a keyboard user does, until ``test_id`` has the focus."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("(id) => document.activeElement?.dataset.testid === id", test_id):
+            return
+    raise AssertionError(f"{test_id} is not reachable with Tab")
+
+
+def test_the_review_view_labels_the_most_uncertain_comments_by_keyboard_alone(
+    watched: Watched, api: httpx.Client
+) -> None:
+    page = watched.page
+    texts = ["It is a phone.", "Not sure how I feel about it", "Great, another update", "Well, that happened"]
+    api.post("/comments/batch", json={"comments": [f"{text} ({n})" for n, text in enumerate(texts * 2)]})
+    queue = _queue(api)
+    page.get_by_role("button", name="Refresh").nth(1).press("Enter")  # the review view's own Refresh
+    expect(page.get_by_test_id("review-text")).to_have_text(queue[0]["original_comment"])
+    left = api.get("/comments", params={"needs_review": "true", "limit": 1}).json()["remaining"]
+    expect(page.get_by_test_id("review-left")).to_have_text(f"{left} comments wait for a label.")
+
+    _tab_to(page, "review-item")
+    page.keyboard.press("3")  # positive, and on to the next
+    expect(page.get_by_test_id("review-text")).to_have_text(queue[1]["original_comment"])
+    page.keyboard.press("1")  # negative
+    expect(page.get_by_test_id("review-text")).to_have_text(queue[2]["original_comment"])
+    page.keyboard.press("s")  # skipped: stays in the queue
+    expect(page.get_by_test_id("review-text")).to_have_text(queue[3]["original_comment"])
+    page.keyboard.press("w")  # why
+
+    expect(page.get_by_test_id("review-left")).to_have_text(f"{left - 2} comments wait for a label.")
+    assert api.get(f"/comments/{queue[0]['comment_id']}").json()["feedback"]["label"] == "positive"
+    assert api.get(f"/comments/{queue[1]['comment_id']}").json()["feedback"]["label"] == "negative"
+    assert api.get(f"/comments/{queue[2]['comment_id']}").json()["feedback"] is None
+    assert [item["comment_id"] for item in _queue(api)[:2]] == [queue[2]["comment_id"], queue[3]["comment_id"]]
+    explained = page.get_by_test_id("review-explanation")
+    expect(explained.get_by_test_id("explained-text")).to_have_text(queue[3]["original_comment"])
+    expect(explained.locator("mark").first).to_be_visible()
+    expect(page.get_by_test_id("review-item")).to_be_focused()  # the keys keep working
+    assert _accessibility_problems(page) == ""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.get_by_test_id("review").screenshot(path=ARTIFACTS / "web-page-review.png")
+    assert watched.errors == []
+
+
+def test_a_result_says_why_on_demand(watched: Watched) -> None:
+    page = watched.page
+    _post(page, "Worst airline ever, they lost my bag")
+    expect(page.get_by_test_id("result-label")).to_have_text("negative")
+
+    page.get_by_test_id("result-why").click()
+
+    explained = page.get_by_test_id("result-explanation")
+    expect(explained.get_by_test_id("explained-text")).to_have_text("Worst airline ever, they lost my bag")
+    weights = [float(w) for w in explained.locator("mark").evaluate_all("marks => marks.map(m => m.dataset.weight)")]
+    assert len(weights) == 8
+    top = explained.locator("mark").nth(weights.index(max(weights)))
+    assert top.inner_text() in {"Worst", "lost"}
+    expect(explained.get_by_test_id("explanation-summary")).to_contain_text(f"“{top.inner_text()}”")
+    assert watched.errors == []
+
+
+def test_how_well_it_does_draws_agreement_over_time_and_drift(watched: Watched, api: httpx.Client) -> None:
+    page = watched.page
+    rows = labelled_rows("tweets", 60, seed=11)
+    created = []
+    for start in range(0, len(rows), 25):
+        created += api.post(
+            "/comments/batch", json={"comments": [text for text, _ in rows[start : start + 25]]}
+        ).json()["results"]
+    for comment, (_, label) in list(zip(created, rows, strict=True))[:10]:
+        assert api.post("/feedback", json={"comment_id": comment["comment_id"], "label": label}).status_code == 201
+    report = api.get("/monitoring", params={"days": 30}).json()
+
+    page.locator("#refresh-quality").click()
+
+    today = report["daily"][-1]
+    point = page.get_by_test_id("agreement-chart").locator(f"circle[data-date='{today['date']}']")
+    expect(point).to_have_count(1)
+    expect(point.locator("title")).to_contain_text(f"{_percent(today['agreement'])} of {today['feedback']} labels")
+    drift = report["drift"]
+    assert drift["psi"] is not None
+    expect(page.get_by_test_id("drift-summary")).to_contain_text(f"PSI {drift['psi']:.3f}")
+    expect(page.get_by_test_id("drift-chart").locator("figure")).to_have_count(2)
+    expect(page.get_by_test_id("drift-chart").locator("rect.bar-recent")).to_have_count(3 + 7)
+    champion = page.get_by_test_id("quality-versions").locator(f"tr[data-version='{report['champion']}']")
+    agreement = report["versions"][0]["agreement"]
+    expect(champion).to_contain_text(_percent(agreement) if agreement is not None else "–")
+    assert _accessibility_problems(page) == ""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.get_by_test_id("quality").screenshot(path=ARTIFACTS / "web-page-quality.png")
     assert watched.errors == []
 
 
