@@ -169,6 +169,7 @@ bench: install $(VENV)/.installed-finetune ## accuracy, speed and throughput aga
 	$(PY) bench/run.py
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
 	$(PY) bench/retrain_loop.py
+	$(PY) bench/active_learning.py
 	$(PY) bench/load.py
 	$(PY) bench/scale.py
 

@@ -45,7 +45,7 @@ def _labelled_texts(count: int) -> list[tuple[str, str]]:
     return rows[:count]
 
 
-def _start(data: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_stack(data: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     log = (data / "stack.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "sentiment_local", "up"],
@@ -66,7 +66,7 @@ def _start(data: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"the local stack did not come up in {START_TIMEOUT_S} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_stack(process: subprocess.Popen[bytes]) -> None:
     os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=60)
@@ -114,34 +114,39 @@ def measure(api: httpx.Client) -> dict[str, Any]:
     }
 
 
+def stack_env(data: Path, port: int, **extra: str) -> dict[str, str]:
+    """This environment for ``make up`` on free ports with its own data folder, nothing pointing elsewhere."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH"}
+    } | {
+        "PORT": str(port),
+        "MOTO_PORT": str(free_port()),
+        "MODEL_PORT": str(free_port()),
+        "LOCAL_DATA": str(data),
+        "PYTHONPATH": os.pathsep.join(
+            str(ROOT / part)
+            for part in (
+                "model_training",
+                "layers/shared",
+                "functions/api",
+                "functions/pending",
+                "functions/pipeline",
+                "local_stack",
+                "deploy",
+            )
+        ),
+        **extra,
+    }
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="retrain-loop-") as scratch:
         data = Path(scratch)
         port = free_port()
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH"}
-        } | {
-            "PORT": str(port),
-            "MOTO_PORT": str(free_port()),
-            "MODEL_PORT": str(free_port()),
-            "LOCAL_DATA": str(data),
-            "RETRAIN_THRESHOLD": str(THRESHOLD),
-            "PYTHONPATH": os.pathsep.join(
-                str(ROOT / part)
-                for part in (
-                    "model_training",
-                    "layers/shared",
-                    "functions/api",
-                    "functions/pending",
-                    "functions/pipeline",
-                    "local_stack",
-                    "deploy",
-                )
-            ),
-        }
-        process = _start(data, env)
+        env = stack_env(data, port, RETRAIN_THRESHOLD=str(THRESHOLD))
+        process = start_stack(data, env)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
                 result = measure(api)
@@ -149,7 +154,7 @@ def main() -> int:
             print(f"retraining loop: not measured: {error}", file=sys.stderr)
             return 1
         finally:
-            _stop(process)
+            stop_stack(process)
     rows = [
         Row(
             "retraining loop on the local stack: threshold-reaching feedback → new champion answering",
