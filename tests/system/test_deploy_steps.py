@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,12 @@ STACK = "sentiment-local"
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "deploy-steps", MOTO_HOST="0.0.0.0") as stack:  # noqa: S104 - for containers
+    with running_stack(
+        tmp_path_factory,
+        "deploy-steps",
+        MOTO_HOST="0.0.0.0",  # noqa: S104 - for containers
+        MONITORING_SCHEDULE="rate(1 minute)",
+    ) as stack:
         yield stack
 
 
@@ -306,3 +312,19 @@ def test_a_first_model_trained_on_sagemaker_is_stored_with_its_hash(
     assert hashlib.sha256(stored).hexdigest() == champion.sha256
     assert metadata["kind"] == "tfidf" and metadata["version"] == champion.version
     assert refusals(local_stack) == []
+
+
+# ---- the schedule ----
+
+
+def test_the_monitoring_schedule_runs_the_monitor_with_its_own_role(local_stack: LocalStack) -> None:
+    """MONITORING_SCHEDULE=rate(1 minute): EventBridge's event reaches MonitorFunction within a period,
+    and the function reads the registry and the monitoring table with the role the template gives it."""
+    log = local_stack.data / "logs" / "MonitorFunction.log"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and "REPORT RequestId" not in (log.read_text() if log.exists() else ""):
+        time.sleep(1)
+    text = log.read_text()
+    assert "REPORT RequestId" in text
+    assert '"ReviewQueue"' in text  # the metric, in the function's EMF line
+    assert "AccessDenied" not in text and "Traceback" not in text
