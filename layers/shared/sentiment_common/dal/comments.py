@@ -221,23 +221,21 @@ class CommentsRepository:
             "status": CommentStatus.CLASSIFIED.value,
         }
         review = _review_attributes(prediction, comment_id)
-        if self._set_if(
-            comment_id, attributes | review, "#sentiment = :pending AND attribute_not_exists(feedback_id)", PENDING
-        ):
+        if self._set_if_pending(comment_id, attributes | review, "AND attribute_not_exists(feedback_id)"):
             return "queued"
-        if self._set_if(comment_id, attributes, "#sentiment = :pending", PENDING):
+        if self._set_if_pending(comment_id, attributes):
             return "labelled"
         return "skipped"
 
-    def _set_if(self, comment_id: str, attributes: dict[str, Any], condition: str, pending: str) -> bool:
+    def _set_if_pending(self, comment_id: str, attributes: dict[str, Any], and_also: str = "") -> bool:
         try:
             self._table.update_item(
                 Key={"comment_id": comment_id},
                 UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
-                ConditionExpression=condition,
+                ConditionExpression=f"#sentiment = :pending {and_also}".strip(),
                 ExpressionAttributeNames={f"#{name}": name for name in attributes},
                 ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()}
-                | {":pending": pending},
+                | {":pending": PENDING},
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
