@@ -151,6 +151,22 @@ def test_policy_templates_are_expanded_as_sam_expands_them(roles: dict[str, Prin
     assert not allowed(deploy.without("DeployModelFunctionRolePolicy1"), "dynamodb:UpdateItem", registry)
 
 
+def test_the_monitoring_counters_are_written_by_the_api_and_the_pending_worker_and_only_read_by_the_monitor(
+    roles: dict[str, Principal],
+) -> None:
+    table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sentiment-local-MonitoringTable"
+    registry = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sentiment-local-RegistryTable"
+    for function in ("ApiFunctionRole", "PendingFunctionRole"):
+        assert allowed(roles[function], "dynamodb:UpdateItem", table), function
+        assert not allowed(roles[function], "dynamodb:DeleteItem", table), function
+    assert allowed(roles["ApiFunctionRole"], "dynamodb:Query", table)
+    assert not allowed(roles["PendingFunctionRole"], "dynamodb:Query", table)
+    monitor = roles["MonitorFunctionRole"]
+    assert allowed(monitor, "dynamodb:Query", table) and allowed(monitor, "dynamodb:GetItem", registry)
+    assert not allowed(monitor, "dynamodb:UpdateItem", table)
+    assert not allowed(monitor, "dynamodb:GetItem", table.replace("MonitoringTable", "CommentsTable"))
+
+
 def test_conditional_statements_follow_the_backend() -> None:
     ecs = iam.principals(
         Template.read(ROOT / "template.yaml", overrides={"ModelImageUri": "i", "InferenceBackend": "ecs"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sentiment_common.dal import monitoring as monitoring_dal
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.models import LABELS, Prediction, utc_now
 from sentiment_common.monitoring import CONFIDENCE_EDGES, confidence_bin
@@ -138,3 +140,24 @@ def test_older_days_and_older_versions_are_reported(api: Stack, model_dir: Path)
 def test_bad_days_are_refused(api: Stack) -> None:
     assert api.call("GET", "/monitoring", query={"days": "0"}).status == 422
     assert api.call("GET", "/monitoring", query={"days": "91"}).status == 422
+
+
+def test_a_counter_that_cannot_be_written_loses_no_comment_and_says_so(
+    api: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The counters come after the comment's own write: when they fail the comment is still stored and
+    answered, and the failure is logged as an error (not throttling) and counted."""
+    import boto3  # noqa: PLC0415
+
+    services = sys.modules["api_function.context"].services
+    monkeypatch.setitem(services.monitoring.__dict__, "_table", boto3.resource("dynamodb").Table("no-such-table"))
+    counted: list[str] = []
+    monkeypatch.setattr(monitoring_dal, "count", lambda name, **_: counted.append(name))
+
+    answer = api.call("POST", "/comments", {"comment": "Lovely staff"})
+
+    assert answer.status == 201
+    assert api.call("GET", f"/comments/{answer.body['comment_id']}").status == 200
+    failures = [record for record in caplog.records if record.getMessage() == "a monitoring counter was not updated"]
+    assert failures and {record.levelname for record in failures} == {"ERROR"}
+    assert counted and set(counted) == {"MonitoringNotCounted"}

@@ -28,7 +28,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.registry import Registry
-from sentiment_common.dal.transient import unavailable_when_transient
+from sentiment_common.dal.transient import TRANSIENT_CODES, unavailable_when_transient
 from sentiment_common.errors import NotFoundError
 from sentiment_common.models import LABELS, Label, Prediction
 from sentiment_common.monitoring import BINS, DayCounts, Drift, VersionCounts, confidence_bin, drift
@@ -87,7 +87,11 @@ class MonitoringStore:
                 ExpressionAttributeValues=values,
             )
         except (ClientError, BotoCoreError) as error:
-            logger.warning("a monitoring counter was not updated", extra={"pk": pk, "sk": sk, "error": str(error)})
+            code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+            # Throttling or an unreachable table passes; anything else (AccessDenied: the role lacks the
+            # table) is a deployment defect, logged as an error.
+            log = logger.warning if code is None or code in TRANSIENT_CODES else logger.error
+            log("a monitoring counter was not updated", extra={"pk": pk, "sk": sk, "error": str(error)})
             count("MonitoringNotCounted")
 
     # ---- reading ----
