@@ -397,7 +397,7 @@ def test_the_review_view_labels_the_most_uncertain_comments_by_keyboard_alone(
     texts = ["It is a phone.", "Not sure how I feel about it", "Great, another update", "Well, that happened"]
     api.post("/comments/batch", json={"comments": [f"{text} ({n})" for n, text in enumerate(texts * 2)]})
     queue = _queue(api)
-    page.get_by_role("button", name="Refresh").nth(1).press("Enter")  # the review view's own Refresh
+    page.locator("#refresh-review").press("Enter")
     expect(page.get_by_test_id("review-text")).to_have_text(queue[0]["original_comment"])
     left = api.get("/comments", params={"needs_review": "true", "limit": 1}).json()["remaining"]
     expect(page.get_by_test_id("review-left")).to_have_text(f"{left} comments wait for a label.")
