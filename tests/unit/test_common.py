@@ -136,3 +136,21 @@ def test_the_model_container_calls_empty_what_the_api_calls_empty() -> None:
     from sentiment_model.serving import WHITE_SPACE as CONTAINERS  # noqa: PLC0415
 
     assert CONTAINERS == WHITE_SPACE
+
+
+def test_the_champion_pointer_every_writer_writes_is_the_one_the_container_reads() -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from sentiment_common.registry import Champion  # noqa: PLC0415
+    from sentiment_model.serving import ChampionPointer  # noqa: PLC0415
+
+    champion = Champion(
+        version="v2",
+        model_data_url="s3://b/models/v2/model.tar.gz",
+        sha256="ab" * 32,
+        promoted_at=datetime(2026, 12, 3, tzinfo=UTC),
+        previous_version="v1",
+    )
+    read = ChampionPointer.model_validate_json(champion.pointer())
+    assert (read.version, read.model_data_url, read.sha256) == ("v2", "s3://b/models/v2/model.tar.gz", "ab" * 32)
+    assert Champion.model_validate_json(champion.pointer()) == champion.model_copy(update={"previous_version": None})
