@@ -11,12 +11,12 @@ import os
 import subprocess
 import sys
 import tarfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sentiment_common.dal.registry import Registry
+from sentiment_common.models import utc_now
+from sentiment_common.registry import Champion
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAMPION_KEY = "models/champion.json"  # the pointer the ECS service (and the local model server) follows
@@ -29,13 +29,6 @@ MODELS_PREFIX = "models/"
 
 class BootstrapError(Exception):
     """Something the user has to fix; the message says what."""
-
-
-@dataclass(frozen=True)
-class Champion:
-    version: str
-    model_data_url: str
-    sha256: str
 
 
 def read_archive_metadata(archive: bytes) -> dict[str, Any]:
@@ -75,20 +68,23 @@ def store_model(s3: Any, bucket: str, archive: bytes) -> tuple[Champion, dict[st
     s3.put_object(
         Bucket=bucket, Key=f"{prefix}/metadata.json", Body=json.dumps(metadata).encode(), ContentType="application/json"
     )
-    return Champion(version, f"s3://{bucket}/{prefix}/model.tar.gz", hashlib.sha256(archive).hexdigest()), metadata
+    url = f"s3://{bucket}/{prefix}/model.tar.gz"
+    return Champion(version=version, model_data_url=url, sha256=hashlib.sha256(archive).hexdigest()), metadata
 
 
-def write_champion_pointer(s3: Any, bucket: str, champion: Champion) -> None:
-    pointer = {**champion.__dict__, "registered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    s3.put_object(Bucket=bucket, Key=CHAMPION_KEY, Body=json.dumps(pointer).encode(), ContentType="application/json")
+def write_champion_pointer(s3: Any, bucket: str, champion: Champion) -> Champion:
+    """Name ``champion`` in the pointer the ECS service (and the local model server) follows; it is
+    promoted now unless it already was. Returns the champion as the pointer names it."""
+    promoted = champion if champion.promoted_at else champion.model_copy(update={"promoted_at": utc_now()})
+    s3.put_object(Bucket=bucket, Key=CHAMPION_KEY, Body=promoted.pointer(), ContentType="application/json")
+    return promoted
 
 
 def read_champion_pointer(s3: Any, bucket: str) -> Champion | None:
     try:
-        pointer = json.loads(s3.get_object(Bucket=bucket, Key=CHAMPION_KEY)["Body"].read())
+        return Champion.model_validate_json(s3.get_object(Bucket=bucket, Key=CHAMPION_KEY)["Body"].read())
     except s3.exceptions.NoSuchKey:
         return None
-    return Champion(pointer["version"], pointer["model_data_url"], pointer["sha256"])
 
 
 def _present(s3: Any, bucket: str, prefix: str) -> set[str]:
@@ -135,7 +131,8 @@ def champion_of(s3: Any, model_data_url: str) -> tuple[Champion, dict[str, Any]]
     """The model a ``model.tar.gz`` in S3 holds, as SageMaker sees it: downloaded, hashed, its metadata read."""
     data = read_s3_object(s3, model_data_url)
     metadata = read_archive_metadata(data)
-    return Champion(str(metadata["version"]), model_data_url, hashlib.sha256(data).hexdigest()), metadata
+    digest = hashlib.sha256(data).hexdigest()
+    return Champion(version=str(metadata["version"]), model_data_url=model_data_url, sha256=digest), metadata
 
 
 def register_champion(registry_table: str, champion: Champion, metadata: dict[str, Any]) -> bool:

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_common.dal.registry import Registry
+from sentiment_common.registry import Champion
 from sentiment_deploy import image, training
 from sentiment_deploy.bootstrap import (
-    Champion,
     read_champion_pointer,
     register_champion,
     seed_embedding_cache,
@@ -117,10 +117,9 @@ def prepare(session: Any, stack: DeployedStack, options: Options, run: image.Run
             raise DeployError("the registry has no champion after registering the first model")
     else:
         print(f"champion: {current.version} (already registered)")
-    champion = Champion(current.version, current.model_data_url, current.sha256)
     if read_champion_pointer(s3, bucket) is None:
-        write_champion_pointer(s3, bucket, champion)  # what the ECS service follows
-    return {"ModelImageUri": image_uri, "ModelDataUrl": champion.model_data_url, "ModelSha256": champion.sha256}
+        write_champion_pointer(s3, bucket, current)  # what the ECS service follows
+    return {"ModelImageUri": image_uri, "ModelDataUrl": current.model_data_url, "ModelSha256": current.sha256}
 
 
 def parameter_overrides(samconfig: Mapping[str, str], model: Mapping[str, str]) -> str:

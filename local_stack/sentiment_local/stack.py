@@ -43,7 +43,6 @@ import boto3
 from sentiment_deploy.bootstrap import (
     CHAMPION_KEY,
     TRAINING_DATA_PREFIX,
-    Champion,
     champion_of,
     read_archive_metadata,
     read_champion_pointer,
@@ -57,6 +56,7 @@ from sentiment_deploy.bootstrap import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from sentiment_common.registry import Champion
 from sentiment_local import iam, moto_gaps
 from sentiment_local.event_sources import Schedule, SqsPoller, rate_seconds
 from sentiment_local.functions import Runner
@@ -223,21 +223,19 @@ def register_first_model(s3: Any, bucket: str, archive_path: Path, train: bool =
             raise StackError(f"no model registered and no {archive_path}")
         train_first_model(archive_path)
     champion, _ = store_model(s3, bucket, archive_path.read_bytes())
-    write_champion_pointer(s3, bucket, champion)
-    return champion
+    return write_champion_pointer(s3, bucket, champion)
 
 
 def write_pointer(path: Path, champion: Champion) -> None:
     """A champion pointer file, replaced whole: the model server may read it at any moment."""
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_suffix(".json.tmp")
-    scratch.write_text(json.dumps(champion.__dict__))
+    scratch.write_bytes(champion.pointer())
     scratch.replace(path)
 
 
 def read_pointer(path: Path) -> Champion:
-    pointer = json.loads(path.read_text())
-    return Champion(pointer["version"], pointer["model_data_url"], pointer["sha256"])
+    return Champion.model_validate_json(path.read_text())
 
 
 class JournalRequests:
@@ -541,7 +539,7 @@ class Stack:
             scratch = local.with_suffix(".tmp")
             scratch.write_bytes(data)
             scratch.replace(local)
-        self.served = Champion(str(metadata["version"]), str(local), digest)
+        self.served = Champion(version=str(metadata["version"]), model_data_url=str(local), sha256=digest)
         return self.served
 
     def _launch_model(self, champion: Champion) -> None:
@@ -592,7 +590,7 @@ class Stack:
         deadline = time.monotonic() + ENDPOINT_UPDATE_TIMEOUT_S
         while time.monotonic() < deadline and not self._stop.is_set():
             if self.served_version() == staged.version:
-                self.champion = Champion(staged.version, model_data_url, staged.sha256)
+                self.champion = Champion(version=staged.version, model_data_url=model_data_url, sha256=staged.sha256)
                 log.info("endpoint %s serves model %s", endpoint_name, staged.version)
                 return
             time.sleep(0.5)

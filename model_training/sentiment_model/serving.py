@@ -23,6 +23,10 @@ MAX_TEXT_CHARS = 5000
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's own invocation payload limit
 JSON_TYPE = "application/json"
 LINE_TYPES = ("text/csv", "text/plain")
+# Unicode's White_Space: a text of nothing else is empty. The API trims comments of the same set
+# (sentiment_common.models.WHITE_SPACE; a test keeps the two equal), so a text the API stores is
+# never one the model refuses.
+WHITE_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 
 
 class InputError(Exception):
@@ -122,7 +126,7 @@ def _texts_from_lines(body: bytes, media: str) -> list[Any]:
         decoded = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InputError(400, f"body is not valid UTF-8: byte {error.start} cannot be decoded") from None
-    lines = [line for line in decoded.splitlines() if line.strip()]
+    lines = [line for line in decoded.splitlines() if line.strip(WHITE_SPACE)]
     if media == "text/csv":
         # Quoted CSV fields lose their quotes; a text with bare commas is joined back whole.
         return [",".join(row) for row in csv.reader(lines)]
@@ -163,7 +167,7 @@ def check_texts(instances: list[Any]) -> list[str]:
     for index, text in enumerate(instances):
         if not isinstance(text, str):
             details.append(_detail(f"must be a string, got {type(text).__name__}", index))
-        elif not text.strip():
+        elif not text.strip(WHITE_SPACE):
             details.append(_detail("empty text", index))
         elif len(text) > MAX_TEXT_CHARS:
             details.append(_detail(f"{len(text)} characters: at most {MAX_TEXT_CHARS}", index))

@@ -42,14 +42,14 @@ class TrainingResult:
 
 
 @dataclass(frozen=True)
-class Champion:
-    """The model currently served, to compare the candidate against."""
+class ServedModel:
+    """The model being served (the champion), loaded to compare the candidate against."""
 
     version: str
     artifact: LoadedArtifact
 
 
-def load_champion(directory: Path | None, expected_sha256: str | None) -> Champion | None:
+def load_champion(directory: Path | None, expected_sha256: str | None) -> ServedModel | None:
     """The champion from its channel folder: its ``model.tar.gz``, checked against the expected
     SHA-256 before anything is unpickled. No archive there means no champion to compare with."""
     if directory is None or not (directory / ARCHIVE_FILE).is_file():
@@ -59,7 +59,7 @@ def load_champion(directory: Path | None, expected_sha256: str | None) -> Champi
         raise ArtifactError(f"refusing champion {archive}: no --champion-sha256 given to check it against")
     artifact = load_archive_bytes(archive.read_bytes(), expected_sha256)
     log.info("champion %s (%s) loaded from %s", artifact.metadata["version"], artifact.kind, archive)
-    return Champion(str(artifact.metadata["version"]), artifact)
+    return ServedModel(str(artifact.metadata["version"]), artifact)
 
 
 def library_versions() -> dict[str, str]:
@@ -191,7 +191,7 @@ def train(
     version: str | None = None,
     sample: int | None = None,
     seed: int = 0,
-    champion: Champion | None = None,
+    champion: ServedModel | None = None,
     encoder_dir: Path = BUNDLED,
     cache_dir: Path | None = None,
 ) -> TrainingResult:

@@ -118,3 +118,39 @@ def test_a_bad_setting_names_the_variable_and_settings_are_frozen(monkeypatch: p
     monkeypatch.delenv("ADMIN_KEY_CACHE_SECONDS")
     with pytest.raises(ValidationError, match="frozen"):
         AdminSettings.from_environment().admin_key_cache_seconds = 1  # type: ignore[misc]
+
+
+def test_the_comment_rules_white_space_is_the_one_its_json_schema_pattern_documents() -> None:
+    import re  # noqa: PLC0415
+
+    from sentiment_common.models import NOT_BLANK, WHITE_SPACE, checked_comment  # noqa: PLC0415
+
+    assert all(re.fullmatch(NOT_BLANK, character) is None for character in WHITE_SPACE)
+    assert re.fullmatch(NOT_BLANK, "\x1c") and re.fullmatch(NOT_BLANK, "a")
+    assert checked_comment(WHITE_SPACE) == (None, "comment is empty")
+    assert checked_comment(f"{WHITE_SPACE}\x1c{WHITE_SPACE}") == ("\x1c", None)
+
+
+def test_the_model_container_calls_empty_what_the_api_calls_empty() -> None:
+    from sentiment_common.models import WHITE_SPACE  # noqa: PLC0415
+    from sentiment_model.serving import WHITE_SPACE as CONTAINERS  # noqa: PLC0415
+
+    assert CONTAINERS == WHITE_SPACE
+
+
+def test_the_champion_pointer_every_writer_writes_is_the_one_the_container_reads() -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from sentiment_common.registry import Champion  # noqa: PLC0415
+    from sentiment_model.serving import ChampionPointer  # noqa: PLC0415
+
+    champion = Champion(
+        version="v2",
+        model_data_url="s3://b/models/v2/model.tar.gz",
+        sha256="ab" * 32,
+        promoted_at=datetime(2026, 12, 3, tzinfo=UTC),
+        previous_version="v1",
+    )
+    read = ChampionPointer.model_validate_json(champion.pointer())
+    assert (read.version, read.model_data_url, read.sha256) == ("v2", "s3://b/models/v2/model.tar.gz", "ab" * 32)
+    assert Champion.model_validate_json(champion.pointer()) == champion.model_copy(update={"previous_version": None})

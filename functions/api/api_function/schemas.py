@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from api_function.logic.monitoring import Report
 from sentiment_common.models import (
@@ -13,6 +13,7 @@ from sentiment_common.models import (
     Attribution,
     Comment,
     CommentStatus,
+    CommentText,
     ExplainedPrediction,
     FeedbackRecord,
     Label,
@@ -31,15 +32,6 @@ from sentiment_common.registry import (
 )
 from sentiment_common.registry import ModelStatus as RegisteredStatus
 
-# What strip_whitespace removes (Unicode's White_Space), spelled out: JSON Schema's \s is ECMAScript's,
-# a slightly different set, and Python's str.isspace() differs again.
-NOT_BLANK = "[^\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-CommentText = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_CHARS),
-    # Documents the trimming: at least one character that is not whitespace.
-    Field(json_schema_extra={"pattern": NOT_BLANK}),
-]
 MAX_BATCH = 25
 
 

@@ -7,9 +7,34 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 MAX_COMMENT_CHARS = 5000
+
+# The one rule for a comment's text, wherever it arrives: trimmed of Unicode's White_Space (what
+# pydantic's strip_whitespace removes; Python's str.strip() removes more, such as "\x1c"), then 1 to
+# MAX_COMMENT_CHARS characters. NOT_BLANK documents the trimming in JSON Schema, whose \s is
+# ECMAScript's, a slightly different set.
+WHITE_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = "[^\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+CommentText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_COMMENT_CHARS),
+    Field(json_schema_extra={"pattern": NOT_BLANK}),
+]
+_COMMENT_TEXT: TypeAdapter[str] = TypeAdapter(CommentText)
+
+
+def checked_comment(text: str) -> tuple[str | None, str | None]:
+    """``CommentText``'s verdict on one text of a batch: the text to store, or why it cannot be."""
+    try:
+        return _COMMENT_TEXT.validate_python(text), None
+    except ValidationError:
+        trimmed = text.strip(WHITE_SPACE)
+    if not trimmed:
+        return None, "comment is empty"
+    return None, f"comment has {len(trimmed)} characters; the limit is {MAX_COMMENT_CHARS}"
+
 
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")

@@ -96,13 +96,22 @@ class ModelRecord(BaseModel):
 
 
 class Champion(BaseModel):
+    """The model a service answers with: the registry's champion, the pointer ``models/champion.json``
+    that the ECS service follows, a model an endpoint was given. ``promoted_at`` is None for a model
+    that was never promoted (a first model being set up)."""
+
     model_config = ConfigDict(frozen=True, protected_namespaces=())
 
-    version: str
-    model_data_url: str
-    sha256: str
-    promoted_at: datetime
+    version: Annotated[str, Field(description="The model's version")]
+    model_data_url: Annotated[str, Field(description="Its model.tar.gz (s3:// URI, or a local path)")]
+    sha256: Annotated[str, Field(description="SHA-256 of that model.tar.gz")]
+    promoted_at: datetime | None = None
     previous_version: str | None = None
+
+    def pointer(self) -> bytes:
+        """The champion pointer document, the one format every writer uses and the container reads
+        (``sentiment_model.serving.ChampionPointer``): version, model_data_url, sha256, promoted_at."""
+        return self.model_dump_json(include={"version", "model_data_url", "sha256", "promoted_at"}).encode()
 
 
 class RunStep(BaseModel):

@@ -61,3 +61,19 @@ def test_a_token_from_another_filter_is_refused(api: Stack) -> None:
     page = api.call("GET", "/comments", query={"sentiment": "negative", "limit": "1"})
     answer = api.call("GET", "/comments", query={"sentiment": "positive", "next_token": page.body["next_token"]})
     assert answer.status == 400
+
+
+def test_one_comment_and_a_batch_follow_the_same_text_rule(api: Stack) -> None:
+    """Trimmed of Unicode's White_Space, then 1–5000 characters, whichever route the text comes by.
+    ("\x1c" is not White_Space, though Python's str.strip() removes it.)"""
+    texts = ["\x1c", "\u3000", "\u2003ok\u2003", "x" * 5001, "\u3000" + "x" * 5000 + "\u3000"]
+
+    single = [api.call("POST", "/comments", {"comment": text}).status for text in texts]
+    batch = api.call("POST", "/comments/batch", {"comments": texts}).body
+
+    assert single == [201, 422, 201, 422, 201]
+    assert sorted(item["index"] for item in batch["results"]) == [0, 2, 4]
+    assert {item["index"]: item["original_comment"] for item in batch["results"]}[2] == "ok"
+    assert [error["index"] for error in batch["errors"]] == [1, 3]
+    assert "empty" in batch["errors"][0]["message"]
+    assert "5001 characters" in batch["errors"][1]["message"]

@@ -18,7 +18,6 @@ import pytest
 from moto.server import ThreadedMotoServer
 from sentiment_deploy.bootstrap import (
     TRAINING_DATA,
-    Champion,
     champion_of,
     register_champion,
     seed_embedding_cache,
@@ -26,6 +25,7 @@ from sentiment_deploy.bootstrap import (
 )
 
 from sentiment_common.dal.registry import Registry
+from sentiment_common.registry import Champion
 from sentiment_local import stack as stack_module
 from sentiment_local.functions import Runner
 from sentiment_local.iam import access_key_for
@@ -230,7 +230,7 @@ def test_the_first_model_becomes_the_registrys_champion_once(
     s3.create_bucket(Bucket="data")
     champion = register_first_model(s3, "data", model_archive[0], train=False)
     found, metadata = champion_of(s3, champion.model_data_url)
-    assert found == champion
+    assert found == champion.model_copy(update={"promoted_at": None})  # the same model, not yet promoted
     assert metadata["version"] == model_version
 
     # When it is registered as champion, on this start and the next
@@ -441,7 +441,7 @@ def test_what_a_topic_publishes_lands_in_the_notifications_log(
 
 
 def test_the_model_server_follows_the_pointer_of_its_backend(tmp_path: Path) -> None:
-    champion = Champion("v1", "s3://bucket/models/v1/model.tar.gz", "ab" * 32)
+    champion = Champion(version="v1", model_data_url="s3://bucket/models/v1/model.tar.gz", sha256="ab" * 32)
     ecs_stack = Stack(Settings(backend="ecs", data_dir=tmp_path))
     ecs = ecs_stack.model_environment(champion)
     assert ecs["CHAMPION_URI"] == f"s3://{DATA_BUCKET}/models/champion.json"
@@ -462,6 +462,7 @@ def test_the_model_server_follows_the_pointer_of_its_backend(tmp_path: Path) -> 
         "version": "v1",
         "model_data_url": champion.model_data_url,
         "sha256": champion.sha256,
+        "promoted_at": None,  # staged for the endpoint, not promoted by the registry
     }
 
 
@@ -526,7 +527,7 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
     # pointer file, and a newer model registered in the bucket
     stack = Stack(Settings(moto_port=moto_port, data_dir=tmp_path))
     stack.endpoint_name = "t-ModelEndpoint"
-    old = Champion("v-old", "s3://elsewhere/old/model.tar.gz", "0" * 64)
+    old = Champion(version="v-old", model_data_url="s3://elsewhere/old/model.tar.gz", sha256="0" * 64)
     write_pointer(stack.pointer_file, old)
     ping = PingServer(stack.pointer_file)
     stack.settings.model_port = ping.port
@@ -553,7 +554,7 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
         assert (served.version, served.sha256) == (new.version, new.sha256) == (model_version, model_archive[1])
         assert Path(served.model_data_url).parent == tmp_path / "endpoints" / "t-ModelEndpoint"
         assert hashlib.sha256(Path(served.model_data_url).read_bytes()).hexdigest() == new.sha256
-        assert stack.champion == new
+        assert stack.champion == new.model_copy(update={"promoted_at": None})  # what the endpoint was given
 
         # When the model server never comes to serve the next model
         ping.stuck_on = "v-stuck"

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from api_function.services import Services
 from sentiment_common.errors import InvalidInputError, ModelUnavailableError, ServiceUnavailableError
 from sentiment_common.models import (
-    MAX_COMMENT_CHARS,
     Comment,
     CommentStatus,
     ExplainedPrediction,
     Prediction,
+    checked_comment,
     new_id,
     utc_now,
 )
@@ -80,22 +80,12 @@ class BatchOutcome:
     errors: list[tuple[int, str]]
 
 
-def _check(text: str) -> tuple[str | None, str | None]:
-    """The text to store, or why it cannot be."""
-    trimmed = text.strip()
-    if not trimmed:
-        return None, "comment is empty"
-    if len(trimmed) > MAX_COMMENT_CHARS:
-        return None, f"comment has {len(trimmed)} characters; the limit is {MAX_COMMENT_CHARS}"
-    return trimmed, None
-
-
 def create_batch(texts: list[str], services: Services) -> BatchOutcome:
     """Each text is answered by its position; the valid ones are stored in one transaction."""
     valid: list[tuple[int, str]] = []
     errors: list[tuple[int, str]] = []
     for index, text in enumerate(texts):
-        trimmed, problem = _check(text)
+        trimmed, problem = checked_comment(text)
         if trimmed is None:
             errors.append((index, problem or "invalid comment"))
         else:

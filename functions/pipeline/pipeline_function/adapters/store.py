@@ -63,13 +63,7 @@ class DataStore:
 
     def point_at(self, champion: Champion) -> None:
         """The pointer the ECS service watches; it loads the model it names (hash checked)."""
-        pointer = {
-            "version": champion.version,
-            "model_data_url": champion.model_data_url,
-            "sha256": champion.sha256,
-            "promoted_at": champion.promoted_at.isoformat(),
-        }
-        self.write(CHAMPION_POINTER, json.dumps(pointer).encode(), "application/json")
+        self.write(CHAMPION_POINTER, champion.pointer(), "application/json")
 
     def pointer(self) -> dict[str, Any] | None:
         data = self.read_if_exists(CHAMPION_POINTER)
