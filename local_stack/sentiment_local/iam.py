@@ -350,7 +350,7 @@ DEPLOYER_ARN = f"arn:aws:iam::{ACCOUNT}:user/sentiment-deployer"
 
 
 def deployer(folder: Path = DEPLOYER_POLICIES, only: Iterable[str] = ()) -> Principal:
-    """The person who deploys, with the policies the README tells them to attach (``only`` these files,
+    """The person who deploys, with the policies docs/aws.md tells them to attach (``only`` these files,
     if named): the deploy and destroy steps' calls are checked against them when signed with
     :func:`credentials_for` ``(DEPLOYER_ARN)``."""
     chosen = set(only)

@@ -152,7 +152,7 @@ def test_the_fuzzer_reaches_every_operation(fuzzing: FuzzRun) -> None:
     report = fuzzing.report
     operations = report["operations"]
     assert report["complete"], report["stop_reason"]
-    assert operations["total"] == 14, operations  # the routes of the API table in the README
+    assert operations["total"] == 14, operations  # the routes of docs/api.md's tables
     assert operations["selected"] == operations["tested"] == operations["total"] - 1, operations
     assert operations["errored"] == 0 and report["errors"] == [], report["errors"]
     assert report["test_cases"]["generated"] >= 11 * MAX_EXAMPLES, report["test_cases"]
