@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from sentiment_deploy.bootstrap import CHAMPION_KEY, read_archive_metadata, read_s3_object
@@ -48,23 +49,16 @@ def read_pointer(path: Path) -> Champion:
     return Champion.model_validate_json(path.read_text())
 
 
+@dataclass
 class Endpoint:
-    def __init__(
-        self,
-        settings: Settings,
-        template: Template,
-        moto: MotoServer,
-        model_server: ModelServer,
-        stopping: threading.Event,
-    ) -> None:
-        self.settings = settings
-        self.template = template
-        self.moto = moto
-        self.model_server = model_server
-        self._stopping = stopping
-        self.name: str | None = None  # the SageMaker endpoint, on that backend
-        self.champion: Champion | None = None  # the model the endpoint or service was last given
-        self.served: Champion | None = None  # what the model server loads (on SageMaker, the endpoint's own copy)
+    settings: Settings
+    template: Template
+    moto: MotoServer
+    model_server: ModelServer
+    stopping: threading.Event
+    name: str | None = None  # the SageMaker endpoint, on that backend
+    champion: Champion | None = None  # the model the endpoint or service was last given
+    served: Champion | None = None  # what the model server loads (on SageMaker, the endpoint's own copy)
 
     @property
     def serving_role(self) -> str:
@@ -150,7 +144,7 @@ class Endpoint:
         staged = self.stage(model_data_url)
         write_pointer(self.pointer_file, staged)
         deadline = time.monotonic() + ENDPOINT_UPDATE_TIMEOUT_S
-        while time.monotonic() < deadline and not self._stopping.is_set():
+        while time.monotonic() < deadline and not self.stopping.is_set():
             if self.model_server.served_version() == staged.version:
                 self.champion = Champion(version=staged.version, model_data_url=model_data_url, sha256=staged.sha256)
                 log.info("endpoint %s serves model %s", endpoint_name, staged.version)
