@@ -15,6 +15,11 @@ training jobs and the model server; Ctrl-C or SIGTERM stops all of them. Data li
 
 Every principal runs with its own role's credentials, and each AWS call it makes is checked against
 that role's policies (:mod:`sentiment_local.iam`); ``LOCAL_IAM=off`` turns the check off, for debugging.
+
+Each start-up step and each service the stack stands in for has its own module (the settings in
+:mod:`~sentiment_local.environment`, moto in :mod:`~sentiment_local.moto_server`, the first model in
+:mod:`~sentiment_local.first_model`, the SageMaker endpoint or ECS service in :mod:`~sentiment_local.endpoint`,
+the model server's process in :mod:`~sentiment_local.model_server`); this one holds their order.
 """
 
 from __future__ import annotations
