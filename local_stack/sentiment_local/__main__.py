@@ -13,7 +13,8 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sentiment_local.stack import Settings, StackError, up
+from sentiment_local.environment import Settings, StackError
+from sentiment_local.stack import up
 from sentiment_local.template import REGION, ROOT, Template
 
 

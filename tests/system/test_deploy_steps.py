@@ -210,7 +210,7 @@ EVENT_FUNCTIONS = {
 
 def test_every_event_runs_with_make_invoke(local_stack: LocalStack) -> None:
     from sentiment_local.__main__ import invoke  # noqa: PLC0415 - what make invoke runs
-    from sentiment_local.stack import Settings  # noqa: PLC0415
+    from sentiment_local.environment import Settings  # noqa: PLC0415
 
     settings = Settings.from_environment(local_stack.env)
     for path in sorted((ROOT / "events").glob("*.json")):

@@ -24,8 +24,8 @@ from werkzeug.serving import make_server
 from sentiment_local import moto_gaps
 from sentiment_local.functions import Runner
 from sentiment_local.journal import MIN_COMPACT_BYTES, Journal
+from sentiment_local.moto_server import JournalRequests
 from sentiment_local.resources import create_buckets, create_queues, create_tables
-from sentiment_local.stack import JournalRequests
 from sentiment_local.template import REGION, ROOT, Template
 
 PREFIX = "journal"

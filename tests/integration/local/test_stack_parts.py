@@ -26,7 +26,10 @@ from sentiment_deploy.bootstrap import (
 
 from sentiment_common.dal.registry import Registry
 from sentiment_common.registry import Champion
-from sentiment_local import stack as stack_module
+from sentiment_local import endpoint as endpoint_module
+from sentiment_local.endpoint import read_pointer, write_pointer
+from sentiment_local.environment import Settings, StackError, admin_key, check_ports, parameter_overrides
+from sentiment_local.first_model import register_first_model
 from sentiment_local.functions import Runner
 from sentiment_local.iam import access_key_for
 from sentiment_local.moto_gaps import install
@@ -43,17 +46,7 @@ from sentiment_local.resources import (
     create_tables,
     create_topics,
 )
-from sentiment_local.stack import (
-    Settings,
-    Stack,
-    StackError,
-    admin_key,
-    check_ports,
-    parameter_overrides,
-    read_pointer,
-    register_first_model,
-    write_pointer,
-)
+from sentiment_local.stack import Stack
 from sentiment_local.template import ROOT, Template
 from tests.integration.conftest import free_port
 from tests.integration.json_service import JsonService
@@ -443,7 +436,7 @@ def test_what_a_topic_publishes_lands_in_the_notifications_log(
 def test_the_model_server_follows_the_pointer_of_its_backend(tmp_path: Path) -> None:
     champion = Champion(version="v1", model_data_url="s3://bucket/models/v1/model.tar.gz", sha256="ab" * 32)
     ecs_stack = Stack(Settings(backend="ecs", data_dir=tmp_path))
-    ecs = ecs_stack.model_environment(champion)
+    ecs = ecs_stack.endpoint.environment(champion)
     assert ecs["CHAMPION_URI"] == f"s3://{DATA_BUCKET}/models/champion.json"
     assert ecs["CHAMPION_POLL_SECONDS"] == "1"
     assert (ecs["MODEL_URI"], ecs["MODEL_SHA256"]) == (champion.model_data_url, champion.sha256)
@@ -451,14 +444,14 @@ def test_the_model_server_follows_the_pointer_of_its_backend(tmp_path: Path) -> 
     assert ecs["AWS_ACCESS_KEY_ID"] == access_key_for(ecs_stack.template.role_arn("ModelTaskRole"))
 
     stack = Stack(Settings(backend="sagemaker", data_dir=tmp_path))
-    stack.endpoint_name = "t-ModelEndpoint"
-    sagemaker = stack.model_environment(champion)
+    stack.endpoint.name = "t-ModelEndpoint"
+    sagemaker = stack.endpoint.environment(champion)
     assert sagemaker["CHAMPION_URI"] == str(tmp_path / "endpoints" / "t-ModelEndpoint.json")
     # Behind an endpoint the container reads the copy SageMaker downloaded: no AWS access of its own
     assert [name for name in sagemaker if name.startswith("AWS_")] == []
-    write_pointer(stack.pointer_file, champion)
-    assert read_pointer(stack.pointer_file) == champion
-    assert json.loads(stack.pointer_file.read_text()) == {
+    write_pointer(stack.endpoint.pointer_file, champion)
+    assert read_pointer(stack.endpoint.pointer_file) == champion
+    assert json.loads(stack.endpoint.pointer_file.read_text()) == {
         "version": "v1",
         "model_data_url": champion.model_data_url,
         "sha256": champion.sha256,
@@ -526,12 +519,12 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
     # Given the stack's endpoint serving an old model, a model server that follows the endpoint's
     # pointer file, and a newer model registered in the bucket
     stack = Stack(Settings(moto_port=moto_port, data_dir=tmp_path))
-    stack.endpoint_name = "t-ModelEndpoint"
+    stack.endpoint.name = "t-ModelEndpoint"
     old = Champion(version="v-old", model_data_url="s3://elsewhere/old/model.tar.gz", sha256="0" * 64)
-    write_pointer(stack.pointer_file, old)
-    ping = PingServer(stack.pointer_file)
+    write_pointer(stack.endpoint.pointer_file, old)
+    ping = PingServer(stack.endpoint.pointer_file)
     stack.settings.model_port = ping.port
-    s3, sagemaker = stack.client("s3"), stack.client("sagemaker")
+    s3, sagemaker = stack.moto.client("s3"), stack.moto.client("sagemaker")
     s3.create_bucket(Bucket=stack.bucket)
     new = register_first_model(s3, stack.bucket, model_archive[0], train=False)
     s3.put_object(Bucket=stack.bucket, Key="models/copy/model.tar.gz", Body=model_archive[0].read_bytes())
@@ -539,8 +532,8 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
     add_endpoint_config(sagemaker, "new", new.model_data_url)
     add_endpoint_config(sagemaker, "copy", f"s3://{stack.bucket}/models/copy/model.tar.gz")
     sagemaker.create_endpoint(EndpointName="t-ModelEndpoint", EndpointConfigName="config-old")
-    runner = Runner([], endpoint=stack.endpoint, logs_dir=tmp_path / "logs")
-    undo = install(runner, lambda: stack.model_url, on_endpoint_update=stack.on_endpoint_update)
+    runner = Runner([], endpoint=stack.moto.url, logs_dir=tmp_path / "logs")
+    undo = install(runner, lambda: stack.model_server.url, on_endpoint_update=stack.endpoint.on_update)
     try:
         # When the deployment step updates the endpoint to the new model's configuration
         sagemaker.update_endpoint(EndpointName="t-ModelEndpoint", EndpointConfigName="config-new")
@@ -550,22 +543,22 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
         endpoint = settled(sagemaker, "t-ModelEndpoint")
         assert endpoint["EndpointConfigName"] == "config-new"
         assert "FailureReason" not in endpoint
-        served = read_pointer(stack.pointer_file)
+        served = read_pointer(stack.endpoint.pointer_file)
         assert (served.version, served.sha256) == (new.version, new.sha256) == (model_version, model_archive[1])
         assert Path(served.model_data_url).parent == tmp_path / "endpoints" / "t-ModelEndpoint"
         assert hashlib.sha256(Path(served.model_data_url).read_bytes()).hexdigest() == new.sha256
-        assert stack.champion == new.model_copy(update={"promoted_at": None})  # what the endpoint was given
+        assert stack.endpoint.champion == new.model_copy(update={"promoted_at": None})  # what the endpoint was given
 
         # When the model server never comes to serve the next model
         ping.stuck_on = "v-stuck"
-        monkeypatch.setattr(stack_module, "ENDPOINT_UPDATE_TIMEOUT_S", 1)
+        monkeypatch.setattr(endpoint_module, "ENDPOINT_UPDATE_TIMEOUT_S", 1)
         sagemaker.update_endpoint(EndpointName="t-ModelEndpoint", EndpointConfigName="config-copy")
 
         # Then the update fails: the endpoint and the pointer stay on the model that was served
         endpoint = settled(sagemaker, "t-ModelEndpoint")
         assert endpoint["EndpointConfigName"] == "config-new"
         assert f"did not serve model {model_version} within 1 s" in endpoint["FailureReason"]
-        assert read_pointer(stack.pointer_file) == served
+        assert read_pointer(stack.endpoint.pointer_file) == served
 
         # And a model that cannot be downloaded fails the update the same way
         ping.stuck_on = None
@@ -573,7 +566,7 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
         endpoint = settled(sagemaker, "t-ModelEndpoint")
         assert endpoint["EndpointConfigName"] == "config-new"
         assert "NoSuchBucket" in endpoint["FailureReason"]
-        assert read_pointer(stack.pointer_file) == served
+        assert read_pointer(stack.endpoint.pointer_file) == served
     finally:
         undo()
         runner.close()
@@ -582,6 +575,6 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
 
 def test_the_stack_serves_only_its_own_endpoint(tmp_path: Path) -> None:
     stack = Stack(Settings(data_dir=tmp_path))
-    stack.endpoint_name = "t-ModelEndpoint"
+    stack.endpoint.name = "t-ModelEndpoint"
     with pytest.raises(StackError, match="serves one endpoint, t-ModelEndpoint, not another"):
-        stack.on_endpoint_update("another", "s3://bucket/model.tar.gz")
+        stack.endpoint.on_update("another", "s3://bucket/model.tar.gz")

@@ -1,0 +1,150 @@
+"""What a user gives ``make up``: the stack's settings, read from the environment once, the admin key
+and the ports they name; and the template's parameters as those settings set them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentiment_local.template import ROOT
+
+LOCAL_IMAGE = "sentiment-model:local"
+
+
+class StackError(RuntimeError):
+    """Something the user can fix; the message says what."""
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    moto_port: int = 5000
+    moto_host: str = "127.0.0.1"
+    model_port: int = 8080
+    backend: str = "sagemaker"
+    data_dir: Path = ROOT / "build" / "local"
+    concurrency: int = 4
+    admin_api_key: str | None = None
+    retrain_threshold: int | None = None
+    retrain_min_interval_minutes: int | None = None
+    retrain_max_per_day: int | None = None
+    monitoring_schedule: str | None = None
+    prefix: str = "sentiment-local"
+    iam_enforced: bool = True
+    iam_usage: Path | None = None
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
+        """The settings a user can give ``make up``, all optional:
+
+        ``PORT`` (3000) the API and web page, ``MOTO_PORT`` (5000) the AWS endpoint, ``MODEL_PORT``
+        (8080) the model server; ``BACKEND`` (sagemaker | ecs) how the model is served;
+        ``LOCAL_DATA`` (build/local) the data folder; ``LOCAL_CONCURRENCY`` (4) environments per
+        function; ``ADMIN_API_KEY`` the admin key (else one generated once and kept with the data);
+        ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
+        ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
+        runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
+        the scheduled monitoring runs;
+        ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
+        ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
+        ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
+        (``sam local invoke``) reach it, and everyone else on the network too.
+        """
+        env = dict(os.environ if environ is None else environ)
+        backend = env.get("BACKEND", "sagemaker")
+        if backend not in {"sagemaker", "ecs"}:
+            raise StackError(f"BACKEND must be sagemaker or ecs, not {backend!r}")
+        enforcement = env.get("LOCAL_IAM", "enforce")
+        if enforcement not in {"enforce", "off"}:
+            raise StackError(f"LOCAL_IAM must be enforce or off, not {enforcement!r}")
+        try:
+            settings = cls(
+                port=int(env.get("PORT", 3000)),
+                moto_port=int(env.get("MOTO_PORT", 5000)),
+                moto_host=env.get("MOTO_HOST") or "127.0.0.1",
+                model_port=int(env.get("MODEL_PORT", 8080)),
+                backend=backend,
+                data_dir=Path(env.get("LOCAL_DATA", ROOT / "build" / "local")).resolve(),
+                concurrency=int(env.get("LOCAL_CONCURRENCY", 4)),
+                admin_api_key=env.get("ADMIN_API_KEY") or None,
+                retrain_threshold=int(env["RETRAIN_THRESHOLD"]) if env.get("RETRAIN_THRESHOLD") else None,
+                retrain_min_interval_minutes=_number(env, "RETRAIN_MIN_INTERVAL_MINUTES"),
+                retrain_max_per_day=_number(env, "RETRAIN_MAX_PER_DAY"),
+                monitoring_schedule=env.get("MONITORING_SCHEDULE") or None,
+                iam_enforced=enforcement == "enforce",
+                iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
+            )
+        except ValueError as error:
+            raise StackError(
+                "PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY, RETRAIN_THRESHOLD, RETRAIN_MIN_INTERVAL_MINUTES and "
+                f"RETRAIN_MAX_PER_DAY must be numbers: {error}"
+            ) from error
+        for name, value, least in (
+            ("RETRAIN_THRESHOLD", settings.retrain_threshold, 1),
+            ("RETRAIN_MIN_INTERVAL_MINUTES", settings.retrain_min_interval_minutes, 0),
+            ("RETRAIN_MAX_PER_DAY", settings.retrain_max_per_day, 1),
+        ):
+            if value is not None and value < least:
+                raise StackError(f"{name} must be {least} or more, not {value}")
+        return settings
+
+    def url(self, port: int) -> str:
+        return f"http://{self.host}:{port}"
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "stack.json"
+
+    @property
+    def iam_usage_file(self) -> Path:
+        return self.iam_usage or self.data_dir / "iam-usage.jsonl"
+
+
+def _number(env: dict[str, str], name: str) -> int | None:
+    return int(env[name]) if env.get(name) else None
+
+
+def admin_key(settings: Settings) -> str:
+    """``ADMIN_API_KEY`` when set; otherwise the key generated on the first start, kept with the data."""
+    if settings.admin_api_key:
+        return settings.admin_api_key
+    path = settings.data_dir / "admin-api-key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return key
+
+
+def check_ports(settings: Settings) -> None:
+    for name, port in (("PORT", settings.port), ("MOTO_PORT", settings.moto_port), ("MODEL_PORT", settings.model_port)):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((settings.host, port))
+            except OSError as error:
+                raise StackError(
+                    f"port {port} on {settings.host} is already in use ({error.strerror}); is another `make up` "
+                    f"running? Stop it, or choose another port: make up {name}=<port>"
+                ) from error
+
+
+def parameter_overrides(settings: Settings) -> dict[str, str]:
+    """The template's parameters as the local stack sets them: the backend, a model image (so the
+    model resources exist), deployment checks every second, and the retraining settings when given."""
+    overrides = {"InferenceBackend": settings.backend, "ModelImageUri": LOCAL_IMAGE, "DeployPollSeconds": "1"}
+    for parameter, value in (
+        ("RetrainThreshold", settings.retrain_threshold),
+        ("RetrainMinIntervalMinutes", settings.retrain_min_interval_minutes),
+        ("RetrainMaxPerDay", settings.retrain_max_per_day),
+        ("MonitoringSchedule", settings.monitoring_schedule),
+    ):
+        if value is not None:
+            overrides[parameter] = str(value)
+    return overrides
