@@ -1,9 +1,9 @@
-"""What the function builds on first use, then keeps: settings, adapters, idempotency.
+"""What the function builds on first use, then keeps: settings, adapters, idempotency, the CORS policy.
 
 Nothing here reads the environment at import, so the API's modules import without one (the OpenAPI
-generator, tests). The first request reads the settings: a missing variable fails that request with
-the variable's name. Building all of it costs well under a millisecond; the clients it holds connect
-later still, on their first call.
+generator, tests). The first request reads the settings: a missing variable fails that request, and
+the error names it (``comments_table``: Field required). Building all of it costs well under a
+millisecond; the clients it holds connect later still, on their first call.
 """
 
 from __future__ import annotations

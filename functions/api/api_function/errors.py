@@ -119,7 +119,8 @@ def _internal_error() -> Response[str]:
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; it has been logged")
 
 
-# The most specific handler wins, whatever the order (Powertools looks along the error's class hierarchy).
+# Each handler is given the app (for the request being answered) and the error. The most specific one
+# wins, whatever the order: Powertools looks along the error's class hierarchy.
 HANDLERS: dict[type[Exception], Callable[[APIGatewayHttpResolver, Any], Response[str]]] = {
     DomainError: domain_error,
     RequestValidationError: invalid_request,
