@@ -90,10 +90,10 @@ def function_environment(function: str, **extra: str) -> dict[str, str]:
 def test_the_api_import_leaves_the_openapi_models_to_the_route_that_needs_them() -> None:
     env = function_environment("ApiFunction")
     probe = (
-        "import sys, api_function.handler as api\n"
+        "import sys, api_function.handler as api, api_function.openapi as openapi\n"
         "print(sorted(m for m in ('aws_lambda_powertools.event_handler.openapi.models', 'pydantic_settings', "
         "'sklearn') if m in sys.modules))\n"
-        "api.openapi_document()\n"
+        "openapi.openapi_document(api.app)\n"
         "print('aws_lambda_powertools.event_handler.openapi.models' in sys.modules)\n"
     )
     run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
@@ -164,3 +164,22 @@ def test_the_api_loads_with_the_collector_paused_and_leaves_its_init_frozen() ->
     run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     # no full collection while it loaded; the collector back on; what init built frozen
     assert run.stdout.split() == ["0", "True", "True"]
+
+
+def test_the_api_imports_without_its_environment_and_its_first_request_names_what_is_missing() -> None:
+    """Settings are read on first use: the OpenAPI generator and tests import the API with no environment,
+    and a function deployed without a variable fails its first request, naming the variable."""
+    env = function_environment("ApiFunction")
+    del env["COMMENTS_TABLE"]
+    probe = (
+        "from api_function.main import lambda_handler\n"
+        "print('imported')\n"
+        "class Context:\n"
+        "    function_name, memory_limit_in_mb, aws_request_id = 'ApiFunction', 512, 'r'\n"
+        "    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:ApiFunction'\n"
+        "lambda_handler({'rawPath': '/health', 'requestContext': {'http': {'method': 'GET'}}}, Context())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)
+    assert run.stdout.split() == ["imported"]
+    assert run.returncode != 0
+    assert "ApiSettings\ncomments_table\n  Field required" in run.stderr

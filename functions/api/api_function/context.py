@@ -1,4 +1,10 @@
-"""What a cold start builds once: settings (a missing variable fails here), adapters, idempotency."""
+"""What the function builds on first use, then keeps: settings, adapters, idempotency, the CORS policy.
+
+Nothing here reads the environment at import, so the API's modules import without one (the OpenAPI
+generator, tests). The first request reads the settings: a missing variable fails that request, and
+the error names it (``comments_table``: Field required). Building all of it costs well under a
+millisecond; the clients it holds connect later still, on their first call.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
+from aws_lambda_powertools.event_handler import CORSConfig
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -17,21 +24,58 @@ from pydantic import BaseModel
 from api_function.services import Services
 from sentiment_common.settings import ApiSettings
 
-settings = ApiSettings.from_environment()
-services = Services.from_settings(settings)
+
+@cache
+def settings() -> ApiSettings:
+    return ApiSettings.from_environment()
+
+
+@cache
+def services() -> Services:
+    return Services.from_settings(settings())
+
+
+@cache
+def idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body",
+        expires_after_seconds=settings().idempotency_ttl_seconds,
+    )
 
 
 @cache
 def _persistence() -> DynamoDBPersistenceLayer:
     """Made on the first request that carries an Idempotency-Key (it creates a DynamoDB client)."""
-    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+    return DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
 
 
-idempotency_config = IdempotencyConfig(
-    event_key_jmespath="key",
-    payload_validation_jmespath="body",
-    expires_after_seconds=settings.idempotency_ttl_seconds,
-)
+# CORS also lets in these request headers, and browsers may keep a preflight's answer this long (seconds).
+CORS_HEADERS = ["Idempotency-Key", "Authorization"]
+CORS_MAX_AGE = 600
+
+
+@cache
+def cors() -> CORSConfig:
+    return CORSConfig(allow_origin=settings().allowed_origin, allow_headers=CORS_HEADERS, max_age=CORS_MAX_AGE)
+
+
+class SettingsCORS(CORSConfig):
+    """The policy the resolver is given when it is made, at import. It answers as ``cors()`` does (its
+    own defaults go unused), so the allowed origin, a setting, is read when a response first needs it."""
+
+    def to_dict(self, origin: str | None) -> dict[str, str]:
+        return cors().to_dict(origin)
+
+    def allowed_origin(self, extracted_origin: str) -> str | None:
+        return cors().allowed_origin(extracted_origin)
+
+
+def forget() -> None:
+    """Drop everything built from the settings, so the next use reads the environment again."""
+    for built in (settings, services, idempotency_config, _persistence, cors):
+        built.cache_clear()
+
 
 Out = TypeVar("Out", bound=BaseModel)
 
@@ -49,7 +93,7 @@ def once(key: str | None, operation: str, request: BaseModel, work: Callable[[],
     @idempotent_function(
         data_keyword_argument="call",
         persistence_store=_persistence(),
-        config=idempotency_config,
+        config=idempotency_config(),
         output_serializer=PydanticSerializer(output),
     )
     def first_time(call: dict[str, Any]) -> Out:

@@ -1,6 +1,7 @@
 """Configuration, read once from the environment the template gives each function.
 
-A missing variable fails at import time (cold start), not halfway through a request. Each
+A missing variable fails at import time (cold start), or, for the API, which reads its settings on
+first use, on its first request; never halfway through one. Each
 function composes the settings it needs; none of them reads ``os.environ`` itself.
 """
 

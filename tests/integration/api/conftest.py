@@ -1,7 +1,10 @@
 """The API, admin authorizer and pending functions, called in-process as Lambda calls them, on moto,
 against the real model server. Tables, bucket and queues are created from template.yaml's own
 definitions, and each function gets the environment the template gives it. Routes the template
-guards with a Lambda authorizer run it first, as API Gateway does (the local gateway's own code)."""
+guards with a Lambda authorizer run it first, as API Gateway does (the local gateway's own code).
+
+The API reads its settings on first use, so it is imported once and forgets them when the environment
+changes; the pending worker and the authorizer read theirs at import, so they are imported afresh."""
 
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ import httpx
 import pytest
 from moto import mock_aws
 
+import api_function.handler
+from api_function import context
 from sentiment_common import observability
 from sentiment_common.dal.registry import Registry
 from sentiment_local.functions import Invocation
@@ -319,15 +324,17 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
         patch.setattr(observability.metrics, "namespace", environment["POWERTOOLS_METRICS_NAMESPACE"])
         boto3.client("secretsmanager").create_secret(Name=environment["ADMIN_API_KEY_SECRET"], SecretString=ADMIN_KEY)
         create_state_machine(environment["STATE_MACHINE_ARN"])
+        context.forget()
         stack = Stack(
             template,
-            _fresh("api_function.handler"),
+            api_function.handler,
             _fresh("pending_function.handler"),
             _fresh("authorizer_function.handler"),
             model_server,
             state_machine_arn=environment["STATE_MACHINE_ARN"],
         )
         yield stack
+        context.forget()
     patch.undo()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from api_function import context
 from sentiment_common.dal import monitoring as monitoring_dal
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.models import LABELS, Prediction, utc_now
@@ -149,7 +149,7 @@ def test_a_counter_that_cannot_be_written_loses_no_comment_and_says_so(
     answered, and the failure is logged as an error (not throttling) and counted."""
     import boto3  # noqa: PLC0415
 
-    services = sys.modules["api_function.context"].services
+    services = context.services()
     monkeypatch.setitem(services.monitoring.__dict__, "_table", boto3.resource("dynamodb").Table("no-such-table"))
     counted: list[str] = []
     monkeypatch.setattr(monitoring_dal, "count", lambda name, **_: counted.append(name))

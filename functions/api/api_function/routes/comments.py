@@ -69,7 +69,7 @@ def post_comment(request: CommentRequest, idempotency_key: IdempotencyKey = None
         idempotency_key,
         "POST /comments",
         request,
-        lambda: CommentOut.of(comments.create_comment(request.comment, services)),
+        lambda: CommentOut.of(comments.create_comment(request.comment, services())),
         CommentOut,
     )
     status = HTTPStatus.ACCEPTED if result.status is CommentStatus.PENDING else HTTPStatus.CREATED
@@ -90,7 +90,7 @@ def post_comment(request: CommentRequest, idempotency_key: IdempotencyKey = None
 )
 def post_batch(request: BatchRequest, idempotency_key: IdempotencyKey = None) -> Response[str]:
     def work() -> BatchResponse:
-        outcome = comments.create_batch(request.comments, services)
+        outcome = comments.create_batch(request.comments, services())
         return BatchResponse(
             results=[
                 BatchItemResult(index=index, **CommentOut.of(comment).model_dump()) for index, comment in outcome.stored
@@ -123,7 +123,7 @@ def list_comments(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
     next_token: Annotated[str | None, Query(max_length=2048, description="From the previous page")] = None,
 ) -> CommentPage:
-    items, token, remaining = comments.list_comments(sentiment, needs_review, limit, next_token, services)
+    items, token, remaining = comments.list_comments(sentiment, needs_review, limit, next_token, services())
     return CommentPage(items=[CommentOut.of(comment) for comment in items], next_token=token, remaining=remaining)
 
 
@@ -136,7 +136,7 @@ def list_comments(
     },
 )
 def get_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -> CommentOut:
-    return CommentOut.of(comments.get_comment(comment_id, services))
+    return CommentOut.of(comments.get_comment(comment_id, services()))
 
 
 @router.get(
@@ -149,4 +149,4 @@ def get_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -
     },
 )
 def explain_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -> ExplanationOut:
-    return ExplanationOut.of(*comments.explain_comment(comment_id, services))
+    return ExplanationOut.of(*comments.explain_comment(comment_id, services()))

@@ -28,6 +28,6 @@ def post_feedback(request: FeedbackRequest, idempotency_key: IdempotencyKey = No
         idempotency_key,
         "POST /feedback",
         request,
-        lambda: FeedbackResponse.of(record_feedback(request.comment_id, request.text, request.label, services)),
+        lambda: FeedbackResponse.of(record_feedback(request.comment_id, request.text, request.label, services())),
         FeedbackResponse,
     )

@@ -24,7 +24,7 @@ NOT_FOUND: dict[int, OpenAPIResponse] = {
 
 @router.get("/models", summary="The model registry: every version, its metrics and data, which one is champion")
 def list_models() -> ModelList:
-    champion, records = models.list_models(services)
+    champion, records = models.list_models(services())
     return ModelList(champion=champion, items=[ModelOut.of(record) for record in records])
 
 
@@ -32,7 +32,7 @@ def list_models() -> ModelList:
     "/models/<version>", summary="One registered model", responses={**answers(200, "The model", ModelOut), **NOT_FOUND}
 )
 def get_model(version: Version) -> ModelOut:
-    return ModelOut.of(models.get_model(version, services))
+    return ModelOut.of(models.get_model(version, services()))
 
 
 @router.post(
@@ -47,5 +47,5 @@ def get_model(version: Version) -> ModelOut:
     },
 )
 def promote_model(version: Version) -> Response[str]:
-    run = models.promote(version, services)
+    run = models.promote(version, services())
     return started(RunStarted(run_id=run.run_id, status=run.status, trigger=run.trigger, version=version))

@@ -20,4 +20,4 @@ router = Router()
 def get_monitoring(
     days: Annotated[int, Query(ge=1, le=90, description="Days in the daily series, today included")] = SERIES_DAYS,
 ) -> MonitoringOut:
-    return MonitoringOut.of(monitoring.report(days, services))
+    return MonitoringOut.of(monitoring.report(days, services()))

@@ -55,7 +55,7 @@ def started(body: RunStarted) -> Response[str]:
     },
 )
 def start_training() -> Response[str]:
-    run = training.start_training(services)
+    run = training.start_training(services())
     return started(RunStarted(run_id=run.run_id, status=run.status, trigger=run.trigger))
 
 
@@ -74,8 +74,8 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=100, description="Runs per page")] = 20,
     next_token: Annotated[str | None, Query(max_length=2048, description="From the previous page")] = None,
 ) -> TrainingRunPage:
-    runs, token = training.list_runs(services, limit, next_token)
-    state = training.pipeline_state(services)
+    runs, token = training.list_runs(services(), limit, next_token)
+    state = training.pipeline_state(services())
     held = HeldBackOut(**state.held_back.model_dump()) if state.held_back else None
     return TrainingRunPage(
         items=[TrainingRunOut.of(run) for run in runs],
@@ -94,4 +94,4 @@ def list_runs(
     },
 )
 def get_run(run_id: Annotated[str, Path(min_length=1, max_length=80, description="A run id")]) -> TrainingRunOut:
-    return TrainingRunOut.of(training.get_run(run_id, services))
+    return TrainingRunOut.of(training.get_run(run_id, services()))
