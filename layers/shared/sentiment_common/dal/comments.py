@@ -17,7 +17,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.errors import InvalidInputError, NotFoundError
 from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Prediction, Scores
+from sentiment_common.ports import Classified
 
 ENTITY = "comment"
 BY_TIME = "ByTime"
@@ -33,8 +34,6 @@ BY_SENTIMENT = "BySentiment"
 BY_REVIEW = "ByReview"
 PENDING = "pending"
 OPEN = "open"
-
-Classified = Literal["queued", "labelled", "skipped"]
 
 
 def _number(value: float) -> Decimal:
