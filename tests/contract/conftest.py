@@ -7,9 +7,9 @@ indexes that are deployed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import pytest
@@ -20,6 +20,8 @@ from tests.conftest import ROOT
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+
+T = TypeVar("T")
 
 
 class _TemplateLoader(yaml.SafeLoader):
@@ -80,3 +82,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         yield
+
+
+def implementation(request: pytest.FixtureRequest, fake: Callable[[], T], adapter: Callable[[], T]) -> T:
+    """The fake, or the adapter on moto, as the parametrized fixture's ``request.param`` names."""
+    if request.param == "fake":
+        return fake()
+    request.getfixturevalue("aws")
+    return adapter()

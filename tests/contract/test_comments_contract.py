@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,19 +11,15 @@ from sentiment_common.dal.comments import CommentsRepository
 from sentiment_common.errors import InvalidInputError, NotFoundError
 from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Label
 from sentiment_common.ports import CommentStore
-from tests.contract.conftest import create_table
+from tests.contract.conftest import create_table, implementation
 from tests.fakes.stores import FakeComments, prediction
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=["dynamodb", "fake"])
-def comments(request: pytest.FixtureRequest) -> Iterator[CommentStore]:
-    if request.param == "fake":
-        yield FakeComments()
-        return
-    request.getfixturevalue("aws")
-    yield CommentsRepository(create_table("CommentsTable"))
+def comments(request: pytest.FixtureRequest) -> CommentStore:
+    return implementation(request, FakeComments, lambda: CommentsRepository(create_table("CommentsTable")))
 
 
 def classified(n: int, label: Label = "positive", confidence: float = 0.9) -> Comment:

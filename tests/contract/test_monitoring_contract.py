@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -10,19 +9,15 @@ import pytest
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.monitoring import BINS, confidence_bin
 from sentiment_common.ports import MonitoringCounters
-from tests.contract.conftest import create_table
+from tests.contract.conftest import create_table, implementation
 from tests.fakes.stores import FakeMonitoring, prediction
 
 DAY = date(2026, 3, 1)
 
 
 @pytest.fixture(params=["dynamodb", "fake"])
-def counters(request: pytest.FixtureRequest) -> Iterator[MonitoringCounters]:
-    if request.param == "fake":
-        yield FakeMonitoring()
-        return
-    request.getfixturevalue("aws")
-    yield MonitoringStore(create_table("MonitoringTable"))
+def counters(request: pytest.FixtureRequest) -> MonitoringCounters:
+    return implementation(request, FakeMonitoring, lambda: MonitoringStore(create_table("MonitoringTable")))
 
 
 def test_nothing_counted_reads_as_zeros_every_day(counters: MonitoringCounters) -> None:

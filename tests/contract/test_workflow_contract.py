@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.ports import RetrainWorkflow
 from sentiment_common.registry import RunRequest, Trigger
-from tests.contract.conftest import create_state_machine
+from tests.contract.conftest import create_state_machine, implementation
 from tests.fakes.stores import FakeWorkflow
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:retrain"
 
 
 @pytest.fixture(params=["stepfunctions", "fake"])
-def workflow(request: pytest.FixtureRequest) -> Iterator[RetrainWorkflow]:
-    if request.param == "fake":
-        yield FakeWorkflow(MACHINE)
-        return
-    request.getfixturevalue("aws")
-    assert create_state_machine("retrain") == MACHINE
-    yield Workflow(MACHINE)
+def workflow(request: pytest.FixtureRequest) -> RetrainWorkflow:
+    def on_moto() -> Workflow:
+        assert create_state_machine("retrain") == MACHINE
+        return Workflow(MACHINE)
+
+    return implementation(request, lambda: FakeWorkflow(MACHINE), on_moto)
 
 
 def test_an_execution_is_named_by_its_run(workflow: RetrainWorkflow) -> None:
