@@ -80,15 +80,6 @@ class FakeComments:
         start = decode_token(token, {"comment_id", "review", "review_key"}) if token else None
         return self._query(("review", OPEN), "review_key", newest_first=False, limit=limit, start=start)
 
-    def list(self, sentiment: str | None, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
-        partition, value = ("entity", ENTITY) if sentiment is None else ("sentiment", sentiment)
-        start = None
-        if token:
-            start = decode_token(token, {"comment_id", partition, "created_key"})
-            if sentiment is not None and start["sentiment"] != sentiment:
-                raise InvalidInputError("next_token belongs to another sentiment filter", [_token_detail()])
-        return self._query((partition, value), "created_key", newest_first=True, limit=limit, start=start)
-
     def _query(
         self, index: tuple[str, str], sort: str, *, newest_first: bool, limit: int, start: dict[str, str] | None
     ) -> tuple[list[Comment], str | None]:
@@ -103,10 +94,20 @@ class FakeComments:
             after = start[sort]
             matching = [item for item in matching if (item[sort] < after if newest_first else item[sort] > after)]
         page = matching[:limit]
-        # Like DynamoDB, a full page carries a key even when nothing follows it.
-        last = page[-1] if page and len(page) == limit else None
+        # A token only when more follow, as moto answers. DynamoDB may also end a full page with a token to
+        # an empty one: callers follow tokens until there is none, and the contract asserts no more.
+        last = page[-1] if len(matching) > limit else None
         token = encode_token({name: last[name] for name in ("comment_id", partition, sort)}) if last else None
         return [from_item(item) for item in page], token
+
+    def list(self, sentiment: str | None, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
+        partition, value = ("entity", ENTITY) if sentiment is None else ("sentiment", sentiment)
+        start = None
+        if token:
+            start = decode_token(token, {"comment_id", partition, "created_key"})
+            if sentiment is not None and start["sentiment"] != sentiment:
+                raise InvalidInputError("next_token belongs to another sentiment filter", [_token_detail()])
+        return self._query((partition, value), "created_key", newest_first=True, limit=limit, start=start)
 
     def classify_pending(self, comment_id: str, prediction: Prediction) -> Classified:
         item = self.items.get(comment_id)
