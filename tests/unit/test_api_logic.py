@@ -90,6 +90,19 @@ def test_with_the_model_and_the_queue_down_nothing_is_stored() -> None:
     assert given.comments.list(None, 10, None)[0] == []
 
 
+def test_a_pending_comment_is_queued_before_it_is_written() -> None:
+    class Busy(FakeComments):
+        def put_new(self, comment: Comment) -> None:
+            raise ServiceUnavailableError("the comments table is busy")
+
+    given = services(model=down(), comments=Busy())
+    with pytest.raises(ServiceUnavailableError):
+        create_comment("slow delivery", given)
+    # The stray message finds no pending comment and is dropped; no stored comment is ever left unqueued.
+    assert len(given.pending.comment_ids) == 1  # type: ignore[attr-defined]
+    assert given.comments.list(None, 10, None)[0] == []
+
+
 def test_a_batch_answers_each_text_by_position_and_stores_the_valid_ones() -> None:
     given = services()
     outcome = create_batch(["good", "   ", "fine"], given)
