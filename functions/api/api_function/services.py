@@ -11,19 +11,20 @@ from sentiment_common.dal.pending import PendingQueue
 from sentiment_common.dal.registry import Registry
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.inference import ModelClient, model_client
+from sentiment_common.ports import CommentStore, FeedbackArchive, MonitoringCounters, RetrainWorkflow, RetryQueue
 from sentiment_common.settings import ApiSettings
 
 
 @dataclass(frozen=True)
 class Services:
-    comments: CommentsRepository
-    monitoring: MonitoringStore
-    feedback: FeedbackStore
-    pending: PendingQueue
+    comments: CommentStore
+    monitoring: MonitoringCounters
+    feedback: FeedbackArchive
+    pending: RetryQueue
     model: ModelClient
     backend: str
     registry: Registry
-    workflow: Workflow
+    workflow: RetrainWorkflow
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Services:

@@ -3,16 +3,15 @@ a comment that is gone or already classified is done, so duplicate and stray mes
 
 from __future__ import annotations
 
-from sentiment_common.dal.comments import CommentsRepository
-from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.errors import NotFoundError
 from sentiment_common.inference import ModelClient
 from sentiment_common.models import CommentStatus
 from sentiment_common.observability import count, logger
+from sentiment_common.ports import CommentStore, MonitoringCounters
 
 
 def classify_pending(
-    comment_id: str, comments: CommentsRepository, model: ModelClient, monitoring: MonitoringStore
+    comment_id: str, comments: CommentStore, model: ModelClient, monitoring: MonitoringCounters
 ) -> bool:
     """True when this call stored a label; False when there was nothing to do."""
     try:

@@ -7,7 +7,90 @@ them for unit tests, and the contract tests in ``tests/contract`` hold both to t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
+from typing import Literal, Protocol
+
+from sentiment_common.models import Comment, FeedbackMark, FeedbackRecord, Label, Prediction
+from sentiment_common.monitoring import DayCounts, VersionCounts
+from sentiment_common.registry import RunRequest
+
 # ---- comments, feedback, the pending queue, the workflow, the monitoring counters ----
+
+Classified = Literal["queued", "labelled", "skipped"]
+"""What became of a pending comment the model has now answered for (:meth:`CommentStore.classify_pending`)."""
+
+
+class CommentStore(Protocol):
+    """Comments by id, newest first (all or by sentiment), and the review queue; pages carry opaque tokens
+    that a listing refuses (``InvalidInputError``) unless it issued them."""
+
+    def put_new(self, comment: Comment) -> None:
+        """Refuses an id already stored."""
+
+    def put_all(self, comments: list[Comment]) -> None:
+        """All or nothing."""
+
+    def get(self, comment_id: str) -> Comment:
+        """``NotFoundError`` when there is no such comment."""
+
+    def review_queue(self, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
+        """Classified comments nobody has labelled, smallest margin first."""
+
+    def list(self, sentiment: str | None, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
+        """Newest first; ``sentiment`` is a label or ``pending``, ``None`` lists everything."""
+
+    def classify_pending(self, comment_id: str, prediction: Prediction) -> Classified:
+        """Store the model's answer, only while the comment is still pending."""
+
+    def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> Comment:
+        """Record the latest label on an existing comment; returns the comment as it was before."""
+
+
+class FeedbackArchive(Protocol):
+    """The feedback records retraining reads; creating one is what starts retraining."""
+
+    def put(self, record: FeedbackRecord) -> str:
+        """Returns the record's key."""
+
+    def delete(self, key: str) -> None: ...
+
+
+class RetryQueue(Protocol):
+    """The ids of comments stored as pending while the model was unreachable."""
+
+    def enqueue(self, comment_ids: list[str]) -> None:
+        """``ServiceUnavailableError`` unless every id was accepted."""
+
+
+class RetrainWorkflow(Protocol):
+    """The retraining state machine: one execution per run, named by the run's id."""
+
+    def execution_arn(self, run_id: str) -> str: ...
+
+    def start(self, run_id: str, request: RunRequest) -> str:
+        """Starting a run already started finds the first execution."""
+
+    def status(self, run_id: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED; None when there is no such execution."""
+
+
+class MonitoringCounters(Protocol):
+    """Counts of what was classified and labelled, by day and by model version, and the review queue's size.
+    Counting never fails the caller."""
+
+    def classified(self, predictions: Iterable[Prediction], day: date, queued: bool = True) -> None: ...
+
+    def labelled(
+        self, prediction: Prediction, given: Label, previous: Label | None, day: date, first: bool
+    ) -> None: ...
+
+    def days(self, first: date, last: date) -> list[DayCounts]:
+        """Every day from ``first`` to ``last``, days with nothing included."""
+
+    def versions(self) -> list[VersionCounts]: ...
+
+    def queue_size(self) -> int: ...
 
 
 # ---- the model registry, the run ledger and the pipeline's state ----

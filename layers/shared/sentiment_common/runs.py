@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sentiment_common.dal.registry import Registry
-from sentiment_common.dal.workflow import Workflow
 from sentiment_common.errors import ConflictError
 from sentiment_common.models import utc_now
 from sentiment_common.observability import count, logger
+from sentiment_common.ports import RetrainWorkflow
 from sentiment_common.registry import Action, HeldBack, RunRequest, RunStatus, TrainingRun, Trigger
 
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -56,7 +56,7 @@ class RunGuard:
         return None
 
 
-def start_run(registry: Registry, workflow: Workflow, request: RunRequest) -> TrainingRun:
+def start_run(registry: Registry, workflow: RetrainWorkflow, request: RunRequest) -> TrainingRun:
     """Claim the slot and start the execution; :class:`ConflictError` when a run is active."""
     active = resume(registry, workflow)
     if active is not None:
@@ -72,7 +72,7 @@ def start_run(registry: Registry, workflow: Workflow, request: RunRequest) -> Tr
     return run.model_copy(update={"execution_arn": execution_arn})
 
 
-def resume(registry: Registry, workflow: Workflow) -> str | None:
+def resume(registry: Registry, workflow: RetrainWorkflow) -> str | None:
     """Bring the run slot up to date; returns the run still active, if any."""
     state = registry.state()
     run_id = state.active_run
@@ -111,7 +111,7 @@ def _runs_since(registry: Registry, since: datetime) -> list[TrainingRun]:
             return found
 
 
-def start_if_due(registry: Registry, workflow: Workflow, threshold: int, guard: RunGuard) -> TrainingRun | None:
+def start_if_due(registry: Registry, workflow: RetrainWorkflow, threshold: int, guard: RunGuard) -> TrainingRun | None:
     """The trigger's rule: enough new feedback, no active run and the guard's leave → start one. A run
     the guard holds back is recorded with its reason; the next feedback after it allows starts it."""
     if resume(registry, workflow) is not None:

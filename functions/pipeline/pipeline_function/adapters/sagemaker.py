@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from sentiment_common.dal.aws import client
 from sentiment_common.dal.transient import unavailable_when_transient
 
 _NAME = re.compile(r"[^a-zA-Z0-9-]")
@@ -27,12 +26,10 @@ class EndpointStatus:
 
 
 class SageMakerEndpoint:
+    _sagemaker = client("sagemaker")
+
     def __init__(self, endpoint_name: str) -> None:
         self.name = endpoint_name
-
-    @cached_property
-    def _sagemaker(self) -> Any:
-        return boto3.client("sagemaker")
 
     def describe(self) -> EndpointStatus:
         with unavailable_when_transient("SageMaker"):

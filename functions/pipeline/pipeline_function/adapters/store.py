@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import cached_property
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from sentiment_common.dal.aws import client
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.registry import Champion
 
@@ -17,12 +16,10 @@ CHAMPION_POINTER = "models/champion.json"
 
 
 class DataStore:
+    _s3 = client("s3")
+
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
-
-    @cached_property
-    def _s3(self) -> Any:
-        return boto3.client("s3")
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

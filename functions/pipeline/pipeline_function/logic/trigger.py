@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from pipeline_function.adapters.store import DataStore
 from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
 from sentiment_common.dal.registry import Registry
-from sentiment_common.dal.workflow import Workflow
 from sentiment_common.models import FeedbackRecord
 from sentiment_common.observability import count, logger
+from sentiment_common.ports import RetrainWorkflow
 from sentiment_common.runs import RunGuard, start_if_due
 
 
@@ -60,7 +60,13 @@ def is_feedback(store: DataStore, key: str, data: bytes) -> bool:
 
 
 def on_feedback(
-    event: dict[str, Any], registry: Registry, store: DataStore, workflow: Workflow, *, threshold: int, guard: RunGuard
+    event: dict[str, Any],
+    registry: Registry,
+    store: DataStore,
+    workflow: RetrainWorkflow,
+    *,
+    threshold: int,
+    guard: RunGuard,
 ) -> TriggerReport:
     report = TriggerReport()
     for bucket, key in object_keys(event):

@@ -16,16 +16,16 @@ import binascii
 import json
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from sentiment_common.dal.aws import TableAdapter
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.errors import InvalidInputError, NotFoundError
 from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Prediction, Scores
+from sentiment_common.ports import Classified
 
 ENTITY = "comment"
 BY_TIME = "ByTime"
@@ -33,8 +33,6 @@ BY_SENTIMENT = "BySentiment"
 BY_REVIEW = "ByReview"
 PENDING = "pending"
 OPEN = "open"
-
-Classified = Literal["queued", "labelled", "skipped"]
 
 
 def _number(value: float) -> Decimal:
@@ -132,15 +130,7 @@ def _token_detail() -> dict[str, Any]:
     return {"loc": ["query", "next_token"], "msg": "pass back the next_token of the previous page unchanged"}
 
 
-class CommentsRepository:
-    def __init__(self, table_name: str) -> None:
-        self._table_name = table_name
-
-    # Clients are made on first use: a cold start pays only for what its first request needs.
-    @cached_property
-    def _table(self) -> Any:
-        return boto3.resource("dynamodb").Table(self._table_name)
-
+class CommentsRepository(TableAdapter):
     @property
     def _client(self) -> Any:
         return self._table.meta.client

@@ -5,11 +5,7 @@ Their creation is what starts retraining (an S3 notification on the ``feedback/`
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Any
-
-import boto3
-
+from sentiment_common.dal.aws import client
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.models import FeedbackRecord
 
@@ -21,12 +17,10 @@ def feedback_key(record: FeedbackRecord) -> str:
 
 
 class FeedbackStore:
+    _s3 = client("s3")
+
     def __init__(self, bucket: str) -> None:
         self._bucket = bucket
-
-    @cached_property
-    def _s3(self) -> Any:
-        return boto3.client("s3")
 
     def put(self, record: FeedbackRecord) -> str:
         key = feedback_key(record)

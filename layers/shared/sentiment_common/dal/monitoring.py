@@ -20,13 +20,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sentiment_common.dal.aws import TableAdapter
 from sentiment_common.dal.registry import Registry
 from sentiment_common.dal.transient import TRANSIENT_CODES, unavailable_when_transient
 from sentiment_common.errors import NotFoundError
@@ -37,14 +36,7 @@ from sentiment_common.observability import count, logger
 DAY, VERSION, QUEUE, OPEN = "DAY", "VERSION", "QUEUE", "OPEN"
 
 
-class MonitoringStore:
-    def __init__(self, table_name: str) -> None:
-        self._table_name = table_name
-
-    @cached_property
-    def _table(self) -> Any:
-        return boto3.resource("dynamodb").Table(self._table_name)
-
+class MonitoringStore(TableAdapter):
     # ---- counting: never fails the request ----
 
     def classified(self, predictions: Iterable[Prediction], day: date, queued: bool = True) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from functools import cached_property
-from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
+from sentiment_common.dal.aws import client
 from sentiment_common.errors import ServiceUnavailableError
 
 # SQS takes at most ten messages per call.
@@ -23,12 +21,10 @@ class PendingMessage(BaseModel):
 
 
 class PendingQueue:
+    _sqs = client("sqs")
+
     def __init__(self, queue_url: str) -> None:
         self._url = queue_url
-
-    @cached_property
-    def _sqs(self) -> Any:
-        return boto3.client("sqs")
 
     def enqueue(self, comment_ids: list[str]) -> None:
         """Raise :class:`ServiceUnavailableError` unless every id was accepted; the caller then stores nothing."""

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Any
-
-import boto3
 from botocore.exceptions import ClientError
 
+from sentiment_common.dal.aws import client
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.registry import RunRequest
 
 
 class Workflow:
+    _sfn = client("stepfunctions")
+
     def __init__(self, state_machine_arn: str) -> None:
         self._arn = state_machine_arn
-
-    @cached_property
-    def _sfn(self) -> Any:
-        return boto3.client("stepfunctions")
 
     def execution_arn(self, run_id: str) -> str:
         prefix, name = self._arn.split(":stateMachine:", 1)

@@ -1,0 +1,61 @@
+"""The monitoring counters' contract, held by the DynamoDB adapter (on moto) and by the in-memory fake."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from sentiment_common.dal.monitoring import MonitoringStore
+from sentiment_common.monitoring import BINS, confidence_bin
+from sentiment_common.ports import MonitoringCounters
+from tests.contract.conftest import create_table, implementation
+from tests.fakes.stores import FakeMonitoring, prediction
+
+DAY = date(2026, 3, 1)
+
+
+@pytest.fixture(params=["dynamodb", "fake"])
+def counters(request: pytest.FixtureRequest) -> MonitoringCounters:
+    return implementation(request, FakeMonitoring, lambda: MonitoringStore(create_table("MonitoringTable")))
+
+
+def test_nothing_counted_reads_as_zeros_every_day(counters: MonitoringCounters) -> None:
+    days = counters.days(DAY, date(2026, 3, 3))
+    assert [day.day for day in days] == [DAY, date(2026, 3, 2), date(2026, 3, 3)]
+    assert all(sum(day.labels.values()) == 0 and day.confidence_bins == [0] * BINS for day in days)
+    assert counters.versions() == []
+    assert counters.queue_size() == 0
+
+
+def test_classified_comments_count_by_day_label_and_confidence(counters: MonitoringCounters) -> None:
+    counters.classified([prediction("positive", 0.9), prediction("negative", 0.55)], DAY)
+    counters.classified([prediction("positive", 0.7)], DAY, queued=False)
+    counters.classified([], DAY)
+    [day] = counters.days(DAY, DAY)
+    assert day.labels == {"negative": 1, "neutral": 0, "positive": 2}
+    assert day.confidence_sum == pytest.approx(2.15)
+    bins = [0] * BINS
+    for confidence in (0.9, 0.55, 0.7):
+        bins[confidence_bin(confidence)] += 1
+    assert day.confidence_bins == bins
+    assert counters.queue_size() == 2
+
+
+def test_labels_fill_each_versions_matrix_once_per_comment(counters: MonitoringCounters) -> None:
+    counters.classified([prediction("positive", version="v1"), prediction("negative", version="v2")], DAY)
+    counters.labelled(prediction("positive", version="v1"), "positive", None, DAY, first=True)
+    counters.labelled(prediction("negative", version="v2"), "neutral", None, DAY, first=True)
+    counters.labelled(prediction("negative", version="v2"), "positive", "neutral", DAY, first=False)
+    [day] = counters.days(DAY, DAY)
+    assert (day.feedback, day.agreed) == (3, 1)
+    versions = {item.version: item.matrix for item in counters.versions()}
+    assert set(versions) == {"v1", "v2"}
+    assert versions["v1"]["positive"] == {"negative": 0, "neutral": 0, "positive": 1}
+    assert versions["v2"]["negative"] == {"negative": 0, "neutral": 0, "positive": 1}
+    assert counters.queue_size() == 0
+
+
+def test_the_queue_size_never_reads_below_zero(counters: MonitoringCounters) -> None:
+    counters.labelled(prediction("positive"), "positive", None, DAY, first=True)
+    assert counters.queue_size() == 0

@@ -1,0 +1,36 @@
+"""Each port names exactly its adapter's public methods, and the adapter and the fake take them alike."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from sentiment_common import ports
+from sentiment_common.dal.comments import CommentsRepository
+from sentiment_common.dal.feedback import FeedbackStore
+from sentiment_common.dal.monitoring import MonitoringStore
+from sentiment_common.dal.pending import PendingQueue
+from sentiment_common.dal.workflow import Workflow
+from tests.fakes.stores import FakeComments, FakeFeedback, FakeMonitoring, FakeQueue, FakeWorkflow
+
+TRIOS = [
+    (ports.CommentStore, CommentsRepository, FakeComments),
+    (ports.FeedbackArchive, FeedbackStore, FakeFeedback),
+    (ports.RetryQueue, PendingQueue, FakeQueue),
+    (ports.RetrainWorkflow, Workflow, FakeWorkflow),
+    (ports.MonitoringCounters, MonitoringStore, FakeMonitoring),
+]
+
+
+def public_methods(cls: type) -> set[str]:
+    return {name for name, value in vars(cls).items() if callable(value) and not name.startswith("_")}
+
+
+@pytest.mark.parametrize(("port", "adapter", "fake"), TRIOS, ids=[trio[0].__name__ for trio in TRIOS])
+def test_the_port_mirrors_its_adapter_and_the_fake_implements_it(port: type, adapter: type, fake: type) -> None:
+    assert public_methods(port) == public_methods(adapter)
+    for name in public_methods(port):
+        expected = inspect.signature(getattr(port, name))
+        assert inspect.signature(getattr(adapter, name)) == expected, f"{adapter.__name__}.{name}"
+        assert inspect.signature(getattr(fake, name)) == expected, f"{fake.__name__}.{name}"

@@ -1,0 +1,289 @@
+"""In-memory stores with the adapters' semantics, for unit tests of the logic.
+
+Each implements a protocol of ``sentiment_common.ports``; ``tests/contract`` runs the same suite against
+it and against the boto3 adapter on moto, so a test that passes here means what it would mean on AWS.
+The comments fake keeps the adapter's item layout (``to_item``/``from_item``) and issues the adapter's
+paging tokens, so a token from one listing is refused by another exactly as DynamoDB's keys are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sentiment_common.dal.comments import (
+    ENTITY,
+    OPEN,
+    PENDING,
+    _feedback_attributes,
+    _prediction_attributes,
+    _review_attributes,
+    _token_detail,
+    decode_token,
+    encode_token,
+    from_item,
+    to_item,
+)
+from sentiment_common.dal.feedback import feedback_key
+from sentiment_common.errors import InvalidInputError, ModelUnavailableError, NotFoundError, ServiceUnavailableError
+from sentiment_common.inference import ModelHealth
+from sentiment_common.models import (
+    LABELS,
+    Comment,
+    CommentStatus,
+    ExplainedPrediction,
+    Explanation,
+    FeedbackMark,
+    FeedbackRecord,
+    Label,
+    Prediction,
+    Scores,
+)
+from sentiment_common.monitoring import BINS, DayCounts, VersionCounts, confidence_bin
+from sentiment_common.ports import Classified
+from sentiment_common.registry import RunRequest
+
+
+def refused(code: str, operation: str) -> ClientError:
+    """The error a refused conditional write raises, as boto3 raises it."""
+    return ClientError({"Error": {"Code": code, "Message": "The conditional request failed"}}, operation)
+
+
+class FakeComments:
+    """Items keyed by id; each index is the items carrying its partition attribute, ordered by its sort key."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def put_new(self, comment: Comment) -> None:
+        if comment.comment_id in self.items:
+            raise refused("ConditionalCheckFailedException", "PutItem")
+        self.items[comment.comment_id] = to_item(comment)
+
+    def put_all(self, comments: list[Comment]) -> None:
+        if any(comment.comment_id in self.items for comment in comments):
+            raise refused("TransactionCanceledException", "TransactWriteItems")
+        for comment in comments:
+            self.items[comment.comment_id] = to_item(comment)
+
+    def get(self, comment_id: str) -> Comment:
+        if comment_id not in self.items:
+            raise NotFoundError(f"no comment with id {comment_id!r}")
+        return from_item(self.items[comment_id])
+
+    def review_queue(self, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
+        start = decode_token(token, {"comment_id", "review", "review_key"}) if token else None
+        return self._query(("review", OPEN), "review_key", newest_first=False, limit=limit, start=start)
+
+    def _query(
+        self, index: tuple[str, str], sort: str, *, newest_first: bool, limit: int, start: dict[str, str] | None
+    ) -> tuple[list[Comment], str | None]:
+        """A query of the index whose partition attribute is ``index[0]``, for the partition ``index[1]``."""
+        partition, value = index
+        matching = sorted(
+            (item for item in self.items.values() if item.get(partition) == value),
+            key=lambda item: str(item[sort]),
+            reverse=newest_first,
+        )
+        if start is not None:
+            after = start[sort]
+            matching = [item for item in matching if (item[sort] < after if newest_first else item[sort] > after)]
+        page = matching[:limit]
+        # A token only when more follow, as moto answers. DynamoDB may also end a full page with a token to
+        # an empty one: callers follow tokens until there is none, and the contract asserts no more.
+        last = page[-1] if len(matching) > limit else None
+        token = encode_token({name: last[name] for name in ("comment_id", partition, sort)}) if last else None
+        return [from_item(item) for item in page], token
+
+    def list(self, sentiment: str | None, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
+        partition, value = ("entity", ENTITY) if sentiment is None else ("sentiment", sentiment)
+        start = None
+        if token:
+            start = decode_token(token, {"comment_id", partition, "created_key"})
+            if sentiment is not None and start["sentiment"] != sentiment:
+                raise InvalidInputError("next_token belongs to another sentiment filter", [_token_detail()])
+        return self._query((partition, value), "created_key", newest_first=True, limit=limit, start=start)
+
+    def classify_pending(self, comment_id: str, prediction: Prediction) -> Classified:
+        item = self.items.get(comment_id)
+        if item is None or item["sentiment"] != PENDING:
+            return "skipped"
+        item |= _prediction_attributes(prediction) | {
+            "sentiment": prediction.label,
+            "status": CommentStatus.CLASSIFIED.value,
+        }
+        if "feedback_id" in item:
+            return "labelled"
+        item |= _review_attributes(prediction, comment_id)
+        return "queued"
+
+    def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> Comment:
+        if comment_id not in self.items:
+            raise NotFoundError(f"no comment with id {comment_id!r}")
+        item = self.items[comment_id]
+        before = from_item(item)
+        item |= _feedback_attributes(mark)
+        item.pop("review", None)
+        item.pop("review_key", None)
+        return before
+
+
+class FakeFeedback:
+    """Feedback objects by key, as the data bucket holds them."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, record: FeedbackRecord) -> str:
+        key = feedback_key(record)
+        self.objects[key] = record.model_dump_json().encode()
+        return key
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+
+class FakeQueue:
+    """The pending queue's messages, in order; ``unreachable`` refuses every batch, as a missing queue does."""
+
+    def __init__(self, unreachable: bool = False) -> None:
+        self.unreachable = unreachable
+        self.comment_ids: list[str] = []
+
+    def enqueue(self, comment_ids: list[str]) -> None:
+        if self.unreachable:
+            raise ServiceUnavailableError("the model is unreachable and the retry queue is too")
+        self.comment_ids += comment_ids
+
+
+class FakeWorkflow:
+    """Executions named by run id; a started execution stays ``RUNNING`` until a test ``finish``es it."""
+
+    def __init__(self, state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:retrain") -> None:
+        self._arn = state_machine_arn
+        self.requests: dict[str, RunRequest] = {}
+        self.statuses: dict[str, str] = {}
+
+    def execution_arn(self, run_id: str) -> str:
+        prefix, name = self._arn.split(":stateMachine:", 1)
+        return f"{prefix}:execution:{name}:{run_id}"
+
+    def start(self, run_id: str, request: RunRequest) -> str:
+        if run_id not in self.requests:
+            self.requests[run_id] = request
+            self.statuses[run_id] = "RUNNING"
+        return self.execution_arn(run_id)
+
+    def status(self, run_id: str) -> str | None:
+        return self.statuses.get(run_id)
+
+    def finish(self, run_id: str, status: str = "SUCCEEDED") -> None:
+        self.statuses[run_id] = status
+
+
+class FakeMonitoring:
+    """The counters as the monitoring table holds them: one counter set per (``pk``, ``sk``)."""
+
+    def __init__(self) -> None:
+        self.counters: dict[tuple[str, str], Counter[str]] = {}
+        self.confidence: dict[str, Decimal] = {}
+
+    def classified(self, predictions: Iterable[Prediction], day: date, queued: bool = True) -> None:
+        predictions = list(predictions)
+        if not predictions:
+            return
+        counts = self._counts("DAY", day.isoformat())
+        for prediction in predictions:
+            counts[f"label_{prediction.label}"] += 1
+            counts[f"bin_{confidence_bin(prediction.confidence)}"] += 1
+            self.confidence[day.isoformat()] = self.confidence.get(day.isoformat(), Decimal(0)) + Decimal(
+                str(prediction.confidence)
+            )
+        if queued:
+            self._counts("QUEUE", "OPEN")["open"] += len(predictions)
+
+    def labelled(self, prediction: Prediction, given: Label, previous: Label | None, day: date, first: bool) -> None:
+        counts = self._counts("DAY", day.isoformat())
+        counts["feedback"] += 1
+        counts["agreed"] += int(given == prediction.label)
+        cells = self._counts("VERSION", prediction.model_version)
+        cells[f"cell_{prediction.label}_{given}"] += 1
+        if previous is not None:
+            cells[f"cell_{prediction.label}_{previous}"] -= 1
+        if first:
+            self._counts("QUEUE", "OPEN")["open"] -= 1
+
+    def _counts(self, pk: str, sk: str) -> Counter[str]:
+        return self.counters.setdefault((pk, sk), Counter())
+
+    def days(self, first: date, last: date) -> list[DayCounts]:
+        days = []
+        for offset in range((last - first).days + 1):
+            day = (first + timedelta(days=offset)).isoformat()
+            counts = self.counters.get(("DAY", day), Counter())
+            days.append(
+                DayCounts(
+                    day=first + timedelta(days=offset),
+                    labels={label: counts[f"label_{label}"] for label in LABELS},
+                    confidence_sum=float(self.confidence.get(day, 0)),
+                    confidence_bins=[counts[f"bin_{index}"] for index in range(BINS)],
+                    feedback=counts["feedback"],
+                    agreed=counts["agreed"],
+                )
+            )
+        return days
+
+    def versions(self) -> list[VersionCounts]:
+        return [
+            VersionCounts(
+                version=sk,
+                matrix={
+                    predicted: {given: counts[f"cell_{predicted}_{given}"] for given in LABELS} for predicted in LABELS
+                },
+            )
+            for (pk, sk), counts in sorted(self.counters.items())
+            if pk == "VERSION"
+        ]
+
+    def queue_size(self) -> int:
+        return max(self.counters.get(("QUEUE", "OPEN"), Counter())["open"], 0)
+
+
+def prediction(label: Label = "positive", confidence: float = 0.9, version: str = "v1") -> Prediction:
+    """A prediction whose other two classes share what ``label`` leaves."""
+    rest = round((1 - confidence) / 2, 6)
+    scores = {name: (confidence if name == label else rest) for name in LABELS}
+    return Prediction(label=label, scores=Scores(**scores), confidence=confidence, model_version=version)
+
+
+class FakeModel:
+    """A model client that answers ``answer(text)`` for each text, or is down (``ModelUnavailableError``)."""
+
+    def __init__(self, answer: Callable[[str], Prediction] | None = None, version: str = "v1") -> None:
+        self.answer = answer or (lambda text: prediction(version=version))
+        self.version = version
+        self.down = False
+        self.calls: list[list[str]] = []
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        self.calls.append(list(texts))
+        if self.down:
+            raise ModelUnavailableError("the model is down")
+        return [self.answer(text) for text in texts]
+
+    def explain(self, text: str) -> ExplainedPrediction:
+        if self.down:
+            raise ModelUnavailableError("the model is down")
+        answer = self.answer(text)
+        explanation = Explanation(method="occlusion", label=answer.label, tokens_per_span=1, tokens=[])
+        return ExplainedPrediction(**answer.model_dump(), explanation=explanation)
+
+    def health(self) -> ModelHealth:
+        if self.down:
+            return ModelHealth(reachable=False, reason="the model is down")
+        return ModelHealth(reachable=True, model_version=self.version)
