@@ -183,3 +183,24 @@ def test_the_api_imports_without_its_environment_and_its_first_request_names_wha
     assert run.stdout.split() == ["imported"]
     assert run.returncode != 0
     assert "ApiSettings\ncomments_table\n  Field required" in run.stderr
+
+
+def functions() -> list[str]:
+    resources = load(ROOT / "template.yaml")["Resources"]
+    return sorted(name for name, resource in resources.items() if resource["Type"] == "AWS::Serverless::Function")
+
+
+@pytest.mark.parametrize("function", functions())
+def test_every_function_imports_without_its_environment(function: str) -> None:
+    """Every function builds its settings and stores on first use: its handler imports with none of the
+    template's variables set (tests and tools import it so), and reads them when it is first called."""
+    template = load(ROOT / "template.yaml")["Resources"][function]["Properties"]
+    package, _, name = str(template["Handler"]).rpartition(".")
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in (str(template["CodeUri"]), "layers/shared")),
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    probe = f"import {package} as module\nassert callable(module.{name})\n"
+    run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr

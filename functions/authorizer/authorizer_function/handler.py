@@ -13,6 +13,7 @@ admin routes check again, so a route deployed without this authorizer lets no on
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -27,14 +28,20 @@ from sentiment_common.dal.secrets import AdminKey, bearer_token
 from sentiment_common.observability import count, logger, metrics
 from sentiment_common.settings import AdminSettings
 
-settings = AdminSettings.from_environment()
-admin_key = AdminKey(settings.admin_api_key_secret, settings.admin_key_cache_seconds)
+
+@cache
+def admin_key() -> AdminKey:
+    """Built on the first call, then kept (with the key it caches)."""
+    settings = AdminSettings.from_environment()
+    return AdminKey(settings.admin_api_key_secret, settings.admin_key_cache_seconds)
+
+
 ADMIN_CONTEXT = {"role": "admin"}
 
 
 def is_admin(authorization: str | None) -> bool:
     key = bearer_token(authorization)
-    return key is not None and admin_key.matches(key)
+    return key is not None and admin_key().matches(key)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -6,6 +6,8 @@ Failed records are reported one by one (``ReportBatchItemFailures``); SQS retrie
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -17,15 +19,30 @@ from pending_function.logic import classify_pending
 from sentiment_common.dal.comments import CommentsRepository
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pending import parse_message
-from sentiment_common.inference import model_client
+from sentiment_common.inference import ModelClient, model_client
 from sentiment_common.observability import logger, metrics, tracer
+from sentiment_common.ports import CommentStore, MonitoringCounters
 from sentiment_common.settings import PendingSettings
 
-settings = PendingSettings.from_environment()
-comments = CommentsRepository(settings.comments_table)
-monitoring = MonitoringStore(settings.monitoring_table)
-model = model_client(settings)
 processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@dataclass
+class Worker:
+    comments: CommentStore
+    model: ModelClient
+    monitoring: MonitoringCounters
+
+
+@cache
+def worker() -> Worker:
+    """Built on the first record, then kept: a missing variable fails the records, and the error names it."""
+    settings = PendingSettings.from_environment()
+    return Worker(
+        comments=CommentsRepository(settings.comments_table),
+        model=model_client(settings),
+        monitoring=MonitoringStore(settings.monitoring_table),
+    )
 
 
 @tracer.capture_method
@@ -34,7 +51,8 @@ def record_handler(record: SQSRecord) -> None:
     comment_id = parse_message(record.body).comment_id
     # The comment's id follows this record into the model container's logs (and every line logged here).
     logger.set_correlation_id(comment_id)
-    classify_pending(comment_id, comments, model, monitoring)
+    built = worker()
+    classify_pending(comment_id, built.comments, built.model, built.monitoring)
 
 
 @logger.inject_lambda_context(clear_state=True)

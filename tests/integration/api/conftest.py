@@ -4,12 +4,11 @@ definitions, and each function gets the environment the template gives it. Route
 guards with a Lambda authorizer run it first, as API Gateway does (the local gateway's own code).
 
 The API reads its settings on first use, so it is imported once and forgets them when the environment
-changes; the pending worker and the authorizer read theirs at import, so they are imported afresh."""
+changes; so do the pending worker and the authorizer."""
 
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import os
 import subprocess
@@ -27,6 +26,8 @@ import pytest
 from moto import mock_aws
 
 import api_function.handler
+import authorizer_function.handler
+import pending_function.handler
 from api_function import context
 from sentiment_common import observability
 from sentiment_common.dal.registry import Registry
@@ -276,10 +277,11 @@ class Stack:
         self.drain_pending()
 
 
-def _fresh(module: str) -> ModuleType:
-    for name in [name for name in sys.modules if name.split(".")[0] == module.split(".", maxsplit=1)[0]]:
-        del sys.modules[name]
-    return importlib.import_module(module)
+def _forget() -> None:
+    """Drop what the functions built from their settings, so the next call reads the environment again."""
+    context.forget()
+    pending_function.handler.worker.cache_clear()
+    authorizer_function.handler.admin_key.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -324,17 +326,17 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
         patch.setattr(observability.metrics, "namespace", environment["POWERTOOLS_METRICS_NAMESPACE"])
         boto3.client("secretsmanager").create_secret(Name=environment["ADMIN_API_KEY_SECRET"], SecretString=ADMIN_KEY)
         create_state_machine(environment["STATE_MACHINE_ARN"])
-        context.forget()
+        _forget()
         stack = Stack(
             template,
             api_function.handler,
-            _fresh("pending_function.handler"),
-            _fresh("authorizer_function.handler"),
+            pending_function.handler,
+            authorizer_function.handler,
             model_server,
             state_machine_arn=environment["STATE_MACHINE_ARN"],
         )
         yield stack
-        context.forget()
+        _forget()
     patch.undo()
 
 

@@ -46,8 +46,8 @@ def test_the_pending_worker_calls_the_model_under_the_comments_id_and_times_it(
     stored = [api.call("POST", "/comments", {"comment": text}).body for text in ("Lovely", "Dreadful")]
     api.model.start()
     records = api.drain_pending(expected=2)
-    recorder = CorrelationRecorder(api.pending.model)
-    monkeypatch.setattr(api.pending, "model", recorder)
+    recorder = CorrelationRecorder(api.pending.worker().model)
+    monkeypatch.setattr(api.pending.worker(), "model", recorder)
     metrics.clear_metrics()
     capsys.readouterr()
 
