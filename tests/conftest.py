@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 
 from sentiment_model.artifact import pack, write_model_dir
 from sentiment_model.model import ModelParams
@@ -21,6 +22,23 @@ SAMPLE_ROWS_PER_SOURCE = 1500  # enough for a model that gets clear cases right,
 ARTIFACTS = ROOT / "build" / "test-artifacts"
 IAM_USAGE = ARTIFACTS / "iam-usage.jsonl"
 IAM_REPORT = ARTIFACTS / "least-privilege.md"
+
+
+def fake_credentials(patch: pytest.MonkeyPatch, **more: str) -> None:
+    """What in-process moto needs: fake credentials and a region, and no endpoint that would lead boto3
+    away from it, whatever the caller's environment names; ``more`` variables set alongside."""
+    values = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    for name, value in (values | more).items():
+        patch.setenv(name, value)
+    patch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In-process moto with fake credentials, whatever endpoint the caller's environment names."""
+    fake_credentials(monkeypatch)
+    with mock_aws():
+        yield
 
 
 def pytest_configure(config: pytest.Config) -> None:

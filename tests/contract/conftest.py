@@ -7,18 +7,16 @@ indexes that are deployed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
 import boto3
 import pytest
 import yaml
-from moto import mock_aws
 
 from tests.conftest import ROOT
 
-REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 T = TypeVar("T")
@@ -68,20 +66,6 @@ def create_state_machine(name: str) -> str:
         name=name, definition=json.dumps(definition), roleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}"
     )["stateMachineArn"]
     return arn
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """In-process moto with fake credentials, whatever endpoint the caller's environment names."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield
 
 
 def implementation(request: pytest.FixtureRequest, fake: Callable[[], T], adapter: Callable[[], T]) -> T:

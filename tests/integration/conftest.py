@@ -15,24 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from moto import mock_aws
 
 from tests.conftest import ROOT
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """In-process moto with fake credentials, whatever endpoint the caller's environment names."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield
 
 
 def free_port() -> int:

@@ -35,7 +35,7 @@ from sentiment_local.functions import Invocation
 from sentiment_local.gateway import authorize
 from sentiment_local.resources import create_buckets, create_queues, create_tables
 from sentiment_local.template import Route, Template
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fake_credentials
 from tests.integration.conftest import free_port
 
 QUEUE_ENDPOINT = "https://sqs.us-east-1.amazonaws.com"
@@ -295,15 +295,7 @@ def model_server(model_dir: Path) -> Iterator[ModelServer]:
 @pytest.fixture(scope="package")  # moto's mock ends with this package; later tests start from nothing
 def stack(model_server: ModelServer) -> Iterator[Stack]:
     patch = pytest.MonkeyPatch()
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_DEV": "false",
-    }.items():
-        patch.setenv(name, value)
-    patch.delenv("AWS_ENDPOINT_URL", raising=False)
+    fake_credentials(patch, POWERTOOLS_TRACE_DISABLED="1", POWERTOOLS_DEV="false")
     with mock_aws():
         template = Template.read(ROOT / "template.yaml", prefix="test")
         create_tables(template, boto3.client("dynamodb"))
