@@ -83,10 +83,10 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-# The inner loop: the unit and integration tests on every core (pytest-xdist), less the few marked slow, which
-# train on the full data set for minutes; make test runs those too, and the system tests.
+# The inner loop: the unit and integration tests on every core (pytest-xdist), a file's tests on one worker so
+# that its fixtures train once, less the few marked slow (docs/development.md); make test runs every test.
 check: lint $(VENV)/.installed-finetune ## lint, type-check, and the unit and integration tests in parallel, less the slow ones (about 3 minutes)
-	$(PY) -m pytest tests/unit tests/integration -n auto --dist loadgroup -m "not slow"
+	$(PY) -m pytest tests/unit tests/integration -n auto --dist loadfile -m "not slow"
 
 test: lint validate unit ## lint, type-check, validate the template and run every test
 
