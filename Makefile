@@ -84,9 +84,10 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # The inner loop: the unit and integration tests on every core (pytest-xdist), a file's tests on one worker so
-# that its fixtures train once, less the few marked slow (docs/development.md); make test runs every test.
-check: lint $(VENV)/.installed-finetune ## lint, type-check, and the unit and integration tests in parallel, less the slow ones (about 3 minutes)
-	$(PY) -m pytest tests/unit tests/integration -n auto --dist loadfile -m "not slow"
+# that its fixtures train once, less the few marked slow (docs/development.md); make test runs every test. One
+# BLAS thread each: the workers fill the cores already, and OpenBLAS's idle threads spin (a third of the CPU time).
+check: lint $(VENV)/.installed-finetune ## lint, type-check, and the unit and integration tests in parallel, less the slow ones (about 4 minutes on 2 cores)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest tests/unit tests/integration -n auto --dist loadfile -m "not slow"
 
 test: lint validate unit ## lint, type-check, validate the template and run every test
 
