@@ -50,7 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    del session, exitstatus
+    del exitstatus
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the run that started the workers writes the one report, after them
     usage = Path(os.environ["LOCAL_IAM_USAGE"])
     if usage.exists():
         from sentiment_local.iam_report import main as report  # noqa: PLC0415 - only when a stack ran

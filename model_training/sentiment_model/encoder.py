@@ -199,6 +199,6 @@ class EmbeddingCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         keys = np.array(list(self._vectors), dtype="U64")
         vectors = np.stack(list(self._vectors.values())) if self._vectors else np.empty((0, 0), np.float16)
-        scratch = self.path.with_suffix(".tmp.npz")
+        scratch = self.path.with_suffix(f".{os.getpid()}.tmp.npz")  # one each: trainings in parallel share the folder
         np.savez(scratch, keys=keys, vectors=vectors)
         os.replace(scratch, self.path)

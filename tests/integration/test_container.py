@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sentiment_local.template import Template
 from sentiment_model.training import LIBRARIES
 from tests.conftest import ROOT
@@ -94,6 +96,7 @@ def test_serve_starts_and_answers_ping(model_dir: Path) -> None:
         assert wait_for_ping(url).status_code == 200
 
 
+@pytest.mark.slow  # a training job in a fresh container: the whole golden split encoded with no cache
 def test_train_runs_as_a_sagemaker_training_job(tmp_path: Path) -> None:
     """SageMaker runs ``<image> train`` with no arguments and no ``SM_*`` variables: the channels are
     under /opt/ml/input/data, the hyper-parameters in /opt/ml/input/config (``ML_ROOT`` moves /opt/ml

@@ -72,6 +72,7 @@ def golden_scores(encoder: Path) -> tuple[float, float]:
     return metrics["reviews_accuracy"], metrics["tweets_macro_f1"]
 
 
+@pytest.mark.slow  # two trainings, each encoding the whole golden split afresh: about two minutes
 def test_int8_quantization_costs_at_most_a_point_on_the_golden_split(exported: dict[str, object]) -> None:
     fp32 = golden_scores(Path(str(exported["fp32"])))
     int8 = golden_scores(Path(str(exported["int8"])))

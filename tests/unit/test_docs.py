@@ -62,6 +62,7 @@ COMMANDS: dict[str, Run | Exempt] = {
     "make up": Run(
         f"{LOCAL_STACK}::test_it_prints_the_urls_and_the_admin_key", "make up, as tests/system/conftest.py starts it"
     ),
+    "make check": Exempt("the inner loop: lint and the unit and integration tests, all of which make test runs too"),
     "make test": Exempt("the test command itself, which includes this test: CI runs it on a fresh clone (.ci/run)"),
     (
         "curl -s localhost:3000/comments -H 'Content-Type: application/json'"

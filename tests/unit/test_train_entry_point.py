@@ -156,6 +156,7 @@ def write_feedback(folder: Path) -> None:
         (folder / f"{i}.json").write_text(json.dumps(record))
 
 
+@pytest.mark.slow  # a second training, and the champion scored on the whole golden split
 def test_the_champion_is_evaluated_on_the_same_rows_as_the_candidate(
     opt_ml: Path, champion: ChampionRun, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -70,6 +70,7 @@ def test_the_encoder_model_beats_tfidf_on_the_same_small_sample(
     assert encoder["tweets_macro_f1"] > tfidf["tweets_macro_f1"] + 0.03
 
 
+@pytest.mark.slow  # the encoder kind trained again with no cache: every text encoded afresh
 def test_training_is_repeatable(small_training: TrainingResult, small_tfidf_training: TrainingResult) -> None:
     texts = ["what a waste of two hours", "my flight is at 6pm", "a triumph"]
     # The encoder kind, once from the cache and once encoding every text again: the same model.
