@@ -52,7 +52,7 @@ def test_the_trigger_counts_an_s3_notification_and_answers_what_it_did(
     )
     assert answer["counted"] == 1
     assert answer["started_run"] is None
-    assert pipeline.registry.state().pending_feedback == 1
+    assert pipeline.state_store.state().pending_feedback == 1
 
 
 def test_the_steps_hand_each_other_what_the_state_machine_passes_on(
@@ -110,8 +110,8 @@ def test_the_steps_hand_each_other_what_the_state_machine_passes_on(
         Context("RecordRunFunction"),
     )
     assert recorded == {"run_id": "run-000001", "status": "SUCCEEDED", "decision": "promoted"}
-    assert pipeline.registry.champion() is not None
-    assert pipeline.registry.champion().version == version  # type: ignore[union-attr]
+    assert pipeline.models.champion() is not None
+    assert pipeline.models.champion().version == version  # type: ignore[union-attr]
 
 
 def test_a_step_that_cannot_work_fails_by_name_for_the_state_machines_catch(

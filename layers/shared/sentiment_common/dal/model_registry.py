@@ -5,7 +5,6 @@ Registering a first champion and promoting are each one transaction.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -13,7 +12,7 @@ from boto3.dynamodb.conditions import Key
 from sentiment_common.dal.registry_items import CHAMPION, CURRENT, MODEL, model_from, model_item, registry_table
 from sentiment_common.errors import ConflictError, NotFoundError
 from sentiment_common.models import utc_now
-from sentiment_common.registry import Champion, ModelRecord, ModelStatus, model_kind
+from sentiment_common.registry import Champion, ModelRecord, ModelStatus, first_champion, promoted
 
 
 def _champion_item(champion: Champion) -> dict[str, Any]:
@@ -49,24 +48,7 @@ class ModelRegistry:
         """Register a first model as champion when there is none yet. False if there already is one."""
         if self.champion() is not None:
             return False
-        now = utc_now()
-        kind, encoder = model_kind(metadata)
-        record = ModelRecord(
-            version=version,
-            kind=kind,
-            encoder=encoder,
-            status=ModelStatus.CHAMPION,
-            metrics=metadata.get("metrics", {}),
-            dataset=metadata.get("dataset", {}),
-            baseline=metadata.get("baseline"),
-            created_at=datetime.fromisoformat(metadata["created_at"]) if "created_at" in metadata else now,
-            training_run=None,
-            model_data_url=model_data_url,
-            sha256=sha256,
-            promoted_at=now,
-            reasons=["the first model"],
-        )
-        champion = Champion(version=version, model_data_url=model_data_url, sha256=sha256, promoted_at=now)
+        record, champion = first_champion(version, model_data_url, sha256, metadata, utc_now())
         name = self._table.name
         return self._table.transact(
             [
@@ -89,13 +71,7 @@ class ModelRegistry:
         if current is not None and current.version == version:
             return current
         now = utc_now()
-        champion = Champion(
-            version=version,
-            model_data_url=model.model_data_url,
-            sha256=model.sha256,
-            promoted_at=now,
-            previous_version=current.version if current else None,
-        )
+        champion = promoted(model, current, now)
         name = self._table.name
         items: list[dict[str, Any]] = [
             {

@@ -11,7 +11,7 @@ import time
 
 from sentiment_common.dal.registry_items import FEEDBACK, PIPELINE, RUN, STATE, registry_table, run_item
 from sentiment_common.models import utc_now
-from sentiment_common.registry import HeldBack, PipelineState, RunRequest, RunStatus, TrainingRun, run_id_of
+from sentiment_common.registry import HeldBack, PipelineState, RunRequest, TrainingRun, claimed_run
 
 SEEN_FOR_SECONDS = 30 * 24 * 3600
 STATE_KEY = {"pk": PIPELINE, "sk": STATE}
@@ -72,16 +72,7 @@ class PipelineStateStore:
         The feedback the run will train on is subtracted from the count; what arrives meanwhile stays.
         """
         generation = state.generation + 1
-        run = TrainingRun(
-            run_id=run_id_of(generation),
-            status=RunStatus.RUNNING,
-            trigger=request.trigger,
-            action=request.action,
-            candidate_version=request.version,
-            started_at=utc_now(),
-            feedback_count=request.feedback_count,
-            started_by_request=request.started_by_request,
-        )
+        run = claimed_run(generation, request, utc_now())
         name = self._table.name
         claimed = self._table.transact(
             [
