@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from pipeline_function import wiring
 from sentiment_local.template import Template
 from tests.conftest import ROOT
 from tests.integration.pipeline.conftest import Pipeline, model_archive, sha256
@@ -28,12 +28,11 @@ class Context:
 
 
 def handler(template: Template, monkeypatch: pytest.MonkeyPatch, logical_id: str) -> Any:
-    """The function's handler, imported fresh with that function's environment."""
+    """The function's handler, with that function's environment (read on its first call)."""
     for name, value in template.function_environment(logical_id, "").items():
         monkeypatch.setenv(name, value)
+    wiring.reset()
     module_name, attribute = template.resources[logical_id]["Properties"]["Handler"].rsplit(".", 1)
-    for name in [name for name in sys.modules if name.startswith("pipeline_function")]:
-        del sys.modules[name]
     module: ModuleType = importlib.import_module(module_name)
     return getattr(module, attribute)
 
