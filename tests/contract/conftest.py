@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import pytest
@@ -10,9 +11,13 @@ from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.dal.pipeline_state import PipelineStateStore
 from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.ports import ModelRegistryPort, PipelineStatePort, RunLedgerPort
+from sentiment_common.registry import HeldBack
 from sentiment_local.template import Template
 from tests.fakes.registry import FakeRegistry
 from tests.integration.pipeline.conftest import aws  # noqa: F401  (a moto account with the template's tables)
+
+HELD_AT = datetime(2026, 11, 22, 11, 30, tzinfo=UTC)
+HELD_BACK = HeldBack(reason="too soon after the last run", at=HELD_AT, until=HELD_AT + timedelta(minutes=30))
 
 
 class Registry(Protocol):

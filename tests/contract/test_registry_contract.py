@@ -8,17 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sentiment_common.errors import NotFoundError
-from sentiment_common.registry import (
-    Decision,
-    HeldBack,
-    ModelRecord,
-    ModelStatus,
-    RunRequest,
-    RunStatus,
-    TrainingRun,
-    Trigger,
-)
-from tests.contract.conftest import Registry
+from sentiment_common.registry import Decision, ModelRecord, ModelStatus, RunRequest, RunStatus, TrainingRun, Trigger
+from tests.contract.conftest import HELD_BACK, Registry
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 BUCKET = "s3://data-bucket/"
@@ -223,9 +214,8 @@ def test_unknown_models_and_runs_are_not_found(registry: Registry) -> None:
 
 
 def test_taking_the_slot_clears_a_hold_back_and_starting_marks_it(registry: Registry) -> None:
-    at = T0
-    registry.pipeline.hold_back(HeldBack(reason="too soon", at=at, until=at + timedelta(minutes=30)))
-    assert registry.pipeline.state().held_back == HeldBack(reason="too soon", at=at, until=at + timedelta(minutes=30))
+    registry.pipeline.hold_back(HELD_BACK)
+    assert registry.pipeline.state().held_back == HELD_BACK
 
     run = registry.pipeline.claim_run(registry.pipeline.state(), RunRequest(trigger=Trigger.MANUAL))
     assert run is not None

@@ -3,29 +3,20 @@ state machine and the monitoring counters."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
 
-from pipeline_function.adapters.store import CHAMPION_POINTER
+from pipeline_function.adapters.store import DataStore
 from sentiment_common.monitoring import DayCounts
-from sentiment_common.registry import Champion, RunRequest
+from sentiment_common.registry import RunRequest
 
 
-class FakeDataStore:
+class FakeDataStore(DataStore):
+    """The bucket's objects in a dict; addresses and the champion pointer as the adapter makes them."""
+
     def __init__(self, bucket: str = "data-bucket") -> None:
-        self.bucket = bucket
+        super().__init__(bucket)
         self.objects: dict[str, bytes] = {}
-
-    def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
-
-    def key_of(self, uri: str) -> str:
-        prefix = f"s3://{self.bucket}/"
-        if not uri.startswith(prefix):
-            raise ValueError(f"{uri} is not in the data bucket {self.bucket}")
-        return uri[len(prefix) :]
 
     def keys(self, prefix: str) -> Iterator[str]:
         yield from sorted(key for key in self.objects if key.startswith(prefix))
@@ -41,13 +32,6 @@ class FakeDataStore:
 
     def copy(self, source_key: str, key: str) -> None:
         self.objects[key] = self.objects[source_key]
-
-    def point_at(self, champion: Champion) -> None:
-        self.write(CHAMPION_POINTER, champion.pointer(), "application/json")
-
-    def pointer(self) -> dict[str, Any] | None:
-        data = self.read_if_exists(CHAMPION_POINTER)
-        return None if data is None else dict(json.loads(data))
 
 
 class FakeWorkflow:

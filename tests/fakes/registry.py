@@ -5,18 +5,18 @@ runs listed newest first a page at a time. ``tests/contract`` holds both to the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from sentiment_common.dal.comments import decode_token, encode_token
 from sentiment_common.errors import ConflictError, NotFoundError
 from sentiment_common.models import utc_now
 from sentiment_common.registry import (
     Champion,
-    Decision,
     HeldBack,
     ModelRecord,
     ModelStatus,
     PipelineState,
+    RunOutcome,
     RunRequest,
     RunStatus,
     RunStep,
@@ -119,23 +119,11 @@ class FakeRunLedger:
         self,
         run_id: str,
         status: RunStatus,
-        *,
-        decision: Decision | None = None,
-        candidate_version: str | None = None,
-        metrics: dict[str, Any] | None = None,
-        reasons: list[str] | None = None,
-        error: str | None = None,
+        **outcome: Unpack[RunOutcome],
     ) -> bool:
         run = self.data.runs.get(run_id)
         finished = run is not None and run.status is RunStatus.RUNNING
         if run is not None and finished:
-            outcome = {
-                "decision": decision,
-                "candidate_version": candidate_version,
-                "metrics": metrics,
-                "reasons": reasons,
-                "error": error,
-            }
             self.data.runs[run_id] = TrainingRun.model_validate(
                 run.model_dump()
                 | {"status": status, "finished_at": utc_now()}

@@ -189,7 +189,7 @@ def test_a_promotion_is_deployed_then_recorded_and_frees_the_slot(registry: Fake
         DeployInput(run_id=run_id, version="v2"), registry.models, registry.runs, store, endpoint=None, settings=_ecs()
     )
     assert deployment.version == "v2"
-    assert store.pointer() == {**(store.pointer() or {}), "version": "v2"}
+    assert (store.pointer() or {})["version"] == "v2"  # the service follows the pointer
 
     outcome = Outcome(status="SUCCEEDED", decision="promoted", version="v2", metrics=GOOD)
     answer = record(RecordInput(run_id=run_id, outcome=outcome), registry.models, registry.runs, store)

@@ -7,14 +7,14 @@ them for unit tests, and the contract tests in ``tests/contract`` hold both to t
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from sentiment_common.registry import (
     Champion,
-    Decision,
     HeldBack,
     ModelRecord,
     PipelineState,
+    RunOutcome,
     RunRequest,
     RunStatus,
     TrainingRun,
@@ -74,12 +74,7 @@ class RunLedgerPort(Protocol):
         self,
         run_id: str,
         status: RunStatus,
-        *,
-        decision: Decision | None = None,
-        candidate_version: str | None = None,
-        metrics: dict[str, Any] | None = None,
-        reasons: list[str] | None = None,
-        error: str | None = None,
+        **outcome: Unpack[RunOutcome],
     ) -> bool:
         """Record a running run's outcome and free the run slot; False if it was already recorded or
         there is no such run."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -179,6 +179,16 @@ class RunRequest(BaseModel):
     started_by_request: Annotated[
         str | None, Field(description="The API request id of the call that started it; every step logs it")
     ] = None
+
+
+class RunOutcome(TypedDict, total=False):
+    """What finishing a run records beside its status."""
+
+    decision: Decision | None
+    candidate_version: str | None
+    metrics: Metrics | None
+    reasons: list[str] | None
+    error: str | None
 
 
 def run_id_of(generation: int) -> str:

@@ -122,10 +122,10 @@ class Pipeline:
             records.append(record)
         return {"Records": records}
 
-    def notify(self, *keys: str, guard: RunGuard = UNGUARDED) -> TriggerReport:
-        """The trigger function's work for one notification naming ``keys``."""
+    def notify(self, *keys: str, guard: RunGuard = UNGUARDED, bucket: str | None = None) -> TriggerReport:
+        """The trigger function's work for one notification naming ``keys`` (in ``bucket``, this one's unless given)."""
         return on_feedback(
-            self.event(*keys),
+            self.event(*keys, bucket=bucket),
             self.state_store,
             self.runs,
             self.store,

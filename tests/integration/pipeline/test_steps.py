@@ -16,7 +16,7 @@ from pipeline_function.logic.evaluate import evaluate
 from pipeline_function.logic.prepare import prepare
 from pipeline_function.logic.record import record
 from pipeline_function.settings import DeploySettings
-from pipeline_function.steps import DeployInput, EvaluateInput, Outcome, PrepareInput, RecordInput
+from pipeline_function.steps import DeployInput, Deployment, EvaluateInput, Outcome, PrepareInput, RecordInput
 from sentiment_common.inference import HttpModel
 from sentiment_common.models import FeedbackRecord
 from sentiment_common.registry import (
@@ -272,6 +272,17 @@ def ecs(pipeline: Pipeline, service: FakeModelService, monkeypatch: pytest.Monke
     return DeploySettings.from_environment()
 
 
+def _deploy_v2(pipeline: Pipeline, run_id: str, ecs: DeploySettings) -> Deployment:
+    return deploy.start(
+        DeployInput(run_id=run_id, version="v2"),
+        pipeline.models,
+        pipeline.runs,
+        pipeline.store,
+        endpoint=None,
+        settings=ecs,
+    )
+
+
 def _candidate_v2(pipeline: Pipeline) -> str:
     """Champion v1, candidate v2 evaluated by run-000001, which holds the run slot."""
     _register_champion(pipeline, "v1")
@@ -301,14 +312,7 @@ def _candidate_v2(pipeline: Pipeline) -> str:
 def test_deploying_points_the_service_at_the_version(pipeline: Pipeline, ecs: DeploySettings) -> None:
     run_id = _candidate_v2(pipeline)
 
-    deployment = deploy.start(
-        DeployInput(run_id=run_id, version="v2"),
-        pipeline.models,
-        pipeline.runs,
-        pipeline.store,
-        endpoint=None,
-        settings=ecs,
-    )
+    deployment = _deploy_v2(pipeline, run_id, ecs)
 
     pointer = pipeline.store.pointer()
     assert pointer is not None
@@ -330,14 +334,7 @@ def test_the_deployment_is_ready_once_the_service_answers_with_the_new_version(
     pipeline: Pipeline, ecs: DeploySettings, service: FakeModelService
 ) -> None:
     run_id = _candidate_v2(pipeline)
-    deployment = deploy.start(
-        DeployInput(run_id=run_id, version="v2"),
-        pipeline.models,
-        pipeline.runs,
-        pipeline.store,
-        endpoint=None,
-        settings=ecs,
-    )
+    deployment = _deploy_v2(pipeline, run_id, ecs)
     client = HttpModel(ecs)
 
     still_old = deploy.check(deployment, None, client)
@@ -352,14 +349,7 @@ def test_a_service_that_never_serves_the_new_version_fails_the_deployment(
     pipeline: Pipeline, ecs: DeploySettings
 ) -> None:
     run_id = _candidate_v2(pipeline)
-    deployment = deploy.start(
-        DeployInput(run_id=run_id, version="v2"),
-        pipeline.models,
-        pipeline.runs,
-        pipeline.store,
-        endpoint=None,
-        settings=ecs,
-    )
+    deployment = _deploy_v2(pipeline, run_id, ecs)
     client = HttpModel(ecs)
 
     for _ in range(deployment.max_checks - 1):
@@ -373,14 +363,7 @@ def test_a_service_that_does_not_answer_is_not_ready_and_the_failure_says_why(
     pipeline: Pipeline, ecs: DeploySettings, service: FakeModelService
 ) -> None:
     run_id = _candidate_v2(pipeline)
-    deployment = deploy.start(
-        DeployInput(run_id=run_id, version="v2"),
-        pipeline.models,
-        pipeline.runs,
-        pipeline.store,
-        endpoint=None,
-        settings=ecs,
-    )
+    deployment = _deploy_v2(pipeline, run_id, ecs)
     client = HttpModel(ecs)
     service.close()
 
@@ -393,14 +376,7 @@ def test_a_service_that_does_not_answer_is_not_ready_and_the_failure_says_why(
 
 def test_a_promoted_run_makes_the_version_champion_and_frees_the_slot(pipeline: Pipeline, ecs: DeploySettings) -> None:
     run_id = _candidate_v2(pipeline)
-    deploy.start(
-        DeployInput(run_id=run_id, version="v2"),
-        pipeline.models,
-        pipeline.runs,
-        pipeline.store,
-        endpoint=None,
-        settings=ecs,
-    )
+    _deploy_v2(pipeline, run_id, ecs)
     outcome = Outcome(status="SUCCEEDED", decision="promoted", version="v2", metrics=GOOD, reasons=["better"])
 
     answer = record(RecordInput(run_id=run_id, outcome=outcome), pipeline.models, pipeline.runs, pipeline.store)
@@ -424,14 +400,7 @@ def test_a_failed_run_is_recorded_readably_and_the_service_goes_back_to_the_cham
     pipeline: Pipeline, ecs: DeploySettings
 ) -> None:
     run_id = _candidate_v2(pipeline)
-    deploy.start(
-        DeployInput(run_id=run_id, version="v2"),
-        pipeline.models,
-        pipeline.runs,
-        pipeline.store,
-        endpoint=None,
-        settings=ecs,
-    )
+    _deploy_v2(pipeline, run_id, ecs)
     cause = {"errorMessage": "the service still answers with v1", "errorType": "DeploymentFailedError"}
     outcome = Outcome(status="FAILED", error={"Error": "DeploymentFailedError", "Cause": json.dumps(cause)})
 

@@ -9,13 +9,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline_function.logic.trigger import on_feedback
 from pipeline_function.settings import TriggerSettings
 from sentiment_common import runs
 from sentiment_common.models import utc_now
 from sentiment_common.registry import Action, RunRequest, RunStatus, Trigger
 from sentiment_common.runs import RunGuard, start_run
-from tests.integration.pipeline.conftest import THRESHOLD, UNGUARDED, Pipeline, create_state_machine
+from tests.integration.pipeline.conftest import THRESHOLD, Pipeline, create_state_machine
 
 
 def _feedback_keys(pipeline: Pipeline, count: int) -> list[str]:
@@ -136,15 +135,7 @@ def test_objects_outside_feedback_or_in_another_bucket_are_ignored(pipeline: Pip
     (elsewhere,) = _feedback_keys(pipeline, 1)
 
     report = pipeline.notify(model, not_json_name)
-    foreign = on_feedback(
-        pipeline.event(elsewhere, bucket="someone-elses-bucket"),
-        pipeline.state_store,
-        pipeline.runs,
-        pipeline.store,
-        pipeline.workflow,
-        threshold=THRESHOLD,
-        guard=UNGUARDED,
-    )
+    foreign = pipeline.notify(elsewhere, bucket="someone-elses-bucket")
 
     assert (report.ignored, report.counted, report.malformed) == (2, 0, [])
     assert (foreign.ignored, foreign.counted) == (1, 0)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Any, Unpack
 
 from boto3.dynamodb.conditions import Key
 
@@ -11,7 +12,7 @@ from sentiment_common.dal.pipeline_state import PipelineStateStore
 from sentiment_common.dal.registry_items import RUN, encode, registry_table, run_from, run_item
 from sentiment_common.errors import NotFoundError
 from sentiment_common.models import utc_now
-from sentiment_common.registry import Decision, RunStatus, RunStep, TrainingRun
+from sentiment_common.registry import RunOutcome, RunStatus, RunStep, TrainingRun
 
 
 class RunLedger:
@@ -63,24 +64,15 @@ class RunLedger:
         self,
         run_id: str,
         status: RunStatus,
-        *,
-        decision: Decision | None = None,
-        candidate_version: str | None = None,
-        metrics: dict[str, Any] | None = None,
-        reasons: list[str] | None = None,
-        error: str | None = None,
+        **outcome: Unpack[RunOutcome],
     ) -> bool:
         """Record the outcome and free the run slot. False if it was already recorded, or there is no
         such run (nothing is written then: a run item is whole or absent)."""
         fields: dict[str, Any] = {"status": status.value, "finished_at": utc_now().isoformat()}
-        optional = {
-            "decision": decision.value if decision else None,
-            "candidate_version": candidate_version,
-            "metrics": encode("metrics", metrics) if metrics is not None else None,
-            "reasons": encode("reasons", reasons) if reasons is not None else None,
-            "error": error,
+        recorded = {name: value for name, value in outcome.items() if value is not None}
+        fields |= {
+            name: value.value if isinstance(value, Enum) else encode(name, value) for name, value in recorded.items()
         }
-        fields |= {name: value for name, value in optional.items() if value is not None}
         finish = {
             "Update": {
                 "TableName": self._table.name,
