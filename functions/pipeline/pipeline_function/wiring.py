@@ -4,6 +4,7 @@ container. :func:`reset` forgets them all, for tests that change the environment
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -33,11 +34,15 @@ def run_step(correlation_id_path: str = "run_id") -> Callable[[Handler], Handler
     the trace, the metrics."""
 
     def wrap(handler: Handler) -> Handler:
-        traced = tracer.capture_lambda_handler(metrics.log_metrics(handler))
-        wrapped: Handler = logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)(
-            log_run_origin(traced)
-        )
-        return wrapped
+        @logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)
+        @log_run_origin
+        @tracer.capture_lambda_handler
+        @metrics.log_metrics
+        @functools.wraps(handler)
+        def step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+            return handler(event, context)
+
+        return step
 
     return wrap
 
