@@ -16,7 +16,7 @@ import boto3
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sentiment_common.dal.registry import Registry
+from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_deploy import deploy, destroy, policy, smoke, training, web
 from sentiment_deploy.stack import ROOT, SAMCONFIG, DeployError, Target, find_stack, samconfig_overrides
 
@@ -149,7 +149,7 @@ def _prepare(args: argparse.Namespace, target: Target, session: boto3.Session) -
 def _finish(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
     stack = find_stack(session.client("cloudformation"), target.stack_name)
     print(deploy.wait_until_serving(session, stack))
-    champion = Registry(stack.output("RegistryTableName")).champion()
+    champion = ModelRegistry(stack.output("RegistryTableName")).champion()
     if champion is None:
         raise DeployError("the registry has no champion: run make deploy")
     deploy.wait_until_healthy(stack.output("ApiUrl"), champion.version)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentiment_common.dal.registry import Registry
+from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.registry import Champion
 from sentiment_deploy import image, training
 from sentiment_deploy.bootstrap import (
@@ -104,7 +104,7 @@ def prepare(session: Any, stack: DeployedStack, options: Options, run: image.Run
     image_uri = model_image(session, stack, options, run)
     for key in upload_training_data(s3, bucket):
         print(f"uploaded  s3://{bucket}/{key}")
-    registry = Registry(stack.output("RegistryTableName"))
+    registry = ModelRegistry(stack.output("RegistryTableName"))
     current = registry.champion()
     if current is None:
         champion, metadata = first_model(session, stack, options, image_uri)

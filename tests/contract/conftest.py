@@ -1,4 +1,5 @@
-"""Moto and the template's tables, for running each contract suite against the boto3 adapter.
+"""Moto and the template's tables, for running each contract suite against the boto3 adapter; the
+registry's three stores as one fixture.
 
 The tables are created from ``template.yaml``'s own definitions, so the adapter is held to the keys and
 indexes that are deployed.
@@ -8,16 +9,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import boto3
 import pytest
 import yaml
 
+from sentiment_common.dal.model_registry import ModelRegistry
+from sentiment_common.dal.pipeline_state import PipelineStateStore
+from sentiment_common.dal.run_ledger import RunLedger
+from sentiment_common.ports import ModelRegistryPort, PipelineStatePort, RunLedgerPort
+from sentiment_common.registry import HeldBack
 from tests.conftest import ROOT
+from tests.fakes.registry import FakeRegistry
 
 ACCOUNT = "123456789012"
+HELD_AT = datetime(2026, 11, 22, 11, 30, tzinfo=UTC)
+HELD_BACK = HeldBack(reason="too soon after the last run", at=HELD_AT, until=HELD_AT + timedelta(minutes=30))
 
 T = TypeVar("T")
 
@@ -74,3 +84,21 @@ def implementation(request: pytest.FixtureRequest, fake: Callable[[], T], adapte
         return fake()
     request.getfixturevalue("aws")
     return adapter()
+
+
+class Registry(Protocol):
+    models: ModelRegistryPort
+    runs: RunLedgerPort
+    pipeline: PipelineStatePort
+
+
+class DynamoRegistry:
+    def __init__(self, table: str) -> None:
+        self.models = ModelRegistry(table)
+        self.runs = RunLedger(table)
+        self.pipeline = PipelineStateStore(table)
+
+
+@pytest.fixture(params=["dynamodb", "fake"])
+def registry(request: pytest.FixtureRequest) -> Registry:
+    return implementation(request, FakeRegistry.empty, lambda: DynamoRegistry(create_table("RegistryTable")))

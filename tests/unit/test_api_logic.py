@@ -12,7 +12,8 @@ from api_function.logic.monitoring import report
 from api_function.services import Services
 from sentiment_common.errors import InvalidInputError, NotFoundError, ServiceUnavailableError
 from sentiment_common.models import Comment, CommentStatus, FeedbackMark, FeedbackRecord, utc_now
-from sentiment_common.registry import Champion, ModelRecord
+from sentiment_common.registry import Champion
+from tests.fakes.registry import FakeRegistry
 from tests.fakes.stores import (
     FakeComments,
     FakeFeedback,
@@ -26,19 +27,13 @@ from tests.fakes.stores import (
 pytestmark = pytest.mark.usefixtures("metrics_namespace")
 
 
-class FakeRegistry:
-    """Only what the monitoring report asks: the champion and its record (none registered here)."""
-
-    def __init__(self, champion: str | None = None) -> None:
-        self._champion = champion
-
-    def champion(self) -> Champion | None:
-        if self._champion is None:
-            return None
-        return Champion(version=self._champion, model_data_url="s3://models/model.tar.gz", sha256="0" * 64)
-
-    def get_model(self, version: str) -> ModelRecord:
-        raise NotFoundError(f"no model {version}")
+def registry_with_champion(version: str) -> FakeRegistry:
+    """A champion whose model record is not registered: the report has no baseline to read for it."""
+    registry = FakeRegistry.empty()
+    registry.models.data.champion = Champion(
+        version=version, model_data_url="s3://models/model.tar.gz", sha256="0" * 64
+    )
+    return registry
 
 
 def services(**changes: Any) -> Services:
@@ -49,9 +44,10 @@ def services(**changes: Any) -> Services:
         "pending": FakeQueue(),
         "model": FakeModel(),
         "backend": "ecs",
-        "registry": FakeRegistry(),
         "workflow": FakeWorkflow(),
     }
+    registry = changes.pop("registry", None) or FakeRegistry.empty()
+    stores |= {"models": registry.models, "runs": registry.runs, "pipeline": registry.pipeline}
     return Services(**(stores | changes))
 
 
@@ -216,7 +212,7 @@ def test_an_explanation_while_the_model_is_down_is_a_service_unavailable() -> No
 
 
 def test_the_report_puts_the_champion_first_then_the_newest_versions() -> None:
-    given = services(registry=FakeRegistry("2026-03-01-b"))
+    given = services(registry=registry_with_champion("2026-03-01-b"))
     when = utc_now().date()
     for version in ("2026-01-01-a", "2026-02-01-c"):
         given.monitoring.labelled(prediction(version=version), "positive", None, when, first=False)

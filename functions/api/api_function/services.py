@@ -6,12 +6,23 @@ from dataclasses import dataclass
 
 from sentiment_common.dal.comments import CommentsRepository
 from sentiment_common.dal.feedback import FeedbackStore
+from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pending import PendingQueue
-from sentiment_common.dal.registry import Registry
+from sentiment_common.dal.pipeline_state import PipelineStateStore
+from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.inference import ModelClient, model_client
-from sentiment_common.ports import CommentStore, FeedbackArchive, MonitoringCounters, RetrainWorkflow, RetryQueue
+from sentiment_common.ports import (
+    CommentStore,
+    FeedbackArchive,
+    ModelRegistryPort,
+    MonitoringCounters,
+    PipelineStatePort,
+    RetrainWorkflow,
+    RetryQueue,
+    RunLedgerPort,
+)
 from sentiment_common.settings import ApiSettings
 
 
@@ -23,7 +34,9 @@ class Services:
     pending: RetryQueue
     model: ModelClient
     backend: str
-    registry: Registry
+    models: ModelRegistryPort
+    runs: RunLedgerPort
+    pipeline: PipelineStatePort
     workflow: RetrainWorkflow
 
     @classmethod
@@ -35,6 +48,8 @@ class Services:
             pending=PendingQueue(settings.pending_queue_url),
             model=model_client(settings),
             backend=settings.inference_backend.value,
-            registry=Registry(settings.registry_table),
+            models=ModelRegistry(settings.registry_table),
+            runs=RunLedger(settings.registry_table),
+            pipeline=PipelineStateStore(settings.registry_table),
             workflow=Workflow(settings.state_machine_arn),
         )

@@ -6,22 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline_function.adapters.store import DataStore
 from pipeline_function.logic.record import record
-from pipeline_function.origin import log_run_origin
 from pipeline_function.steps import RecordInput
-from sentiment_common.dal.registry import Registry
-from sentiment_common.observability import logger, metrics, tracer
-from sentiment_common.settings import RegistrySettings
-
-settings = RegistrySettings.from_environment()
-registry = Registry(settings.registry_table)
-store = DataStore(settings.data_bucket)
+from pipeline_function.wiring import run_step, stores
 
 
-@logger.inject_lambda_context(correlation_id_path="run_id", clear_state=True)
-@log_run_origin
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@run_step()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return record(RecordInput.model_validate(event), registry, store)
+    built = stores()
+    return record(RecordInput.model_validate(event), built.models, built.runs, built.data)

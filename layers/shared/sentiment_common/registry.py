@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -181,7 +181,65 @@ class RunRequest(BaseModel):
     ] = None
 
 
+class RunOutcome(TypedDict, total=False):
+    """What finishing a run records beside its status."""
+
+    decision: Decision | None
+    candidate_version: str | None
+    metrics: Metrics | None
+    reasons: list[str] | None
+    error: str | None
+
+
 def run_id_of(generation: int) -> str:
     """Run ids are the execution names: one per generation of the pipeline state, so a duplicate or
     replayed event that finds the same generation can only ever name the same execution."""
     return f"run-{generation:06d}"
+
+
+def claimed_run(generation: int, request: RunRequest, now: datetime) -> TrainingRun:
+    """The run that taking the slot for ``generation`` records."""
+    return TrainingRun(
+        run_id=run_id_of(generation),
+        status=RunStatus.RUNNING,
+        trigger=request.trigger,
+        action=request.action,
+        candidate_version=request.version,
+        started_at=now,
+        feedback_count=request.feedback_count,
+        started_by_request=request.started_by_request,
+    )
+
+
+def first_champion(
+    version: str, model_data_url: str, sha256: str, metadata: dict[str, Any], now: datetime
+) -> tuple[ModelRecord, Champion]:
+    """A first model, registered as champion from its ``metadata.json``."""
+    kind, encoder = model_kind(metadata)
+    record = ModelRecord(
+        version=version,
+        kind=kind,
+        encoder=encoder,
+        status=ModelStatus.CHAMPION,
+        metrics=metadata.get("metrics", {}),
+        dataset=metadata.get("dataset", {}),
+        baseline=metadata.get("baseline"),
+        created_at=datetime.fromisoformat(metadata["created_at"]) if "created_at" in metadata else now,
+        training_run=None,
+        model_data_url=model_data_url,
+        sha256=sha256,
+        promoted_at=now,
+        reasons=["the first model"],
+    )
+    return record, Champion(version=version, model_data_url=model_data_url, sha256=sha256, promoted_at=now)
+
+
+def promoted(model: ModelRecord, current: Champion | None, now: datetime) -> Champion:
+    """The champion ``model`` becomes, in place of ``current``."""
+    return Champion(
+        version=model.version,
+        model_data_url=model.model_data_url,
+        sha256=model.sha256,
+        promoted_at=now,
+        previous_version=current.version if current else None,
+    )

@@ -1,10 +1,10 @@
 """Starting a retraining run: shared by the feedback trigger and the API's admin routes.
 
 At most one run is active. The run slot and the run's record are taken in one transaction
-(:meth:`Registry.claim_run`), then the execution is started under the run's id. If the start does
-not happen, the slot says so (``active_started`` false) and :func:`resume` finishes the job; a slot
-whose execution ended without recording its outcome (aborted, timed out, lost with a local stack's
-restart) is released and its run marked failed.
+(:meth:`~sentiment_common.ports.PipelineStatePort.claim_run`), then the execution is started under the
+run's id. If the start does not happen, the slot says so (``active_started`` false) and :func:`resume`
+finishes the job; a slot whose execution ended without recording its outcome (aborted, timed out, lost
+with a local stack's restart) is released and its run marked failed.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sentiment_common.dal.registry import Registry
 from sentiment_common.errors import ConflictError
 from sentiment_common.models import utc_now
 from sentiment_common.observability import count, logger
-from sentiment_common.ports import RetrainWorkflow
+from sentiment_common.ports import PipelineStatePort, RetrainWorkflow, RunLedgerPort
 from sentiment_common.registry import Action, HeldBack, RunRequest, RunStatus, TrainingRun, Trigger
 
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -56,30 +55,32 @@ class RunGuard:
         return None
 
 
-def start_run(registry: Registry, workflow: RetrainWorkflow, request: RunRequest) -> TrainingRun:
+def start_run(
+    pipeline: PipelineStatePort, runs: RunLedgerPort, workflow: RetrainWorkflow, request: RunRequest
+) -> TrainingRun:
     """Claim the slot and start the execution; :class:`ConflictError` when a run is active."""
-    active = resume(registry, workflow)
+    active = resume(pipeline, runs, workflow)
     if active is not None:
         raise ConflictError(f"run {active} is still active; wait for it to finish", [{"run_id": active}])
-    current = registry.state()
-    run = registry.claim_run(current, request)
+    current = pipeline.state()
+    run = pipeline.claim_run(current, request)
     if run is None:
         raise ConflictError("another run started at the same moment; see GET /training")
     execution_arn = workflow.start(run.run_id, request)
-    registry.mark_started(run.run_id, execution_arn)
+    pipeline.mark_started(run.run_id, execution_arn)
     count("RetrainingStarted", trigger=request.trigger.value)
     logger.info("retraining run started", extra={"run_id": run.run_id, "trigger": request.trigger.value})
     return run.model_copy(update={"execution_arn": execution_arn})
 
 
-def resume(registry: Registry, workflow: RetrainWorkflow) -> str | None:
+def resume(pipeline: PipelineStatePort, runs: RunLedgerPort, workflow: RetrainWorkflow) -> str | None:
     """Bring the run slot up to date; returns the run still active, if any."""
-    state = registry.state()
+    state = pipeline.state()
     run_id = state.active_run
     if run_id is None:
         return None
     if not state.active_started:
-        run = registry.get_run(run_id)
+        run = runs.get_run(run_id)
         request = RunRequest(
             action=run.action,
             trigger=run.trigger,
@@ -87,42 +88,44 @@ def resume(registry: Registry, workflow: RetrainWorkflow) -> str | None:
             feedback_count=run.feedback_count,
             started_by_request=run.started_by_request,
         )
-        registry.mark_started(run_id, workflow.start(run_id, request))
+        pipeline.mark_started(run_id, workflow.start(run_id, request))
         logger.info("started a run whose start had not happened", extra={"run_id": run_id})
         return run_id
     status = workflow.status(run_id)
     if status is None or status in FINISHED:
         # The execution ended without its RecordRun step (or is gone): record that, free the slot.
         reason = f"the execution ended as {status}" if status else "the execution no longer exists"
-        registry.finish_run(run_id, RunStatus.FAILED, error=f"{reason} before recording its outcome")
+        runs.finish_run(run_id, RunStatus.FAILED, error=f"{reason} before recording its outcome")
         logger.warning("released a run slot held by an execution that ended", extra={"run_id": run_id})
         return None
     return run_id
 
 
-def _runs_since(registry: Registry, since: datetime) -> list[TrainingRun]:
+def _runs_since(runs: RunLedgerPort, since: datetime) -> list[TrainingRun]:
     """The runs started after ``since`` (and the one before), newest first: a page at a time."""
     found: list[TrainingRun] = []
     token: str | None = None
     while True:
-        page, token = registry.list_runs(25, token)
+        page, token = runs.list_runs(25, token)
         found.extend(page)
         if token is None or not page or page[-1].started_at < since:
             return found
 
 
-def start_if_due(registry: Registry, workflow: RetrainWorkflow, threshold: int, guard: RunGuard) -> TrainingRun | None:
+def start_if_due(
+    pipeline: PipelineStatePort, runs: RunLedgerPort, workflow: RetrainWorkflow, threshold: int, guard: RunGuard
+) -> TrainingRun | None:
     """The trigger's rule: enough new feedback, no active run and the guard's leave → start one. A run
     the guard holds back is recorded with its reason; the next feedback after it allows starts it."""
-    if resume(registry, workflow) is not None:
+    if resume(pipeline, runs, workflow) is not None:
         return None
-    state = registry.state()
+    state = pipeline.state()
     if state.pending_feedback < threshold:
         return None
     now = utc_now()
-    held = guard.held_back(_runs_since(registry, now - max(DAY, guard.min_interval)), now)
+    held = guard.held_back(_runs_since(runs, now - max(DAY, guard.min_interval)), now)
     if held is not None:
-        registry.hold_back(held)
+        pipeline.hold_back(held)
         count("RetrainingHeldBack")
         logger.warning(
             "a due retraining run is held back",
@@ -131,6 +134,6 @@ def start_if_due(registry: Registry, workflow: RetrainWorkflow, threshold: int, 
         return None
     request = RunRequest(trigger=Trigger.FEEDBACK, feedback_count=state.pending_feedback)
     try:
-        return start_run(registry, workflow, request)
+        return start_run(pipeline, runs, workflow, request)
     except ConflictError:
         return None  # another invocation started it

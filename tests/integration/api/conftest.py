@@ -30,7 +30,9 @@ import authorizer_function.handler
 import pending_function.handler
 from api_function import context
 from sentiment_common import observability
-from sentiment_common.dal.registry import Registry
+from sentiment_common.dal.model_registry import ModelRegistry
+from sentiment_common.dal.pipeline_state import PipelineStateStore
+from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_local.functions import Invocation
 from sentiment_local.gateway import authorize
 from sentiment_local.resources import create_buckets, create_queues, create_tables
@@ -244,8 +246,16 @@ class Stack:
                 )
 
     @property
-    def registry(self) -> Registry:
-        return Registry(self.template.physical_name("RegistryTable"))
+    def models(self) -> ModelRegistry:
+        return ModelRegistry(self.template.physical_name("RegistryTable"))
+
+    @property
+    def runs(self) -> RunLedger:
+        return RunLedger(self.template.physical_name("RegistryTable"))
+
+    @property
+    def pipeline(self) -> PipelineStateStore:
+        return PipelineStateStore(self.template.physical_name("RegistryTable"))
 
     def executions(self) -> dict[str, dict[str, Any]]:
         """The retraining state machine's executions: name → status and input."""

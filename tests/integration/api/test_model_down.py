@@ -50,7 +50,7 @@ def test_health_reports_the_model(api: Stack, model_version: str, model_dir: Pat
     assert (up.body["model"]["kind"], up.body["model"]["encoder"]) == (None, None)  # not registered yet
 
     metadata = json.loads((model_dir / "metadata.json").read_text())
-    api.registry.ensure_champion(model_version, "s3://bucket/models/x/model.tar.gz", "ab" * 32, metadata)
+    api.models.ensure_champion(model_version, "s3://bucket/models/x/model.tar.gz", "ab" * 32, metadata)
     known = api.call("GET", "/health").body["model"]
     assert known["kind"] == "encoder"
     assert known["encoder"] == {key: metadata["encoder"][key] for key in ("name", "sha256", "licence")}

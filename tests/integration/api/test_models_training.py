@@ -36,14 +36,13 @@ def _schema_fields(api: Stack, name: str) -> set[str]:
 
 def _champion_and_retired(api: Stack) -> tuple[str, str]:
     """v1 (the first model, retired since) and v2, the champion."""
-    registry = api.registry
-    registry.ensure_champion(
+    api.models.ensure_champion(
         "v1",
         f"s3://{api.bucket}/models/v1/model.tar.gz",
         "11" * 32,
         {"metrics": METRICS, "dataset": {"rows": 100}, "created_at": T0.isoformat()},
     )
-    registry.put_model(
+    api.models.put_model(
         ModelRecord(
             version="v2",
             status=ModelStatus.CANDIDATE,
@@ -57,7 +56,7 @@ def _champion_and_retired(api: Stack) -> tuple[str, str]:
             sha256="22" * 32,
         )
     )
-    registry.promote("v2")
+    api.models.promote("v2")
     return "v2", "v1"
 
 
@@ -142,7 +141,7 @@ def test_starting_a_run_with_a_wrong_key_is_403(api: Stack, authorization: str) 
 
     assert (answer.status, answer.body) == (403, {"message": "Forbidden"})
     assert api.executions() == {}
-    assert api.registry.list_runs(10, None)[0] == []
+    assert api.runs.list_runs(10, None)[0] == []
 
 
 def test_an_admin_route_the_authorizer_did_not_pass_is_403_from_the_function(api: Stack) -> None:
@@ -223,7 +222,7 @@ def test_once_the_active_execution_has_ended_a_new_run_can_start(api: Stack) -> 
 
 def test_runs_are_listed_newest_first_and_read_one_by_one(api: Stack) -> None:
     api.call("POST", "/training", headers=_bearer(api))
-    api.registry.finish_run("run-000001", RunStatus.FAILED, error="NoBaseDataError: upload the training data")
+    api.runs.finish_run("run-000001", RunStatus.FAILED, error="NoBaseDataError: upload the training data")
     api.call("POST", "/training", headers=_bearer(api))
 
     listing = api.call("GET", "/training")
@@ -259,12 +258,11 @@ def test_no_runs_yet_is_an_empty_page(api: Stack) -> None:
 
 
 def test_the_page_says_how_much_feedback_waits_and_why_a_due_run_is_held_back(api: Stack) -> None:
-    registry = api.registry
     for number in range(3):
-        registry.count_feedback(f"feedback/{number}.json")
+        api.pipeline.count_feedback(f"feedback/{number}.json")
     at = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
     reason = "the last run from feedback started at 11:30; runs from feedback start at least 60 minutes apart"
-    registry.hold_back(HeldBack(reason=reason, at=at, until=at + timedelta(minutes=30)))
+    api.pipeline.hold_back(HeldBack(reason=reason, at=at, until=at + timedelta(minutes=30)))
 
     page = api.call("GET", "/training").body
 

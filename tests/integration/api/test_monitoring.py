@@ -35,7 +35,7 @@ TEXTS = [
 
 def register_champion(api: Stack, model_dir: Path) -> dict[str, Any]:
     metadata = json.loads((model_dir / "metadata.json").read_text())
-    api.registry.ensure_champion(metadata["version"], "s3://bucket/models/x/model.tar.gz", "ab" * 32, metadata)
+    api.models.ensure_champion(metadata["version"], "s3://bucket/models/x/model.tar.gz", "ab" * 32, metadata)
     baseline: dict[str, Any] = metadata["baseline"]
     return baseline
 

@@ -18,7 +18,7 @@ from sentiment_deploy.bootstrap import CHAMPION_KEY
 from sentiment_deploy.image import content_tag
 from sentiment_deploy.stack import DeployedStack, find_stack
 
-from sentiment_common.dal.registry import Registry
+from sentiment_common.dal.model_registry import ModelRegistry
 from tests.integration.deploy.conftest import STACK, Deployed
 
 MANIFEST = {
@@ -85,7 +85,7 @@ def test_a_first_deploy_pushes_the_image_uploads_the_data_and_registers_a_champi
         f"data/{split}/{name}.csv" for split in ("base", "golden") for name in ("reviews", "tweets")
     ]
     # the model is stored, hashed and registered as champion; the ECS pointer names it
-    champion = Registry(deployed.output("RegistryTableName")).champion()
+    champion = ModelRegistry(deployed.output("RegistryTableName")).champion()
     assert champion is not None and champion.version == model_version and champion.sha256 == digest
     stored = deployed.setup("s3").get_object(Bucket=bucket, Key=f"models/{model_version}/model.tar.gz")["Body"]
     assert hashlib.sha256(stored.read()).hexdigest() == digest
@@ -110,7 +110,7 @@ def test_a_champion_promoted_since_is_what_the_stack_keeps_serving(
     # Given a stack whose registry's champion is a model a retraining run promoted
     bucket = deployed.output("DataBucketName")
     url = f"s3://{bucket}/training-jobs/run-7/output/model.tar.gz"
-    Registry(deployed.output("RegistryTableName")).ensure_champion("v7", url, "ab" * 32, {})
+    ModelRegistry(deployed.output("RegistryTableName")).ensure_champion("v7", url, "ab" * 32, {})
 
     def no_training(*args: Any) -> None:
         raise AssertionError("a stack with a champion trains no first model")

@@ -22,7 +22,9 @@ from pipeline_function.adapters.store import DataStore
 from pipeline_function.logic.trigger import TriggerReport, on_feedback
 from sentiment_common import observability
 from sentiment_common.dal.feedback import FeedbackStore
-from sentiment_common.dal.registry import Registry
+from sentiment_common.dal.model_registry import ModelRegistry
+from sentiment_common.dal.pipeline_state import PipelineStateStore
+from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.models import FeedbackRecord, Label, new_id
 from sentiment_common.runs import RunGuard
@@ -72,7 +74,9 @@ def sha256(data: bytes) -> str:
 @dataclass
 class Pipeline:
     template: Template
-    registry: Registry
+    models: ModelRegistry
+    runs: RunLedger
+    state_store: PipelineStateStore
     store: DataStore
     workflow: Workflow
     state_machine_arn: str
@@ -118,10 +122,16 @@ class Pipeline:
             records.append(record)
         return {"Records": records}
 
-    def notify(self, *keys: str, guard: RunGuard = UNGUARDED) -> TriggerReport:
-        """The trigger function's work for one notification naming ``keys``."""
+    def notify(self, *keys: str, guard: RunGuard = UNGUARDED, bucket: str | None = None) -> TriggerReport:
+        """The trigger function's work for one notification naming ``keys`` (in ``bucket``, this one's unless given)."""
         return on_feedback(
-            self.event(*keys), self.registry, self.store, self.workflow, threshold=THRESHOLD, guard=guard
+            self.event(*keys, bucket=bucket),
+            self.state_store,
+            self.runs,
+            self.store,
+            self.workflow,
+            threshold=THRESHOLD,
+            guard=guard,
         )
 
     # ---- Step Functions ----
@@ -168,7 +178,9 @@ def pipeline(aws: Template) -> Pipeline:
     state_machine_arn = create_state_machine(aws.arn("RetrainStateMachine"))
     return Pipeline(
         template=aws,
-        registry=Registry(aws.physical_name("RegistryTable")),
+        models=ModelRegistry(aws.physical_name("RegistryTable")),
+        runs=RunLedger(aws.physical_name("RegistryTable")),
+        state_store=PipelineStateStore(aws.physical_name("RegistryTable")),
         store=DataStore(aws.physical_name("DataBucket")),
         workflow=Workflow(state_machine_arn),
         state_machine_arn=state_machine_arn,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from pipeline_function import wiring
 from sentiment_local.template import Template
 from tests.conftest import ROOT
 from tests.integration.pipeline.conftest import Pipeline, model_archive, sha256
@@ -28,12 +28,11 @@ class Context:
 
 
 def handler(template: Template, monkeypatch: pytest.MonkeyPatch, logical_id: str) -> Any:
-    """The function's handler, imported fresh with that function's environment."""
+    """The function's handler, with that function's environment (read on its first call)."""
     for name, value in template.function_environment(logical_id, "").items():
         monkeypatch.setenv(name, value)
+    wiring.reset()
     module_name, attribute = template.resources[logical_id]["Properties"]["Handler"].rsplit(".", 1)
-    for name in [name for name in sys.modules if name.startswith("pipeline_function")]:
-        del sys.modules[name]
     module: ModuleType = importlib.import_module(module_name)
     return getattr(module, attribute)
 
@@ -52,7 +51,7 @@ def test_the_trigger_counts_an_s3_notification_and_answers_what_it_did(
     )
     assert answer["counted"] == 1
     assert answer["started_run"] is None
-    assert pipeline.registry.state().pending_feedback == 1
+    assert pipeline.state_store.state().pending_feedback == 1
 
 
 def test_the_steps_hand_each_other_what_the_state_machine_passes_on(
@@ -110,8 +109,8 @@ def test_the_steps_hand_each_other_what_the_state_machine_passes_on(
         Context("RecordRunFunction"),
     )
     assert recorded == {"run_id": "run-000001", "status": "SUCCEEDED", "decision": "promoted"}
-    assert pipeline.registry.champion() is not None
-    assert pipeline.registry.champion().version == version  # type: ignore[union-attr]
+    assert pipeline.models.champion() is not None
+    assert pipeline.models.champion().version == version  # type: ignore[union-attr]
 
 
 def test_a_step_that_cannot_work_fails_by_name_for_the_state_machines_catch(

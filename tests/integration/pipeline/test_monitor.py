@@ -53,7 +53,7 @@ def emitted(output: str) -> dict[str, float]:
 def test_the_monitor_emits_the_champions_drift_and_the_review_queue(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pipeline.registry.ensure_champion("v1", "s3://b/models/v1/model.tar.gz", "ab" * 32, {"baseline": BASELINE})
+    pipeline.models.ensure_champion("v1", "s3://b/models/v1/model.tar.gz", "ab" * 32, {"baseline": BASELINE})
     store = MonitoringStore(pipeline.template.physical_name("MonitoringTable"))
     today = datetime.now(UTC).date()
     # All positive and very sure: far from a baseline of 40/20/40 spread over the bins.
@@ -77,7 +77,7 @@ def test_the_monitor_emits_the_champions_drift_and_the_review_queue(
 def test_without_enough_comments_there_is_no_drift_metric(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pipeline.registry.ensure_champion("v1", "s3://b/models/v1/model.tar.gz", "ab" * 32, {"baseline": BASELINE})
+    pipeline.models.ensure_champion("v1", "s3://b/models/v1/model.tar.gz", "ab" * 32, {"baseline": BASELINE})
     capsys.readouterr()
 
     answer = handler(pipeline.template, monkeypatch, "MonitorFunction")(

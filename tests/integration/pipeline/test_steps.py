@@ -16,7 +16,7 @@ from pipeline_function.logic.evaluate import evaluate
 from pipeline_function.logic.prepare import prepare
 from pipeline_function.logic.record import record
 from pipeline_function.settings import DeploySettings
-from pipeline_function.steps import DeployInput, EvaluateInput, Outcome, PrepareInput, RecordInput
+from pipeline_function.steps import DeployInput, Deployment, EvaluateInput, Outcome, PrepareInput, RecordInput
 from sentiment_common.inference import HttpModel
 from sentiment_common.models import FeedbackRecord
 from sentiment_common.registry import (
@@ -48,7 +48,7 @@ def _register_champion(pipeline: Pipeline, version: str = "v1") -> bytes:
     key = f"models/{version}/model.tar.gz"
     pipeline.put(key, archive, "application/gzip")
     created = {"metrics": CHAMPION_METRICS, "created_at": (NOW - timedelta(days=3)).isoformat()}
-    assert pipeline.registry.ensure_champion(version, pipeline.store.uri(key), sha256(archive), created)
+    assert pipeline.models.ensure_champion(version, pipeline.store.uri(key), sha256(archive), created)
     return archive
 
 
@@ -58,7 +58,7 @@ def _prepare(pipeline: Pipeline, run_id: str = "run-000001") -> Any:
         execution_arn=pipeline.workflow.execution_arn(run_id),
         request=RunRequest(trigger=Trigger.MANUAL, feedback_count=0),
     )
-    return prepare(request, pipeline.registry, pipeline.store, now=NOW)
+    return prepare(request, pipeline.runs, pipeline.models, pipeline.store, now=NOW)
 
 
 # ---- PrepareDataset ----
@@ -143,7 +143,7 @@ def test_prepare_records_a_run_started_outside_the_api(pipeline: Pipeline) -> No
 
     dataset = _prepare(pipeline, "console-started")
 
-    run = pipeline.registry.get_run("console-started")
+    run = pipeline.runs.get_run("console-started")
     assert (run.status, run.trigger) == (RunStatus.RUNNING, Trigger.MANUAL)
     assert run.execution_arn == pipeline.workflow.execution_arn("console-started")
     assert run.candidate_version == dataset.candidate_version
@@ -153,13 +153,13 @@ def test_prepare_records_a_run_started_outside_the_api(pipeline: Pipeline) -> No
 
 def test_prepare_keeps_what_the_trigger_recorded_about_its_run(pipeline: Pipeline) -> None:
     _upload_training_data(pipeline)
-    state = pipeline.registry.state()
-    claimed = pipeline.registry.claim_run(state, RunRequest(trigger=Trigger.FEEDBACK, feedback_count=10))
+    state = pipeline.state_store.state()
+    claimed = pipeline.state_store.claim_run(state, RunRequest(trigger=Trigger.FEEDBACK, feedback_count=10))
     assert claimed is not None
 
     dataset = _prepare(pipeline, claimed.run_id)
 
-    run = pipeline.registry.get_run(claimed.run_id)
+    run = pipeline.runs.get_run(claimed.run_id)
     assert (run.trigger, run.feedback_count, run.started_at) == (Trigger.FEEDBACK, 10, claimed.started_at)
     assert run.candidate_version == dataset.candidate_version
     assert [step.step for step in run.steps] == ["prepare"]
@@ -172,7 +172,7 @@ JOB = f"sentiment-{VERSION}"
 
 
 def _candidate(pipeline: Pipeline, metrics: dict[str, float], version: str = VERSION) -> tuple[EvaluateInput, bytes]:
-    pipeline.registry.create_run(
+    pipeline.runs.create_run(
         TrainingRun(run_id="run-000001", status=RunStatus.RUNNING, trigger=Trigger.FEEDBACK, started_at=NOW)
     )
     archive = model_archive(
@@ -194,14 +194,14 @@ def _candidate(pipeline: Pipeline, metrics: dict[str, float], version: str = VER
 def test_a_better_candidate_is_registered_and_promoted(pipeline: Pipeline) -> None:
     request, archive = _candidate(pipeline, GOOD)
 
-    evaluation = evaluate(request, pipeline.registry, pipeline.store, tolerance=0.01, floor=0.70)
+    evaluation = evaluate(request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70)
 
     assert evaluation.promote is True
     assert evaluation.sha256 == sha256(archive)
     assert evaluation.model_data_url == pipeline.store.uri(f"models/{VERSION}/model.tar.gz")
     assert pipeline.store.read(f"models/{VERSION}/model.tar.gz") == archive
     assert json.loads(pipeline.store.read(f"models/{VERSION}/metadata.json"))["version"] == VERSION
-    model = pipeline.registry.get_model(VERSION)
+    model = pipeline.models.get_model(VERSION)
     assert model.status is ModelStatus.CANDIDATE
     assert model.sha256 == sha256(archive)
     assert model.metrics == GOOD
@@ -209,21 +209,21 @@ def test_a_better_candidate_is_registered_and_promoted(pipeline: Pipeline) -> No
     assert model.training_run == "run-000001"
     assert model.dataset == {"feedback_rows": 12, "manifest_sha256": "cd" * 32}
     assert model.created_at == NOW
-    assert [step.step for step in pipeline.registry.get_run("run-000001").steps] == ["evaluate"]
+    assert [step.step for step in pipeline.runs.get_run("run-000001").steps] == ["evaluate"]
 
 
 def test_a_much_worse_candidate_is_registered_as_rejected_with_reasons(pipeline: Pipeline) -> None:
     request, _ = _candidate(pipeline, {**GOOD, "tweets_macro_f1": 0.60})
 
-    evaluation = evaluate(request, pipeline.registry, pipeline.store, tolerance=0.01, floor=0.70)
+    evaluation = evaluate(request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70)
 
     assert evaluation.promote is False
     assert "tweets_macro_f1 0.6000 is below the floor 0.70" in evaluation.reasons
     assert "tweets_macro_f1 0.6000 is 0.2000 below the champion's 0.8000 (tolerance 0.01)" in evaluation.reasons
-    model = pipeline.registry.get_model(VERSION)
+    model = pipeline.models.get_model(VERSION)
     assert model.status is ModelStatus.REJECTED
     assert model.reasons == evaluation.reasons
-    step = pipeline.registry.get_run("run-000001").steps[-1]
+    step = pipeline.runs.get_run("run-000001").steps[-1]
     assert step.detail == {"promote": False, "reasons": evaluation.reasons}
 
 
@@ -231,8 +231,8 @@ def test_an_archive_of_another_version_is_refused_and_nothing_is_registered(pipe
     request, _ = _candidate(pipeline, GOOD, version="some-other-version")
 
     with pytest.raises(CandidateArtifactError, match="some-other-version"):
-        evaluate(request, pipeline.registry, pipeline.store, tolerance=0.01, floor=0.70)
-    assert pipeline.registry.list_models() == []
+        evaluate(request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70)
+    assert pipeline.models.list_models() == []
     assert list(pipeline.store.keys("models/")) == []
 
 
@@ -272,12 +272,23 @@ def ecs(pipeline: Pipeline, service: FakeModelService, monkeypatch: pytest.Monke
     return DeploySettings.from_environment()
 
 
+def _deploy_v2(pipeline: Pipeline, run_id: str, ecs: DeploySettings) -> Deployment:
+    return deploy.start(
+        DeployInput(run_id=run_id, version="v2"),
+        pipeline.models,
+        pipeline.runs,
+        pipeline.store,
+        endpoint=None,
+        settings=ecs,
+    )
+
+
 def _candidate_v2(pipeline: Pipeline) -> str:
     """Champion v1, candidate v2 evaluated by run-000001, which holds the run slot."""
     _register_champion(pipeline, "v1")
     archive = model_archive({"version": "v2", "metrics": GOOD})
     key = pipeline.put("models/v2/model.tar.gz", archive, "application/gzip")
-    pipeline.registry.put_model(
+    pipeline.models.put_model(
         ModelRecord(
             version="v2",
             status=ModelStatus.CANDIDATE,
@@ -291,8 +302,8 @@ def _candidate_v2(pipeline: Pipeline) -> str:
             sha256=sha256(archive),
         )
     )
-    run = pipeline.registry.claim_run(
-        pipeline.registry.state(), RunRequest(trigger=Trigger.FEEDBACK, feedback_count=10)
+    run = pipeline.state_store.claim_run(
+        pipeline.state_store.state(), RunRequest(trigger=Trigger.FEEDBACK, feedback_count=10)
     )
     assert run is not None
     return run.run_id
@@ -301,11 +312,11 @@ def _candidate_v2(pipeline: Pipeline) -> str:
 def test_deploying_points_the_service_at_the_version(pipeline: Pipeline, ecs: DeploySettings) -> None:
     run_id = _candidate_v2(pipeline)
 
-    deployment = deploy.start(DeployInput(run_id=run_id, version="v2"), pipeline.registry, pipeline.store, None, ecs)
+    deployment = _deploy_v2(pipeline, run_id, ecs)
 
     pointer = pipeline.store.pointer()
     assert pointer is not None
-    model = pipeline.registry.get_model("v2")
+    model = pipeline.models.get_model("v2")
     assert (pointer["version"], pointer["model_data_url"], pointer["sha256"]) == (
         "v2",
         model.model_data_url,
@@ -313,8 +324,8 @@ def test_deploying_points_the_service_at_the_version(pipeline: Pipeline, ecs: De
     )
     assert (deployment.version, deployment.backend, deployment.max_checks, deployment.ready) == ("v2", "ecs", 3, False)
     assert deployment.reasons == model.reasons
-    assert pipeline.registry.get_run(run_id).steps[-1].detail == {"version": "v2", "backend": "ecs"}
-    champion = pipeline.registry.champion()
+    assert pipeline.runs.get_run(run_id).steps[-1].detail == {"version": "v2", "backend": "ecs"}
+    champion = pipeline.models.champion()
     assert champion is not None
     assert champion.version == "v1"  # until the new model answers and the run is recorded
 
@@ -323,7 +334,7 @@ def test_the_deployment_is_ready_once_the_service_answers_with_the_new_version(
     pipeline: Pipeline, ecs: DeploySettings, service: FakeModelService
 ) -> None:
     run_id = _candidate_v2(pipeline)
-    deployment = deploy.start(DeployInput(run_id=run_id, version="v2"), pipeline.registry, pipeline.store, None, ecs)
+    deployment = _deploy_v2(pipeline, run_id, ecs)
     client = HttpModel(ecs)
 
     still_old = deploy.check(deployment, None, client)
@@ -338,7 +349,7 @@ def test_a_service_that_never_serves_the_new_version_fails_the_deployment(
     pipeline: Pipeline, ecs: DeploySettings
 ) -> None:
     run_id = _candidate_v2(pipeline)
-    deployment = deploy.start(DeployInput(run_id=run_id, version="v2"), pipeline.registry, pipeline.store, None, ecs)
+    deployment = _deploy_v2(pipeline, run_id, ecs)
     client = HttpModel(ecs)
 
     for _ in range(deployment.max_checks - 1):
@@ -352,7 +363,7 @@ def test_a_service_that_does_not_answer_is_not_ready_and_the_failure_says_why(
     pipeline: Pipeline, ecs: DeploySettings, service: FakeModelService
 ) -> None:
     run_id = _candidate_v2(pipeline)
-    deployment = deploy.start(DeployInput(run_id=run_id, version="v2"), pipeline.registry, pipeline.store, None, ecs)
+    deployment = _deploy_v2(pipeline, run_id, ecs)
     client = HttpModel(ecs)
     service.close()
 
@@ -365,21 +376,21 @@ def test_a_service_that_does_not_answer_is_not_ready_and_the_failure_says_why(
 
 def test_a_promoted_run_makes_the_version_champion_and_frees_the_slot(pipeline: Pipeline, ecs: DeploySettings) -> None:
     run_id = _candidate_v2(pipeline)
-    deploy.start(DeployInput(run_id=run_id, version="v2"), pipeline.registry, pipeline.store, None, ecs)
+    _deploy_v2(pipeline, run_id, ecs)
     outcome = Outcome(status="SUCCEEDED", decision="promoted", version="v2", metrics=GOOD, reasons=["better"])
 
-    answer = record(RecordInput(run_id=run_id, outcome=outcome), pipeline.registry, pipeline.store)
+    answer = record(RecordInput(run_id=run_id, outcome=outcome), pipeline.models, pipeline.runs, pipeline.store)
 
     assert answer == {"run_id": run_id, "status": "SUCCEEDED", "decision": "promoted"}
-    champion = pipeline.registry.champion()
+    champion = pipeline.models.champion()
     assert champion is not None
     assert (champion.version, champion.previous_version) == ("v2", "v1")
-    assert pipeline.registry.get_model("v2").status is ModelStatus.CHAMPION
-    assert pipeline.registry.get_model("v1").status is ModelStatus.RETIRED
-    run = pipeline.registry.get_run(run_id)
+    assert pipeline.models.get_model("v2").status is ModelStatus.CHAMPION
+    assert pipeline.models.get_model("v1").status is ModelStatus.RETIRED
+    run = pipeline.runs.get_run(run_id)
     assert (run.status, run.decision, run.candidate_version) == (RunStatus.SUCCEEDED, Decision.PROMOTED, "v2")
     assert (run.metrics, run.reasons) == (GOOD, ["better"])
-    assert pipeline.registry.state().active_run is None
+    assert pipeline.state_store.state().active_run is None
     pointer = pipeline.store.pointer()
     assert pointer is not None
     assert pointer["version"] == "v2"
@@ -389,52 +400,52 @@ def test_a_failed_run_is_recorded_readably_and_the_service_goes_back_to_the_cham
     pipeline: Pipeline, ecs: DeploySettings
 ) -> None:
     run_id = _candidate_v2(pipeline)
-    deploy.start(DeployInput(run_id=run_id, version="v2"), pipeline.registry, pipeline.store, None, ecs)
+    _deploy_v2(pipeline, run_id, ecs)
     cause = {"errorMessage": "the service still answers with v1", "errorType": "DeploymentFailedError"}
     outcome = Outcome(status="FAILED", error={"Error": "DeploymentFailedError", "Cause": json.dumps(cause)})
 
-    answer = record(RecordInput(run_id=run_id, outcome=outcome), pipeline.registry, pipeline.store)
+    answer = record(RecordInput(run_id=run_id, outcome=outcome), pipeline.models, pipeline.runs, pipeline.store)
 
     assert answer == {"run_id": run_id, "status": "FAILED", "decision": None}
-    run = pipeline.registry.get_run(run_id)
+    run = pipeline.runs.get_run(run_id)
     assert run.status is RunStatus.FAILED
     assert run.error == "DeploymentFailedError: the service still answers with v1"
     assert run.decision is None
-    champion = pipeline.registry.champion()
+    champion = pipeline.models.champion()
     assert champion is not None
     assert champion.version == "v1"
-    assert pipeline.registry.get_model("v2").status is ModelStatus.CANDIDATE
+    assert pipeline.models.get_model("v2").status is ModelStatus.CANDIDATE
     pointer = pipeline.store.pointer()
     assert pointer is not None
     assert (pointer["version"], pointer["sha256"]) == ("v1", champion.sha256)
-    assert pipeline.registry.state().active_run is None
+    assert pipeline.state_store.state().active_run is None
 
 
 def test_a_rejected_run_is_recorded_and_the_champion_stays(pipeline: Pipeline) -> None:
     run_id = _candidate_v2(pipeline)
     outcome = Outcome(status="SUCCEEDED", decision="rejected", version="v2", metrics=GOOD, reasons=["worse"])
 
-    record(RecordInput(run_id=run_id, outcome=outcome), pipeline.registry, pipeline.store)
+    record(RecordInput(run_id=run_id, outcome=outcome), pipeline.models, pipeline.runs, pipeline.store)
 
-    run = pipeline.registry.get_run(run_id)
+    run = pipeline.runs.get_run(run_id)
     assert (run.status, run.decision, run.reasons) == (RunStatus.SUCCEEDED, Decision.REJECTED, ["worse"])
-    champion = pipeline.registry.champion()
+    champion = pipeline.models.champion()
     assert champion is not None
     assert champion.version == "v1"
     assert pipeline.store.pointer() is None
-    assert pipeline.registry.state().active_run is None
+    assert pipeline.state_store.state().active_run is None
 
 
 def test_recording_the_same_outcome_twice_changes_nothing_the_second_time(pipeline: Pipeline) -> None:
     run_id = _candidate_v2(pipeline)
     outcome = Outcome(status="SUCCEEDED", decision="promoted", version="v2", metrics=GOOD, reasons=["better"])
-    record(RecordInput(run_id=run_id, outcome=outcome), pipeline.registry, pipeline.store)
-    first = pipeline.registry.get_run(run_id)
+    record(RecordInput(run_id=run_id, outcome=outcome), pipeline.models, pipeline.runs, pipeline.store)
+    first = pipeline.runs.get_run(run_id)
 
-    record(RecordInput(run_id=run_id, outcome=outcome), pipeline.registry, pipeline.store)
+    record(RecordInput(run_id=run_id, outcome=outcome), pipeline.models, pipeline.runs, pipeline.store)
 
-    assert pipeline.registry.get_run(run_id) == first
-    champion = pipeline.registry.champion()
+    assert pipeline.runs.get_run(run_id) == first
+    champion = pipeline.models.champion()
     assert champion is not None
     assert (champion.version, champion.previous_version) == ("v2", "v1")
 
@@ -446,9 +457,9 @@ def test_a_failed_run_that_no_step_recorded_still_leaves_the_runs_readable(pipel
     cause = {"errorMessage": "no training run 'console-rollback'", "errorType": "NotFoundError"}
     outcome = Outcome(status="FAILED", error={"Error": "NotFoundError", "Cause": json.dumps(cause)})
 
-    record(RecordInput(run_id="console-rollback", outcome=outcome), pipeline.registry, pipeline.store)
+    record(RecordInput(run_id="console-rollback", outcome=outcome), pipeline.models, pipeline.runs, pipeline.store)
 
-    runs, _ = pipeline.registry.list_runs(10, None)  # what GET /training shows
+    runs, _ = pipeline.runs.list_runs(10, None)  # what GET /training shows
     assert [(run.run_id, run.status, run.error) for run in runs] in (
         [],
         [("console-rollback", RunStatus.FAILED, "NotFoundError: no training run 'console-rollback'")],

@@ -9,13 +9,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline_function.logic.trigger import on_feedback
 from pipeline_function.settings import TriggerSettings
 from sentiment_common import runs
 from sentiment_common.models import utc_now
 from sentiment_common.registry import Action, RunRequest, RunStatus, Trigger
 from sentiment_common.runs import RunGuard, start_run
-from tests.integration.pipeline.conftest import THRESHOLD, UNGUARDED, Pipeline, create_state_machine
+from tests.integration.pipeline.conftest import THRESHOLD, Pipeline, create_state_machine
 
 
 def _feedback_keys(pipeline: Pipeline, count: int) -> list[str]:
@@ -40,9 +39,9 @@ def test_nine_feedback_objects_start_nothing(pipeline: Pipeline) -> None:
         report = pipeline.notify(key)
         assert (report.counted, report.started_run) == (1, None)
 
-    assert pipeline.registry.state().pending_feedback == THRESHOLD - 1
+    assert pipeline.state_store.state().pending_feedback == THRESHOLD - 1
     assert pipeline.executions() == {}
-    assert pipeline.registry.list_runs(10, None)[0] == []
+    assert pipeline.runs.list_runs(10, None)[0] == []
 
 
 def test_the_tenth_feedback_object_starts_exactly_one_run(pipeline: Pipeline) -> None:
@@ -59,7 +58,7 @@ def test_the_tenth_feedback_object_starts_exactly_one_run(pipeline: Pipeline) ->
         "trigger": "feedback",
         "feedback_count": THRESHOLD,
     }
-    (run,) = pipeline.registry.list_runs(10, None)[0]
+    (run,) = pipeline.runs.list_runs(10, None)[0]
     assert (run.run_id, run.status, run.trigger, run.feedback_count) == (
         "run-000001",
         RunStatus.RUNNING,
@@ -67,7 +66,7 @@ def test_the_tenth_feedback_object_starts_exactly_one_run(pipeline: Pipeline) ->
         THRESHOLD,
     )
     assert run.execution_arn == pipeline.workflow.execution_arn("run-000001")
-    state = pipeline.registry.state()
+    state = pipeline.state_store.state()
     assert (state.active_run, state.active_started, state.pending_feedback) == ("run-000001", True, 0)
 
 
@@ -89,8 +88,8 @@ def test_the_same_notification_delivered_five_times_is_counted_once(pipeline: Pi
     assert [report.duplicates for report in reports] == [0, 1, 1, 1, 1]
     assert [report.started_run for report in reports] == ["run-000001", None, None, None, None]
     assert pipeline.executions() == {"run-000001": "RUNNING"}
-    assert len(pipeline.registry.list_runs(10, None)[0]) == 1
-    assert pipeline.registry.state().pending_feedback == 0
+    assert len(pipeline.runs.list_runs(10, None)[0]) == 1
+    assert pipeline.state_store.state().pending_feedback == 0
 
 
 def test_a_replayed_notification_before_the_threshold_does_not_fake_the_count(pipeline: Pipeline) -> None:
@@ -99,7 +98,7 @@ def test_a_replayed_notification_before_the_threshold_does_not_fake_the_count(pi
     for _ in range(THRESHOLD + 2):
         pipeline.notify(key)
 
-    assert pipeline.registry.state().pending_feedback == 1
+    assert pipeline.state_store.state().pending_feedback == 1
     assert pipeline.executions() == {}
 
 
@@ -125,7 +124,7 @@ def test_malformed_objects_are_skipped_reported_and_never_start_a_run(pipeline: 
     assert report.started_run is None
     assert replay.malformed == []
     assert replay.started_run is None
-    state = pipeline.registry.state()
+    state = pipeline.state_store.state()
     assert (state.pending_feedback, state.malformed_feedback) == (THRESHOLD - 1, 3)
     assert pipeline.executions() == {}
 
@@ -136,18 +135,11 @@ def test_objects_outside_feedback_or_in_another_bucket_are_ignored(pipeline: Pip
     (elsewhere,) = _feedback_keys(pipeline, 1)
 
     report = pipeline.notify(model, not_json_name)
-    foreign = on_feedback(
-        pipeline.event(elsewhere, bucket="someone-elses-bucket"),
-        pipeline.registry,
-        pipeline.store,
-        pipeline.workflow,
-        threshold=THRESHOLD,
-        guard=UNGUARDED,
-    )
+    foreign = pipeline.notify(elsewhere, bucket="someone-elses-bucket")
 
     assert (report.ignored, report.counted, report.malformed) == (2, 0, [])
     assert (foreign.ignored, foreign.counted) == (1, 0)
-    assert pipeline.registry.state().pending_feedback == 0
+    assert pipeline.state_store.state().pending_feedback == 0
 
 
 def test_feedback_during_an_active_run_accumulates_and_starts_nothing(pipeline: Pipeline) -> None:
@@ -157,7 +149,7 @@ def test_feedback_during_an_active_run_accumulates_and_starts_nothing(pipeline: 
 
     assert {report.started_run for report in reports} == {None}
     assert pipeline.executions() == {"run-000001": "RUNNING"}
-    state = pipeline.registry.state()
+    state = pipeline.state_store.state()
     assert (state.active_run, state.pending_feedback) == ("run-000001", THRESHOLD + 5)
 
 
@@ -169,29 +161,30 @@ def test_a_stopped_execution_is_released_and_the_next_threshold_starts_the_next_
     released = pipeline.notify(one_more)
 
     assert released.started_run is None
-    stopped = pipeline.registry.get_run("run-000001")
+    stopped = pipeline.runs.get_run("run-000001")
     assert stopped.status is RunStatus.FAILED
     assert stopped.error is not None
     assert "ABORTED" in stopped.error
     assert stopped.finished_at is not None
-    state = pipeline.registry.state()
+    state = pipeline.state_store.state()
     assert (state.active_run, state.pending_feedback) == (None, 1)
 
     report = pipeline.notify(*_feedback_keys(pipeline, THRESHOLD - 1))
 
     assert report.started_run == "run-000002"
     assert pipeline.executions() == {"run-000001": "ABORTED", "run-000002": "RUNNING"}
-    assert pipeline.registry.get_run("run-000002").feedback_count == THRESHOLD
+    assert pipeline.runs.get_run("run-000002").feedback_count == THRESHOLD
 
 
 def test_a_run_whose_execution_never_started_is_started_by_the_next_notification(pipeline: Pipeline) -> None:
     # The slot was claimed, then the function died before StartExecution.
-    registry = pipeline.registry
     for key in _feedback_keys(pipeline, THRESHOLD):
-        registry.count_feedback(key)
-    state = registry.state()
+        pipeline.state_store.count_feedback(key)
+    state = pipeline.state_store.state()
     assert (
-        registry.claim_run(state, RunRequest(trigger=Trigger.FEEDBACK, feedback_count=state.pending_feedback))
+        pipeline.state_store.claim_run(
+            state, RunRequest(trigger=Trigger.FEEDBACK, feedback_count=state.pending_feedback)
+        )
         is not None
     )
     assert pipeline.executions() == {}
@@ -201,8 +194,8 @@ def test_a_run_whose_execution_never_started_is_started_by_the_next_notification
 
     assert report.started_run is None  # it is the same run, not a new one
     assert pipeline.executions() == {"run-000001": "RUNNING"}
-    assert registry.state().active_started is True
-    assert registry.get_run("run-000001").execution_arn == pipeline.workflow.execution_arn("run-000001")
+    assert pipeline.state_store.state().active_started is True
+    assert pipeline.runs.get_run("run-000001").execution_arn == pipeline.workflow.execution_arn("run-000001")
 
 
 def test_a_rollback_whose_start_failed_is_resumed_as_the_same_rollback(pipeline: Pipeline) -> None:
@@ -212,7 +205,7 @@ def test_a_rollback_whose_start_failed_is_resumed_as_the_same_rollback(pipeline:
     sfn.delete_state_machine(stateMachineArn=pipeline.state_machine_arn)
     rollback = RunRequest(action=Action.PROMOTE, trigger=Trigger.ROLLBACK, version="v1", started_by_request="req-1")
     with pytest.raises(ClientError):
-        start_run(pipeline.registry, pipeline.workflow, rollback)
+        start_run(pipeline.state_store, pipeline.runs, pipeline.workflow, rollback)
     create_state_machine(pipeline.state_machine_arn)
 
     (key,) = _feedback_keys(pipeline, 1)
@@ -225,7 +218,7 @@ def test_a_rollback_whose_start_failed_is_resumed_as_the_same_rollback(pipeline:
         "version": "v1",
         "started_by_request": "req-1",
     }
-    assert pipeline.registry.get_run("run-000001").started_by_request == "req-1"
+    assert pipeline.runs.get_run("run-000001").started_by_request == "req-1"
 
 
 def test_a_feedback_object_removed_before_its_notification_arrives_is_skipped(pipeline: Pipeline) -> None:
@@ -237,7 +230,7 @@ def test_a_feedback_object_removed_before_its_notification_arrives_is_skipped(pi
     report = pipeline.notify(removed, kept)
 
     assert report.counted == 1
-    assert pipeline.registry.state().pending_feedback == 1
+    assert pipeline.state_store.state().pending_feedback == 1
 
 
 # ---- the guard: runs from feedback spaced out and capped per day ----
@@ -247,7 +240,7 @@ HOURLY = RunGuard(min_interval=timedelta(minutes=60), max_per_day=12)
 
 def _finish(pipeline: Pipeline, run_id: str) -> None:
     pipeline.stop(run_id)
-    pipeline.registry.finish_run(run_id, RunStatus.FAILED, error="stopped by the test")
+    pipeline.runs.finish_run(run_id, RunStatus.FAILED, error="stopped by the test")
 
 
 def test_a_due_run_within_the_interval_is_held_back_with_its_reason_and_starts_after_it(
@@ -257,7 +250,7 @@ def test_a_due_run_within_the_interval_is_held_back_with_its_reason_and_starts_a
     first = pipeline.notify(*_feedback_keys(pipeline, THRESHOLD), guard=HOURLY)
     assert first.started_run == "run-000001"
     _finish(pipeline, "run-000001")
-    started = pipeline.registry.get_run("run-000001").started_at
+    started = pipeline.runs.get_run("run-000001").started_at
 
     # When the threshold is reached again within the hour
     again = pipeline.notify(*_feedback_keys(pipeline, THRESHOLD), guard=HOURLY)
@@ -265,7 +258,7 @@ def test_a_due_run_within_the_interval_is_held_back_with_its_reason_and_starts_a
     # Then nothing starts, the feedback waits, and the state says why and until when
     assert again.started_run is None
     assert pipeline.executions() == {"run-000001": "ABORTED"}
-    state = pipeline.registry.state()
+    state = pipeline.state_store.state()
     assert state.pending_feedback == THRESHOLD
     assert state.held_back is not None
     assert state.held_back.until == started + timedelta(minutes=60)
@@ -277,8 +270,8 @@ def test_a_due_run_within_the_interval_is_held_back_with_its_reason_and_starts_a
     (one_more,) = _feedback_keys(pipeline, 1)
     resumed = pipeline.notify(one_more, guard=HOURLY)
     assert resumed.started_run == "run-000002"
-    assert pipeline.registry.get_run("run-000002").feedback_count == THRESHOLD + 1
-    assert pipeline.registry.state().held_back is None
+    assert pipeline.runs.get_run("run-000002").feedback_count == THRESHOLD + 1
+    assert pipeline.state_store.state().held_back is None
 
 
 def test_runs_from_feedback_stop_at_the_daily_cap_and_manual_runs_are_neither_held_nor_counted(
@@ -288,13 +281,13 @@ def test_runs_from_feedback_stop_at_the_daily_cap_and_manual_runs_are_neither_he
     for run_id in ("run-000001", "run-000002"):
         assert pipeline.notify(*_feedback_keys(pipeline, THRESHOLD), guard=twice_a_day).started_run == run_id
         _finish(pipeline, run_id)
-    manual = start_run(pipeline.registry, pipeline.workflow, RunRequest(trigger=Trigger.MANUAL))
+    manual = start_run(pipeline.state_store, pipeline.runs, pipeline.workflow, RunRequest(trigger=Trigger.MANUAL))
     _finish(pipeline, manual.run_id)
 
     third = pipeline.notify(*_feedback_keys(pipeline, THRESHOLD), guard=twice_a_day)
 
     assert third.started_run is None
-    held = pipeline.registry.state().held_back
+    held = pipeline.state_store.state().held_back
     assert held is not None
     assert held.reason.startswith("2 runs from feedback started in the last 24 hours")
-    assert held.until == pipeline.registry.get_run("run-000001").started_at + timedelta(days=1)
+    assert held.until == pipeline.runs.get_run("run-000001").started_at + timedelta(days=1)

@@ -13,6 +13,6 @@ def model_health(services: Services) -> tuple[ModelHealth, ModelRecord | None]:
     if not health.model_version:
         return health, None
     try:
-        return health, services.registry.get_model(health.model_version)
+        return health, services.models.get_model(health.model_version)
     except (NotFoundError, ServiceUnavailableError):  # health still answers: the record is extra
         return health, None

@@ -10,18 +10,18 @@ from sentiment_common.runs import start_run
 
 
 def list_models(services: Services) -> tuple[str | None, list[ModelRecord]]:
-    champion = services.registry.champion()
-    return (champion.version if champion else None), services.registry.list_models()
+    champion = services.models.champion()
+    return (champion.version if champion else None), services.models.list_models()
 
 
 def get_model(version: str, services: Services) -> ModelRecord:
-    return services.registry.get_model(version)
+    return services.models.get_model(version)
 
 
 def promote(version: str, services: Services) -> TrainingRun:
     """Serve a registered version through the state machine's deploy steps, recorded as a run."""
-    model = services.registry.get_model(version)
-    champion = services.registry.champion()
+    model = services.models.get_model(version)
+    champion = services.models.champion()
     if champion is not None and champion.version == model.version:
         raise ConflictError(f"{version} is already the champion")
     request = RunRequest(
@@ -30,4 +30,4 @@ def promote(version: str, services: Services) -> TrainingRun:
         version=model.version,
         started_by_request=logger.get_correlation_id(),
     )
-    return start_run(services.registry, services.workflow, request)
+    return start_run(services.pipeline, services.runs, services.workflow, request)

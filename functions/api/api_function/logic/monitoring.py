@@ -33,7 +33,7 @@ def report(days: int, services: Services) -> Report:
     then the newest), and the champion's drift over the window."""
     today = utc_now().date()
     counted = services.monitoring.days(today - timedelta(days=max(days, DRIFT_WINDOW_DAYS) - 1), today)
-    champion = services.registry.champion()
+    champion = services.models.champion()
     counts = {item.version: item for item in services.monitoring.versions()}
     if champion is not None:
         counts.setdefault(champion.version, VersionCounts.empty(champion.version))
@@ -44,6 +44,6 @@ def report(days: int, services: Services) -> Report:
         champion=champion.version if champion else None,
         versions=[version_quality(item, champion is not None and item.version == champion.version) for item in ordered],
         daily=[day_figures(day) for day in counted[-days:]],
-        drift=champion_drift(services.registry, counted[-DRIFT_WINDOW_DAYS:]),
+        drift=champion_drift(services.models, counted[-DRIFT_WINDOW_DAYS:]),
         review_queue=services.monitoring.queue_size(),
     )

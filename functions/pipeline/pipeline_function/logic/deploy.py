@@ -18,11 +18,11 @@ from pipeline_function.adapters.store import DataStore
 from pipeline_function.errors import DeploymentFailedError, NothingToDeployError
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput, Deployment
-from sentiment_common.dal.registry import Registry
 from sentiment_common.errors import NotFoundError
 from sentiment_common.inference import ModelClient
 from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
+from sentiment_common.ports import ModelRegistryPort, RunLedgerPort
 from sentiment_common.registry import Action, Champion, RunStatus, TrainingRun, Trigger
 from sentiment_common.settings import InferenceBackend
 
@@ -31,15 +31,17 @@ FAILED_STATES = frozenset({"Failed", "RollingBack", "UpdateRollbackFailed", "Out
 
 def start(
     request: DeployInput,
-    registry: Registry,
+    models: ModelRegistryPort,
+    runs: RunLedgerPort,
     store: DataStore,
+    *,
     endpoint: SageMakerEndpoint | None,
     settings: DeploySettings,
 ) -> Deployment:
     if not settings.deployed:
         raise NothingToDeployError("no model endpoint or service is deployed; deploy the stack with ModelImageUri")
-    model = registry.get_model(request.version)
-    run = _run(registry, request)
+    model = models.get_model(request.version)
+    run = _run(runs, request)
     config_name = None
     if settings.inference_backend is InferenceBackend.SAGEMAKER:
         if endpoint is None:
@@ -61,7 +63,7 @@ def start(
                 version=model.version, model_data_url=model.model_data_url, sha256=model.sha256, promoted_at=utc_now()
             )
         )
-    registry.add_step(request.run_id, "deploy", {"version": model.version, "backend": settings.inference_backend})
+    runs.add_step(request.run_id, "deploy", {"version": model.version, "backend": settings.inference_backend})
     logger.info("deployment started", extra={"run_id": request.run_id, "version": model.version})
     reasons = ["promoted by hand"] if run.trigger is Trigger.ROLLBACK else model.reasons
     return Deployment(
@@ -76,10 +78,10 @@ def start(
     )
 
 
-def _run(registry: Registry, request: DeployInput) -> TrainingRun:
+def _run(runs: RunLedgerPort, request: DeployInput) -> TrainingRun:
     """The run's record; a promotion started from the console or CLI has none yet."""
     try:
-        return registry.get_run(request.run_id)
+        return runs.get_run(request.run_id)
     except NotFoundError:
         run = TrainingRun(
             run_id=request.run_id,
@@ -89,7 +91,7 @@ def _run(registry: Registry, request: DeployInput) -> TrainingRun:
             candidate_version=request.version,
             started_at=utc_now(),
         )
-        registry.create_run(run)
+        runs.create_run(run)
         return run
 
 

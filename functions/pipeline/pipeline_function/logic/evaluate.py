@@ -19,9 +19,9 @@ from pipeline_function.adapters.store import DataStore
 from pipeline_function.errors import CandidateArtifactError
 from pipeline_function.logic.prepare import sha256
 from pipeline_function.steps import EvaluateInput, Evaluation
-from sentiment_common.dal.registry import Registry
 from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
+from sentiment_common.ports import ModelRegistryPort, RunLedgerPort
 from sentiment_common.registry import Metrics, ModelRecord, ModelStatus, model_kind
 
 GOLDEN_METRICS = ("reviews_accuracy", "tweets_macro_f1")
@@ -77,7 +77,13 @@ def read_metadata(archive: bytes) -> dict[str, Any]:
 
 
 def evaluate(
-    request: EvaluateInput, registry: Registry, store: DataStore, tolerance: float, floor: float
+    request: EvaluateInput,
+    models: ModelRegistryPort,
+    runs: RunLedgerPort,
+    store: DataStore,
+    *,
+    tolerance: float,
+    floor: float,
 ) -> Evaluation:
     archive = store.read(store.key_of(request.model_data_url))
     metadata = read_metadata(archive)
@@ -97,7 +103,7 @@ def evaluate(
     store.write(key, archive, "application/gzip")
     store.write(f"models/{version}/metadata.json", json.dumps(metadata).encode(), "application/json")
     kind, encoder = model_kind(metadata)
-    registry.put_model(
+    models.put_model(
         ModelRecord(
             version=version,
             kind=kind,
@@ -114,7 +120,7 @@ def evaluate(
             sha256=digest,
         )
     )
-    registry.add_step(request.run_id, "evaluate", {"promote": promote, "reasons": reasons})
+    runs.add_step(request.run_id, "evaluate", {"promote": promote, "reasons": reasons})
     logger.info("candidate evaluated", extra={"run_id": request.run_id, "version": version, "promote": promote})
     return Evaluation(
         promote=promote,

@@ -8,16 +8,15 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sentiment_common.dal.monitoring import champion_drift
-from sentiment_common.dal.registry import Registry
 from sentiment_common.models import utc_now
 from sentiment_common.monitoring import DRIFT_WINDOW_DAYS
 from sentiment_common.observability import logger, metrics
-from sentiment_common.ports import MonitoringCounters
+from sentiment_common.ports import ModelRegistryPort, MonitoringCounters
 
 
-def measure(registry: Registry, store: MonitoringCounters) -> dict[str, Any]:
+def measure(models: ModelRegistryPort, store: MonitoringCounters) -> dict[str, Any]:
     today = utc_now().date()
-    figure = champion_drift(registry, store.days(today - timedelta(days=DRIFT_WINDOW_DAYS - 1), today))
+    figure = champion_drift(models, store.days(today - timedelta(days=DRIFT_WINDOW_DAYS - 1), today))
     queue = store.queue_size()
     metrics.add_metric(name="ReviewQueue", unit=MetricUnit.Count, value=queue)
     if figure is not None and figure.psi is not None:

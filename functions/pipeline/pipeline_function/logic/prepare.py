@@ -23,9 +23,9 @@ from pipeline_function.adapters.store import DataStore
 from pipeline_function.errors import NoBaseDataError
 from pipeline_function.steps import PreparedDataset, PrepareInput
 from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
-from sentiment_common.dal.registry import Registry
 from sentiment_common.models import LABELS, FeedbackRecord, utc_now
 from sentiment_common.observability import count, logger
+from sentiment_common.ports import ModelRegistryPort, RunLedgerPort
 from sentiment_common.registry import RunStatus, TrainingRun
 
 DATA_PREFIX = "data/"
@@ -81,12 +81,16 @@ def read_feedback(store: DataStore) -> tuple[list[FeedbackRecord], list[str], in
 
 
 def prepare(
-    request: PrepareInput, registry: Registry, store: DataStore, now: datetime | None = None
+    request: PrepareInput,
+    runs: RunLedgerPort,
+    models: ModelRegistryPort,
+    store: DataStore,
+    now: datetime | None = None,
 ) -> PreparedDataset:
     now = now or utc_now()
     run_id = request.run_id
     # A run started from the console or CLI has no record yet.
-    registry.create_run(
+    runs.create_run(
         TrainingRun(
             run_id=run_id,
             status=RunStatus.RUNNING,
@@ -104,7 +108,7 @@ def prepare(
     run_prefix = f"{RUNS_PREFIX}{run_id}/"
     store.write(f"{run_prefix}feedback/feedback.jsonl", lines, "application/x-ndjson")
 
-    champion = registry.champion()
+    champion = models.champion()
     if champion is not None:
         store.copy(store.key_of(champion.model_data_url), f"{run_prefix}champion/model.tar.gz")
     else:
@@ -146,7 +150,7 @@ def prepare(
         feedback_rows=len(kept),
     )
     summary = {"feedback_rows": len(kept), "malformed": len(malformed), "superseded": superseded}
-    registry.update_run(run_id, candidate_version=version)
-    registry.add_step(run_id, "prepare", summary | {"manifest": dataset.manifest_uri})
+    runs.update_run(run_id, candidate_version=version)
+    runs.add_step(run_id, "prepare", summary | {"manifest": dataset.manifest_uri})
     logger.info("dataset prepared", extra={"run_id": run_id, **summary})
     return dataset

@@ -7,8 +7,8 @@ import json
 
 from pipeline_function.adapters.store import DataStore
 from pipeline_function.steps import RecordInput
-from sentiment_common.dal.registry import Registry
 from sentiment_common.observability import count, logger
+from sentiment_common.ports import ModelRegistryPort, RunLedgerPort
 from sentiment_common.registry import Decision, RunStatus
 
 MAX_ERROR_CHARS = 2000
@@ -28,24 +28,26 @@ def describe_error(error: dict[str, object] | None) -> str:
     return f"{name}: {cause}"[:MAX_ERROR_CHARS]
 
 
-def record(request: RecordInput, registry: Registry, store: DataStore) -> dict[str, str | None]:
+def record(
+    request: RecordInput, models: ModelRegistryPort, runs: RunLedgerPort, store: DataStore
+) -> dict[str, str | None]:
     outcome = request.outcome
     run_id = request.run_id
     if outcome.status == RunStatus.FAILED:
-        champion = registry.champion()
+        champion = models.champion()
         pointer = store.pointer()
         if champion is not None and (pointer or {}).get("version") != champion.version:
             store.point_at(champion)
         error = describe_error(outcome.error)
-        registry.finish_run(run_id, RunStatus.FAILED, error=error)
+        runs.finish_run(run_id, RunStatus.FAILED, error=error)
         count("RetrainingRun", outcome="failed")
         logger.warning("retraining run failed", extra={"run_id": run_id, "error": error})
         return {"run_id": run_id, "status": RunStatus.FAILED.value, "decision": None}
 
     decision = Decision(outcome.decision or Decision.REJECTED)
     if decision is Decision.PROMOTED and outcome.version:
-        store.point_at(registry.promote(outcome.version))
-    registry.finish_run(
+        store.point_at(models.promote(outcome.version))
+    runs.finish_run(
         run_id,
         RunStatus.SUCCEEDED,
         decision=decision,

@@ -16,10 +16,9 @@ from pydantic import ValidationError
 
 from pipeline_function.adapters.store import DataStore
 from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
-from sentiment_common.dal.registry import Registry
 from sentiment_common.models import FeedbackRecord
 from sentiment_common.observability import count, logger
-from sentiment_common.ports import RetrainWorkflow
+from sentiment_common.ports import PipelineStatePort, RetrainWorkflow, RunLedgerPort
 from sentiment_common.runs import RunGuard, start_if_due
 
 
@@ -61,7 +60,8 @@ def is_feedback(store: DataStore, key: str, data: bytes) -> bool:
 
 def on_feedback(
     event: dict[str, Any],
-    registry: Registry,
+    pipeline: PipelineStatePort,
+    runs: RunLedgerPort,
     store: DataStore,
     workflow: RetrainWorkflow,
     *,
@@ -80,15 +80,15 @@ def on_feedback(
             report.ignored += 1
             continue
         if not is_feedback(store, key, data):
-            if registry.count_feedback(key, malformed=True):
+            if pipeline.count_feedback(key, malformed=True):
                 report.malformed.append(key)
                 count("MalformedFeedbackSkipped")
             continue
-        if registry.count_feedback(key):
+        if pipeline.count_feedback(key):
             report.counted += 1
         else:
             report.duplicates += 1
-    run = start_if_due(registry, workflow, threshold, guard)
+    run = start_if_due(pipeline, runs, workflow, threshold, guard)
     report.started_run = run.run_id if run else None
     # With started_run set, this line names the notification that started the run.
     logger.info("feedback counted", extra={**report.__dict__, "objects": notifications(event)})

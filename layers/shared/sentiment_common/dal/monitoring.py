@@ -26,12 +26,13 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.aws import TableAdapter
-from sentiment_common.dal.registry import Registry
+from sentiment_common.dal.table import query_all
 from sentiment_common.dal.transient import TRANSIENT_CODES, unavailable_when_transient
 from sentiment_common.errors import NotFoundError
 from sentiment_common.models import LABELS, Label, Prediction
 from sentiment_common.monitoring import BINS, DayCounts, Drift, VersionCounts, confidence_bin, drift
 from sentiment_common.observability import count, logger
+from sentiment_common.ports import ModelRegistryPort
 
 DAY, VERSION, QUEUE, OPEN = "DAY", "VERSION", "QUEUE", "OPEN"
 
@@ -91,7 +92,7 @@ class MonitoringStore(TableAdapter):
     def days(self, first: date, last: date) -> list[DayCounts]:
         """Every day from ``first`` to ``last``, days with nothing included."""
         with unavailable_when_transient("the monitoring table"):
-            items = _query_all(
+            items = query_all(
                 self._table,
                 KeyConditionExpression=Key("pk").eq(DAY) & Key("sk").between(first.isoformat(), last.isoformat()),
             )
@@ -104,23 +105,13 @@ class MonitoringStore(TableAdapter):
 
     def versions(self) -> list[VersionCounts]:
         with unavailable_when_transient("the monitoring table"):
-            items = _query_all(self._table, KeyConditionExpression=Key("pk").eq(VERSION))
+            items = query_all(self._table, KeyConditionExpression=Key("pk").eq(VERSION))
         return [_version(item) for item in items]
 
     def queue_size(self) -> int:
         with unavailable_when_transient("the monitoring table"):
             item = self._table.get_item(Key={"pk": QUEUE, "sk": OPEN}).get("Item", {})
         return max(int(item.get("open", 0)), 0)
-
-
-def _query_all(table: Any, **query: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    while True:
-        page = table.query(**query)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _day(day: date, item: dict[str, Any]) -> DayCounts:
@@ -141,13 +132,13 @@ def _version(item: dict[str, Any]) -> VersionCounts:
     return VersionCounts(version=item["sk"], matrix=matrix)
 
 
-def champion_drift(registry: Registry, recent: list[DayCounts]) -> Drift | None:
+def champion_drift(models: ModelRegistryPort, recent: list[DayCounts]) -> Drift | None:
     """The champion's drift over ``recent`` (the window's days); None with no champion."""
-    champion = registry.champion()
+    champion = models.champion()
     if champion is None:
         return None
     try:
-        baseline = registry.get_model(champion.version).baseline
+        baseline = models.get_model(champion.version).baseline
     except NotFoundError:  # a champion pointer naming an unregistered model: nothing to compare with
         baseline = None
     return drift(champion.version, baseline, recent)

@@ -1,0 +1,109 @@
+"""What the pipeline's handlers are built from: settings, stores and clients, made on first use from the
+function's environment (not at import, so a test sets the environment first) and kept for the warm
+container. :func:`reset` forgets them all, for tests that change the environment."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, TypeVar, cast
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pipeline_function.adapters.sagemaker import SageMakerEndpoint
+from pipeline_function.adapters.store import DataStore
+from pipeline_function.origin import log_run_origin
+from pipeline_function.settings import DeploySettings, TriggerSettings
+from sentiment_common.dal.model_registry import ModelRegistry
+from sentiment_common.dal.monitoring import MonitoringStore
+from sentiment_common.dal.pipeline_state import PipelineStateStore
+from sentiment_common.dal.run_ledger import RunLedger
+from sentiment_common.dal.workflow import Workflow
+from sentiment_common.inference import ModelClient, model_client
+from sentiment_common.observability import logger, metrics, tracer
+from sentiment_common.settings import EnvironmentSettings, InferenceBackend, MonitorSettings, RegistrySettings
+
+Settings = TypeVar("Settings", bound=EnvironmentSettings)
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def run_step(correlation_id_path: str = "run_id") -> Callable[[Handler], Handler]:
+    """A state machine step's Lambda wrappers: the run as the log's correlation id, what started the run,
+    the trace, the metrics."""
+
+    def wrap(handler: Handler) -> Handler:
+        @logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)
+        @log_run_origin
+        @tracer.capture_lambda_handler
+        @metrics.log_metrics
+        @functools.wraps(handler)
+        def step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+            return handler(event, context)
+
+        return step
+
+    return wrap
+
+
+@dataclass(frozen=True)
+class Stores:
+    models: ModelRegistry
+    runs: RunLedger
+    pipeline: PipelineStateStore
+    data: DataStore
+
+
+def settings(kind: type[Settings]) -> Settings:
+    """The function's settings of that kind, read once."""
+    return cast(Settings, _settings(kind))
+
+
+@cache
+def _settings(kind: type[EnvironmentSettings]) -> EnvironmentSettings:
+    return kind.from_environment()
+
+
+@cache
+def stores() -> Stores:
+    """The registry's three stores and the data bucket, which every step but the monitor uses."""
+    names = settings(RegistrySettings)
+    return Stores(
+        models=ModelRegistry(names.registry_table),
+        runs=RunLedger(names.registry_table),
+        pipeline=PipelineStateStore(names.registry_table),
+        data=DataStore(names.data_bucket),
+    )
+
+
+@cache
+def endpoint() -> SageMakerEndpoint | None:
+    """The SageMaker endpoint a deployment updates; None on ECS or before one is deployed."""
+    deploy = settings(DeploySettings)
+    if deploy.inference_backend is InferenceBackend.SAGEMAKER and deploy.sagemaker_endpoint_name:
+        return SageMakerEndpoint(deploy.sagemaker_endpoint_name)
+    return None
+
+
+@cache
+def served_model() -> ModelClient:
+    return model_client(settings(DeploySettings))
+
+
+@cache
+def workflow() -> Workflow:
+    """The retraining state machine, which the trigger starts."""
+    return Workflow(settings(TriggerSettings).state_machine_arn)
+
+
+@cache
+def monitoring_stores() -> tuple[ModelRegistry, MonitoringStore]:
+    """The monitor's: the champion's registry and the counters."""
+    tables = settings(MonitorSettings)
+    return ModelRegistry(tables.registry_table), MonitoringStore(tables.monitoring_table)
+
+
+def reset() -> None:
+    for built in (_settings, stores, endpoint, served_model, workflow, monitoring_stores):
+        built.cache_clear()
