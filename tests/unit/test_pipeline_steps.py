@@ -18,12 +18,13 @@ from pipeline_function.logic.trigger import on_feedback
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput, EvaluateInput, Outcome, PrepareInput, RecordInput
 from sentiment_common.errors import ConflictError
-from sentiment_common.models import FeedbackRecord, Label, new_id
+from sentiment_common.models import FeedbackRecord, Label, new_id, utc_now
 from sentiment_common.observability import metrics
 from sentiment_common.registry import Decision, ModelStatus, RunRequest, RunStatus, Trigger
 from sentiment_common.runs import RunGuard, resume, start_run
-from tests.fakes.pipeline import FakeDataStore, FakeMonitoringStore, FakeWorkflow
+from tests.fakes.pipeline import FakeDataStore
 from tests.fakes.registry import FakeRegistry
+from tests.fakes.stores import FakeMonitoring, FakeWorkflow, prediction
 from tests.integration.pipeline.conftest import model_archive
 
 THRESHOLD = 3
@@ -67,6 +68,13 @@ def _event(store: FakeDataStore, *keys: str) -> dict[str, Any]:
     return {"Records": [{"s3": {"bucket": {"name": store.bucket}, "object": {"key": key}}} for key in keys]}
 
 
+def queued(comments: int) -> FakeMonitoring:
+    """Counters holding ``comments`` classified comments that wait for a label."""
+    counters = FakeMonitoring()
+    counters.classified([prediction() for _ in range(comments)], utc_now().date())
+    return counters
+
+
 def _notify(registry: FakeRegistry, store: FakeDataStore, workflow: FakeWorkflow, *keys: str) -> Any:
     event = _event(store, *keys)
     return on_feedback(event, registry.pipeline, registry.runs, store, workflow, threshold=THRESHOLD, guard=UNGUARDED)
@@ -85,7 +93,7 @@ def test_the_threshold_of_distinct_objects_starts_one_run(registry: FakeRegistry
     report = _notify(registry, store, workflow, _feedback(store), _feedback(store))
 
     assert report.started_run == "run-000001"
-    assert set(workflow.executions) == {"run-000001"}
+    assert set(workflow.requests) == {"run-000001"}
     state = registry.pipeline.state()
     assert (state.pending_feedback, state.active_run, state.active_started) == (0, "run-000001", True)
     assert registry.runs.get_run("run-000001").feedback_count == THRESHOLD
@@ -98,7 +106,7 @@ def test_a_second_run_is_a_conflict_until_the_first_ends(registry: FakeRegistry)
     with pytest.raises(ConflictError, match=run.run_id):
         start_run(registry.pipeline, registry.runs, workflow, RunRequest(trigger=Trigger.MANUAL))
 
-    workflow.end(run.run_id, "ABORTED")
+    workflow.finish(run.run_id, "ABORTED")
     assert resume(registry.pipeline, registry.runs, workflow) is None
     assert registry.runs.get_run(run.run_id).status is RunStatus.FAILED
     assert start_run(registry.pipeline, registry.runs, workflow, RunRequest()).run_id == "run-000002"
@@ -109,7 +117,7 @@ def test_a_due_run_too_soon_after_the_last_is_held_back(registry: FakeRegistry, 
     guard = RunGuard(min_interval=timedelta(hours=1), max_per_day=12)
     keys = [_feedback(store) for _ in range(THRESHOLD)]
     on_feedback(_event(store, *keys), registry.pipeline, registry.runs, store, workflow, threshold=1, guard=guard)
-    workflow.end("run-000001", "SUCCEEDED")
+    workflow.finish("run-000001", "SUCCEEDED")
     registry.runs.finish_run("run-000001", RunStatus.SUCCEEDED, decision=Decision.REJECTED)
 
     report = on_feedback(
@@ -235,4 +243,4 @@ def test_a_promotion_by_hand_is_recorded_as_a_rollback_run(registry: FakeRegistr
 
 
 def test_the_monitor_reports_the_queue_and_no_drift_without_a_champion(registry: FakeRegistry) -> None:
-    assert measure(registry.models, FakeMonitoringStore(queue=4)) == {"review_queue": 4, "drift": None}
+    assert measure(registry.models, queued(4)) == {"review_queue": 4, "drift": None}
