@@ -83,11 +83,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-# The inner loop: the unit and integration tests on every core (pytest-xdist), a file's tests on one worker so
-# that its fixtures train once, less the few marked slow (docs/development.md); make test runs every test. One
-# BLAS thread each: the workers fill the cores already, and OpenBLAS's idle threads spin (a third of the CPU time).
-check: lint $(VENV)/.installed-finetune ## lint, type-check, and the unit and integration tests in parallel, less the slow ones (about 4 minutes on 2 cores)
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest tests/unit tests/integration -n auto --dist loadfile -m "not slow"
+# The inner loop: the unit, contract and integration tests in three pytest-xdist workers (many tests wait on a
+# queue's delay or a server, so a third worker fills the two cores), a file's tests on one worker so that its
+# fixtures run once, less those marked slow (docs/development.md); make test runs every test. One BLAS thread
+# each: the workers fill the cores already, and OpenBLAS's idle threads spin (a third of the CPU time).
+check: lint $(VENV)/.installed-finetune ## lint, type-check, and the unit, contract and integration tests in parallel, less the slow ones (about 3 minutes)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest tests/unit tests/contract tests/integration -n 3 --dist loadfile -m "not slow"
 
 test: lint validate unit ## lint, type-check, validate the template and run every test
 

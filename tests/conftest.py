@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import pickle
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from moto import mock_aws
 
 from sentiment_model.artifact import pack, write_model_dir
@@ -63,15 +65,41 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 EMBEDDING_CACHE = ROOT / "build" / "embeddings"  # train.py's own default here: shared with make up and make bench
 
 
+def trained_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[], TrainingResult]
+) -> TrainingResult:
+    """One training for the whole run: with pytest-xdist each worker is a session of its own, so the first
+    to ask trains and keeps the result where the others find it (the run's shared temporary folder)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # what the workers' own folders share
+    kept = shared / f"{name}.pickle"
+    with FileLock(f"{kept}.lock"):
+        if kept.exists():
+            result: TrainingResult = pickle.loads(kept.read_bytes())  # noqa: S301 - written by this run
+            return result
+        result = make()
+        kept.write_bytes(pickle.dumps(result))
+        return result
+
+
 @pytest.fixture(scope="session")
-def small_training() -> TrainingResult:
+def small_training(tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
     """The default kind, an encoder model."""
-    return train(DATA, None, ModelParams(), sample=SAMPLE_ROWS_PER_SOURCE, seed=7, cache_dir=EMBEDDING_CACHE)
+    return trained_once(
+        tmp_path_factory,
+        "small-encoder",
+        lambda: train(DATA, None, ModelParams(), sample=SAMPLE_ROWS_PER_SOURCE, seed=7, cache_dir=EMBEDDING_CACHE),
+    )
 
 
 @pytest.fixture(scope="session")
-def small_tfidf_training() -> TrainingResult:
-    return train(DATA, None, ModelParams(kind="tfidf"), sample=SAMPLE_ROWS_PER_SOURCE, seed=7)
+def small_tfidf_training(tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
+    return trained_once(
+        tmp_path_factory,
+        "small-tfidf",
+        lambda: train(DATA, None, ModelParams(kind="tfidf"), sample=SAMPLE_ROWS_PER_SOURCE, seed=7),
+    )
 
 
 def write_training(directory: Path, result: TrainingResult, **metadata: str) -> Path:

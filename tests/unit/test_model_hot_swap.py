@@ -247,6 +247,7 @@ def test_pointer_and_model_are_read_from_s3(archives: dict[str, Archive], monkey
         assert served_version(app) == "b"
 
 
+@pytest.mark.slow
 def test_over_http_the_server_picks_up_a_new_champion_without_a_restart(
     tmp_path: Path, archives: dict[str, Archive]
 ) -> None:

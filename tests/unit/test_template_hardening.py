@@ -395,6 +395,7 @@ def test_every_checkov_skip_says_why() -> None:
 
 
 @pytest.mark.skipif(not CHECKOV.exists(), reason="checkov is installed by make validate (.tools/checkov)")
+@pytest.mark.slow
 def test_checkov_finds_nothing_to_fix() -> None:
     result = subprocess.run(
         [str(CHECKOV), "--file", "template.yaml", "--framework", "cloudformation", "--skip-download", "--quiet"],

@@ -98,6 +98,7 @@ def test_compiled_scorer_equals_the_pipeline(small_tfidf_training: TrainingResul
     np.testing.assert_allclose(actual.sum(axis=1), 1.0, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_feedback_teaches_the_model_and_is_evaluated_on_its_holdout(tmp_path: Path) -> None:
     phrase = "the zorblax upgrade"
     for i in range(60):
@@ -125,6 +126,7 @@ def test_training_data_missing_a_class_is_refused(tmp_path: Path) -> None:
 UNSEEN = Path(__file__).resolve().parents[2] / "bench" / "data" / "unseen_domains.csv"
 
 
+@pytest.mark.slow
 def test_feedback_on_what_the_champion_got_wrong_teaches_similar_texts(
     small_training: TrainingResult, tmp_path: Path
 ) -> None:

@@ -227,6 +227,7 @@ def sam_delete(deployed: Deployed, found: DeployedStack, types: dict[str, str]) 
     return delete
 
 
+@pytest.mark.slow
 def test_destroy_leaves_nothing_of_the_stack(
     deployed: Deployed, model_archive: tuple[Path, str], model_version: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -254,6 +255,7 @@ def test_destroy_leaves_nothing_of_the_stack(
     assert f"deleted   model sentiment-{model_version}" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_destroy_keeping_the_data_keeps_the_tables_and_the_data_bucket_whole(
     deployed: Deployed, model_archive: tuple[Path, str], model_version: str
 ) -> None:

@@ -33,6 +33,9 @@ from sentiment_local.resources import create_tables
 from sentiment_local.template import Template
 from tests.conftest import ROOT
 
+# Each test starts a server, kills or stops it and starts it again: seconds each (make check leaves them out).
+pytestmark = pytest.mark.slow
+
 HARNESS = Path(__file__).with_name("journal_server.py")
 TEMPLATE = Template.read(ROOT / "template.yaml", prefix="journal")
 COMMENTS = TEMPLATE.physical_name("CommentsTable")

@@ -853,6 +853,7 @@ def moto_with_gaps(tmp_path: Path) -> Iterator[None]:
             runner.close()
 
 
+@pytest.mark.slow
 def test_ordered_queries_and_scans_answer_exactly_as_moto_does(aws_credentials: None, tmp_path: Path) -> None:
     with mock_aws():
         by_moto = ordered_workload(seed=7)

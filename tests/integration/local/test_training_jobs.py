@@ -226,6 +226,7 @@ def training_task(sync: bool = True, **overrides: Any) -> dict[str, Any]:
 # ---- through Step Functions ----
 
 
+@pytest.mark.slow
 def test_a_sync_training_task_really_trains_and_the_next_state_publishes(
     aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory
 ) -> None:
@@ -613,6 +614,7 @@ STUB_ACTIONS = {
 }
 
 
+@pytest.mark.slow
 def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
     aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
