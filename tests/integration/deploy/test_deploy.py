@@ -61,6 +61,7 @@ def keys(deployed: Deployed, bucket: str, prefix: str = "") -> list[str]:
     return sorted(item["Key"] for item in listed.get("Contents", []))
 
 
+@pytest.mark.slow
 def test_a_first_deploy_pushes_the_image_uploads_the_data_and_registers_a_champion(
     deployed: Deployed, model_archive: tuple[Path, str], model_version: str
 ) -> None:

@@ -395,6 +395,7 @@ def test_no_model_image_no_endpoint() -> None:
 
 
 @pytest.mark.usefixtures("aws")
+@pytest.mark.slow
 def test_what_a_topic_publishes_lands_in_the_notifications_log(
     template: Template, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
