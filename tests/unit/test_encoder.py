@@ -92,6 +92,35 @@ def test_the_cache_encodes_only_texts_it_has_not_seen(tmp_path: Path, bundled: E
     assert np.array_equal(again, EmbeddingCache(None, bundled).embed(["great service", "what time is it?"]))
 
 
+def test_two_trainings_saving_the_cache_at_the_same_moment_both_succeed(
+    tmp_path: Path, bundled: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parallel test workers (and make up beside a test run) share the cache's folder: a second process that
+    saves while the first is between writing its scratch file and moving it into place must not take it."""
+    first, second = EmbeddingCache(tmp_path, bundled), EmbeddingCache(tmp_path, bundled)
+    first.embed(["great service"])
+    second.embed(["what time is it?"])
+    process = iter([1001, 1002])
+    pid = {"now": 0}
+    real_replace = encoders.os.replace
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        if pid["now"] == 1001:  # the first is about to move its file: the second saves in between
+            pid["now"] = next(process)
+            second.save()
+            pid["now"] = 1001
+        real_replace(source, target)
+
+    monkeypatch.setattr(encoders.os, "getpid", lambda: pid["now"])
+    monkeypatch.setattr(encoders.os, "replace", replace)
+    pid["now"] = next(process)
+    first.save()
+
+    assert first.path is not None and first.path.is_file()
+    assert len(EmbeddingCache(tmp_path, bundled)) == 1  # whole: the last to move its file in wins
+    assert list(tmp_path.glob("*.tmp.npz")) == []
+
+
 def test_a_cache_belongs_to_one_encoder(tmp_path: Path, bundled: Encoder) -> None:
     cache = EmbeddingCache(tmp_path, bundled)
     cache.embed(["hello"])
