@@ -72,7 +72,8 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else "Fn::Condition" if suffix == "Condition" else f"Fn::{suffix}"
+    # As CloudFormation reads YAML: ``!Ref`` and ``!Condition`` keep their names, the rest take ``Fn::``.
+    name = suffix if suffix in {"Ref", "Condition"} else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if suffix == "GetAtt":
@@ -174,6 +175,8 @@ class Template:
             return [item for item in items if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
+        if len(value) == 1 and isinstance(value.get("Condition"), str):
+            return self.condition_holds(value["Condition"])
         if len(value) != 1 or not (next(iter(value)) == "Ref" or next(iter(value)).startswith("Fn::")):
             resolved = {key: self.resolve(item, queue_endpoint) for key, item in value.items()}
             return {key: item for key, item in resolved.items() if item is not NO_VALUE}
@@ -196,8 +199,6 @@ class Template:
             return all(self.resolve(item) for item in argument)
         if function == "Fn::Or":
             return any(self.resolve(item) for item in argument)
-        if function == "Fn::Condition":
-            return self.condition_holds(argument)
         raise NotImplementedError(f"{function} is not resolved locally")
 
     def _ref(self, name: str, queue_endpoint: str) -> Any:
