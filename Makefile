@@ -107,7 +107,11 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install --quiet "checkov==3.3.30"
 	touch $@
 
-validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate, sam validate --lint, cfn-lint and checkov on template.yaml
+# cfn-lint on template.yaml cannot see what SAM adds (a bucket's notifications, a state machine's
+# substitutions): sentiment_local.cloudformation translates the template as sam deploy does, under each
+# stage, backend, endpoint type and the first deploy, and checks each translation (parameters, cycles, cfn-lint).
+validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate, cfn-lint and checkov on template.yaml, and cfn-lint on SAM's translation of it under every setting
+	$(PY) -m sentiment_local.cloudformation template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
 	$(VENV)/bin/cfn-lint template.yaml

@@ -23,11 +23,13 @@ import itertools
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sentiment_local.template import REGION, Template
+from sentiment_local.template import REGION, ROOT, Template, load
 
 # Every setting a user can pick that changes what SAM produces or which resources exist: each stage, each
 # backend and each endpoint type, before the first image (the first sam deploy) and with one.
@@ -262,3 +264,46 @@ def plan(template: Template) -> tuple[dict[str, Any], list[str]]:
     translated = translate(template.document, template.overrides)
     settled = Template(translated, template.prefix, template.overrides)
     return translated, creation_order(translated, settled)
+
+
+# ---- make validate ----
+
+
+def check_file(path: Path) -> list[str]:
+    """Each setting's problems with ``path`` as CloudFormation would receive it (parameters, cycle,
+    cfn-lint), one line each; a template that declares none of the settings' parameters is checked once,
+    with its defaults."""
+    document = load(path)
+    declared = document.get("Parameters", {})
+    problems: list[str] = []
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    for setting in SETTINGS:
+        values = {name: value for name, value in setting.parameters.items() if name in declared}
+        key = tuple(sorted(values.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        label = setting.name if values else "defaults"
+        try:
+            translated, _ = plan(Template(document, overrides=values))
+        except TemplateError as error:
+            problems.append(f"{path.name} [{label}]: {error}")
+            continue
+        problems.extend(f"{path.name} [{label}]: {error}" for error in lint_errors(translated))
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sentiment_local.cloudformation [template ...]`` (default: template.yaml): exit 1 and
+    the problems, if CloudFormation would refuse a translation or cfn-lint finds fault with one."""
+    paths = [Path(arg) for arg in (sys.argv[1:] if argv is None else argv)] or [ROOT / "template.yaml"]
+    problems = [problem for path in paths for problem in check_file(path)]
+    for problem in problems:
+        print(problem)
+    checked = ", ".join(path.name for path in paths)
+    print(f"{checked}: SAM's translation under every setting: {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
