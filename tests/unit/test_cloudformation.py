@@ -155,6 +155,8 @@ def test_a_value_the_parameter_does_not_allow_is_refused(name: str, value: str, 
         cloudformation.check_parameters(DOCUMENT, {name: value})
 
 
-@pytest.mark.parametrize("value", ["rate(1 minute)", "rate(5 minutes)", "rate(1 hour)", "rate(12 hours)", "rate(1 day)"])
+@pytest.mark.parametrize(
+    "value", ["rate(1 minute)", "rate(5 minutes)", "rate(1 hour)", "rate(12 hours)", "rate(1 day)"]
+)
 def test_the_rate_expressions_eventbridge_takes_are_allowed(value: str) -> None:
     cloudformation.check_parameters(DOCUMENT, {"MonitoringSchedule": value})
