@@ -50,7 +50,7 @@ from sentiment_local.journal import Journal
 from sentiment_local.model_server import ModelServer
 from sentiment_local.moto_server import MotoServer, serve
 from sentiment_local.notifications import NotificationLog, subscribe_queue
-from sentiment_local.stack_record import record_stack
+from sentiment_local.stack_record import attach_resources, record_stack
 from sentiment_local.template import ACCOUNT, REGION, ROOT, Template
 from sentiment_local.training_jobs import TrainingJobs
 
@@ -78,6 +78,7 @@ class Stack:
     _notifications: NotificationLog | None = None
     _translated: dict[str, Any] = field(default_factory=dict)
     _order: list[str] = field(default_factory=list)
+    _created: list[tuple[str, str, str | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.template = Template.read(
@@ -142,6 +143,14 @@ class Stack:
             queue_endpoint=aws,
             endpoint_name=self.endpoint.name,
         )
+        attach_resources(
+            self.template.prefix,
+            [*self._created, ("ModelImageRepository", "AWS::ECR::Repository", None)],
+            self.template,
+            client=self.moto.client,
+            queue_endpoint=aws,
+            deleted=journal.resource_deleted,
+        )
         settings.state_file.write_text(
             json.dumps(
                 {
@@ -165,11 +174,16 @@ class Stack:
         try:
             # In CloudFormation's order; a secret's Ref is its ARN, which Secrets Manager makes up, and
             # is pinned as the secret is made, so the roles' policies name it so.
-            resources.create_in_order(
+            created = resources.create_in_order(
                 template, self._translated, self._order, specs, client=client, secrets={ADMIN_KEY_SECRET: self.key}
             )
         except resources.LimitExceeded as error:
             raise StackError(str(error)) from error
+        translated = self._translated["Resources"]
+        self._created = [
+            (logical_id, str(translated[logical_id]["Type"]), translated[logical_id].get("DeletionPolicy"))
+            for logical_id in created
+        ]
         if self.moto.enforcer is not None:
             self.moto.enforcer.load({**iam.principals(template, self._translated), "Deployer": iam.deployer()})
         restored = journal.restore()  # until it has run, the journal refuses to save
