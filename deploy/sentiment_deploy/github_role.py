@@ -2,8 +2,8 @@
 
 That template is written by hand but for one block of its ``Resources``: a managed policy per file of
 ``deploy/deployer-policies/``, each attached to the role. ``python -m sentiment_deploy deployer-policies``
-writes the files and then this block from them, between its two marker lines, so that the role never
-holds other permissions than the files say; a test fails when the block and the files differ.
+writes the files and then this block from them, between its two marker lines, so that the role holds
+what the files say, no more and no less; a test fails when the block and the files differ.
 
 Managed policies rather than the role's inline ones: IAM caps a role's inline policies at 10,240
 characters in all, and the deployer's need more; a role may have 10 managed policies attached, each of
@@ -129,7 +129,12 @@ def with_policies(template: str, documents: Mapping[str, dict[str, Any]]) -> str
 def committed_documents(folder: Path = POLICY_FOLDER) -> dict[str, dict[str, Any]]:
     """The deployer's policies as committed, in the order ``deployer_policies`` writes them."""
     order = {"stack": 0, "resources": 1, "after": 2}
-    paths = sorted(folder.glob("*.json"), key=lambda path: (order[kind(path.name)], path.name))
+
+    def position(path: Path) -> tuple[int, int]:
+        number = re.search(r"-(\d+)$", path.stem)
+        return order[kind(path.name)], int(number[1]) if number else 0
+
+    paths = sorted(folder.glob("*.json"), key=position)
     return {path.name: json.loads(path.read_text()) for path in paths}
 
 
