@@ -110,12 +110,19 @@ $(CHECKOV_VENV)/.installed:
 # cfn-lint on template.yaml cannot see what SAM adds (a bucket's notifications, a state machine's
 # substitutions): sentiment_local.cloudformation translates the template as sam deploy does, under each
 # stage, backend, endpoint type and the first deploy, and checks each translation (parameters, cycles, cfn-lint).
-validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate, cfn-lint and checkov on template.yaml, and cfn-lint on SAM's translation of it under every setting
-	$(PY) -m sentiment_local.cloudformation template.yaml
+# The GitHub deploy role's template (deploy/pipeline/template.yaml) gets the same checks but sam validate's.
+# actionlint checks the workflows offline; without ShellCheck and pyflakes, which it would run where they
+# are installed, so that it finds the same on every machine.
+PIPELINE_TEMPLATE := deploy/pipeline/template.yaml
+ACTIONLINT        := $(VENV)/bin/actionlint -shellcheck= -pyflakes=
+
+validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate, cfn-lint and checkov on the templates, cfn-lint on SAM's translation of each, actionlint on the workflows
+	$(PY) -m sentiment_local.cloudformation template.yaml $(PIPELINE_TEMPLATE)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
-	$(VENV)/bin/cfn-lint template.yaml
-	$(CHECKOV) --file template.yaml --framework cloudformation --skip-download --quiet --compact
+	$(VENV)/bin/cfn-lint template.yaml $(PIPELINE_TEMPLATE)
+	$(CHECKOV) --file template.yaml --file $(PIPELINE_TEMPLATE) --framework cloudformation --skip-download --quiet --compact
+	$(ACTIONLINT) .github/workflows/*.yml
 
 # sam build ships sources only, and Lambda's code is read-only: without bytecode beside them, every cold
 # start compiles each module it imports (the API's import: about 1.2 s instead of 0.45 s).

@@ -18,7 +18,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_deploy import deploy, destroy, policy, reattach, smoke, training, web
+from sentiment_deploy import deploy, destroy, github_role, policy, reattach, smoke, training, web
 from sentiment_deploy.stack import ROOT, SAMCONFIG, DeployError, Target, find_stack, samconfig_overrides
 
 
@@ -85,7 +85,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--dry-run", type=Path, metavar="FOLDER", help="write the import template and resources there; import nothing"
     )
 
-    commands.add_parser("deployer-policies", help="write deploy/deployer-policies/: what a deploying user needs")
+    commands.add_parser(
+        "deployer-policies",
+        help="write deploy/deployer-policies/, what a deploying user needs, and the GitHub deploy role's copy of them",
+    )
 
     job = commands.add_parser("job", help="what SageMaker knows of a training job")
     _common(job)
@@ -113,7 +116,7 @@ def _confirm(stack_name: str, keep_data: bool) -> bool:
 
 
 def _deployer_policies(args: argparse.Namespace) -> int:
-    for path in policy.write():
+    for path in [*policy.write(), github_role.write()]:
         print(f"wrote {path.relative_to(ROOT)}")
     return 0
 

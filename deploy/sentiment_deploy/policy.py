@@ -9,7 +9,8 @@ policies, each under the cap. Two parts:
   actions they call (the CloudFormation registry's resource schemas, as cfn-lint ships them); the
   policy allows their union for every type the template becomes once SAM has translated it, under
   both backends. CloudFormation's own calls are scoped to stacks named ``sentiment-*``, and the SAM
-  CLI's to its managed artifacts bucket and stack.
+  CLI's to its managed artifacts bucket and stack. A few schemas name API operations that are no IAM
+  action (``s3:DeleteBucketCors``, ``s3:rest.put.object``): they could match nothing, and are left out.
 - **What ``make deploy``, ``make destroy``, ``make publish-web`` and ``make train-on-sagemaker`` call
   afterwards**, written out here, scoped to the stack's resources (all named ``sentiment-*``); reading
   the stack is in the first part already. The local stack enforces these two on the deployer's key:
@@ -165,13 +166,29 @@ SAM_DEPLOY: list[dict[str, Any]] = [
 ]
 
 
-@functools.cache
-def _schemas() -> tuple[dict[str, str], Path]:
+def _cfnlint_data() -> Path:
     import cfnlint  # type: ignore[import-untyped]  # noqa: PLC0415 - only where the policies are generated
 
-    folder = Path(cfnlint.__file__).parent / "data" / "schemas"
+    return Path(cfnlint.__file__).parent / "data"
+
+
+@functools.cache
+def _schemas() -> tuple[dict[str, str], Path]:
+    folder = _cfnlint_data() / "schemas"
     providers: dict[str, str] = json.loads((folder / "providers" / "us-east-1.json").read_text())
     return providers, folder / "resources"
+
+
+@functools.cache
+def _iam_actions() -> dict[str, set[str]]:
+    """Service prefix -> its actions, lower case: IAM's Service Authorization Reference, as cfn-lint ships it."""
+    services = json.loads((_cfnlint_data() / "AdditionalSpecs" / "Policies.json").read_text())
+    return {prefix: set(service.get("Actions", {})) for prefix, service in services.items()}
+
+
+def known_to_iam(action: str) -> bool:
+    service, _, name = action.partition(":")
+    return name.lower() in _iam_actions().get(service.lower(), set())
 
 
 def handler_actions(resource_type: str) -> set[str]:
@@ -232,7 +249,9 @@ def _resource_policies(actions: list[str]) -> list[dict[str, Any]]:
 
 def deployer_policies() -> dict[str, dict[str, Any]]:
     """File name -> managed policy document."""
-    created = sorted({action for kind in template_resource_types() for action in handler_actions(kind)})
+    created = sorted(
+        {action for kind in template_resource_types() for action in handler_actions(kind) if known_to_iam(action)}
+    )
     policies = {"sentiment-deploy-stack.json": _policy(SAM_DEPLOY)}
     for number, document in enumerate(_resource_policies(created), start=1):
         policies[f"sentiment-deploy-resources-{number}.json"] = document

@@ -269,12 +269,19 @@ def plan(template: Template) -> tuple[dict[str, Any], list[str]]:
 # ---- make validate ----
 
 
+def _shown(path: Path) -> str:
+    """The path as a user names it: from the project's root (two templates share a file name)."""
+    absolute = path.resolve()
+    return absolute.relative_to(ROOT).as_posix() if absolute.is_relative_to(ROOT) else str(path)
+
+
 def check_file(path: Path) -> list[str]:
     """Each setting's problems with ``path`` as CloudFormation would receive it (parameters, cycle,
     cfn-lint), one line each; a template that declares none of the settings' parameters is checked once,
     with its defaults."""
     document = load(path)
     declared = document.get("Parameters", {})
+    name = _shown(path)
     problems: list[str] = []
     seen: set[tuple[tuple[str, str], ...]] = set()
     for setting in SETTINGS:
@@ -287,9 +294,9 @@ def check_file(path: Path) -> list[str]:
         try:
             translated, _ = plan(Template(document, overrides=values))
         except TemplateError as error:
-            problems.append(f"{path.name} [{label}]: {error}")
+            problems.append(f"{name} [{label}]: {error}")
             continue
-        problems.extend(f"{path.name} [{label}]: {error}" for error in lint_errors(translated))
+        problems.extend(f"{name} [{label}]: {error}" for error in lint_errors(translated))
     return problems
 
 
@@ -300,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = [problem for path in paths for problem in check_file(path)]
     for problem in problems:
         print(problem)
-    checked = ", ".join(path.name for path in paths)
+    checked = ", ".join(_shown(path) for path in paths)
     print(f"{checked}: SAM's translation under every setting: {len(problems)} problems")
     return 1 if problems else 0
 

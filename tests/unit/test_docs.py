@@ -3,8 +3,8 @@
 The commands are the fenced ``bash``/``sh`` blocks of the README, of the pages under ``docs/`` and of
 the folders' READMEs. A line continued with ``\\`` is one command, and so is a ``for … done`` loop;
 comments are left out. Each command is listed in COMMANDS, either with the test that runs it (``Run``)
-or with the reason no test can (``Exempt``: it needs AWS or Docker, which the test command has neither
-of), together with the tests that run what they can of it. A command that is added or changed fails
+or with the reason no test can (``Exempt``: it needs AWS, Docker or GitHub, which the test command has
+none of), together with the tests that run what they can of it. A command that is added or changed fails
 here, naming its file and line, until it is listed.
 """
 
@@ -37,10 +37,13 @@ class Exempt:
 
 NEEDS_AWS = "needs an AWS account and its credentials"
 NEEDS_DOCKER = "needs Docker, which the test command does not have"
+NEEDS_GITHUB = "sets a GitHub repository's variables: needs GitHub and an administrator of the repository"
 
 LOCAL_STACK = "tests/system/test_local_stack.py"
 DEPLOY_STEPS = "tests/system/test_deploy_steps.py"
 DEPLOY = "tests/integration/deploy/test_deploy.py"
+DEPLOY_ROLE = "tests/unit/test_github_deploy_role.py"
+WORKFLOWS = "tests/unit/test_github_workflows.py"
 RETRAINING_LOOP = (
     "tests/system/test_retraining_loop.py"
     "::test_feedback_reaching_the_threshold_retrains_promotes_and_serves_the_new_champion"
@@ -141,6 +144,32 @@ COMMANDS: dict[str, Run | Exempt] = {
         f"{DEPLOY_STEPS}::test_a_training_job_launched_by_hand_with_the_sdk_trains_on_the_stacks_data",
         "python -m sentiment_deploy job, against make up",
     ),
+    # docs/aws.md: from a fork to a deployed stage
+    (
+        "aws cloudformation deploy --template-file deploy/pipeline/template.yaml"
+        " --stack-name github-actions-sentiment-deploy --capabilities CAPABILITY_NAMED_IAM"
+        " --parameter-overrides GitHubRepository=<owner>/<name>"
+    ): Exempt(
+        f"creates GitHub's OIDC provider and the deploy role: {NEEDS_AWS}",
+        (
+            f"{DEPLOY_ROLE}::test_cloudformation_would_create_it_and_cfn_lint_finds_nothing",
+            f"{DEPLOY_ROLE}::test_only_the_repositorys_main_branch_and_prod_environment_may_assume_the_role",
+            f"{DEPLOY_ROLE}::test_the_role_holds_the_committed_deployer_policies_and_nothing_else",
+        ),
+    ),
+    (
+        "aws cloudformation describe-stacks --stack-name github-actions-sentiment-deploy"
+        """ --query "Stacks[0].Outputs[?OutputKey=='DeployRoleArn'].OutputValue" --output text"""
+    ): Exempt(
+        f"reads the deployed role's stack: {NEEDS_AWS}",
+        (f"{DEPLOY_ROLE}::test_the_role_arn_is_an_output_for_the_repository_variable",),
+    ),
+    'gh variable set AWS_DEPLOY_ROLE_ARN --body "arn:aws:iam::<account>:role/github-actions-sentiment-deploy"': Exempt(
+        NEEDS_GITHUB, (f"{WORKFLOWS}::test_credentials_come_from_the_deploy_role_and_never_from_keys",)
+    ),
+    "gh variable set AWS_REGION --body eu-west-1": Exempt(
+        NEEDS_GITHUB, (f"{WORKFLOWS}::test_credentials_come_from_the_deploy_role_and_never_from_keys",)
+    ),
     # docs/local-stack.md
     "make invoke FUNCTION=ApiFunction EVENT=events/api-health-get-200.json": Run(
         f"{LOCAL_STACK}::test_make_invoke_runs_a_function_on_the_stack"
@@ -219,8 +248,9 @@ def commands_in(text: str, name: str) -> list[Command]:
     lines: list[str] = []  # a loop's lines, so far
     start = 0
     for number, raw in enumerate(text.splitlines(), 1):
-        if raw.startswith("```"):
-            in_block = not in_block and raw[3:].strip() in {"bash", "sh", "shell"}
+        fence = raw.lstrip()  # a block may sit in a list item, indented
+        if fence.startswith("```"):
+            in_block = not in_block and fence[3:].strip() in {"bash", "sh", "shell"}
             continue
         words = " ".join(without_comment(raw).split())
         if not in_block or not words:
@@ -353,6 +383,12 @@ make output-not-a-command
 ```sh
 make env-vars
 ```
+
+1. A step of a list:
+
+   ```bash
+   make deploy ENV=prod
+   ```
 """
 
 
@@ -362,6 +398,7 @@ def test_the_blocks_are_read_as_a_person_would_type_them() -> None:
         Command("""curl -s localhost:3000/x -H 'A: #not-a-comment' -d '{"a": 1}'""", "sample.md:6"),
         Command('for f in *.json; do echo "$f"; done', "sample.md:9"),
         Command("make env-vars", "sample.md:19"),
+        Command("make deploy ENV=prod", "sample.md:25"),
     ]
 
 
