@@ -36,6 +36,8 @@ class Settings:
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
+    cold_start_seconds: float = 0.0
+    idle_seconds: float = 600.0
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -52,7 +54,10 @@ class Settings:
         ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
         ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
         ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
-        (``sam local invoke``) reach it, and everyone else on the network too.
+        (``sam local invoke``) reach it, and everyone else on the network too;
+        ``LOCAL_COLD_START_SECONDS`` (0: none) how long a serverless endpoint's first invocation after
+        idle waits for an instance, and ``LOCAL_IDLE_SECONDS`` (600) after how long without an invocation
+        it has none left.
         """
         env = dict(os.environ if environ is None else environ)
         backend = env.get("BACKEND", "sagemaker")
@@ -77,12 +82,19 @@ class Settings:
                 monitoring_schedule=env.get("MONITORING_SCHEDULE") or None,
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
+                cold_start_seconds=float(env.get("LOCAL_COLD_START_SECONDS") or 0),
+                idle_seconds=float(env.get("LOCAL_IDLE_SECONDS") or 600),
             )
         except ValueError as error:
             raise StackError(
-                "PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY, RETRAIN_THRESHOLD, RETRAIN_MIN_INTERVAL_MINUTES and "
-                f"RETRAIN_MAX_PER_DAY must be numbers: {error}"
+                "PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY, RETRAIN_THRESHOLD, RETRAIN_MIN_INTERVAL_MINUTES, "
+                f"RETRAIN_MAX_PER_DAY, LOCAL_COLD_START_SECONDS and LOCAL_IDLE_SECONDS must be numbers: {error}"
             ) from error
+        if settings.cold_start_seconds < 0 or settings.idle_seconds <= 0:
+            raise StackError(
+                "LOCAL_COLD_START_SECONDS must be 0 or more and LOCAL_IDLE_SECONDS more than 0, not "
+                f"{settings.cold_start_seconds} and {settings.idle_seconds}"
+            )
         for name, value, least in (
             ("RETRAIN_THRESHOLD", settings.retrain_threshold, 1),
             ("RETRAIN_MIN_INTERVAL_MINUTES", settings.retrain_min_interval_minutes, 0),

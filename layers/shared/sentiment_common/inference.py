@@ -92,10 +92,11 @@ def health_timeouts(settings: InferenceSettings) -> CallTimeouts:
 
 
 def _boto_config(timeouts: CallTimeouts) -> Config:
+    # botocore's "max_attempts" counts the retries after the first try; "total_max_attempts" counts every try.
     return Config(
         connect_timeout=timeouts.connect,
         read_timeout=timeouts.read,
-        retries={"max_attempts": timeouts.attempts, "mode": "standard"},
+        retries={"total_max_attempts": timeouts.attempts, "mode": "standard"},
     )
 
 
