@@ -1,9 +1,10 @@
 """``make up`` with its serverless endpoint playing SageMaker's cold start: no instance at first and none
 after ``LOCAL_IDLE_SECONDS`` without an invocation, then ``LOCAL_COLD_START_SECONDS`` before one answers.
-A user sees ``/health`` say the model is starting, not down; a comment sent meanwhile is stored pending
-because the model is starting, and the pending worker classifies it once the endpoint is warm.
+A user sees ``/health`` (and the web page) say the model is starting, not down; a comment sent
+meanwhile is stored pending because the model is starting, and the pending worker classifies it once
+the endpoint is warm.
 
-The tests share one stack and run in file order: the first ends with the endpoint warm."""
+The tests share one stack and run in file order: each ends with the endpoint warm."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, expect
 
 from tests.system.conftest import LocalStack, running_stack
+from tests.system.test_web_page import _accessibility_problems, _post, browser, playwright  # noqa: F401 - fixtures
 
 COLD_START_S = 20  # longer than the API's 10 s wait for a serverless endpoint, shorter than the worker's 21 s
 IDLE_S = 15
@@ -94,3 +97,26 @@ def test_the_first_comment_after_idle_waits_as_pending_and_is_classified_once_th
     assert stored["sentiment"] == "positive"
     assert stored["pending_reason"] is None
     assert _health(api)["model"]["status"] == "ready"
+
+
+def test_the_page_says_the_model_is_starting_then_that_it_answers(browser: Browser, local_stack: LocalStack) -> None:  # noqa: F811
+    time.sleep(IDLE_S + 2)  # the endpoint scales to zero
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=local_stack.api)
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto("/")
+        health = page.get_by_test_id("health")
+
+        expect(health).to_have_attribute("data-state", "starting", timeout=15_000)
+        expect(health).to_contain_text("Model starting")
+        _post(page, "The courier was polite and early")
+        expect(page.get_by_test_id("result-label")).to_have_text("pending", timeout=20_000)
+        expect(page.get_by_test_id("result")).to_contain_text("The model is starting")
+        assert _accessibility_problems(page) == ""
+        # The page checks every 5 s while the model starts, and says so once it answers.
+        expect(health).to_have_attribute("data-state", "ok", timeout=COLD_START_S * 1000 + 15_000)
+    finally:
+        context.close()
+    assert errors == []
