@@ -12,7 +12,7 @@ const MAX_CHARS = 5000;
 const PAGE_SIZE = 10;
 const OVERVIEW_SIZE = 100;
 const ADMIN_KEY_STORAGE = "sentiment-admin-key";
-const POLL = { health: 30000, healthWhileDown: 5000, models: 20000, modelsWhileRunning: 3000 };
+const POLL = { health: 30000, healthWhileDown: 5000, healthWhileStarting: 5000, models: 20000, modelsWhileRunning: 3000 };
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,6 +24,7 @@ const state = {
   submission: null, // {text, key}: a resend of the same text reuses its Idempotency-Key
   adminKey: sessionStorage.getItem(ADMIN_KEY_STORAGE) || "",
   apiDown: false,
+  modelStarting: false, // a serverless endpoint starting after idle: health is checked more often until it answers
   runActive: false,
   overview: [], // the comments the picture was drawn from
   quality: null, // the last GET /monitoring answer, redrawn on resize
@@ -76,7 +77,10 @@ async function checkHealth() {
     const wasDown = state.apiDown;
     state.apiDown = false;
     $("banner").hidden = true;
+    state.modelStarting = body.model.status === "starting";
     if (body.model.reachable) setHealth("ok", `API up · model ${body.model.model_version}${describeKind(body.model)}`);
+    else if (state.modelStarting)
+      setHealth("starting", "Model starting after a quiet spell: comments are stored and classified within a minute or so");
     else setHealth("degraded", "Model unreachable: comments are stored and classified when it returns");
     if (wasDown) refreshAll();
   } catch (error) {
@@ -91,7 +95,7 @@ function scheduleHealth() {
       if (!document.hidden || state.apiDown) await checkHealth();
       scheduleHealth();
     },
-    state.apiDown ? POLL.healthWhileDown : POLL.health,
+    state.apiDown ? POLL.healthWhileDown : state.modelStarting ? POLL.healthWhileStarting : POLL.health,
   );
 }
 
@@ -184,9 +188,11 @@ function showResult(comment, status) {
   const label = $("result-label");
   label.textContent = comment.sentiment || "pending";
   label.className = `badge badge-${comment.sentiment || "pending"}`;
-  $("result-confidence").textContent = pending
-    ? "The model is unavailable right now: your comment is stored and will be classified when it is back."
-    : `${percent(comment.confidence)} confident`;
+  $("result-confidence").textContent = !pending
+    ? `${percent(comment.confidence)} confident`
+    : comment.pending_reason === "model_starting"
+      ? "The model is starting after a quiet spell: your comment is stored and will be classified within a minute or so."
+      : "The model is unavailable right now: your comment is stored and will be classified when it is back.";
   $("result-scores").replaceChildren(
     ...(comment.scores ? LABELS.map((name) => scoreRow(name, comment.scores[name])) : []),
   );

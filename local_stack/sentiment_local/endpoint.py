@@ -5,7 +5,9 @@ or an ECS service (``BACKEND=ecs``), both the one local model server (:mod:`sent
   endpoint serves is downloaded with the model's execution role into ``<data>/endpoints/<endpoint>/``
   and named by ``<data>/endpoints/<endpoint>.json``, which the model server follows. ``UpdateEndpoint``
   (plugged into moto by :mod:`sentiment_local.moto_gaps`, which also answers ``InvokeEndpoint``) comes
-  here: the update ends once the model server serves the new model.
+  here: the update ends once the model server serves the new model. A serverless endpoint scales to
+  zero: with ``LOCAL_COLD_START_SECONDS`` set, its first invocation after ``LOCAL_IDLE_SECONDS`` without
+  one waits that long for an instance (:class:`ColdStarts`), as on AWS.
 - ECS: the model server follows the registry's pointer in the bucket, read with the task role's
   credentials, as the service's tasks do.
 """
@@ -18,7 +20,8 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentiment_deploy.bootstrap import CHAMPION_KEY, read_archive_metadata, read_s3_object
@@ -35,6 +38,33 @@ log = logging.getLogger("sentiment_local")
 
 ENDPOINT_UPDATE_TIMEOUT_S = 120
 CHAMPION_POLL_SECONDS = "1"  # how often the model server re-reads the champion pointer
+
+
+class ColdStarts:
+    """A serverless endpoint's instances, as its callers meet them. After ``idle_s`` seconds without an
+    invocation it has none (SageMaker scales it to zero), so the next invocation waits ``cold_start_s``
+    seconds for one to start (the container, the model's download), and so does every invocation that
+    arrives meanwhile; the start goes on when a caller stops waiting. It starts with none, as after idle.
+    """
+
+    def __init__(self, cold_start_s: float, idle_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cold_start_s = cold_start_s
+        self.idle_s = idle_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ready_at: float | None = None  # when the instance started, or will have; None: scaled to zero
+        self._last_call = 0.0  # when the last invocation reached the instance
+
+    def wait(self) -> float:
+        """Seconds this invocation waits before the container sees it."""
+        with self._lock:
+            now = self._clock()
+            if self._ready_at is None or (self._ready_at <= now and now - self._last_call > self.idle_s):
+                self._ready_at = now + self.cold_start_s
+                log.info("serverless endpoint: no instance after idle; starting one (%.1f s)", self.cold_start_s)
+            wait = max(0.0, self._ready_at - now)
+            self._last_call = now + wait
+            return wait
 
 
 def write_pointer(path: Path, champion: Champion) -> None:
@@ -59,6 +89,7 @@ class Endpoint:
     name: str | None = None  # the SageMaker endpoint, on that backend
     champion: Champion | None = None  # the model the endpoint or service was last given
     served: Champion | None = None  # what the model server loads (on SageMaker, the endpoint's own copy)
+    cold_starts: ColdStarts | None = field(default=None, init=False)  # a serverless endpoint's, when enabled
 
     @property
     def serving_role(self) -> str:
@@ -86,10 +117,22 @@ class Endpoint:
             "ModelDataUrl": champion.model_data_url,
             "ModelSha256": champion.sha256,
         }
-        self.name = create_sagemaker_endpoint(self.template, self.moto.client("sagemaker"))
+        sagemaker = self.moto.client("sagemaker")
+        self.name = create_sagemaker_endpoint(self.template, sagemaker)
+        variants = sagemaker.describe_endpoint(EndpointName=self.name)["ProductionVariants"]
+        if self.settings.cold_start_seconds > 0 and any("CurrentServerlessConfig" in each for each in variants):
+            # Only a serverless endpoint scales to zero; a real-time one keeps its instances warm.
+            self.cold_starts = ColdStarts(self.settings.cold_start_seconds, self.settings.idle_seconds)
         served = self.stage(champion.model_data_url)
         write_pointer(self.pointer_file, served)
         return served
+
+    def instance_wait(self, endpoint_name: str) -> float:
+        """Seconds an invocation of ``endpoint_name`` waits before its container sees it: a serverless
+        endpoint's cold start after idle, when ``LOCAL_COLD_START_SECONDS`` is set; else none."""
+        if self.cold_starts is None or endpoint_name != self.name:
+            return 0.0
+        return self.cold_starts.wait()
 
     def environment(self, champion: Champion) -> dict[str, str]:
         """The model server's environment: it serves the champion its pointer names and follows it, with

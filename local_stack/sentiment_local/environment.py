@@ -37,6 +37,8 @@ class Settings:
     iam_enforced: bool = True
     iam_usage: Path | None = None
     template: Path = ROOT / "template.yaml"
+    cold_start_seconds: float = 0.0
+    idle_seconds: float = 600.0
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -54,7 +56,10 @@ class Settings:
         ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
         ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
         (``sam local invoke``) reach it, and everyone else on the network too;
-        ``LOCAL_TEMPLATE`` (template.yaml) the template to stand up, its code folders read from the project.
+        ``LOCAL_TEMPLATE`` (template.yaml) the template to stand up, its code folders read from the project;
+        ``LOCAL_COLD_START_SECONDS`` (0: none) how long a serverless endpoint's first invocation after
+        idle waits for an instance, and ``LOCAL_IDLE_SECONDS`` (600) after how long without an invocation
+        it has none left.
         """
         env = dict(os.environ if environ is None else environ)
         backend = env.get("BACKEND", "sagemaker")
@@ -80,12 +85,19 @@ class Settings:
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
                 template=Path(env.get("LOCAL_TEMPLATE") or ROOT / "template.yaml").resolve(),
+                cold_start_seconds=float(env.get("LOCAL_COLD_START_SECONDS") or 0),
+                idle_seconds=float(env.get("LOCAL_IDLE_SECONDS") or 600),
             )
         except ValueError as error:
             raise StackError(
-                "PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY, RETRAIN_THRESHOLD, RETRAIN_MIN_INTERVAL_MINUTES and "
-                f"RETRAIN_MAX_PER_DAY must be numbers: {error}"
+                "PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY, RETRAIN_THRESHOLD, RETRAIN_MIN_INTERVAL_MINUTES, "
+                f"RETRAIN_MAX_PER_DAY, LOCAL_COLD_START_SECONDS and LOCAL_IDLE_SECONDS must be numbers: {error}"
             ) from error
+        if settings.cold_start_seconds < 0 or settings.idle_seconds <= 0:
+            raise StackError(
+                "LOCAL_COLD_START_SECONDS must be 0 or more and LOCAL_IDLE_SECONDS more than 0, not "
+                f"{settings.cold_start_seconds} and {settings.idle_seconds}"
+            )
         for name, value, least in (
             ("RETRAIN_THRESHOLD", settings.retrain_threshold, 1),
             ("RETRAIN_MIN_INTERVAL_MINUTES", settings.retrain_min_interval_minutes, 0),

@@ -4,7 +4,8 @@
   local :class:`~sentiment_local.functions.Runner` instead of a container.
 - An S3 notification to a function is delivered asynchronously, as S3 does, instead of inside the
   ``PutObject`` call.
-- ``InvokeEndpoint`` is forwarded to the local model server instead of returning canned bodies.
+- ``InvokeEndpoint`` is forwarded to the local model server instead of returning canned bodies, after
+  a serverless endpoint's cold start when the stack plays one, and within SageMaker's 60 s.
 - Step Functions runs ``sagemaker:createTrainingJob`` and ``.sync`` waits for the job
   (:mod:`sentiment_local.sagemaker_task`).
 - A training job really trains (:mod:`sentiment_local.training_jobs`) instead of completing at once.
@@ -35,6 +36,7 @@ import inspect
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -50,12 +52,25 @@ from sentiment_local.training_jobs import TrainingJobs
 log = logging.getLogger(__name__)
 
 MOTO_VERSION = "5.2.5"
-MODEL_TIMEOUT_S = 10
+# "A customer's model containers must respond to requests within 60 seconds" (SageMaker API reference,
+# InvokeEndpoint); SageMaker then answers ModelError.
+INVOCATION_LIMIT_S = 60.0
 
 EndpointUpdate = Callable[[str, str], None]
 """``(endpoint name, model data URL)``: serve that model behind that endpoint; raise if it cannot be."""
 
+InstanceWait = Callable[[str], float]
+"""``(endpoint name)``: seconds an invocation waits before the container sees it (a cold start)."""
+
 _MISSING = object()
+
+# SageMaker's answer when the container has not answered within INVOCATION_LIMIT_S.
+TIMED_OUT = {
+    "__type": "ModelError",
+    "message": 'Received server error (0) from primary with message "Your invocation timed out while waiting for a '
+    'response from container primary."',
+    "OriginalStatusCode": 0,
+}
 
 
 class _Patches:
@@ -96,14 +111,15 @@ def install(
     training: TrainingJobs | None = None,
     on_endpoint_update: EndpointUpdate | None = None,
     changes: ChangeSink | None = None,
+    instance_wait: InstanceWait | None = None,
 ) -> Callable[[], None]:
     """Patch moto; returns the function that undoes it. Without ``training``, training jobs complete at
     once as moto has them; without ``on_endpoint_update``, an endpoint update swaps nothing; ``changes``
-    is told of every change to tables, objects and queues."""
+    is told of every change to tables, objects and queues; ``instance_wait`` says how long an invocation
+    waits for an instance (none without it)."""
     check_version()
     from moto.awslambda.models import LambdaFunction  # noqa: PLC0415 - patched only when a stack runs
     from moto.s3 import notifications  # noqa: PLC0415
-    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse  # noqa: PLC0415
 
     patches = _Patches()
 
@@ -117,6 +133,28 @@ def install(
         del account_id, region_name
         runner.invoke_async(fn_arn.rsplit(":", 1)[-1], event_body)
 
+    patches.set(LambdaFunction, "_invoke_lambda", invoke_lambda)
+    patches.set(notifications, "_invoke_awslambda", invoke_from_s3)
+    _plug_invoke_endpoint(patches, model_url, instance_wait)
+    _plug_step_functions_sagemaker(patches)
+    _plug_state_machine_credentials(patches)
+    _plug_execution_names(patches)
+    if training is not None:
+        _plug_training_jobs(patches, training)
+    _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url: None))
+    _plug_sagemaker_rules(patches)
+    _plug_dynamodb(patches, changes)
+    _plug_instance_tracking(patches)
+    if changes is not None:
+        _plug_change_feed(patches, changes)
+    return patches.undo
+
+
+def _plug_invoke_endpoint(patches: _Patches, model_url: Callable[[], str], instance_wait: InstanceWait | None) -> None:
+    """``InvokeEndpoint`` reaches the local model server, as SageMaker reaches the container: after the
+    wait for an instance (a serverless endpoint's cold start), and within SageMaker's 60 s."""
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse  # noqa: PLC0415
+
     def invoke_endpoint(self: Any) -> tuple[int, dict[str, str], str | bytes]:
         from moto.sagemaker.models import sagemaker_backends  # noqa: PLC0415
 
@@ -128,6 +166,10 @@ def install(
         if name not in sagemaker_backends[self.current_account][self.region].endpoints:
             error = {"__type": "ValidationError", "message": f"Endpoint {name} of account {ACCOUNT} not found."}
             return answer_with(400, "application/json", json.dumps(error))
+        waited = instance_wait(name) if instance_wait else 0.0
+        time.sleep(min(waited, INVOCATION_LIMIT_S))
+        if waited >= INVOCATION_LIMIT_S:
+            return answer_with(424, "application/json", json.dumps(TIMED_OUT))
         request = urllib.request.Request(  # noqa: S310 - the local model server
             f"{model_url()}/invocations",
             data=self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body).encode(),
@@ -138,8 +180,10 @@ def install(
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=MODEL_TIMEOUT_S) as answer:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=INVOCATION_LIMIT_S - waited) as answer:  # noqa: S310
                 return answer_with(200, answer.headers.get("Content-Type", "application/json"), answer.read())
+        except TimeoutError:
+            return answer_with(424, "application/json", json.dumps(TIMED_OUT))
         except urllib.error.HTTPError as error:
             # What SageMaker answers when the container refuses: ModelError carrying its status.
             message = {
@@ -153,21 +197,7 @@ def install(
             message = {"__type": "ServiceUnavailable", "message": f"the model container is unreachable: {error}"}
             return answer_with(503, "application/json", json.dumps(message))
 
-    patches.set(LambdaFunction, "_invoke_lambda", invoke_lambda)
-    patches.set(notifications, "_invoke_awslambda", invoke_from_s3)
     patches.set(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
-    _plug_step_functions_sagemaker(patches)
-    _plug_state_machine_credentials(patches)
-    _plug_execution_names(patches)
-    if training is not None:
-        _plug_training_jobs(patches, training)
-    _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url: None))
-    _plug_sagemaker_rules(patches)
-    _plug_dynamodb(patches, changes)
-    _plug_instance_tracking(patches)
-    if changes is not None:
-        _plug_change_feed(patches, changes)
-    return patches.undo
 
 
 def _plug_step_functions_sagemaker(patches: _Patches) -> None:

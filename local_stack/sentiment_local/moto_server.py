@@ -78,12 +78,19 @@ class MotoServer:
         training: TrainingJobs,
         on_endpoint_update: moto_gaps.EndpointUpdate,
         journal: Journal,
+        *,
+        instance_wait: moto_gaps.InstanceWait | None = None,
     ) -> None:
-        """What moto lacks: functions run by ``runner``, endpoints answered by the model server, training
-        jobs run by ``training``, endpoint updates handed to ``on_endpoint_update``; ``journal`` told of
-        every change. Undone by :meth:`close`."""
+        """What moto lacks: functions run by ``runner``, endpoints answered by the model server (after
+        ``instance_wait``'s cold start), training jobs run by ``training``, endpoint updates handed to
+        ``on_endpoint_update``; ``journal`` told of every change. Undone by :meth:`close`."""
         self._undo_gaps = moto_gaps.install(
-            runner, model_url, training=training, on_endpoint_update=on_endpoint_update, changes=journal
+            runner,
+            model_url,
+            training=training,
+            on_endpoint_update=on_endpoint_update,
+            changes=journal,
+            instance_wait=instance_wait,
         )
 
     def start(self, journal: Journal) -> None:

@@ -128,6 +128,7 @@ class Stack:
             training=self._training,
             on_endpoint_update=self.endpoint.on_update,
             journal=journal,
+            instance_wait=self.endpoint.instance_wait,
         )
         self.moto.start(journal)
         champion = self._create_resources(specs, journal)

@@ -30,7 +30,13 @@ from sentiment_common.dal.comments import (
     to_item,
 )
 from sentiment_common.dal.feedback import feedback_key
-from sentiment_common.errors import InvalidInputError, ModelUnavailableError, NotFoundError, ServiceUnavailableError
+from sentiment_common.errors import (
+    InvalidInputError,
+    ModelStartingError,
+    ModelUnavailableError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from sentiment_common.inference import ModelHealth
 from sentiment_common.models import (
     LABELS,
@@ -42,6 +48,7 @@ from sentiment_common.models import (
     FeedbackRecord,
     Label,
     Prediction,
+    Readiness,
     Scores,
 )
 from sentiment_common.monitoring import BINS, DayCounts, VersionCounts, confidence_bin
@@ -262,28 +269,36 @@ def prediction(label: Label = "positive", confidence: float = 0.9, version: str 
 
 
 class FakeModel:
-    """A model client that answers ``answer(text)`` for each text, or is down (``ModelUnavailableError``)."""
+    """A model client that answers ``answer(text)`` for each text, or is down (``ModelUnavailableError``), or
+    is starting, as a serverless endpoint after idle (``ModelStartingError``)."""
 
     def __init__(self, answer: Callable[[str], Prediction] | None = None, version: str = "v1") -> None:
         self.answer = answer or (lambda text: prediction(version=version))
         self.version = version
         self.down = False
+        self.starting = False
         self.calls: list[list[str]] = []
+
+    def _check(self) -> None:
+        if self.down:
+            raise ModelUnavailableError("the model is down")
+        if self.starting:
+            raise ModelStartingError("serverless endpoint sentiment did not answer in time: an instance is starting")
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         self.calls.append(list(texts))
-        if self.down:
-            raise ModelUnavailableError("the model is down")
+        self._check()
         return [self.answer(text) for text in texts]
 
     def explain(self, text: str) -> ExplainedPrediction:
-        if self.down:
-            raise ModelUnavailableError("the model is down")
+        self._check()
         answer = self.answer(text)
         explanation = Explanation(method="occlusion", label=answer.label, tokens_per_span=1, tokens=[])
         return ExplainedPrediction(**answer.model_dump(), explanation=explanation)
 
     def health(self) -> ModelHealth:
         if self.down:
-            return ModelHealth(reachable=False, reason="the model is down")
-        return ModelHealth(reachable=True, model_version=self.version)
+            return ModelHealth(status=Readiness.DOWN, reason="the model is down")
+        if self.starting:
+            return ModelHealth(status=Readiness.STARTING, reason="an instance is starting after idle")
+        return ModelHealth(status=Readiness.READY, model_version=self.version)

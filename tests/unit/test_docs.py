@@ -174,6 +174,10 @@ COMMANDS: dict[str, Run | Exempt] = {
     "make invoke FUNCTION=ApiFunction EVENT=events/api-health-get-200.json": Run(
         f"{LOCAL_STACK}::test_make_invoke_runs_a_function_on_the_stack"
     ),
+    "make up LOCAL_COLD_START_SECONDS=20 LOCAL_IDLE_SECONDS=60": Run(
+        "tests/system/test_model_cold_start.py::test_health_says_starting_while_the_endpoint_starts_then_ready",
+        "make up with LOCAL_COLD_START_SECONDS=20 LOCAL_IDLE_SECONDS=15, as tests/system/conftest.py starts it",
+    ),
     "make up MOTO_HOST=0.0.0.0": Run(
         f"{DEPLOY_STEPS}::test_env_vars_point_every_function_at_the_local_stack_as_sam_local_invoke_reads_them",
         "make up with MOTO_HOST=0.0.0.0: the stack of tests/system/test_deploy_steps.py",

@@ -17,6 +17,8 @@ from sentiment_common.models import (
     ExplainedPrediction,
     FeedbackRecord,
     Label,
+    PendingReason,
+    Readiness,
     Scores,
 )
 from sentiment_common.monitoring import DayFigures, Drift, VersionQuality
@@ -90,6 +92,13 @@ class CommentOut(BaseModel):
         ),
     ] = None
     feedback: Annotated[FeedbackOut | None, Field(description="The latest correction, if any")] = None
+    pending_reason: Annotated[
+        PendingReason | None,
+        Field(
+            description="Why it is pending: `model_starting` while a serverless endpoint starts after idle "
+            "(classified within minutes), `model_unavailable` when the model did not answer; null once classified"
+        ),
+    ] = None
 
     @classmethod
     def of(cls, comment: Comment) -> CommentOut:
@@ -109,6 +118,7 @@ class CommentOut(BaseModel):
             feedback=FeedbackOut(feedback_id=feedback.feedback_id, label=feedback.label, created_at=feedback.created_at)
             if feedback
             else None,
+            pending_reason=comment.pending_reason,
         )
 
 
@@ -209,15 +219,25 @@ class ServingModel(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     backend: str
-    reachable: bool
+    status: Annotated[
+        Readiness,
+        Field(
+            description="`ready`: it answers; `starting`: a serverless endpoint starting after idle, or an endpoint "
+            "being created (comments wait as pending and are classified once it answers); `down`: missing, failed "
+            "or not answering"
+        ),
+    ]
+    reachable: Annotated[bool, Field(description="`status` is `ready`")]
     model_version: str | None
-    reason: str | None = None
+    reason: Annotated[str | None, Field(description="Why it is not ready")] = None
     kind: Annotated[ModelKind | None, Field(description="The answering model's kind, from the registry")] = None
     encoder: Annotated[EncoderRef | None, Field(description="Its encoder, for an encoder model")] = None
 
 
 class HealthResponse(BaseModel):
-    status: Annotated[Literal["ok", "degraded"], Field(description="`degraded` when the model is unreachable")]
+    status: Annotated[
+        Literal["ok", "degraded"], Field(description="`degraded` when the model does not answer (starting or down)")
+    ]
     model: ServingModel
 
 

@@ -1,4 +1,5 @@
-"""SQS worker for the pending queue: each message names a comment stored while the model was down.
+"""SQS worker for the pending queue: each message names a comment stored while the model did not answer
+(starting after idle, or down).
 
 Failed records are reported one by one (``ReportBatchItemFailures``); SQS retries them and, after
 ``maxReceiveCount`` tries, parks them in the dead-letter queue. The comment itself stays stored.
@@ -15,11 +16,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pending_function.logic import classify_pending
+from pending_function.logic import BatchModel, classify_pending
 from sentiment_common.dal.comments import CommentsRepository
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pending import parse_message
-from sentiment_common.inference import ModelClient, model_client
+from sentiment_common.inference import ModelClient, call_timeouts, model_client
 from sentiment_common.observability import logger, metrics, tracer
 from sentiment_common.ports import CommentStore, MonitoringCounters
 from sentiment_common.settings import PendingSettings
@@ -32,31 +33,42 @@ class Worker:
     comments: CommentStore
     model: ModelClient
     monitoring: MonitoringCounters
+    longest_call: float  # seconds one model call may take, every try timing out
 
 
 @cache
 def worker() -> Worker:
-    """Built on the first record, then kept: a missing variable fails the records, and the error names it."""
+    """Built on the first invocation, then kept: a missing variable fails it (SQS returns its records),
+    and the error names the variable."""
     settings = PendingSettings.from_environment()
     return Worker(
         comments=CommentsRepository(settings.comments_table),
         model=model_client(settings),
         monitoring=MonitoringStore(settings.monitoring_table),
+        longest_call=call_timeouts(settings).longest_wait,
     )
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, model: BatchModel) -> None:
     logger.set_correlation_id(record.message_id)  # until the body names the comment: no id of another record
     comment_id = parse_message(record.body).comment_id
     # The comment's id follows this record into the model container's logs (and every line logged here).
     logger.set_correlation_id(comment_id)
     built = worker()
-    classify_pending(comment_id, built.comments, built.model, built.monitoring)
+    classify_pending(comment_id, built.comments, model, built.monitoring)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    built = worker()
+    # One per invocation: once the model has not answered a record, the batch's others wait no more.
+    model = BatchModel(built.model, built.longest_call, lambda: context.get_remaining_time_in_millis() / 1000)
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: record_handler(record, model),
+        processor=processor,
+        context=context,
+    )

@@ -38,6 +38,12 @@ class ModelUnavailableError(DomainError):
     """The model could not be reached or answered with something unusable; worth retrying later."""
 
 
+class ModelStartingError(ModelUnavailableError):
+    """The model is starting: a serverless endpoint that scaled to zero is starting an instance (its
+    container and model download), so the call ran out of time or SageMaker said it is not ready yet.
+    It answers within about a minute; a caller that cannot wait that long retries later."""
+
+
 class ServiceUnavailableError(DomainError):
     """A dependency failed and nothing was stored; the caller may retry after ``retry_after`` seconds."""
 

@@ -1,10 +1,11 @@
 """The model container's client: a SageMaker endpoint or the ECS service, one contract.
 
 Both speak the container's ``POST /invocations`` (``{"instances": [...]}`` in,
-``{"predictions": [...]}`` out; ``"explain": true`` adds each prediction's explanation) with short
-timeouts and a bounded number of tries. Anything that is not a well-formed answer becomes
-:class:`ModelUnavailableError`, which callers turn into a stored-but-pending comment rather than an
-error.
+``{"predictions": [...]}`` out; ``"explain": true`` adds each prediction's explanation) with timeouts
+that fit the backend (:func:`call_timeouts`) and a bounded number of tries. Anything that is not a
+well-formed answer becomes :class:`ModelUnavailableError`, which callers turn into a stored-but-pending
+comment rather than an error; :class:`ModelStartingError` when a serverless endpoint is still starting
+after idle, which answers within about a minute.
 
 Each call carries the caller's correlation id (the API request id, the pending comment's id), which
 the container logs and echoes, and is timed as the ``ModelLatency`` metric (milliseconds, retries and
@@ -16,17 +17,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
 import boto3
 import urllib3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from pydantic import BaseModel, ValidationError
 
-from sentiment_common.errors import ModelUnavailableError
-from sentiment_common.models import ExplainedPrediction, Prediction
+from sentiment_common.errors import ModelStartingError, ModelUnavailableError
+from sentiment_common.models import ExplainedPrediction, Prediction, Readiness
 from sentiment_common.observability import logger, timed
 from sentiment_common.settings import InferenceBackend, InferenceSettings
 
@@ -45,14 +47,64 @@ class ExplainedAnswer(BaseModel):
 
 
 class ModelHealth(BaseModel):
-    reachable: bool
+    status: Readiness
     model_version: str | None = None
     reason: str | None = None
 
+    @property
+    def reachable(self) -> bool:
+        return self.status is Readiness.READY
 
-class ModelClient(Protocol):
+
+@dataclass(frozen=True)
+class CallTimeouts:
+    """How long one call may wait for the model: each try's connect and read timeouts, and the tries."""
+
+    connect: float
+    read: float
+    attempts: int
+
+    @property
+    def longest_wait(self) -> float:
+        """Every try timing out (the clients' sub-second pauses between tries aside)."""
+        return self.attempts * (self.connect + self.read)
+
+
+def call_timeouts(settings: InferenceSettings) -> CallTimeouts:
+    """The timeouts that fit the backend.
+
+    ECS tasks and a real-time endpoint's instances stay warm and answer in well under a second: one
+    silent for seconds is down, so a short read timeout, and a second try that another task or instance
+    may answer. A serverless endpoint that scaled to zero answers its first call after idle only once an
+    instance has started (the container, the model's download), which may take up to SageMaker's 60 s
+    invocation limit: one try, as long as the caller can afford (``model_wait_seconds``); a second try
+    would only queue behind the same cold start, which goes on when the caller stops waiting.
+    """
+    if settings.scales_to_zero:
+        return CallTimeouts(settings.model_connect_timeout, settings.model_wait_seconds, attempts=1)
+    return CallTimeouts(settings.model_connect_timeout, settings.model_read_timeout, settings.model_max_attempts)
+
+
+def health_timeouts(settings: InferenceSettings) -> CallTimeouts:
+    """A health check's calls: one short try each, so that ``/health`` answers within seconds. A
+    serverless endpoint still starting reads as ``starting`` (and the check's call wakes it up)."""
+    return CallTimeouts(settings.model_connect_timeout, settings.model_health_timeout, attempts=1)
+
+
+def _boto_config(timeouts: CallTimeouts) -> Config:
+    # botocore's "max_attempts" counts the retries after the first try; "total_max_attempts" counts every try.
+    return Config(
+        connect_timeout=timeouts.connect,
+        read_timeout=timeouts.read,
+        retries={"total_max_attempts": timeouts.attempts, "mode": "standard"},
+    )
+
+
+class Predictor(Protocol):
     def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
 
+
+class ModelClient(Predictor, Protocol):
     def explain(self, text: str) -> ExplainedPrediction: ...
 
     def health(self) -> ModelHealth: ...
@@ -98,33 +150,36 @@ class NoModel:
         raise ModelUnavailableError("no model is deployed yet")
 
     def health(self) -> ModelHealth:
-        return ModelHealth(reachable=False, reason="no model is deployed yet")
+        return ModelHealth(status=Readiness.DOWN, reason="no model is deployed yet")
 
 
 class SageMakerModel:
     def __init__(self, settings: InferenceSettings) -> None:
-        self._config = Config(
-            connect_timeout=settings.model_connect_timeout,
-            read_timeout=settings.model_read_timeout,
-            retries={"max_attempts": settings.model_max_attempts, "mode": "standard"},
-        )
         self._endpoint = settings.sagemaker_endpoint_name
+        self._serverless = settings.scales_to_zero
+        self._timeouts = call_timeouts(settings)
+        self._health_timeouts = health_timeouts(settings)
 
     @cached_property
     def _runtime(self) -> Any:
-        return boto3.client("sagemaker-runtime", config=self._config)
+        return boto3.client("sagemaker-runtime", config=_boto_config(self._timeouts))
+
+    @cached_property
+    def _probe(self) -> Any:
+        """The health check's runtime client: a short wait, so a cold start reads as starting."""
+        return boto3.client("sagemaker-runtime", config=_boto_config(self._health_timeouts))
 
     @cached_property
     def _control(self) -> Any:
-        return boto3.client("sagemaker", config=self._config)
+        return boto3.client("sagemaker", config=_boto_config(self._health_timeouts))
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        return _parse(self._invoke(_payload(texts)), len(texts))
+        return _parse(self._invoke(_payload(texts), self._runtime, self._serverless), len(texts))
 
     def explain(self, text: str) -> ExplainedPrediction:
-        return _parse_explained(self._invoke(_payload([text], explain=True)))
+        return _parse_explained(self._invoke(_payload([text], explain=True), self._runtime, self._serverless))
 
-    def _invoke(self, payload: bytes) -> bytes:
+    def _invoke(self, payload: bytes, runtime: Any, serverless: bool) -> bytes:
         request: dict[str, Any] = {
             "EndpointName": self._endpoint,
             "ContentType": "application/json",
@@ -136,24 +191,44 @@ class SageMakerModel:
             request["CustomAttributes"] = f"correlation_id={caller}"
         try:
             with timed("ModelLatency"):
-                answer = self._runtime.invoke_endpoint(**request)
+                answer = runtime.invoke_endpoint(**request)
                 body: bytes = answer["Body"].read()
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            # SageMaker's own word for a serverless endpoint whose instance is still being provisioned.
+            if error.response.get("Error", {}).get("Code") == "ModelNotReadyException":
+                raise ModelStartingError(f"SageMaker endpoint {self._endpoint} is starting: {error}") from error
+            raise ModelUnavailableError(f"SageMaker endpoint {self._endpoint} did not answer: {error}") from error
+        except ReadTimeoutError as error:
+            if serverless:  # the first call after idle waits for an instance to start
+                raise ModelStartingError(
+                    f"serverless endpoint {self._endpoint} did not answer in time: an instance is starting after idle"
+                ) from error
+            raise ModelUnavailableError(f"SageMaker endpoint {self._endpoint} did not answer: {error}") from error
+        except BotoCoreError as error:
             raise ModelUnavailableError(f"SageMaker endpoint {self._endpoint} did not answer: {error}") from error
         return body
 
     def health(self) -> ModelHealth:
+        """Ready, starting or down: the endpoint as DescribeEndpoint has it, then one short call. A
+        serverless endpoint (a variant with a serverless configuration) that is in service but does not
+        answer in time, or that SageMaker says is not ready, is starting, not down."""
         try:
-            status = self._control.describe_endpoint(EndpointName=self._endpoint)["EndpointStatus"]
+            endpoint = self._control.describe_endpoint(EndpointName=self._endpoint)
         except (ClientError, BotoCoreError) as error:
-            return ModelHealth(reachable=False, reason=str(error))
+            return ModelHealth(status=Readiness.DOWN, reason=str(error))
+        status = endpoint["EndpointStatus"]
+        if status == "Creating":
+            return ModelHealth(status=Readiness.STARTING, reason=f"endpoint {self._endpoint} is being created")
         if status not in {"InService", "Updating"}:
-            return ModelHealth(reachable=False, reason=f"endpoint is {status}")
+            return ModelHealth(status=Readiness.DOWN, reason=f"endpoint is {status}")
+        serverless = any("CurrentServerlessConfig" in variant for variant in endpoint.get("ProductionVariants", []))
         try:
-            version = self.predict(["ok"])[0].model_version
+            version = _parse(self._invoke(_payload(["ok"]), self._probe, serverless), 1)[0].model_version
+        except ModelStartingError as error:
+            return ModelHealth(status=Readiness.STARTING, reason=error.message)
         except ModelUnavailableError as error:
-            return ModelHealth(reachable=False, reason=error.message)
-        return ModelHealth(reachable=True, model_version=version)
+            return ModelHealth(status=Readiness.DOWN, reason=error.message)
+        return ModelHealth(status=Readiness.READY, model_version=version)
 
 
 class HttpModel:
@@ -161,16 +236,19 @@ class HttpModel:
 
     def __init__(self, settings: InferenceSettings) -> None:
         self._url = settings.model_url.rstrip("/")
+        timeouts = call_timeouts(settings)
         self._http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=settings.model_connect_timeout, read=settings.model_read_timeout),
+            timeout=urllib3.Timeout(connect=timeouts.connect, read=timeouts.read),
             retries=urllib3.Retry(
-                total=settings.model_max_attempts - 1,
+                total=timeouts.attempts - 1,
                 backoff_factor=0.1,
                 status_forcelist=(429, 502, 503, 504),
                 allowed_methods=frozenset({"GET", "POST"}),
                 raise_on_status=False,
             ),
         )
+        health = health_timeouts(settings)
+        self._ping_timeout = urllib3.Timeout(connect=health.connect, read=health.read)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         return _parse(self._invoke(_payload(texts)), len(texts))
@@ -192,14 +270,15 @@ class HttpModel:
         return bytes(answer.data)
 
     def health(self) -> ModelHealth:
+        """Ready or down: the service's tasks stay warm, so one that does not answer at once is down."""
         try:
-            answer = self._http.request("GET", f"{self._url}/ping")
+            answer = self._http.request("GET", f"{self._url}/ping", timeout=self._ping_timeout, retries=False)
         except urllib3.exceptions.HTTPError as error:
-            return ModelHealth(reachable=False, reason=str(error))
+            return ModelHealth(status=Readiness.DOWN, reason=str(error))
         if answer.status != 200:
-            return ModelHealth(reachable=False, reason=f"/ping answered {answer.status}")
+            return ModelHealth(status=Readiness.DOWN, reason=f"/ping answered {answer.status}")
         version = json.loads(answer.data).get("model_version")
-        return ModelHealth(reachable=True, model_version=version)
+        return ModelHealth(status=Readiness.READY, model_version=version)
 
 
 def model_client(settings: InferenceSettings) -> ModelClient:

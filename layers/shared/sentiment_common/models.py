@@ -45,6 +45,21 @@ class CommentStatus(StrEnum):
     PENDING = "pending"
 
 
+class Readiness(StrEnum):
+    """Whether the model answers, as GET /health reports it."""
+
+    READY = "ready"  # it answers
+    STARTING = "starting"  # a serverless endpoint starting after idle, or an endpoint being created: it will answer
+    DOWN = "down"  # missing, failed, or not answering where it should
+
+
+class PendingReason(StrEnum):
+    """Why a comment was stored pending instead of classified."""
+
+    MODEL_STARTING = "model_starting"  # a serverless endpoint starting after idle: classified within minutes
+    MODEL_UNAVAILABLE = "model_unavailable"  # the model did not answer: classified once it does again
+
+
 class Scores(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -134,6 +149,7 @@ class Comment(BaseModel):
     status: CommentStatus
     prediction: Prediction | None = None
     feedback: FeedbackMark | None = None
+    pending_reason: PendingReason | None = None  # why it was stored pending; None once classified
 
 
 class FeedbackRecord(BaseModel):

@@ -36,17 +36,42 @@ class InferenceBackend(StrEnum):
     ECS = "ecs"
 
 
+class SageMakerEndpointType(StrEnum):
+    SERVERLESS = "serverless"  # scales to zero after idle: the next call waits for a cold start
+    REALTIME = "realtime"  # keeps its instances warm
+
+
 class InferenceSettings(EnvironmentSettings):
     inference_backend: Annotated[InferenceBackend, Field(description="Where the model container runs")]
     sagemaker_endpoint_name: Annotated[
         str, Field(description="SageMaker endpoint; empty while no model is deployed")
     ] = ""
+    sagemaker_endpoint_type: Annotated[
+        SageMakerEndpointType,
+        Field(description="The template's SageMakerEndpointType: a serverless one's first call after idle is slow"),
+    ] = SageMakerEndpointType.SERVERLESS
     model_url: Annotated[
         str, Field(description="Base URL of the ECS model service; empty while no model is deployed")
     ] = ""
     model_connect_timeout: Annotated[float, Field(gt=0, description="Seconds to open a connection")] = 1.0
-    model_read_timeout: Annotated[float, Field(gt=0, description="Seconds to wait for an answer")] = 4.0
-    model_max_attempts: Annotated[int, Field(ge=1, le=5, description="Tries per call, the first included")] = 2
+    model_read_timeout: Annotated[
+        float, Field(gt=0, description="Seconds to wait for an answer from a warm backend (ECS, a real-time endpoint)")
+    ] = 4.0
+    model_max_attempts: Annotated[
+        int, Field(ge=1, le=5, description="Tries per call to a warm backend, the first included")
+    ] = 2
+    model_wait_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=60,
+            description="Seconds one call to a serverless endpoint may wait for its answer, a cold start included "
+            "(one try; SageMaker itself gives up after 60 s)",
+        ),
+    ] = 9.0
+    model_health_timeout: Annotated[
+        float, Field(gt=0, description="Seconds a health check waits for each answer (one try)")
+    ] = 2.0
 
     @property
     def deployed(self) -> bool:
@@ -54,6 +79,14 @@ class InferenceSettings(EnvironmentSettings):
             self.sagemaker_endpoint_name if self.inference_backend is InferenceBackend.SAGEMAKER else self.model_url
         )
         return bool(target)
+
+    @property
+    def scales_to_zero(self) -> bool:
+        """A serverless endpoint: after idle, its first call waits for an instance to start."""
+        return (
+            self.inference_backend is InferenceBackend.SAGEMAKER
+            and self.sagemaker_endpoint_type is SageMakerEndpointType.SERVERLESS
+        )
 
 
 class StorageSettings(EnvironmentSettings):

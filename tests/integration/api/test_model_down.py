@@ -19,6 +19,7 @@ def test_comments_wait_as_pending_and_are_classified_when_the_model_returns(api:
     assert single.status == 202
     assert single.body["status"] == "pending"
     assert single.body["sentiment"] is None
+    assert single.body["pending_reason"] == "model_unavailable"  # an ECS service does not start cold
     assert batch.status == 202
     assert {item["status"] for item in batch.body["results"]} == {"pending"}
     assert len(api.items("CommentsTable")) == 3
@@ -36,6 +37,7 @@ def test_comments_wait_as_pending_and_are_classified_when_the_model_returns(api:
     read = api.call("GET", f"/comments/{single.body['comment_id']}").body
     assert read["status"] == "classified"
     assert read["sentiment"] == "positive"
+    assert read["pending_reason"] is None
     assert read["model_version"] == model_version
     assert api.call("GET", "/comments", query={"sentiment": "pending"}).body["items"] == []
     # A duplicate delivery finds nothing left to do.
@@ -46,6 +48,7 @@ def test_health_reports_the_model(api: Stack, model_version: str, model_dir: Pat
     up = api.call("GET", "/health")
     assert up.status == 200
     assert up.body["status"] == "ok"
+    assert (up.body["model"]["status"], up.body["model"]["reachable"]) == ("ready", True)
     assert up.body["model"]["model_version"] == model_version
     assert (up.body["model"]["kind"], up.body["model"]["encoder"]) == (None, None)  # not registered yet
 
@@ -59,4 +62,5 @@ def test_health_reports_the_model(api: Stack, model_version: str, model_dir: Pat
     down = api.call("GET", "/health")
     assert down.status == 200
     assert down.body["status"] == "degraded"
-    assert down.body["model"]["reachable"] is False
+    assert (down.body["model"]["status"], down.body["model"]["reachable"]) == ("down", False)
+    assert down.body["model"]["reason"]

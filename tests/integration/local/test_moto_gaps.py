@@ -145,6 +145,7 @@ class Gaps:
     updates: list[tuple[str, str]] = field(default_factory=list)
     update_error: str | None = None
     update_may_finish: threading.Event = field(default_factory=threading.Event)
+    instance_wait: float = 0.0  # what the stack says an invocation waits for an instance (a cold start)
 
     def client(self, service: str, config: Config | None = None) -> Any:
         return boto3.client(service, region_name="us-east-1", config=config)
@@ -173,7 +174,12 @@ def gaps(aws_credentials: None, code: Code, make_runner: RunnerFactory, tmp_path
     state = Gaps(runner, specs, model, tmp_path, [model.url])
     state.update_may_finish.set()
     with mock_aws():
-        undo = install(runner, lambda: state.model_url[0], on_endpoint_update=state.on_endpoint_update)
+        undo = install(
+            runner,
+            lambda: state.model_url[0],
+            on_endpoint_update=state.on_endpoint_update,
+            instance_wait=lambda name: state.instance_wait,
+        )
         try:
             yield state
         finally:
@@ -340,6 +346,34 @@ def test_invoke_endpoint_is_forwarded_to_the_model_server(gaps: Gaps, endpoint: 
     assert request["headers"]["Accept"] == "application/json"
 
 
+def test_an_invocation_waits_for_an_instance_before_the_model_server_sees_it(gaps: Gaps, endpoint: str) -> None:
+    gaps.instance_wait = 1.0  # a serverless endpoint's cold start, as the stack plays it
+    runtime = gaps.client("sagemaker-runtime", NO_RETRIES)
+
+    started = time.monotonic()
+    answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=b"{}", ContentType="application/json")
+
+    assert time.monotonic() - started >= 1.0
+    assert answer["Body"].read() == b"{}"
+    assert len(gaps.model.requests) == 1
+
+
+def test_an_invocation_past_sagemakers_limit_is_a_model_error(
+    gaps: Gaps, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(moto_gaps, "INVOCATION_LIMIT_S", 0.5)  # SageMaker's 60 s, shortened
+    gaps.instance_wait = 0.6
+    runtime = gaps.client("sagemaker-runtime", NO_RETRIES)
+
+    with pytest.raises(ClientError) as raised:
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=b"{}", ContentType="application/json")
+
+    assert raised.value.response["Error"]["Code"] == "ModelError"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert "timed out" in raised.value.response["Error"]["Message"]
+    assert gaps.model.requests == []
+
+
 def test_a_model_server_refusal_is_a_model_error(gaps: Gaps, endpoint: str) -> None:
     runtime = gaps.client("sagemaker-runtime", NO_RETRIES)
     with pytest.raises(ClientError) as raised:
@@ -371,7 +405,7 @@ def test_a_model_server_that_is_down_is_service_unavailable(gaps: Gaps, endpoint
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
     assert raised.value.response["Error"]["Code"] == "ServiceUnavailable"
     assert "unreachable" in raised.value.response["Error"]["Message"]
-    assert time.monotonic() - started < moto_gaps.MODEL_TIMEOUT_S  # refused at once, not timed out
+    assert time.monotonic() - started < 5  # refused at once, not timed out
     assert gaps.model.requests == []
 
 

@@ -64,6 +64,7 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
     assert settings.data_dir == tmp_path.resolve()
     defaults = Settings.from_environment({})
     assert (defaults.port, defaults.moto_port, defaults.model_port, defaults.backend) == (3000, 5000, 8080, "sagemaker")
+    assert (defaults.cold_start_seconds, defaults.idle_seconds) == (0, 600)  # no cold starts unless asked
 
 
 @pytest.mark.parametrize(
@@ -76,6 +77,9 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
         ("RETRAIN_MIN_INTERVAL_MINUTES", "-1", "RETRAIN_MIN_INTERVAL_MINUTES must be 0 or more"),
         ("RETRAIN_MAX_PER_DAY", "0", "RETRAIN_MAX_PER_DAY must be 1 or more"),
         ("RETRAIN_MAX_PER_DAY", "lots", "numbers"),
+        ("LOCAL_COLD_START_SECONDS", "soon", "numbers"),
+        ("LOCAL_COLD_START_SECONDS", "-1", "LOCAL_COLD_START_SECONDS must be 0 or more"),
+        ("LOCAL_IDLE_SECONDS", "0", "LOCAL_IDLE_SECONDS more than 0"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(name: str, value: str, says: str) -> None:

@@ -1,9 +1,10 @@
 """Classify and store comments; read them back.
 
-When the model cannot be reached the comment is stored anyway, as ``pending``, and its id is
-queued for the pending worker. The id is queued *before* the row is written: if the write then
-fails, the caller gets 503 and the stray message finds no pending row and is dropped, so nothing
-is ever half-stored and no stored comment is ever forgotten.
+When the model cannot be reached the comment is stored anyway, as ``pending`` with the reason (the
+model starting after idle, or unavailable), and its id is queued for the pending worker. The id is
+queued *before* the row is written: if the write then fails, the caller gets 503 and the stray
+message finds no pending row and is dropped, so nothing is ever half-stored and no stored comment is
+ever forgotten.
 """
 
 from __future__ import annotations
@@ -11,17 +12,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api_function.services import Services
-from sentiment_common.errors import InvalidInputError, ModelUnavailableError, ServiceUnavailableError
+from sentiment_common.errors import (
+    InvalidInputError,
+    ModelStartingError,
+    ModelUnavailableError,
+    ServiceUnavailableError,
+)
 from sentiment_common.models import (
     Comment,
     CommentStatus,
     ExplainedPrediction,
+    PendingReason,
     Prediction,
     checked_comment,
     new_id,
     utc_now,
 )
 from sentiment_common.observability import count, logger
+
+# A serverless endpoint's cold start takes tens of seconds: a retry sooner would only wait again.
+STARTING_RETRY_AFTER_S = 20
 
 
 def _classified(text: str, prediction: Prediction) -> Comment:
@@ -34,17 +44,25 @@ def _classified(text: str, prediction: Prediction) -> Comment:
     )
 
 
-def _pending(text: str) -> Comment:
-    return Comment(comment_id=new_id(), text=text, created_at=utc_now(), status=CommentStatus.PENDING)
+def _pending(text: str, reason: PendingReason) -> Comment:
+    return Comment(
+        comment_id=new_id(), text=text, created_at=utc_now(), status=CommentStatus.PENDING, pending_reason=reason
+    )
 
 
-def _predict(texts: list[str], services: Services) -> list[Prediction] | None:
+def _predict(texts: list[str], services: Services) -> list[Prediction] | PendingReason:
+    """The model's answers, or why the texts must wait for it."""
     try:
         return services.model.predict(texts)
+    except ModelStartingError as error:
+        # Counted as unavailable too: a cold start is over in a minute, the alarm waits 15 for an outage.
+        logger.info("model starting; storing as pending", extra={"reason": error.message, "texts": len(texts)})
+        count("ModelUnavailable")
+        return PendingReason.MODEL_STARTING
     except ModelUnavailableError as error:
         logger.warning("model unavailable; storing as pending", extra={"reason": error.message, "texts": len(texts)})
         count("ModelUnavailable")
-        return None
+        return PendingReason.MODEL_UNAVAILABLE
 
 
 def _store_pending(comments: list[Comment], services: Services) -> None:
@@ -64,8 +82,8 @@ def _count_classified(comments: list[Comment], services: Services) -> None:
 
 def create_comment(text: str, services: Services) -> Comment:
     predictions = _predict([text], services)
-    if predictions is None:
-        comment = _pending(text)
+    if isinstance(predictions, PendingReason):
+        comment = _pending(text, predictions)
         _store_pending([comment], services)
         return comment
     comment = _classified(text, predictions[0])
@@ -93,8 +111,8 @@ def create_batch(texts: list[str], services: Services) -> BatchOutcome:
     if not valid:
         return BatchOutcome(stored=[], errors=errors)
     predictions = _predict([text for _, text in valid], services)
-    if predictions is None:
-        comments = [_pending(text) for _, text in valid]
+    if isinstance(predictions, PendingReason):
+        comments = [_pending(text, predictions) for _, text in valid]
         _store_pending(comments, services)
     else:
         comments = [_classified(text, prediction) for (_, text), prediction in zip(valid, predictions, strict=True)]
@@ -129,6 +147,11 @@ def explain_comment(comment_id: str, services: Services) -> tuple[Comment, Expla
     comment = services.comments.get(comment_id)
     try:
         return comment, services.model.explain(comment.text)
+    except ModelStartingError as error:
+        count("ModelUnavailable")
+        raise ServiceUnavailableError(
+            f"the model is starting after idle; ask again shortly: {error.message}", retry_after=STARTING_RETRY_AFTER_S
+        ) from error
     except ModelUnavailableError as error:
         count("ModelUnavailable")
         raise ServiceUnavailableError(f"the model cannot explain now: {error.message}") from error

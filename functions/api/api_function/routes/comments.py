@@ -58,7 +58,8 @@ def _json(model: CommentOut | BatchResponse, status: HTTPStatus) -> Response[str
     responses={
         201: {"description": "Classified and stored", "content": {"application/json": {"model": CommentOut}}},
         202: {
-            "description": "Model unreachable: stored as pending, classified later",
+            "description": "Model starting after idle or unreachable: stored as pending (`pending_reason` says "
+            "which), classified later",
             "content": {"application/json": {"model": CommentOut}},
         },
         **ERRORS,
@@ -82,7 +83,7 @@ def post_comment(request: CommentRequest, idempotency_key: IdempotencyKey = None
     responses={
         200: {"description": "Per-item results and errors", "content": {"application/json": {"model": BatchResponse}}},
         202: {
-            "description": "Model unreachable: valid items stored as pending",
+            "description": "Model starting after idle or unreachable: valid items stored as pending",
             "content": {"application/json": {"model": BatchResponse}},
         },
         **ERRORS,
@@ -145,7 +146,7 @@ def get_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -
     responses={
         **answers(200, "The comment's words, each with its weight", ExplanationOut),
         404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}},
-        503: ERRORS[503] | {"description": "The model is unreachable; retry after Retry-After seconds"},
+        503: ERRORS[503] | {"description": "The model is starting or unreachable; retry after Retry-After seconds"},
     },
 )
 def explain_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -> ExplanationOut:

@@ -9,11 +9,18 @@ from api_function.schemas import HealthResponse, ServingModel
 router = Router()
 
 
-@router.get("/health", summary="The API is up; is the model reachable, and which version answers")
+@router.get("/health", summary="The API is up; is the model ready, starting or down, and which version answers")
 def health() -> HealthResponse:
     model, record = model_health(services())
     kind = {"kind": record.kind, "encoder": record.encoder} if record else {}
     return HealthResponse(
         status="ok" if model.reachable else "degraded",
-        model=ServingModel(backend=services().backend, **model.model_dump(), **kind),
+        model=ServingModel(
+            backend=services().backend,
+            status=model.status,
+            reachable=model.reachable,
+            model_version=model.model_version,
+            reason=model.reason,
+            **kind,
+        ),
     )

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from sentiment_common.dal.aws import TableAdapter
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.errors import InvalidInputError, NotFoundError
-from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Prediction, Scores
+from sentiment_common.models import Comment, CommentStatus, FeedbackMark, PendingReason, Prediction, Scores
 from sentiment_common.ports import Classified
 
 ENTITY = "comment"
@@ -56,6 +56,8 @@ def to_item(comment: Comment) -> dict[str, Any]:
             item |= _review_attributes(comment.prediction, comment.comment_id)
     if comment.feedback:
         item |= _feedback_attributes(comment.feedback)
+    if comment.pending_reason and not comment.prediction:
+        item["pending_reason"] = comment.pending_reason.value
     return item
 
 
@@ -96,6 +98,8 @@ def from_item(item: dict[str, Any]) -> Comment:
             label=item["feedback_label"],
             created_at=datetime.fromisoformat(item["feedback_at"]),
         )
+    # Classifying a pending comment leaves its reason behind: it only counts while the comment is pending.
+    reason = item.get("pending_reason") if prediction is None else None
     return Comment(
         comment_id=item["comment_id"],
         text=item["text"],
@@ -103,6 +107,7 @@ def from_item(item: dict[str, Any]) -> Comment:
         status=CommentStatus(item["status"]),
         prediction=prediction,
         feedback=feedback,
+        pending_reason=PendingReason(reason) if reason else None,
     )
 
 
