@@ -86,7 +86,9 @@ class Endpoint:
             "ModelDataUrl": champion.model_data_url,
             "ModelSha256": champion.sha256,
         }
-        self.name = create_sagemaker_endpoint(self.template, self.moto.client("sagemaker"))
+        self.name = create_sagemaker_endpoint(
+            self.template, self.moto.client("sagemaker"), self.moto.client("application-autoscaling")
+        )
         served = self.stage(champion.model_data_url)
         write_pointer(self.pointer_file, served)
         return served

@@ -167,6 +167,7 @@ class Stack:
             self.moto.enforcer.load({**iam.principals(template), "Deployer": iam.deployer()})
         resources.create_roles(template, client("iam"))
         try:
+            resources.check_scaling(template)
             resources.create_functions(template, specs, client("iam"), client("lambda"))
         except resources.LimitExceeded as error:
             raise StackError(str(error)) from error
