@@ -98,6 +98,10 @@ class Stack:
     def start(self) -> None:
         settings = self.settings
         check_ports(settings)
+        try:  # before anything starts: what AWS would refuse of the model's serving
+            resources.check_scaling(self.template)
+        except resources.LimitExceeded as error:
+            raise StackError(str(error)) from error
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.key = admin_key(settings)
         aws = self.moto.url
@@ -167,7 +171,6 @@ class Stack:
             self.moto.enforcer.load({**iam.principals(template), "Deployer": iam.deployer()})
         resources.create_roles(template, client("iam"))
         try:
-            resources.check_scaling(template)
             resources.create_functions(template, specs, client("iam"), client("lambda"))
         except resources.LimitExceeded as error:
             raise StackError(str(error)) from error
