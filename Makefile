@@ -8,7 +8,7 @@ MODEL_DIR := build/model
 export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack:$(CURDIR)/deploy
 
 .DEFAULT_GOAL := help
-.PHONY: help install train encoder serve up invoke env-vars postman check test unit lint validate build deploy destroy publish-web train-on-sagemaker smoke format openapi bench clean upload-data
+.PHONY: help install train encoder serve up invoke env-vars postman check test unit lint validate build deploy reattach destroy publish-web train-on-sagemaker smoke format openapi bench clean upload-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -107,7 +107,11 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install --quiet "checkov==3.3.30"
 	touch $@
 
-validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate, sam validate --lint, cfn-lint and checkov on template.yaml
+# cfn-lint on template.yaml cannot see what SAM adds (a bucket's notifications, a state machine's
+# substitutions): sentiment_local.cloudformation translates the template as sam deploy does, under each
+# stage, backend, endpoint type and the first deploy, and checks each translation (parameters, cycles, cfn-lint).
+validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate, cfn-lint and checkov on template.yaml, and cfn-lint on SAM's translation of it under every setting
+	$(PY) -m sentiment_local.cloudformation template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
 	$(VENV)/bin/cfn-lint template.yaml
@@ -130,17 +134,22 @@ DEPLOY_PARAMETERS := build/deploy/$(ENV).parameters
 SAM_DEPLOY = SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file build/sam/template.yaml \
 	--config-file "$(CURDIR)/samconfig.toml" --config-env $(ENV) --no-fail-on-empty-changeset $(DEPLOY_FLAGS)
 
+# 0. preflight: a stack rolled back on creation, or a data bucket kept from a destroyed stack, stops here;
 # 1. sam deploy: everything but the model (a stack deployed before keeps its model parameters);
 # 2. the image, the data and a registered first model (sentiment_deploy prepare);
 # 3. sam deploy with the image and the registry's champion: the endpoint or service serves it;
 # 4. wait until /health answers with the champion, publish the page, print the URLs.
 # Each step checks before it acts: running it again changes nothing that is already right.
 deploy: install build ## deploy to AWS with a served, registered champion (ENV=default|prod, TRAIN_ON=local|sagemaker)
+	$(PY) -m sentiment_deploy preflight --config-env $(ENV)
 	$(SAM_DEPLOY)
 	$(PY) -m sentiment_deploy prepare --config-env $(ENV) --train-on $(TRAIN_ON) --kind $(KIND) \
 		$(if $(MODEL_IMAGE_URI),--image-uri $(MODEL_IMAGE_URI)) --parameters-file $(DEPLOY_PARAMETERS)
 	$(SAM_DEPLOY) --parameter-overrides $$(cat $(DEPLOY_PARAMETERS))
 	$(PY) -m sentiment_deploy finish --config-env $(ENV)
+
+reattach: install ## import the tables and buckets make destroy KEEP_DATA=yes kept into a new stack, before make deploy (ENV=…)
+	$(PY) -m sentiment_deploy reattach --config-env $(ENV)
 
 # Asks for the stack's name first (CONFIRM=yes does not ask). KEEP_DATA=yes keeps the comments, the registry and
 # the data bucket.

@@ -6,6 +6,7 @@ The stack is the one samconfig.toml names for ``--config-env`` (default: default
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_deploy import deploy, destroy, policy, smoke, training, web
+from sentiment_deploy import deploy, destroy, policy, reattach, smoke, training, web
 from sentiment_deploy.stack import ROOT, SAMCONFIG, DeployError, Target, find_stack, samconfig_overrides
 
 
@@ -74,6 +75,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     check = commands.add_parser("smoke", help="the Postman checks and one retraining run against URL, then clean up")
     _common(check)
     check.add_argument("--url", required=True, help="the stack's ApiUrl or WebUrl")
+
+    first = commands.add_parser("preflight", help="before the first sam deploy: what CloudFormation would refuse")
+    _common(first)
+
+    adopt = commands.add_parser("reattach", help="import the tables and buckets make destroy KEEP_DATA=yes kept")
+    _common(adopt)
+    adopt.add_argument(
+        "--dry-run", type=Path, metavar="FOLDER", help="write the import template and resources there; import nothing"
+    )
 
     commands.add_parser("deployer-policies", help="write deploy/deployer-policies/: what a deploying user needs")
 
@@ -184,7 +194,36 @@ def _smoke(args: argparse.Namespace, target: Target, session: boto3.Session) -> 
     return 0
 
 
+def _stage(args: argparse.Namespace) -> str:
+    return samconfig_overrides(args.config_file, args.config_env).get("Stage", "dev")
+
+
+def _preflight(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    print(reattach.preflight(session, target.stack_name, _stage(args)))
+    return 0
+
+
+def _reattach(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    overrides = samconfig_overrides(args.config_file, args.config_env)
+    kept = reattach.kept_resources(session, target.stack_name, _stage(args))
+    if not kept:
+        raise DeployError(f"no kept table or bucket of stack {target.stack_name} found: nothing to re-attach")
+    for logical_id, name in kept.items():
+        print(f"found     {logical_id}: {name}")
+    found = reattach.plan(reattach.translated_template(overrides), kept)
+    if args.dry_run is not None:
+        args.dry_run.mkdir(parents=True, exist_ok=True)
+        (args.dry_run / "import-template.json").write_text(json.dumps(found.template, indent=2))
+        (args.dry_run / "resources-to-import.json").write_text(json.dumps(found.resources_to_import, indent=2))
+        print(f"wrote     {args.dry_run}/import-template.json and resources-to-import.json")
+        return 0
+    print(reattach.run(session, target.stack_name, overrides, found))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Target, boto3.Session], int]] = {
+    "preflight": _preflight,
+    "reattach": _reattach,
     "publish-web": _publish_web,
     "destroy": _destroy,
     "prepare": _prepare,

@@ -5,8 +5,8 @@
    endpoint configurations its retraining runs made (named after the registry's versions) noted.
 2. The stack is deleted (``sam delete``).
 3. After: those models and configurations, and the resources the template keeps on delete
-   (``DeletionPolicy: Retain``: the tables and the data and access-log buckets) are deleted, unless
-   ``keep_data``: then they stay, and the names are printed.
+   (``DeletionPolicy: RetainExceptOnCreate``: the tables and the data and access-log buckets) are
+   deleted, unless ``keep_data``: then they stay, and the names are printed.
 
 What SageMaker and the SAM CLI keep is said at the end: training jobs cannot be deleted (their records
 expire), SageMaker's own log groups, and the SAM CLI's artifacts bucket shared by every stack."""
@@ -26,6 +26,11 @@ TABLE = "AWS::DynamoDB::Table"
 REPOSITORY = "AWS::ECR::Repository"
 
 
+# What CloudFormation keeps when a stack whose creation completed is deleted (CloudFormation user guide,
+# "DeletionPolicy attribute"); RetainExceptOnCreate also deletes them when the stack's creation fails.
+KEPT_ON_DELETE = {"Retain", "RetainExceptOnCreate"}
+
+
 def retained_resources(template_path: Any = ROOT / "template.yaml") -> dict[str, str]:
     """Logical id -> type of every resource the template keeps when the stack is deleted."""
     from sentiment_local.template import load  # noqa: PLC0415 - the template reader the local stack uses
@@ -33,7 +38,7 @@ def retained_resources(template_path: Any = ROOT / "template.yaml") -> dict[str,
     return {
         logical_id: str(resource["Type"])
         for logical_id, resource in load(template_path)["Resources"].items()
-        if resource.get("DeletionPolicy") == "Retain"
+        if resource.get("DeletionPolicy") in KEPT_ON_DELETE
     }
 
 

@@ -117,6 +117,13 @@ AFTER_SAM_DEPLOY: list[dict[str, Any]] = [
         "Resource": [f"arn:aws:sagemaker:*:*:model/{NAMES}", f"arn:aws:sagemaker:*:*:endpoint-config/{NAMES}"],
     },
     {
+        # make deploy's preflight and make reattach look for what make destroy KEEP_DATA=yes kept.
+        "Sid": "FindKeptData",
+        "Effect": "Allow",
+        "Action": ["s3:ListAllMyBuckets", "dynamodb:ListTables"],
+        "Resource": "*",
+    },
+    {
         "Sid": "RefreshThePage",
         "Effect": "Allow",
         "Action": "cloudfront:CreateInvalidation",

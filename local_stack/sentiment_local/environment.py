@@ -36,6 +36,7 @@ class Settings:
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
+    template: Path = ROOT / "template.yaml"
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -52,7 +53,8 @@ class Settings:
         ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
         ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
         ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
-        (``sam local invoke``) reach it, and everyone else on the network too.
+        (``sam local invoke``) reach it, and everyone else on the network too;
+        ``LOCAL_TEMPLATE`` (template.yaml) the template to stand up, its code folders read from the project.
         """
         env = dict(os.environ if environ is None else environ)
         backend = env.get("BACKEND", "sagemaker")
@@ -77,6 +79,7 @@ class Settings:
                 monitoring_schedule=env.get("MONITORING_SCHEDULE") or None,
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
+                template=Path(env.get("LOCAL_TEMPLATE") or ROOT / "template.yaml").resolve(),
             )
         except ValueError as error:
             raise StackError(

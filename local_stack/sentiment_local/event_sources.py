@@ -115,6 +115,10 @@ class SqsPoller(threading.Thread):
         while self._enabled and not self._stopping.is_set():
             try:
                 self.poll_once()
+            except self._sqs.exceptions.QueueDoesNotExist:
+                # The stack's deletion took the queue, and with it the event source mapping.
+                log.info("%s is gone; %s no longer polls it", self._queue_url, self._function)
+                return
             except Exception:  # the poller outlives any one failure, as Lambda's does
                 if self._stopping.is_set():
                     return

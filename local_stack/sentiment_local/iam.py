@@ -29,7 +29,6 @@ principal (:meth:`Enforcer.usage`), for the least-privilege report.
 from __future__ import annotations
 
 import base64
-import copy
 import functools
 import hashlib
 import io
@@ -43,8 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sentiment_local import cloudformation
 from sentiment_local.iam_actions import Authorization, Call, authorizations, read_call
-from sentiment_local.template import ACCOUNT, REGION, ROOT, Template
+from sentiment_local.template import ACCOUNT, ROOT, Template
 
 log = logging.getLogger(__name__)
 
@@ -295,31 +295,9 @@ class Principal:
 # ---- the roles, from the template ----
 
 
-def _sam_ready(document: dict[str, Any]) -> dict[str, Any]:
-    """The template as the SAM CLI hands it to the translator: local code folders stand as S3 URIs."""
-    ready = copy.deepcopy(document)
-    for resource in ready["Resources"].values():
-        properties = resource.get("Properties", {})
-        for name in ("CodeUri", "ContentUri", "DefinitionUri"):
-            if isinstance(properties.get(name), str):
-                properties[name] = f"s3://local-stack/{properties[name]}"
-    return ready
-
-
 def translate(template: Template) -> dict[str, Any]:
     """``template.yaml`` as CloudFormation, by SAM's translator (the roles SAM makes included)."""
-    import boto3  # noqa: PLC0415 - the translator needs a session for the region only
-    from samtranslator.parser.parser import Parser  # noqa: PLC0415 - loaded only where roles are read
-    from samtranslator.translator.translator import Translator  # noqa: PLC0415
-
-    # The translator counts what it translated for SAM's own telemetry; nothing here publishes it.
-    logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
-    parameters = {name: template.parameter(name) for name in template.document.get("Parameters", {})}
-    translator = Translator({}, Parser(), boto_session=boto3.session.Session(region_name=REGION))
-    translated: dict[str, Any] = translator.translate(
-        _sam_ready(template.document), parameter_values=parameters, get_managed_policy_map=lambda: {}
-    )
-    return translated
+    return cloudformation.translate(template.document, template.overrides)
 
 
 def principals(template: Template, translated: dict[str, Any] | None = None) -> dict[str, Principal]:

@@ -222,6 +222,20 @@ class Journal:
         records += [["item", logical, _canonical(key), item] for key, item in moto_gaps.table_items(table)]
         self._append(lambda: records)
 
+    def resource_deleted(self, kind: str, physical: str) -> None:
+        """A table or queue the stack's deletion removed: it comes back empty on the next start, when the
+        stack is created again (a bucket is deleted only once empty, each object's removal saved already)."""
+        journal_kind = {"AWS::DynamoDB::Table": "item", "AWS::SQS::Queue": "message"}.get(kind)
+        name = physical.rsplit("/", 1)[-1]  # a queue's URL ends in its name
+        logical = None if journal_kind is None else self._logical(journal_kind, name)
+        if logical is None or not self._accepting():
+            return
+        if journal_kind == "item":
+            records: list[Record] = [["table", logical, ""]]
+        else:
+            records = [["message", logical, message, None] for message in self._state.messages.get(logical, {})]
+        self._append(lambda: records)
+
     def object_changed(self, bucket: str, key: str) -> None:
         self._changed("object", bucket, key)
 
@@ -509,7 +523,11 @@ class Journal:
 
     def _moto_items(self) -> Iterator[Record]:
         for table in self._template.of_type("AWS::DynamoDB::Table"):
-            for key, item in moto_gaps.table_items(self._template.physical_name(table)):
+            try:
+                items = moto_gaps.table_items(self._template.physical_name(table))
+            except moto_gaps.NoSuchTable:  # deleted with the stack
+                continue
+            for key, item in items:
                 yield ["item", table, _canonical(key), item]
 
     def compact(self) -> None:

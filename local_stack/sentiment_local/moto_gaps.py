@@ -830,12 +830,18 @@ def stored_object(bucket: str, key: str) -> tuple[bytes, dict[str, str]] | None:
     return bytes(current.value), {str(name): str(value) for name, value in current.metadata.items()}
 
 
+class NoSuchTable(KeyError):
+    """The table is not there (the stack's deletion removed it)."""
+
+
 def table_items(table_name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Every item of a table as ``(key, item)`` in DynamoDB JSON. Read while writes go on: each item is
     read whole or read again (a write changing it meanwhile is journaled after it anyway)."""
     from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
 
-    table: Any = dynamodb_backends[ACCOUNT][REGION].get_table(table_name)
+    table: Any = dynamodb_backends[ACCOUNT][REGION].tables.get(table_name)
+    if table is None:
+        raise NoSuchTable(table_name)
     keys = [name for name in (table.hash_key_attr, table.range_key_attr) if name]
     stored = list(table.items.values())  # one C-level copy: no write can interleave
     items = [item for group in stored for item in list(group.values())] if table.range_key_attr else stored

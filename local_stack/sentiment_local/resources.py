@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 from sentiment_local import scaling
@@ -23,66 +24,69 @@ def table_request(template: Template, logical_id: str) -> dict[str, Any]:
     return request
 
 
+def create_table(template: Template, logical_id: str, dynamodb: Any) -> str:
+    request = table_request(template, logical_id)
+    dynamodb.create_table(**request)
+    ttl = template.resources[logical_id]["Properties"].get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(TableName=request["TableName"], TimeToLiveSpecification=ttl)
+    return str(request["TableName"])
+
+
 def create_tables(template: Template, dynamodb: Any) -> list[str]:
-    names = []
-    for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
-        request = table_request(template, logical_id)
-        dynamodb.create_table(**request)
-        ttl = resource["Properties"].get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            dynamodb.update_time_to_live(TableName=request["TableName"], TimeToLiveSpecification=ttl)
-        names.append(request["TableName"])
-    return names
+    return [create_table(template, logical_id, dynamodb) for logical_id in template.of_type("AWS::DynamoDB::Table")]
+
+
+def create_bucket(template: Template, logical_id: str, s3: Any) -> str:
+    name = template.physical_name(logical_id)
+    s3.create_bucket(Bucket=name)
+    versioning = template.resources[logical_id].get("Properties", {}).get("VersioningConfiguration")
+    if versioning:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=versioning)
+    return name
 
 
 def create_buckets(template: Template, s3: Any) -> list[str]:
-    names = []
-    for logical_id, resource in template.of_type("AWS::S3::Bucket").items():
-        name = template.physical_name(logical_id)
-        s3.create_bucket(Bucket=name)
-        versioning = resource.get("Properties", {}).get("VersioningConfiguration")
-        if versioning:
-            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=versioning)
-        names.append(name)
-    return names
+    return [create_bucket(template, logical_id, s3) for logical_id in template.of_type("AWS::S3::Bucket")]
+
+
+def create_queue(template: Template, logical_id: str, sqs: Any) -> str:
+    properties = template.resolve(template.resources[logical_id].get("Properties", {}))
+    attributes = {key: str(properties[key]) for key in _QUEUE_ATTRIBUTES if key in properties}
+    if "RedrivePolicy" in properties:
+        attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+    return str(sqs.create_queue(QueueName=template.physical_name(logical_id), Attributes=attributes)["QueueUrl"])
 
 
 def create_queues(template: Template, sqs: Any) -> list[str]:
     """Dead-letter queues first, so a redrive policy can name them."""
     queues = template.of_type("AWS::SQS::Queue")
     ordered = sorted(queues, key=lambda logical_id: "RedrivePolicy" in queues[logical_id].get("Properties", {}))
-    urls = []
-    for logical_id in ordered:
-        properties = template.resolve(queues[logical_id].get("Properties", {}))
-        attributes = {key: str(properties[key]) for key in _QUEUE_ATTRIBUTES if key in properties}
-        if "RedrivePolicy" in properties:
-            attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
-        urls.append(sqs.create_queue(QueueName=template.physical_name(logical_id), Attributes=attributes)["QueueUrl"])
-    return urls
+    return [create_queue(template, logical_id, sqs) for logical_id in ordered]
+
+
+def create_topic(template: Template, logical_id: str, sns: Any) -> str:
+    """Named as the template's ARNs expect, so ``!Ref`` (a topic's ARN) finds it."""
+    properties = template.resolve(template.resources[logical_id].get("Properties", {}))
+    arn = str(sns.create_topic(Name=template.physical_name(logical_id))["TopicArn"])
+    for subscription in properties.get("Subscription", []):
+        sns.subscribe(TopicArn=arn, Protocol=subscription["Protocol"], Endpoint=subscription["Endpoint"])
+    return arn
 
 
 def create_topics(template: Template, sns: Any) -> list[str]:
-    """Named as the template's ARNs expect, so ``!Ref`` (a topic's ARN) finds them."""
-    arns = []
-    for logical_id, resource in template.of_type("AWS::SNS::Topic").items():
-        properties = template.resolve(resource.get("Properties", {}))
-        arn = sns.create_topic(Name=template.physical_name(logical_id))["TopicArn"]
-        for subscription in properties.get("Subscription", []):
-            sns.subscribe(TopicArn=arn, Protocol=subscription["Protocol"], Endpoint=subscription["Endpoint"])
-        arns.append(arn)
-    return arns
+    return [create_topic(template, logical_id, sns) for logical_id in template.of_type("AWS::SNS::Topic")]
+
+
+def create_parameter(template: Template, logical_id: str, ssm: Any) -> str:
+    properties = template.resolve(template.resources[logical_id]["Properties"])
+    name = str(properties.get("Name", template.physical_name(logical_id)))
+    ssm.put_parameter(Name=name, Type=properties.get("Type", "String"), Value=str(properties["Value"]), Overwrite=True)
+    return name
 
 
 def create_parameters(template: Template, ssm: Any) -> list[str]:
-    names = []
-    for logical_id, resource in template.of_type("AWS::SSM::Parameter").items():
-        properties = template.resolve(resource["Properties"])
-        name = properties.get("Name", template.physical_name(logical_id))
-        ssm.put_parameter(
-            Name=name, Type=properties.get("Type", "String"), Value=str(properties["Value"]), Overwrite=True
-        )
-        names.append(name)
-    return names
+    return [create_parameter(template, logical_id, ssm) for logical_id in template.of_type("AWS::SSM::Parameter")]
 
 
 def _generated_secret(secretsmanager: Any, generate: dict[str, Any]) -> str:
@@ -94,26 +98,30 @@ def _generated_secret(secretsmanager: Any, generate: dict[str, Any]) -> str:
     return json.dumps({**json.loads(shape), key: password})
 
 
-def create_secrets(template: Template, secretsmanager: Any, values: dict[str, str]) -> list[str]:
-    """Each secret with the value given for its logical id, else one generated as its
+def create_secret(template: Template, logical_id: str, secretsmanager: Any, values: dict[str, str]) -> str:
+    """The secret with the value given for its logical id, else one generated as its
     ``GenerateSecretString`` asks, else its ``SecretString``. A secret that exists keeps its value."""
-    names = []
-    for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
-        properties = template.resolve(resource.get("Properties", {}))
-        name = template.physical_name(logical_id)
+    properties = template.resolve(template.resources[logical_id].get("Properties", {}))
+    name = template.physical_name(logical_id)
+    if logical_id in values:
+        value = values[logical_id]
+    elif "GenerateSecretString" in properties:
+        value = _generated_secret(secretsmanager, dict(properties["GenerateSecretString"]))
+    else:
+        value = str(properties.get("SecretString", ""))
+    try:
+        secretsmanager.create_secret(Name=name, SecretString=value, Description=properties.get("Description", ""))
+    except secretsmanager.exceptions.ResourceExistsException:
         if logical_id in values:
-            value = values[logical_id]
-        elif "GenerateSecretString" in properties:
-            value = _generated_secret(secretsmanager, dict(properties["GenerateSecretString"]))
-        else:
-            value = str(properties.get("SecretString", ""))
-        try:
-            secretsmanager.create_secret(Name=name, SecretString=value, Description=properties.get("Description", ""))
-        except secretsmanager.exceptions.ResourceExistsException:
-            if logical_id in values:
-                secretsmanager.put_secret_value(SecretId=name, SecretString=value)
-        names.append(name)
-    return names
+            secretsmanager.put_secret_value(SecretId=name, SecretString=value)
+    return name
+
+
+def create_secrets(template: Template, secretsmanager: Any, values: dict[str, str]) -> list[str]:
+    return [
+        create_secret(template, logical_id, secretsmanager, values)
+        for logical_id in template.of_type("AWS::SecretsManager::Secret")
+    ]
 
 
 def _role(iam: Any, name: str, service: str) -> str:
@@ -127,35 +135,45 @@ def _role(iam: Any, name: str, service: str) -> str:
         return str(iam.get_role(RoleName=name)["Role"]["Arn"])
 
 
+def create_role(name: str, trust: Any, iam: Any) -> str:
+    """A role with its trust policy (its policies are enforced by the local stack's IAM check,
+    :mod:`sentiment_local.iam`, not by moto); a role that exists is found."""
+    try:
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    except iam.exceptions.EntityAlreadyExistsException:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+
+
 def create_roles(template: Template, iam: Any) -> list[str]:
-    """The template's IAM roles with their trust policies (their policies are enforced by the local
-    stack's IAM check, :mod:`sentiment_local.iam`, not by moto)."""
-    arns = []
-    for logical_id, resource in template.of_type("AWS::IAM::Role").items():
-        name = template.physical_name(logical_id)
-        trust = json.dumps(template.resolve(resource["Properties"]["AssumeRolePolicyDocument"]))
-        try:
-            arns.append(str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]))
-        except iam.exceptions.EntityAlreadyExistsException:
-            arns.append(str(iam.get_role(RoleName=name)["Role"]["Arn"]))
-    return arns
+    """The template's IAM roles with their trust policies."""
+    return [
+        create_role(
+            template.physical_name(logical_id),
+            template.resolve(resource["Properties"]["AssumeRolePolicyDocument"]),
+            iam,
+        )
+        for logical_id, resource in template.of_type("AWS::IAM::Role").items()
+    ]
+
+
+def create_state_machine(template: Template, logical_id: str, iam: Any, stepfunctions: Any) -> str:
+    """The state machine with its definition as SAM deploys it (substitutions resolved) and the role
+    SAM makes for it."""
+    role = template.execution_role_arn(logical_id).rsplit("/", 1)[-1]
+    answer = stepfunctions.create_state_machine(
+        name=template.physical_name(logical_id),
+        definition=template.state_machine_definition(logical_id),
+        roleArn=_role(iam, role, "states.amazonaws.com"),
+        type=str(template.resources[logical_id]["Properties"].get("Type", "STANDARD")),
+    )
+    return str(answer["stateMachineArn"])
 
 
 def create_state_machines(template: Template, iam: Any, stepfunctions: Any) -> list[str]:
-    """Each state machine with its definition as SAM deploys it (substitutions resolved) and the role
-    SAM makes for it."""
-    arns = []
-    for logical_id, resource in template.of_type("AWS::Serverless::StateMachine").items():
-        name = template.physical_name(logical_id)
-        role = template.execution_role_arn(logical_id).rsplit("/", 1)[-1]
-        answer = stepfunctions.create_state_machine(
-            name=name,
-            definition=template.state_machine_definition(logical_id),
-            roleArn=_role(iam, role, "states.amazonaws.com"),
-            type=str(resource["Properties"].get("Type", "STANDARD")),
-        )
-        arns.append(str(answer["stateMachineArn"]))
-    return arns
+    return [
+        create_state_machine(template, logical_id, iam, stepfunctions)
+        for logical_id in template.of_type("AWS::Serverless::StateMachine")
+    ]
 
 
 def _placeholder_zip() -> bytes:
@@ -250,27 +268,28 @@ def _endpoint_variants(template: Template) -> dict[str, dict[str, Any]]:
     return found
 
 
+def create_function(template: Template, spec: FunctionSpec, iam: Any, lambda_: Any) -> str:
+    """Register the function with the Lambda API, so that invocations, S3 notifications and Step
+    Functions tasks reach it by name or ARN."""
+    role = _role(iam, spec.role_arn.rsplit("/", 1)[-1] or f"{spec.name}-role", "lambda.amazonaws.com")
+    answer = lambda_.create_function(
+        FunctionName=spec.name,
+        Runtime=spec.runtime,
+        Role=role,
+        Handler=spec.handler,
+        Code={"ZipFile": _placeholder_zip()},
+        Timeout=spec.timeout,
+        MemorySize=spec.memory,
+        Environment={"Variables": spec.environment},
+        Description=str(template.resources[spec.logical_id]["Properties"].get("Description", "")),
+    )
+    return str(answer["FunctionArn"])
+
+
 def create_functions(template: Template, specs: list[FunctionSpec], iam: Any, lambda_: Any) -> list[str]:
-    """Register the functions with the Lambda API, so that invocations, S3 notifications and Step
-    Functions tasks reach them by name or ARN. Reserved concurrency a new account cannot give is refused."""
+    """Every function; reserved concurrency a new account cannot give is refused first."""
     check_reserved_concurrency(specs)
-    code = _placeholder_zip()
-    arns = []
-    for spec in specs:
-        role = _role(iam, spec.role_arn.rsplit("/", 1)[-1] or f"{spec.name}-role", "lambda.amazonaws.com")
-        answer = lambda_.create_function(
-            FunctionName=spec.name,
-            Runtime=spec.runtime,
-            Role=role,
-            Handler=spec.handler,
-            Code={"ZipFile": code},
-            Timeout=spec.timeout,
-            MemorySize=spec.memory,
-            Environment={"Variables": spec.environment},
-            Description=str(template.resources[spec.logical_id]["Properties"].get("Description", "")),
-        )
-        arns.append(answer["FunctionArn"])
-    return arns
+    return [create_function(template, spec, iam, lambda_) for spec in specs]
 
 
 def _s3_filter(rules: dict[str, Any] | None) -> dict[str, Any]:
@@ -355,3 +374,55 @@ _UPDATE_ONLY = ("RetainAllVariantProperties", "ExcludeRetainedVariantProperties"
 
 def _endpoint_request(properties: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in properties.items() if key not in _UPDATE_ONLY}
+
+
+def create_in_order(
+    template: Template,
+    translated: dict[str, Any],
+    order: list[str],
+    specs: list[FunctionSpec],
+    *,
+    client: Any,
+    secrets: dict[str, str],
+) -> list[str]:
+    """Create the resources of SAM's translation in CloudFormation's order (``order``,
+    :func:`sentiment_local.cloudformation.creation_order`); the logical ids created. Each secret's ARN is
+    pinned as it is made, so what comes after it resolves its ``Ref``. The types not created here are
+    played by the local stack's own parts (the HTTP API by the gateway, event source mappings by the
+    pollers, schedules, the SageMaker endpoint or ECS service by the endpoint) or have no local
+    counterpart (alarms, log groups, the VPC, CloudFront); a bucket's notifications are put once the
+    journal's data is restored, so restored objects do not notify again."""
+    check_reserved_concurrency(specs)
+    by_function = {spec.logical_id: spec for spec in specs}
+
+    def secret(logical_id: str) -> None:
+        secretsmanager = client("secretsmanager")
+        name = create_secret(template, logical_id, secretsmanager, secrets)
+        template.pinned[logical_id] = str(secretsmanager.describe_secret(SecretId=name)["ARN"])
+
+    def role(logical_id: str) -> None:
+        trust = template.resolve(translated["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"])
+        create_role(template.role_arn(logical_id).rsplit("/", 1)[-1], trust, client("iam"))
+
+    creators: dict[str, Callable[[str], object]] = {
+        "AWS::DynamoDB::Table": lambda logical_id: create_table(template, logical_id, client("dynamodb")),
+        "AWS::S3::Bucket": lambda logical_id: create_bucket(template, logical_id, client("s3")),
+        "AWS::SQS::Queue": lambda logical_id: create_queue(template, logical_id, client("sqs")),
+        "AWS::SNS::Topic": lambda logical_id: create_topic(template, logical_id, client("sns")),
+        "AWS::SSM::Parameter": lambda logical_id: create_parameter(template, logical_id, client("ssm")),
+        "AWS::SecretsManager::Secret": secret,
+        "AWS::IAM::Role": role,
+        "AWS::Lambda::Function": lambda logical_id: create_function(
+            template, by_function[logical_id], client("iam"), client("lambda")
+        ),
+        "AWS::StepFunctions::StateMachine": lambda logical_id: create_state_machine(
+            template, logical_id, client("iam"), client("stepfunctions")
+        ),
+    }
+    created = []
+    for logical_id in order:
+        create = creators.get(translated["Resources"][logical_id]["Type"])
+        if create is not None:
+            create(logical_id)
+            created.append(logical_id)
+    return created

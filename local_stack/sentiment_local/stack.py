@@ -39,7 +39,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sentiment_common.registry import Champion
-from sentiment_local import iam, moto_gaps, resources
+from sentiment_local import cloudformation, iam, resources
 from sentiment_local.endpoint import Endpoint
 from sentiment_local.environment import Settings, StackError, admin_key, check_ports, parameter_overrides
 from sentiment_local.event_sources import Schedule, SqsPoller, rate_seconds
@@ -50,7 +50,7 @@ from sentiment_local.journal import Journal
 from sentiment_local.model_server import ModelServer
 from sentiment_local.moto_server import MotoServer, serve
 from sentiment_local.notifications import NotificationLog, subscribe_queue
-from sentiment_local.stack_record import record_stack
+from sentiment_local.stack_record import attach_resources, record_stack
 from sentiment_local.template import ACCOUNT, REGION, ROOT, Template
 from sentiment_local.training_jobs import TrainingJobs
 
@@ -76,10 +76,13 @@ class Stack:
     _wrote_state_file: bool = False
     _training: TrainingJobs | None = None
     _notifications: NotificationLog | None = None
+    _translated: dict[str, Any] = field(default_factory=dict)
+    _order: list[str] = field(default_factory=list)
+    _created: list[tuple[str, str, str | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.template = Template.read(
-            ROOT / "template.yaml", prefix=self.settings.prefix, overrides=parameter_overrides(self.settings)
+            self.settings.template, prefix=self.settings.prefix, overrides=parameter_overrides(self.settings)
         )
         self.moto = MotoServer(self.settings)
         self.model_server = ModelServer(self.settings, self._stop)
@@ -98,7 +101,14 @@ class Stack:
     def start(self) -> None:
         settings = self.settings
         check_ports(settings)
-        try:  # before anything starts: what AWS would refuse of the model's serving
+        # As CloudFormation does before it creates anything: the parameters checked, SAM's translation
+        # made, and the order worked out (a cycle refused).
+        try:
+            self._translated, self._order = cloudformation.plan(self.template)
+        except cloudformation.TemplateError as error:
+            raise StackError(f"CloudFormation would refuse {settings.template.name}: {error}") from error
+        # Then what SageMaker and Application Auto Scaling would refuse of the model's serving.
+        try:
             resources.check_scaling(self.template)
         except resources.LimitExceeded as error:
             raise StackError(str(error)) from error
@@ -138,6 +148,14 @@ class Stack:
             queue_endpoint=aws,
             endpoint_name=self.endpoint.name,
         )
+        attach_resources(
+            self.template.prefix,
+            [*self._created, ("ModelImageRepository", "AWS::ECR::Repository", None)],
+            self.template,
+            client=self.moto.client,
+            queue_endpoint=aws,
+            deleted=journal.resource_deleted,
+        )
         settings.state_file.write_text(
             json.dumps(
                 {
@@ -158,23 +176,21 @@ class Stack:
         """The template's resources, the journal's data restored into them, the first model; returns
         what the model server is to load."""
         template, client = self.template, self.moto.client
-        resources.create_tables(template, client("dynamodb"))
-        resources.create_buckets(template, client("s3"))
-        resources.create_queues(template, client("sqs"))
-        resources.create_topics(template, client("sns"))
-        resources.create_parameters(template, client("ssm"))
-        resources.create_secrets(template, client("secretsmanager"), {ADMIN_KEY_SECRET: self.key})
-        for logical_id in template.of_type("AWS::SecretsManager::Secret"):
-            # A secret's Ref is its ARN, which Secrets Manager made up: policies name it so.
-            template.pinned[logical_id] = moto_gaps.secret_arn(template.physical_name(logical_id))
-        if self.moto.enforcer is not None:
-            self.moto.enforcer.load({**iam.principals(template), "Deployer": iam.deployer()})
-        resources.create_roles(template, client("iam"))
         try:
-            resources.create_functions(template, specs, client("iam"), client("lambda"))
+            # In CloudFormation's order; a secret's Ref is its ARN, which Secrets Manager makes up, and
+            # is pinned as the secret is made, so the roles' policies name it so.
+            created = resources.create_in_order(
+                template, self._translated, self._order, specs, client=client, secrets={ADMIN_KEY_SECRET: self.key}
+            )
         except resources.LimitExceeded as error:
             raise StackError(str(error)) from error
-        resources.create_state_machines(template, client("iam"), client("stepfunctions"))
+        translated = self._translated["Resources"]
+        self._created = [
+            (logical_id, str(translated[logical_id]["Type"]), translated[logical_id].get("DeletionPolicy"))
+            for logical_id in created
+        ]
+        if self.moto.enforcer is not None:
+            self.moto.enforcer.load({**iam.principals(template, self._translated), "Deployer": iam.deployer()})
         restored = journal.restore()  # until it has run, the journal refuses to save
         if restored.items or restored.objects or restored.messages:
             print(

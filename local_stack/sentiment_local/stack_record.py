@@ -1,17 +1,23 @@
 """The local stack as CloudFormation would describe it: a stack named after the prefix
-(``sentiment-local``), whose parameters are the ones in force and whose outputs are the template's,
-resolved to the local names and URLs. Tools that find a deployed stack by its outputs (``python -m
-sentiment_deploy``, ``make smoke``, ``make env-vars``) then work against ``make up`` as they do on AWS.
+(``sentiment-local``), whose parameters are the ones in force, whose outputs are the template's,
+resolved to the local names and URLs, and whose resources are the ones the local stack created. Tools
+that find a deployed stack by its outputs and resources (``python -m sentiment_deploy``, ``make smoke``,
+``make env-vars``, ``make destroy``) then work against ``make up`` as they do on AWS.
 
-moto's CloudFormation cannot create the template's resources (they are built from ``template.yaml``
-elsewhere), so the record holds one placeholder resource and literal outputs. The image repository
-and the page's CloudFront distribution, which nothing else here needs, are made for it."""
+moto's CloudFormation cannot create the template's resources (they are created from SAM's translation
+elsewhere, :func:`sentiment_local.resources.create_in_order`), so the record is made with a placeholder
+and then given those resources. Deleting the stack deletes them as CloudFormation does, by their
+``DeletionPolicy``: ``Retain`` and, once the stack's creation has completed, ``RetainExceptOnCreate``
+keep the resource; any other is deleted (CloudFormation user guide, "DeletionPolicy attribute"). The
+image repository and the page's CloudFront distribution, which nothing else here needs, are made for it."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sentiment_local.template import ACCOUNT, REGION, Template
@@ -45,6 +51,91 @@ def _distribution(cloudfront: Any, bucket: str) -> dict[str, Any]:
     }
     distribution: dict[str, Any] = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]
     return distribution
+
+
+# What each resource type's physical id is, as CloudFormation's Ref gives it, and how it is deleted.
+KEPT_ON_DELETE = {"Retain", "RetainExceptOnCreate"}  # the stack's creation completed before it is recorded
+
+
+@dataclass
+class LocalResource:
+    """One created resource as moto's CloudFormation lists it, and deletes it: by calling ``remove``."""
+
+    logical_resource_id: str
+    physical_resource_id: str
+    cf_resource_type: str
+    remove: Callable[[], None]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        del account_id, region_name
+        self.remove()
+
+
+def physical_id(template: Template, logical_id: str, kind: str, queue_endpoint: str) -> str:
+    """The resource's physical id as CloudFormation lists it (a queue's URL, a topic's or state machine's
+    ARN, a secret's ARN, else its name)."""
+    if kind == "AWS::SQS::Queue":
+        return template.queue_url(logical_id, queue_endpoint)
+    if kind in {"AWS::SNS::Topic", "AWS::StepFunctions::StateMachine"}:
+        return template.arn(logical_id)
+    if kind == "AWS::SecretsManager::Secret":
+        return template.pinned.get(logical_id, template.physical_name(logical_id))
+    if kind == "AWS::IAM::Role":
+        return template.role_arn(logical_id).rsplit("/", 1)[-1]
+    return template.physical_name(logical_id)
+
+
+def _remover(kind: str, physical: str, client: Any, deleted: Callable[[str, str], None]) -> Callable[[], None]:
+    """What CloudFormation calls to delete a resource of ``kind`` (``deleted`` is told afterwards)."""
+    calls: dict[str, Callable[[], Any]] = {
+        "AWS::DynamoDB::Table": lambda: client("dynamodb").delete_table(TableName=physical),
+        # S3 refuses to delete a bucket that holds objects; CloudFormation's deletion then fails too.
+        "AWS::S3::Bucket": lambda: client("s3").delete_bucket(Bucket=physical),
+        "AWS::SQS::Queue": lambda: client("sqs").delete_queue(QueueUrl=physical),
+        "AWS::SNS::Topic": lambda: client("sns").delete_topic(TopicArn=physical),
+        "AWS::SecretsManager::Secret": lambda: client("secretsmanager").delete_secret(
+            SecretId=physical, ForceDeleteWithoutRecovery=True
+        ),
+        "AWS::IAM::Role": lambda: client("iam").delete_role(RoleName=physical),
+        "AWS::Lambda::Function": lambda: client("lambda").delete_function(FunctionName=physical),
+        "AWS::StepFunctions::StateMachine": lambda: client("stepfunctions").delete_state_machine(
+            stateMachineArn=physical
+        ),
+        # EmptyOnDelete: CloudFormation deletes the repository with its images.
+        "AWS::ECR::Repository": lambda: client("ecr").delete_repository(repositoryName=physical, force=True),
+    }
+
+    def remove() -> None:
+        calls[kind]()
+        deleted(kind, physical)
+
+    return remove
+
+
+def attach_resources(
+    stack_name: str,
+    created: list[tuple[str, str, str | None]],
+    template: Template,
+    *,
+    client: Any,
+    queue_endpoint: str,
+    deleted: Callable[[str, str], None],
+) -> None:
+    """Give moto's record of the stack the resources the local stack created (``(logical id, type,
+    DeletionPolicy)``), so that it lists them and deletes them by their deletion policies."""
+    from moto.cloudformation.models import cloudformation_backends  # noqa: PLC0415 - only where a stack runs
+
+    backend = cloudformation_backends[ACCOUNT][REGION]
+    (stack,) = [stack for stack in backend.stacks.values() if stack.name == stack_name]
+    resource_map: Any = stack.resource_map
+    for logical_id, kind, policy in created:
+        physical = physical_id(template, logical_id, kind, queue_endpoint)
+        # moto keeps a resource on deletion only when its policy is Retain.
+        kept = "Retain" if policy in KEPT_ON_DELETE else "Delete"
+        resource_map._resource_json_map[logical_id] = {"Type": kind, "DeletionPolicy": kept}
+        resource_map._parsed_resources[logical_id] = LocalResource(
+            logical_id, physical, kind, _remover(kind, physical, client, deleted)
+        )
 
 
 def record_stack(

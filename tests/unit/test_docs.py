@@ -102,6 +102,14 @@ COMMANDS: dict[str, Run | Exempt] = {
         f"runs sam delete on a deployed stack: {NEEDS_AWS}",
         (f"{DEPLOY}::test_destroy_keeping_the_data_keeps_the_tables_and_the_data_bucket_whole",),
     ),
+    "make reattach ENV=prod": Exempt(
+        f"runs a CloudFormation resource import, which moto does not have: {NEEDS_AWS}",
+        (
+            "tests/integration/deploy/test_reattach.py::test_reattach_finds_the_kept_resources_and_imports_only_them",
+            "tests/integration/deploy/test_reattach.py::"
+            "test_preflight_stops_a_new_stack_whose_kept_data_bucket_would_block_its_creation",
+        ),
+    ),
     "make build": Exempt(
         "sam build needs python3.12 and takes minutes, so the test command does not run it; its last step,"
         " scripts/compile_bytecode.py over the built code, is tested",

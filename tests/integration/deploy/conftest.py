@@ -37,7 +37,10 @@ def stand_in_template(template: Template, outputs: dict[str, str]) -> dict[str, 
             stand_in = {"RepositoryName": f"{STACK}-{logical_id}".lower()}  # CloudFormation makes one up
         resources[logical_id] = {"Type": resource["Type"], "Properties": stand_in}
         if "DeletionPolicy" in resource:
-            resources[logical_id]["DeletionPolicy"] = resource["DeletionPolicy"]
+            # moto's CloudFormation keeps only Retain; a stack whose creation completed keeps
+            # RetainExceptOnCreate's resources as CloudFormation keeps Retain's.
+            policy = resource["DeletionPolicy"]
+            resources[logical_id]["DeletionPolicy"] = "Retain" if policy == "RetainExceptOnCreate" else policy
     declared = {}
     for name, output in template.document["Outputs"].items():
         value = output["Value"]
