@@ -31,7 +31,12 @@ POLICY_FOLDER = ROOT / "deploy" / "deployer-policies"
 MAX_POLICY_CHARACTERS = 6144  # non-white-space characters in one managed policy
 MAX_ATTACHED_POLICIES = 10
 NAMES = "sentiment-*"  # every stack, bucket, table, repository and role here is named so
-BACKENDS = ({"InferenceBackend": "sagemaker"}, {"InferenceBackend": "ecs"})
+# Every way the template serves the model: a real-time endpoint brings its scaling resources.
+BACKENDS = (
+    {"InferenceBackend": "sagemaker"},
+    {"InferenceBackend": "sagemaker", "SageMakerEndpointType": "realtime"},
+    {"InferenceBackend": "ecs"},
+)
 
 AFTER_SAM_DEPLOY: list[dict[str, Any]] = [
     {"Sid": "LogInToTheRegistry", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
@@ -127,6 +132,20 @@ AFTER_SAM_DEPLOY: list[dict[str, Any]] = [
     },
 ]
 
+# What a resource type's handlers call beyond their schema's list. Registering a scalable target also
+# checks that the caller may act on what it scales (Application Auto Scaling user guide, "Application Auto
+# Scaling identity-based policy examples", permissions for the target services; SageMaker developer guide,
+# "Auto scaling prerequisites").
+CALLER_ACTIONS: dict[str, set[str]] = {
+    "AWS::ApplicationAutoScaling::ScalableTarget": {
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:DescribeEndpointConfig",
+        "sagemaker:UpdateEndpointWeightsAndCapacities",
+        "ecs:DescribeServices",
+        "ecs:UpdateService",
+    },
+}
+
 SAM_DEPLOY: list[dict[str, Any]] = [
     {
         "Sid": "DriveTheStack",
@@ -206,7 +225,7 @@ def handler_actions(resource_type: str) -> set[str]:
 
 
 def template_resource_types() -> set[str]:
-    """Every resource type the template becomes, translated by SAM, under either backend with a model."""
+    """Every resource type the template becomes, translated by SAM, under every backend with a model."""
     from sentiment_local.iam import translate  # noqa: PLC0415 - SAM's translator, as the local stack runs it
     from sentiment_local.template import Template  # noqa: PLC0415
 
@@ -250,7 +269,12 @@ def _resource_policies(actions: list[str]) -> list[dict[str, Any]]:
 def deployer_policies() -> dict[str, dict[str, Any]]:
     """File name -> managed policy document."""
     created = sorted(
-        {action for kind in template_resource_types() for action in handler_actions(kind) if known_to_iam(action)}
+        {
+            action
+            for kind in template_resource_types()
+            for action in handler_actions(kind) | CALLER_ACTIONS.get(kind, set())
+            if known_to_iam(action)
+        }
     )
     policies = {"sentiment-deploy-stack.json": _policy(SAM_DEPLOY)}
     for number, document in enumerate(_resource_policies(created), start=1):

@@ -118,7 +118,7 @@ class Endpoint:
             "ModelSha256": champion.sha256,
         }
         sagemaker = self.moto.client("sagemaker")
-        self.name = create_sagemaker_endpoint(self.template, sagemaker)
+        self.name = create_sagemaker_endpoint(self.template, sagemaker, self.moto.client("application-autoscaling"))
         variants = sagemaker.describe_endpoint(EndpointName=self.name)["ProductionVariants"]
         if self.settings.cold_start_seconds > 0 and any("CurrentServerlessConfig" in each for each in variants):
             # Only a serverless endpoint scales to zero; a real-time one keeps its instances warm.

@@ -15,7 +15,12 @@
 - Step Functions calls services with the state machine's role (moto's interpreter signs with a fixed
   key), so the local IAM check sees the role's calls as the role's.
 - SageMaker's documented rules for endpoint configurations and updates that this project could break
-  are enforced (:func:`_plug_sagemaker_rules`); moto accepts any.
+  are enforced (:func:`_plug_sagemaker_rules`); moto accepts any. ``UpdateEndpoint`` keeps the variants'
+  instance counts and weights when asked to (``RetainAllVariantProperties``), and refuses to change the
+  instance type of a variant that Application Auto Scaling scales.
+- Application Auto Scaling refuses what AWS refuses of a scalable target or a target-tracking policy
+  (:mod:`sentiment_local.scaling`), and registering a SageMaker variant moves its instance count into the
+  target's range, as AWS does.
 - DynamoDB writes are isolated from each other: moto undoes a failed transaction by putting back a
   copy of each table it touched, which would also undo any write another request made meanwhile
   (a concurrent ``PutItem``, or half of another transaction), so writes and transactions take turns.
@@ -44,6 +49,7 @@ from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any, Protocol
 
+from sentiment_local import scaling
 from sentiment_local.dynamodb_order import TableOrder
 from sentiment_local.functions import Runner
 from sentiment_local.template import ACCOUNT, REGION
@@ -143,6 +149,7 @@ def install(
         _plug_training_jobs(patches, training)
     _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url: None))
     _plug_sagemaker_rules(patches)
+    _plug_application_autoscaling(patches)
     _plug_dynamodb(patches, changes)
     _plug_instance_tracking(patches)
     if changes is not None:
@@ -318,7 +325,12 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
     from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend  # noqa: PLC0415
     from moto.sagemaker.responses import SageMakerResponse  # noqa: PLC0415
 
-    def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> str:
+    def update_endpoint(
+        self: SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        retain_all_variant_properties: bool = False,
+    ) -> str:
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
@@ -335,6 +347,8 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
         model_data_url = next((str(c["ModelDataUrl"]) for c in containers if c and c.get("ModelDataUrl")), "")
         endpoint.endpoint_config_name = endpoint_config_name
         endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+        if retain_all_variant_properties:
+            _retain_variant_properties(endpoint.production_variants, previous[1])
         endpoint.endpoint_status = "Updating"
         endpoint.failure_reason = None
         endpoint.last_modified_time = utcnow()
@@ -357,6 +371,7 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
         arn = self.sagemaker_backend.update_endpoint(  # type: ignore[attr-defined]
             endpoint_name=self._get_param("EndpointName"),
             endpoint_config_name=self._get_param("EndpointConfigName"),
+            retain_all_variant_properties=bool(self._get_param("RetainAllVariantProperties", False)),
         )
         return ActionResult({"EndpointArn": arn})
 
@@ -364,33 +379,18 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
     patches.set(SageMakerResponse, "update_endpoint", update_endpoint_action)
 
 
-SERVERLESS_MEMORY_MB = frozenset({1024, 2048, 3072, 4096, 5120, 6144})
-SERVERLESS_MAX_CONCURRENCY = 200
+RETAINED_VARIANT_PROPERTIES = ("CurrentInstanceCount", "DesiredInstanceCount", "CurrentWeight", "DesiredWeight")
 
 
-def serverless_variant_problems(variant: dict[str, Any], isolated_model: bool) -> list[str]:
-    """What SageMaker refuses in a serverless production variant: the memory sizes and concurrency of
-    ``ProductionVariantServerlessConfig`` (SageMaker API reference), instance settings beside it, and
-    network isolation, which serverless endpoints do not support (SageMaker developer guide, "Deploy
-    models with Amazon SageMaker Serverless Inference", feature exclusions)."""
-    config = variant.get("ServerlessConfig")
-    if not config:
-        return []
-    problems = []
-    if int(config.get("MemorySizeInMB", 0)) not in SERVERLESS_MEMORY_MB:
-        problems.append(f"ServerlessConfig.MemorySizeInMB must be one of {sorted(SERVERLESS_MEMORY_MB)}")
-    if not 1 <= int(config.get("MaxConcurrency", 0)) <= SERVERLESS_MAX_CONCURRENCY:
-        problems.append(f"ServerlessConfig.MaxConcurrency must be from 1 to {SERVERLESS_MAX_CONCURRENCY}")
-    if "ProvisionedConcurrency" in config and int(config["ProvisionedConcurrency"]) > int(config["MaxConcurrency"]):
-        problems.append("ServerlessConfig.ProvisionedConcurrency must not exceed MaxConcurrency")
-    instance_settings = sorted({"InstanceType", "InitialInstanceCount"} & set(variant))
-    if instance_settings:
-        problems.append(f"a serverless variant takes no {' or '.join(instance_settings)}")
-    if isolated_model:
-        problems.append(
-            f"model {variant.get('ModelName')} has EnableNetworkIsolation, which serverless endpoints do not support"
-        )
-    return problems
+def _retain_variant_properties(variants: list[dict[str, Any]], previous: list[dict[str, Any]]) -> None:
+    """``RetainAllVariantProperties``: a variant of the same name keeps the instance count and weight it had
+    (``DescribeEndpoint``'s), whatever the new configuration's ``InitialInstanceCount`` and
+    ``InitialVariantWeight`` (SageMaker API reference, UpdateEndpoint; developer guide, "Update endpoints
+    that use auto scaling")."""
+    kept = {variant["VariantName"]: variant for variant in previous}
+    for variant in variants:
+        before = kept.get(variant["VariantName"], {})
+        variant.update({key: before[key] for key in RETAINED_VARIANT_PROPERTIES if key in before})
 
 
 def _plug_sagemaker_rules(patches: _Patches) -> None:
@@ -414,17 +414,20 @@ def _plug_sagemaker_rules(patches: _Patches) -> None:
         validate(self, production_variants)
         for variant in production_variants:
             model = self._models.get(variant["ModelName"])
-            problems = serverless_variant_problems(variant, bool(model and model.enable_network_isolation))
-            if problems:
-                raise ValidationError(message=f"Variant {variant.get('VariantName')}: {'; '.join(problems)}.")
+            refusals = scaling.serverless_variant_refusals(variant, bool(model and model.enable_network_isolation))
+            if refusals:
+                messages = "; ".join(refusal.message for refusal in refusals)
+                raise ValidationError(message=f"Variant {variant.get('VariantName')}: {messages}.")
 
-    def update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> str:
-        # "You can't convert an instance-based, real-time endpoint to a serverless endpoint" (SageMaker
-        # developer guide, serverless endpoints, feature exclusions).
+    def update_endpoint(
+        self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, **options: Any
+    ) -> str:
         endpoint = self.endpoints.get(endpoint_name)
         config = self.endpoint_configs.get(endpoint_config_name)
         current = self.endpoint_configs.get(endpoint.endpoint_config_name) if endpoint is not None else None
         if current is not None and config is not None:
+            # "You can't convert an instance-based, real-time endpoint to a serverless endpoint" (SageMaker
+            # developer guide, serverless endpoints, feature exclusions).
             was_serverless = all("ServerlessConfig" in variant for variant in current.production_variants)
             goes_serverless = any("ServerlessConfig" in variant for variant in config.production_variants)
             if goes_serverless and not was_serverless:
@@ -432,12 +435,104 @@ def _plug_sagemaker_rules(patches: _Patches) -> None:
                     message=f"Endpoint {endpoint_name} is instance-based and cannot be updated to a serverless "
                     f"configuration ({endpoint_config_name})."
                 )
-        result: str = update(self, endpoint_name, endpoint_config_name)
+            refusals = scaling.update_refusals(
+                endpoint_name,
+                _scaled_variants(self.account_id, self.region_name, endpoint_name),
+                current.production_variants,
+                config.production_variants,
+            )
+            if refusals:
+                raise ValidationError(message=refusals[0].message)
+        result: str = update(self, endpoint_name, endpoint_config_name, **options)
         return result
 
     patches.set(SageMakerResponse, "create_model", create_model_action)
     patches.set(SageMakerModelBackend, "validate_production_variants", validate_production_variants)
     patches.set(SageMakerModelBackend, "update_endpoint", update_endpoint)
+
+
+def _scaled_variants(account: str, region: str, endpoint_name: str) -> list[str]:
+    """The variants of an endpoint whose instance count Application Auto Scaling scales."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends  # noqa: PLC0415
+
+    targets = applicationautoscaling_backends[account][region].targets.get(scaling.INSTANCE_COUNT, {})
+    prefix = f"endpoint/{endpoint_name}/variant/"
+    return [resource_id.removeprefix(prefix) for resource_id in targets if resource_id.startswith(prefix)]
+
+
+def _endpoint_variant(account: str, region: str, target: scaling.ScalableTarget) -> dict[str, Any] | None:
+    """The production variant a SageMaker target names, as its endpoint's current configuration has it, with
+    the endpoint's own view of it (``DesiredInstanceCount``…) under ``"endpoint"``."""
+    from moto.sagemaker.models import sagemaker_backends  # noqa: PLC0415
+
+    names = target.endpoint_variant
+    backend = sagemaker_backends[account][region]
+    endpoint = backend.endpoints.get(names[0]) if names else None
+    config = backend.endpoint_configs.get(endpoint.endpoint_config_name) if endpoint is not None else None
+    if names is None or endpoint is None or config is None:
+        return None
+    declared = next((v for v in config.production_variants if v.get("VariantName") == names[1]), None)
+    live = next((v for v in endpoint.production_variants if v.get("VariantName") == names[1]), None)
+    return None if declared is None else {**declared, "endpoint": live}
+
+
+def _plug_application_autoscaling(patches: _Patches) -> None:
+    """RegisterScalableTarget and PutScalingPolicy refuse what AWS refuses (:mod:`sentiment_local.scaling`);
+    a policy needs its registered target; registering a SageMaker variant's instance count moves the count
+    into the target's range ("it changes the resource's current capacity to a value that is inside of this
+    range", API reference, RegisterScalableTarget)."""
+    from moto.applicationautoscaling.exceptions import AWSValidationException  # noqa: PLC0415
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend  # noqa: PLC0415
+    from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
+
+    register = ApplicationAutoscalingBackend.register_scalable_target
+    put_policy = ApplicationAutoscalingBackend.put_scaling_policy
+    register_signature = inspect.signature(register)
+    policy_signature = inspect.signature(put_policy)
+
+    def register_scalable_target(self: ApplicationAutoscalingBackend, *args: Any, **kwargs: Any) -> Any:
+        asked = register_signature.bind(self, *args, **kwargs).arguments
+        namespace, resource_id, dimension = asked["namespace"], asked["r_id"], asked["dimension"]
+        existing = self.targets.get(dimension, {}).get(resource_id)
+        least, most = asked.get("min_capacity"), asked.get("max_capacity")
+        target = scaling.ScalableTarget(
+            namespace,
+            resource_id,
+            dimension,
+            least if least is not None else getattr(existing, "min_capacity", 0) or 0,
+            most if most is not None else getattr(existing, "max_capacity", 0) or 0,
+        )
+        variant = _endpoint_variant(self.account_id, self.region_name, target) if namespace == "sagemaker" else None
+        refusals = scaling.target_refusals(target, variant)
+        if refusals:
+            raise AWSValidationException(refusals[0].message)
+        registered = register(self, *args, **kwargs)
+        live = (variant or {}).get("endpoint")
+        if dimension == scaling.INSTANCE_COUNT and live and live.get("DesiredInstanceCount") is not None:
+            count = min(max(int(live["DesiredInstanceCount"]), target.min_capacity), target.max_capacity)
+            live["DesiredInstanceCount"] = live["CurrentInstanceCount"] = count
+        return registered
+
+    def put_scaling_policy(self: ApplicationAutoscalingBackend, *args: Any, **kwargs: Any) -> Any:
+        asked = policy_signature.bind(self, *args, **kwargs).arguments
+        namespace, resource_id, dimension = (
+            asked["service_namespace"],
+            asked["resource_id"],
+            asked["scalable_dimension"],
+        )
+        if not self._scalable_target_exists(resource_id, dimension):
+            raise JsonRESTError(
+                "ObjectNotFoundException",
+                f"No scalable target registered for service namespace: {namespace}, resource ID: {resource_id}, "
+                f"scalable dimension: {dimension}",
+            )
+        refusals = scaling.policy_refusals(dimension, str(asked["policy_type"]), asked["policy_body"])
+        if refusals:
+            raise AWSValidationException(refusals[0].message)
+        return put_policy(self, *args, **kwargs)
+
+    patches.set(ApplicationAutoscalingBackend, "register_scalable_target", register_scalable_target)
+    patches.set(ApplicationAutoscalingBackend, "put_scaling_policy", put_scaling_policy)
 
 
 DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")

@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+from sentiment_local import scaling
 from sentiment_local.template import FunctionSpec, Template
 
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "BillingMode")
@@ -203,6 +204,70 @@ def check_reserved_concurrency(specs: list[FunctionSpec], account_concurrency: i
         )
 
 
+def check_scaling(template: Template) -> None:
+    """Refuse, before anything is created, what SageMaker and Application Auto Scaling would refuse of the
+    template under the parameters in force: each serverless variant's concurrency, each scalable target
+    (its capacities, and what it scales: a serverless variant has no instance count) and each target-tracking
+    policy (its metric and target value). The rules are :mod:`sentiment_local.scaling`'s, which moto's API
+    applies too."""
+    variants = _endpoint_variants(template)
+    isolated = {
+        template.physical_name(logical_id): bool(
+            template.resolve(model["Properties"].get("EnableNetworkIsolation", False))
+        )
+        for logical_id, model in template.of_type("AWS::SageMaker::Model").items()
+    }
+    found: list[tuple[str, scaling.Refusal]] = []
+    for logical_id, resource in template.of_type("AWS::SageMaker::EndpointConfig").items():
+        for variant in template.resolve(resource["Properties"])["ProductionVariants"]:
+            refusals = scaling.serverless_variant_refusals(variant, isolated.get(str(variant.get("ModelName")), False))
+            found += [(logical_id, refusal) for refusal in refusals]
+    targets: dict[str, scaling.ScalableTarget] = {}
+    for logical_id, resource in template.of_type("AWS::ApplicationAutoScaling::ScalableTarget").items():
+        properties = template.resolve(resource["Properties"])
+        target = targets[logical_id] = scaling.ScalableTarget(
+            namespace=str(properties["ServiceNamespace"]),
+            resource_id=str(properties["ResourceId"]),
+            dimension=str(properties["ScalableDimension"]),
+            min_capacity=int(properties["MinCapacity"]),
+            max_capacity=int(properties["MaxCapacity"]),
+        )
+        found += [
+            (logical_id, refusal) for refusal in scaling.target_refusals(target, variants.get(target.resource_id))
+        ]
+    for logical_id, resource in template.of_type("AWS::ApplicationAutoScaling::ScalingPolicy").items():
+        properties = resource["Properties"]
+        target_id = properties.get("ScalingTargetId", {})
+        if not isinstance(target_id, dict) or target_id.get("Ref") not in targets:
+            raise NotImplementedError(
+                f"{logical_id}: only a ScalingTargetId of !Ref <ScalableTarget> is checked locally"
+            )
+        refusals = scaling.policy_refusals(
+            targets[target_id["Ref"]].dimension,
+            str(properties["PolicyType"]),
+            template.resolve(properties.get("TargetTrackingScalingPolicyConfiguration")),
+        )
+        found += [(logical_id, refusal) for refusal in refusals]
+    if found:
+        lines = "\n".join(f"  {logical_id}: {refusal}" for logical_id, refusal in found)
+        raise LimitExceeded(f"AWS would refuse the template's model serving under these parameters:\n{lines}")
+
+
+def _endpoint_variants(template: Template) -> dict[str, dict[str, Any]]:
+    """``endpoint/<endpoint>/variant/<variant>`` -> that production variant, as the template's endpoint
+    configuration declares it."""
+    configs = {
+        template.physical_name(logical_id): template.resolve(resource["Properties"])
+        for logical_id, resource in template.of_type("AWS::SageMaker::EndpointConfig").items()
+    }
+    found = {}
+    for logical_id, resource in template.of_type("AWS::SageMaker::Endpoint").items():
+        config = configs.get(str(template.resolve(resource["Properties"]["EndpointConfigName"])), {})
+        for variant in config.get("ProductionVariants", []):
+            found[f"endpoint/{template.physical_name(logical_id)}/variant/{variant['VariantName']}"] = variant
+    return found
+
+
 def create_function(template: Template, spec: FunctionSpec, iam: Any, lambda_: Any) -> str:
     """Register the function with the Lambda API, so that invocations, S3 notifications and Step
     Functions tasks reach it by name or ARN."""
@@ -253,9 +318,38 @@ def create_notifications(template: Template, s3: Any) -> dict[str, list[dict[str
     return by_bucket
 
 
-def create_sagemaker_endpoint(template: Template, sagemaker: Any) -> str | None:
+def create_scaling(template: Template, autoscaling: Any, namespace: str) -> list[str]:
+    """The template's scalable targets in ``namespace`` and their target-tracking policies, as CloudFormation
+    registers them (Application Auto Scaling's service-linked role: no RoleARN); returns their resource IDs."""
+    registered: dict[str, dict[str, Any]] = {}
+    for logical_id, resource in template.of_type("AWS::ApplicationAutoScaling::ScalableTarget").items():
+        properties = template.resolve(resource["Properties"])
+        if properties["ServiceNamespace"] != namespace:
+            continue
+        request = {key: properties[key] for key in ("ServiceNamespace", "ResourceId", "ScalableDimension")}
+        autoscaling.register_scalable_target(
+            **request, MinCapacity=int(properties["MinCapacity"]), MaxCapacity=int(properties["MaxCapacity"])
+        )
+        registered[logical_id] = request
+    for logical_id, resource in template.of_type("AWS::ApplicationAutoScaling::ScalingPolicy").items():
+        properties = resource["Properties"]
+        target = registered.get(properties["ScalingTargetId"].get("Ref", ""))
+        if target is None:
+            continue
+        autoscaling.put_scaling_policy(
+            PolicyName=f"{template.prefix}-{logical_id}",
+            PolicyType=properties["PolicyType"],
+            TargetTrackingScalingPolicyConfiguration=template.resolve(
+                properties["TargetTrackingScalingPolicyConfiguration"]
+            ),
+            **target,
+        )
+    return [str(target["ResourceId"]) for target in registered.values()]
+
+
+def create_sagemaker_endpoint(template: Template, sagemaker: Any, autoscaling: Any = None) -> str | None:
     """The template's SageMaker model, endpoint configuration and endpoint, when its conditions hold
-    (their roles come from :func:`create_roles`)."""
+    (their roles come from :func:`create_roles`), and, given ``autoscaling``, the scaling of its variants."""
     endpoints = template.of_type("AWS::SageMaker::Endpoint")
     if not endpoints:
         return None
@@ -268,8 +362,18 @@ def create_sagemaker_endpoint(template: Template, sagemaker: Any) -> str | None:
     name = ""
     for logical_id, resource in endpoints.items():
         name = template.physical_name(logical_id)
-        sagemaker.create_endpoint(EndpointName=name, **template.resolve(resource["Properties"]))
+        sagemaker.create_endpoint(EndpointName=name, **_endpoint_request(template.resolve(resource["Properties"])))
+    if autoscaling is not None:
+        create_scaling(template, autoscaling, "sagemaker")
     return name
+
+
+# AWS::SageMaker::Endpoint properties that are UpdateEndpoint's options, not CreateEndpoint's.
+_UPDATE_ONLY = ("RetainAllVariantProperties", "ExcludeRetainedVariantProperties", "RetainDeploymentConfig")
+
+
+def _endpoint_request(properties: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in properties.items() if key not in _UPDATE_ONLY}
 
 
 def create_in_order(

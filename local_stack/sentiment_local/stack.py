@@ -107,6 +107,11 @@ class Stack:
             self._translated, self._order = cloudformation.plan(self.template)
         except cloudformation.TemplateError as error:
             raise StackError(f"CloudFormation would refuse {settings.template.name}: {error}") from error
+        # Then what SageMaker and Application Auto Scaling would refuse of the model's serving.
+        try:
+            resources.check_scaling(self.template)
+        except resources.LimitExceeded as error:
+            raise StackError(str(error)) from error
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.key = admin_key(settings)
         aws = self.moto.url

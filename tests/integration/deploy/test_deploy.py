@@ -287,3 +287,12 @@ def test_the_committed_deployer_policies_are_current_and_within_iams_quotas() ->
     # what CloudFormation calls to create the endpoint is in them
     actions = {action for document in committed.values() for s in document["Statement"] for action in s["Action"]}
     assert {"sagemaker:CreateEndpoint", "ecs:CreateService", "iam:PassRole", "lambda:CreateFunction"} <= actions
+    # and the model's autoscaling, with the service-linked role Application Auto Scaling creates on first use
+    # and what it checks the caller may do to the endpoint or service it scales
+    assert {
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:PutScalingPolicy",
+        "iam:CreateServiceLinkedRole",
+        "sagemaker:UpdateEndpointWeightsAndCapacities",
+        "ecs:UpdateService",
+    } <= actions

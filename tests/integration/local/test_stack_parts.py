@@ -142,6 +142,21 @@ def test_a_port_in_use_is_named(tmp_path: Path) -> None:
             check_ports(Settings(port=0, moto_port=port, model_port=0, data_dir=tmp_path))
 
 
+def test_make_up_stops_before_starting_anything_when_aws_would_refuse_the_models_scaling(tmp_path: Path) -> None:
+    # Given the stack's settings with a serverless endpoint keeping more warm than it may run at once
+    stack = Stack(Settings(port=free_port(), moto_port=free_port(), model_port=free_port(), data_dir=tmp_path / "data"))
+    stack.template.overrides = {**stack.template.overrides, "ServerlessProvisionedConcurrency": "6"}
+
+    # When make up starts, then it stops at once, saying which resource AWS would refuse, why and where
+    with pytest.raises(StackError) as refused:
+        stack.start()
+    assert "ModelEndpointConfig: ValidationException: ServerlessConfig.ProvisionedConcurrency (6) must not " in str(
+        refused.value
+    )
+    assert "API_ProductionVariantServerlessConfig.html" in str(refused.value)
+    assert not (tmp_path / "data").exists()  # nothing started, nothing written
+
+
 # ---- the first model ----
 
 

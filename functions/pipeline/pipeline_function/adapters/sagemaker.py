@@ -47,9 +47,15 @@ class SageMakerEndpoint:
         version: str,
         network_isolation: bool,
     ) -> None:
-        """Serve ``model_data_url`` with the current configuration's variant settings (serverless or
-        instances) under a new model and configuration. Each call is safe to repeat. ``network_isolation``
-        as the template's model has it: serverless endpoints refuse isolated models."""
+        """Serve ``model_data_url`` with the current configuration's variant settings (serverless with its
+        concurrency, or instances) under a new model and configuration. Each call is safe to repeat.
+        ``network_isolation`` as the template's model has it: serverless endpoints refuse isolated models.
+
+        Only the model changes, which Application Auto Scaling allows on a variant it scales (a new instance
+        type would be refused). An endpoint of instances keeps the instance count and weight it has now
+        (``RetainAllVariantProperties``): without it, SageMaker would go back to the configuration's
+        ``InitialInstanceCount`` and undo what autoscaling set (SageMaker developer guide, "Update endpoints
+        that use auto scaling"). A serverless endpoint scales by itself and is updated as it is."""
         current = self.describe()
         with unavailable_when_transient("SageMaker"):
             variants = self._sagemaker.describe_endpoint_config(EndpointConfigName=current.config_name)[
@@ -76,8 +82,9 @@ class SageMakerEndpoint:
             ],
         )
         if current.config_name != config_name:
+            scaled = {"RetainAllVariantProperties": True} if any("InstanceType" in v for v in variants) else {}
             with unavailable_when_transient("SageMaker"):
-                self._sagemaker.update_endpoint(EndpointName=self.name, EndpointConfigName=config_name)
+                self._sagemaker.update_endpoint(EndpointName=self.name, EndpointConfigName=config_name, **scaled)
 
     @staticmethod
     def _ignore_existing(call: Any, **request: Any) -> None:
