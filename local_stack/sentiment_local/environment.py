@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentiment_local.template import ROOT
+from sentiment_local.training_jobs import ANY_INSTANCE_TYPE
 
 LOCAL_IMAGE = "sentiment-model:local"
+LOCAL_TRAINING_RETRY_SECONDS = 2  # the first wait after a refused CreateTrainingJob (the template's default: 60)
 
 
 class StackError(RuntimeError):
@@ -36,6 +38,8 @@ class Settings:
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
+    training_quota: dict[str, int] = field(default_factory=dict)
+    training_throttle: int = 0
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -52,7 +56,10 @@ class Settings:
         ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
         ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
         ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
-        (``sam local invoke``) reach it, and everyone else on the network too.
+        (``sam local invoke``) reach it, and everyone else on the network too;
+        ``LOCAL_TRAINING_QUOTA`` (none) the account's training-instance quota SageMaker enforces: a number
+        for every instance type, or ``<type>=<instances>,…`` per type (types not named are not limited);
+        ``LOCAL_TRAINING_THROTTLE`` (0) how many of the first ``CreateTrainingJob`` calls are throttled.
         """
         env = dict(os.environ if environ is None else environ)
         backend = env.get("BACKEND", "sagemaker")
@@ -77,16 +84,20 @@ class Settings:
                 monitoring_schedule=env.get("MONITORING_SCHEDULE") or None,
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
+                training_quota=training_quota(env.get("LOCAL_TRAINING_QUOTA", "")),
+                training_throttle=int(env.get("LOCAL_TRAINING_THROTTLE") or 0),
             )
         except ValueError as error:
             raise StackError(
-                "PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY, RETRAIN_THRESHOLD, RETRAIN_MIN_INTERVAL_MINUTES and "
-                f"RETRAIN_MAX_PER_DAY must be numbers: {error}"
+                "PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY, RETRAIN_THRESHOLD, RETRAIN_MIN_INTERVAL_MINUTES, "
+                f"RETRAIN_MAX_PER_DAY, LOCAL_TRAINING_QUOTA and LOCAL_TRAINING_THROTTLE must be numbers: {error}"
             ) from error
         for name, value, least in (
             ("RETRAIN_THRESHOLD", settings.retrain_threshold, 1),
             ("RETRAIN_MIN_INTERVAL_MINUTES", settings.retrain_min_interval_minutes, 0),
             ("RETRAIN_MAX_PER_DAY", settings.retrain_max_per_day, 1),
+            ("LOCAL_TRAINING_THROTTLE", settings.training_throttle, 0),
+            *(("LOCAL_TRAINING_QUOTA", quota, 0) for quota in settings.training_quota.values()),
         ):
             if value is not None and value < least:
                 raise StackError(f"{name} must be {least} or more, not {value}")
@@ -106,6 +117,16 @@ class Settings:
 
 def _number(env: dict[str, str], name: str) -> int | None:
     return int(env[name]) if env.get(name) else None
+
+
+def training_quota(value: str) -> dict[str, int]:
+    """``LOCAL_TRAINING_QUOTA``: ``2`` (every instance type), ``ml.m5.large=1,ml.g5.xlarge=0`` (those
+    types), or both (``1,ml.g5.xlarge=0``); empty for no quota. Raises ValueError on anything else."""
+    quotas = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        instance_type, _, instances = entry.rpartition("=")
+        quotas[instance_type.strip() or ANY_INSTANCE_TYPE] = int(instances)
+    return quotas
 
 
 def admin_key(settings: Settings) -> str:
@@ -137,8 +158,14 @@ def check_ports(settings: Settings) -> None:
 
 def parameter_overrides(settings: Settings) -> dict[str, str]:
     """The template's parameters as the local stack sets them: the backend, a model image (so the
-    model resources exist), deployment checks every second, and the retraining settings when given."""
-    overrides = {"InferenceBackend": settings.backend, "ModelImageUri": LOCAL_IMAGE, "DeployPollSeconds": "1"}
+    model resources exist), deployment checks every second, a refused training job tried again after
+    2 s (doubling), and the retraining settings when given."""
+    overrides = {
+        "InferenceBackend": settings.backend,
+        "ModelImageUri": LOCAL_IMAGE,
+        "DeployPollSeconds": "1",
+        "TrainingRetrySeconds": str(LOCAL_TRAINING_RETRY_SECONDS),
+    }
     for parameter, value in (
         ("RetrainThreshold", settings.retrain_threshold),
         ("RetrainMinIntervalMinutes", settings.retrain_min_interval_minutes),
