@@ -311,12 +311,15 @@ def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
     from moto.sagemaker.responses import SageMakerResponse  # noqa: PLC0415
 
     class ThrottlingException(SagemakerClientError):
-        """SageMaker API reference, "Common Errors": ThrottlingException, HTTP 400."""
+        """SageMaker API reference, "Common Errors": ThrottlingException, HTTP 400
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/CommonErrors.html); its message "Rate
+        exceeded" (https://repost.aws/knowledge-center/sagemaker-python-throttlingexception)."""
 
         code = "ThrottlingException"
 
     class ResourceLimitExceeded(SagemakerClientError):
-        """SageMaker API reference, CreateTrainingJob, "Errors": ResourceLimitExceeded, HTTP 400."""
+        """SageMaker API reference, CreateTrainingJob, "Errors": ResourceLimitExceeded, HTTP 400
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html)."""
 
         code = "ResourceLimitExceeded"
 

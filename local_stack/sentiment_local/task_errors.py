@@ -15,14 +15,20 @@ integration's prefix and the name of the exception the SDK threw:
 The ``Cause`` is the SDK's message: ``<message> (Service: AmazonSageMaker; Status Code: 400; Error
 Code: ThrottlingException; Request ID: …; Proxy: null)``.
 
-Sources: Step Functions developer guide, "Create and manage Amazon SageMaker AI jobs with Step
-Functions" (its training job example retries ``SageMaker.AmazonSageMakerException`` and
-``SageMaker.ResourceLimitExceededException``), "Handling errors in Step Functions workflows" and
-"Handle Lambda service exceptions" (``Lambda.ServiceException``, ``Lambda.AWSLambdaException``,
-``Lambda.SdkClientException``, ``Lambda.TooManyRequestsException``); a throttled
-``CreateTrainingJob`` reported as ``SageMaker.AmazonSageMakerException`` with
-``ThrottlingException`` in its cause (aws/aws-step-functions-data-science-sdk-python#191). Which
-errors an API declares is read from botocore's model of it, the same service model the SDKs are
+Sources:
+- Step Functions developer guide, "Create and manage Amazon SageMaker AI jobs with Step Functions"
+  (https://docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html): its training job
+  example retries ``SageMaker.AmazonSageMakerException`` and ``SageMaker.ResourceLimitExceededException``;
+- "Handling errors in Step Functions workflows"
+  (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html) and "Handle Lambda
+  service exceptions" (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html):
+  ``Lambda.ServiceException``, ``Lambda.AWSLambdaException``, ``Lambda.SdkClientException``,
+  ``Lambda.TooManyRequestsException``;
+- the AWS SDK for Java: ``ResourceLimitExceededException extends AmazonSageMakerException``
+  (https://docs.aws.amazon.com/AWSJavaSDK/latest/javadoc/com/amazonaws/services/sagemaker/model/ResourceLimitExceededException.html);
+- a throttled ``CreateTrainingJob`` reported as ``SageMaker.AmazonSageMakerException``, ``ThrottlingException``
+  only in its cause (https://github.com/aws/aws-step-functions-data-science-sdk-python/issues/191).
+Which errors an API declares is read from botocore's model of it, the service model the SDKs are
 generated from.
 """
 
@@ -31,8 +37,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Final, NamedTuple
 
-import botocore.session
 from botocore.exceptions import ClientError
+from botocore.loaders import create_loader
+from botocore.model import ServiceModel
 
 
 class Integration(NamedTuple):
@@ -51,7 +58,7 @@ INTEGRATIONS: Final[dict[str, Integration]] = {
 @cache
 def declared_errors(service: str) -> dict[str, str]:
     """Each error code the service's API declares, with the name of its shape."""
-    model = botocore.session.get_session().get_service_model(service)
+    model = ServiceModel(create_loader().load_service_model(service, "service-2"), service)
     declared = {}
     for name in model.shape_names:
         shape = model.shape_for(name)

@@ -102,7 +102,8 @@ class TrainingLimits:
     def refusal(self, instance_type: str, requested: int, in_use: int) -> str | None:
         """SageMaker's ``ResourceLimitExceeded`` message when ``requested`` more instances of the type,
         beside the ``in_use`` ones, would exceed its quota; None when they fit. The message as SageMaker
-        words it for an account-level quota (Service Quotas)."""
+        words it for an account-level quota managed in Service Quotas
+        (https://repost.aws/knowledge-center/sagemaker-resource-limit-exceeded-error)."""
         quota = self.quota(instance_type)
         if quota is None or in_use + requested <= quota:
             return None

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
-import botocore.session
+from botocore.loaders import create_loader
+from botocore.model import ServiceModel
 
 from sentiment_common.dal.transient import TRANSIENT_CODES
 from tests.conftest import ROOT
@@ -46,10 +47,10 @@ CAUGHT = re.compile(r"\b(?!urllib3)\w+\.exceptions\.(\w+)")
 
 @cache
 def declared() -> frozenset[str]:
-    session = botocore.session.get_session()
+    loader = create_loader()
     codes = set()
     for service in CALLED:
-        model = session.get_service_model(service)
+        model = ServiceModel(loader.load_service_model(service, "service-2"), service)
         for name in model.shape_names:
             shape = model.shape_for(name)
             if shape.metadata.get("exception"):

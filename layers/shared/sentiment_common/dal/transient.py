@@ -9,8 +9,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.errors import ServiceUnavailableError
 
-# The codes worth a retry that the services called through this helper answer with: DynamoDB,
-# S3, SageMaker and Step Functions.
+# The codes worth a retry that the services called under unavailable_when_transient answer with:
+# DynamoDB, S3, SageMaker and Step Functions.
 TRANSIENT_CODES = frozenset(
     {
         # DynamoDB API reference, each operation's "Errors" (declared in its model)
