@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentiment_local.template import ROOT
+from sentiment_local.training_jobs import ANY_INSTANCE_TYPE
 
 LOCAL_IMAGE = "sentiment-model:local"
+LOCAL_TRAINING_RETRY_SECONDS = 2  # the first wait after a refused CreateTrainingJob (the template's default: 60)
 
 
 class StackError(RuntimeError):
@@ -39,27 +41,33 @@ class Settings:
     template: Path = ROOT / "template.yaml"
     cold_start_seconds: float = 0.0
     idle_seconds: float = 600.0
+    training_quota: dict[str, int] = field(default_factory=dict)
+    training_throttle: int = 0
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
         """The settings a user can give ``make up``, all optional:
 
-        ``PORT`` (3000) the API and web page, ``MOTO_PORT`` (5000) the AWS endpoint, ``MODEL_PORT``
-        (8080) the model server; ``BACKEND`` (sagemaker | ecs) how the model is served;
-        ``LOCAL_DATA`` (build/local) the data folder; ``LOCAL_CONCURRENCY`` (4) environments per
-        function; ``ADMIN_API_KEY`` the admin key (else one generated once and kept with the data);
-        ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
-        ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
-        runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
-        the scheduled monitoring runs;
-        ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
-        ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
-        ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
-        (``sam local invoke``) reach it, and everyone else on the network too;
-        ``LOCAL_TEMPLATE`` (template.yaml) the template to stand up, its code folders read from the project;
-        ``LOCAL_COLD_START_SECONDS`` (0: none) how long a serverless endpoint's first invocation after
-        idle waits for an instance, and ``LOCAL_IDLE_SECONDS`` (600) after how long without an invocation
-        it has none left.
+                ``PORT`` (3000) the API and web page, ``MOTO_PORT`` (5000) the AWS endpoint, ``MODEL_PORT``
+                (8080) the model server; ``BACKEND`` (sagemaker | ecs) how the model is served;
+                ``LOCAL_DATA`` (build/local) the data folder; ``LOCAL_CONCURRENCY`` (4) environments per
+                function; ``ADMIN_API_KEY`` the admin key (else one generated once and kept with the data);
+                ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
+                ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
+                runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
+                the scheduled monitoring runs;
+                ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
+                ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
+                ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
+                (``sam local invoke``) reach it, and everyone else on the network too;
+                ``LOCAL_TEMPLATE`` (template.yaml) the template to stand up, its code folders read from the project;
+                ``LOCAL_COLD_START_SECONDS`` (0: none) how long a serverless endpoint's first invocation after
+                idle waits for an instance, and ``LOCAL_IDLE_SECONDS`` (600) after how long without an invocation
+                it has none left;
+                ``LOCAL_TRAINING_QUOTA`` (none) the account's training-instance quota SageMaker enforces: a number
+                for every instance type, or ``<type>=<instances>,…`` per type (types not named are not limited);
+                ``LOCAL_TRAINING_THROTTLE`` (0) how many of the first ``CreateTrainingJob`` calls are throttled.
+        >>>>>>> i28-errors
         """
         env = dict(os.environ if environ is None else environ)
         backend = env.get("BACKEND", "sagemaker")
@@ -87,11 +95,14 @@ class Settings:
                 template=Path(env.get("LOCAL_TEMPLATE") or ROOT / "template.yaml").resolve(),
                 cold_start_seconds=float(env.get("LOCAL_COLD_START_SECONDS") or 0),
                 idle_seconds=float(env.get("LOCAL_IDLE_SECONDS") or 600),
+                training_quota=training_quota(env.get("LOCAL_TRAINING_QUOTA", "")),
+                training_throttle=int(env.get("LOCAL_TRAINING_THROTTLE") or 0),
             )
         except ValueError as error:
             raise StackError(
                 "PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY, RETRAIN_THRESHOLD, RETRAIN_MIN_INTERVAL_MINUTES, "
-                f"RETRAIN_MAX_PER_DAY, LOCAL_COLD_START_SECONDS and LOCAL_IDLE_SECONDS must be numbers: {error}"
+                "RETRAIN_MAX_PER_DAY, LOCAL_COLD_START_SECONDS, LOCAL_IDLE_SECONDS, LOCAL_TRAINING_QUOTA and "
+                f"LOCAL_TRAINING_THROTTLE must be numbers: {error}"
             ) from error
         if settings.cold_start_seconds < 0 or settings.idle_seconds <= 0:
             raise StackError(
@@ -102,6 +113,8 @@ class Settings:
             ("RETRAIN_THRESHOLD", settings.retrain_threshold, 1),
             ("RETRAIN_MIN_INTERVAL_MINUTES", settings.retrain_min_interval_minutes, 0),
             ("RETRAIN_MAX_PER_DAY", settings.retrain_max_per_day, 1),
+            ("LOCAL_TRAINING_THROTTLE", settings.training_throttle, 0),
+            *(("LOCAL_TRAINING_QUOTA", quota, 0) for quota in settings.training_quota.values()),
         ):
             if value is not None and value < least:
                 raise StackError(f"{name} must be {least} or more, not {value}")
@@ -121,6 +134,16 @@ class Settings:
 
 def _number(env: dict[str, str], name: str) -> int | None:
     return int(env[name]) if env.get(name) else None
+
+
+def training_quota(value: str) -> dict[str, int]:
+    """``LOCAL_TRAINING_QUOTA``: ``2`` (every instance type), ``ml.m5.large=1,ml.g5.xlarge=0`` (those
+    types), or both (``1,ml.g5.xlarge=0``); empty for no quota. Raises ValueError on anything else."""
+    quotas = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        instance_type, _, instances = entry.rpartition("=")
+        quotas[instance_type.strip() or ANY_INSTANCE_TYPE] = int(instances)
+    return quotas
 
 
 def admin_key(settings: Settings) -> str:
@@ -152,8 +175,14 @@ def check_ports(settings: Settings) -> None:
 
 def parameter_overrides(settings: Settings) -> dict[str, str]:
     """The template's parameters as the local stack sets them: the backend, a model image (so the
-    model resources exist), deployment checks every second, and the retraining settings when given."""
-    overrides = {"InferenceBackend": settings.backend, "ModelImageUri": LOCAL_IMAGE, "DeployPollSeconds": "1"}
+    model resources exist), deployment checks every second, a refused training job tried again after
+    2 s (doubling), and the retraining settings when given."""
+    overrides = {
+        "InferenceBackend": settings.backend,
+        "ModelImageUri": LOCAL_IMAGE,
+        "DeployPollSeconds": "1",
+        "TrainingRetrySeconds": str(LOCAL_TRAINING_RETRY_SECONDS),
+    }
     for parameter, value in (
         ("RetrainThreshold", settings.retrain_threshold),
         ("RetrainMinIntervalMinutes", settings.retrain_min_interval_minutes),

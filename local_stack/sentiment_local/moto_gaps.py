@@ -8,6 +8,11 @@
   a serverless endpoint's cold start when the stack plays one, and within SageMaker's 60 s.
 - Step Functions runs ``sagemaker:createTrainingJob`` and ``.sync`` waits for the job
   (:mod:`sentiment_local.sagemaker_task`).
+- A service's refusal fails a task under the name Step Functions gives it
+  (:mod:`sentiment_local.task_errors`): moto names a Lambda service error ``Exception``, and SNS's errors
+  by their code rather than by the SDK's exception.
+- ``CreateTrainingJob`` can be throttled, and is refused beyond the account's training-instance quota
+  (:class:`sentiment_local.training_jobs.TrainingLimits`), with SageMaker's codes and wording.
 - A training job really trains (:mod:`sentiment_local.training_jobs`) instead of completing at once.
 - ``StartExecution`` without a name names the execution, as Step Functions does.
 - ``UpdateEndpoint`` exists: the endpoint is ``Updating`` while the stack swaps the model served,
@@ -53,7 +58,7 @@ from sentiment_local import scaling
 from sentiment_local.dynamodb_order import TableOrder
 from sentiment_local.functions import Runner
 from sentiment_local.template import ACCOUNT, REGION
-from sentiment_local.training_jobs import TrainingJobs
+from sentiment_local.training_jobs import TrainingJobs, instances_in_use
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +148,7 @@ def install(
     patches.set(notifications, "_invoke_awslambda", invoke_from_s3)
     _plug_invoke_endpoint(patches, model_url, instance_wait)
     _plug_step_functions_sagemaker(patches)
+    _plug_task_errors(patches)
     _plug_state_machine_credentials(patches)
     _plug_execution_names(patches)
     if training is not None:
@@ -224,6 +230,64 @@ def _plug_step_functions_sagemaker(patches: _Patches) -> None:
     patches.set(state_task_factory, "state_task_service_for", state_task_service_for)
 
 
+def _plug_task_errors(patches: _Patches) -> None:
+    """The Lambda and SNS tasks name a refused call as Step Functions does (moto: ``Exception`` for any
+    Lambda service error, ``SNS.<code>Exception`` for SNS)."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+    from moto.stepfunctions.parser.api import (  # noqa: PLC0415
+        HistoryEventType,
+        LambdaFunctionFailedEventDetails,
+        TaskFailedEventDetails,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (  # noqa: PLC0415
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (  # noqa: PLC0415
+        FailureEvent,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns import (  # noqa: PLC0415
+        StateTaskServiceSns,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (  # noqa: PLC0415
+        StateTaskLambda,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails  # noqa: PLC0415
+
+    from sentiment_local.task_errors import task_error  # noqa: PLC0415
+
+    lambda_from_error = StateTaskLambda._from_error
+    sns_from_error = StateTaskServiceSns._from_error
+
+    def lambda_failure(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return lambda_from_error(self, env, ex)
+        name, cause = task_error("lambda", ex)
+        details = LambdaFunctionFailedEventDetails(error=name, cause=cause)
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(name),
+            event_type=HistoryEventType.LambdaFunctionFailed,
+            event_details=EventDetails(lambdaFunctionFailedEventDetails=details),  # type: ignore[typeddict-item]  # one kind of details per event
+        )
+
+    def sns_failure(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return sns_from_error(self, env, ex)
+        name, cause = task_error("sns", ex)
+        details = TaskFailedEventDetails(
+            error=name, cause=cause, resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type()
+        )
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(name),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(taskFailedEventDetails=details),  # type: ignore[typeddict-item]  # one kind of details per event
+        )
+
+    patches.set(StateTaskLambda, "_from_error", lambda_failure)
+    patches.set(StateTaskServiceSns, "_from_error", sns_failure)
+
+
 def _plug_state_machine_credentials(patches: _Patches) -> None:
     """Each service call of an execution signed with its state machine role's key (the role's ARN is in
     the state's credentials: the task's ``Credentials``, else the state machine's role)."""
@@ -278,9 +342,27 @@ def _plug_execution_names(patches: _Patches) -> None:
 
 
 def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
-    from moto.sagemaker.exceptions import ResourceInUseException  # noqa: PLC0415
+    from moto.core import errors as moto_errors  # noqa: PLC0415
+    from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientError  # noqa: PLC0415
     from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend  # noqa: PLC0415
     from moto.sagemaker.responses import SageMakerResponse  # noqa: PLC0415
+
+    class ThrottlingException(SagemakerClientError):
+        """SageMaker API reference, "Common Errors": ThrottlingException, HTTP 400
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/CommonErrors.html); its message "Rate
+        exceeded" (https://repost.aws/knowledge-center/sagemaker-python-throttlingexception)."""
+
+        code = "ThrottlingException"
+
+    class ResourceLimitExceeded(SagemakerClientError):
+        """SageMaker API reference, CreateTrainingJob, "Errors": ResourceLimitExceeded, HTTP 400
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html)."""
+
+        code = "ResourceLimitExceeded"
+
+    # moto warns of an error its SageMaker model does not declare; ThrottlingException is one of the
+    # errors common to every AWS API (SageMaker API reference, "Common Errors").
+    patches.set(moto_errors, "COMMON_ERROR_CODES", [*moto_errors.COMMON_ERROR_CODES, ThrottlingException.code])
 
     create = SageMakerModelBackend.create_training_job
     create_action = SageMakerResponse.create_training_job
@@ -295,6 +377,9 @@ def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
             request_environment.value = {}
 
     def create_training_job(self: SageMakerModelBackend, **request: Any) -> FakeTrainingJob:
+        limits = training.limits
+        if limits.throttled():
+            raise ThrottlingException("Rate exceeded")
         name = request["training_job_name"]
         if name in self.training_jobs:
             arn = FakeTrainingJob.arn_formatter(name, self.account_id, self.region_name)
@@ -302,6 +387,19 @@ def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
                 f"Training job names must be unique within an AWS account and region, and a training job "
                 f"with this name already exists ({arn})"
             )
+        resources = request.get("resource_config") or {}
+        instance_type = str(resources.get("InstanceType", ""))
+        with limits.turn:  # the check and the job it lets in, before another request counts again
+            refusal = limits.refusal(
+                instance_type,
+                int(resources.get("InstanceCount", 1)),
+                instances_in_use(self.training_jobs.values(), instance_type),
+            )
+            if refusal is not None:
+                raise ResourceLimitExceeded(refusal)
+            return create_job(self, **request)
+
+    def create_job(self: SageMakerModelBackend, **request: Any) -> FakeTrainingJob:
         asked_metrics = request["algorithm_specification"].get("MetricDefinitions")
         job = create(self, **request)
         # moto puts made-up metric definitions on every job; keep what was asked for.

@@ -5,9 +5,10 @@
 ``arn:aws:states:::sagemaker:createTrainingJob.sync`` then waits for the job to end, as Step Functions
 does: the task's result is the job's ``DescribeTrainingJob`` answer (times as epoch milliseconds);
 a job that ends ``Failed`` or ``Stopped`` fails the task with ``States.TaskFailed``, its cause the
-job's description as JSON (``FailureReason`` included). A refused request fails it with
-``SageMaker.<error code>``, which a state's ``Retry`` can match. Modelled on moto's own Batch
-integration (``state_task_service_batch.py``).
+job's description as JSON (``FailureReason`` included). A refused request fails it as Step Functions
+names SageMaker's errors (:mod:`sentiment_local.task_errors`): ``SageMaker.AmazonSageMakerException``
+for throttling and validation errors, ``SageMaker.ResourceLimitExceededException`` for a quota, the
+error code in the cause. Modelled on moto's own Batch integration (``state_task_service_batch.py``).
 
 Every call is made with the state machine's role, so the local IAM check applies, and ``.sync`` makes
 the calls AWS documents for it (Step Functions developer guide, "IAM policies for calling Amazon
@@ -46,6 +47,8 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+from sentiment_local.task_errors import task_error
 
 # CreateTrainingJob's request members, as Step Functions accepts them.
 _SUPPORTED_API_PARAM_BINDINGS: Final[dict[str, set[str]]] = {
@@ -119,7 +122,7 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
 
     def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
         if isinstance(ex, ClientError):
-            error_name = f"SageMaker.{ex.response['Error']['Code']}"
+            error_name, cause = task_error("sagemaker", ex)
             return FailureEvent(
                 env=env,
                 error_name=CustomErrorName(error_name),
@@ -127,7 +130,7 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
                 event_details=EventDetails(  # type: ignore[typeddict-item]  # one kind of details per event
                     taskFailedEventDetails=TaskFailedEventDetails(
                         error=error_name,
-                        cause=ex.response["Error"]["Message"],
+                        cause=cause,
                         resource=self._get_sfn_resource(),
                         resourceType=self._get_sfn_resource_type(),
                     )

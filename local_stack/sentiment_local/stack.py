@@ -52,7 +52,7 @@ from sentiment_local.moto_server import MotoServer, serve
 from sentiment_local.notifications import NotificationLog, subscribe_queue
 from sentiment_local.stack_record import attach_resources, record_stack
 from sentiment_local.template import ACCOUNT, REGION, ROOT, Template
-from sentiment_local.training_jobs import TrainingJobs
+from sentiment_local.training_jobs import ANY_INSTANCE_TYPE, TrainingJobs, TrainingLimits
 
 STOP_REPORT_S = 30  # a stop still running by then prints every thread's stack to the log
 ADMIN_KEY_SECRET = "AdminApiKeySecret"  # noqa: S105 - the secret's logical id, not a secret
@@ -123,6 +123,7 @@ class Stack:
             settings.data_dir / "logs",
             self.moto.client("s3"),
             s3_for_role=lambda role: self.moto.client("s3", role),
+            limits=TrainingLimits(dict(settings.training_quota), settings.training_throttle),
         )
         journal = self._journal = Journal(
             settings.data_dir / "journal", self.template, legacy=settings.data_dir / "snapshot"
@@ -274,10 +275,23 @@ class Stack:
                     if settings.iam_enforced
                     else "not checked (LOCAL_IAM=off)"
                 ),
+                *self._training_limits_line(),
                 "Press Ctrl-C to stop.",
                 "",
             ]
         )
+
+    def _training_limits_line(self) -> list[str]:
+        """What SageMaker is set to refuse, when LOCAL_TRAINING_QUOTA or LOCAL_TRAINING_THROTTLE is given."""
+        quota, throttle = self.settings.training_quota, self.settings.training_throttle
+        said = [
+            *(
+                f"beyond {instances} instance(s) of {'each type' if kind == ANY_INSTANCE_TYPE else kind} at once"
+                for kind, instances in quota.items()
+            ),
+            *([f"the first {throttle} CreateTrainingJob call(s), throttled"] if throttle else []),
+        ]
+        return [f"  training jobs      refused by SageMaker: {'; '.join(said)}"] if said else []
 
     def stop(self) -> None:
         self._stop.set()

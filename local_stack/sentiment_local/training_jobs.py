@@ -30,6 +30,9 @@ runner, through ``s3_for_role``, so the local IAM check applies to them.
 One job runs at a time (the machine has two cores); the others wait their turn, ``InProgress``. A job
 still running after ``StoppingCondition.MaxRuntimeInSeconds`` is killed and fails. Closing the
 runner kills the running job and stops the waiting ones.
+
+What SageMaker refuses before a job exists can be played too (:class:`TrainingLimits`): the account's
+quota of instances per training instance type, and throttled ``CreateTrainingJob`` calls.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -63,6 +66,62 @@ DEFAULT_MAX_RUNTIME_S = 86_400  # SageMaker's default StoppingCondition
 FAILURE_REASON_LIMIT = 1024  # DescribeTrainingJob's FailureReason is at most this long
 LOG_TAIL_LINES = 20
 HOST = "algo-1"
+
+
+ANY_INSTANCE_TYPE = "*"
+RUNNING = frozenset({"InProgress", "Stopping"})  # the statuses whose instances count against the quota
+
+
+@dataclass
+class TrainingLimits:
+    """SageMaker's refusals of ``CreateTrainingJob`` that happen before any job exists.
+
+    ``quotas``: the account's quota "<instance type> for training job usage", the instances of that type
+    its training jobs may hold at once (Service Quotas, Amazon SageMaker; ``*`` for every type not
+    named; a type with no quota is not limited here). ``throttle``: how many of the next
+    ``CreateTrainingJob`` calls are refused with ``ThrottlingException``. The wording is SageMaker's (see
+    :meth:`refusal`)."""
+
+    quotas: dict[str, int] = field(default_factory=dict)
+    throttle: int = 0
+
+    def __post_init__(self) -> None:
+        self.turn = threading.Lock()  # a quota check and the job it lets in are one step
+
+    def throttled(self) -> bool:
+        """Whether this call is one of the throttled ones (counting it)."""
+        with self.turn:
+            if self.throttle <= 0:
+                return False
+            self.throttle -= 1
+            return True
+
+    def quota(self, instance_type: str) -> int | None:
+        return self.quotas.get(instance_type, self.quotas.get(ANY_INSTANCE_TYPE))
+
+    def refusal(self, instance_type: str, requested: int, in_use: int) -> str | None:
+        """SageMaker's ``ResourceLimitExceeded`` message when ``requested`` more instances of the type,
+        beside the ``in_use`` ones, would exceed its quota; None when they fit. The message as SageMaker
+        words it for an account-level quota managed in Service Quotas
+        (https://repost.aws/knowledge-center/sagemaker-resource-limit-exceeded-error)."""
+        quota = self.quota(instance_type)
+        if quota is None or in_use + requested <= quota:
+            return None
+        return (
+            f"The account-level service limit '{instance_type} for training job usage' is {quota} Instances, "
+            f"with current utilization of {in_use} Instances and a request delta of {requested} Instances. "
+            "Please use AWS Service Quotas to request an increase for this quota. If AWS Service Quotas is not "
+            "available, contact AWS support to request an increase for this quota."
+        )
+
+
+def instances_in_use(jobs: Any, instance_type: str) -> int:
+    """Instances of the type that the account's running training jobs (moto's job objects) hold."""
+    return sum(
+        int((job.resource_config or {}).get("InstanceCount", 1))
+        for job in list(jobs)
+        if job.training_job_status in RUNNING and (job.resource_config or {}).get("InstanceType") == instance_type
+    )
 
 
 class JobFailed(Exception):
@@ -155,9 +214,12 @@ class TrainingJobs:
         jobs_dir: Path,
         logs_dir: Path,
         s3: Any,
+        *,
         workdir: Path = IMAGE_WORKDIR,
         s3_for_role: Callable[[str], Any] | None = None,
+        limits: TrainingLimits | None = None,
     ) -> None:
+        self.limits = limits or TrainingLimits()
         self.jobs_dir = jobs_dir
         self.logs_dir = logs_dir
         self._s3_default = s3

@@ -253,6 +253,25 @@ def test_a_training_job_failure_shows_its_failure_reason() -> None:
     assert text == "States.TaskFailed: AlgorithmError: OOM"
 
 
+def test_a_training_job_stopped_without_a_reason_says_how_it_ended() -> None:
+    cause = {"TrainingJobName": "sentiment-v2", "TrainingJobStatus": "Stopped", "SecondaryStatus": "MaxRuntimeExceeded"}
+
+    text = describe_error({"Error": "States.TaskFailed", "Cause": json.dumps(cause)})
+
+    assert text == "States.TaskFailed: the training job sentiment-v2 ended Stopped (MaxRuntimeExceeded)"
+
+
+def test_a_refused_training_job_shows_what_sagemaker_said_with_its_code() -> None:
+    cause = (
+        "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException; "
+        "Request ID: 5d9a21dc; Proxy: null)"
+    )
+
+    text = describe_error({"Error": "SageMaker.AmazonSageMakerException", "Cause": cause})
+
+    assert text == f"SageMaker.AmazonSageMakerException: {cause}"
+
+
 def test_a_plain_text_cause_is_shown_as_it_is() -> None:
     assert describe_error({"Error": "States.Timeout", "Cause": "the task timed out"}) == (
         "States.Timeout: the task timed out"

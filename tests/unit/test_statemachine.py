@@ -44,12 +44,16 @@ def test_every_transition_names_a_state_and_every_state_is_reachable() -> None:
 
 
 def test_every_step_but_the_last_catches_everything_into_the_failure_path() -> None:
-    tasks = {name: state for name, state in _definition()["States"].items() if state["Type"] == "Task"}
+    states = _definition()["States"]
+    tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
     for name, task in tasks.items():
         catches = task.get("Catch", [])
-        assert any(catch["ErrorEquals"] == ["States.ALL"] for catch in catches), name
+        assert catches[-1]["ErrorEquals"] == ["States.ALL"], name
         if name not in {"Notify", "RecordRun"}:
-            assert all(catch["Next"] == "Failed" for catch in catches), name
+            assert catches[-1]["Next"] == "Failed", name
+            # A catch before it may look closer at the error, and fails the run unless it knows better.
+            for catch in catches[:-1]:
+                assert states[catch["Next"]]["Default"] == "Failed", (name, catch)
 
 
 def test_lambda_steps_retry_transient_errors_by_name() -> None:
@@ -97,3 +101,95 @@ def test_every_lambda_step_is_given_the_executions_input_and_logs_what_started_t
         first, second, *_ = (line.strip() for line in decorators.group(1).splitlines())
         # Under inject_lambda_context, whose clear_state would drop the key again.
         assert first.startswith("@logger.inject_lambda_context(") and second == "@log_run_origin", name
+
+
+# ---- every error name a Retry or Catch matches is one that is really raised ----
+
+ERROR_HANDLING = "https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html"
+LAMBDA_SERVICE_EXCEPTIONS = "https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html"
+CONNECT_SAGEMAKER = "https://docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html"
+SNS_PUBLISH = "https://docs.aws.amazon.com/sns/latest/api/API_Publish.html"
+
+# What Step Functions raises for each integration the state machine uses, with the AWS page that says so.
+DOCUMENTED_ERRORS: dict[str, dict[str, str]] = {
+    "any": {
+        "States.ALL": ERROR_HANDLING,
+        "States.TaskFailed": ERROR_HANDLING,
+        "States.Permissions": ERROR_HANDLING,
+        "States.Timeout": ERROR_HANDLING,
+        "States.HeartbeatTimeout": ERROR_HANDLING,
+    },
+    # A Lambda function's ARN as the Resource: Lambda's service errors (the error names the exception).
+    "lambda": {
+        "Lambda.ServiceException": LAMBDA_SERVICE_EXCEPTIONS,
+        "Lambda.AWSLambdaException": LAMBDA_SERVICE_EXCEPTIONS,
+        "Lambda.SdkClientException": LAMBDA_SERVICE_EXCEPTIONS,
+        "Lambda.ClientExecutionTimeoutException": LAMBDA_SERVICE_EXCEPTIONS,
+        "Lambda.TooManyRequestsException": LAMBDA_SERVICE_EXCEPTIONS,
+        "Lambda.Unknown": LAMBDA_SERVICE_EXCEPTIONS,
+    },
+    # The optimized SageMaker integration: the SDK's AmazonSageMakerException for what SageMaker's API does
+    # not declare (throttling, validation: the code is only in the Cause), the declared error's own
+    # exception otherwise (the page's training job example retries both); a job that ends Failed or
+    # Stopped fails the .sync task with States.TaskFailed.
+    "sagemaker": {
+        "SageMaker.AmazonSageMakerException": CONNECT_SAGEMAKER,
+        "SageMaker.ResourceLimitExceededException": CONNECT_SAGEMAKER,
+    },
+    # The optimized SNS integration: SNS.<the Publish error's exception>.
+    "sns": {
+        "SNS.ThrottledException": SNS_PUBLISH,
+        "SNS.InternalErrorException": SNS_PUBLISH,
+    },
+}
+
+
+def _integration(resource: str) -> str:
+    if resource.endswith("FunctionArn}"):
+        return "lambda"
+    return resource.removeprefix("arn:aws:states:::").split(":")[0]
+
+
+def _raised_by_the_steps() -> set[str]:
+    """The typed exceptions the project's Lambda steps raise: the error is the class name."""
+    import inspect  # noqa: PLC0415
+
+    from pipeline_function import errors as step_errors  # noqa: PLC0415
+    from sentiment_common import errors as shared_errors  # noqa: PLC0415
+
+    return {
+        name
+        for module in (step_errors, shared_errors)
+        for name, value in vars(module).items()
+        if inspect.isclass(value) and issubclass(value, Exception) and value.__module__ == module.__name__
+    }
+
+
+def test_every_error_a_state_matches_is_one_aws_raises_for_its_integration() -> None:
+    wrong = []
+    for name, state in _definition()["States"].items():
+        if state["Type"] != "Task":
+            continue
+        integration = _integration(state["Resource"])
+        known = DOCUMENTED_ERRORS["any"] | DOCUMENTED_ERRORS[integration]
+        if integration == "lambda":
+            known = known | dict.fromkeys(_raised_by_the_steps(), "the step's own exception")
+        for handler in [*state.get("Retry", []), *state.get("Catch", [])]:
+            wrong += [(name, error) for error in handler["ErrorEquals"] if error not in known]
+    assert not wrong, f"no integration raises these, so they never match: {wrong}"
+
+
+def test_a_refused_training_job_is_told_apart_by_the_code_in_its_cause() -> None:
+    """Retry only matches names, and Step Functions names a throttled CreateTrainingJob
+    SageMaker.AmazonSageMakerException, as it names a ValidationException: the Choice after the catch
+    reads SageMaker's error code in the Cause."""
+    states = _definition()["States"]
+    (refused,) = [c for c in states["TrainCandidate"]["Catch"] if c["Next"] != "Failed"]
+    assert set(refused["ErrorEquals"]) == {
+        "SageMaker.AmazonSageMakerException",
+        "SageMaker.ResourceLimitExceededException",
+    }
+    choice = json.dumps(states[refused["Next"]]["Choices"])
+    for code in ("ThrottlingException", "ResourceLimitExceeded"):
+        assert f"*Error Code: {code};*" in choice
+    assert "SageMaker.ThrottlingException" not in ASL.read_text()

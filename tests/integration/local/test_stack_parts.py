@@ -80,6 +80,9 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
         ("LOCAL_COLD_START_SECONDS", "soon", "numbers"),
         ("LOCAL_COLD_START_SECONDS", "-1", "LOCAL_COLD_START_SECONDS must be 0 or more"),
         ("LOCAL_IDLE_SECONDS", "0", "LOCAL_IDLE_SECONDS more than 0"),
+        ("LOCAL_TRAINING_QUOTA", "ml.m5.large=some", "numbers"),
+        ("LOCAL_TRAINING_QUOTA", "ml.m5.large=-1", "LOCAL_TRAINING_QUOTA must be 0 or more"),
+        ("LOCAL_TRAINING_THROTTLE", "-2", "LOCAL_TRAINING_THROTTLE must be 0 or more"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(name: str, value: str, says: str) -> None:
@@ -108,12 +111,27 @@ def test_the_local_parameters_check_deployments_every_second_and_take_a_retrain_
         "InferenceBackend": "ecs",
         "ModelImageUri": "sentiment-model:local",
         "DeployPollSeconds": "1",
+        "TrainingRetrySeconds": "2",
     }
     settings = Settings.from_environment({"RETRAIN_THRESHOLD": "3"})
     assert parameter_overrides(settings)["RetrainThreshold"] == "3"
     template = Stack(settings).template
     assert template.function_environment("FeedbackTriggerFunction", "http://q")["RETRAIN_THRESHOLD"] == "3"
     assert template.function_environment("DeployModelFunction", "http://q")["DEPLOY_POLL_SECONDS"] == "1"
+
+
+def test_the_training_quota_and_throttle_come_from_the_environment_and_the_banner_says_them(tmp_path: Path) -> None:
+    none = Settings.from_environment({"LOCAL_DATA": str(tmp_path)})
+    assert (none.training_quota, none.training_throttle) == ({}, 0)
+    assert "training jobs" not in Stack(none).banner()
+    given = Settings.from_environment(
+        {"LOCAL_DATA": str(tmp_path), "LOCAL_TRAINING_QUOTA": "1, ml.g5.xlarge=0", "LOCAL_TRAINING_THROTTLE": "2"}
+    )
+    assert (given.training_quota, given.training_throttle) == ({"*": 1, "ml.g5.xlarge": 0}, 2)
+    assert (
+        "  training jobs      refused by SageMaker: beyond 1 instance(s) of each type at once; beyond 0 instance(s) "
+        "of ml.g5.xlarge at once; the first 2 CreateTrainingJob call(s), throttled"
+    ) in Stack(given).banner()
 
 
 def test_the_retraining_guard_keeps_the_templates_defaults_unless_given() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 import time
 import uuid
@@ -14,17 +15,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from sentiment_local.moto_gaps import install
 from sentiment_local.resources import create_functions, create_roles, create_state_machines, create_topics
 from sentiment_local.template import FunctionSpec, Template
-from sentiment_local.training_jobs import IMAGE_WORKDIR, TrainingJobs
+from sentiment_local.training_jobs import ANY_INSTANCE_TYPE, IMAGE_WORKDIR, TrainingJobs, TrainingLimits
 from tests.conftest import DATA, ROOT
 from tests.integration.local.conftest import RunnerFactory, function_spec, wait_for
 
@@ -159,10 +161,14 @@ def upload_small_data(s3: Any, prefix: str = "data/", golden: bool = True) -> No
 
 @contextmanager
 def local_sagemaker(
-    tmp_path: Path, make_runner: RunnerFactory, workdir: Path = IMAGE_WORKDIR, specs: tuple[FunctionSpec, ...] = ()
+    tmp_path: Path,
+    make_runner: RunnerFactory,
+    workdir: Path = IMAGE_WORKDIR,
+    specs: tuple[FunctionSpec, ...] = (),
+    limits: TrainingLimits | None = None,
 ) -> Iterator[LocalSageMaker]:
     """moto running state machines, with the gaps plugged and training jobs run by the image's entry point
-    in ``workdir``."""
+    in ``workdir``, SageMaker refusing what ``limits`` says."""
     runner = make_runner(*specs)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -173,7 +179,9 @@ def local_sagemaker(
             roles.append(role)
             return s3
 
-        jobs = TrainingJobs(tmp_path / "training-jobs", tmp_path / "logs", s3, workdir=workdir, s3_for_role=s3_for_role)
+        jobs = TrainingJobs(
+            tmp_path / "training-jobs", tmp_path / "logs", s3, workdir=workdir, s3_for_role=s3_for_role, limits=limits
+        )
         undo = install(runner, lambda: "http://127.0.0.1:1", training=jobs)
         try:
             yield LocalSageMaker(jobs, tmp_path, roles)
@@ -355,30 +363,132 @@ def test_a_request_response_task_answers_at_once_and_the_job_runs_on(
         assert local.wait_for_job("sentiment-run-3")["TrainingJobStatus"] == "Completed"
 
 
-def test_a_refused_request_fails_the_task_with_sagemakers_error(
+def test_a_refused_request_fails_the_task_as_step_functions_names_sagemakers_errors(
     aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
-    with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
+    # Given a job name already taken, a quota of one instance held by that job, and one throttled call
+    limits = TrainingLimits(quotas={"ml.m5.large": 1})
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image, limits=limits) as local:
         upload_small_data(local.client("s3"))
-        local.client("sagemaker").create_training_job(**local.job_request("taken"))
+        local.client("sagemaker").create_training_job(**local.job_request("taken", sleep="30"))
         definition = {
             "StartAt": "Train",
             "States": {
-                "Train": {
-                    **training_task(),
-                    "Catch": [{"ErrorEquals": ["SageMaker.ResourceInUse"], "ResultPath": "$.error", "Next": "Caught"}],
-                    "End": True,
-                },
+                "Train": {**training_task(), "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": True},
                 "Caught": {"Type": "Pass", "End": True},
             },
         }
 
-        execution = local.run(definition, {"job": "taken", "version": "v", "train_uri": f"s3://{BUCKET}/data/"})
+        # When a task asks for each of those
+        def refused(job: str) -> dict[str, str]:
+            execution = local.run(
+                definition, {"job": job, "version": "v", "train_uri": f"s3://{BUCKET}/data/"}, name=f"machine-{job}"
+            )
+            assert execution["status"] == "SUCCEEDED", execution
+            error: dict[str, str] = json.loads(execution["output"])
+            return error
 
-        assert execution["status"] == "SUCCEEDED"
-        error = json.loads(execution["output"])["error"]
-        assert error["Error"] == "SageMaker.ResourceInUse"
-        assert "already exists" in error["Cause"]
+        taken = refused("taken")
+        over_quota = refused("second")
+        limits.throttle = 1
+        throttled = refused("third")
+
+        # Then each is named as Step Functions names it: an error SageMaker's API declares by its own
+        # exception, any other as the SDK's AmazonSageMakerException; the code is in the cause
+        def sdk_cause(code: str) -> str:
+            return (
+                rf" \(Service: AmazonSageMaker; Status Code: 400; Error Code: {code}; Request ID: [^;]+; Proxy: null\)$"
+            )
+
+        assert taken["Error"] == "SageMaker.ResourceInUseException"
+        assert re.search("already exists .*" + sdk_cause("ResourceInUse"), taken["Cause"])
+        assert over_quota["Error"] == "SageMaker.ResourceLimitExceededException"
+        assert re.match(
+            "The account-level service limit 'ml.m5.large for training job usage' is 1 Instances, with current "
+            "utilization of 1 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to "
+            "request an increase for this quota. If AWS Service Quotas is not available, contact AWS support to "
+            "request an increase for this quota." + sdk_cause("ResourceLimitExceeded"),
+            over_quota["Cause"],
+        )
+        assert throttled["Error"] == "SageMaker.AmazonSageMakerException"
+        assert re.match("Rate exceeded" + sdk_cause("ThrottlingException"), throttled["Cause"])
+        local.jobs.close()
+
+
+def test_create_training_job_is_throttled_and_held_to_the_quota_of_each_instance_type(
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
+) -> None:
+    # Given a quota of one instance of each type, two for ml.c5.xlarge, and two calls to be throttled
+    limits = TrainingLimits(quotas={ANY_INSTANCE_TYPE: 1, "ml.c5.xlarge": 2}, throttle=2)
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image, limits=limits) as local:
+        upload_small_data(local.client("s3"))
+        # A client that does not retry, so each call is seen (boto3 retries a throttled call itself)
+        sagemaker = boto3.client("sagemaker", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}))
+
+        def create(name: str, instance_type: str = "ml.m5.large", count: int = 1, **hyperparameters: str) -> str:
+            request = local.job_request(name, **hyperparameters)
+            request["ResourceConfig"] |= {"InstanceType": instance_type, "InstanceCount": count}
+            try:
+                sagemaker.create_training_job(**request)
+            except ClientError as error:
+                assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+                return str(error.response["Error"]["Code"])
+            return "created"
+
+        # Then the first two calls are throttled, whatever they ask
+        assert [create("first"), create("first")] == ["ThrottlingException", "ThrottlingException"]
+        # And a job holds its type's instances until it ends; other types have their own quota
+        assert create("first", sleep="2") == "created"
+        assert create("second") == "ResourceLimitExceeded"
+        assert create("wide", "ml.c5.xlarge", count=3) == "ResourceLimitExceeded"
+        assert create("wide", "ml.c5.xlarge", count=2) == "created"
+        assert local.wait_for_job("first")["TrainingJobStatus"] == "Completed"
+        assert create("second") == "created"
+        with pytest.raises(ClientError):  # the refused calls created nothing
+            sagemaker.describe_training_job(TrainingJobName="never")
+        names = {job["TrainingJobName"] for job in sagemaker.list_training_jobs()["TrainingJobSummaries"]}
+        assert names == {"first", "wide", "second"}
+
+
+def test_lambda_and_sns_tasks_name_a_refused_call_as_step_functions_does(
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory
+) -> None:
+    with local_sagemaker(tmp_path, make_runner) as local:
+        # Given a task on a function that does not exist, and one publishing to a topic that does not exist
+        missing_function = "arn:aws:lambda:us-east-1:123456789012:function:no-such-function"
+        missing_topic = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
+        definition = {
+            "StartAt": "Invoke",
+            "States": {
+                "Invoke": {
+                    "Type": "Task",
+                    "Resource": missing_function,
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.invoke", "Next": "Publish"}],
+                    "Next": "Publish",
+                },
+                "Publish": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sns:publish",
+                    "Parameters": {"TopicArn": missing_topic, "Message": "hello"},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.publish", "Next": "Done"}],
+                    "End": True,
+                },
+                "Done": {"Type": "Pass", "End": True},
+            },
+        }
+
+        # When it runs
+        execution = local.run(definition, {})
+
+        # Then each failed under the name of the SDK's exception, SNS's and Lambda's code in the cause
+        assert execution["status"] == "SUCCEEDED", execution
+        output = json.loads(execution["output"])
+        assert output["invoke"]["Error"] == "Lambda.ResourceNotFoundException"
+        assert (
+            "(Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException;" in output["invoke"]["Cause"]
+        )
+        assert output["publish"]["Error"] == "SNS.NotFoundException"
+        assert "(Service: AmazonSNS; Status Code: 404; Error Code: NotFound;" in output["publish"]["Cause"]
 
 
 # ---- the job itself ----
@@ -614,15 +724,43 @@ STUB_ACTIONS = {
 }
 
 
-@pytest.mark.slow
-def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
-    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
-) -> None:
-    # Given the template's state machine, its steps played by stubs, training jobs run by a quick script
+@dataclass
+class RetrainingMachine:
+    """The template's retraining state machine on moto, its steps played by stubs that log their calls."""
+
+    local: LocalSageMaker
+    template: Template
+    machine: str
+    calls: Path
+    queue: str  # subscribed to the topic of run outcomes
+
+    def steps(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.calls.read_text().splitlines()]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        messages = self.local.client("sqs").receive_message(
+            QueueUrl=self.queue, WaitTimeSeconds=1, MaxNumberOfMessages=10
+        )
+        return [json.loads(message["Body"]) for message in messages.get("Messages", [])]
+
+    def history(self, execution: dict[str, Any]) -> list[dict[str, Any]]:
+        sfn = self.local.client("stepfunctions")
+        events: list[dict[str, Any]] = sfn.get_execution_history(
+            executionArn=execution["executionArn"], maxResults=1000
+        )["events"]
+        return events
+
+
+@contextmanager
+def retraining_machine(
+    tmp_path: Path, make_runner: RunnerFactory, fake_image: Path, limits: TrainingLimits | None = None
+) -> Iterator[RetrainingMachine]:
+    """The template's state machine, its steps played by stubs, training jobs run by a quick script; a
+    refused training job asked for again after 1 s, 2 s, 4 s…"""
     template = Template.read(
         ROOT / "template.yaml",
         prefix="t",
-        overrides={"ModelImageUri": "sentiment-model:local", "DeployPollSeconds": "1"},
+        overrides={"ModelImageUri": "sentiment-model:local", "DeployPollSeconds": "1", "TrainingRetrySeconds": "1"},
     )
     code = tmp_path / "stub"
     code.mkdir()
@@ -643,7 +781,7 @@ def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
         )
         for logical_id, action in STUB_ACTIONS.items()
     )
-    with local_sagemaker(tmp_path, make_runner, workdir=fake_image, specs=specs) as local:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image, specs=specs, limits=limits) as local:
         upload_small_data(local.client("s3"))
         data_bucket = template.physical_name("DataBucket")  # the jobs' checkpoints (the embedding cache) live there
         local.client("s3").create_bucket(Bucket=data_bucket)
@@ -656,6 +794,18 @@ def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         local.client("sns").subscribe(TopicArn=template.arn("RetrainTopic"), Protocol="sqs", Endpoint=queue_arn)
         (machine,) = create_state_machines(template, iam, local.client("stepfunctions"))
+        yield RetrainingMachine(local, template, machine, calls, queue)
+
+
+@pytest.mark.slow
+def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
+) -> None:
+    # Given the template's state machine, its steps played by stubs, training jobs run by a quick script
+    with retraining_machine(tmp_path, make_runner, fake_image) as retraining:
+        local, template, machine, calls = retraining.local, retraining.template, retraining.machine, retraining.calls
+        sqs, queue = local.client("sqs"), retraining.queue
+        data_bucket = template.physical_name("DataBucket")
 
         # When a retraining run starts
         execution = local.execute(machine, {"trigger": "manual"})
@@ -692,3 +842,205 @@ def test_the_templates_retraining_state_machine_runs_on_the_local_stack(
         # Each step also gets the execution's input, so it can log what started the run
         rollback_input = {"action": "promote", "version": "v-old"}
         assert steps[0]["event"] == {"run_id": "rollback-1", "version": "v-old", "request": rollback_input}
+
+
+# ---- the template's state machine when SageMaker refuses the training job ----
+
+
+def _refusals(retraining: RetrainingMachine, execution: dict[str, Any]) -> list[tuple[str, str]]:
+    """(error, cause) of each time the training task failed, in order."""
+    return [
+        (event["taskFailedEventDetails"]["error"], event["taskFailedEventDetails"]["cause"])
+        for event in retraining.history(execution)
+        if event["type"] == "TaskFailed" and event["taskFailedEventDetails"]["resourceType"] == "sagemaker"
+    ]
+
+
+def _entered(retraining: RetrainingMachine, execution: dict[str, Any]) -> list[str]:
+    return [
+        event["stateEnteredEventDetails"]["name"]
+        for event in retraining.history(execution)
+        if "stateEnteredEventDetails" in event
+    ]
+
+
+@pytest.mark.slow
+def test_a_throttled_training_job_is_asked_for_again_and_the_run_goes_on(
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
+) -> None:
+    # Given SageMaker throttling the next two CreateTrainingJob calls
+    with retraining_machine(tmp_path, make_runner, fake_image, TrainingLimits(throttle=2)) as retraining:
+        # When a run starts
+        execution = retraining.local.execute(retraining.machine, {"trigger": "manual"}, name="throttled")
+
+        # Then the task failed twice as Step Functions names it, waited 1 s then 2 s, and the run went on
+        assert execution["status"] == "SUCCEEDED", execution
+        refusals = _refusals(retraining, execution)
+        assert [error for error, _ in refusals] == ["SageMaker.AmazonSageMakerException"] * 2
+        assert all("Error Code: ThrottlingException;" in cause for _, cause in refusals)
+        entered = _entered(retraining, execution)
+        assert entered.count("WaitForTrainingCapacity") == 2
+        assert entered.count("TrainCandidate") == 3
+        output = json.loads(execution["output"])
+        assert output["training_retry"] == {"attempt": 2, "seconds": 2}
+        assert output["outcome"]["decision"] == "promoted"
+
+
+@pytest.mark.slow
+def test_a_training_job_over_the_quota_waits_for_the_instance_another_job_holds(
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
+) -> None:
+    # Given a quota of one ml.m5.large, held by a job that trains for 3 s
+    with retraining_machine(tmp_path, make_runner, fake_image, TrainingLimits(quotas={"ml.m5.large": 1})) as retraining:
+        local = retraining.local
+        local.client("sagemaker").create_training_job(**local.job_request("holder", sleep="3"))
+
+        # When a run starts
+        execution = local.execute(retraining.machine, {"trigger": "manual"}, name="over-quota")
+
+        # Then its job was refused (as AWS names it) until the other one ended, then trained
+        assert execution["status"] == "SUCCEEDED", execution
+        refusals = _refusals(retraining, execution)
+        assert refusals
+        assert {error for error, _ in refusals} == {"SageMaker.ResourceLimitExceededException"}
+        assert all("is 1 Instances, with current utilization of 1 Instances" in cause for _, cause in refusals)
+        holder = local.client("sagemaker").describe_training_job(TrainingJobName="holder")
+        output = json.loads(execution["output"])
+        job = local.client("sagemaker").describe_training_job(TrainingJobName=output["dataset"]["training_job_name"])
+        assert job["CreationTime"] >= holder["TrainingEndTime"]
+        assert output["outcome"]["decision"] == "promoted"
+
+
+@pytest.mark.slow
+def test_a_quota_of_zero_fails_the_run_at_once_saying_which_quota_to_raise(
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
+) -> None:
+    # Given an account whose quota of ml.m5.large for training is 0
+    with retraining_machine(tmp_path, make_runner, fake_image, TrainingLimits(quotas={"ml.m5.large": 0})) as retraining:
+        # When a run starts
+        execution = retraining.local.execute(retraining.machine, {"trigger": "manual"}, name="no-quota")
+
+        # Then it failed without waiting, and the run's record and notification say which quota to raise
+        assert execution["status"] == "FAILED", execution
+        assert "WaitForTrainingCapacity" not in _entered(retraining, execution)
+        ((error, cause),) = _refusals(retraining, execution)
+        assert error == "SageMaker.ResourceLimitExceededException"
+        assert "'ml.m5.large for training job usage' is 0 Instances" in cause
+        recorded = retraining.steps()[-1]["event"]["outcome"]
+        assert recorded["status"] == "FAILED"
+        assert recorded["error"]["Error"] == "SageMaker.ResourceLimitExceededException"
+        reason = recorded["error"]["Cause"]
+        assert reason.startswith(
+            'No training job can start: the SageMaker quota "ml.m5.large for training job usage" of this account '
+            "is 0 instances. Request an increase of that quota"
+        )
+        assert reason.endswith(cause)  # and what SageMaker said, as it said it
+        (notification,) = retraining.notifications()
+        assert notification["Subject"] == "Sentiment retraining run no-quota: FAILED"
+        assert json.loads(notification["Message"])["error"]["Cause"] == reason
+
+
+def _sdk_cause(message: str, code: str) -> str:
+    return f"{message} (Service: AmazonSageMaker; Status Code: 400; Error Code: {code}; Request ID: r-1; Proxy: null)"
+
+
+ZERO_QUOTA = _sdk_cause(
+    "The account-level service limit 'ml.m5.large for training job usage' is 0 Instances, with current utilization "
+    "of 0 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to request an increase for "
+    "this quota.",
+    "ResourceLimitExceeded",
+)
+QUOTA_IN_USE = ZERO_QUOTA.replace(
+    "is 0 Instances, with current utilization of 0", "is 1 Instances, with current utilization of 1"
+)
+
+
+class Refusal(NamedTuple):
+    error: dict[str, str]  # as the training task's Catch put it in $.error
+    retry: dict[str, int] | None  # $.training_retry, if it waited before
+    path: list[str]  # the states it goes through after TrainingRefused
+    result: dict[str, int] | str | None  # $.training_retry after, or how the reason starts
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # Throttled, first time: wait the first interval
+        Refusal(
+            {
+                "Error": "SageMaker.AmazonSageMakerException",
+                "Cause": _sdk_cause("Rate exceeded", "ThrottlingException"),
+            },
+            None,
+            ["FirstTrainingRetry", "WaitForTrainingCapacity"],
+            {"attempt": 1, "seconds": 60},
+        ),
+        # The quota in use by other jobs, fourth time: twice as long as the last wait
+        Refusal(
+            {"Error": "SageMaker.ResourceLimitExceededException", "Cause": QUOTA_IN_USE},
+            {"attempt": 3, "seconds": 240},
+            ["NextTrainingRetry", "WaitForTrainingCapacity"],
+            {"attempt": 4, "seconds": 480},
+        ),
+        # Still refused after the last wait: the run fails, saying so
+        Refusal(
+            {"Error": "SageMaker.ResourceLimitExceededException", "Cause": QUOTA_IN_USE},
+            {"attempt": 6, "seconds": 1920},
+            ["TrainingStillRefused", "Failed"],
+            "SageMaker still refused the training job after 6 waits, the last of 1920 s",
+        ),
+        # A quota of 0 cannot be waited out
+        Refusal(
+            {"Error": "SageMaker.ResourceLimitExceededException", "Cause": ZERO_QUOTA},
+            None,
+            ["NoTrainingQuota", "Failed"],
+            'No training job can start: the SageMaker quota "ml.m5.large for training job usage"',
+        ),
+        # A request SageMaker refuses as invalid is not asked again, though its name is the throttled one's
+        Refusal(
+            {"Error": "SageMaker.AmazonSageMakerException", "Cause": _sdk_cause("bad", "ValidationException")},
+            None,
+            ["Failed"],
+            None,
+        ),
+        Refusal({"Error": "SageMaker.AmazonSageMakerException"}, None, ["Failed"], None),
+    ],
+    ids=["throttled", "quota-in-use", "still-refused", "zero-quota", "invalid", "no-cause"],
+)
+def test_after_a_refused_training_job_the_state_machine_reads_sagemakers_code_in_the_cause(
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, case: Refusal
+) -> None:
+    error, retry, path, result = case
+    # Given the states that follow a refused training job, as the template defines them (its default
+    # first wait, 60 s), the failure path and the wait standing in as the ends
+    states = json.loads(
+        Template.read(
+            ROOT / "template.yaml", prefix="t", overrides={"ModelImageUri": "sentiment-model:local"}
+        ).state_machine_definition("RetrainStateMachine")
+    )["States"]
+    ends = {"Failed", "WaitForTrainingCapacity"}
+    names = ["TrainingRefused", "FirstTrainingRetry", "NextTrainingRetry", "NoTrainingQuota", "TrainingStillRefused"]
+    definition = {
+        "StartAt": "TrainingRefused",
+        "States": {name: states[name] for name in names} | {end: {"Type": "Pass", "End": True} for end in ends},
+    }
+    with local_sagemaker(tmp_path, make_runner) as local:
+        # When a training job was refused with this error
+        given = {"error": error} | ({"training_retry": retry} if retry else {})
+        execution = local.run(definition, given)
+
+        # Then the state machine went this way
+        assert execution["status"] == "SUCCEEDED", execution
+        history = local.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])
+        entered = [e["stateEnteredEventDetails"]["name"] for e in history["events"] if "stateEnteredEventDetails" in e]
+        assert entered == ["TrainingRefused", *path]
+        output = json.loads(execution["output"])
+        if path[-1] == "WaitForTrainingCapacity":
+            assert output["training_retry"] == result
+        elif path == ["Failed"]:  # as it came
+            assert output["error"] == error
+        else:  # the error as AWS named it, a reason that says what to do, and what SageMaker said
+            assert output["error"]["Error"] == error["Error"]
+            assert isinstance(result, str)
+            assert output["error"]["Cause"].startswith(result)
+            assert output["error"]["Cause"].endswith(f"SageMaker said: {error['Cause']}")

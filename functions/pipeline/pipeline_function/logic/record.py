@@ -15,7 +15,9 @@ MAX_ERROR_CHARS = 2000
 
 
 def describe_error(error: dict[str, object] | None) -> str:
-    """Step Functions' ``{"Error", "Cause"}``, made readable; a Lambda's cause is JSON itself."""
+    """Step Functions' ``{"Error", "Cause"}``, made readable: a Lambda's cause is its error as JSON, a
+    failed training job's its description (``FailureReason``, or how it ended when it has none, as a
+    stopped job); a service's refusal is its message as it stands."""
     if not error:
         return "unknown error"
     name, cause = str(error.get("Error", "Error")), str(error.get("Cause", ""))
@@ -24,7 +26,13 @@ def describe_error(error: dict[str, object] | None) -> str:
     except ValueError:
         parsed = None
     if isinstance(parsed, dict):
-        cause = str(parsed.get("errorMessage") or parsed.get("FailureReason") or cause)
+        ended = (
+            f"the training job {parsed.get('TrainingJobName')} ended {parsed['TrainingJobStatus']} "
+            f"({parsed.get('SecondaryStatus', 'no reason given')})"
+            if "TrainingJobStatus" in parsed
+            else None
+        )
+        cause = str(parsed.get("errorMessage") or parsed.get("FailureReason") or ended or cause)
     return f"{name}: {cause}"[:MAX_ERROR_CHARS]
 
 

@@ -9,17 +9,23 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.errors import ServiceUnavailableError
 
+# The codes worth a retry that the services called under unavailable_when_transient answer with:
+# DynamoDB, S3, SageMaker and Step Functions.
 TRANSIENT_CODES = frozenset(
     {
+        # DynamoDB API reference, each operation's "Errors" (declared in its model)
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",
         "ThrottlingException",
-        "Throttling",
-        "SlowDown",
         "InternalServerError",
-        "InternalError",
-        "ServiceUnavailable",
         "TransactionConflictException",
+        # Common to every AWS API that uses them (SageMaker and Step Functions API references,
+        # "Common Errors"): throttled (400), an internal failure (500), unavailable (503)
+        "InternalFailure",
+        "ServiceUnavailable",
+        # S3 API reference, "Error codes": SlowDown (503), InternalError (500), ServiceUnavailable (503)
+        "SlowDown",
+        "InternalError",
     }
 )
 
