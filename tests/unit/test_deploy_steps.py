@@ -18,32 +18,78 @@ SERVERLESS = {
 }
 
 
-def test_the_image_is_built_for_every_platform_the_stack_runs_it_on() -> None:
-    assert image.platforms(SERVERLESS, "X86_64") == ["linux/amd64"]
+def test_the_image_is_built_for_the_one_platform_the_stack_runs_it_on() -> None:
+    # The template's defaults: training on ml.m5.large, a serverless endpoint (x86_64), or ml.c6i.large
+    assert image.platform(SERVERLESS, "X86_64") == "linux/amd64"
+    realtime = {**SERVERLESS, "SageMakerEndpointType": "realtime", "SageMakerInstanceType": "ml.c6i.large"}
+    assert image.platform(realtime, "X86_64") == "linux/amd64"
+    assert image.platform({**SERVERLESS, "InferenceBackend": "ecs"}, "X86_64") == "linux/amd64"
+    graviton_everywhere = {**realtime, "SageMakerInstanceType": "ml.c7g.large", "TrainingInstanceType": "ml.m6g.xlarge"}
+    assert image.platform(graviton_everywhere, "X86_64") == "linux/arm64"
+
+
+def test_instance_types_of_two_architectures_are_refused_before_anything_is_built() -> None:
+    # One tag serves the training jobs and the endpoint, and SageMaker takes no manifest list
     graviton_endpoint = {**SERVERLESS, "SageMakerEndpointType": "realtime", "SageMakerInstanceType": "ml.c7g.large"}
-    assert image.platforms(graviton_endpoint, "X86_64") == ["linux/amd64", "linux/arm64"]
-    graviton_everywhere = {**graviton_endpoint, "TrainingInstanceType": "ml.m6g.xlarge"}
-    assert image.platforms(graviton_everywhere, "X86_64") == ["linux/arm64"]
-    assert image.platforms({**SERVERLESS, "InferenceBackend": "ecs"}, "ARM64") == ["linux/amd64", "linux/arm64"]
-    assert image.platforms({**SERVERLESS, "InferenceBackend": "ecs"}, "X86_64") == ["linux/amd64"]
+    with pytest.raises(DeployError, match=r"linux/amd64 and linux/arm64: training jobs on ml.m5.large"):
+        image.platform(graviton_endpoint, "X86_64")
+    with pytest.raises(DeployError, match=r"the ECS task \(ARM64\) \(linux/arm64\)"):
+        image.platform({**SERVERLESS, "InferenceBackend": "ecs"}, "ARM64")
 
 
 def test_the_templates_ecs_task_names_its_architecture() -> None:
     assert deploy.ecs_architecture() in image.ECS_PLATFORMS
 
 
-def test_each_cli_pushes_a_manifest_sagemaker_accepts() -> None:
+def test_docker_pushes_one_single_platform_image_manifest_with_no_attestation(tmp_path: Path) -> None:
+    uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment-dev-model:model-1"
+    # When the image is built for the template's defaults with Docker
+    (docker,) = image.build_commands("docker", uri, image.platform(SERVERLESS, "X86_64"), context=tmp_path)
+
+    # Then it is one buildx build for linux/amd64 only, with no provenance or SBOM attestation (either
+    # would make the push an image index), pushed with Docker's media types rather than OCI's
+    assert docker == [
+        "docker", "buildx", "build",
+        "--platform", "linux/amd64",
+        "--provenance=false", "--sbom=false",
+        "--output", f"type=image,name={uri},push=true,oci-mediatypes=false",
+        str(tmp_path),
+    ]  # fmt: skip
+
+
+def test_podman_and_finch_push_one_platform_in_docker_format(tmp_path: Path) -> None:
     uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:model-1"
-    (docker,) = image.build_commands("docker", uri, ["linux/amd64"])
-    assert docker[:3] == ["docker", "buildx", "build"]
-    assert "--provenance=false" in docker and "--sbom=false" in docker
-    assert f"type=image,name={uri},push=true,oci-mediatypes=false" in docker
-    podman_build, podman_push = image.build_commands("podman", uri, ["linux/amd64"])
-    assert podman_build[4:6] == ["--format", "docker"] and podman_push[2:4] == ["--format", "v2s2"]
-    podman_multi = image.build_commands("podman", uri, ["linux/amd64", "linux/arm64"])
-    assert "--manifest" in podman_multi[0] and podman_multi[1][1:3] == ["manifest", "push"]
-    finch_build, finch_push = image.build_commands("finch", uri, ["linux/amd64"])
-    assert finch_build[:2] == ["finch", "build"] and finch_push[:2] == ["finch", "push"]
+    assert image.build_commands("podman", uri, "linux/amd64", context=tmp_path) == [
+        ["podman", "build", "--platform", "linux/amd64", "--format", "docker", "-t", uri, str(tmp_path)],
+        ["podman", "push", "--format", "v2s2", uri],
+    ]
+    assert image.build_commands("finch", uri, "linux/amd64", context=tmp_path) == [
+        ["finch", "build", "--platform", "linux/amd64", "-t", uri, str(tmp_path)],
+        ["finch", "push", "--platform", "linux/amd64", uri],
+    ]
+
+
+class Ecr:
+    """ECR as DescribeImages answers about a tag that holds an image of ``media_type``."""
+
+    def __init__(self, media_type: str) -> None:
+        self.media_type = media_type
+
+    def describe_images(self, repositoryName: str, imageIds: list[dict[str, str]]) -> dict[str, Any]:
+        return {"imageDetails": [{"imageTags": [imageIds[0]["imageTag"]], "imageManifestMediaType": self.media_type}]}
+
+
+def test_an_image_index_or_manifest_list_in_the_repository_is_refused_with_how_to_replace_it() -> None:
+    registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    repository = image.Repository("sentiment-dev-model", f"{registry}/sentiment-dev-model")
+    image.check_media_type(Ecr(image.SAGEMAKER_MEDIA_TYPE), repository, "model-1")
+    for refused in (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ):
+        with pytest.raises(DeployError, match=r"which SageMaker refuses .*aws ecr batch-delete-image"):
+            image.check_media_type(Ecr(refused), repository, "model-1")
 
 
 def test_the_tag_follows_the_build_context_and_nothing_else(tmp_path: Path) -> None:
