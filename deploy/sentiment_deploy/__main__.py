@@ -168,6 +168,7 @@ def _train(args: argparse.Namespace, target: Target, session: boto3.Session) -> 
         hyperparameters=hyperparameters,
         with_feedback=not args.no_feedback,
     )
+    request = training.without_an_empty_feedback_channel(request, session.client("s3"))
     training.launch(request, session=session, region=session.region_name, wait=not args.no_wait)
     return 0
 

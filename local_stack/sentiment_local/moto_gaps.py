@@ -7,7 +7,8 @@
 - ``InvokeEndpoint`` is forwarded to the local model server instead of returning canned bodies.
 - Step Functions runs ``sagemaker:createTrainingJob`` and ``.sync`` waits for the job
   (:mod:`sentiment_local.sagemaker_task`).
-- A training job really trains (:mod:`sentiment_local.training_jobs`) instead of completing at once.
+- A training job really trains (:mod:`sentiment_local.training_jobs`) instead of completing at once,
+  and ``CreateTrainingJob`` refuses a channel whose S3 prefix the job's role finds empty, as SageMaker does.
 - ``StartExecution`` without a name names the execution, as Step Functions does.
 - ``UpdateEndpoint`` exists: the endpoint is ``Updating`` while the stack swaps the model served,
   then ``InService``; a failed swap leaves the previous configuration and a ``FailureReason``.
@@ -241,7 +242,7 @@ def _plug_execution_names(patches: _Patches) -> None:
 
 
 def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
-    from moto.sagemaker.exceptions import ResourceInUseException  # noqa: PLC0415
+    from moto.sagemaker.exceptions import ResourceInUseException, ValidationError  # noqa: PLC0415
     from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend  # noqa: PLC0415
     from moto.sagemaker.responses import SageMakerResponse  # noqa: PLC0415
 
@@ -265,6 +266,9 @@ def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
                 f"Training job names must be unique within an AWS account and region, and a training job "
                 f"with this name already exists ({arn})"
             )
+        refused = training.refusal(request["input_data_config"], request["role_arn"], self.region_name)
+        if refused is not None:
+            raise ValidationError(message=refused)
         asked_metrics = request["algorithm_specification"].get("MetricDefinitions")
         job = create(self, **request)
         # moto puts made-up metric definitions on every job; keep what was asked for.

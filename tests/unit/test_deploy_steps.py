@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sentiment_deploy import deploy, image
+from sentiment_deploy import deploy, image, training
 from sentiment_deploy.stack import DeployError
 
 SERVERLESS = {
@@ -141,3 +141,22 @@ def test_a_champion_never_served_fails_the_deploy_with_what_was_seen() -> None:
 
     with pytest.raises(DeployError, match=r"does not serve the champion v1.*endpoint Failed"):
         deploy.wait_until_healthy("https://api.example.org", "v1", timeout_s=0, poll_s=0, get_json=get_json)
+
+
+class Listing:
+    """S3's ListObjectsV2 over ``keys``."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+    def list_objects_v2(self, Bucket: str, Prefix: str, MaxKeys: int) -> dict[str, Any]:
+        found = [key for key in self.keys if key.startswith(Prefix)][:MaxKeys]
+        return {"KeyCount": len(found), "Contents": [{"Key": key} for key in found]}
+
+
+def test_a_job_launched_by_hand_reads_the_feedback_channel_only_when_there_is_feedback() -> None:
+    request = training.JobRequest("job", "image", "role", "sentiment-dev-data", "ml.m5.large", {})
+    # SageMaker refuses a channel whose prefix holds no object: a stack with no feedback yet trains without it
+    assert not training.without_an_empty_feedback_channel(request, Listing(["data/base/reviews.csv"])).with_feedback
+    with_feedback = Listing(["data/base/reviews.csv", "feedback/dt=2026-12-03/1.json"])
+    assert training.without_an_empty_feedback_channel(request, with_feedback).with_feedback
