@@ -3,12 +3,15 @@ container CLI builds and pushes it, its content tag, and the wait for /health.""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from sentiment_deploy import deploy, image, training
+from sentiment_deploy import deploy, image, local, smoke, training
 from sentiment_deploy.stack import DeployError
 
 SERVERLESS = {
@@ -160,3 +163,79 @@ def test_a_job_launched_by_hand_reads_the_feedback_channel_only_when_there_is_fe
     assert not training.without_an_empty_feedback_channel(request, Listing(["data/base/reviews.csv"])).with_feedback
     with_feedback = Listing(["data/base/reviews.csv", "feedback/dt=2026-12-03/1.json"])
     assert training.without_an_empty_feedback_channel(request, with_feedback).with_feedback
+
+
+# ---- make smoke ----
+
+
+def test_smoke_waits_for_a_run_already_active_then_starts_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a stack where feedback started run-000001, which ends after three polls
+    polls = {"run-000001": 0}
+    posted: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "POST" and path == "/training":
+            if polls["run-000001"] < 3:
+                posted.append(409)
+                details = [{"run_id": "run-000001"}]
+                return httpx.Response(409, json={"message": "run run-000001 is still active", "details": details})
+            posted.append(202)
+            return httpx.Response(202, json={"run_id": "run-000002", "status": "RUNNING"})
+        if path == "/training/run-000001":
+            polls["run-000001"] += 1
+            status = "SUCCEEDED" if polls["run-000001"] >= 3 else "RUNNING"
+            steps = [{"step": "prepare"}] if polls["run-000001"] >= 2 else []
+            return httpx.Response(
+                200, json={"run_id": "run-000001", "status": status, "trigger": "feedback", "steps": steps}
+            )
+        if path == "/models":
+            return httpx.Response(200, json={"items": [{"version": "v1", "status": "champion"}]})
+        return httpx.Response(404, json={"message": "Not Found"})
+
+    # When smoke starts its run
+    with httpx.Client(base_url="https://api.example.org", transport=httpx.MockTransport(answer)) as api:
+        run_id, champion = smoke.start_run(api, poll_s=0)
+
+    # Then it waited for the active run, saying so, and started its own once that had ended
+    assert (run_id, champion) == ("run-000002", "v1")
+    assert posted == [409, 202]
+    said = capsys.readouterr().out
+    assert "run run-000001 (started by feedback) is still running: waiting for it to end" in said
+    assert "run-000001: RUNNING for" in said and "steps done: prepare" in said
+    assert "run run-000001 ended: SUCCEEDED" in said
+
+
+def test_smoke_waits_for_an_active_run_no_longer_than_it_may_take() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(409, json={"message": "active", "details": [{"run_id": "run-000001"}]})
+        if request.url.path == "/models":
+            return httpx.Response(200, json={"items": []})
+        return httpx.Response(200, json={"run_id": "run-000001", "status": "RUNNING", "trigger": "feedback"})
+
+    with (
+        httpx.Client(base_url="https://api.example.org", transport=httpx.MockTransport(answer)) as api,
+        pytest.raises(DeployError, match="run run-000001 is still RUNNING after 0 s"),
+    ):
+        smoke.start_run(api, poll_s=0, wait_s=0.01)
+
+
+def test_the_url_make_up_serves_is_found_with_its_endpoint_region_and_stack(tmp_path: Path) -> None:
+    # Given the state file make up writes while it runs
+    state = {"pid": os.getpid(), "api": "http://127.0.0.1:3001", "aws": "http://127.0.0.1:5001"}
+    (tmp_path / "stack.json").write_text(json.dumps({**state, "stack_name": "sentiment-local", "region": "us-east-1"}))
+    environ = {"LOCAL_DATA": str(tmp_path)}
+
+    # Then its URL, however the host is spelled, is the local stack's, and any other URL is not
+    found = local.serving("http://localhost:3001/", environ)
+    assert found == local.LocalStack("http://127.0.0.1:3001", "http://127.0.0.1:5001", "us-east-1", "sentiment-local")
+    assert found.environment()["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5001"
+    assert found.environment()["AWS_REGION"] == "us-east-1"
+    assert local.serving("http://127.0.0.1:3000", environ) is None
+    assert local.serving("https://abc.execute-api.eu-west-1.amazonaws.com", environ) is None
+    assert local.serving("http://127.0.0.1:3001", {"LOCAL_DATA": str(tmp_path / "elsewhere")}) is None
+    # and a stack that stopped without removing its state file (kill -9) says so
+    (tmp_path / "stack.json").write_text(json.dumps({**state, "pid": 2**22 + 1}))
+    with pytest.raises(DeployError, match="no longer running"):
+        local.serving("http://127.0.0.1:3001", environ)
