@@ -18,7 +18,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_deploy import deploy, destroy, github_role, policy, reattach, smoke, training, web
+from sentiment_deploy import deploy, destroy, github_role, local, policy, reattach, smoke, training, web
 from sentiment_deploy.stack import ROOT, SAMCONFIG, DeployError, Target, find_stack, samconfig_overrides
 
 
@@ -96,10 +96,37 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+NO_REGION = (
+    "no AWS region: set AWS_REGION=<region> (or pass --region, or add region to samconfig.toml's "
+    "[<env>.global.parameters]); for the stack make up runs, give the URL its banner printed (and its LOCAL_DATA)"
+)
+
+
 def _session(target: Target) -> boto3.Session:
     if target.region:
         os.environ["AWS_DEFAULT_REGION"] = target.region  # the registry's client reads the default region
-    return boto3.Session(region_name=target.region)
+    session = boto3.Session(region_name=target.region)
+    if session.region_name is None:  # boto3 would say only "You must specify a region."
+        raise DeployError(NO_REGION)
+    return session
+
+
+def _local_target(args: argparse.Namespace) -> Target | None:
+    """``make smoke`` given the URL ``make up`` serves: the local stack's AWS endpoint, region and stack,
+    called with the deployer's key, whatever the shell's AWS configuration says."""
+    stack = local.serving(args.url)
+    if stack is None or (args.stack_name and args.stack_name != stack.stack_name):
+        return None
+    os.environ.update(stack.environment())
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):  # a profile would take precedence over the key
+        os.environ.pop(name, None)
+    args.url = stack.api
+    print(
+        f"{stack.api} is served by make up: stack {stack.stack_name} at the AWS endpoint {stack.endpoint} "
+        f"({stack.region}), called as the deployer",
+        flush=True,
+    )
+    return Target(stack.stack_name, stack.region)
 
 
 def _confirm(stack_name: str, keep_data: bool) -> bool:
@@ -181,6 +208,7 @@ def _train(args: argparse.Namespace, target: Target, session: boto3.Session) -> 
         hyperparameters=hyperparameters,
         with_feedback=not args.no_feedback,
     )
+    request = training.without_an_empty_feedback_channel(request, session.client("s3"))
     training.launch(request, session=session, region=session.region_name, wait=not args.no_wait)
     return 0
 
@@ -240,7 +268,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Target, boto3.Session], int]] 
 def run(args: argparse.Namespace) -> int:
     if args.command == "deployer-policies":
         return _deployer_policies(args)
-    target = Target.from_config(args.config_file, args.config_env, args.stack_name, args.region)
+    target = _local_target(args) if args.command == "smoke" else None
+    target = target or Target.from_config(args.config_file, args.config_env, args.stack_name, args.region)
     return COMMANDS[args.command](args, target, _session(target))
 
 

@@ -1,7 +1,7 @@
 """What ``make deploy`` does between and after its two ``sam deploy`` runs.
 
 ``prepare`` (after the first, which creates or updates everything but the model):
-  the model image in the stack's repository, for the platforms the stack runs it on; the bundled
+  the model image in the stack's repository, for the platform the stack runs it on; the bundled
   data where retraining reads it; a first model, trained on this machine or as a SageMaker training
   job, stored and registered as champion with its SHA-256 (only when the registry has none). It
   writes the parameters the second ``sam deploy`` gives the stack: the image, and the model the
@@ -67,11 +67,13 @@ def model_image(session: Any, stack: DeployedStack, options: Options, run: image
     repository = _repository(stack)
     if options.image_uri:
         tag = options.image_uri.rpartition(":")[2]
-        if options.image_uri.startswith(repository.uri + ":") and not image.image_exists(ecr, repository, tag):
-            raise DeployError(f"{options.image_uri} is not in the stack's repository")
+        if options.image_uri.startswith(repository.uri + ":"):
+            if not image.image_exists(ecr, repository, tag):
+                raise DeployError(f"{options.image_uri} is not in the stack's repository")
+            image.check_media_type(ecr, repository, tag)
         return options.image_uri
-    platforms = image.platforms(stack.parameters, ecs_architecture())
-    return image.ensure_image(ecr, repository, platforms, run=run or image.run_command)
+    platform = image.platform(stack.parameters, ecs_architecture())
+    return image.ensure_image(ecr, repository, platform, run=run or image.run_command)
 
 
 def first_model(

@@ -2,9 +2,11 @@
 repository, once per content: the tag is a hash of everything the build reads, and the repository's
 tags are immutable, so a second ``make deploy`` with nothing changed builds and pushes nothing.
 
-SageMaker accepts Docker's v2 schema 2 manifests, not OCI ones nor manifest lists (CreateModel
-answers "Unsupported manifest media type"): Docker's buildx is told to write Docker media types and
-no provenance attestation, Podman to push the ``v2s2`` format."""
+SageMaker runs one single-platform image manifest in Docker's v2 schema 2 format: it refuses OCI
+manifests and image indexes ("Unsupported manifest media type …"), and Docker's buildx turns even a
+one-platform build into an index when it adds its default provenance attestation. So the image is
+built for exactly one platform, buildx is told to write Docker media types and no provenance or SBOM
+attestation, Podman to push ``v2s2``, and the pushed tag's media type is checked in ECR."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ BUILD_CONTEXT = ROOT / "model_training"
 CONTAINER_CLIS = ("docker", "finch", "podman")
 # The template's ECS task definition names its CPU architecture; ECS's words for it, as platforms.
 ECS_PLATFORMS = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
+# What SageMaker's CreateTrainingJob and CreateModel run: one image manifest, Docker's v2 schema 2.
+SAGEMAKER_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 
 Run = Callable[[Sequence[str], bytes | None], None]
 
@@ -62,17 +66,28 @@ def _sagemaker_platform(instance_type: str) -> str:
     return "linux/arm64" if graviton(instance_type) else "linux/amd64"
 
 
-def platforms(parameters: Mapping[str, str], ecs_architecture: str) -> list[str]:
-    """Every platform the image runs on in this stack: its training jobs, and its endpoint or ECS service.
-    A serverless endpoint has no instance type; it runs x86_64 images."""
-    needed = {_sagemaker_platform(parameters["TrainingInstanceType"])}
+def platform(parameters: Mapping[str, str], ecs_architecture: str) -> str:
+    """The one platform the image runs on in this stack: its training jobs, and its endpoint or ECS
+    service (a serverless endpoint has no instance type; it runs x86_64 images). One tag serves them
+    all and SageMaker takes no manifest list, so instance types of two architectures are refused."""
+    training = parameters["TrainingInstanceType"]
+    needed = {f"training jobs on {training}": _sagemaker_platform(training)}
     if parameters.get("InferenceBackend") == "ecs":
-        needed.add(ECS_PLATFORMS[ecs_architecture])
+        needed[f"the ECS task ({ecs_architecture})"] = ECS_PLATFORMS[ecs_architecture]
     elif parameters.get("SageMakerEndpointType") == "realtime":
-        needed.add(_sagemaker_platform(parameters["SageMakerInstanceType"]))
+        endpoint = parameters["SageMakerInstanceType"]
+        needed[f"the endpoint on {endpoint}"] = _sagemaker_platform(endpoint)
     else:
-        needed.add("linux/amd64")
-    return sorted(needed)
+        needed["the serverless endpoint"] = "linux/amd64"
+    found = sorted(set(needed.values()))
+    if len(found) > 1:
+        runs = ", ".join(f"{where} ({platform})" for where, platform in needed.items())
+        raise DeployError(
+            f"the model image would run as {' and '.join(found)}: {runs}. SageMaker takes a single-platform "
+            "image, not a manifest list, and the stack names one image: choose instance types of one architecture "
+            "(TrainingInstanceType, SageMakerInstanceType)"
+        )
+    return found[0]
 
 
 def container_cli(environ: Mapping[str, str] = os.environ) -> str:
@@ -91,20 +106,16 @@ def container_cli(environ: Mapping[str, str] = os.environ) -> str:
     )
 
 
-def build_commands(cli: str, uri: str, platform_list: Sequence[str], context: Path = BUILD_CONTEXT) -> list[list[str]]:
-    """The commands that build ``uri`` for ``platform_list`` and push it, in a form SageMaker accepts."""
-    platform = ",".join(platform_list)
+def build_commands(cli: str, uri: str, platform: str, context: Path = BUILD_CONTEXT) -> list[list[str]]:
+    """The commands that build ``uri`` for ``platform`` and push it as one Docker v2 schema 2 image
+    manifest, the form SageMaker accepts."""
     name = Path(cli).name
     if name == "docker":
+        # No attestation: buildx's default provenance turns a single-platform image into an index.
         output = f"type=image,name={uri},push=true,oci-mediatypes=false"
         flags = ["--platform", platform, "--provenance=false", "--sbom=false", "--output", output]
         return [[cli, "buildx", "build", *flags, str(context)]]
     if name == "podman":
-        if len(platform_list) > 1:
-            return [
-                [cli, "build", "--platform", platform, "--format", "docker", "--manifest", uri, str(context)],
-                [cli, "manifest", "push", "--all", "--format", "v2s2", uri, f"docker://{uri}"],
-            ]
         return [
             [cli, "build", "--platform", platform, "--format", "docker", "-t", uri, str(context)],
             [cli, "push", "--format", "v2s2", uri],
@@ -134,6 +145,18 @@ def image_exists(ecr: Any, repository: Repository, tag: str) -> bool:
     return True
 
 
+def check_media_type(ecr: Any, repository: Repository, tag: str) -> None:
+    """A DeployError unless the tag is one Docker v2 schema 2 image manifest, as SageMaker needs."""
+    (details,) = ecr.describe_images(repositoryName=repository.name, imageIds=[{"imageTag": tag}])["imageDetails"]
+    media_type = details.get("imageManifestMediaType")
+    if media_type != SAGEMAKER_MEDIA_TYPE:
+        raise DeployError(
+            f'{repository.uri}:{tag} is a {media_type}, which SageMaker refuses ("Unsupported manifest media '
+            f'type"): it runs one {SAGEMAKER_MEDIA_TYPE}. Delete it (aws ecr batch-delete-image '
+            f"--repository-name {repository.name} --image-ids imageTag={tag}) and make deploy builds it again"
+        )
+
+
 def login(ecr: Any, cli: str, repository: Repository, run: Run) -> None:
     """``<cli> login`` to the stack's registry with a token from ECR (valid 12 hours)."""
     (authorization,) = ecr.get_authorization_token()["authorizationData"]
@@ -142,19 +165,21 @@ def login(ecr: Any, cli: str, repository: Repository, run: Run) -> None:
 
 
 def ensure_image(
-    ecr: Any, repository: Repository, platform_list: Sequence[str], *, cli: str | None = None, run: Run = run_command
+    ecr: Any, repository: Repository, platform: str, *, cli: str | None = None, run: Run = run_command
 ) -> str:
     """The image for the current sources in the stack's repository, built and pushed only when missing."""
     tag = content_tag()
     uri = f"{repository.uri}:{tag}"
     if image_exists(ecr, repository, tag):
+        check_media_type(ecr, repository, tag)
         print(f"image {uri} is already in the repository")
         return uri
     cli = cli or container_cli()
-    print(f"building {uri} for {', '.join(platform_list)} with {cli}")
+    print(f"building {uri} for {platform} with {cli}")
     login(ecr, cli, repository, run)
-    for command in build_commands(cli, uri, platform_list):
+    for command in build_commands(cli, uri, platform):
         run(command, None)
     if not image_exists(ecr, repository, tag):
         raise DeployError(f"{uri} is not in the repository after the push")
+    check_media_type(ecr, repository, tag)
     return uri

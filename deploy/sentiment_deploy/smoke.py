@@ -3,7 +3,9 @@
 1. The Postman collection with its deployed environment (newman), against the stack's URL: every
    route, good and bad input, the admin routes refused without the key.
 2. One retraining run, started by hand (``POST /training``), followed to its end: it must succeed.
-   If it promoted a new champion, the previous one is promoted back (a run that only deploys it).
+   A run already active (people's feedback starts them) makes ``POST /training`` answer 409: smoke
+   waits for that run to end, saying how it goes, then starts its own. If its run promoted a new
+   champion, the previous one is promoted back (a run that only deploys it).
 3. What the checks created is deleted: the comments (from the comments table) and the feedback
    objects (every version, from the data bucket), by the ids the API answered with. This needs the
    deployer's AWS credentials for the stack; the admin key is read from Secrets Manager when
@@ -30,6 +32,8 @@ POSTMAN = ROOT / "postman"
 NEWMAN = POSTMAN / "node_modules" / ".bin" / "newman"
 REPORT = ROOT / "build" / "smoke" / "newman.json"
 RUN_TIMEOUT_S = 45 * 60  # a SageMaker training job and an endpoint update
+WAIT_FOR_ACTIVE_S = RUN_TIMEOUT_S  # a run someone else started takes as long
+PROGRESS_EVERY_S = 60  # while waiting for another's run: a line at least this often
 FINISHED = {"SUCCEEDED", "FAILED"}
 
 
@@ -113,25 +117,75 @@ def _champion(api: httpx.Client) -> str | None:
 
 
 def wait_for_run(
-    api: httpx.Client, run_id: str, timeout_s: float = RUN_TIMEOUT_S, poll_s: float = 10
+    api: httpx.Client,
+    run_id: str,
+    timeout_s: float = RUN_TIMEOUT_S,
+    poll_s: float = 10,
+    progress_every_s: float | None = None,
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
+    """The run once it has ended; with ``progress_every_s``, a line whenever a step ends and at least that often."""
+    started = time.monotonic()
+    deadline = started + timeout_s
+    said: tuple[list[str], float] | None = None
     while True:
         run: dict[str, Any] = api.get(f"/training/{run_id}").raise_for_status().json()
         if run["status"] in FINISHED:
             return run
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             raise DeployError(f"run {run_id} is still {run['status']} after {timeout_s:.0f} s")
+        steps = [str(step["step"]) for step in run.get("steps", [])]
+        if progress_every_s is not None and (said is None or steps != said[0] or now - said[1] >= progress_every_s):
+            done = ", ".join(steps) or "none yet"
+            print(f"  {run_id}: {run['status']} for {now - started:.0f} s; steps done: {done}", flush=True)
+            said = (steps, now)
         time.sleep(poll_s)
+
+
+def _active_run(api: httpx.Client, refused: httpx.Response) -> dict[str, Any] | None:
+    """The run that made ``POST /training`` answer 409: the one its details name, else any not ended."""
+    try:
+        details = refused.json().get("details") or []
+    except ValueError:
+        details = []
+    named = next((item["run_id"] for item in details if isinstance(item, dict) and item.get("run_id")), None)
+    if named is not None:
+        run: dict[str, Any] = api.get(f"/training/{named}").raise_for_status().json()
+        return run
+    listed = api.get("/training").raise_for_status().json()["items"]
+    return next((dict(run) for run in listed if run["status"] not in FINISHED), None)
+
+
+def start_run(api: httpx.Client, poll_s: float = 10, wait_s: float = WAIT_FOR_ACTIVE_S) -> tuple[str, str | None]:
+    """Start a run (``POST /training``), after waiting for any run already active to end, for
+    ``wait_s`` at most; its id, and the champion just before it started."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        before = _champion(api)
+        started = api.post("/training", json={})
+        if started.status_code == 202:
+            return str(started.json()["run_id"]), before
+        if started.status_code != 409:
+            raise DeployError(f"POST /training answered {started.status_code}: {started.text}")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeployError(f"POST /training still answers 409 after waiting {wait_s:.0f} s: {started.text}")
+        active = _active_run(api, started)
+        if active is None:  # it ended meanwhile, or another started at the same moment: ask again
+            time.sleep(poll_s)
+            continue
+        print(
+            f"run {active['run_id']} (started by {active.get('trigger', 'someone')}) is still running: waiting for "
+            f"it to end before starting this check's own (at most {remaining:.0f} s)",
+            flush=True,
+        )
+        ended = wait_for_run(api, str(active["run_id"]), remaining, poll_s, progress_every_s=PROGRESS_EVERY_S)
+        print(f"run {active['run_id']} ended: {ended['status']}", flush=True)
 
 
 def retraining_run(api: httpx.Client, poll_s: float = 10) -> str:
     """Start one run, follow it, put the champion back if it changed; what happened, in one line."""
-    before = _champion(api)
-    started = api.post("/training", json={})
-    if started.status_code != 202:
-        raise DeployError(f"POST /training answered {started.status_code}: {started.text}")
-    run_id = str(started.json()["run_id"])
+    run_id, before = start_run(api, poll_s=poll_s)
     print(f"started retraining run {run_id}", flush=True)
     run = wait_for_run(api, run_id, poll_s=poll_s)
     if run["status"] != "SUCCEEDED":

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sentiment_deploy.bootstrap import CHECKPOINTS_PREFIX, TRAINING_DATA_PREFIX
@@ -50,6 +50,20 @@ def request_for(
         hyperparameters=hyperparameters,
         with_feedback=with_feedback,
     )
+
+
+def without_an_empty_feedback_channel(request: JobRequest, s3: Any) -> JobRequest:
+    """The request, without its feedback channel while ``feedback/`` holds no object: SageMaker's
+    CreateTrainingJob refuses a channel whose S3 prefix is empty ("No S3 objects found under S3 URL …"),
+    and a stack nobody has given feedback yet has none. (A run's job has no such channel: it reads the
+    feedback file its run prepared, written even when empty.)"""
+    if not request.with_feedback:
+        return request
+    listed = s3.list_objects_v2(Bucket=request.bucket, Prefix=FEEDBACK_PREFIX, MaxKeys=1)
+    if listed.get("KeyCount", 0):
+        return request
+    print(f"no feedback under s3://{request.bucket}/{FEEDBACK_PREFIX} yet: training on the bundled data only")
+    return replace(request, with_feedback=False)
 
 
 def launch(request: JobRequest, *, session: Any = None, region: str | None = None, wait: bool = True) -> Any:

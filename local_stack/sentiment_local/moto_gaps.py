@@ -13,7 +13,8 @@
   by their code rather than by the SDK's exception.
 - ``CreateTrainingJob`` can be throttled, and is refused beyond the account's training-instance quota
   (:class:`sentiment_local.training_jobs.TrainingLimits`), with SageMaker's codes and wording.
-- A training job really trains (:mod:`sentiment_local.training_jobs`) instead of completing at once.
+- A training job really trains (:mod:`sentiment_local.training_jobs`) instead of completing at once,
+  and ``CreateTrainingJob`` refuses a channel whose S3 prefix the job's role finds empty, as SageMaker does.
 - ``StartExecution`` without a name names the execution, as Step Functions does.
 - ``UpdateEndpoint`` exists: the endpoint is ``Updating`` while the stack swaps the model served,
   then ``InService``; a failed swap leaves the previous configuration and a ``FailureReason``.
@@ -343,7 +344,7 @@ def _plug_execution_names(patches: _Patches) -> None:
 
 def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
     from moto.core import errors as moto_errors  # noqa: PLC0415
-    from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientError  # noqa: PLC0415
+    from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientError, ValidationError  # noqa: PLC0415
     from moto.sagemaker.models import FakeTrainingJob, SageMakerModelBackend  # noqa: PLC0415
     from moto.sagemaker.responses import SageMakerResponse  # noqa: PLC0415
 
@@ -387,6 +388,9 @@ def _plug_training_jobs(patches: _Patches, training: TrainingJobs) -> None:
                 f"Training job names must be unique within an AWS account and region, and a training job "
                 f"with this name already exists ({arn})"
             )
+        refused = training.refusal(request["input_data_config"], request["role_arn"], self.region_name)
+        if refused is not None:
+            raise ValidationError(message=refused)
         resources = request.get("resource_config") or {}
         instance_type = str(resources.get("InstanceType", ""))
         with limits.turn:  # the check and the job it lets in, before another request counts again

@@ -164,6 +164,9 @@ class Stack:
                     "pid": os.getpid(),
                     "api": settings.url(settings.port),
                     "aws": aws,
+                    # Named as a deployed stack is (CloudFormation, region): make smoke finds the stack by them
+                    "stack_name": settings.prefix,
+                    "region": REGION,
                     "moto_host": settings.moto_host,
                     "moto_port": settings.moto_port,
                     "model": self.model_server.url,

@@ -25,7 +25,11 @@ are refused): its code is what runs, with this interpreter and as this machine's
 it as root). Its output goes to ``<logs>/training-<job>.log``.
 
 SageMaker reads the channels and writes the artifacts with the job's role (``RoleArn``): so does the
-runner, through ``s3_for_role``, so the local IAM check applies to them.
+runner, through ``s3_for_role``, so the local IAM check applies to them. Before the job exists,
+CreateTrainingJob lists each ``S3Prefix`` channel with that role and refuses the request
+(``ValidationException``) when it finds no object, the bucket is missing or the role may not list it
+(:meth:`TrainingJobs.refusal`, called by :mod:`sentiment_local.moto_gaps`); an object the role may not
+read fails the job while it downloads, with SageMaker's ``ClientError: Data download failed:…``.
 
 One job runs at a time (the machine has two cores); the others wait their turn, ``InProgress``. A job
 still running after ``StoppingCondition.MaxRuntimeInSeconds`` is killed and fails. Closing the
@@ -325,7 +329,28 @@ class TrainingJobs:
         if overridden:
             raise JobFailed(f"ClientError: {', '.join(overridden)} are not run locally: the image's own train runs")
 
+    def refusal(self, channels: list[dict[str, Any]] | None, role_arn: str, region: str) -> str | None:
+        """Why CreateTrainingJob refuses these channels, or None: SageMaker lists each ``S3Prefix``
+        channel with the job's role before it creates the job, and answers ``ValidationException`` when
+        the listing finds nothing (aws/amazon-sagemaker-examples#2267, #2489: "No S3 objects found under
+        S3 URL … given in input data source")."""
+        s3 = self._s3_for_role(role_arn) if self._s3_for_role else self._s3_default
+        for channel in channels or []:
+            source = channel.get("DataSource", {}).get("S3DataSource")
+            if source is None or source.get("S3DataType", "S3Prefix") != "S3Prefix":
+                continue
+            uri = source["S3Uri"]
+            try:
+                bucket = _s3_location(uri)[0]
+                empty = next(self._keys(s3, uri, role_arn, region), None) is None
+            except JobFailed as refused:  # a missing bucket, or a role that may not list it
+                return str(refused).removeprefix("ClientError: ")
+            if empty:
+                return self._no_objects(uri, bucket, role_arn, region)
+        return None
+
     def _download(self, s3: Any, job: Any, folder: JobFolder) -> None:
+        region = str(job.arn).split(":")[3]
         for channel in job.input_data_config or []:
             source = channel.get("DataSource", {}).get("S3DataSource")
             if source is None or source.get("S3DataType", "S3Prefix") != "S3Prefix":
@@ -337,16 +362,28 @@ class TrainingJobs:
             target = folder.channel(channel["ChannelName"])
             target.mkdir(parents=True, exist_ok=True)
             found = 0
-            for key in self._keys(s3, bucket, prefix, job.role_arn, uri):
+            for key in self._keys(s3, uri, job.role_arn, region):
                 relative = _relative_path(key, prefix)
                 if relative is None:
                     continue
                 destination = target.joinpath(*relative.parts)
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                destination.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                destination.write_bytes(self._read(s3, bucket, key))
                 found += 1
-            if not found:
-                raise JobFailed(self._no_objects(uri, bucket, job.role_arn))
+            if not found:  # emptied since CreateTrainingJob listed it
+                raise JobFailed("ClientError: " + self._no_objects(uri, bucket, job.role_arn, region))
+
+    @staticmethod
+    def _read(s3: Any, bucket: str, key: str) -> bytes:
+        """An object of a channel, as SageMaker downloads it; what it says when it cannot
+        (aws/amazon-sagemaker-examples#4384)."""
+        try:
+            return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ClientError as error:
+            code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
+            raise JobFailed(
+                f"ClientError: Data download failed:Unable to download object s3://{bucket}/{key} ({code}: {message})"
+            ) from error
 
     @staticmethod
     def _checkpoints(job: Any, folder: JobFolder) -> tuple[str, str, Path] | None:
@@ -392,24 +429,26 @@ class TrainingJobs:
                 key = "/".join(part for part in (prefix, path.relative_to(local).as_posix()) if part)
                 s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
 
-    def _keys(self, s3: Any, bucket: str, prefix: str, role: str, uri: str) -> Iterator[str]:
+    def _keys(self, s3: Any, uri: str, role: str, region: str) -> Iterator[str]:
+        """The keys under a channel's S3 prefix, listed as ``role``; SageMaker's refusal when it cannot."""
+        bucket, prefix = _s3_location(uri)
         try:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for listed in page.get("Contents", []):
                     yield str(listed["Key"])
         except s3.exceptions.NoSuchBucket as error:
-            raise JobFailed(self._no_objects(uri, bucket, role)) from error
+            raise JobFailed("ClientError: " + self._no_objects(uri, bucket, role, region)) from error
         except ClientError as error:
             if error.response["Error"]["Code"] not in {"AccessDenied", "403"}:
                 raise
-            raise JobFailed(self._no_objects(uri, bucket, role)) from error
+            raise JobFailed("ClientError: " + self._no_objects(uri, bucket, role, region)) from error
 
     @staticmethod
-    def _no_objects(uri: str, bucket: str, role: str) -> str:
+    def _no_objects(uri: str, bucket: str, role: str, region: str) -> str:
         return (
-            f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure '
-            f"that the bucket exists in the selected region, that objects exist under that S3 prefix, and that "
-            f'the role "{role}" has "s3:ListBucket" permissions on bucket "{bucket}".'
+            f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure that the bucket '
+            f"exists in the selected region ({region}), that objects exist under that S3 prefix, and that the role "
+            f'"{role}" has "s3:ListBucket" permissions on bucket "{bucket}".'
         )
 
     @staticmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from sentiment_deploy import deploy
+from sentiment_deploy import deploy, smoke
 from sentiment_deploy.stack import find_stack
 
 from sentiment_local import iam
@@ -33,6 +34,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         "deploy-steps",
         MOTO_HOST="0.0.0.0",  # noqa: S104 - for containers
         MONITORING_SCHEDULE="rate(1 minute)",
+        # The Postman collection's own two pieces of feedback start a run, as people's feedback can;
+        # the template's guard (60 minutes between runs from feedback) keeps it to one in this module.
+        RETRAIN_THRESHOLD="2",
     ) as stack:
         yield stack
 
@@ -94,14 +98,125 @@ def test_the_steps_after_sam_deploy_find_the_champion_serve_it_and_publish_the_p
     assert refusals(local_stack) == []
 
 
+# ---- make smoke ----
+
+
+def data_bucket(stack: LocalStack) -> str:
+    return str(json.loads((stack.data / "stack.json").read_text())["functions"]["ApiFunction"]["DATA_BUCKET"])
+
+
+def banner_key(stack: LocalStack) -> str:
+    printed = re.search(r"admin key\s+(\S+)", stack.output())
+    assert printed is not None
+    return printed.group(1)
+
+
+def champion_of(api: httpx.Client) -> str:
+    return str(next(m["version"] for m in api.get("/models").json()["items"] if m["status"] == "champion"))
+
+
+def test_make_smoke_as_the_banner_says_waits_for_a_run_feedback_started_and_leaves_nothing_behind(
+    local_stack: LocalStack,
+) -> None:
+    # Given the stack as it is, the URL and admin key make up printed, and a shell with no AWS variable
+    dynamodb, s3 = local_stack.client("dynamodb"), local_stack.client("s3")
+    comments_before = dynamodb.scan(TableName="sentiment-local-CommentsTable", Select="COUNT")["Count"]
+    bucket = data_bucket(local_stack)
+    feedback_before = s3.list_object_versions(Bucket=bucket, Prefix="feedback/").get("Versions", [])
+    with httpx.Client(base_url=local_stack.api, timeout=30) as api:
+        runs_before = {run["run_id"] for run in api.get("/training").json()["items"]}
+        champion_before = champion_of(api)
+    env = {name: value for name, value in local_stack.env.items() if not name.startswith("AWS_")}
+    env.pop("ADMIN_API_KEY", None)
+
+    # When make smoke runs as written; the collection's own two pieces of feedback reach the stack's
+    # threshold and start a run, still running when smoke starts its own
+    smoked = subprocess.run(
+        ["make", "--no-print-directory", "smoke", f"URL={local_stack.api}", f"ADMIN_API_KEY={banner_key(local_stack)}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+    # Then smoke found the local stack's AWS endpoint, region, stack and the deployer's key by itself,
+    # and the collection passed
+    assert smoked.returncode == 0, smoked.stdout[-3000:] + smoked.stderr[-3000:]
+    assert f"{local_stack.api} is served by make up: stack {STACK}" in smoked.stdout
+    assert "the Postman collection passed" in smoked.stdout
+    # and it waited for the run feedback started, then ran its own to success
+    with httpx.Client(base_url=local_stack.api, timeout=30) as api:
+        runs = [run for run in api.get("/training").json()["items"] if run["run_id"] not in runs_before]
+        champion = champion_of(api)
+    (from_feedback,) = [run for run in runs if run["trigger"] == "feedback"]
+    (manual,) = [run for run in runs if run["trigger"] == "manual"]
+    assert f"run {from_feedback['run_id']} (started by feedback) is still running: waiting" in smoked.stdout
+    assert from_feedback["finished_at"] <= manual["started_at"]
+    assert manual["status"] == "SUCCEEDED"
+    # and the stack is as it was, but for what the run from feedback decided: its champion, its comments,
+    # its feedback objects (every version)
+    promoted = from_feedback["decision"] == "promoted"
+    assert champion == (from_feedback["candidate_version"] if promoted else champion_before)
+    assert dynamodb.scan(TableName="sentiment-local-CommentsTable", Select="COUNT")["Count"] == comments_before
+    assert s3.list_object_versions(Bucket=bucket, Prefix="feedback/").get("Versions", []) == feedback_before
+    assert "deleted" in smoked.stdout and "feedback objects" in smoked.stdout
+    assert refusals(local_stack) == []
+
+
+def test_without_admin_api_key_smoke_reads_the_key_from_the_stacks_secret_as_the_deployer(
+    local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        **iam.credentials_for(iam.DEPLOYER_ARN),
+        "AWS_ENDPOINT_URL": local_stack.aws,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ADMIN_API_KEY", raising=False)
+    session = boto3.Session()
+
+    key = smoke.admin_key(session, find_stack(session.client("cloudformation"), STACK))
+
+    assert key == banner_key(local_stack)
+    assert refusals(local_stack) == []
+
+
+def test_make_smoke_refuses_to_clean_up_a_stack_that_does_not_serve_the_url(local_stack: LocalStack) -> None:
+    env = {
+        **local_stack.env,
+        **iam.credentials_for(iam.DEPLOYER_ARN),
+        "AWS_ENDPOINT_URL": local_stack.aws,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    refused = subprocess.run(
+        ["make", "--no-print-directory", "smoke", "URL=https://elsewhere.example.org", f"STACK={STACK}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "is not stack 'sentiment-local''s ApiUrl or WebUrl" in refused.stderr
+
+
+# ---- make train-on-sagemaker ----
+
+
 def test_a_training_job_launched_by_hand_with_the_sdk_trains_on_the_stacks_data(local_stack: LocalStack) -> None:
+    # Given a stack nobody has given feedback yet: feedback/ holds no object
+    s3 = local_stack.client("s3")
+    assert s3.list_objects_v2(Bucket=data_bucket(local_stack), Prefix="feedback/")["KeyCount"] == 0
+
     # When a person launches a training job with the stack's image, role and data, through the SageMaker SDK
     launched = deployer(
         local_stack,
         "train",
         "--name",
         "sentiment-manual-test",
-        "--no-feedback",
         "--hyperparameter",
         "kind=tfidf",
         "--hyperparameter",
@@ -109,20 +224,52 @@ def test_a_training_job_launched_by_hand_with_the_sdk_trains_on_the_stacks_data(
         timeout=600,
     )
 
-    # Then the job ran for real (the local stack runs SageMaker's jobs) and its model is in the data bucket
+    # Then the job ran for real (the local stack runs SageMaker's jobs) and its model is in the data bucket,
+    # without the feedback channel that SageMaker would refuse as empty
     assert launched.returncode == 0, launched.stderr + launched.stdout
+    assert "no feedback under" in launched.stdout
     assert "training job sentiment-manual-test: Completed" in launched.stdout
     artifact = launched.stdout.rsplit("model at ", 1)[1].split()[0]
     assert artifact.startswith("s3://") and artifact.endswith("/sentiment-manual-test/output/model.tar.gz")
-    config = json.loads(
-        (
-            local_stack.data / "training-jobs" / "sentiment-manual-test" / "input" / "config" / "hyperparameters.json"
-        ).read_text()
-    )
-    assert config == {"kind": "tfidf", "sample": "300"}
+    job = local_stack.data / "training-jobs" / "sentiment-manual-test"
+    assert json.loads((job / "input" / "config" / "hyperparameters.json").read_text()) == {
+        "kind": "tfidf",
+        "sample": "300",
+    }
+    assert sorted(path.name for path in (job / "input" / "data").iterdir()) == ["train"]
     # and what SageMaker knows of it can be looked up through the SDK
     described = deployer(local_stack, "job", "sentiment-manual-test")
     assert described.returncode == 0 and "Completed" in described.stdout
+    assert refusals(local_stack) == []
+
+
+def test_a_training_job_launched_by_hand_reads_the_feedback_with_the_training_role(local_stack: LocalStack) -> None:
+    # Given one piece of feedback, given through the API
+    with httpx.Client(base_url=local_stack.api, timeout=30) as api:
+        comment = api.post("/comments", json={"comment": "The refund arrived a day early."}).json()
+        feedback = api.post("/feedback", json={"comment_id": comment["comment_id"], "label": "positive"})
+    assert feedback.status_code == 201, feedback.text
+    key = f"dt={feedback.json()['created_at'][:10]}/{feedback.json()['feedback_id']}.json"
+
+    # When a person launches a training job by hand
+    launched = deployer(
+        local_stack,
+        "train",
+        "--name",
+        "sentiment-manual-feedback",
+        "--hyperparameter",
+        "kind=tfidf",
+        "--hyperparameter",
+        "sample=300",
+        timeout=600,
+    )
+
+    # Then SageMaker downloaded the feedback channel with the job's role (the template's TrainingRole) and
+    # the job completed
+    assert launched.returncode == 0, launched.stderr + launched.stdout
+    assert "training job sentiment-manual-feedback: Completed" in launched.stdout
+    channel = local_stack.data / "training-jobs" / "sentiment-manual-feedback" / "input" / "data" / "feedback"
+    assert (channel / key).is_file()
     assert refusals(local_stack) == []
 
 
@@ -219,71 +366,6 @@ def test_every_event_runs_with_make_invoke(local_stack: LocalStack) -> None:
         assert code in {0, 1}, path.name  # 1: the function raised, which the step events may (they name a run)
         if not path.stem.startswith("sfn-"):
             assert code == 0, path.name
-
-
-# ---- make smoke ----
-
-
-def test_make_smoke_checks_the_stack_runs_one_retraining_and_leaves_nothing_behind(local_stack: LocalStack) -> None:
-    dynamodb, s3 = local_stack.client("dynamodb"), local_stack.client("s3")
-    comments_before = dynamodb.scan(TableName="sentiment-local-CommentsTable", Select="COUNT")["Count"]
-    bucket = json.loads((local_stack.data / "stack.json").read_text())["functions"]["ApiFunction"]["DATA_BUCKET"]
-    feedback_before = s3.list_object_versions(Bucket=bucket, Prefix="feedback/").get("Versions", [])
-    with httpx.Client(base_url=local_stack.api, timeout=30) as api:
-        runs_before = {run["run_id"] for run in api.get("/training").json()["items"]}
-        champion_before = next(m["version"] for m in api.get("/models").json()["items"] if m["status"] == "champion")
-
-    # When make smoke runs against the local stack's URL, as the deployer (the admin key read from its secret)
-    env = {
-        **{key: value for key, value in local_stack.env.items() if not key.startswith("AWS_")},
-        **iam.credentials_for(iam.DEPLOYER_ARN),
-        "AWS_ENDPOINT_URL": local_stack.aws,
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    env.pop("ADMIN_API_KEY", None)
-    smoked = subprocess.run(
-        ["make", "--no-print-directory", "smoke", f"URL={local_stack.api}", f"STACK={STACK}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-
-    # Then the collection passed and one run succeeded
-    assert smoked.returncode == 0, smoked.stdout[-3000:] + smoked.stderr[-3000:]
-    assert "the Postman collection passed" in smoked.stdout
-    with httpx.Client(base_url=local_stack.api, timeout=30) as api:
-        runs = [run for run in api.get("/training").json()["items"] if run["run_id"] not in runs_before]
-        champion = next(m["version"] for m in api.get("/models").json()["items"] if m["status"] == "champion")
-    assert [run["status"] for run in runs if run["trigger"] == "manual"][:1] == ["SUCCEEDED"]
-    # and the stack is as it was: its champion, its comments, its feedback objects (every version)
-    assert champion == champion_before
-    assert dynamodb.scan(TableName="sentiment-local-CommentsTable", Select="COUNT")["Count"] == comments_before
-    assert s3.list_object_versions(Bucket=bucket, Prefix="feedback/").get("Versions", []) == feedback_before
-    assert "deleted" in smoked.stdout and "feedback objects" in smoked.stdout
-    assert refusals(local_stack) == []
-
-
-def test_make_smoke_refuses_to_clean_up_a_stack_that_does_not_serve_the_url(local_stack: LocalStack) -> None:
-    env = {
-        **local_stack.env,
-        **iam.credentials_for(iam.DEPLOYER_ARN),
-        "AWS_ENDPOINT_URL": local_stack.aws,
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    refused = subprocess.run(
-        ["make", "--no-print-directory", "smoke", "URL=https://elsewhere.example.org", f"STACK={STACK}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert refused.returncode != 0
-    assert "is not stack 'sentiment-local''s ApiUrl or WebUrl" in refused.stderr
 
 
 def test_a_first_model_trained_on_sagemaker_is_stored_with_its_hash(

@@ -136,9 +136,14 @@ COMMANDS: dict[str, Run | Exempt] = {
             f"{DEPLOY}::test_each_statement_of_the_deployers_policy_is_needed",
         ),
     ),
-    'make train-on-sagemaker TRAIN_FLAGS="--hyperparameter kind=tfidf --no-feedback"': Run(
+    'make train-on-sagemaker TRAIN_FLAGS="--hyperparameter kind=tfidf"': Run(
         f"{DEPLOY_STEPS}::test_a_training_job_launched_by_hand_with_the_sdk_trains_on_the_stacks_data",
-        "what the target runs, python -m sentiment_deploy train with these flags, against make up",
+        "what the target runs, python -m sentiment_deploy train with these flags, against make up with no "
+        "feedback yet and then with feedback (the next test of the module)",
+    ),
+    "make smoke URL=http://127.0.0.1:3000 ADMIN_API_KEY=<the admin key make up printed>": Run(
+        f"{DEPLOY_STEPS}::test_make_smoke_as_the_banner_says_waits_for_a_run_feedback_started_and_leaves_nothing_behind",
+        "as written, with the stack's own port and the key its banner printed, in a shell with no AWS variable",
     ),
     ".venv/bin/python -m sentiment_deploy job <job name>": Run(
         f"{DEPLOY_STEPS}::test_a_training_job_launched_by_hand_with_the_sdk_trains_on_the_stacks_data",

@@ -159,16 +159,34 @@ def upload_small_data(s3: Any, prefix: str = "data/", golden: bool = True) -> No
             s3.put_object(Bucket=BUCKET, Key=f"{prefix}{split}/{source}.csv", Body="".join(lines).encode())
 
 
+class ReadsDenied:
+    """An S3 client as a role that may list the bucket but not read ``denied`` objects."""
+
+    def __init__(self, s3: Any, denied: str) -> None:
+        self._s3, self._denied = s3, denied
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+    def get_object(self, **request: Any) -> Any:
+        if str(request["Key"]).startswith(self._denied):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+        return self._s3.get_object(**request)
+
+
 @contextmanager
 def local_sagemaker(
     tmp_path: Path,
     make_runner: RunnerFactory,
     workdir: Path = IMAGE_WORKDIR,
     specs: tuple[FunctionSpec, ...] = (),
+    *,
     limits: TrainingLimits | None = None,
+    unreadable: str | None = None,
 ) -> Iterator[LocalSageMaker]:
     """moto running state machines, with the gaps plugged and training jobs run by the image's entry point
-    in ``workdir``, SageMaker refusing what ``limits`` says."""
+    in ``workdir``, SageMaker refusing what ``limits`` says; the jobs' role may not read the objects whose
+    keys start with ``unreadable``."""
     runner = make_runner(*specs)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -177,7 +195,7 @@ def local_sagemaker(
 
         def s3_for_role(role: str) -> Any:
             roles.append(role)
-            return s3
+            return ReadsDenied(s3, unreadable) if unreadable else s3
 
         jobs = TrainingJobs(
             tmp_path / "training-jobs", tmp_path / "logs", s3, workdir=workdir, s3_for_role=s3_for_role, limits=limits
@@ -525,8 +543,8 @@ def test_a_job_runs_the_container_as_sagemaker_runs_a_bring_your_own_image(
         # Then the container ran as SageMaker runs a bring-your-own image: `train`, no flags, no SM_*
         # variables, the hyperparameters as a file and the channels as folders, and nothing of ours
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-        # SageMaker reads the channels and writes the artifact with the job's own role
-        assert local.roles == [request["RoleArn"]]
+        # SageMaker lists the channels (CreateTrainingJob), reads them and writes the artifact with the job's role
+        assert set(local.roles) == {request["RoleArn"]}
         folder = tmp_path / "training-jobs" / "layout"
         files = local.archive(job["ModelArtifacts"]["S3ModelArtifacts"])
         seen = json.loads(files["seen.json"])
@@ -628,17 +646,55 @@ def test_a_job_past_its_max_runtime_is_killed_and_fails(
         assert time.monotonic() - started < 15
 
 
-def test_a_channel_with_no_objects_fails_the_job_as_sagemaker_does(
+def test_a_channel_with_no_objects_is_refused_by_create_training_job_as_sagemaker_does(
     aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
 ) -> None:
     with local_sagemaker(tmp_path, make_runner, workdir=fake_image) as local:
-        local.client("sagemaker").create_training_job(**local.job_request("empty", train_uri=f"s3://{BUCKET}/nothing/"))
-        job = local.wait_for_job("empty")
+        upload_small_data(local.client("s3"))
+        request = local.job_request("empty")
+        request["InputDataConfig"].append(
+            {
+                "ChannelName": "feedback",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/feedback/"}},
+            }
+        )
+
+        # When a job names a channel whose prefix holds no object (the train channel has data)
+        with pytest.raises(ClientError) as refused:
+            local.client("sagemaker").create_training_job(**request)
+
+        # Then SageMaker's CreateTrainingJob refuses it, in its words, and no job exists
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert refused.value.response["Error"]["Message"] == (
+            f'No S3 objects found under S3 URL "s3://{BUCKET}/feedback/" given in input data source. Please '
+            "ensure that the bucket exists in the selected region (us-east-1), that objects exist under that S3 "
+            'prefix, and that the role "arn:aws:iam::123456789012:role/training" has "s3:ListBucket" permissions '
+            f'on bucket "{BUCKET}".'
+        )
+        assert local.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
+        assert local.roles == ["arn:aws:iam::123456789012:role/training"]  # listed with the job's role
+        # and a missing bucket is refused alike
+        with pytest.raises(ClientError, match='No S3 objects found under S3 URL "s3://no-such-bucket/data/"'):
+            local.client("sagemaker").create_training_job(
+                **local.job_request("no-bucket", train_uri="s3://no-such-bucket/data/")
+            )
+
+
+def test_an_object_the_role_may_not_read_fails_the_job_while_it_downloads(
+    aws_credentials: None, tmp_path: Path, make_runner: RunnerFactory, fake_image: Path
+) -> None:
+    with local_sagemaker(tmp_path, make_runner, workdir=fake_image, unreadable="data/golden/") as local:
+        upload_small_data(local.client("s3"))
+
+        local.client("sagemaker").create_training_job(**local.job_request("denied"))
+        job = local.wait_for_job("denied")
+
         assert job["TrainingJobStatus"] == "Failed"
         assert job["FailureReason"].startswith(
-            f'ClientError: No S3 objects found under S3 URL "s3://{BUCKET}/nothing/"'
+            f"ClientError: Data download failed:Unable to download object s3://{BUCKET}/data/golden/"
         )
-        assert not (tmp_path / "logs" / "training-empty.log").exists()  # the script never ran
+        assert job["FailureReason"].endswith("(AccessDenied: Access Denied)")
+        assert not (tmp_path / "logs" / "training-denied.log").exists()  # the script never ran
 
 
 def test_jobs_run_one_at_a_time_and_closing_stops_them(
