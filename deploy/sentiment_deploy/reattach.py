@@ -53,7 +53,7 @@ def _bucket_exists(s3: Any, bucket: str) -> bool:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as error:
-        if error.response["Error"]["Code"] in {"404", "NoSuchBucket", "NotFound"}:
+        if error.response["Error"]["Code"] in {"404", "NoSuchBucket"}:  # HEAD answers have no body: 404
             return False
         raise
     return True
