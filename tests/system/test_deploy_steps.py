@@ -206,23 +206,19 @@ def test_make_smoke_refuses_to_clean_up_a_stack_that_does_not_serve_the_url(loca
 # ---- make train-on-sagemaker ----
 
 
+def launch_by_hand(stack: LocalStack, name: str) -> subprocess.CompletedProcess[str]:
+    """``make train-on-sagemaker`` as a person runs it: a small tf-idf job through the SageMaker SDK."""
+    hyperparameters = ["--hyperparameter", "kind=tfidf", "--hyperparameter", "sample=300"]
+    return deployer(stack, "train", "--name", name, *hyperparameters, timeout=600)
+
+
 def test_a_training_job_launched_by_hand_with_the_sdk_trains_on_the_stacks_data(local_stack: LocalStack) -> None:
     # Given a stack nobody has given feedback yet: feedback/ holds no object
     s3 = local_stack.client("s3")
     assert s3.list_objects_v2(Bucket=data_bucket(local_stack), Prefix="feedback/")["KeyCount"] == 0
 
     # When a person launches a training job with the stack's image, role and data, through the SageMaker SDK
-    launched = deployer(
-        local_stack,
-        "train",
-        "--name",
-        "sentiment-manual-test",
-        "--hyperparameter",
-        "kind=tfidf",
-        "--hyperparameter",
-        "sample=300",
-        timeout=600,
-    )
+    launched = launch_by_hand(local_stack, "sentiment-manual-test")
 
     # Then the job ran for real (the local stack runs SageMaker's jobs) and its model is in the data bucket,
     # without the feedback channel that SageMaker would refuse as empty
@@ -252,17 +248,7 @@ def test_a_training_job_launched_by_hand_reads_the_feedback_with_the_training_ro
     key = f"dt={feedback.json()['created_at'][:10]}/{feedback.json()['feedback_id']}.json"
 
     # When a person launches a training job by hand
-    launched = deployer(
-        local_stack,
-        "train",
-        "--name",
-        "sentiment-manual-feedback",
-        "--hyperparameter",
-        "kind=tfidf",
-        "--hyperparameter",
-        "sample=300",
-        timeout=600,
-    )
+    launched = launch_by_hand(local_stack, "sentiment-manual-feedback")
 
     # Then SageMaker downloaded the feedback channel with the job's role (the template's TrainingRole) and
     # the job completed
