@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sentiment_deploy.destroy import KEPT_ON_DELETE
+
 from sentiment_local.template import ACCOUNT, REGION, Template
 
 log = logging.getLogger(__name__)
@@ -51,10 +53,6 @@ def _distribution(cloudfront: Any, bucket: str) -> dict[str, Any]:
     }
     distribution: dict[str, Any] = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]
     return distribution
-
-
-# What each resource type's physical id is, as CloudFormation's Ref gives it, and how it is deleted.
-KEPT_ON_DELETE = {"Retain", "RetainExceptOnCreate"}  # the stack's creation completed before it is recorded
 
 
 @dataclass
@@ -130,7 +128,8 @@ def attach_resources(
     resource_map: Any = stack.resource_map
     for logical_id, kind, policy in created:
         physical = physical_id(template, logical_id, kind, queue_endpoint)
-        # moto keeps a resource on deletion only when its policy is Retain.
+        # moto keeps a resource on deletion only when its policy is Retain; the record is made once the
+        # stack's creation has completed, so RetainExceptOnCreate keeps it too.
         kept = "Retain" if policy in KEPT_ON_DELETE else "Delete"
         resource_map._resource_json_map[logical_id] = {"Type": kind, "DeletionPolicy": kept}
         resource_map._parsed_resources[logical_id] = LocalResource(
