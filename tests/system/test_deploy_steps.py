@@ -62,6 +62,16 @@ def deployer(stack: LocalStack, *args: str, timeout: float = 300) -> subprocess.
     )
 
 
+def as_deployer(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's boto3 calls signed with the deployer's key, on the local stack."""
+    for name, value in {
+        **iam.credentials_for(iam.DEPLOYER_ARN),
+        "AWS_ENDPOINT_URL": stack.aws,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
 def refusals(stack: LocalStack) -> list[str]:
     log = stack.output()
     return [
@@ -168,12 +178,7 @@ def test_make_smoke_as_the_banner_says_waits_for_a_run_feedback_started_and_leav
 def test_without_admin_api_key_smoke_reads_the_key_from_the_stacks_secret_as_the_deployer(
     local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in {
-        **iam.credentials_for(iam.DEPLOYER_ARN),
-        "AWS_ENDPOINT_URL": local_stack.aws,
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+    as_deployer(local_stack, monkeypatch)
     monkeypatch.delenv("ADMIN_API_KEY", raising=False)
     session = boto3.Session()
 
@@ -358,12 +363,7 @@ def test_a_first_model_trained_on_sagemaker_is_stored_with_its_hash(
     local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the deployer's session on the stack (make deploy TRAIN_ON=sagemaker, for a registry with no champion)
-    for name, value in {
-        **iam.credentials_for(iam.DEPLOYER_ARN),
-        "AWS_ENDPOINT_URL": local_stack.aws,
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+    as_deployer(local_stack, monkeypatch)
     session = boto3.Session()
     stack = find_stack(session.client("cloudformation"), STACK)
 

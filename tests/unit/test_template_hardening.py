@@ -396,9 +396,10 @@ def test_every_checkov_skip_says_why() -> None:
 
 @pytest.mark.skipif(not CHECKOV.exists(), reason="checkov is installed by make validate (.tools/checkov)")
 @pytest.mark.slow
-def test_checkov_finds_nothing_to_fix() -> None:
+@pytest.mark.parametrize("template", ["template.yaml", "deploy/pipeline/template.yaml"])
+def test_checkov_finds_nothing_to_fix(template: str) -> None:
     result = subprocess.run(
-        [str(CHECKOV), "--file", "template.yaml", "--framework", "cloudformation", "--skip-download", "--quiet"],
+        [str(CHECKOV), "--file", template, "--framework", "cloudformation", "--skip-download", "--quiet"],
         cwd=ROOT,
         # Offline: no guidelines, mappings or package data from Prisma Cloud (see the Makefile).
         env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
