@@ -152,8 +152,18 @@ class Comment(BaseModel):
     pending_reason: PendingReason | None = None  # why it was stored pending; None once classified
 
 
+class LabelSource(StrEnum):
+    """Who gave a label: anyone on the internet, or a named reviewer holding a key an admin issued."""
+
+    PUBLIC = "public"
+    REVIEWER = "reviewer"
+
+
 class FeedbackRecord(BaseModel):
-    """What ``POST /feedback`` writes to ``feedback/dt=YYYY-MM-DD/<feedback_id>.json``; training reads it."""
+    """What ``POST /feedback`` writes to ``feedback/dt=YYYY-MM-DD/<feedback_id>.json``; training reads it.
+
+    Records written before labels carried their source read as public: they came from the public route.
+    """
 
     model_config = ConfigDict(frozen=True, protected_namespaces=())
 
@@ -164,6 +174,8 @@ class FeedbackRecord(BaseModel):
     predicted_label: Label | None
     model_version: str | None
     created_at: datetime
+    source: LabelSource = LabelSource.PUBLIC
+    reviewer: str | None = None  # the reviewer's name when source is reviewer
 
 
 def new_id() -> str:
