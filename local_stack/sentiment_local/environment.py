@@ -35,6 +35,7 @@ class Settings:
     retrain_min_interval_minutes: int | None = None
     retrain_max_per_day: int | None = None
     monitoring_schedule: str | None = None
+    public_labels: str | None = None
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
@@ -55,7 +56,8 @@ class Settings:
                 ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
                 ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
                 runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
-                the scheduled monitoring runs;
+                the scheduled monitoring runs; ``PUBLIC_LABELS`` (the template's default, suggest) what a public
+                label does: train, suggest or ignore;
                 ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
                 ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
                 ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
@@ -73,6 +75,9 @@ class Settings:
         backend = env.get("BACKEND", "sagemaker")
         if backend not in {"sagemaker", "ecs"}:
             raise StackError(f"BACKEND must be sagemaker or ecs, not {backend!r}")
+        public_labels = env.get("PUBLIC_LABELS") or None
+        if public_labels not in {None, "train", "suggest", "ignore"}:
+            raise StackError(f"PUBLIC_LABELS must be train, suggest or ignore, not {public_labels!r}")
         enforcement = env.get("LOCAL_IAM", "enforce")
         if enforcement not in {"enforce", "off"}:
             raise StackError(f"LOCAL_IAM must be enforce or off, not {enforcement!r}")
@@ -90,6 +95,7 @@ class Settings:
                 retrain_min_interval_minutes=_number(env, "RETRAIN_MIN_INTERVAL_MINUTES"),
                 retrain_max_per_day=_number(env, "RETRAIN_MAX_PER_DAY"),
                 monitoring_schedule=env.get("MONITORING_SCHEDULE") or None,
+                public_labels=public_labels,
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
                 template=Path(env.get("LOCAL_TEMPLATE") or ROOT / "template.yaml").resolve(),
@@ -176,7 +182,7 @@ def check_ports(settings: Settings) -> None:
 def parameter_overrides(settings: Settings) -> dict[str, str]:
     """The template's parameters as the local stack sets them: the backend, a model image (so the
     model resources exist), deployment checks every second, a refused training job tried again after
-    2 s (doubling), and the retraining settings when given."""
+    2 s (doubling), and the retraining settings and the public labels policy when given."""
     overrides = {
         "InferenceBackend": settings.backend,
         "ModelImageUri": LOCAL_IMAGE,
@@ -188,6 +194,7 @@ def parameter_overrides(settings: Settings) -> dict[str, str]:
         ("RetrainMinIntervalMinutes", settings.retrain_min_interval_minutes),
         ("RetrainMaxPerDay", settings.retrain_max_per_day),
         ("MonitoringSchedule", settings.monitoring_schedule),
+        ("PublicLabels", settings.public_labels),
     ):
         if value is not None:
             overrides[parameter] = str(value)

@@ -1,5 +1,5 @@
 """What the pipeline's logic needs besides the registry and the stores the API shares with it, in memory:
-the data bucket."""
+the data bucket, and whose labels were withdrawn."""
 
 from __future__ import annotations
 
@@ -29,3 +29,13 @@ class FakeDataStore(DataStore):
 
     def copy(self, source_key: str, key: str) -> None:
         self.objects[key] = self.objects[source_key]
+
+
+class FakeWithdrawnReviewers:
+    """The names of reviewers whose labels were withdrawn, as a test sets them."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = set(names)
+
+    def withdrawn(self) -> set[str]:
+        return set(self.names)

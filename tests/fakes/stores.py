@@ -23,6 +23,7 @@ from sentiment_common.dal.comments import (
     _feedback_attributes,
     _prediction_attributes,
     _review_attributes,
+    _suggestion_attributes,
     _token_detail,
     decode_token,
     encode_token,
@@ -30,6 +31,7 @@ from sentiment_common.dal.comments import (
     to_item,
 )
 from sentiment_common.dal.feedback import feedback_key
+from sentiment_common.dal.monitoring import day_additions
 from sentiment_common.errors import (
     InvalidInputError,
     ModelStartingError,
@@ -47,6 +49,7 @@ from sentiment_common.models import (
     FeedbackMark,
     FeedbackRecord,
     Label,
+    LabelSource,
     Prediction,
     Readiness,
     Scores,
@@ -130,13 +133,23 @@ class FakeComments:
         return "queued"
 
     def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> Comment:
-        if comment_id not in self.items:
-            raise NotFoundError(f"no comment with id {comment_id!r}")
+        before = self.get(comment_id)
+        if mark.source is LabelSource.PUBLIC and before.feedback and before.feedback.source is LabelSource.REVIEWER:
+            return before
         item = self.items[comment_id]
-        before = from_item(item)
         item |= _feedback_attributes(mark)
         item.pop("review", None)
         item.pop("review_key", None)
+        return before
+
+    def suggest(self, comment_id: str, mark: FeedbackMark) -> Comment:
+        before = self.get(comment_id)
+        if before.feedback and before.feedback.source is LabelSource.REVIEWER:
+            return before
+        item = self.items[comment_id]
+        item |= _suggestion_attributes(mark)
+        if before.prediction and item.get("review") == OPEN:
+            item |= _review_attributes(before.prediction, comment_id, suggested=True)
         return before
 
 
@@ -214,16 +227,26 @@ class FakeMonitoring:
         if queued:
             self._counts("QUEUE", "OPEN")["open"] += len(predictions)
 
-    def labelled(self, prediction: Prediction, given: Label, previous: Label | None, day: date, first: bool) -> None:
-        counts = self._counts("DAY", day.isoformat())
-        counts["feedback"] += 1
-        counts["agreed"] += int(given == prediction.label)
+    def labelled(
+        self,
+        prediction: Prediction,
+        given: Label,
+        previous: Label | None,
+        day: date,
+        first: bool,
+        *,
+        source: LabelSource = LabelSource.PUBLIC,
+    ) -> None:
+        self._counts("DAY", day.isoformat()).update(day_additions(prediction, given, source))
         cells = self._counts("VERSION", prediction.model_version)
         cells[f"cell_{prediction.label}_{given}"] += 1
         if previous is not None:
             cells[f"cell_{prediction.label}_{previous}"] -= 1
         if first:
             self._counts("QUEUE", "OPEN")["open"] -= 1
+
+    def suggested(self, prediction: Prediction, given: Label, day: date) -> None:
+        self._counts("DAY", day.isoformat()).update(day_additions(prediction, given, LabelSource.PUBLIC))
 
     def _counts(self, pk: str, sk: str) -> Counter[str]:
         return self.counters.setdefault((pk, sk), Counter())
@@ -241,6 +264,8 @@ class FakeMonitoring:
                     confidence_bins=[counts[f"bin_{index}"] for index in range(BINS)],
                     feedback=counts["feedback"],
                     agreed=counts["agreed"],
+                    feedback_by_source={source: counts[f"feedback_{source}"] for source in LabelSource},
+                    agreed_by_source={source: counts[f"agreed_{source}"] for source in LabelSource},
                 )
             )
         return days

@@ -11,7 +11,7 @@ from api_function.logic.feedback import record_feedback
 from api_function.logic.monitoring import report
 from api_function.services import Services
 from sentiment_common.errors import InvalidInputError, NotFoundError, ServiceUnavailableError
-from sentiment_common.models import Comment, CommentStatus, FeedbackMark, FeedbackRecord, utc_now
+from sentiment_common.models import Comment, CommentStatus, FeedbackMark, FeedbackRecord, PublicLabels, utc_now
 from sentiment_common.registry import Champion
 from tests.fakes.registry import FakeRegistry
 from tests.fakes.stores import (
@@ -45,6 +45,7 @@ def services(**changes: Any) -> Services:
         "model": FakeModel(),
         "backend": "ecs",
         "workflow": FakeWorkflow(),
+        "public_labels": PublicLabels.TRAIN,
     }
     registry = changes.pop("registry", None) or FakeRegistry.empty()
     stores |= {"models": registry.models, "runs": registry.runs, "pipeline": registry.pipeline}
@@ -130,7 +131,7 @@ def test_a_batch_while_the_model_is_down_is_stored_pending_and_queued() -> None:
 def test_feedback_on_a_comment_is_archived_marks_it_and_is_counted() -> None:
     given = services()
     comment = create_comment("great", given)
-    record = record_feedback(comment.comment_id, None, "negative", given)
+    record = record_feedback(comment.comment_id, None, "negative", given).record
     assert record.predicted_label == "positive"
     assert record.text == "great"
     [body] = given.feedback.objects.values()  # type: ignore[attr-defined]
@@ -166,7 +167,7 @@ def test_feedback_on_a_pending_comment_is_not_counted() -> None:
 
 def test_feedback_on_a_text_alone_is_archived_without_a_comment() -> None:
     given = services()
-    record = record_feedback(None, "a new text", "neutral", given)
+    record = record_feedback(None, "a new text", "neutral", given).record
     assert (record.comment_id, record.text, record.predicted_label) == (None, "a new text", None)
     assert len(given.feedback.objects) == 1  # type: ignore[attr-defined]
 

@@ -13,9 +13,9 @@ import pytest
 
 from pipeline_function.errors import CandidateArtifactError
 from pipeline_function.logic.evaluate import gate, read_metadata
-from pipeline_function.logic.prepare import latest_labels
 from pipeline_function.logic.record import MAX_ERROR_CHARS, describe_error
 from pipeline_function.logic.trigger import object_keys
+from pipeline_function.logic.trust import latest_labels
 from sentiment_common.models import FeedbackRecord, Label
 
 TOLERANCE, FLOOR = 0.01, 0.70

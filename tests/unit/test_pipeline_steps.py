@@ -18,11 +18,11 @@ from pipeline_function.logic.trigger import on_feedback
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput, EvaluateInput, Outcome, PrepareInput, RecordInput
 from sentiment_common.errors import ConflictError
-from sentiment_common.models import FeedbackRecord, Label, new_id, utc_now
+from sentiment_common.models import FeedbackRecord, Label, PublicLabels, new_id, utc_now
 from sentiment_common.observability import metrics
 from sentiment_common.registry import Decision, ModelStatus, RunRequest, RunStatus, Trigger
 from sentiment_common.runs import RunGuard, resume, start_run
-from tests.fakes.pipeline import FakeDataStore
+from tests.fakes.pipeline import FakeDataStore, FakeWithdrawnReviewers
 from tests.fakes.registry import FakeRegistry
 from tests.fakes.stores import FakeMonitoring, FakeWorkflow, prediction
 from tests.integration.pipeline.conftest import model_archive
@@ -30,6 +30,9 @@ from tests.integration.pipeline.conftest import model_archive
 THRESHOLD = 3
 UNGUARDED = RunGuard(min_interval=timedelta(0), max_per_day=1_000)
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+# Public labels train here: these tests are about counting and preparing, the trust rule has its own.
+TRAIN = PublicLabels.TRAIN
+NOBODY = FakeWithdrawnReviewers()
 GOOD = {"reviews_accuracy": 0.9, "tweets_macro_f1": 0.8}
 
 
@@ -77,7 +80,16 @@ def queued(comments: int) -> FakeMonitoring:
 
 def _notify(registry: FakeRegistry, store: FakeDataStore, workflow: FakeWorkflow, *keys: str) -> Any:
     event = _event(store, *keys)
-    return on_feedback(event, registry.pipeline, registry.runs, store, workflow, threshold=THRESHOLD, guard=UNGUARDED)
+    return on_feedback(
+        event,
+        registry.pipeline,
+        registry.runs,
+        store,
+        workflow,
+        threshold=THRESHOLD,
+        guard=UNGUARDED,
+        public_labels=TRAIN,
+    )
 
 
 # ---- the trigger and the run slot ----
@@ -116,12 +128,28 @@ def test_a_due_run_too_soon_after_the_last_is_held_back(registry: FakeRegistry, 
     workflow = FakeWorkflow()
     guard = RunGuard(min_interval=timedelta(hours=1), max_per_day=12)
     keys = [_feedback(store) for _ in range(THRESHOLD)]
-    on_feedback(_event(store, *keys), registry.pipeline, registry.runs, store, workflow, threshold=1, guard=guard)
+    on_feedback(
+        _event(store, *keys),
+        registry.pipeline,
+        registry.runs,
+        store,
+        workflow,
+        threshold=1,
+        guard=guard,
+        public_labels=TRAIN,
+    )
     workflow.finish("run-000001", "SUCCEEDED")
     registry.runs.finish_run("run-000001", RunStatus.SUCCEEDED, decision=Decision.REJECTED)
 
     report = on_feedback(
-        _event(store, _feedback(store)), registry.pipeline, registry.runs, store, workflow, threshold=1, guard=guard
+        _event(store, _feedback(store)),
+        registry.pipeline,
+        registry.runs,
+        store,
+        workflow,
+        threshold=1,
+        guard=guard,
+        public_labels=TRAIN,
     )
 
     assert report.started_run is None
@@ -143,7 +171,15 @@ def test_prepare_records_a_run_started_elsewhere_and_its_dataset(registry: FakeR
     _feedback(store, "negative", comment_id="c1")
     _feedback(store, "positive", comment_id="c1")
 
-    dataset = prepare(PrepareInput(run_id="console-1"), registry.runs, registry.models, store, now=NOW)
+    dataset = prepare(
+        PrepareInput(run_id="console-1"),
+        registry.runs,
+        registry.models,
+        store,
+        now=NOW,
+        public_labels=TRAIN,
+        withdrawals=NOBODY,
+    )
 
     assert dataset.feedback_rows == 1
     assert dataset.champion_version is None
@@ -155,7 +191,15 @@ def test_prepare_records_a_run_started_elsewhere_and_its_dataset(registry: FakeR
 
 def test_prepare_without_training_data_says_what_to_upload(registry: FakeRegistry, store: FakeDataStore) -> None:
     with pytest.raises(NoBaseDataError, match="make upload-data"):
-        prepare(PrepareInput(run_id="run-000001"), registry.runs, registry.models, store, now=NOW)
+        prepare(
+            PrepareInput(run_id="run-000001"),
+            registry.runs,
+            registry.models,
+            store,
+            now=NOW,
+            public_labels=TRAIN,
+            withdrawals=NOBODY,
+        )
 
 
 def _candidate(registry: FakeRegistry, store: FakeDataStore, metrics: dict[str, float]) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from api_function.logic.feedback import RecordedFeedback
 from api_function.logic.monitoring import Report
 from sentiment_common.models import (
     MAX_COMMENT_CHARS,
@@ -15,13 +16,14 @@ from sentiment_common.models import (
     CommentStatus,
     CommentText,
     ExplainedPrediction,
-    FeedbackRecord,
     Label,
+    LabelSource,
+    LabelUse,
     PendingReason,
     Readiness,
     Scores,
 )
-from sentiment_common.monitoring import DayFigures, Drift, VersionQuality
+from sentiment_common.monitoring import DayFigures, Drift, SourceAgreement, VersionQuality
 from sentiment_common.registry import (
     Decision,
     EncoderRef,
@@ -92,6 +94,13 @@ class CommentOut(BaseModel):
         ),
     ] = None
     feedback: Annotated[FeedbackOut | None, Field(description="The latest correction, if any")] = None
+    suggested_label: Annotated[
+        Label | None,
+        Field(
+            description="The latest label the public suggested (PublicLabels=suggest), for a reviewer to confirm "
+            "or correct; it never trains. Null with none"
+        ),
+    ] = None
     pending_reason: Annotated[
         PendingReason | None,
         Field(
@@ -119,6 +128,7 @@ class CommentOut(BaseModel):
             if feedback
             else None,
             pending_reason=comment.pending_reason,
+            suggested_label=comment.suggestion.label if comment.suggestion else None,
         )
 
 
@@ -209,10 +219,18 @@ class FeedbackResponse(BaseModel):
     predicted_label: Label | None
     model_version: str | None
     created_at: datetime
+    use: Annotated[
+        LabelUse,
+        Field(
+            description="What the label does: `training` counts toward the next retraining run and trains it; "
+            "`suggestion` puts the comment at the front of the review queue for a reviewer and never trains; "
+            "`ignored` is archived only (the PublicLabels setting, or a comment a reviewer already labelled)"
+        ),
+    ]
 
     @classmethod
-    def of(cls, record: FeedbackRecord) -> FeedbackResponse:
-        return cls(**record.model_dump(exclude={"text"}))
+    def of(cls, recorded: RecordedFeedback) -> FeedbackResponse:
+        return cls(**recorded.record.model_dump(exclude={"text", "source", "reviewer"}), use=recorded.use)
 
 
 class ServingModel(BaseModel):
@@ -342,6 +360,13 @@ class MonitoringOut(BaseModel):
     daily: Annotated[list[DayFigures], Field(description="One entry per UTC day, oldest first, today last")]
     drift: Annotated[Drift | None, Field(description="The champion's drift; null with no champion")]
     review_queue: Annotated[int, Field(description="Comments waiting in the review queue")]
+    agreement_by_source: Annotated[
+        dict[LabelSource, SourceAgreement],
+        Field(
+            description="Over the days asked for: labels from the public (suggestions included) and from "
+            "reviewers, and the share of each confirming the model"
+        ),
+    ]
 
     @classmethod
     def of(cls, report: Report) -> MonitoringOut:
@@ -351,4 +376,5 @@ class MonitoringOut(BaseModel):
             daily=report.daily,
             drift=report.drift,
             review_queue=report.review_queue,
+            agreement_by_source=report.agreement_by_source,
         )

@@ -13,6 +13,7 @@ from sentiment_common.dal.pipeline_state import PipelineStateStore
 from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.inference import ModelClient, model_client
+from sentiment_common.models import PublicLabels
 from sentiment_common.ports import (
     CommentStore,
     FeedbackArchive,
@@ -38,6 +39,7 @@ class Services:
     runs: RunLedgerPort
     pipeline: PipelineStatePort
     workflow: RetrainWorkflow
+    public_labels: PublicLabels  # what a public label does
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Services:
@@ -52,4 +54,5 @@ class Services:
             runs=RunLedger(settings.registry_table),
             pipeline=PipelineStateStore(settings.registry_table),
             workflow=Workflow(settings.state_machine_arn),
+            public_labels=settings.public_labels,
         )

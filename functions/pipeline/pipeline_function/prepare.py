@@ -7,11 +7,20 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline_function.logic.prepare import prepare
+from pipeline_function.settings import PrepareSettings
 from pipeline_function.steps import PrepareInput
-from pipeline_function.wiring import run_step, stores
+from pipeline_function.wiring import run_step, settings, stores, withdrawals
 
 
 @run_step()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     built = stores()
-    return prepare(PrepareInput.model_validate(event), built.runs, built.models, built.data).model_dump(mode="json")
+    dataset = prepare(
+        PrepareInput.model_validate(event),
+        built.runs,
+        built.models,
+        built.data,
+        public_labels=settings(PrepareSettings).public_labels,
+        withdrawals=withdrawals(),
+    )
+    return dataset.model_dump(mode="json")

@@ -8,10 +8,10 @@ from typing import Annotated
 from pydantic import Field
 
 from sentiment_common.runs import RunGuard
-from sentiment_common.settings import InferenceSettings, RegistrySettings, WorkflowSettings
+from sentiment_common.settings import InferenceSettings, RegistrySettings, TrustSettings, WorkflowSettings
 
 
-class TriggerSettings(RegistrySettings, WorkflowSettings):
+class TriggerSettings(RegistrySettings, WorkflowSettings, TrustSettings):
     retrain_threshold: Annotated[int, Field(ge=1, description="New feedback items that start a run")] = 10
     retrain_min_interval_minutes: Annotated[
         int, Field(ge=0, description="Minutes between the starts of two runs from feedback")
@@ -21,6 +21,10 @@ class TriggerSettings(RegistrySettings, WorkflowSettings):
     @property
     def guard(self) -> RunGuard:
         return RunGuard(timedelta(minutes=self.retrain_min_interval_minutes), self.retrain_max_per_day)
+
+
+class PrepareSettings(RegistrySettings, TrustSettings):
+    """PrepareDataset: the labels it keeps follow the same policy the trigger counted by."""
 
 
 class EvaluateSettings(RegistrySettings):

@@ -25,5 +25,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         workflow(),
         threshold=trigger.retrain_threshold,
         guard=trigger.guard,
+        public_labels=trigger.public_labels,
     )
     return report.__dict__

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline_function.adapters.sagemaker import SageMakerEndpoint
 from pipeline_function.adapters.store import DataStore
+from pipeline_function.adapters.withdrawals import NoReviewersTable
 from pipeline_function.origin import log_run_origin
 from pipeline_function.settings import DeploySettings, TriggerSettings
 from sentiment_common.dal.model_registry import ModelRegistry
@@ -23,6 +24,7 @@ from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.inference import ModelClient, model_client
 from sentiment_common.observability import logger, metrics, tracer
+from sentiment_common.ports import WithdrawnReviewers
 from sentiment_common.settings import EnvironmentSettings, InferenceBackend, MonitorSettings, RegistrySettings
 
 Settings = TypeVar("Settings", bound=EnvironmentSettings)
@@ -98,6 +100,12 @@ def workflow() -> Workflow:
 
 
 @cache
+def withdrawals() -> WithdrawnReviewers:
+    """Whose labels a run no longer trains on."""
+    return NoReviewersTable()
+
+
+@cache
 def monitoring_stores() -> tuple[ModelRegistry, MonitoringStore]:
     """The monitor's: the champion's registry and the counters."""
     tables = settings(MonitorSettings)
@@ -105,5 +113,5 @@ def monitoring_stores() -> tuple[ModelRegistry, MonitoringStore]:
 
 
 def reset() -> None:
-    for built in (_settings, stores, endpoint, served_model, workflow, monitoring_stores):
+    for built in (_settings, stores, endpoint, served_model, workflow, withdrawals, monitoring_stores):
         built.cache_clear()

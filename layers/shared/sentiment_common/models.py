@@ -130,14 +130,48 @@ class ExplainedPrediction(Prediction):
     explanation: Explanation
 
 
+class LabelSource(StrEnum):
+    """Who gave a label: anyone on the internet, or a named reviewer holding a key an admin issued."""
+
+    PUBLIC = "public"
+    REVIEWER = "reviewer"
+
+
+class PublicLabels(StrEnum):
+    """What a public label does: the template's ``PublicLabels``. Anyone can send one, so by default it
+    only suggests: ten anonymous labels were once enough to flip a phrase's answer through a promoted run."""
+
+    TRAIN = "train"  # it trains, as a reviewer's label does
+    SUGGEST = "suggest"  # it puts the comment at the front of the review queue; a reviewer decides
+    IGNORE = "ignore"  # it is archived, nothing more
+
+
+class LabelUse(StrEnum):
+    """What became of one label, as ``POST /feedback`` answers."""
+
+    TRAINING = "training"  # it counts toward the next run and trains it
+    SUGGESTION = "suggestion"  # a reviewer sees it in the review queue; it never trains
+    IGNORED = "ignored"  # archived only
+
+
+def label_use(source: LabelSource, policy: PublicLabels) -> LabelUse:
+    """A reviewer's label always trains; a public one as the policy says."""
+    if source is LabelSource.REVIEWER or policy is PublicLabels.TRAIN:
+        return LabelUse.TRAINING
+    return LabelUse.SUGGESTION if policy is PublicLabels.SUGGEST else LabelUse.IGNORED
+
+
 class FeedbackMark(BaseModel):
-    """The latest correction a person gave for a comment."""
+    """The latest correction a person gave for a comment (or, as a comment's ``suggestion``, the latest
+    public label that only suggests)."""
 
     model_config = ConfigDict(frozen=True)
 
     feedback_id: str
     label: Label
     created_at: datetime
+    source: LabelSource = LabelSource.PUBLIC
+    reviewer: str | None = None  # the reviewer's name when source is reviewer
 
 
 class Comment(BaseModel):
@@ -150,13 +184,7 @@ class Comment(BaseModel):
     prediction: Prediction | None = None
     feedback: FeedbackMark | None = None
     pending_reason: PendingReason | None = None  # why it was stored pending; None once classified
-
-
-class LabelSource(StrEnum):
-    """Who gave a label: anyone on the internet, or a named reviewer holding a key an admin issued."""
-
-    PUBLIC = "public"
-    REVIEWER = "reviewer"
+    suggestion: FeedbackMark | None = None  # the latest public label that only suggests (PublicLabels=suggest)
 
 
 class FeedbackRecord(BaseModel):

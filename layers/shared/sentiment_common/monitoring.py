@@ -2,7 +2,9 @@
 
 - **Agreement**: of the feedback people gave on a model's predictions, the share that confirms the
   label. Per model version it is read from a confusion matrix of (predicted, given) counts where each
-  comment counts once, with its latest label; per day it counts the feedback given that day.
+  comment counts once, with its latest label that trains; per day it counts the feedback given that day,
+  suggestions included, in all and per source (the public, reviewers): anyone can send a public label,
+  so the two are read apart.
 - **Drift**: the labels and confidences of recent comments against the champion's *baseline*, the
   same figures on the golden split at training time (data from the training distribution the model
   never fitted). Each is a population stability index, PSI = Σ (a − e) · ln(a / e) over the bins, with
@@ -19,7 +21,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sentiment_common.models import LABELS, Label
+from sentiment_common.models import LABELS, Label, LabelSource
 
 # Upper edges of the confidence bins; the last bin ends at 1. A three-class label's confidence is at
 # least 1/3, so the first bin is [1/3, 0.5). Training records its baseline over the same bins
@@ -74,6 +76,8 @@ class DayCounts(BaseModel):
     confidence_bins: list[int] = Field(default_factory=lambda: [0] * BINS)
     feedback: int = 0
     agreed: int = 0
+    feedback_by_source: dict[LabelSource, int] = Field(default_factory=lambda: dict.fromkeys(LabelSource, 0))
+    agreed_by_source: dict[LabelSource, int] = Field(default_factory=lambda: dict.fromkeys(LabelSource, 0))
 
     @property
     def comments(self) -> int:
@@ -106,6 +110,11 @@ class LabelAgreement(BaseModel):
     agreement: Annotated[float | None, Field(description="Share of it confirming the label; null with none")]
 
 
+class SourceAgreement(BaseModel):
+    count: Annotated[int, Field(description="Labels from this source on classified comments")]
+    agreement: Annotated[float | None, Field(description="Share of them confirming the model's label; null with none")]
+
+
 class VersionQuality(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
@@ -126,6 +135,10 @@ class DayFigures(BaseModel):
     mean_confidence: Annotated[float | None, Field(description="Mean confidence of those; null with none")]
     feedback: Annotated[int, Field(description="Feedback given that day on classified comments")]
     agreement: Annotated[float | None, Field(description="Share of that feedback confirming the label")]
+    by_source: Annotated[
+        dict[LabelSource, SourceAgreement],
+        Field(description="The same for the public's labels (suggestions included) and reviewers' labels apart"),
+    ]
 
 
 class Distribution(BaseModel):
@@ -176,7 +189,18 @@ def day_figures(day: DayCounts) -> DayFigures:
         mean_confidence=round(day.confidence_sum / day.comments, 6) if day.comments else None,
         feedback=day.feedback,
         agreement=_share(day.agreed, day.feedback),
+        by_source=source_agreement([day]),
     )
+
+
+def source_agreement(days: Sequence[DayCounts]) -> dict[LabelSource, SourceAgreement]:
+    """Per source, over ``days``: how many labels, and the share confirming the model."""
+    agreements = {}
+    for source in LabelSource:
+        given = sum(day.feedback_by_source.get(source, 0) for day in days)
+        agreed = sum(day.agreed_by_source.get(source, 0) for day in days)
+        agreements[source] = SourceAgreement(count=given, agreement=_share(agreed, given))
+    return agreements
 
 
 def drift(version: str, baseline: Baseline | None, recent: Sequence[DayCounts]) -> Drift:

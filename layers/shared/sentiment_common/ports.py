@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Literal, Protocol, Unpack
 
-from sentiment_common.models import Comment, FeedbackMark, FeedbackRecord, Label, Prediction
+from sentiment_common.models import Comment, FeedbackMark, FeedbackRecord, Label, LabelSource, Prediction
 from sentiment_common.monitoring import DayCounts, VersionCounts
 from sentiment_common.registry import (
     Champion,
@@ -53,7 +53,12 @@ class CommentStore(Protocol):
         """Store the model's answer, only while the comment is still pending."""
 
     def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> Comment:
-        """Record the latest label on an existing comment; returns the comment as it was before."""
+        """Record the latest label on an existing comment; returns the comment as it was before. A public
+        label leaves a comment a reviewer labelled as it was."""
+
+    def suggest(self, comment_id: str, mark: FeedbackMark) -> Comment:
+        """Record a public label that only suggests; a comment in the review queue moves to its front, a
+        labelled one keeps its label. Returns the comment as it was before."""
 
 
 class FeedbackArchive(Protocol):
@@ -91,8 +96,18 @@ class MonitoringCounters(Protocol):
     def classified(self, predictions: Iterable[Prediction], day: date, queued: bool = True) -> None: ...
 
     def labelled(
-        self, prediction: Prediction, given: Label, previous: Label | None, day: date, first: bool
+        self,
+        prediction: Prediction,
+        given: Label,
+        previous: Label | None,
+        day: date,
+        first: bool,
+        *,
+        source: LabelSource = LabelSource.PUBLIC,
     ) -> None: ...
+
+    def suggested(self, prediction: Prediction, given: Label, day: date) -> None:
+        """A public label that only suggests: counted in the public's agreement, not in the version's."""
 
     def days(self, first: date, last: date) -> list[DayCounts]:
         """Every day from ``first`` to ``last``, days with nothing included."""
@@ -100,6 +115,14 @@ class MonitoringCounters(Protocol):
     def versions(self) -> list[VersionCounts]: ...
 
     def queue_size(self) -> int: ...
+
+
+class WithdrawnReviewers(Protocol):
+    """Reviewers whose labels an admin withdrew: the next run trains on none of them."""
+
+    def withdrawn(self) -> set[str]:
+        """Their names."""
+        ...
 
 
 # ---- the model registry, the run ledger and the pipeline's state ----

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sentiment_common.models import PublicLabels
+
 
 class EnvironmentSettings(BaseModel):
     """Settings whose fields come from the environment variables of the same names in upper case.
@@ -112,12 +114,21 @@ class WorkflowSettings(EnvironmentSettings):
     state_machine_arn: Annotated[str, Field(min_length=1, description="The retraining state machine")]
 
 
+class TrustSettings(EnvironmentSettings):
+    """Whose labels teach the model: the API, the feedback trigger and PrepareDataset apply the same policy."""
+
+    public_labels: Annotated[
+        PublicLabels,
+        Field(description="The template's PublicLabels: whether public labels train, only suggest, or are ignored"),
+    ]
+
+
 class AdminSettings(EnvironmentSettings):
     admin_api_key_secret: Annotated[str, Field(min_length=1, description="Secrets Manager id of the admin key")]
     admin_key_cache_seconds: Annotated[int, Field(ge=0, description="How long a read of the admin key is reused")] = 60
 
 
-class ApiSettings(StorageSettings, InferenceSettings, RegistrySettings, WorkflowSettings):
+class ApiSettings(StorageSettings, InferenceSettings, RegistrySettings, WorkflowSettings, TrustSettings):
     idempotency_table: Annotated[str, Field(min_length=1, description="DynamoDB table for Idempotency-Key records")]
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, description="How long a key's first answer is kept")] = 86400
     allowed_origin: Annotated[str, Field(min_length=1, description="The one origin CORS lets in")] = "*"

@@ -26,7 +26,7 @@ from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.dal.pipeline_state import PipelineStateStore
 from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.dal.workflow import Workflow
-from sentiment_common.models import FeedbackRecord, Label, new_id
+from sentiment_common.models import FeedbackRecord, Label, PublicLabels, new_id
 from sentiment_common.runs import RunGuard
 from sentiment_local.resources import create_buckets, create_tables
 from sentiment_local.template import Template
@@ -122,8 +122,15 @@ class Pipeline:
             records.append(record)
         return {"Records": records}
 
-    def notify(self, *keys: str, guard: RunGuard = UNGUARDED, bucket: str | None = None) -> TriggerReport:
-        """The trigger function's work for one notification naming ``keys`` (in ``bucket``, this one's unless given)."""
+    def notify(
+        self,
+        *keys: str,
+        guard: RunGuard = UNGUARDED,
+        bucket: str | None = None,
+        public_labels: PublicLabels = PublicLabels.TRAIN,
+    ) -> TriggerReport:
+        """The trigger function's work for one notification naming ``keys`` (in ``bucket``, this one's unless
+        given). Public labels train unless the test says otherwise: most tests here count labels."""
         return on_feedback(
             self.event(*keys, bucket=bucket),
             self.state_store,
@@ -132,6 +139,7 @@ class Pipeline:
             self.workflow,
             threshold=THRESHOLD,
             guard=guard,
+            public_labels=public_labels,
         )
 
     # ---- Step Functions ----

@@ -18,7 +18,7 @@ from pipeline_function.logic.record import record
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput, Deployment, EvaluateInput, Outcome, PrepareInput, RecordInput
 from sentiment_common.inference import HttpModel
-from sentiment_common.models import FeedbackRecord
+from sentiment_common.models import FeedbackRecord, PublicLabels
 from sentiment_common.registry import (
     Decision,
     ModelRecord,
@@ -28,6 +28,7 @@ from sentiment_common.registry import (
     TrainingRun,
     Trigger,
 )
+from tests.fakes.pipeline import FakeWithdrawnReviewers
 from tests.integration.json_service import JsonService
 from tests.integration.pipeline.conftest import Pipeline, model_archive, sha256
 
@@ -58,7 +59,15 @@ def _prepare(pipeline: Pipeline, run_id: str = "run-000001") -> Any:
         execution_arn=pipeline.workflow.execution_arn(run_id),
         request=RunRequest(trigger=Trigger.MANUAL, feedback_count=0),
     )
-    return prepare(request, pipeline.runs, pipeline.models, pipeline.store, now=NOW)
+    return prepare(
+        request,
+        pipeline.runs,
+        pipeline.models,
+        pipeline.store,
+        now=NOW,
+        public_labels=PublicLabels.TRAIN,
+        withdrawals=FakeWithdrawnReviewers(),
+    )
 
 
 # ---- PrepareDataset ----

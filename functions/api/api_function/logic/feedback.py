@@ -1,16 +1,53 @@
-"""Record a person's correction: one S3 object under ``feedback/`` (which retraining reads) and a
-mark on the comment. If marking fails the object is removed again, so the two never disagree."""
+"""Record a person's label: one S3 object under ``feedback/`` (the record, kept whatever the label is
+used for), then what the label does to the comment, as its source and the ``PublicLabels`` policy say:
+
+- a label that trains (a reviewer's; a public one under ``train``) marks the comment and takes it out of
+  the review queue, unless it is public and a reviewer already labelled the comment: a reviewer's label
+  stands, and the public one is then only archived;
+- a public suggestion (``suggest``) moves the comment to the front of the review queue, the suggestion
+  shown, for a reviewer to confirm or correct; it never trains;
+- an ignored public label (``ignore``, or a suggestion with no comment to queue) is only archived.
+
+If changing the comment fails the object is removed again, so the two never disagree.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit
+from dataclasses import dataclass
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from api_function.services import Services
-from sentiment_common.models import FeedbackMark, FeedbackRecord, Label, new_id, utc_now
+from sentiment_common.models import (
+    Comment,
+    FeedbackMark,
+    FeedbackRecord,
+    Label,
+    LabelSource,
+    LabelUse,
+    Prediction,
+    label_use,
+    new_id,
+    utc_now,
+)
 from sentiment_common.observability import count, logger, metrics
 
 
-def record_feedback(comment_id: str | None, text: str | None, label: Label, services: Services) -> FeedbackRecord:
+@dataclass(frozen=True)
+class RecordedFeedback:
+    record: FeedbackRecord
+    use: LabelUse  # what became of the label
+
+
+def record_feedback(
+    comment_id: str | None,
+    text: str | None,
+    label: Label,
+    services: Services,
+    *,
+    source: LabelSource = LabelSource.PUBLIC,
+    reviewer: str | None = None,
+) -> RecordedFeedback:
     comment = services.comments.get(comment_id) if comment_id else None
     prediction = comment.prediction if comment else None
     record = FeedbackRecord(
@@ -21,26 +58,73 @@ def record_feedback(comment_id: str | None, text: str | None, label: Label, serv
         predicted_label=prediction.label if prediction else None,
         model_version=prediction.model_version if prediction else None,
         created_at=utc_now(),
+        source=source,
+        reviewer=reviewer,
     )
+    use = label_use(source, services.public_labels)
+    if use is LabelUse.SUGGESTION and comment is None:
+        use = LabelUse.IGNORED  # a text alone has no comment to put in the review queue
     key = services.feedback.put(record)
-    if comment_id:
+    if comment is not None:
         try:
-            before = services.comments.mark_feedback(
-                comment_id, FeedbackMark(feedback_id=record.feedback_id, label=label, created_at=record.created_at)
-            )
+            use = _apply(comment.comment_id, record, use, services)
         except Exception:
             logger.warning("could not mark the comment; removing the feedback object", extra={"key": key})
             services.feedback.delete(key)
             raise
+    count("FeedbackReceived", label=label)
+    logger.info(
+        "feedback recorded",
+        extra={"key": key, "agrees": record.predicted_label == label, "source": source, "use": use},
+    )
+    return RecordedFeedback(record=record, use=use)
+
+
+def _apply(comment_id: str, record: FeedbackRecord, use: LabelUse, services: Services) -> LabelUse:
+    """Change the comment as the label's use says; the use it turned out to have."""
+    mark = FeedbackMark(
+        feedback_id=record.feedback_id,
+        label=record.label,
+        created_at=record.created_at,
+        source=record.source,
+        reviewer=record.reviewer,
+    )
+    day = record.created_at.date()
+    if use is LabelUse.TRAINING:
+        before = services.comments.mark_feedback(comment_id, mark)
+        if _reviewed(before) and record.source is LabelSource.PUBLIC:
+            return LabelUse.IGNORED
         if before.prediction:
-            # Its average over a period is the share of feedback that confirms the label (FeedbackAgreementAlarm).
-            metrics.add_metric(
-                name="FeedbackAgreement", unit=MetricUnit.NoUnit, value=float(before.prediction.label == label)
-            )
+            _agreement(before.prediction, record.label, record.source)
             previous = before.feedback.label if before.feedback else None
             services.monitoring.labelled(
-                before.prediction, label, previous, record.created_at.date(), first=before.feedback is None
+                before.prediction, record.label, previous, day, first=before.feedback is None, source=record.source
             )
-    count("FeedbackReceived", label=label)
-    logger.info("feedback recorded", extra={"key": key, "agrees": record.predicted_label == label})
-    return record
+    elif use is LabelUse.SUGGESTION:
+        before = services.comments.suggest(comment_id, mark)
+        if _reviewed(before):
+            return LabelUse.IGNORED
+        if before.prediction:
+            _agreement(before.prediction, record.label, record.source)
+            services.monitoring.suggested(before.prediction, record.label, day)
+    return use
+
+
+def _reviewed(comment: Comment) -> bool:
+    return comment.feedback is not None and comment.feedback.source is LabelSource.REVIEWER
+
+
+def _agreement(prediction: Prediction, label: Label, source: LabelSource) -> None:
+    """``FeedbackAgreement`` 1 (confirms) or 0 (corrects): its average over a period is the share of
+    labels that confirm the model. Emitted once over every source (FeedbackAgreementAlarm's) and once with
+    the label's ``source`` dimension, so the public's agreement and reviewers' can be read apart."""
+    value = float(prediction.label == label)
+    metrics.add_metric(name="FeedbackAgreement", unit=MetricUnit.NoUnit, value=value)
+    with single_metric(
+        name="FeedbackAgreement",
+        unit=MetricUnit.NoUnit,
+        value=value,
+        namespace=metrics.namespace,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name="source", value=source.value)

@@ -7,14 +7,16 @@ from datetime import timedelta
 
 from api_function.services import Services
 from sentiment_common.dal.monitoring import champion_drift
-from sentiment_common.models import utc_now
+from sentiment_common.models import LabelSource, utc_now
 from sentiment_common.monitoring import (
     DRIFT_WINDOW_DAYS,
     DayFigures,
     Drift,
+    SourceAgreement,
     VersionCounts,
     VersionQuality,
     day_figures,
+    source_agreement,
     version_quality,
 )
 
@@ -26,6 +28,7 @@ class Report:
     daily: list[DayFigures]
     drift: Drift | None
     review_queue: int
+    agreement_by_source: dict[LabelSource, SourceAgreement]
 
 
 def report(days: int, services: Services) -> Report:
@@ -46,4 +49,5 @@ def report(days: int, services: Services) -> Report:
         daily=[day_figures(day) for day in counted[-days:]],
         drift=champion_drift(services.models, counted[-DRIFT_WINDOW_DAYS:]),
         review_queue=services.monitoring.queue_size(),
+        agreement_by_source=source_agreement(counted[-days:]),
     )

@@ -16,7 +16,7 @@ router = Router()
 @router.post(
     "/feedback",
     status_code=HTTPStatus.CREATED,
-    summary="Correct (or confirm) a label; the correction feeds retraining",
+    summary="Correct (or confirm) a label: it trains, suggests or is only archived, as PublicLabels says",
     responses={
         **answers(201, "Recorded", FeedbackResponse),
         404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}},

@@ -1,5 +1,6 @@
-"""Prepare a run's dataset: the base and golden data, all feedback with the latest label per comment,
-the champion to compare with, and a manifest of it all with counts and SHA-256.
+"""Prepare a run's dataset: the base and golden data, the feedback labels that train (``logic.trust``:
+the policy on public labels, reviewers first, the latest label per comment), the champion to compare
+with, and a manifest of it all with counts (per source, and of what was dropped and why) and SHA-256.
 
 Layout written for the training job (its channels)::
 
@@ -21,11 +22,12 @@ from pydantic import ValidationError
 
 from pipeline_function.adapters.store import DataStore
 from pipeline_function.errors import NoBaseDataError
+from pipeline_function.logic.trust import Dropped, training_labels
 from pipeline_function.steps import PreparedDataset, PrepareInput
 from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
-from sentiment_common.models import LABELS, FeedbackRecord, utc_now
+from sentiment_common.models import LABELS, FeedbackRecord, LabelSource, PublicLabels, utc_now
 from sentiment_common.observability import count, logger
-from sentiment_common.ports import ModelRegistryPort, RunLedgerPort
+from sentiment_common.ports import ModelRegistryPort, RunLedgerPort, WithdrawnReviewers
 from sentiment_common.registry import RunStatus, TrainingRun
 
 DATA_PREFIX = "data/"
@@ -36,21 +38,6 @@ MALFORMED_KEYS_LISTED = 20
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def fold(text: str) -> str:
-    """A text's identity when feedback has no comment id: case and spacing ignored."""
-    return " ".join(text.lower().split())
-
-
-def latest_labels(records: list[FeedbackRecord]) -> tuple[list[FeedbackRecord], int]:
-    """One record per comment (or per text without a comment): the latest label wins.
-    Returns the kept records, oldest first, and how many were superseded."""
-    latest: dict[str, FeedbackRecord] = {}
-    for record in sorted(records, key=lambda r: (r.created_at, r.feedback_id)):
-        latest[f"comment:{record.comment_id}" if record.comment_id else f"text:{fold(record.text)}"] = record
-    kept = sorted(latest.values(), key=lambda r: (r.created_at, r.feedback_id))
-    return kept, len(records) - len(kept)
 
 
 def _csv_manifest(store: DataStore, split: str) -> dict[str, Any]:
@@ -86,6 +73,9 @@ def prepare(
     models: ModelRegistryPort,
     store: DataStore,
     now: datetime | None = None,
+    *,
+    public_labels: PublicLabels,
+    withdrawals: WithdrawnReviewers,
 ) -> PreparedDataset:
     now = now or utc_now()
     run_id = request.run_id
@@ -102,8 +92,10 @@ def prepare(
     base, golden = _csv_manifest(store, "base"), _csv_manifest(store, "golden")
 
     records, malformed, objects = read_feedback(store)
-    kept, superseded = latest_labels(records)
+    kept, dropped = training_labels(records, public_labels, withdrawals.withdrawn())
+    superseded = dropped[Dropped.SUPERSEDED]
     labels = Counter(record.label for record in kept)
+    sources = Counter(record.source for record in kept)
     lines = b"".join(record.model_dump_json().encode() + b"\n" for record in kept)
     run_prefix = f"{RUNS_PREFIX}{run_id}/"
     store.write(f"{run_prefix}feedback/feedback.jsonl", lines, "application/x-ndjson")
@@ -124,6 +116,9 @@ def prepare(
             "malformed": len(malformed),
             "malformed_keys": malformed[:MALFORMED_KEYS_LISTED],
             "superseded": superseded,
+            "public_labels": public_labels.value,
+            "sources": {source.value: sources[source] for source in LabelSource},
+            "dropped": {reason.value: dropped[reason] for reason in Dropped},
             "rows": len(kept),
             "labels": {label: labels[label] for label in LABELS},
             "sha256": sha256(lines),
@@ -149,7 +144,12 @@ def prepare(
         manifest_sha256=sha256(manifest_bytes),
         feedback_rows=len(kept),
     )
-    summary = {"feedback_rows": len(kept), "malformed": len(malformed), "superseded": superseded}
+    summary = {
+        "feedback_rows": len(kept),
+        "malformed": len(malformed),
+        "superseded": superseded,
+        "not_trained": sum(dropped.values()) - superseded,
+    }
     runs.update_run(run_id, candidate_version=version)
     runs.add_step(run_id, "prepare", summary | {"manifest": dataset.manifest_uri})
     logger.info("dataset prepared", extra={"run_id": run_id, **summary})

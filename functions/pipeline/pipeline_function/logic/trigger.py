@@ -1,7 +1,9 @@
 """Count new feedback objects and start a run when enough have arrived.
 
 Each object is counted once (a duplicated or replayed notification finds its marker and counts
-nothing); a malformed object is counted apart, reported, and never starts anything. Then
+nothing); a malformed object is counted apart, reported, and never starts anything. Only labels that
+train count: a reviewer's always, a public one only under ``PublicLabels=train``; the others are
+archived, and left uncounted. Then
 :func:`~sentiment_common.runs.start_if_due` applies the threshold and the guard (runs from feedback spaced
 out and capped per day), at most one run at a time.
 """
@@ -16,7 +18,7 @@ from pydantic import ValidationError
 
 from pipeline_function.adapters.store import DataStore
 from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
-from sentiment_common.models import FeedbackRecord
+from sentiment_common.models import FeedbackRecord, LabelUse, PublicLabels, label_use
 from sentiment_common.observability import count, logger
 from sentiment_common.ports import PipelineStatePort, RetrainWorkflow, RunLedgerPort
 from sentiment_common.runs import RunGuard, start_if_due
@@ -28,6 +30,7 @@ class TriggerReport:
     duplicates: int = 0
     malformed: list[str] = field(default_factory=list)
     ignored: int = 0
+    not_training: int = 0  # public labels the policy keeps from training
     started_run: str | None = None
 
 
@@ -48,14 +51,13 @@ def notifications(event: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def is_feedback(store: DataStore, key: str, data: bytes) -> bool:
+def parsed_feedback(key: str, data: bytes) -> FeedbackRecord | None:
     """A well-formed feedback record; anything else is skipped and reported."""
     try:
-        FeedbackRecord.model_validate_json(data)
+        return FeedbackRecord.model_validate_json(data)
     except (ValidationError, UnicodeDecodeError, ValueError) as error:
         logger.warning("malformed feedback object skipped", extra={"key": key, "reason": str(error)[:300]})
-        return False
-    return True
+        return None
 
 
 def on_feedback(
@@ -67,6 +69,7 @@ def on_feedback(
     *,
     threshold: int,
     guard: RunGuard,
+    public_labels: PublicLabels,
 ) -> TriggerReport:
     report = TriggerReport()
     for bucket, key in object_keys(event):
@@ -79,10 +82,14 @@ def on_feedback(
             logger.info("feedback object no longer exists; skipped", extra={"key": key})
             report.ignored += 1
             continue
-        if not is_feedback(store, key, data):
+        record = parsed_feedback(key, data)
+        if record is None:
             if pipeline.count_feedback(key, malformed=True):
                 report.malformed.append(key)
                 count("MalformedFeedbackSkipped")
+            continue
+        if label_use(record.source, public_labels) is not LabelUse.TRAINING:
+            report.not_training += 1
             continue
         if pipeline.count_feedback(key):
             report.counted += 1

@@ -6,7 +6,11 @@ Item layout (the template declares the keys and indexes; tests build the table f
 - ``BySentiment`` index: ``sentiment`` (a label, or ``pending``) + ``created_key``, for the filtered list;
 - ``ByReview`` index, sparse: ``review`` (always ``open``) + ``review_key`` (the margin between the two
   likeliest classes, six decimals, then the id), for the review queue. Only a classified comment
-  nobody has labelled carries ``review``: feedback removes it, and the comment leaves the index.
+  nobody has labelled carries ``review``: feedback removes it, and the comment leaves the index. A
+  comment carrying a public suggestion (``PublicLabels=suggest``) has ``!`` before its margin, which sorts
+  before every digit: suggested comments come first, the least certain of them first.
+- ``feedback_source`` and ``feedback_reviewer`` say who gave the latest label (absent: the public, as
+  every label was before labels carried their source); ``suggestion_*`` hold the latest suggestion.
 """
 
 from __future__ import annotations
@@ -24,7 +28,15 @@ from botocore.exceptions import ClientError
 from sentiment_common.dal.aws import TableAdapter
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.errors import InvalidInputError, NotFoundError
-from sentiment_common.models import Comment, CommentStatus, FeedbackMark, PendingReason, Prediction, Scores
+from sentiment_common.models import (
+    Comment,
+    CommentStatus,
+    FeedbackMark,
+    LabelSource,
+    PendingReason,
+    Prediction,
+    Scores,
+)
 from sentiment_common.ports import Classified
 
 ENTITY = "comment"
@@ -33,6 +45,8 @@ BY_SENTIMENT = "BySentiment"
 BY_REVIEW = "ByReview"
 PENDING = "pending"
 OPEN = "open"
+SUGGESTED = "!"
+NOT_REVIEWED = "(attribute_not_exists(feedback_source) OR feedback_source <> :reviewer)"
 
 
 def _number(value: float) -> Decimal:
@@ -53,17 +67,20 @@ def to_item(comment: Comment) -> dict[str, Any]:
     if comment.prediction:
         item |= _prediction_attributes(comment.prediction)
         if not comment.feedback:
-            item |= _review_attributes(comment.prediction, comment.comment_id)
+            item |= _review_attributes(comment.prediction, comment.comment_id, suggested=bool(comment.suggestion))
     if comment.feedback:
         item |= _feedback_attributes(comment.feedback)
+    if comment.suggestion:
+        item |= _suggestion_attributes(comment.suggestion)
     if comment.pending_reason and not comment.prediction:
         item["pending_reason"] = comment.pending_reason.value
     return item
 
 
-def _review_attributes(prediction: Prediction, comment_id: str) -> dict[str, Any]:
+def _review_attributes(prediction: Prediction, comment_id: str, suggested: bool = False) -> dict[str, Any]:
     """Margins sort as text: every one is ``0.dddddd`` or ``1.000000``; the id orders equal margins."""
-    return {"review": OPEN, "review_key": f"{prediction.margin:.6f}#{comment_id}"}
+    first = SUGGESTED if suggested else ""
+    return {"review": OPEN, "review_key": f"{first}{prediction.margin:.6f}#{comment_id}"}
 
 
 def _prediction_attributes(prediction: Prediction) -> dict[str, Any]:
@@ -75,10 +92,22 @@ def _prediction_attributes(prediction: Prediction) -> dict[str, Any]:
 
 
 def _feedback_attributes(mark: FeedbackMark) -> dict[str, Any]:
-    return {
+    attributes = {
         "feedback_id": mark.feedback_id,
         "feedback_label": mark.label,
         "feedback_at": mark.created_at.isoformat(),
+        "feedback_source": mark.source.value,
+    }
+    if mark.reviewer:
+        attributes["feedback_reviewer"] = mark.reviewer
+    return attributes
+
+
+def _suggestion_attributes(mark: FeedbackMark) -> dict[str, Any]:
+    return {
+        "suggestion_id": mark.feedback_id,
+        "suggestion_label": mark.label,
+        "suggestion_at": mark.created_at.isoformat(),
     }
 
 
@@ -97,6 +126,15 @@ def from_item(item: dict[str, Any]) -> Comment:
             feedback_id=item["feedback_id"],
             label=item["feedback_label"],
             created_at=datetime.fromisoformat(item["feedback_at"]),
+            source=LabelSource(item.get("feedback_source", LabelSource.PUBLIC)),
+            reviewer=item.get("feedback_reviewer"),
+        )
+    suggestion = None
+    if "suggestion_id" in item:
+        suggestion = FeedbackMark(
+            feedback_id=item["suggestion_id"],
+            label=item["suggestion_label"],
+            created_at=datetime.fromisoformat(item["suggestion_at"]),
         )
     # Classifying a pending comment leaves its reason behind: it only counts while the comment is pending.
     reason = item.get("pending_reason") if prediction is None else None
@@ -108,6 +146,7 @@ def from_item(item: dict[str, Any]) -> Comment:
         prediction=prediction,
         feedback=feedback,
         pending_reason=PendingReason(reason) if reason else None,
+        suggestion=suggestion,
     )
 
 
@@ -240,8 +279,14 @@ class CommentsRepository(TableAdapter):
 
     def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> Comment:
         """Record the latest label and take the comment out of the review queue; returns the comment as it
-        was before, so that a change of label can be counted as a change."""
+        was before, so that a change of label can be counted as a change. A public label never replaces a
+        reviewer's: the comment is then left as it was (and returned as it is)."""
         attributes = _feedback_attributes(mark)
+        condition = "attribute_exists(comment_id)"
+        values: dict[str, Any] = {f":{name}": value for name, value in attributes.items()}
+        if mark.source is LabelSource.PUBLIC:
+            condition += f" AND {NOT_REVIEWED}"
+            values[":reviewer"] = LabelSource.REVIEWER.value
         try:
             with unavailable_when_transient("the comments table"):
                 answer = self._table.update_item(
@@ -249,12 +294,50 @@ class CommentsRepository(TableAdapter):
                     UpdateExpression="SET "
                     + ", ".join(f"{name} = :{name}" for name in attributes)
                     + " REMOVE review, review_key",
-                    ConditionExpression="attribute_exists(comment_id)",
-                    ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()},
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
                     ReturnValues="ALL_OLD",
                 )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise NotFoundError(f"no comment with id {comment_id!r}") from error
+                return self.get(comment_id)  # NotFoundError when there is no such comment
             raise
         return from_item(answer["Attributes"])
+
+    def suggest(self, comment_id: str, mark: FeedbackMark) -> Comment:
+        """Record a public suggestion; a comment in the review queue moves to its front. A labelled comment
+        keeps its label and stays out of the queue; one a reviewer labelled is left as it is. Returns the
+        comment as it was."""
+        before = self.get(comment_id)
+        attributes = _suggestion_attributes(mark)
+        if before.prediction and before.feedback is None:
+            front = _review_attributes(before.prediction, comment_id, suggested=True)
+            # Only while it is still in the queue: a label given meanwhile has taken it out for good.
+            if self._set_if(comment_id, attributes | front, "#review = :open", {"#review": "review"}, {":open": OPEN}):
+                return before
+        self._set_if(
+            comment_id,
+            attributes,
+            f"attribute_exists(#id) AND {NOT_REVIEWED}",
+            {"#id": "comment_id"},
+            {":reviewer": LabelSource.REVIEWER.value},
+        )
+        return before
+
+    def _set_if(
+        self, comment_id: str, attributes: dict[str, Any], condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
+        try:
+            with unavailable_when_transient("the comments table"):
+                self._table.update_item(
+                    Key={"comment_id": comment_id},
+                    UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={f"#{name}": name for name in attributes} | names,
+                    ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()} | values,
+                )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -3,7 +3,8 @@
 Item layout (``pk``, ``sk``):
 - ``DAY``     / ``YYYY-MM-DD``  comments classified that UTC day per label (``label_<label>``), the sum of
   their confidences, per confidence bin (``bin_<i>``), feedback given on classified comments, and how
-  much of it confirmed the label (``feedback``, ``agreed``)
+  much of it confirmed the label (``feedback``, ``agreed``), in all and per source (``feedback_<source>``,
+  ``agreed_<source>``; a public suggestion counts there, not in the version's cells)
 - ``VERSION`` / model version  ``cell_<predicted>_<given>``: comments that version classified and people
   labelled, each counted once with its latest label
 - ``QUEUE``   / ``OPEN``        ``open``: comments in the review queue (classified, nobody's label yet)
@@ -29,7 +30,7 @@ from sentiment_common.dal.aws import TableAdapter
 from sentiment_common.dal.table import query_all
 from sentiment_common.dal.transient import TRANSIENT_CODES, unavailable_when_transient
 from sentiment_common.errors import NotFoundError
-from sentiment_common.models import LABELS, Label, Prediction
+from sentiment_common.models import LABELS, Label, LabelSource, Prediction
 from sentiment_common.monitoring import BINS, DayCounts, Drift, VersionCounts, confidence_bin, drift
 from sentiment_common.observability import count, logger
 from sentiment_common.ports import ModelRegistryPort
@@ -55,11 +56,19 @@ class MonitoringStore(TableAdapter):
         if queued:
             self._add(QUEUE, OPEN, {"open": len(predictions)})
 
-    def labelled(self, prediction: Prediction, given: Label, previous: Label | None, day: date, first: bool) -> None:
+    def labelled(
+        self,
+        prediction: Prediction,
+        given: Label,
+        previous: Label | None,
+        day: date,
+        first: bool,
+        *,
+        source: LabelSource = LabelSource.PUBLIC,
+    ) -> None:
         """Feedback ``given`` on ``day`` for a classified comment whose latest label was ``previous``.
         ``first``: nobody had labelled it, so it leaves the review queue."""
-        agreed = int(given == prediction.label)
-        self._add(DAY, day.isoformat(), {"feedback": 1, "agreed": agreed})
+        self._add(DAY, day.isoformat(), day_additions(prediction, given, source))
         cells: Counter[str] = Counter({f"cell_{prediction.label}_{given}": 1})
         if previous is not None:
             cells[f"cell_{prediction.label}_{previous}"] -= 1
@@ -68,6 +77,11 @@ class MonitoringStore(TableAdapter):
             self._add(VERSION, prediction.model_version, changes)
         if first:
             self._add(QUEUE, OPEN, {"open": -1})
+
+    def suggested(self, prediction: Prediction, given: Label, day: date) -> None:
+        """A public label that only suggests: it counts toward the public's agreement that day, and
+        nowhere else (the comment's label, and so the version's cells, are unchanged)."""
+        self._add(DAY, day.isoformat(), day_additions(prediction, given, LabelSource.PUBLIC))
 
     def _add(self, pk: str, sk: str, additions: Mapping[str, int | Decimal]) -> None:
         names = {f"#a{index}": name for index, name in enumerate(additions)}
@@ -122,7 +136,15 @@ def _day(day: date, item: dict[str, Any]) -> DayCounts:
         confidence_bins=[int(item.get(f"bin_{index}", 0)) for index in range(BINS)],
         feedback=int(item.get("feedback", 0)),
         agreed=int(item.get("agreed", 0)),
+        feedback_by_source={source: int(item.get(f"feedback_{source}", 0)) for source in LabelSource},
+        agreed_by_source={source: int(item.get(f"agreed_{source}", 0)) for source in LabelSource},
     )
+
+
+def day_additions(prediction: Prediction, given: Label, source: LabelSource) -> dict[str, int]:
+    """What one label adds to its day: to the feedback in all and to its source's."""
+    agreed = int(given == prediction.label)
+    return {"feedback": 1, "agreed": agreed, f"feedback_{source}": 1, f"agreed_{source}": agreed}
 
 
 def _version(item: dict[str, Any]) -> VersionCounts:
