@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from sentiment_common.dal.comments import CommentsRepository
 from sentiment_common.errors import InvalidInputError, NotFoundError
-from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Label
+from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Label, LabelSource
 from sentiment_common.ports import CommentStore
 from tests.contract.conftest import create_table, implementation
 from tests.fakes.stores import FakeComments, prediction
@@ -164,3 +164,93 @@ def test_classify_pending_skips_a_classified_or_missing_comment(comments: Commen
     assert comments.get("c001").prediction == prediction("positive")
     with pytest.raises(NotFoundError):
         comments.get("nobody")
+
+
+def reviewed(label: Label = "neutral", feedback_id: str = "r1") -> FeedbackMark:
+    return FeedbackMark(
+        feedback_id=feedback_id,
+        label=label,
+        created_at=START + timedelta(days=1),
+        source=LabelSource.REVIEWER,
+        reviewer="ana",
+    )
+
+
+def test_a_reviewers_label_reads_back_with_its_reviewer(comments: CommentStore) -> None:
+    comments.put_new(classified(1))
+    comments.mark_feedback("c001", reviewed())
+    assert comments.get("c001").feedback == reviewed()
+
+
+def test_a_public_label_leaves_a_comment_a_reviewer_labelled_as_it_was(comments: CommentStore) -> None:
+    comments.put_new(classified(1))
+    comments.mark_feedback("c001", reviewed("neutral"))
+
+    before = comments.mark_feedback("c001", mark("negative", "f2"))
+
+    assert before.feedback == reviewed("neutral")
+    assert comments.get("c001").feedback == reviewed("neutral")
+    assert comments.review_queue(10, None)[0] == []
+
+
+def test_a_reviewer_replaces_a_public_label_and_another_reviewer_replaces_a_reviewer(comments: CommentStore) -> None:
+    comments.put_new(classified(1))
+    comments.mark_feedback("c001", mark("negative", "f1"))
+    comments.mark_feedback("c001", reviewed("neutral", "r1"))
+    later = FeedbackMark(
+        feedback_id="r2",
+        label="positive",
+        created_at=START + timedelta(days=2),
+        source=LabelSource.REVIEWER,
+        reviewer="bo",
+    )
+    comments.mark_feedback("c001", later)
+    assert comments.get("c001").feedback == later
+
+
+def test_a_suggestion_moves_its_comment_to_the_front_of_the_review_queue(comments: CommentStore) -> None:
+    comments.put_all([classified(1, confidence=0.4), classified(2, confidence=0.9), classified(3, confidence=0.6)])
+
+    before = comments.suggest("c002", mark("negative", "s1"))
+
+    assert before.suggestion is None
+    queue, _ = comments.review_queue(10, None)
+    assert ids(queue) == ["c002", "c001", "c003"]
+    assert queue[0].suggestion == mark("negative", "s1")
+    assert queue[0].feedback is None
+
+
+def test_suggested_comments_page_through_the_queue_before_the_rest(comments: CommentStore) -> None:
+    comments.put_all([classified(n, confidence=0.4 + n / 20) for n in range(1, 5)])
+    comments.suggest("c004", mark("negative", "s1"))
+    comments.suggest("c003", mark("neutral", "s2"))
+    first, token = comments.review_queue(2, None)
+    rest, _ = comments.review_queue(2, token)
+    assert ids(first) + ids(rest) == ["c003", "c004", "c001", "c002"]
+
+
+def test_a_suggestion_keeps_a_labelled_comment_out_of_the_queue_and_its_label(comments: CommentStore) -> None:
+    comments.put_all([classified(1), classified(2)])
+    comments.mark_feedback("c001", mark("negative", "f1"))
+    comments.mark_feedback("c002", reviewed("neutral"))
+
+    comments.suggest("c001", mark("positive", "s1"))
+    comments.suggest("c002", mark("positive", "s2"))
+
+    assert comments.get("c001").feedback == mark("negative", "f1")
+    assert comments.get("c001").suggestion == mark("positive", "s1")
+    assert comments.get("c002") == classified(2).model_copy(update={"feedback": reviewed("neutral")})
+    assert comments.review_queue(10, None)[0] == []
+
+
+def test_a_suggested_comment_leaves_the_queue_once_labelled(comments: CommentStore) -> None:
+    comments.put_new(classified(1))
+    comments.suggest("c001", mark("negative", "s1"))
+    comments.mark_feedback("c001", reviewed("negative"))
+    assert comments.review_queue(10, None)[0] == []
+    assert comments.get("c001").feedback == reviewed("negative")
+
+
+def test_a_suggestion_on_an_unknown_comment_is_not_found(comments: CommentStore) -> None:
+    with pytest.raises(NotFoundError):
+        comments.suggest("nobody", mark())

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from sentiment_common.dal.monitoring import MonitoringStore
+from sentiment_common.models import LabelSource
 from sentiment_common.monitoring import BINS, confidence_bin
 from sentiment_common.ports import MonitoringCounters
 from tests.contract.conftest import create_table, implementation
@@ -59,3 +60,20 @@ def test_labels_fill_each_versions_matrix_once_per_comment(counters: MonitoringC
 def test_the_queue_size_never_reads_below_zero(counters: MonitoringCounters) -> None:
     counters.labelled(prediction("positive"), "positive", None, DAY, first=True)
     assert counters.queue_size() == 0
+
+
+def test_labels_count_toward_their_sources_agreement_and_suggestions_leave_the_matrix_alone(
+    counters: MonitoringCounters,
+) -> None:
+    counters.labelled(prediction("positive"), "positive", None, DAY, first=True, source=LabelSource.REVIEWER)
+    counters.labelled(prediction("positive"), "negative", None, DAY, first=True)
+    counters.suggested(prediction("negative"), "positive", DAY)
+    counters.suggested(prediction("negative"), "negative", DAY)
+
+    [day] = counters.days(DAY, DAY)
+
+    assert (day.feedback, day.agreed) == (4, 2)
+    assert day.feedback_by_source == {LabelSource.PUBLIC: 3, LabelSource.REVIEWER: 1}
+    assert day.agreed_by_source == {LabelSource.PUBLIC: 1, LabelSource.REVIEWER: 1}
+    [version] = counters.versions()
+    assert version.count == 2  # the two labels that marked their comments; suggestions did not

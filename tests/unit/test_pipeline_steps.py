@@ -3,6 +3,7 @@ The same steps against moto, through their handlers, are in tests/integration/pi
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from pipeline_function.logic.trigger import on_feedback
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput, EvaluateInput, Outcome, PrepareInput, RecordInput
 from sentiment_common.errors import ConflictError
-from sentiment_common.models import FeedbackRecord, Label, PublicLabels, new_id, utc_now
+from sentiment_common.models import FeedbackRecord, Label, LabelSource, PublicLabels, new_id, utc_now
 from sentiment_common.observability import metrics
 from sentiment_common.registry import Decision, ModelStatus, RunRequest, RunStatus, Trigger
 from sentiment_common.runs import RunGuard, resume, start_run
@@ -52,7 +53,9 @@ def store() -> FakeDataStore:
     return FakeDataStore()
 
 
-def _feedback(store: FakeDataStore, label: Label = "positive", comment_id: str | None = None) -> str:
+def _feedback(
+    store: FakeDataStore, label: Label = "positive", comment_id: str | None = None, reviewer: str | None = None
+) -> str:
     record = FeedbackRecord(
         feedback_id=new_id(),
         comment_id=comment_id,
@@ -61,6 +64,8 @@ def _feedback(store: FakeDataStore, label: Label = "positive", comment_id: str |
         predicted_label="neutral",
         model_version="v1",
         created_at=NOW,
+        source=LabelSource.REVIEWER if reviewer else LabelSource.PUBLIC,
+        reviewer=reviewer,
     )
     key = f"feedback/dt=2026-11-22/{record.feedback_id}.json"
     store.write(key, record.model_dump_json().encode(), "application/json")
@@ -109,6 +114,50 @@ def test_the_threshold_of_distinct_objects_starts_one_run(registry: FakeRegistry
     state = registry.pipeline.state()
     assert (state.pending_feedback, state.active_run, state.active_started) == (0, "run-000001", True)
     assert registry.runs.get_run("run-000001").feedback_count == THRESHOLD
+
+
+@pytest.mark.parametrize("policy", [PublicLabels.SUGGEST, PublicLabels.IGNORE])
+def test_public_labels_that_do_not_train_never_start_a_run(
+    registry: FakeRegistry, store: FakeDataStore, policy: PublicLabels
+) -> None:
+    workflow = FakeWorkflow()
+    public = [_feedback(store, "negative") for _ in range(THRESHOLD * 3)]
+
+    report = on_feedback(
+        _event(store, *public),
+        registry.pipeline,
+        registry.runs,
+        store,
+        workflow,
+        threshold=THRESHOLD,
+        guard=UNGUARDED,
+        public_labels=policy,
+    )
+
+    assert (report.counted, report.not_training, report.started_run) == (0, THRESHOLD * 3, None)
+    assert registry.pipeline.state().pending_feedback == 0
+    assert workflow.requests == {}
+
+
+def test_reviewers_labels_start_a_run_whatever_the_policy_on_public_ones(
+    registry: FakeRegistry, store: FakeDataStore
+) -> None:
+    workflow = FakeWorkflow()
+    keys = [_feedback(store, "negative") for _ in range(2)]
+    keys += [_feedback(store, "positive", reviewer="ana") for _ in range(THRESHOLD)]
+
+    report = on_feedback(
+        _event(store, *keys),
+        registry.pipeline,
+        registry.runs,
+        store,
+        workflow,
+        threshold=THRESHOLD,
+        guard=UNGUARDED,
+        public_labels=PublicLabels.SUGGEST,
+    )
+
+    assert (report.counted, report.not_training, report.started_run) == (THRESHOLD, 2, "run-000001")
 
 
 def test_a_second_run_is_a_conflict_until_the_first_ends(registry: FakeRegistry) -> None:
@@ -187,6 +236,35 @@ def test_prepare_records_a_run_started_elsewhere_and_its_dataset(registry: FakeR
     run = registry.runs.get_run("console-1")
     assert run.candidate_version == dataset.candidate_version
     assert [(step.step, step.detail["superseded"]) for step in run.steps] == [("prepare", 1)]
+
+
+def test_prepare_trains_on_reviewers_over_the_public_and_says_what_it_dropped(
+    registry: FakeRegistry, store: FakeDataStore
+) -> None:
+    _base_data(store)
+    _feedback(store, "positive", comment_id="c1", reviewer="ana")
+    for _ in range(3):
+        _feedback(store, "negative", comment_id="c1")
+    _feedback(store, "neutral", comment_id="c2", reviewer="mallory")
+
+    dataset = prepare(
+        PrepareInput(run_id="run-000001"),
+        registry.runs,
+        registry.models,
+        store,
+        now=NOW,
+        public_labels=PublicLabels.SUGGEST,
+        withdrawals=FakeWithdrawnReviewers("mallory"),
+    )
+
+    assert dataset.feedback_rows == 1
+    [line] = store.objects["training-runs/run-000001/feedback/feedback.jsonl"].decode().splitlines()
+    trained = FeedbackRecord.model_validate_json(line)
+    assert (trained.reviewer, trained.label) == ("ana", "positive")
+    feedback = json.loads(store.objects["training-runs/run-000001/manifest.json"])["feedback"]
+    assert feedback["public_labels"] == "suggest"
+    assert feedback["sources"] == {"public": 0, "reviewer": 1}
+    assert feedback["dropped"] == {"withdrawn": 1, "public_labels_policy": 3, "outranked": 0, "superseded": 0}
 
 
 def test_prepare_without_training_data_says_what_to_upload(registry: FakeRegistry, store: FakeDataStore) -> None:

@@ -33,6 +33,7 @@ from sentiment_common import observability
 from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.dal.pipeline_state import PipelineStateStore
 from sentiment_common.dal.run_ledger import RunLedger
+from sentiment_common.models import PublicLabels
 from sentiment_local.functions import Invocation
 from sentiment_local.gateway import authorize
 from sentiment_local.resources import create_buckets, create_queues, create_tables
@@ -187,6 +188,11 @@ class Stack:
         result = self.api.lambda_handler(event, LambdaContext())
         payload = result.get("body")
         return Response(result["statusCode"], result.get("headers", {}), json.loads(payload) if payload else None)
+
+    def public_labels(self, policy: PublicLabels) -> None:
+        """Answer from here on as a stack deployed with ``PublicLabels=policy`` (until the test ends)."""
+        os.environ["PUBLIC_LABELS"] = policy.value
+        _forget()
 
     def route(self, method: str, path: str) -> Route | None:
         return next((route for route in self.template.http_routes() if route.match(method, path) is not None), None)
@@ -345,6 +351,10 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
 @pytest.fixture
 def api(stack: Stack) -> Iterator[Stack]:
     stack.wipe()
+    default = os.environ["PUBLIC_LABELS"]  # the template's
     yield stack
+    if os.environ["PUBLIC_LABELS"] != default:
+        os.environ["PUBLIC_LABELS"] = default
+        _forget()
     if stack.model._process is None:
         stack.model.start()

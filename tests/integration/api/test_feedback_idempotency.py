@@ -6,10 +6,12 @@ import json
 
 import boto3
 
+from sentiment_common.models import PublicLabels
 from tests.integration.api.conftest import Stack
 
 
 def test_feedback_writes_one_object_and_marks_the_comment(api: Stack, model_version: str) -> None:
+    api.public_labels(PublicLabels.TRAIN)
     comment = api.call("POST", "/comments", {"comment": "Not my cup of tea, but fine"}).body
 
     answer = api.call("POST", "/feedback", {"comment_id": comment["comment_id"], "label": "neutral"})

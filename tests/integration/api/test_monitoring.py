@@ -15,7 +15,7 @@ import pytest
 from api_function import context
 from sentiment_common.dal import monitoring as monitoring_dal
 from sentiment_common.dal.monitoring import MonitoringStore
-from sentiment_common.models import LABELS, Prediction, utc_now
+from sentiment_common.models import LABELS, Prediction, PublicLabels, utc_now
 from sentiment_common.monitoring import CONFIDENCE_EDGES, confidence_bin
 from tests.integration.api.conftest import Stack
 
@@ -41,6 +41,7 @@ def register_champion(api: Stack, model_dir: Path) -> dict[str, Any]:
 
 
 def test_monitoring_matches_a_hand_count_of_comments_and_feedback(api: Stack, model_dir: Path) -> None:
+    api.public_labels(PublicLabels.TRAIN)
     baseline = register_champion(api, model_dir)
     comments = [
         item
@@ -87,6 +88,9 @@ def test_monitoring_matches_a_hand_count_of_comments_and_feedback(api: Stack, mo
     assert today["comments"] == {label: sum(c["sentiment"] == label for c in comments) for label in LABELS}
     assert today["mean_confidence"] == pytest.approx(sum(c["confidence"] for c in comments) / 60, abs=1e-6)
     assert (today["feedback"], today["agreement"]) == (6, round(4 / 6, 6))
+    public = {"count": 6, "agreement": round(4 / 6, 6)}
+    assert today["by_source"] == {"public": public, "reviewer": {"count": 0, "agreement": None}}
+    assert body["agreement_by_source"] == today["by_source"]
     assert body["daily"][0]["comments"] == dict.fromkeys(LABELS, 0)
     assert body["review_queue"] == 60 - 5
     assert api.call("GET", "/comments", query={"needs_review": "true"}).body["remaining"] == 55
@@ -131,6 +135,7 @@ def test_older_days_and_older_versions_are_reported(api: Stack, model_dir: Path)
         "mean_confidence": 0.8,
         "feedback": 1,
         "agreement": 0.0,
+        "by_source": {"public": {"count": 1, "agreement": 0.0}, "reviewer": {"count": 0, "agreement": None}},
     }
     assert body["drift"]["psi"] is None
     assert "2 comments" in body["drift"]["reason"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentiment_common.models import PublicLabels
 from tests.integration.api.conftest import Stack
 
 TEXTS = [
@@ -52,6 +53,7 @@ def test_the_queue_holds_every_unlabelled_comment_most_uncertain_first(api: Stac
 
 
 def test_a_comment_leaves_the_queue_when_labelled(api: Stack) -> None:
+    api.public_labels(PublicLabels.TRAIN)
     created = api.call("POST", "/comments/batch", {"comments": TEXTS[:4]}).body["results"]
     labelled = created[2]["comment_id"]
 
@@ -92,6 +94,7 @@ def test_paging_is_stable_while_new_comments_arrive(api: Stack) -> None:
 
 
 def test_pending_comments_join_the_queue_once_classified_unless_labelled_meanwhile(api: Stack) -> None:
+    api.public_labels(PublicLabels.TRAIN)
     api.model.stop()
     waiting, labelled = api.call("POST", "/comments/batch", {"comments": TEXTS[:2]}).body["results"]
     assert api.call("POST", "/feedback", {"comment_id": labelled["comment_id"], "label": "negative"}).status == 201
