@@ -83,6 +83,7 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
         ("LOCAL_TRAINING_QUOTA", "ml.m5.large=some", "numbers"),
         ("LOCAL_TRAINING_QUOTA", "ml.m5.large=-1", "LOCAL_TRAINING_QUOTA must be 0 or more"),
         ("LOCAL_TRAINING_THROTTLE", "-2", "LOCAL_TRAINING_THROTTLE must be 0 or more"),
+        ("PUBLIC_LABELS", "trust", "PUBLIC_LABELS must be train, suggest or ignore"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(name: str, value: str, says: str) -> None:
@@ -118,6 +119,17 @@ def test_the_local_parameters_check_deployments_every_second_and_take_a_retrain_
     template = Stack(settings).template
     assert template.function_environment("FeedbackTriggerFunction", "http://q")["RETRAIN_THRESHOLD"] == "3"
     assert template.function_environment("DeployModelFunction", "http://q")["DEPLOY_POLL_SECONDS"] == "1"
+
+
+def test_public_labels_default_to_the_templates_suggest_and_can_be_set_for_every_function_that_reads_them() -> None:
+    default = Stack(Settings.from_environment({})).template
+    assert "PublicLabels" not in parameter_overrides(Settings.from_environment({}))
+    assert default.function_environment("ApiFunction", "http://q")["PUBLIC_LABELS"] == "suggest"
+    settings = Settings.from_environment({"PUBLIC_LABELS": "train"})
+    assert parameter_overrides(settings)["PublicLabels"] == "train"
+    template = Stack(settings).template
+    for function in ("ApiFunction", "FeedbackTriggerFunction", "PrepareDatasetFunction"):
+        assert template.function_environment(function, "http://q")["PUBLIC_LABELS"] == "train"
 
 
 def test_the_training_quota_and_throttle_come_from_the_environment_and_the_banner_says_them(tmp_path: Path) -> None:

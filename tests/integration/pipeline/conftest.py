@@ -26,7 +26,7 @@ from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.dal.pipeline_state import PipelineStateStore
 from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.dal.workflow import Workflow
-from sentiment_common.models import FeedbackRecord, Label, PublicLabels, new_id
+from sentiment_common.models import FeedbackRecord, Label, LabelSource, PublicLabels, new_id
 from sentiment_common.runs import RunGuard
 from sentiment_local.resources import create_buckets, create_tables
 from sentiment_local.template import Template
@@ -95,6 +95,7 @@ class Pipeline:
         comment_id: str | None = None,
         created_at: datetime | None = None,
         feedback_id: str | None = None,
+        reviewer: str | None = None,
     ) -> tuple[str, FeedbackRecord]:
         record = FeedbackRecord(
             feedback_id=feedback_id or new_id(),
@@ -104,6 +105,8 @@ class Pipeline:
             predicted_label="neutral",
             model_version="v1",
             created_at=created_at or datetime.now(UTC),
+            source=LabelSource.REVIEWER if reviewer else LabelSource.PUBLIC,
+            reviewer=reviewer,
         )
         return FeedbackStore(self.bucket).put(record), record
 

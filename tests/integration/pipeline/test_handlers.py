@@ -45,11 +45,13 @@ def _base_data(pipeline: Pipeline) -> None:
 def test_the_trigger_counts_an_s3_notification_and_answers_what_it_did(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key, _ = pipeline.feedback("negative")
+    # With the template's PublicLabels (suggest) only the reviewer's label counts.
+    reviewed, _ = pipeline.feedback("negative", reviewer="ana")
+    public, _ = pipeline.feedback("negative")
     answer = handler(pipeline.template, monkeypatch, "FeedbackTriggerFunction")(
-        pipeline.event(key), Context("FeedbackTriggerFunction")
+        pipeline.event(reviewed, public), Context("FeedbackTriggerFunction")
     )
-    assert answer["counted"] == 1
+    assert (answer["counted"], answer["not_training"]) == (1, 1)
     assert answer["started_run"] is None
     assert pipeline.state_store.state().pending_feedback == 1
 
@@ -59,7 +61,8 @@ def test_the_steps_hand_each_other_what_the_state_machine_passes_on(
 ) -> None:
     template = pipeline.template
     _base_data(pipeline)
-    pipeline.feedback("positive", comment_id="c1")
+    pipeline.feedback("positive", comment_id="c1", reviewer="ana")
+    pipeline.feedback("negative", comment_id="c2")  # public: under the template's default it does not train
 
     prepared = handler(template, monkeypatch, "PrepareDatasetFunction")(
         {"run_id": "run-000001", "execution_arn": "arn:x", "request": {"trigger": "manual"}},

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from pipeline_function.settings import TriggerSettings
 from sentiment_common import runs
-from sentiment_common.models import utc_now
+from sentiment_common.models import PublicLabels, utc_now
 from sentiment_common.registry import Action, RunRequest, RunStatus, Trigger
 from sentiment_common.runs import RunGuard, start_run
 from tests.integration.pipeline.conftest import THRESHOLD, Pipeline, create_state_machine
@@ -32,6 +32,23 @@ def test_the_functions_are_told_the_bucket_table_and_threshold_the_template_make
         {name: environment[name.upper()] for name in TriggerSettings.model_fields if name.upper() in environment}
     )
     assert settings.guard == RunGuard(min_interval=timedelta(minutes=60), max_per_day=12)
+
+
+def test_with_the_templates_default_public_labels_count_nothing_and_reviewers_labels_do(pipeline: Pipeline) -> None:
+    environment = pipeline.template.function_environment("FeedbackTriggerFunction", "")
+    policy = TriggerSettings.model_validate(
+        {name: environment[name.upper()] for name in TriggerSettings.model_fields if name.upper() in environment}
+    ).public_labels
+    assert policy is PublicLabels.SUGGEST
+
+    for key in _feedback_keys(pipeline, THRESHOLD * 2):
+        report = pipeline.notify(key, public_labels=policy)
+        assert (report.counted, report.not_training) == (0, 1)
+    assert pipeline.state_store.state().pending_feedback == 0
+    assert pipeline.executions() == {}
+
+    reviewed = [pipeline.feedback("negative", text=f"review {n}", reviewer="ana")[0] for n in range(THRESHOLD)]
+    assert pipeline.notify(*reviewed, public_labels=policy).started_run == "run-000001"
 
 
 def test_nine_feedback_objects_start_nothing(pipeline: Pipeline) -> None:
