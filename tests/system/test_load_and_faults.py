@@ -43,7 +43,9 @@ TRIGGER = TEMPLATE.physical_name("FeedbackTriggerFunction")
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "load-and-faults", RETRAIN_THRESHOLD=str(THRESHOLD)) as stack:
+    with running_stack(
+        tmp_path_factory, "load-and-faults", RETRAIN_THRESHOLD=str(THRESHOLD), PUBLIC_LABELS="train"
+    ) as stack:
         yield stack
 
 

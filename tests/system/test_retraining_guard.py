@@ -21,7 +21,9 @@ FLIPPED = {"positive": "negative", "negative": "positive"}
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "retraining-guard", BACKEND="ecs", RETRAIN_THRESHOLD="1000000") as stack:
+    with running_stack(
+        tmp_path_factory, "retraining-guard", BACKEND="ecs", RETRAIN_THRESHOLD="1000000", PUBLIC_LABELS="train"
+    ) as stack:
         yield stack
 
 

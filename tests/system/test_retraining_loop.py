@@ -29,7 +29,9 @@ THRESHOLD = 10
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "retraining-loop", RETRAIN_THRESHOLD=str(THRESHOLD)) as stack:
+    with running_stack(
+        tmp_path_factory, "retraining-loop", RETRAIN_THRESHOLD=str(THRESHOLD), PUBLIC_LABELS="train"
+    ) as stack:
         yield stack
 
 

@@ -42,7 +42,7 @@ expect.set_options(timeout=WAIT_MS)  # a busy machine may take more than Playwri
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "web-page", RETRAIN_THRESHOLD="1000000") as stack:
+    with running_stack(tmp_path_factory, "web-page", RETRAIN_THRESHOLD="1000000", PUBLIC_LABELS="train") as stack:
         yield stack
 
 
