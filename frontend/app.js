@@ -5,7 +5,7 @@ import { api, ApiError, newIdempotencyKey, Unreachable } from "./api.js";
 import { drawDistribution, drawTimeline } from "./chart.js";
 import { el, LABELS, percent, timeElement } from "./dom.js";
 import { renderExplanation } from "./explain.js";
-import { drawAgreement, drawDrift, renderVersionQuality } from "./monitoring.js";
+import { drawAgreement, drawDrift, renderSourceAgreement, renderVersionQuality } from "./monitoring.js";
 import { setUpReview } from "./review.js";
 
 const MAX_CHARS = 5000;
@@ -348,6 +348,7 @@ async function refreshQuality() {
   if (!value) return;
   state.quality = value.body;
   drawAgreement($("agreement"), value.body.daily);
+  renderSourceAgreement($("agreement-sources"), value.body.agreement_by_source);
   drawDrift($("drift"), value.body.drift);
   renderVersionQuality(document.querySelector("#quality-versions tbody"), value.body.versions);
 }

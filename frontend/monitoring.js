@@ -114,6 +114,19 @@ function binNames(edges) {
   return [`<${short(edges[0])}`, ...edges.slice(0, -1).map(short), `≥${short(edges.at(-1))}`];
 }
 
+const SOURCE_NAMES = { public: "The public", reviewer: "Reviewers" };
+
+/** Agreement per source over the period: anyone can send a public label, so the two are read apart. */
+export function renderSourceAgreement(paragraph, bySource) {
+  const parts = Object.entries(SOURCE_NAMES).map(([source, name]) => {
+    const figures = bySource[source];
+    if (!figures || !figures.count) return `${name}: no labels.`;
+    const labels = figures.count === 1 ? "1 label" : `${figures.count} labels`;
+    return `${name}: ${labels}, ${percent(figures.agreement)} confirming the model.`;
+  });
+  paragraph.textContent = parts.join(" ");
+}
+
 export function drawDrift(container, drift) {
   if (!drift) {
     container.replaceChildren(el("p", { class: "muted" }, "Drift appears once a model serves."));

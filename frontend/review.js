@@ -38,8 +38,10 @@ export function setUpReview({ attempt, describe, onLabelled }) {
     $("review-empty").hidden = true;
     item.hidden = false;
     $("review-text").textContent = comment.original_comment;
+    // A public suggestion is shown so a reviewer can confirm or correct it; it never trains by itself.
+    const suggested = comment.suggested_label ? ` Someone suggested ${comment.suggested_label}.` : "";
     $("review-guess").textContent =
-      `The model says ${comment.sentiment}, ${percent(comment.confidence)} sure (uncertainty ${comment.uncertainty.toFixed(2)}).`;
+      `The model says ${comment.sentiment}, ${percent(comment.confidence)} sure (uncertainty ${comment.uncertainty.toFixed(2)}).${suggested}`;
   }
 
   async function fetchMore(fromStart) {

@@ -461,6 +461,11 @@ def test_how_well_it_does_draws_agreement_over_time_and_drift(watched: Watched, 
     point = page.get_by_test_id("agreement-chart").locator(f"circle[data-date='{today['date']}']")
     expect(point).to_have_count(1)
     expect(point.locator("title")).to_contain_text(f"{_percent(today['agreement'])} of {today['feedback']} labels")
+    public = report["agreement_by_source"]["public"]
+    expect(page.get_by_test_id("agreement-sources")).to_have_text(
+        f"The public: {public['count']} labels, {_percent(public['agreement'])} confirming the model. "
+        "Reviewers: no labels."
+    )
     drift = report["drift"]
     assert drift["psi"] is not None
     expect(page.get_by_test_id("drift-summary")).to_contain_text(f"PSI {drift['psi']:.3f}")
