@@ -64,7 +64,10 @@ def test_comments_feedback_and_listing_over_http(api: httpx.Client, local_stack:
 
     feedback = api.post("/feedback", json={"comment_id": comment["comment_id"], "label": "neutral"})
     assert feedback.status_code == 201, feedback.text
-    assert api.get(f"/comments/{comment['comment_id']}").json()["feedback"]["label"] == "neutral"
+    # With the template's PublicLabels (suggest) an anonymous label waits for a reviewer
+    assert feedback.json()["use"] == "suggestion"
+    labelled = api.get(f"/comments/{comment['comment_id']}").json()
+    assert (labelled["suggested_label"], labelled["feedback"]) == ("neutral", None)
     bucket = Template.read(ROOT / "template.yaml").physical_name("DataBucket")
     keys = [
         item["Key"] for item in local_stack.client("s3").list_objects_v2(Bucket=bucket, Prefix="feedback/")["Contents"]
