@@ -354,7 +354,7 @@ def service_role(template: Path = SERVICE_ROLE_TEMPLATE) -> Principal:
     guide, "CloudFormation service role": CloudFormation uses the role for every operation on the stack)."""
     from sentiment_local.template import load  # noqa: PLC0415 - the template reader, short-form tags and all
 
-    statements = []
+    statements: list[Statement] = []
     for resource in load(template)["Resources"].values():
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::IAM::ManagedPolicy" and {"Ref": "ServiceRole"} in properties.get("Roles", []):
