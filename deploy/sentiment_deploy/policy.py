@@ -51,6 +51,7 @@ BACKENDS = (
 # CloudFormation's calls are tagged with the stack's name on every resource that takes tags; a key has no
 # name to scope it by, so its management is allowed on the stack's keys by that tag.
 STACK_TAG = "aws:ResourceTag/aws:cloudformation:stack-name"
+_WITH_A_MODEL = {"ModelImageUri": "image:tag", "NotificationEmail": "someone@example.org"}
 
 AFTER_SAM_DEPLOY: list[dict[str, Any]] = [
     {"Sid": "LogInToTheRegistry", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
@@ -267,16 +268,7 @@ def handler_actions(resource_type: str) -> set[str]:
 
 def template_resource_types() -> set[str]:
     """Every resource type the template becomes, translated by SAM, under every backend with a model."""
-    from sentiment_local.iam import translate  # noqa: PLC0415 - SAM's translator, as the local stack runs it
-    from sentiment_local.template import Template  # noqa: PLC0415
-
-    types: set[str] = set()
-    for backend in BACKENDS:
-        overrides = {**backend, "ModelImageUri": "image:tag", "NotificationEmail": "someone@example.org"}
-        template = Template.read(ROOT / "template.yaml", overrides=overrides)
-        translated = translate(template)
-        types |= {str(resource["Type"]) for resource in translated["Resources"].values()}
-    return types
+    return {str(resource["Type"]) for translated in _translations() for resource in translated["Resources"].values()}
 
 
 def size(document: dict[str, Any]) -> int:
@@ -402,17 +394,12 @@ def scope_of(action: str) -> list[str]:
 
 @functools.cache
 def _translations() -> list[dict[str, Any]]:
+    """SAM's translation of the template under each backend, with a model, as sam deploy makes it."""
     from sentiment_local.iam import translate  # noqa: PLC0415 - SAM's translator, as the local stack runs it
     from sentiment_local.template import Template  # noqa: PLC0415
 
     return [
-        translate(
-            Template.read(
-                ROOT / "template.yaml",
-                overrides={**backend, "ModelImageUri": "image:tag", "NotificationEmail": "someone@example.org"},
-            )
-        )
-        for backend in BACKENDS
+        translate(Template.read(ROOT / "template.yaml", overrides={**backend, **_WITH_A_MODEL})) for backend in BACKENDS
     ]
 
 
@@ -570,8 +557,7 @@ def stack_role_actions() -> list[str]:
 
     actions: set[str] = set()
     for backend, translated in zip(BACKENDS, _translations(), strict=True):
-        overrides = {**backend, "ModelImageUri": "image:tag", "NotificationEmail": "someone@example.org"}
-        template = Template.read(ROOT / "template.yaml", overrides=overrides)
+        template = Template.read(ROOT / "template.yaml", overrides={**backend, **_WITH_A_MODEL})
         for principal in iam.principals(template, translated).values():
             actions.update(principal.granted_actions())
     return sorted(actions)
