@@ -110,18 +110,20 @@ $(CHECKOV_VENV)/.installed:
 # cfn-lint on template.yaml cannot see what SAM adds (a bucket's notifications, a state machine's
 # substitutions): sentiment_local.cloudformation translates the template as sam deploy does, under each
 # stage, backend, endpoint type and the first deploy, and checks each translation (parameters, cycles, cfn-lint).
-# The GitHub deploy role's template (deploy/pipeline/template.yaml) gets the same checks but sam validate's.
+# The GitHub deploy role's template (deploy/pipeline/template.yaml) and the CloudFormation service role's
+# (deploy/service-role/template.yaml) get the same checks but sam validate's.
 # actionlint checks the workflows offline; without ShellCheck and pyflakes, which it would run where they
 # are installed, so that it finds the same on every machine.
 PIPELINE_TEMPLATE := deploy/pipeline/template.yaml
+SERVICE_ROLE_TEMPLATE := deploy/service-role/template.yaml
 ACTIONLINT        := $(VENV)/bin/actionlint -shellcheck= -pyflakes=
 
 validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate, cfn-lint and checkov on the templates, cfn-lint on SAM's translation of each, actionlint on the workflows
-	$(PY) -m sentiment_local.cloudformation template.yaml $(PIPELINE_TEMPLATE)
+	$(PY) -m sentiment_local.cloudformation template.yaml $(PIPELINE_TEMPLATE) $(SERVICE_ROLE_TEMPLATE)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
-	$(VENV)/bin/cfn-lint template.yaml $(PIPELINE_TEMPLATE)
-	$(CHECKOV) --file template.yaml --file $(PIPELINE_TEMPLATE) --framework cloudformation --skip-download --quiet --compact
+	$(VENV)/bin/cfn-lint template.yaml $(PIPELINE_TEMPLATE) $(SERVICE_ROLE_TEMPLATE)
+	$(CHECKOV) --file template.yaml --file $(PIPELINE_TEMPLATE) --file $(SERVICE_ROLE_TEMPLATE) --framework cloudformation --skip-download --quiet --compact
 	$(ACTIONLINT) .github/workflows/*.yml
 
 # sam build ships sources only, and Lambda's code is read-only: without bytecode beside them, every cold
@@ -138,21 +140,27 @@ ENV          ?= default
 DEPLOY_FLAGS ?=
 TRAIN_ON     ?= local
 DEPLOY_PARAMETERS := build/deploy/$(ENV).parameters
+FIRST_PARAMETERS  := build/deploy/$(ENV).first.parameters
+SERVICE_ROLE_ARN  := build/deploy/$(ENV).role-arn
 SAM_DEPLOY = SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file build/sam/template.yaml \
 	--config-file "$(CURDIR)/samconfig.toml" --config-env $(ENV) --no-fail-on-empty-changeset $(DEPLOY_FLAGS)
 
-# 0. preflight: a stack rolled back on creation, or a data bucket kept from a destroyed stack, stops here;
+# 0. preflight: no CloudFormation service role in the account (docs/aws.md, "Who may deploy"), a stack rolled
+#    back on creation, or a data bucket kept from a destroyed stack, stops here;
 # 1. sam deploy: everything but the model (a stack deployed before keeps its model parameters);
+# both sam deploy runs pass the service role (--role-arn): CloudFormation creates the resources with it, and
+# every role of the stack with the boundary it requires (PermissionsBoundary).
 # 2. the image, the data and a registered first model (sentiment_deploy prepare);
 # 3. sam deploy with the image and the registry's champion: the endpoint or service serves it;
 # 4. wait until /health answers with the champion, publish the page, print the URLs.
 # Each step checks before it acts: running it again changes nothing that is already right.
 deploy: install build ## deploy to AWS with a served, registered champion (ENV=default|prod, TRAIN_ON=local|sagemaker)
-	$(PY) -m sentiment_deploy preflight --config-env $(ENV)
-	$(SAM_DEPLOY)
+	$(PY) -m sentiment_deploy preflight --config-env $(ENV) --role-file $(SERVICE_ROLE_ARN) \
+		--parameters-file $(FIRST_PARAMETERS)
+	$(SAM_DEPLOY) --role-arn $$(cat $(SERVICE_ROLE_ARN)) --parameter-overrides $$(cat $(FIRST_PARAMETERS))
 	$(PY) -m sentiment_deploy prepare --config-env $(ENV) --train-on $(TRAIN_ON) --kind $(KIND) \
 		$(if $(MODEL_IMAGE_URI),--image-uri $(MODEL_IMAGE_URI)) --parameters-file $(DEPLOY_PARAMETERS)
-	$(SAM_DEPLOY) --parameter-overrides $$(cat $(DEPLOY_PARAMETERS))
+	$(SAM_DEPLOY) --role-arn $$(cat $(SERVICE_ROLE_ARN)) --parameter-overrides $$(cat $(DEPLOY_PARAMETERS))
 	$(PY) -m sentiment_deploy finish --config-env $(ENV)
 
 reattach: install ## import the tables and buckets make destroy KEEP_DATA=yes kept into a new stack, before make deploy (ENV=…)

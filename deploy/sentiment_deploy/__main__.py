@@ -18,7 +18,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_deploy import deploy, destroy, github_role, local, policy, reattach, smoke, training, web
+from sentiment_deploy import deploy, destroy, github_role, local, policy, reattach, service_role, smoke, training, web
 from sentiment_deploy.stack import ROOT, SAMCONFIG, DeployError, Target, find_stack, samconfig_overrides
 
 
@@ -76,8 +76,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     _common(check)
     check.add_argument("--url", required=True, help="the stack's ApiUrl or WebUrl")
 
-    first = commands.add_parser("preflight", help="before the first sam deploy: what CloudFormation would refuse")
+    first = commands.add_parser(
+        "preflight", help="before the first sam deploy: the service role, and what CloudFormation would refuse"
+    )
     _common(first)
+    first.add_argument(
+        "--role-file", type=Path, help="where to write the service role's ARN, for sam deploy --role-arn"
+    )
+    first.add_argument(
+        "--parameters-file", type=Path, help="where to write the first sam deploy's --parameter-overrides"
+    )
 
     adopt = commands.add_parser("reattach", help="import the tables and buckets make destroy KEEP_DATA=yes kept")
     _common(adopt)
@@ -87,7 +95,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
     commands.add_parser(
         "deployer-policies",
-        help="write deploy/deployer-policies/, what a deploying user needs, and the GitHub deploy role's copy of them",
+        help="write deploy/deployer-policies/ (what a deploying user needs), the GitHub deploy role's copy of them "
+        "and the CloudFormation service role's policies and boundary",
     )
 
     job = commands.add_parser("job", help="what SageMaker knows of a training job")
@@ -143,7 +152,7 @@ def _confirm(stack_name: str, keep_data: bool) -> bool:
 
 
 def _deployer_policies(args: argparse.Namespace) -> int:
-    for path in [*policy.write(), github_role.write()]:
+    for path in [*policy.write(), github_role.write(), service_role.write()]:
         print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
@@ -159,6 +168,11 @@ def _destroy(args: argparse.Namespace, target: Target, session: boto3.Session) -
         return 1
     cloudformation = session.client("cloudformation")
     stack = find_stack(cloudformation, target.stack_name, with_resources=True)
+    if not stack.role_arn:
+        raise DeployError(
+            f"stack {target.stack_name} has no service role: CloudFormation would delete it with your own "
+            "credentials, which may not. Run make deploy once (it gives the stack the service role), then make destroy"
+        )
     types = {
         resource["LogicalResourceId"]: resource["ResourceType"]
         for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=target.stack_name)
@@ -179,7 +193,8 @@ def _prepare(args: argparse.Namespace, target: Target, session: boto3.Session) -
     stack = find_stack(session.client("cloudformation"), target.stack_name)
     options = deploy.Options(train_on=args.train_on, kind=args.kind, archive=args.archive, image_uri=args.image_uri)
     model = deploy.prepare(session, stack, options)
-    overrides = deploy.parameter_overrides(samconfig_overrides(args.config_file, args.config_env), model)
+    bounded = {**model, "PermissionsBoundary": service_role.find(session).boundary_arn}
+    overrides = deploy.parameter_overrides(samconfig_overrides(args.config_file, args.config_env), bounded)
     args.parameters_file.parent.mkdir(parents=True, exist_ok=True)
     args.parameters_file.write_text(overrides + "\n")
     print(f"the model's parameters for sam deploy: {overrides}")
@@ -229,8 +244,22 @@ def _stage(args: argparse.Namespace) -> str:
     return samconfig_overrides(args.config_file, args.config_env).get("Stage", "dev")
 
 
+def _write(path: Path | None, text: str) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+
+
 def _preflight(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    role = service_role.find(session)
     print(reattach.preflight(session, target.stack_name, _stage(args)))
+    print(f"CloudFormation acts with {role.arn}; the stack's roles are bounded by {role.boundary_arn}")
+    _write(args.role_file, role.arn)
+    boundary = {"PermissionsBoundary": role.boundary_arn}
+    _write(
+        args.parameters_file,
+        deploy.parameter_overrides(samconfig_overrides(args.config_file, args.config_env), boundary),
+    )
     return 0
 
 
@@ -248,7 +277,7 @@ def _reattach(args: argparse.Namespace, target: Target, session: boto3.Session) 
         (args.dry_run / "resources-to-import.json").write_text(json.dumps(found.resources_to_import, indent=2))
         print(f"wrote     {args.dry_run}/import-template.json and resources-to-import.json")
         return 0
-    print(reattach.run(session, target.stack_name, overrides, found))
+    print(reattach.run(session, target.stack_name, overrides, found, role_arn=service_role.find(session).arn))
     return 0
 
 

@@ -30,48 +30,23 @@ END = "  # ---- end: the deployer's policies ----"
 PREFIX = "sentiment-deploy-"
 
 DESCRIPTIONS = {
-    "stack": "CloudFormation on stacks named sentiment-*, SAM's transform, and the SAM CLI's artifacts bucket",
-    "resources": "What CloudFormation calls to create, update and delete the stack's resources",
+    "stack": "CloudFormation on stacks named sentiment-*, passing it its service role, and SAM's artifacts bucket",
     "after": "What make deploy, make smoke and make destroy call around sam deploy, on the stack's resources",
 }
 
-# checkov's findings on the policies that let CloudFormation create the stack, each the policy's purpose: it
-# creates the stack's resources with the deploying role's credentials, under names it makes itself, so their
-# ARNs are not known beforehand (docs/aws.md, "The deployer's permissions": a CloudFormation service role
-# holding these policies narrows what the role itself may do).
-_CREATED_BY_CLOUDFORMATION = "CloudFormation acts with these to create the stack's resources, named by it"
-CHECKOV_SKIPS: dict[str, list[dict[str, str]]] = {
-    "stack": [],
-    "resources": [
-        {
-            "id": "CKV_AWS_108",
-            "comment": f"{_CREATED_BY_CLOUDFORMATION}: it reads the stack's own buckets, tables and secrets",
-        },
-        {
-            "id": "CKV_AWS_109",
-            "comment": f"{_CREATED_BY_CLOUDFORMATION}: the functions' roles, the buckets' and keys' policies",
-        },
-        {
-            "id": "CKV_AWS_110",
-            "comment": f"{_CREATED_BY_CLOUDFORMATION}: it creates the functions' roles and passes them to Lambda",
-        },
-        {
-            "id": "CKV_AWS_111",
-            "comment": f"{_CREATED_BY_CLOUDFORMATION}: creating, updating and deleting them is what the policy is for",
-        },
-    ],
-    "after": [],
-}
+# checkov's findings the person's policies are left with: none (CloudFormation's own, which have some, are
+# the service role's: deploy/service-role/template.yaml).
+CHECKOV_SKIPS: dict[str, list[dict[str, str]]] = {"stack": [], "after": []}
 
 
 def kind(file_name: str) -> str:
-    """``stack``, ``resources`` or ``after``: which part of the deployer's permissions a file holds."""
+    """``stack`` or ``after``: which part of the deployer's permissions a file holds."""
     stem = Path(file_name).stem.removeprefix(PREFIX)
     return re.sub(r"-\d+$", "", stem)
 
 
 def logical_id(file_name: str) -> str:
-    """``sentiment-deploy-resources-2.json`` -> ``DeployerResources2Policy``."""
+    """``sentiment-deploy-after.json`` -> ``DeployerAfterPolicy``."""
     stem = Path(file_name).stem.removeprefix(PREFIX)
     return "Deployer" + "".join(part.capitalize() for part in stem.split("-")) + "Policy"
 
@@ -107,28 +82,38 @@ def _list(dumper: yaml.SafeDumper, items: list[Any]) -> yaml.Node:
 _Dumper.add_representer(list, _list)
 
 
-def block(documents: Mapping[str, dict[str, Any]]) -> str:
-    """The lines between the markers: the managed policies as YAML, indented into ``Resources``."""
+def render(resources: Mapping[str, dict[str, Any]]) -> str:
+    """Resources as YAML, indented into a template's ``Resources``."""
     rendered = [
         yaml.dump({name: resource}, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
-        for name, resource in policy_resources(documents).items()
+        for name, resource in resources.items()
     ]
     return "\n".join("".join(f"  {line}" for line in text.splitlines(keepends=True)) for text in rendered)
 
 
+def between_markers(template: str, begin_marker: str, end_marker: str, text: str) -> str:
+    """``template`` with the lines between its two marker lines replaced by ``text``."""
+    lines = template.splitlines(keepends=True)
+    begin = next((i for i, line in enumerate(lines) if line.startswith(begin_marker)), None)
+    end = next((i for i, line in enumerate(lines) if line.startswith(end_marker)), None)
+    if begin is None or end is None or end < begin:
+        raise ValueError(f"the template has lost its marker lines: {begin_marker!r} ... {end_marker!r}")
+    return "".join([*lines[: begin + 1], text, *lines[end:]])
+
+
+def block(documents: Mapping[str, dict[str, Any]]) -> str:
+    """The lines between the markers: the managed policies as YAML, indented into ``Resources``."""
+    return render(policy_resources(documents))
+
+
 def with_policies(template: str, documents: Mapping[str, dict[str, Any]]) -> str:
     """``template`` with the block between its markers replaced by ``documents``' policies."""
-    lines = template.splitlines(keepends=True)
-    begin = next((i for i, line in enumerate(lines) if line.startswith(BEGIN)), None)
-    end = next((i for i, line in enumerate(lines) if line.startswith(END)), None)
-    if begin is None or end is None or end < begin:
-        raise ValueError(f"{TEMPLATE.name} has lost its marker lines: {BEGIN!r} ... {END!r}")
-    return "".join([*lines[: begin + 1], block(documents), *lines[end:]])
+    return between_markers(template, BEGIN, END, block(documents))
 
 
 def committed_documents(folder: Path = POLICY_FOLDER) -> dict[str, dict[str, Any]]:
     """The deployer's policies as committed, in the order ``deployer_policies`` writes them."""
-    order = {"stack": 0, "resources": 1, "after": 2}
+    order = {"stack": 0, "after": 1}
 
     def position(path: Path) -> tuple[int, int]:
         number = re.search(r"-(\d+)$", path.stem)

@@ -218,8 +218,9 @@ def translated_template(overrides: Mapping[str, str]) -> dict[str, Any]:
     return translate(load(ROOT / "template.yaml"), overrides)
 
 
-def run(session: Any, stack_name: str, overrides: Mapping[str, str], found: Plan) -> str:
-    """Create the stack from the import template with an ``IMPORT`` change set, and wait for it."""
+def run(session: Any, stack_name: str, overrides: Mapping[str, str], found: Plan, *, role_arn: str) -> str:
+    """Create the stack from the import template with an ``IMPORT`` change set, and wait for it; CloudFormation
+    reads the kept resources with the service role ``role_arn``, which the stack keeps from then on."""
     cloudformation = session.client("cloudformation")
     parameters = [
         {"ParameterKey": key, "ParameterValue": value}
@@ -233,6 +234,7 @@ def run(session: Any, stack_name: str, overrides: Mapping[str, str], found: Plan
         TemplateBody=json.dumps(found.template),
         Parameters=parameters,
         ResourcesToImport=found.resources_to_import,
+        RoleARN=role_arn,
     )
     cloudformation.get_waiter("change_set_create_complete").wait(
         StackName=stack_name, ChangeSetName="reattach-kept-data"

@@ -64,6 +64,7 @@ class DeployedStack:
     outputs: dict[str, str]
     parameters: dict[str, str]
     resources: dict[str, str] = field(default_factory=dict)  # logical id -> physical id
+    role_arn: str = ""  # the service role CloudFormation acts with on the stack; empty: the caller's credentials
 
     def output(self, key: str) -> str:
         (value,) = self.require(key)
@@ -101,4 +102,5 @@ def find_stack(cloudformation: Any, stack_name: str, *, with_resources: bool = F
             parameter["ParameterKey"]: parameter.get("ParameterValue", "") for parameter in stack.get("Parameters", [])
         },
         resources=resources,
+        role_arn=str(stack.get("RoleARN", "")),
     )

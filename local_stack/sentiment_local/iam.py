@@ -9,19 +9,24 @@ and each AWS call it makes is checked, action and resource, before moto answers 
 - **Who is calling.** A principal signs its requests with an access key derived from its role's ARN
   (:func:`access_key_for`), as a Lambda function, a state machine, a training job or a container gets
   its role's credentials on AWS. The person who deploys signs with :data:`DEPLOYER_ARN`'s key and is
-  checked against ``deploy/deployer-policies/``. Any other key (the local stack itself, tests, the
-  AWS CLI) is an administrator's: not checked.
+  checked against ``deploy/deployer-policies/``; what CloudFormation does on a stack deployed with the
+  service role (deleting its resources) is signed with :data:`SERVICE_ROLE_ARN`'s key and checked against
+  the role's policies in ``deploy/service-role/template.yaml``. Any other key (the local stack itself,
+  tests, the AWS CLI) is an administrator's: not checked.
 - **The check.** :class:`Enforcer` sits in front of moto's server. It reads the request
   (:mod:`sentiment_local.iam_actions` says which actions on which resources it needs) and evaluates the
   principal's policies as IAM does (IAM user guide, "Policy evaluation logic": an explicit deny wins,
   then an allow, else the implicit deny), with wildcards, ``NotAction``/``NotResource`` and the
-  string, ARN and Bool condition operators. A refused call gets AWS's ``AccessDenied`` in the service's
-  own error format, with AWS's message, so the SDK raises what it raises on AWS.
+  string, ARN and Bool condition operators; ``aws:ResourceTag/<key>`` is the resource's tag where
+  :func:`sentiment_local.moto_gaps.resource_tags` knows it (a CloudFront distribution). A refused call
+  gets AWS's ``AccessDenied`` in the service's own error format, with AWS's message, so the SDK raises
+  what it raises on AWS.
 - **S3's 404.** ``GetObject``/``HeadObject`` on a key that does not exist answer 404 only to a principal
   that may ``s3:ListBucket`` the bucket, 403 otherwise (S3 API reference, GetObject, "Permissions").
 
 What is not enforced: resource-based policies (bucket policies, Lambda permissions, KMS key policies),
-service control policies and permission boundaries; service principals (S3 invoking a function,
+service control policies and permissions boundaries (the stack's roles' boundary allows all they are
+granted, by construction: :func:`sentiment_deploy.policy.boundary_policy`); service principals (S3 invoking a function,
 API Gateway invoking a function or its authorizer) are trusted. Every allowed action is recorded per
 principal (:meth:`Enforcer.usage`), for the least-privilege report.
 """
@@ -325,6 +330,8 @@ def principals(template: Template, translated: dict[str, Any] | None = None) -> 
 
 DEPLOYER_POLICIES = ROOT / "deploy" / "deployer-policies"
 DEPLOYER_ARN = f"arn:aws:iam::{ACCOUNT}:user/sentiment-deployer"
+SERVICE_ROLE_TEMPLATE = ROOT / "deploy" / "service-role" / "template.yaml"
+SERVICE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/sentiment-cloudformation"
 
 
 def deployer(folder: Path = DEPLOYER_POLICIES, only: Iterable[str] = ()) -> Principal:
@@ -339,6 +346,21 @@ def deployer(folder: Path = DEPLOYER_POLICIES, only: Iterable[str] = ()) -> Prin
         for raw in _as_statements(json.loads(path.read_text()))
     )
     return Principal("Deployer", DEPLOYER_ARN, statements)
+
+
+def service_role(template: Path = SERVICE_ROLE_TEMPLATE) -> Principal:
+    """The CloudFormation service role, with the managed policies its template attaches to it: the local
+    stack acts with it where CloudFormation would, on a stack it is associated with (CloudFormation user
+    guide, "CloudFormation service role": CloudFormation uses the role for every operation on the stack)."""
+    from sentiment_local.template import load  # noqa: PLC0415 - the template reader, short-form tags and all
+
+    statements: list[Statement] = []
+    for resource in load(template)["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::ManagedPolicy" and {"Ref": "ServiceRole"} in properties.get("Roles", []):
+            name = str(properties["ManagedPolicyName"])
+            statements.extend(Statement.parse(raw, name) for raw in _as_statements(properties["PolicyDocument"]))
+    return Principal("CloudFormation", SERVICE_ROLE_ARN, tuple(statements))
 
 
 def _as_statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -375,6 +397,7 @@ class Enforcer:
     app: Any
     principals: Mapping[str, Principal]
     secret_arn: Callable[[str], str] = lambda secret_id: secret_id
+    resource_tags: Callable[[str], Mapping[str, str]] = lambda arn: {}
     usage_file: Path | None = None
     _by_key: dict[str, Principal] = field(init=False)
     _used: set[tuple[str, str]] = field(init=False, default_factory=set)
@@ -397,8 +420,15 @@ class Enforcer:
     def principal_for(self, access_key: str | None) -> Principal | None:
         return self._by_key.get(access_key or "")
 
+    def _tagged(self, request: Authorization) -> Authorization:
+        """The request with its resource's tags as ``aws:ResourceTag/<key>`` condition keys."""
+        if request.resource == "*":
+            return request
+        tags = {f"aws:ResourceTag/{key}": value for key, value in self.resource_tags(request.resource).items()}
+        return Authorization(request.action, request.resource, {**request.context, **tags}) if tags else request
+
     def check(self, principal: Principal, call: Call) -> Refusal | None:
-        for request in authorizations(call, self.secret_arn):
+        for request in map(self._tagged, authorizations(call, self.secret_arn)):
             decision = principal.decide(request)
             if not decision.allowed:
                 refusal = Refusal(principal, request, decision.explicit_deny)

@@ -16,8 +16,8 @@ An operation of a known service whose resource is not mapped here is checked on 
 scoped to ARNs refuses it, loudly: add it here). Sources: the Service Authorization Reference pages
 "Actions, resources, and condition keys for" Amazon DynamoDB, Amazon S3, Amazon SQS, Amazon SNS, AWS
 Step Functions, Amazon SageMaker AI, AWS Lambda, AWS Secrets Manager, AWS Systems Manager, Amazon
-EventBridge and Amazon CloudWatch; DynamoDB's "Using IAM with DynamoDB transactions"; S3's
-``CopyObject`` and ``DeleteObjects`` API pages.
+EventBridge, Amazon CloudWatch and AWS Identity and Access Management; DynamoDB's "Using IAM with
+DynamoDB transactions"; S3's ``CopyObject`` and ``DeleteObjects`` API pages.
 """
 
 from __future__ import annotations
@@ -37,12 +37,15 @@ _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/aws4_requ
 _LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 _SAGEMAKER_INVOKE = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations(-response-stream)?$")
 _CLOUDFRONT_INVALIDATION = re.compile(r"^/[0-9-]+/distribution/(?P<name>[^/]+)/invalidation$")
+_LAMBDA_FUNCTION = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)$")
 # The REST calls this project makes (all POSTs): path, operation, the parameter the path names.
 _REST_OPERATIONS = (
     (_LAMBDA_INVOKE, "Invoke", "FunctionName"),
     (_SAGEMAKER_INVOKE, "InvokeEndpoint", "EndpointName"),
     (_CLOUDFRONT_INVALIDATION, "CreateInvalidation", "Id"),
 )
+# The REST DELETEs: CloudFormation deleting a stack's function.
+_REST_DELETES = ((_LAMBDA_FUNCTION, "DeleteFunction", "FunctionName"),)
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 # IAM's prefix where it differs from the request's signing name.
 _PREFIXES = {"monitoring": "cloudwatch", "execute-api": "execute-api"}
@@ -146,6 +149,9 @@ def _operation(
         return query["Action"], query
     for pattern, operation, parameter in _REST_OPERATIONS:
         if method == "POST" and (found := pattern.match(path)):
+            return operation, {parameter: unquote(found["name"])}
+    for pattern, operation, parameter in _REST_DELETES:
+        if method == "DELETE" and (found := pattern.match(path)):
             return operation, {parameter: unquote(found["name"])}
     return f"{method} {path}", {}
 
@@ -375,7 +381,7 @@ def _cloudfront(call: Call) -> list[Authorization]:
 
 
 def _lambda(call: Call) -> list[Authorization]:
-    if call.operation != "Invoke":
+    if call.operation not in {"Invoke", "DeleteFunction"}:
         return [Authorization(f"lambda:{call.operation}", "*")]
     name = str(call.params["FunctionName"])
     if name.startswith("arn:"):
@@ -384,7 +390,14 @@ def _lambda(call: Call) -> list[Authorization]:
         arn = f"arn:aws:lambda:{REGION}:{name}"
     else:
         arn = _arn("lambda", f"function:{name}")
-    return [Authorization("lambda:InvokeFunction", arn)]
+    return [Authorization("lambda:InvokeFunction" if call.operation == "Invoke" else "lambda:DeleteFunction", arn)]
+
+
+def _iam(call: Call) -> list[Authorization]:
+    """IAM is global: a role's ARN has no region (``arn:aws:iam::<account>:role/<name>``)."""
+    name = call.params.get("RoleName")
+    resource = f"arn:aws:iam::{ACCOUNT}:role/{name}" if name else "*"
+    return [Authorization(f"iam:{call.operation}", resource)]
 
 
 SecretArnLookup = Callable[[str], str]
@@ -444,6 +457,7 @@ def authorizations(call: Call, secret_arn: SecretArnLookup | None = None) -> lis
         "ecr": _ecr,
         "ecs": _ecs,
         "cloudfront": _cloudfront,
+        "iam": _iam,
     }
     if service in handlers:
         return handlers[service](call)

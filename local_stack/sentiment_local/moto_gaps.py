@@ -1037,3 +1037,18 @@ def secret_arn(secret_id: str) -> str:
     return (
         secret_id if secret_id.startswith("arn:") else f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret_id}"
     )
+
+
+def resource_tags(arn: str) -> dict[str, str]:
+    """The tags of the resource ``arn`` names, where a policy's ``aws:ResourceTag`` condition reads them:
+    a CloudFront distribution (the page's, tagged with its stack's name as CloudFormation tags it)."""
+    if not arn.startswith("arn:aws:cloudfront::"):
+        return {}
+    from moto.cloudfront.models import cloudfront_backends  # noqa: PLC0415
+
+    backend = cloudfront_backends[ACCOUNT]["global"]
+    distribution = backend.distributions.get(arn.rsplit("/", 1)[-1])
+    if distribution is None:
+        return {}
+    listed = backend.list_tags_for_resource(distribution.arn)
+    return {str(tag["Key"]): str(tag["Value"]) for tag in listed.get("Tags", [])}

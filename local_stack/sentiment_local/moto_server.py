@@ -118,7 +118,11 @@ class MotoServer:
             # The roles are read once the resources exist (a secret's ARN is made up when it is created);
             # until then only the deployer calls.
             app = self.enforcer = iam.Enforcer(
-                app, {}, secret_arn=moto_gaps.secret_arn, usage_file=self.settings.iam_usage_file
+                app,
+                {},
+                secret_arn=moto_gaps.secret_arn,
+                resource_tags=moto_gaps.resource_tags,
+                usage_file=self.settings.iam_usage_file,
             )
         self._server = make_server(
             self.settings.moto_host,

@@ -149,12 +149,14 @@ class Stack:
             api_url=settings.url(settings.port),
             queue_endpoint=aws,
             endpoint_name=self.endpoint.name,
+            role_arn=iam.SERVICE_ROLE_ARN,
         )
         attach_resources(
             self.template.prefix,
             [*self._created, ("ModelImageRepository", "AWS::ECR::Repository", None)],
             self.template,
-            client=self.moto.client,
+            # CloudFormation deletes a stack's resources with the service role the stack was deployed with.
+            client=lambda service: self.moto.client(service, iam.SERVICE_ROLE_ARN),
             queue_endpoint=aws,
             deleted=journal.resource_deleted,
         )
@@ -195,7 +197,13 @@ class Stack:
             for logical_id in created
         ]
         if self.moto.enforcer is not None:
-            self.moto.enforcer.load({**iam.principals(template, self._translated), "Deployer": iam.deployer()})
+            self.moto.enforcer.load(
+                {
+                    **iam.principals(template, self._translated),
+                    "Deployer": iam.deployer(),
+                    "CloudFormation": iam.service_role(),
+                }
+            )
         restored = journal.restore()  # until it has run, the journal refuses to save
         if restored.items or restored.objects or restored.messages:
             print(

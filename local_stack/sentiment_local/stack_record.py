@@ -8,8 +8,11 @@ moto's CloudFormation cannot create the template's resources (they are created f
 elsewhere, :func:`sentiment_local.resources.create_in_order`), so the record is made with a placeholder
 and then given those resources. Deleting the stack deletes them as CloudFormation does, by their
 ``DeletionPolicy``: ``Retain`` and, once the stack's creation has completed, ``RetainExceptOnCreate``
-keep the resource; any other is deleted (CloudFormation user guide, "DeletionPolicy attribute"). The
-image repository and the page's CloudFront distribution, which nothing else here needs, are made for it."""
+keep the resource; any other is deleted (CloudFormation user guide, "DeletionPolicy attribute"), with
+the stack's service role, as CloudFormation deletes them (CloudFormation user guide, "CloudFormation
+service role"): each deletion is checked against that role's policies. The image repository, the page's
+CloudFront distribution (tagged with the stack's name, as CloudFormation tags it) and the service role,
+which nothing else here needs, are made for it."""
 
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ def _outputs(template: Template, queue_endpoint: str) -> dict[str, str]:
     return outputs
 
 
-def _distribution(cloudfront: Any, bucket: str) -> dict[str, Any]:
+def _distribution(cloudfront: Any, bucket: str, stack_name: str) -> dict[str, Any]:
     config = {
         "CallerReference": f"{bucket}-page",
         "Comment": "the local stack's page",
@@ -51,8 +54,26 @@ def _distribution(cloudfront: Any, bucket: str) -> dict[str, Any]:
         "Origins": {"Quantity": 1, "Items": [{"Id": "WebBucket", "DomainName": f"{bucket}.s3.amazonaws.com"}]},
         "DefaultCacheBehavior": {"TargetOriginId": "WebBucket", "ViewerProtocolPolicy": "redirect-to-https"},
     }
-    distribution: dict[str, Any] = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]
+    # CloudFormation tags what it creates with the stack's name: the deployer may refresh only its stacks' pages.
+    tags = {"Items": [{"Key": "aws:cloudformation:stack-name", "Value": stack_name}]}
+    created = cloudfront.create_distribution_with_tags(
+        DistributionConfigWithTags={"DistributionConfig": config, "Tags": tags}
+    )
+    distribution: dict[str, Any] = created["Distribution"]
     return distribution
+
+
+def create_service_role(iam: Any, role_arn: str) -> None:
+    """What the account's administrator made once (deploy/service-role/template.yaml): the role CloudFormation
+    assumes, which make deploy's preflight looks for. Its policies are enforced from that template."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_role(RoleName=role_arn.rsplit("/", 1)[-1], AssumeRolePolicyDocument=json.dumps(trust))
 
 
 @dataclass
@@ -138,14 +159,22 @@ def attach_resources(
 
 
 def record_stack(
-    template: Template, client: Any, *, api_url: str, queue_endpoint: str, endpoint_name: str | None
+    template: Template,
+    client: Any,
+    *,
+    api_url: str,
+    queue_endpoint: str,
+    endpoint_name: str | None,
+    role_arn: str,
 ) -> dict[str, str]:
-    """Create the record (once per start: moto keeps no CloudFormation state across restarts); its outputs."""
+    """Create the record (once per start: moto keeps no CloudFormation state across restarts), deployed with
+    the service role ``role_arn`` as make deploy deploys it; its outputs."""
     repository = template.physical_name("ModelImageRepository")
     ecr = client("ecr")
     with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
         ecr.create_repository(repositoryName=repository, imageTagMutability="IMMUTABLE")
-    distribution = _distribution(client("cloudfront"), template.physical_name("WebBucket"))
+    distribution = _distribution(client("cloudfront"), template.physical_name("WebBucket"), template.prefix)
+    create_service_role(client("iam"), role_arn)
     outputs = {
         **_outputs(template, queue_endpoint),
         "ApiUrl": api_url,
@@ -163,5 +192,5 @@ def record_stack(
     cloudformation = client("cloudformation")
     with contextlib.suppress(cloudformation.exceptions.ClientError):
         cloudformation.delete_stack(StackName=template.prefix)
-    cloudformation.create_stack(StackName=template.prefix, TemplateBody=json.dumps(body))
+    cloudformation.create_stack(StackName=template.prefix, TemplateBody=json.dumps(body), RoleARN=role_arn)
     return outputs

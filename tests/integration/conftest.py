@@ -82,6 +82,7 @@ def enforced_moto(enforcer_principals: dict[str, Any] | None = None) -> Iterator
         DomainDispatcherApplication(create_backend_app),
         enforcer_principals or {},
         secret_arn=moto_gaps.secret_arn,
+        resource_tags=moto_gaps.resource_tags,
         usage_file=Path(os.environ["LOCAL_IAM_USAGE"]) if os.environ.get("LOCAL_IAM_USAGE") else None,
     )
     port = free_port()

@@ -100,6 +100,8 @@ def test_the_steps_after_sam_deploy_find_the_champion_serve_it_and_publish_the_p
     written = dict(item.split("=", 1) for item in parameters.read_text().split())
     assert written["ModelImageUri"] == "sentiment-model:local"
     assert f"/models/{version}/model.tar.gz" in written["ModelDataUrl"] and len(written["ModelSha256"]) == 64
+    # and every role of the stack the boundary the account's CloudFormation service role requires
+    assert written["PermissionsBoundary"] == "arn:aws:iam::123456789012:policy/sentiment-cloudformation-boundary"
     # and finish saw the endpoint in service and /health answer with the champion, then published the page
     assert finished.returncode == 0, finished.stderr
     assert f"answers with the champion {version}" in finished.stdout

@@ -1,5 +1,6 @@
 """``make destroy`` against ``make up``: the stack's deletion honours each resource's ``DeletionPolicy``
-as CloudFormation does, and the data it keeps is there again when the stack is stood up again."""
+as CloudFormation does, with the stack's service role (the person who deploys may not delete the stack's
+resources themselves), and the data it keeps is there again when the stack is stood up again."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import boto3
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from sentiment_local import iam
 from tests.conftest import ROOT
@@ -40,6 +43,11 @@ def destroy(stack: LocalStack, *flags: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*command, *flags], env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
+def lowercase(credentials: dict[str, str]) -> dict[str, str]:
+    """``AWS_ACCESS_KEY_ID``… as boto3's client arguments."""
+    return {name.lower(): value for name, value in credentials.items()}
+
+
 def test_destroy_keeping_the_data_deletes_what_the_policies_delete_and_keeps_the_rest(local_stack: LocalStack) -> None:
     # Given a comment stored, with an Idempotency-Key (a record in the idempotency table)
     with httpx.Client(base_url=local_stack.api, timeout=30) as api:
@@ -50,11 +58,24 @@ def test_destroy_keeping_the_data_deletes_what_the_policies_delete_and_keeps_the
         for item in local_stack.client("cloudformation").list_stack_resources(StackName=STACK)["StackResourceSummaries"]
     }
 
+    # and the person who deploys, who may not delete the stack's queue themselves (CloudFormation does it)
+    as_the_deployer = boto3.client(
+        "sqs", endpoint_url=local_stack.aws, region_name="us-east-1", **lowercase(iam.credentials_for(iam.DEPLOYER_ARN))
+    )
+    with pytest.raises(ClientError) as refused:
+        as_the_deployer.delete_queue(QueueUrl=names["PendingQueue"])
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
     # When make destroy KEEP_DATA=yes runs against the local stack
     result = destroy(local_stack, "--keep-data")
 
-    # Then the stack is gone, and with it what has no Retain policy
+    # Then the stack is gone, and with it what has no Retain policy, deleted under the service role's policies
     assert result.returncode == 0, result.stdout + result.stderr
+    assert not [
+        line
+        for line in local_stack.output().splitlines()
+        if "not authorized" in line and "sentiment-cloudformation" in line
+    ]
     assert f"deleted   stack {STACK}" in result.stdout
     tables = set(local_stack.client("dynamodb").list_tables()["TableNames"])
     assert names["IdempotencyTable"] not in tables

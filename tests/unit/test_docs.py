@@ -43,6 +43,7 @@ LOCAL_STACK = "tests/system/test_local_stack.py"
 DEPLOY_STEPS = "tests/system/test_deploy_steps.py"
 DEPLOY = "tests/integration/deploy/test_deploy.py"
 DEPLOY_ROLE = "tests/unit/test_github_deploy_role.py"
+TRUST = "tests/unit/test_deployer_trust.py"
 WORKFLOWS = "tests/unit/test_github_workflows.py"
 RETRAINING_LOOP = (
     "tests/system/test_retraining_loop.py"
@@ -126,6 +127,19 @@ COMMANDS: dict[str, Run | Exempt] = {
         ' --config-file "$PWD/samconfig.toml" --config-env mine'
     ): Exempt(f"a guided sam deploy: {NEEDS_AWS}"),
     (
+        "aws cloudformation deploy --template-file deploy/service-role/template.yaml"
+        " --stack-name cloudformation-sentiment-deploy --capabilities CAPABILITY_NAMED_IAM"
+    ): Exempt(
+        f"creates the CloudFormation service role and its boundary: {NEEDS_AWS}",
+        (
+            f"{TRUST}::test_the_service_roles_template_holds_the_policies_deployer_policies_writes",
+            f"{TRUST}::test_only_cloudformation_may_assume_the_service_role",
+            f"{TRUST}::test_the_service_role_makes_or_changes_a_role_only_under_the_boundary_and_never_itself",
+            "tests/integration/deploy/test_service_role.py::"
+            "test_without_the_service_role_make_deploy_says_who_creates_it_and_how",
+        ),
+    ),
+    (
         'for policy in deploy/deployer-policies/*.json; do name=$(basename "$policy" .json);'
         ' aws iam create-policy --policy-name "$name" --policy-document "file://$policy";'
         ' aws iam attach-user-policy --user-name <you> --policy-arn "arn:aws:iam::<account>:policy/$name"; done'
@@ -134,6 +148,7 @@ COMMANDS: dict[str, Run | Exempt] = {
         (
             f"{DEPLOY}::test_the_committed_deployer_policies_are_current_and_within_iams_quotas",
             f"{DEPLOY}::test_each_statement_of_the_deployers_policy_is_needed",
+            f"{TRUST}::test_no_deployer_policy_grants_an_iam_write_a_write_on_any_name_or_a_secret",
         ),
     ),
     'make train-on-sagemaker TRAIN_FLAGS="--hyperparameter kind=tfidf"': Run(

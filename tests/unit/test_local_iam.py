@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sentiment_local import iam, iam_report
-from sentiment_local.iam import Principal, Statement, UnsupportedPolicy, access_key_for
+from sentiment_local.iam import Enforcer, Principal, Statement, UnsupportedPolicy, access_key_for
 from sentiment_local.iam_actions import Authorization, Call, authorizations, read_call
 from sentiment_local.template import Template
 from tests.conftest import ROOT
@@ -304,6 +304,44 @@ def test_rest_paths_name_their_function_and_endpoint() -> None:
     assert needed(endpoint) == [
         ("sagemaker:InvokeEndpoint", "arn:aws:sagemaker:us-east-1:123456789012:endpoint/sentiment-endpoint")
     ]
+
+
+def test_what_cloudformation_deletes_and_reads_names_its_function_and_role() -> None:
+    # A stack's deletion, as the service role makes it: the function by the DELETE's path, a role by its name
+    delete = environ("DELETE", "/2015-03-31/functions/sentiment-local-ApiFunction", service="lambda")
+    assert needed(delete) == [
+        ("lambda:DeleteFunction", "arn:aws:lambda:us-east-1:123456789012:function:sentiment-local-ApiFunction")
+    ]
+    role = environ(
+        "POST", "/", service="iam", body=b"Action=DeleteRole&RoleName=sentiment-local-TrainingRole&Version=2010-05-08",
+        content_type="application/x-www-form-urlencoded; charset=utf-8",
+    )  # fmt: skip
+    assert needed(role) == [("iam:DeleteRole", "arn:aws:iam::123456789012:role/sentiment-local-TrainingRole")]
+
+
+def test_a_resources_tags_are_its_aws_resource_tag_condition_keys() -> None:
+    # Given a policy that allows an invalidation only on a distribution of a sentiment-* stack
+    statement = {
+        "Effect": "Allow",
+        "Action": "cloudfront:CreateInvalidation",
+        "Resource": "arn:aws:cloudfront::*:distribution/*",
+        "Condition": {"StringLike": {"aws:ResourceTag/aws:cloudformation:stack-name": "sentiment-*"}},
+    }
+    person = Principal("Deployer", "arn:aws:iam::123456789012:user/d", (Statement.parse(statement, "p"),))
+    tags = {"arn:aws:cloudfront::123456789012:distribution/E1": {"aws:cloudformation:stack-name": "sentiment-dev"}}
+    enforcer = Enforcer(app=None, principals={"Deployer": person}, resource_tags=lambda arn: tags.get(arn, {}))
+
+    def invalidate(distribution: str) -> Call:
+        return Call(
+            access_key=person.access_key,
+            service="cloudfront",
+            operation="CreateInvalidation",
+            params={"Id": distribution},
+        )
+
+    # Then the stack's distribution may be refreshed, and another one may not
+    assert enforcer.check(person, invalidate("E1")) is None
+    assert enforcer.check(person, invalidate("E2")) is not None
 
 
 def test_queue_topic_execution_and_secret_resources() -> None:

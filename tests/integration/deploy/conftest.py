@@ -1,7 +1,8 @@
 """A deployed stack, played by moto behind the local IAM check: a CloudFormation stack made of the
 template's buckets, tables and image repository (their names, key schemas and deletion policies as
-template.yaml has them) with the outputs ``make deploy`` reads. The steps after ``sam deploy`` then run
-with the deployer's key, checked against ``deploy/deployer-policies/``."""
+template.yaml has them) with the outputs ``make deploy`` reads, deployed with the CloudFormation service
+role. The steps after ``sam deploy`` then run with the deployer's key, checked against
+``deploy/deployer-policies/``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import boto3
 import pytest
 
 from sentiment_local import iam
+from sentiment_local.stack_record import create_service_role
 from sentiment_local.template import ROOT, Template
 from tests.integration.conftest import enforced_moto
 
@@ -21,7 +23,6 @@ STACK = "sentiment-feedback-test"
 STAND_IN_TYPES = {"AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::ECR::Repository"}
 TABLE_PROPERTIES = ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes", "BillingMode")
 BUCKET_PROPERTIES = ("BucketName", "VersioningConfiguration")
-AFTER_SAM_DEPLOY_POLICIES = ("sentiment-deploy-stack.json", "sentiment-deploy-after.json")
 SETUP_KEY = "stack-setup"  # CloudFormation's own calls and the test's checks: not the deployer's
 
 
@@ -88,13 +89,20 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     template = Template.read(ROOT / "template.yaml", prefix=STACK, overrides={"Stage": "dev"})
     with enforced_moto() as (endpoint, enforcer):
         stack = Deployed(template, endpoint, enforcer)
-        distribution = stack.setup("cloudfront").create_distribution(
-            DistributionConfig={
-                "CallerReference": "deploy-test",
-                "Comment": "the stack's page",
-                "Enabled": True,
-                "Origins": {"Quantity": 1, "Items": [{"Id": "WebBucket", "DomainName": "web.s3.amazonaws.com"}]},
-                "DefaultCacheBehavior": {"TargetOriginId": "WebBucket", "ViewerProtocolPolicy": "redirect-to-https"},
+        distribution = stack.setup("cloudfront").create_distribution_with_tags(
+            DistributionConfigWithTags={
+                "DistributionConfig": {
+                    "CallerReference": "deploy-test",
+                    "Comment": "the stack's page",
+                    "Enabled": True,
+                    "Origins": {"Quantity": 1, "Items": [{"Id": "WebBucket", "DomainName": "web.s3.amazonaws.com"}]},
+                    "DefaultCacheBehavior": {
+                        "TargetOriginId": "WebBucket",
+                        "ViewerProtocolPolicy": "redirect-to-https",
+                    },
+                },
+                # as CloudFormation tags what it creates
+                "Tags": {"Items": [{"Key": "aws:cloudformation:stack-name", "Value": STACK}]},
             }
         )["Distribution"]
         outputs = {
@@ -105,10 +113,10 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
             "AdminApiKeySecretArn": f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{STACK}-admin",
         }
         body = json.dumps(stand_in_template(template, outputs))
-        stack.setup("cloudformation").create_stack(StackName=STACK, TemplateBody=body)
-        # The steps after sam deploy need only these two of the deployer's policies: the tests hold them
-        # to it (the others let CloudFormation create resources, which moto does not check).
-        enforcer.load({"Deployer": iam.deployer(only=AFTER_SAM_DEPLOY_POLICIES)})
+        # What the account's administrator made once: the service role make deploy deploys with
+        create_service_role(stack.setup("iam"), iam.SERVICE_ROLE_ARN)
+        stack.setup("cloudformation").create_stack(StackName=STACK, TemplateBody=body, RoleARN=iam.SERVICE_ROLE_ARN)
+        enforcer.load({"Deployer": iam.deployer(), "CloudFormation": iam.service_role()})
         for name, value in {
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_DEFAULT_REGION": "us-east-1",

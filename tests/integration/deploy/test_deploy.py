@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from sentiment_deploy import deploy, destroy, policy
+from sentiment_deploy import deploy, destroy, policy, service_role
 from sentiment_deploy.__main__ import main
 from sentiment_deploy.bootstrap import CHAMPION_KEY
 from sentiment_deploy.image import content_tag
@@ -284,9 +284,16 @@ def test_the_committed_deployer_policies_are_current_and_within_iams_quotas() ->
     assert committed == expected, "run: python -m sentiment_deploy deployer-policies"
     assert len(committed) <= policy.MAX_ATTACHED_POLICIES
     assert all(policy.size(document) <= policy.MAX_POLICY_CHARACTERS for document in committed.values())
-    # what CloudFormation calls to create the endpoint is in them
-    actions = {action for document in committed.values() for s in document["Statement"] for action in s["Action"]}
-    assert {"sagemaker:CreateEndpoint", "ecs:CreateService", "iam:PassRole", "lambda:CreateFunction"} <= actions
+
+
+def test_what_cloudformation_calls_to_create_the_stack_is_the_service_roles_and_not_the_deployers() -> None:
+    # Given the service role's policies and the deployer's, as committed
+    role = {a for d in service_role.committed_policies().values() for s in d["Statement"] for a in _as_list(s)}
+    person = {a for d in policy.deployer_policies().values() for s in d["Statement"] for a in _as_list(s)}
+    creating = {"sagemaker:CreateEndpoint", "ecs:CreateService", "lambda:CreateFunction", "iam:CreateRole"}
+    # Then CloudFormation may create the endpoint, the service, the functions and their roles; the person may not
+    assert creating <= role
+    assert not creating & person
     # and the model's autoscaling, with the service-linked role Application Auto Scaling creates on first use
     # and what it checks the caller may do to the endpoint or service it scales
     assert {
@@ -295,4 +302,9 @@ def test_the_committed_deployer_policies_are_current_and_within_iams_quotas() ->
         "iam:CreateServiceLinkedRole",
         "sagemaker:UpdateEndpointWeightsAndCapacities",
         "ecs:UpdateService",
-    } <= actions
+    } <= role
+
+
+def _as_list(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return list(actions) if isinstance(actions, list) else [actions]
