@@ -563,14 +563,39 @@ def stack_role_actions() -> list[str]:
     return sorted(actions)
 
 
+# Where a role under the boundary keeps data or passes roles, it reaches only the stacks' own (by their
+# names, as the service role does): a role the service role were made to create for someone else could
+# otherwise read any table, bucket or secret of the account. The rest (logs, metrics, traces, network
+# interfaces, image pulls, SageMaker, Step Functions) is allowed on ``*``, the roles' own policies naming
+# what they use.
+BOUNDARY_SCOPED = {"dynamodb", "s3", "secretsmanager", "sqs", "sns", "lambda", "iam"}
+
+
 def boundary_policy() -> dict[str, Any]:
-    """The boundary every role the service role creates must have: what the stack's roles use, no IAM write."""
-    return _policy(
-        [
-            {"Sid": "WhatTheStacksRolesUse", "Effect": "Allow", "Action": stack_role_actions(), "Resource": "*"},
-            {"Sid": "NoIamWrites", "Effect": "Deny", "Action": BOUNDARY_DENIES, "Resource": "*"},
-        ]
-    )
+    """The boundary every role the service role creates must have: what the stack's roles use, on the
+    stacks' data, and no IAM write."""
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for action in stack_role_actions():
+        service = action.split(":", 1)[0]
+        if service == "iam":
+            scope = (_ROLES,)
+        elif service in BOUNDARY_SCOPED:
+            scope = tuple(scope_of(action))
+        else:
+            scope = ("*",)
+        grouped.setdefault(scope, []).append(action)
+    everywhere = grouped.pop(("*",), [])
+    allowed = [{"Sid": "WhatTheStacksRolesUse", "Effect": "Allow", "Action": everywhere, "Resource": "*"}]
+    allowed += [
+        {
+            "Sid": f"OnTheStacksOwn{number}",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": list(scope) if len(scope) > 1 else scope[0],
+        }
+        for number, (scope, actions) in enumerate(sorted(grouped.items()), start=1)
+    ]
+    return _policy([*allowed, {"Sid": "NoIamWrites", "Effect": "Deny", "Action": BOUNDARY_DENIES, "Resource": "*"}])
 
 
 # ---- what a person's policy must never hold ----

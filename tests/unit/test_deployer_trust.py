@@ -178,14 +178,39 @@ def test_the_boundary_allows_what_the_stacks_roles_use_and_no_iam_write() -> Non
     statements = [Statement.parse(raw, "boundary") for raw in service_role.committed_boundary()["Statement"]]
     boundary = Principal("Boundary", BOUNDARY, tuple(statements))
 
-    # Every action any role of the stack is granted, under every backend
+    # Every action any role of the stack is granted, under every backend (on what: the next test)
     used = policy.stack_role_actions()
     assert "sagemaker:CreateTrainingJob" in used and "iam:PassRole" in used
-    assert all(allows(boundary, action, "*") for action in used)
+    granted = {action for statement in statements if statement.effect == "Allow" for action in statement.actions}
+    assert set(used) == granted
     # and no IAM write, however a role's own policy were widened
     for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:CreateAccessKey"):
         assert boundary.decide(Authorization(action, STACK_ROLE)).explicit_deny, action
     assert not allows(boundary, "s3:PutBucketPolicy", "arn:aws:s3:::sentiment-x")
+
+
+@pytest.mark.parametrize("backend", policy.BACKENDS)
+def test_everything_each_role_of_the_stack_is_granted_is_within_the_boundary(backend: dict[str, str]) -> None:
+    statements = [Statement.parse(raw, "boundary") for raw in service_role.committed_boundary()["Statement"]]
+    boundary = Principal("Boundary", BOUNDARY, tuple(statements))
+    overrides = {**backend, "ModelImageUri": "image:tag", "NotificationEmail": "someone@example.org"}
+    template = Template.read(ROOT / "template.yaml", overrides=overrides)
+
+    # Every action on every resource a role's own policies allow, the boundary allows too
+    outside = [
+        (role.logical_id, action, resource)
+        for role in iam.principals(template).values()
+        for statement in role.statements
+        if statement.effect == "Allow"
+        for action in statement.actions
+        for resource in statement.resources
+        if not allows(boundary, action, as_requested(action, resource))
+    ]
+    assert outside == []
+    # while a role under it reads no table, bucket or secret but the stacks'
+    assert not allows(boundary, "dynamodb:GetItem", "arn:aws:dynamodb:us-east-1:123456789012:table/orders")
+    assert not allows(boundary, "s3:GetObject", "arn:aws:s3:::payroll/2026.csv")
+    assert not allows(boundary, "secretsmanager:GetSecretValue", secret("production/database-aB3dE5"))
 
 
 @pytest.mark.parametrize("backend", policy.BACKENDS)
@@ -201,6 +226,20 @@ def test_every_role_of_the_stack_carries_the_boundary_it_is_given(backend: dict[
     # Without one (make up, an administrator's own deploy), none does
     unbounded = Template.read(ROOT / "template.yaml", overrides=overrides)
     assert all("PermissionsBoundary" not in role for role in principal_roles(unbounded).values())
+
+
+# What a grant on * is used on: the stack's own queue (Lambda's SQS poller, SAM's managed policy).
+STACKS_OWN = {"sqs": "arn:aws:sqs:us-east-1:123456789012:sentiment-feedback-dev-PendingQueue-AB12CD"}
+
+
+def as_requested(action: str, resource: str) -> str:
+    """The ARN a request names for ``resource`` as a role's policy has it: a secret's (its name, locally, as
+    its ARN is made up on creation; Secrets Manager appends six characters), or the stack's own for ``*``."""
+    if resource == "*":
+        return STACKS_OWN.get(action.split(":", 1)[0], "*")
+    if not resource.startswith("arn:"):
+        return secret(f"{resource}-aB3dE5")
+    return resource
 
 
 def principal_roles(template: Template) -> dict[str, dict[str, Any]]:
