@@ -22,5 +22,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         built.data,
         tolerance=gate.promotion_tolerance,
         floor=gate.promotion_floor,
+        max_neighbour_flips=gate.promotion_max_neighbour_flips,
     )
     return evaluation.model_dump(mode="json")
