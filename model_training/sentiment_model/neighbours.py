@@ -138,19 +138,20 @@ def neighbourhood_labels(labels: NDArray[np.str_], similarities: NDArray[np.floa
     """What people called each touched text's nearest labelled texts: per row of ``labels`` (people's
     labels of the row's neighbours), the label with the largest summed similarity."""
     votes = np.stack([np.where(labels == label, similarities, 0.0).sum(axis=1) for label in LABELS], axis=1)
-    return np.array(LABELS)[votes.argmax(axis=1)]
+    return np.asarray(np.array(LABELS)[votes.argmax(axis=1)], dtype=str)
 
 
 def _answers(scorer: Scorer, texts: Sequence[str]) -> NDArray[np.str_]:
     if not texts:
         return np.array([], dtype=str)
-    return np.array(LABELS)[scorer.predict_proba(list(texts)).argmax(axis=1)]
+    return np.asarray(np.array(LABELS)[scorer.predict_proba(list(texts)).argmax(axis=1)], dtype=str)
 
 
 def compare(
     touched: pd.DataFrame,
     pool: pd.DataFrame,
     vectorise: Vectorise,
+    *,
     candidate: Scorer,
     champion: Scorer,
     k: int = K,

@@ -188,8 +188,8 @@ def check_neighbours(
     fitted: Fitted,
     champion: ServedModel,
     champion_scorer: Scorer,
-    base: pd.DataFrame,
-    golden: pd.DataFrame,
+    *,
+    labelled: tuple[pd.DataFrame, pd.DataFrame],
     feedback: Feedback,
 ) -> NeighbourCheck:
     """The candidate against the champion where this run's new labels touch
@@ -200,9 +200,9 @@ def check_neighbours(
     new = new_labels(rows, since)
     touched = rows.loc[new, ["text", "label"]].drop_duplicates("text").reset_index(drop=True)
     earlier_reviewed = rows.loc[~new & (rows["source"] == "reviewer")]
-    pool = labelled_pool([base, golden, earlier_reviewed], touched["text"].tolist())
+    pool = labelled_pool([*labelled, earlier_reviewed], touched["text"].tolist())
     vectorise = fitted.cache.embed if fitted.cache is not None else tfidf_vectorise(pool["text"].tolist())
-    return compare(touched, pool, vectorise, fitted.scorer, champion_scorer)
+    return compare(touched, pool, vectorise, candidate=fitted.scorer, champion=champion_scorer)
 
 
 def train(
@@ -255,7 +255,9 @@ def train(
         metrics["champion"] = {"version": champion.version, **champion_metrics}
         champion_summary = {**summarise(champion_metrics), "version": champion.version}
         log.info("champion %s on the same golden split and hold-out: %s", champion.version, champion_summary)
-        neighbour_check = check_neighbours(fitted, champion, champion_scorer, base, golden, feedback)
+        neighbour_check = check_neighbours(
+            fitted, champion, champion_scorer, labelled=(base, golden), feedback=feedback
+        )
         summary.update(neighbour_check.metrics())
         metrics["neighbours"] = neighbour_check.as_dict()
     if fitted.cache is not None:

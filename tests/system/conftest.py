@@ -134,7 +134,7 @@ def stack_environment(data: Path, **extra: str) -> dict[str, str]:
         **extra,
     }
     for name in ("AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH", "RETRAIN_THRESHOLD",
-                 "RETRAIN_MIN_INTERVAL_MINUTES", "RETRAIN_MAX_PER_DAY"):  # fmt: skip
+                 "RETRAIN_MIN_INTERVAL_MINUTES", "RETRAIN_MAX_PER_DAY", "PUBLIC_LABELS"):  # fmt: skip
         if name not in extra:
             env.pop(name, None)
     return env

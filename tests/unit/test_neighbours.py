@@ -64,7 +64,7 @@ def test_labels_that_teach_a_phrase_against_its_neighbourhood_are_counted_on_the
     candidate = Answers({**CHAMPION.answers, **dict.fromkeys(POISON["text"], "negative")})
 
     # When it is compared with the champion where the labels touch
-    check = compare(POISON, POOL, vectorise, candidate, CHAMPION, k=3)
+    check = compare(POISON, POOL, vectorise, candidate=candidate, champion=CHAMPION, k=3)
 
     # Then its neighbours (the support texts) are unchanged, and both touched texts, which the
     # champion answered as people answered their neighbours, are now answered otherwise
@@ -85,7 +85,7 @@ def test_a_candidate_that_now_gets_neighbours_wrong_is_counted_on_the_neighbours
     praise = ["support was great, fixed in minutes", "the agent solved it quickly, thanks"]
     candidate = Answers({**CHAMPION.answers, **dict.fromkeys([*POISON["text"], *praise], "negative")})
 
-    check = compare(POISON, POOL, vectorise, candidate, CHAMPION, k=3)
+    check = compare(POISON, POOL, vectorise, candidate=candidate, champion=CHAMPION, k=3)
 
     assert (check.flips, check.champion_agreed, check.flip_share) == (2, 3, 0.6667)
     flipped = [example["text"] for example in check.examples if example["why"] == "a nearest labelled text"]
@@ -94,7 +94,7 @@ def test_a_candidate_that_now_gets_neighbours_wrong_is_counted_on_the_neighbours
 
 
 def test_a_candidate_that_changes_nothing_flips_nothing() -> None:
-    check = compare(POISON, POOL, vectorise, CHAMPION, CHAMPION, k=3)
+    check = compare(POISON, POOL, vectorise, candidate=CHAMPION, champion=CHAMPION, k=3)
 
     assert (check.flips, check.touched_changed, check.touched_flips) == (0, 0, 0)
     assert check.metrics()["neighbour_flip_share"] == 0.0
@@ -110,7 +110,10 @@ def test_nearest_gives_each_touched_text_its_closest_labelled_texts_closest_firs
 
 def test_only_labels_created_after_the_champion_are_new() -> None:
     feedback = pd.DataFrame(
-        {"text": ["old", "new", "undated"], "created_at": ["2026-11-01T10:00:00+00:00", "2026-11-03T10:00:00+00:00", ""]}
+        {
+            "text": ["old", "new", "undated"],
+            "created_at": ["2026-11-01T10:00:00+00:00", "2026-11-03T10:00:00+00:00", ""],
+        }
     )
 
     new = new_labels(feedback, datetime(2026, 11, 2, tzinfo=UTC))
@@ -120,7 +123,9 @@ def test_only_labels_created_after_the_champion_are_new() -> None:
 
 
 def test_the_pool_holds_each_labelled_text_once_and_never_a_touched_text() -> None:
-    base = pd.DataFrame({"text": ["Great help", "late again", "BrandZed support is great #1"], "label": ["positive"] * 3})
+    base = pd.DataFrame(
+        {"text": ["Great help", "late again", "BrandZed support is great #1"], "label": ["positive"] * 3}
+    )
     reviewed = pd.DataFrame({"text": ["great  HELP"], "label": ["neutral"]})
 
     pool = labelled_pool([base, reviewed], ["brandzed support is great #1"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_function.errors import CandidateArtifactError
-from pipeline_function.logic.evaluate import gate, lineage_best, read_metadata
+from pipeline_function.logic.evaluate import TouchLimits, gate, lineage_best, read_metadata
 from pipeline_function.logic.prepare import latest_labels
 from pipeline_function.logic.record import MAX_ERROR_CHARS, describe_error
 from pipeline_function.logic.trigger import object_keys
@@ -108,7 +108,7 @@ def test_the_feedback_hold_out_is_compared_only_when_both_have_it(
 
 # ---- where the new labels touch, and the lineage's best ----
 
-LIMIT = 0.05
+LIMITS = TouchLimits(neighbours=0.05, touched=0.5)
 
 
 def _touching(flips: int, agreed: int, touched_flips: int = 0, touched_agreed: int = 0) -> dict[str, float | None]:
@@ -130,7 +130,7 @@ def test_a_candidate_that_flips_many_neighbours_the_champion_got_right_is_held_a
     candidate = _touching(flips=12, agreed=40)
 
     # When the gate decides
-    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, max_neighbour_flips=LIMIT)
+    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
 
     # Then it is held for a person, not promoted and not rejected, and the reasons count the flips
     assert decision is Decision.HELD
@@ -145,31 +145,36 @@ def test_a_candidate_that_answers_the_texts_its_labels_touch_against_their_neigh
     # texts, answered positive, and a candidate that learned them
     candidate = _touching(flips=0, agreed=71, touched_flips=499, touched_agreed=500)
 
-    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, max_neighbour_flips=LIMIT)
+    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
 
     assert decision is Decision.HELD
     assert (
         "499 of 500 texts the new labels are about, which the champion answered as people answered their "
-        "nearest labelled texts, are now answered otherwise, above the limit 5%" in reasons
+        "nearest labelled texts, are now answered otherwise, above the limit 50%" in reasons
     )
 
 
 def test_a_candidate_that_changes_few_answers_near_its_labels_is_promoted() -> None:
-    candidate = _touching(flips=1, agreed=80, touched_flips=0, touched_agreed=9)
+    # Given ten honest labels, two of which correct texts against what people said of their neighbours
+    candidate = _touching(flips=1, agreed=80, touched_flips=2, touched_agreed=10)
 
-    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, max_neighbour_flips=LIMIT)
+    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
 
     assert decision is Decision.PROMOTED
     assert (
         "1 of 80 nearest labelled texts the champion answered as people did are now answered otherwise, "
         "within the limit 5%" in reasons
     )
+    assert (
+        "2 of 10 texts the new labels are about, which the champion answered as people answered their "
+        "nearest labelled texts, are now answered otherwise, within the limit 50%" in reasons
+    )
 
 
 def test_a_candidate_that_is_worse_and_flips_neighbours_is_rejected_not_held() -> None:
     candidate = {**_touching(flips=30, agreed=40), "reviews_accuracy": 0.60}
 
-    decision, _ = gate(candidate, CHAMPION, TOLERANCE, FLOOR, max_neighbour_flips=LIMIT)
+    decision, _ = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
 
     assert decision is Decision.REJECTED
 

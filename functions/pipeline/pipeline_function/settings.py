@@ -39,6 +39,15 @@ class EvaluateSettings(RegistrySettings):
             "champion, that a candidate may answer otherwise before it is held for a person",
         ),
     ] = 0.05
+    promotion_max_touched_flips: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="The share of the texts the new labels are about, answered by the champion as people "
+            "answered their nearest labelled texts, that a candidate may answer otherwise before it is held",
+        ),
+    ] = 0.5
 
 
 class DeploySettings(RegistrySettings, InferenceSettings):

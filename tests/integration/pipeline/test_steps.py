@@ -12,7 +12,7 @@ import pytest
 
 from pipeline_function.errors import CandidateArtifactError, DeploymentFailedError, NoBaseDataError
 from pipeline_function.logic import deploy
-from pipeline_function.logic.evaluate import evaluate
+from pipeline_function.logic.evaluate import TouchLimits, evaluate
 from pipeline_function.logic.prepare import prepare
 from pipeline_function.logic.record import record
 from pipeline_function.settings import DeploySettings
@@ -194,7 +194,15 @@ def _candidate(pipeline: Pipeline, metrics: dict[str, float], version: str = VER
 def test_a_better_candidate_is_registered_and_promoted(pipeline: Pipeline) -> None:
     request, archive = _candidate(pipeline, GOOD)
 
-    evaluation = evaluate(request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70, max_neighbour_flips=0.05)
+    evaluation = evaluate(
+        request,
+        pipeline.models,
+        pipeline.runs,
+        pipeline.store,
+        tolerance=0.01,
+        floor=0.70,
+        touch=TouchLimits(0.05, 0.5),
+    )
 
     assert evaluation.promote is True
     assert evaluation.sha256 == sha256(archive)
@@ -215,7 +223,15 @@ def test_a_better_candidate_is_registered_and_promoted(pipeline: Pipeline) -> No
 def test_a_much_worse_candidate_is_registered_as_rejected_with_reasons(pipeline: Pipeline) -> None:
     request, _ = _candidate(pipeline, {**GOOD, "tweets_macro_f1": 0.60})
 
-    evaluation = evaluate(request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70, max_neighbour_flips=0.05)
+    evaluation = evaluate(
+        request,
+        pipeline.models,
+        pipeline.runs,
+        pipeline.store,
+        tolerance=0.01,
+        floor=0.70,
+        touch=TouchLimits(0.05, 0.5),
+    )
 
     assert evaluation.promote is False
     assert "tweets_macro_f1 0.6000 is below the floor 0.70" in evaluation.reasons
@@ -235,7 +251,13 @@ def test_a_candidate_that_flips_answers_near_its_new_labels_is_registered_as_hel
 
     # When it is evaluated
     evaluation = evaluate(
-        request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70, max_neighbour_flips=0.05
+        request,
+        pipeline.models,
+        pipeline.runs,
+        pipeline.store,
+        tolerance=0.01,
+        floor=0.70,
+        touch=TouchLimits(0.05, 0.5),
     )
 
     # Then it is neither promoted nor rejected: held, and the registry and the run say why
@@ -262,7 +284,13 @@ def test_a_candidate_is_compared_with_the_best_champion_so_far_not_only_the_curr
     request, _ = _candidate(pipeline, {**GOOD, "reviews_accuracy": 0.855})
 
     evaluation = evaluate(
-        request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70, max_neighbour_flips=0.05
+        request,
+        pipeline.models,
+        pipeline.runs,
+        pipeline.store,
+        tolerance=0.01,
+        floor=0.70,
+        touch=TouchLimits(0.05, 0.5),
     )
 
     assert evaluation.promote is False
@@ -274,7 +302,15 @@ def test_an_archive_of_another_version_is_refused_and_nothing_is_registered(pipe
     request, _ = _candidate(pipeline, GOOD, version="some-other-version")
 
     with pytest.raises(CandidateArtifactError, match="some-other-version"):
-        evaluate(request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70, max_neighbour_flips=0.05)
+        evaluate(
+            request,
+            pipeline.models,
+            pipeline.runs,
+            pipeline.store,
+            tolerance=0.01,
+            floor=0.70,
+            touch=TouchLimits(0.05, 0.5),
+        )
     assert pipeline.models.list_models() == []
     assert list(pipeline.store.keys("models/")) == []
 

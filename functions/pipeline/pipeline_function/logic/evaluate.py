@@ -21,6 +21,7 @@ import io
 import json
 import tarfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,14 @@ STATUS_OF = {
 }
 
 
+@dataclass(frozen=True)
+class TouchLimits:
+    """How many answers near the new labels a candidate may change before it is held for a person."""
+
+    neighbours: float  # share of the nearest labelled texts the champion answered as people did
+    touched: float  # share of the touched texts the champion answered as their neighbours' people did
+
+
 def lineage_best(models: Iterable[ModelRecord]) -> Metrics:
     """The best golden figures any champion so far recorded (every model ever promoted, the first one
     included). Comparing with these rather than with the current champion alone bounds the loss over
@@ -59,29 +68,28 @@ def lineage_best(models: Iterable[ModelRecord]) -> Metrics:
     return best
 
 
-# The two counts training records where the new labels touch (sentiment_model.neighbours), each as
-# (flips, of how many, share, how the reason names them).
-NEIGHBOUR_COUNTS = (
-    (
-        "neighbour_flips",
-        "neighbours_champion_agreed",
-        "neighbour_flip_share",
-        "nearest labelled texts the champion answered as people did",
-    ),
-    (
-        "touched_flips",
-        "touched_agreed",
-        "touched_flip_share",
-        "texts the new labels are about, which the champion answered as people answered their nearest labelled texts,",
-    ),
-)
-
-
-def _neighbour_reasons(candidate: Metrics, limit: float) -> tuple[bool, list[str]]:
+def _neighbour_reasons(candidate: Metrics, limits: TouchLimits) -> tuple[bool, list[str]]:
     """Whether the candidate answers too many texts near its new labels otherwise than the champion
     and people did, and why, count by count (a count training did not record is not judged)."""
     held, reasons = False, []
-    for flips_key, agreed_key, share_key, what in NEIGHBOUR_COUNTS:
+    counts = (
+        (
+            "neighbour_flips",
+            "neighbours_champion_agreed",
+            "neighbour_flip_share",
+            limits.neighbours,
+            "nearest labelled texts the champion answered as people did",
+        ),
+        (
+            "touched_flips",
+            "touched_agreed",
+            "touched_flip_share",
+            limits.touched,
+            "texts the new labels are about, which the champion answered as people answered their nearest "
+            "labelled texts,",
+        ),
+    )
+    for flips_key, agreed_key, share_key, limit, what in counts:
         flips, agreed, share = candidate.get(flips_key), candidate.get(agreed_key), candidate.get(share_key)
         if flips is None or agreed is None or share is None:
             continue
@@ -94,6 +102,47 @@ def _neighbour_reasons(candidate: Metrics, limit: float) -> tuple[bool, list[str
     return held, reasons
 
 
+def _floor_reasons(candidate: Metrics, floor: float) -> list[str]:
+    """Why the golden figures alone refuse the candidate (none: they do not)."""
+    reasons = []
+    for name in GOLDEN_METRICS:
+        value = candidate.get(name)
+        if value is None:
+            reasons.append(f"{name} was not measured")
+        elif value < floor:
+            reasons.append(f"{name} {value:.4f} is below the floor {floor:.2f}")
+    return reasons
+
+
+def _comparison_reasons(
+    candidate: Metrics, champion: Metrics | None, best: Metrics, tolerance: float
+) -> tuple[bool, list[str]]:
+    """The candidate against the champion (measured by the same job) and against the lineage's best:
+    whether it is worse beyond the tolerance, and the comparison metric by metric."""
+    worse, reasons = False, []
+    for name in COMPARED_METRICS:
+        value, now = candidate.get(name), (champion or {}).get(name)
+        if value is None or now is None:
+            continue
+        if value < now - tolerance:
+            worse = True
+            reasons.append(
+                f"{name} {value:.4f} is {now - value:.4f} below the champion's {now:.4f} (tolerance {tolerance})"
+            )
+            continue
+        reasons.append(f"{name} {value:.4f} against the champion's {now:.4f}")
+        highest = best.get(name)
+        if highest is not None and highest > now and value < highest - tolerance:
+            worse = True
+            reasons.append(
+                f"{name} {value:.4f} is {highest - value:.4f} below {highest:.4f}, the best a champion has had "
+                f"(tolerance {tolerance}: repeated runs may not wear the model down)"
+            )
+    if champion is None:
+        reasons.append("no champion to compare with")
+    return worse, reasons
+
+
 def gate(
     candidate: Metrics,
     champion: Metrics | None,
@@ -101,45 +150,15 @@ def gate(
     floor: float,
     *,
     best: Metrics | None = None,
-    max_neighbour_flips: float | None = None,
+    touch: TouchLimits | None = None,
 ) -> tuple[Decision, list[str]]:
     """Promote, hold or reject, and why, metric by metric. ``best``: the lineage's best golden figures;
-    ``max_neighbour_flips``: the share of neighbour answers a candidate may change (None: not checked)."""
-    reasons: list[str] = []
-    reject = False
-    for name in GOLDEN_METRICS:
-        value = candidate.get(name)
-        if value is None:
-            reject = True
-            reasons.append(f"{name} was not measured")
-        elif value < floor:
-            reject = True
-            reasons.append(f"{name} {value:.4f} is below the floor {floor:.2f}")
-    for name in COMPARED_METRICS:
-        value, now = candidate.get(name), (champion or {}).get(name)
-        if value is None or now is None:
-            continue
-        if value < now - tolerance:
-            reject = True
-            reasons.append(
-                f"{name} {value:.4f} is {now - value:.4f} below the champion's {now:.4f} (tolerance {tolerance})"
-            )
-            continue
-        reasons.append(f"{name} {value:.4f} against the champion's {now:.4f}")
-        highest = (best or {}).get(name)
-        if highest is not None and highest > now and value < highest - tolerance:
-            reject = True
-            reasons.append(
-                f"{name} {value:.4f} is {highest - value:.4f} below {highest:.4f}, the best a champion has had "
-                f"(tolerance {tolerance}: repeated runs may not wear the model down)"
-            )
-    if champion is None:
-        reasons.append("no champion to compare with")
-    held = False
-    if max_neighbour_flips is not None:
-        held, touching = _neighbour_reasons(candidate, max_neighbour_flips)
-        reasons.extend(touching)
-    if reject:
+    ``touch``: the shares of answers near the new labels a candidate may change (None: not checked)."""
+    below_floor = _floor_reasons(candidate, floor)
+    worse, compared = _comparison_reasons(candidate, champion, best or {}, tolerance)
+    held, touching = _neighbour_reasons(candidate, touch) if touch is not None else (False, [])
+    reasons = [*below_floor, *compared, *touching]
+    if below_floor or worse:
         return Decision.REJECTED, reasons
     if held:
         return Decision.HELD, reasons
@@ -173,7 +192,7 @@ def evaluate(
     *,
     tolerance: float,
     floor: float,
-    max_neighbour_flips: float,
+    touch: TouchLimits,
 ) -> Evaluation:
     archive = store.read(store.key_of(request.model_data_url))
     metadata = read_metadata(archive)
@@ -192,7 +211,7 @@ def evaluate(
         tolerance,
         floor,
         best=lineage_best(models.list_models()),
-        max_neighbour_flips=max_neighbour_flips,
+        touch=touch,
     )
     if decision is Decision.HELD:
         reasons.append(
