@@ -2,16 +2,17 @@
 
 The training job scores the candidate *and the champion* on the same golden split and the same
 feedback hold-out (``metadata.json``: ``metrics`` and ``champion_metrics``), and compares the two
-where the run's new labels touch: on the texts they are about and on those texts' nearest labelled
-neighbours (``metrics["neighbour_flips"]`` and ``neighbour_flip_share``, see
-``sentiment_model.neighbours``). The gate decides one of three things:
+where the run's new labels touch (``sentiment_model.neighbours``): on those texts' nearest labelled
+neighbours (``neighbour_flips`` of ``neighbours_champion_agreed``) and on the texts themselves against
+what people said of their neighbours (``touched_flips`` of ``touched_agreed``). The gate decides one
+of three things:
 
-- **rejected**: a golden metric below the floor, or worse beyond the tolerance than the best the
-  model has been (see :func:`lineage_best`), or the feedback hold-out worse than the champion's;
-- **held** for a person: otherwise fine, but it answers more than ``max_neighbour_flips`` of the
-  neighbours the champion answered as people did otherwise. Aggregate figures cannot see labels
-  that flip one phrase, and the hold-out is drawn from those same labels; the neighbours can. An
-  admin who finds the labels right promotes it by hand;
+- **rejected**: a golden metric below the floor, or worse beyond the tolerance than the champion's or
+  the best any champion has had (see :func:`lineage_best`), or the feedback hold-out worse than the
+  champion's;
+- **held** for a person: otherwise fine, but either share is above its limit (:class:`TouchLimits`).
+  Aggregate figures cannot see labels that flip one phrase, and the hold-out is drawn from those same
+  labels; the texts around them can. An admin who finds the labels right promotes it by hand;
 - **promoted** otherwise.
 """
 
