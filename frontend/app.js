@@ -401,6 +401,9 @@ function renderChampion(models) {
   );
 }
 
+// A held candidate waits for a person: its reasons (the badge's title) say which answers it changes.
+const NAMES = { held: "held for review" };
+
 function renderVersions(models) {
   const rows = models.items.slice(0, 10).map((model) => {
     const isChampion = model.version === models.champion;
@@ -422,7 +425,7 @@ function renderVersions(models) {
       "tr",
       { dataset: { version: model.version } },
       el("td", {}, el("code", {}, model.version)),
-      el("td", {}, el("span", { class: `badge badge-${model.status}`, title: model.reasons.join("\n") }, model.status)),
+      el("td", {}, el("span", { class: `badge badge-${model.status}`, title: model.reasons.join("\n") }, NAMES[model.status] || model.status)),
       el("td", {}, metric(model.metrics.reviews_accuracy)),
       el("td", {}, metric(model.metrics.tweets_macro_f1)),
       el("td", { class: "optional-column" }, timeElement(model.created_at)),
@@ -442,7 +445,7 @@ function renderRuns(runs) {
       el("td", {}, el("code", {}, run.run_id)),
       el("td", { class: "optional-column" }, run.trigger),
       el("td", {}, el("span", { class: `badge badge-${run.status.toLowerCase()}` }, run.status.toLowerCase())),
-      el("td", { title: why || null }, run.decision || (run.status === "FAILED" ? "failed" : "—"), why ? el("span", { class: "why" }, why) : null),
+      el("td", { title: why || null }, NAMES[run.decision] || run.decision || (run.status === "FAILED" ? "failed" : "—"), why ? el("span", { class: "why" }, why) : null),
       el("td", {}, timeElement(run.started_at)),
     );
   });

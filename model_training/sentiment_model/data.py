@@ -172,12 +172,12 @@ def read_feedback(directory: Path | None, golden_texts: set[str]) -> Feedback:
     Feedback whose text is in the golden split is dropped so the golden metrics stay honest.
     """
     report = SourceReport()
-    empty = pd.DataFrame({"text": pd.Series(dtype=str), "label": pd.Series(dtype=str)})
+    empty = pd.DataFrame({column: pd.Series(dtype=str) for column in ("text", "label", "key", "created_at", "source")})
     if directory is None or not directory.exists():
         return Feedback(empty, empty.copy(), report)
     records = _feedback_records(directory, report)
     frame = pd.DataFrame.from_records(records) if records else empty.copy()
-    for column in ("text", "label", "comment_id", "created_at"):
+    for column in ("text", "label", "comment_id", "created_at", "source"):
         if column not in frame.columns:
             frame[column] = pd.NA
     cleaned, clean_report = clean_frame(frame, f"feedback in {directory}")
@@ -187,6 +187,8 @@ def read_feedback(directory: Path | None, golden_texts: set[str]) -> Feedback:
         for cid, text in zip(cleaned["comment_id"], cleaned["text"], strict=True)
     ]
     cleaned["created_at"] = cleaned["created_at"].astype("string").fillna("")
+    # Records from before labels carried their source came from the public route.
+    cleaned["source"] = cleaned["source"].astype("string").fillna("public")
     latest = cleaned.sort_values("created_at", kind="stable").drop_duplicates("key", keep="last")
     superseded = len(cleaned) - len(latest)
     in_golden = latest["text"].map(fold_text).isin(golden_texts)
@@ -194,7 +196,7 @@ def read_feedback(directory: Path | None, golden_texts: set[str]) -> Feedback:
     report.rows = len(latest)
     report.labels.update(latest["label"].tolist())
     held = latest["key"].map(lambda key: in_bucket_zero(key, FEEDBACK_HOLDOUT_BUCKETS))
-    columns = ["text", "label", "key"]
+    columns = ["text", "label", "key", "created_at", "source"]
     return Feedback(
         train=latest.loc[~held, columns].reset_index(drop=True),
         holdout=latest.loc[held, columns].reset_index(drop=True),

@@ -26,6 +26,7 @@ from sentiment_model.data import LABELS, Feedback, SourceReport, fold_text, read
 from sentiment_model.encoder import BUNDLED, EmbeddingCache, Encoder
 from sentiment_model.evaluate import classification_metrics
 from sentiment_model.model import CompiledScorer, ModelParams, TrainedModel, build_pipeline
+from sentiment_model.neighbours import NeighbourCheck, compare, labelled_pool, new_labels, tfidf_vectorise
 from sentiment_model.scorers import Scorer, scorer_for
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,27 @@ def fit_encoder(
     return Fitted(model, encoder_model.EncoderScorer(model, cache.embed), extra, encoder_dir, cache)
 
 
+def check_neighbours(
+    fitted: Fitted,
+    champion: ServedModel,
+    champion_scorer: Scorer,
+    *,
+    labelled: tuple[pd.DataFrame, pd.DataFrame],
+    feedback: Feedback,
+) -> NeighbourCheck:
+    """The candidate against the champion where this run's new labels touch
+    (:mod:`sentiment_model.neighbours`): new labels are those created after the champion."""
+    created = champion.artifact.metadata.get("created_at")
+    since = datetime.fromisoformat(created) if isinstance(created, str) else None
+    rows = pd.concat([feedback.train, feedback.holdout], ignore_index=True)
+    new = new_labels(rows, since)
+    touched = rows.loc[new, ["text", "label"]].drop_duplicates("text").reset_index(drop=True)
+    earlier_reviewed = rows.loc[~new & (rows["source"] == "reviewer")]
+    pool = labelled_pool([*labelled, earlier_reviewed], touched["text"].tolist())
+    vectorise = fitted.cache.embed if fitted.cache is not None else tfidf_vectorise(pool["text"].tolist())
+    return compare(touched, pool, vectorise, candidate=fitted.scorer, champion=champion_scorer)
+
+
 def train(
     train_dir: Path,
     feedback_dir: Path | None,
@@ -225,12 +247,19 @@ def train(
     metrics = evaluate_all(fitted.scorer, golden, feedback.holdout)
     summary = summarise(metrics)
     champion_summary: dict[str, Any] | None = None
+    neighbour_check: NeighbourCheck | None = None
     metrics["champion"] = None
     if champion:
-        champion_metrics = evaluate_all(scorer_for(champion.artifact, fitted.cache), golden, feedback.holdout)
+        champion_scorer = scorer_for(champion.artifact, fitted.cache)
+        champion_metrics = evaluate_all(champion_scorer, golden, feedback.holdout)
         metrics["champion"] = {"version": champion.version, **champion_metrics}
         champion_summary = {**summarise(champion_metrics), "version": champion.version}
         log.info("champion %s on the same golden split and hold-out: %s", champion.version, champion_summary)
+        neighbour_check = check_neighbours(
+            fitted, champion, champion_scorer, labelled=(base, golden), feedback=feedback
+        )
+        summary.update(neighbour_check.metrics())
+        metrics["neighbours"] = neighbour_check.as_dict()
     if fitted.cache is not None:
         fitted.cache.save()
     created_at = datetime.now(UTC)
@@ -241,6 +270,7 @@ def train(
         "classes": list(LABELS),
         "metrics": summary,
         "champion_metrics": champion_summary,
+        "neighbours": neighbour_check.as_dict() if neighbour_check else None,
         "baseline": prediction_baseline(fitted.scorer, golden),
         "dataset": manifest,
         "libraries": library_versions(),

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from pipeline_function.errors import CandidateArtifactError
-from pipeline_function.logic.evaluate import gate, read_metadata
+from pipeline_function.logic.evaluate import TouchLimits, gate, lineage_best, read_metadata
 from pipeline_function.logic.record import MAX_ERROR_CHARS, describe_error
 from pipeline_function.logic.trigger import object_keys
 from pipeline_function.logic.trust import latest_labels
 from sentiment_common.models import FeedbackRecord, Label
+from sentiment_common.registry import Decision, ModelRecord, ModelStatus
 
 TOLERANCE, FLOOR = 0.01, 0.70
 CHAMPION = {"reviews_accuracy": 0.86, "tweets_macro_f1": 0.80, "feedback_holdout_accuracy": 0.75}
@@ -28,9 +29,9 @@ CHAMPION = {"reviews_accuracy": 0.86, "tweets_macro_f1": 0.80, "feedback_holdout
 def test_a_candidate_as_good_as_the_champion_is_promoted_with_a_reason_per_metric() -> None:
     candidate = {"reviews_accuracy": 0.87, "tweets_macro_f1": 0.80, "feedback_holdout_accuracy": 0.90}
 
-    promote, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR)
+    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR)
 
-    assert promote is True
+    assert decision is Decision.PROMOTED
     assert reasons == [
         "reviews_accuracy 0.8700 against the champion's 0.8600",
         "tweets_macro_f1 0.8000 against the champion's 0.8000",
@@ -39,26 +40,26 @@ def test_a_candidate_as_good_as_the_champion_is_promoted_with_a_reason_per_metri
 
 
 def test_a_candidate_below_the_floor_is_rejected_even_without_a_champion() -> None:
-    promote, reasons = gate({"reviews_accuracy": 0.65, "tweets_macro_f1": 0.75}, None, TOLERANCE, FLOOR)
+    decision, reasons = gate({"reviews_accuracy": 0.65, "tweets_macro_f1": 0.75}, None, TOLERANCE, FLOOR)
 
-    assert promote is False
+    assert decision is Decision.REJECTED
     assert "reviews_accuracy 0.6500 is below the floor 0.70" in reasons
     assert "no champion to compare with" in reasons
 
 
 def test_without_a_champion_a_candidate_above_the_floor_is_promoted() -> None:
-    promote, reasons = gate({"reviews_accuracy": 0.80, "tweets_macro_f1": 0.72}, None, TOLERANCE, FLOOR)
+    decision, reasons = gate({"reviews_accuracy": 0.80, "tweets_macro_f1": 0.72}, None, TOLERANCE, FLOOR)
 
-    assert promote is True
+    assert decision is Decision.PROMOTED
     assert reasons == ["no champion to compare with"]
 
 
 def test_slightly_worse_within_the_tolerance_passes() -> None:
     candidate = {**CHAMPION, "tweets_macro_f1": 0.795}
 
-    promote, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR)
+    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR)
 
-    assert promote is True
+    assert decision is Decision.PROMOTED
     assert "tweets_macro_f1 0.7950 against the champion's 0.8000" in reasons
 
 
@@ -66,25 +67,25 @@ def test_slightly_worse_within_the_tolerance_passes() -> None:
 def test_worse_than_the_champion_beyond_the_tolerance_on_any_metric_is_rejected(metric: str) -> None:
     candidate = {**CHAMPION, metric: CHAMPION[metric] - 0.02}
 
-    promote, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR)
+    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR)
 
-    assert promote is False
+    assert decision is Decision.REJECTED
     (reason,) = [reason for reason in reasons if "below the champion" in reason]
     expected = f"{metric} {CHAMPION[metric] - 0.02:.4f} is 0.0200 below the champion's {CHAMPION[metric]:.4f}"
     assert reason == f"{expected} (tolerance {TOLERANCE})"
 
 
 def test_a_golden_metric_that_was_not_measured_is_a_rejection() -> None:
-    promote, reasons = gate({"reviews_accuracy": 0.9}, CHAMPION, TOLERANCE, FLOOR)
+    decision, reasons = gate({"reviews_accuracy": 0.9}, CHAMPION, TOLERANCE, FLOOR)
 
-    assert promote is False
+    assert decision is Decision.REJECTED
     assert "tweets_macro_f1 was not measured" in reasons
 
 
 def test_a_golden_metric_measured_as_null_is_a_rejection() -> None:
-    promote, reasons = gate({"reviews_accuracy": 0.9, "tweets_macro_f1": None}, None, TOLERANCE, FLOOR)
+    decision, reasons = gate({"reviews_accuracy": 0.9, "tweets_macro_f1": None}, None, TOLERANCE, FLOOR)
 
-    assert promote is False
+    assert decision is Decision.REJECTED
     assert "tweets_macro_f1 was not measured" in reasons
 
 
@@ -99,10 +100,117 @@ def test_the_feedback_hold_out_is_compared_only_when_both_have_it(
     candidate = {"reviews_accuracy": 0.87, "tweets_macro_f1": 0.81, "feedback_holdout_accuracy": candidate_holdout}
     champion = {**CHAMPION, "feedback_holdout_accuracy": champion_holdout}
 
-    promote, reasons = gate(candidate, champion, TOLERANCE, FLOOR)
+    decision, reasons = gate(candidate, champion, TOLERANCE, FLOOR)
 
-    assert promote is True
+    assert decision is Decision.PROMOTED
     assert not [reason for reason in reasons if "feedback_holdout_accuracy" in reason]
+
+
+# ---- where the new labels touch, and the lineage's best ----
+
+LIMITS = TouchLimits(neighbours=0.05, touched=0.5)
+
+
+def _touching(flips: int, agreed: int, touched_flips: int = 0, touched_agreed: int = 0) -> dict[str, float | None]:
+    """A candidate as good as the champion on every figure, changing this many answers near its new labels."""
+    return {
+        **CHAMPION,
+        "neighbour_flips": flips,
+        "neighbours_champion_agreed": agreed,
+        "neighbour_flip_share": flips / agreed if agreed else None,
+        "touched_flips": touched_flips,
+        "touched_agreed": touched_agreed,
+        "touched_flip_share": touched_flips / touched_agreed if touched_agreed else None,
+    }
+
+
+def test_a_candidate_that_flips_many_neighbours_the_champion_got_right_is_held_and_says_why() -> None:
+    # Given a candidate as good as the champion on the golden figures that answers 12 of the 40
+    # nearest labelled texts otherwise
+    candidate = _touching(flips=12, agreed=40)
+
+    # When the gate decides
+    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
+
+    # Then it is held for a person, not promoted and not rejected, and the reasons count the flips
+    assert decision is Decision.HELD
+    assert (
+        "12 of 40 nearest labelled texts the champion answered as people did are now answered otherwise, "
+        "above the limit 5%" in reasons
+    )
+
+
+def test_a_candidate_that_answers_the_texts_its_labels_touch_against_their_neighbourhood_is_held() -> None:
+    # Given 500 labels calling texts negative that the champion, like people on the nearest labelled
+    # texts, answered positive, and a candidate that learned them
+    candidate = _touching(flips=0, agreed=71, touched_flips=499, touched_agreed=500)
+
+    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
+
+    assert decision is Decision.HELD
+    assert (
+        "499 of 500 texts the new labels are about, which the champion answered as people answered their "
+        "nearest labelled texts, are now answered otherwise, above the limit 50%" in reasons
+    )
+
+
+def test_a_candidate_that_changes_few_answers_near_its_labels_is_promoted() -> None:
+    # Given ten honest labels, two of which correct texts against what people said of their neighbours
+    candidate = _touching(flips=1, agreed=80, touched_flips=2, touched_agreed=10)
+
+    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
+
+    assert decision is Decision.PROMOTED
+    assert (
+        "1 of 80 nearest labelled texts the champion answered as people did are now answered otherwise, "
+        "within the limit 5%" in reasons
+    )
+    assert (
+        "2 of 10 texts the new labels are about, which the champion answered as people answered their "
+        "nearest labelled texts, are now answered otherwise, within the limit 50%" in reasons
+    )
+
+
+def test_a_candidate_that_is_worse_and_flips_neighbours_is_rejected_not_held() -> None:
+    candidate = {**_touching(flips=30, agreed=40), "reviews_accuracy": 0.60}
+
+    decision, _ = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
+
+    assert decision is Decision.REJECTED
+
+
+def test_each_run_may_lose_the_tolerance_against_the_champion_but_not_against_the_best_champion_so_far() -> None:
+    # Given a champion that has already lost 0.009 against the first champion, and a candidate that
+    # loses another 0.009 against it: within the tolerance of the champion, 0.018 below the best
+    best = {"reviews_accuracy": 0.86, "tweets_macro_f1": 0.80}
+    champion = {**CHAMPION, "reviews_accuracy": 0.851}
+    candidate = {**CHAMPION, "reviews_accuracy": 0.842}
+
+    decision, reasons = gate(candidate, champion, TOLERANCE, FLOOR, best=best)
+
+    assert decision is Decision.REJECTED
+    assert (
+        "reviews_accuracy 0.8420 is 0.0180 below 0.8600, the best a champion has had "
+        "(tolerance 0.01: repeated runs may not wear the model down)" in reasons
+    )
+
+
+def test_the_best_so_far_is_taken_from_every_model_ever_promoted_and_no_other() -> None:
+    def model(version: str, reviews: float, promoted: bool) -> ModelRecord:
+        return ModelRecord(
+            version=version,
+            status=ModelStatus.RETIRED if promoted else ModelStatus.REJECTED,
+            metrics={"reviews_accuracy": reviews, "tweets_macro_f1": 0.7},
+            dataset={},
+            created_at=datetime(2026, 11, 1, tzinfo=UTC),
+            model_data_url=f"s3://bucket/models/{version}/model.tar.gz",
+            sha256="0" * 64,
+            promoted_at=datetime(2026, 11, 2, tzinfo=UTC) if promoted else None,
+        )
+
+    best = lineage_best([model("first", 0.85, True), model("rejected", 0.95, False), model("later", 0.83, True)])
+
+    assert best == {"reviews_accuracy": 0.85, "tweets_macro_f1": 0.7}
 
 
 # ---- the candidate's archive ----

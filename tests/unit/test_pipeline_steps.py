@@ -11,7 +11,7 @@ import pytest
 
 from pipeline_function.errors import NoBaseDataError
 from pipeline_function.logic import deploy
-from pipeline_function.logic.evaluate import evaluate
+from pipeline_function.logic.evaluate import TouchLimits, evaluate
 from pipeline_function.logic.monitor import measure
 from pipeline_function.logic.prepare import prepare
 from pipeline_function.logic.record import record
@@ -293,7 +293,7 @@ def _candidate(registry: FakeRegistry, store: FakeDataStore, metrics: dict[str, 
         model_data_url=store.uri("training-jobs/v2/model.tar.gz"),
         training_job_name="sentiment-v2",
     )
-    evaluate(request, registry.models, registry.runs, store, tolerance=0.01, floor=0.70)
+    evaluate(request, registry.models, registry.runs, store, tolerance=0.01, floor=0.70, touch=TouchLimits(0.05, 0.5))
     return run.run_id
 
 

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from pipeline_function.settings import EvaluateSettings
 from sentiment_local.template import load
 from tests.conftest import ROOT
 
@@ -193,3 +194,43 @@ def test_a_refused_training_job_is_told_apart_by_the_code_in_its_cause() -> None
     for code in ("ThrottlingException", "ResourceLimitExceeded"):
         assert f"*Error Code: {code};*" in choice
     assert "SageMaker.ThrottlingException" not in ASL.read_text()
+
+
+def test_a_held_candidate_is_recorded_as_held_and_notified_without_being_deployed() -> None:
+    # Given the evaluation's answer for a candidate held for a person
+    states = _definition()["States"]
+    evaluation = {"promote": False, "held": True}
+
+    # When the choice after EvaluateCandidate reads it
+    choice = states["PromoteIfBetter"]
+    (taken,) = [
+        rule["Next"]
+        for rule in choice["Choices"]
+        if evaluation[rule["Variable"].removeprefix("$.evaluation.")] is rule["BooleanEquals"]
+    ]
+
+    # Then the run goes to Held, which records decision "held" with the evaluation's reasons, and on to
+    # Notify and RecordRun without passing DeployModel
+    assert taken == "Held"
+    held = states["Held"]
+    assert held["Parameters"]["decision"] == "held"
+    assert held["Parameters"]["reasons.$"] == "$.evaluation.reasons"
+    path, name = [], taken
+    while name in states and states[name]["Type"] != "Succeed":
+        path.append(name)
+        name = states[name].get("Next") or states[name].get("Default")
+    assert path[:3] == ["Held", "Notify", "RecordRun"]
+    assert "DeployModel" not in path
+
+
+def test_the_evaluate_step_is_given_the_gates_limits_from_the_templates_parameters() -> None:
+    template = load(ROOT / "template.yaml")
+    variables = template["Resources"]["EvaluateCandidateFunction"]["Properties"]["Environment"]["Variables"]
+    settings = EvaluateSettings.model_fields
+    for parameter, variable in (
+        ("PromotionMaxNeighbourFlips", "PROMOTION_MAX_NEIGHBOUR_FLIPS"),
+        ("PromotionMaxTouchedFlips", "PROMOTION_MAX_TOUCHED_FLIPS"),
+    ):
+        assert variables[variable] == {"Ref": parameter}
+        default = float(template["Parameters"][parameter]["Default"])
+        assert default == settings[variable.lower()].default

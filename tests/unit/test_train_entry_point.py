@@ -181,7 +181,12 @@ def test_the_champion_is_evaluated_on_the_same_rows_as_the_candidate(
     assert compared["golden"] == read(champion.model_dir / "metrics.json")["golden"]
 
     metadata = json.loads((opt_ml / "model" / "metadata.json").read_text())
-    assert set(metadata["champion_metrics"]) == {*metadata["metrics"], "version"}
+    touch = {key for key in metadata["metrics"] if key.startswith(("touched_", "neighbour"))}
+    assert set(metadata["champion_metrics"]) == {*metadata["metrics"], "version"} - touch
+    # Where the new labels touch: all 40 feedback rows are new to the champion (none is dated after it)
+    assert metadata["metrics"]["touched_texts"] == 40
+    assert metadata["neighbours"]["neighbours"] == metadata["metrics"]["neighbours"] > 0
+    assert metadata["neighbours"]["k"] == 10
     assert metadata["champion_metrics"]["version"] == "champion-1"
     assert metadata["champion_metrics"]["golden_accuracy"] == compared["golden"]["all"]["accuracy"]
     assert metadata["champion_metrics"]["feedback_holdout_accuracy"] == compared["feedback_holdout"]["accuracy"]

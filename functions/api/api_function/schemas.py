@@ -274,12 +274,15 @@ class ModelOut(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     version: str
-    status: Annotated[RegisteredStatus, Field(description="champion, candidate, rejected or retired")]
+    status: Annotated[
+        RegisteredStatus,
+        Field(description="champion, candidate, rejected, held (for a person to promote or not) or retired"),
+    ]
     metrics: Annotated[Metrics, Field(description="On the golden split (reviews, tweets) and the feedback hold-out")]
     champion_metrics: Annotated[
         Metrics | None, Field(description="The champion of the time, on the same data; null when none was compared")
     ]
-    reasons: Annotated[list[str], Field(description="Why the evaluation promoted or rejected it")]
+    reasons: Annotated[list[str], Field(description="Why the evaluation promoted, rejected or held it")]
     dataset: Annotated[dict[str, Any], Field(description="What it was trained on: counts and SHA-256 of every input")]
     created_at: datetime
     promoted_at: datetime | None
@@ -308,7 +311,9 @@ class RunStepOut(BaseModel):
 class TrainingRunOut(BaseModel):
     run_id: str
     status: Annotated[RunStatus, Field(description="RUNNING, SUCCEEDED or FAILED")]
-    decision: Annotated[Decision | None, Field(description="promoted or rejected; null while running or failed")]
+    decision: Annotated[
+        Decision | None, Field(description="promoted, rejected or held (for a person); null while running or failed")
+    ]
     candidate_version: str | None
     metrics: Metrics | None
     reasons: list[str]

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline_function.logic.evaluate import evaluate
+from pipeline_function.logic.evaluate import TouchLimits, evaluate
 from pipeline_function.settings import EvaluateSettings
 from pipeline_function.steps import EvaluateInput
 from pipeline_function.wiring import run_step, settings, stores
@@ -22,5 +22,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         built.data,
         tolerance=gate.promotion_tolerance,
         floor=gate.promotion_floor,
+        touch=TouchLimits(gate.promotion_max_neighbour_flips, gate.promotion_max_touched_flips),
     )
     return evaluation.model_dump(mode="json")

@@ -34,6 +34,24 @@ class EvaluateSettings(RegistrySettings):
     promotion_floor: Annotated[
         float, Field(ge=0, le=1, description="The lowest golden metric a candidate may have")
     ] = 0.70
+    promotion_max_neighbour_flips: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="The share of the new labels' nearest labelled texts, answered as people did by the "
+            "champion, that a candidate may answer otherwise before it is held for a person",
+        ),
+    ] = 0.05
+    promotion_max_touched_flips: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="The share of the texts the new labels are about, answered by the champion as people "
+            "answered their nearest labelled texts, that a candidate may answer otherwise before it is held",
+        ),
+    ] = 0.5
 
 
 class DeploySettings(RegistrySettings, InferenceSettings):

@@ -42,6 +42,7 @@ class EvaluateInput(Step):
 
 class Evaluation(Step):
     promote: bool
+    held: Annotated[bool, Field(description="Neither promoted nor rejected: a person decides")] = False
     version: str
     reasons: list[str]
     metrics: Metrics

@@ -2,7 +2,7 @@
 
 A *model* is a trained artifact with its metrics; one of them is the *champion* the service
 answers with. A *run* is one execution of the retraining state machine: it trains a *candidate*,
-which is promoted or rejected, or it fails and leaves the champion as it was. A rollback is a run
+which is promoted, rejected or held for a person, or it fails and leaves the champion as it was. A rollback is a run
 too (``trigger=rollback``), so every change of champion is recorded the same way.
 """
 
@@ -21,6 +21,7 @@ class ModelStatus(StrEnum):
     CHAMPION = "champion"
     CANDIDATE = "candidate"
     REJECTED = "rejected"
+    HELD = "held"  # for a person: it changes answers near the new labels; an admin may promote it
     RETIRED = "retired"
 
 
@@ -33,6 +34,7 @@ class RunStatus(StrEnum):
 class Decision(StrEnum):
     PROMOTED = "promoted"
     REJECTED = "rejected"
+    HELD = "held"
 
 
 class Trigger(StrEnum):
@@ -75,12 +77,12 @@ class ModelRecord(BaseModel):
     model_config = ConfigDict(frozen=True, protected_namespaces=())
 
     version: Annotated[str, Field(description="The model's version; its model_version in predictions")]
-    status: Annotated[ModelStatus, Field(description="champion, candidate, rejected or retired")]
+    status: Annotated[ModelStatus, Field(description="champion, candidate, rejected, held or retired")]
     metrics: Annotated[Metrics, Field(description="Golden-split and feedback hold-out metrics")]
     champion_metrics: Annotated[
         Metrics | None, Field(description="The then-champion's metrics on the same data, when compared")
     ] = None
-    reasons: Annotated[list[str], Field(description="Why the evaluation promoted or rejected it")] = []
+    reasons: Annotated[list[str], Field(description="Why the evaluation promoted, rejected or held it")] = []
     dataset: Annotated[dict[str, Any], Field(description="What it was trained on: counts and SHA-256")]
     created_at: datetime
     training_run: Annotated[str | None, Field(description="The run that trained it; null for the first model")] = None

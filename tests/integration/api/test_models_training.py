@@ -318,6 +318,40 @@ def test_promoting_a_retired_version_starts_a_rollback_run(api: Stack) -> None:
     assert api.call("GET", "/models").body["champion"] == champion
 
 
+def test_a_held_version_is_listed_as_held_with_its_reasons_and_an_admin_can_promote_it(api: Stack) -> None:
+    # Given a candidate the gate held for a person
+    champion, _ = _champion_and_retired(api)
+    reasons = [
+        "480 of 500 texts the new labels are about, which the champion answered as people answered their nearest "
+        "labelled texts, are now answered otherwise, above the limit 50%",
+        "held for review; promote it by hand with POST /models/v3/promote if the labels are right",
+    ]
+    api.models.put_model(
+        ModelRecord(
+            version="v3",
+            status=ModelStatus.HELD,
+            metrics=METRICS,
+            champion_metrics=METRICS,
+            reasons=reasons,
+            dataset={"rows": 600, "feedback_rows": 500},
+            created_at=T0 + timedelta(days=2),
+            training_run="run-000002",
+            model_data_url=f"s3://{api.bucket}/models/v3/model.tar.gz",
+            sha256="33" * 32,
+        )
+    )
+
+    # Then everyone sees it held, and why
+    listed = {model["version"]: model for model in api.call("GET", "/models").body["items"]}
+    assert (listed["v3"]["status"], listed["v3"]["reasons"]) == ("held", reasons)
+    assert api.call("GET", "/models").body["champion"] == champion
+
+    # and an admin who finds the labels right promotes it as any registered version
+    answer = api.call("POST", "/models/v3/promote", headers=_bearer(api))
+    assert answer.status == 202
+    assert answer.body["version"] == "v3"
+
+
 # ---- the key stays secret ----
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline_function.errors import CandidateArtifactError, DeploymentFailedError, NoBaseDataError
 from pipeline_function.logic import deploy
-from pipeline_function.logic.evaluate import evaluate
+from pipeline_function.logic.evaluate import TouchLimits, evaluate
 from pipeline_function.logic.prepare import prepare
 from pipeline_function.logic.record import record
 from pipeline_function.settings import DeploySettings
@@ -206,7 +206,15 @@ def _candidate(pipeline: Pipeline, metrics: dict[str, float], version: str = VER
 def test_a_better_candidate_is_registered_and_promoted(pipeline: Pipeline) -> None:
     request, archive = _candidate(pipeline, GOOD)
 
-    evaluation = evaluate(request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70)
+    evaluation = evaluate(
+        request,
+        pipeline.models,
+        pipeline.runs,
+        pipeline.store,
+        tolerance=0.01,
+        floor=0.70,
+        touch=TouchLimits(0.05, 0.5),
+    )
 
     assert evaluation.promote is True
     assert evaluation.sha256 == sha256(archive)
@@ -227,7 +235,15 @@ def test_a_better_candidate_is_registered_and_promoted(pipeline: Pipeline) -> No
 def test_a_much_worse_candidate_is_registered_as_rejected_with_reasons(pipeline: Pipeline) -> None:
     request, _ = _candidate(pipeline, {**GOOD, "tweets_macro_f1": 0.60})
 
-    evaluation = evaluate(request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70)
+    evaluation = evaluate(
+        request,
+        pipeline.models,
+        pipeline.runs,
+        pipeline.store,
+        tolerance=0.01,
+        floor=0.70,
+        touch=TouchLimits(0.05, 0.5),
+    )
 
     assert evaluation.promote is False
     assert "tweets_macro_f1 0.6000 is below the floor 0.70" in evaluation.reasons
@@ -236,14 +252,77 @@ def test_a_much_worse_candidate_is_registered_as_rejected_with_reasons(pipeline:
     assert model.status is ModelStatus.REJECTED
     assert model.reasons == evaluation.reasons
     step = pipeline.runs.get_run("run-000001").steps[-1]
-    assert step.detail == {"promote": False, "reasons": evaluation.reasons}
+    assert step.detail == {"promote": False, "decision": "rejected", "reasons": evaluation.reasons}
+
+
+def test_a_candidate_that_flips_answers_near_its_new_labels_is_registered_as_held(pipeline: Pipeline) -> None:
+    # Given a candidate as good as the champion on the golden split that answers 12 of the 40 nearest
+    # labelled texts the champion got right otherwise
+    touching = {"neighbour_flips": 12, "neighbours_champion_agreed": 40, "neighbour_flip_share": 0.3}
+    request, _ = _candidate(pipeline, {**GOOD, **touching})
+
+    # When it is evaluated
+    evaluation = evaluate(
+        request,
+        pipeline.models,
+        pipeline.runs,
+        pipeline.store,
+        tolerance=0.01,
+        floor=0.70,
+        touch=TouchLimits(0.05, 0.5),
+    )
+
+    # Then it is neither promoted nor rejected: held, and the registry and the run say why
+    assert (evaluation.promote, evaluation.held) == (False, True)
+    assert evaluation.reasons[-2:] == [
+        "12 of 40 nearest labelled texts the champion answered as people did are now answered otherwise, "
+        "above the limit 5%",
+        f"held for review; promote it by hand with POST /models/{VERSION}/promote if the labels are right",
+    ]
+    model = pipeline.models.get_model(VERSION)
+    assert model.status is ModelStatus.HELD
+    assert model.reasons == evaluation.reasons
+    assert pipeline.runs.get_run("run-000001").steps[-1].detail["decision"] == "held"
+
+
+def test_a_candidate_is_compared_with_the_best_champion_so_far_not_only_the_current_one(pipeline: Pipeline) -> None:
+    # Given a first champion better than today's (each promotion lost a little)
+    first = model_archive({"version": "first", "metrics": {**CHAMPION_METRICS, "reviews_accuracy": 0.90}})
+    key = pipeline.put("models/first/model.tar.gz", first, "application/gzip")
+    pipeline.models.ensure_champion(
+        "first", pipeline.store.uri(key), sha256(first), {"metrics": {**CHAMPION_METRICS, "reviews_accuracy": 0.90}}
+    )
+    # and a candidate within the tolerance of today's champion (0.86) but 0.045 below the first
+    request, _ = _candidate(pipeline, {**GOOD, "reviews_accuracy": 0.855})
+
+    evaluation = evaluate(
+        request,
+        pipeline.models,
+        pipeline.runs,
+        pipeline.store,
+        tolerance=0.01,
+        floor=0.70,
+        touch=TouchLimits(0.05, 0.5),
+    )
+
+    assert evaluation.promote is False
+    assert any("below 0.9000, the best a champion has had" in reason for reason in evaluation.reasons)
+    assert pipeline.models.get_model(VERSION).status is ModelStatus.REJECTED
 
 
 def test_an_archive_of_another_version_is_refused_and_nothing_is_registered(pipeline: Pipeline) -> None:
     request, _ = _candidate(pipeline, GOOD, version="some-other-version")
 
     with pytest.raises(CandidateArtifactError, match="some-other-version"):
-        evaluate(request, pipeline.models, pipeline.runs, pipeline.store, tolerance=0.01, floor=0.70)
+        evaluate(
+            request,
+            pipeline.models,
+            pipeline.runs,
+            pipeline.store,
+            tolerance=0.01,
+            floor=0.70,
+            touch=TouchLimits(0.05, 0.5),
+        )
     assert pipeline.models.list_models() == []
     assert list(pipeline.store.keys("models/")) == []
 
@@ -433,14 +512,15 @@ def test_a_failed_run_is_recorded_readably_and_the_service_goes_back_to_the_cham
     assert pipeline.state_store.state().active_run is None
 
 
-def test_a_rejected_run_is_recorded_and_the_champion_stays(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("decision", [Decision.REJECTED, Decision.HELD])
+def test_a_rejected_or_held_run_is_recorded_and_the_champion_stays(pipeline: Pipeline, decision: Decision) -> None:
     run_id = _candidate_v2(pipeline)
-    outcome = Outcome(status="SUCCEEDED", decision="rejected", version="v2", metrics=GOOD, reasons=["worse"])
+    outcome = Outcome(status="SUCCEEDED", decision=decision.value, version="v2", metrics=GOOD, reasons=["worse"])
 
     record(RecordInput(run_id=run_id, outcome=outcome), pipeline.models, pipeline.runs, pipeline.store)
 
     run = pipeline.runs.get_run(run_id)
-    assert (run.status, run.decision, run.reasons) == (RunStatus.SUCCEEDED, Decision.REJECTED, ["worse"])
+    assert (run.status, run.decision, run.reasons) == (RunStatus.SUCCEEDED, decision, ["worse"])
     champion = pipeline.models.champion()
     assert champion is not None
     assert champion.version == "v1"

@@ -1,5 +1,6 @@
 """Record a run's outcome. A promotion makes the version champion (registry and the service's
-pointer); a failure puts the pointer back on the registry's champion, so nothing changed."""
+pointer); a rejected or held candidate changes nothing; a failure puts the pointer back on the
+registry's champion, so nothing changed."""
 
 from __future__ import annotations
 
