@@ -69,7 +69,6 @@ class Settings:
                 ``LOCAL_TRAINING_QUOTA`` (none) the account's training-instance quota SageMaker enforces: a number
                 for every instance type, or ``<type>=<instances>,…`` per type (types not named are not limited);
                 ``LOCAL_TRAINING_THROTTLE`` (0) how many of the first ``CreateTrainingJob`` calls are throttled.
-        >>>>>>> i28-errors
         """
         env = dict(os.environ if environ is None else environ)
         backend = env.get("BACKEND", "sagemaker")
