@@ -35,6 +35,7 @@ class Settings:
     retrain_min_interval_minutes: int | None = None
     retrain_max_per_day: int | None = None
     monitoring_schedule: str | None = None
+    compaction_schedule: str | None = None
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
@@ -55,7 +56,8 @@ class Settings:
                 ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
                 ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
                 runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
-                the scheduled monitoring runs;
+                the scheduled monitoring runs; ``COMPACTION_SCHEDULE`` (the template's default, rate(15 minutes))
+                how often the scheduled feedback compaction runs;
                 ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
                 ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
                 ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
@@ -90,6 +92,7 @@ class Settings:
                 retrain_min_interval_minutes=_number(env, "RETRAIN_MIN_INTERVAL_MINUTES"),
                 retrain_max_per_day=_number(env, "RETRAIN_MAX_PER_DAY"),
                 monitoring_schedule=env.get("MONITORING_SCHEDULE") or None,
+                compaction_schedule=env.get("COMPACTION_SCHEDULE") or None,
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
                 template=Path(env.get("LOCAL_TEMPLATE") or ROOT / "template.yaml").resolve(),
@@ -188,6 +191,7 @@ def parameter_overrides(settings: Settings) -> dict[str, str]:
         ("RetrainMinIntervalMinutes", settings.retrain_min_interval_minutes),
         ("RetrainMaxPerDay", settings.retrain_max_per_day),
         ("MonitoringSchedule", settings.monitoring_schedule),
+        ("FeedbackCompactionSchedule", settings.compaction_schedule),
     ):
         if value is not None:
             overrides[parameter] = str(value)

@@ -18,6 +18,10 @@ class FakeDataStore(DataStore):
     def keys(self, prefix: str) -> Iterator[str]:
         yield from sorted(key for key in self.objects if key.startswith(prefix))
 
+    def folders(self, prefix: str) -> Iterator[str]:
+        below = (key[len(prefix) :] for key in self.objects if key.startswith(prefix))
+        yield from sorted({f"{prefix}{rest.split('/', 1)[0]}/" for rest in below if "/" in rest})
+
     def read(self, key: str) -> bytes:
         return self.objects[key]
 

@@ -342,6 +342,7 @@ EVENT_FUNCTIONS = {
     "sfn-evaluate-candidate": "EvaluateCandidateFunction",
     "sfn-deploy-model": "DeployModelFunction",
     "sfn-record-run-failed": "RecordRunFunction",
+    "schedule-compact-feedback": "CompactFeedbackFunction",
     "schedule-": "MonitorFunction",
 }
 
