@@ -224,8 +224,8 @@ def memory_store(bucket: str) -> Any:
         def read(self, key: str) -> bytes:
             return self.objects[key]
 
-        def write(self, key: str, body: bytes, content_type: str) -> None:
-            self.objects[key] = body
+        def write(self, key: str, body: bytes | bytearray, content_type: str) -> None:
+            self.objects[key] = bytes(body)
 
     return MemoryStore()
 
@@ -292,9 +292,8 @@ def measure(counts: list[int], open_objects: int) -> tuple[list[Measure], dict[s
         days = 0
         for count in sorted(c for c in counts if c > 0):
             if count > written:
-                days += write_sealed_days(
-                    s3, bucket, written, count - written, first_day - timedelta(days=days), source
-                )
+                before = first_day - timedelta(days=days)
+                days += write_sealed_days(s3, bucket, written, count - written, first_day=before, source=source)
                 written = count
             prepare(f"{count:,} labels", count, 0)
     return measures, extra

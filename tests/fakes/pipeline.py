@@ -28,8 +28,8 @@ class FakeDataStore(DataStore):
     def read_if_exists(self, key: str) -> bytes | None:
         return self.objects.get(key)
 
-    def write(self, key: str, body: bytes, content_type: str) -> None:
-        self.objects[key] = body
+    def write(self, key: str, body: bytes | bytearray, content_type: str) -> None:
+        self.objects[key] = bytes(body)
 
     def copy(self, source_key: str, key: str) -> None:
         self.objects[key] = self.objects[source_key]

@@ -38,7 +38,7 @@ class CountingStore(FakeDataStore):
         self.reads.append(key)
         return super().read(key)
 
-    def write(self, key: str, body: bytes, content_type: str) -> None:
+    def write(self, key: str, body: bytes | bytearray, content_type: str) -> None:
         self.writes.append(key)
         super().write(key, body, content_type)
 
@@ -54,7 +54,7 @@ class StopsBeforeTheIndex(CountingStore):
         super().__init__()
         self.stopped = False
 
-    def write(self, key: str, body: bytes, content_type: str) -> None:
+    def write(self, key: str, body: bytes | bytearray, content_type: str) -> None:
         if key.endswith("index.json") and not self.stopped:
             self.stopped = True
             raise Stopped(key)

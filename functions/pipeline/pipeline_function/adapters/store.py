@@ -66,7 +66,7 @@ class DataStore:
                 return None
             raise
 
-    def write(self, key: str, body: bytes, content_type: str) -> None:
+    def write(self, key: str, body: bytes | bytearray, content_type: str) -> None:
         with unavailable_when_transient("the data bucket"):
             self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 

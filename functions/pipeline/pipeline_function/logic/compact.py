@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline_function.adapters.store import DataStore
 from pipeline_function.logic.labels import (
+    PARTS_AHEAD,
     READERS,
     ROWS_PER_PART,
     DamagedPartError,
@@ -98,13 +99,15 @@ def _held(store: DataStore, pool: Executor, day: _Day) -> set[str]:
     """The keys of the objects the day's parts hold; a damaged part makes the day start again."""
     if day.index is None:
         return set()
+    held: set[str] = set()
     try:
-        parts = list(bounded_map(pool, lambda entry: read_part(store, entry), day.index.parts))
+        for part in bounded_map(pool, lambda entry: read_part(store, entry), day.index.parts, ahead=PARTS_AHEAD):
+            held.update(feedback_key(record) for record in part)
     except DamagedPartError as error:
         logger.warning("compacting a day again from its objects", extra={"day": str(day.day), "reason": str(error)})
         return set()
     day.parts, day.malformed = list(day.index.parts), list(day.index.malformed_keys)
-    return {feedback_key(record) for part in parts for record in part}
+    return held
 
 
 def _compact_day(

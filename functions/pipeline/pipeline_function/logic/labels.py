@@ -40,12 +40,15 @@ INDEX_NAME = "index.json"
 SEAL_MARGIN = timedelta(hours=1)
 ROWS_PER_PART = 20_000  # about 7 MB of JSON lines: a few seconds to read, parse and hash
 READERS = CONNECTIONS
+# Parts read ahead of the fold: each is a few MB of JSON and then tens of MB of records, so more than a few
+# in flight would cost more memory than the labels kept; parsing holds the GIL, so more would not be faster.
+PARTS_AHEAD = 4
 
 In = TypeVar("In")
 Out = TypeVar("Out")
 
 
-def sha256(data: bytes) -> str:
+def sha256(data: bytes | bytearray) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -244,13 +247,13 @@ def read_feedback(store: DataStore, pool: Executor) -> FeedbackRead:
 def _read_parts(
     store: DataStore, pool: Executor, catalog: dict[date, DayIndex], labels: LatestLabels
 ) -> tuple[dict[date, DayIndex], dict[date, set[str]]]:
-    """Fold every day's parts into ``labels``, a day once all its parts check out. Returns the indexes
-    trusted (a day with a damaged part is left to its objects) and, for the days still open, the keys of
-    the objects their parts hold."""
+    """Fold every day's parts into ``labels`` as they arrive. Returns the indexes trusted (a day with a
+    damaged part is left to its objects: the labels its other parts gave are the same records, so the fold
+    keeps them and only the count read is taken back) and, for the days still open, the keys of the
+    objects their parts hold."""
     covered: dict[date, set[str]] = {}
-    held: dict[date, list[list[FeedbackRecord]]] = {}
+    folded: dict[date, int] = {}
     damaged: set[date] = set()
-    remaining = {day: len(index.parts) for day, index in catalog.items()}
 
     def read(item: tuple[DayIndex, PartEntry]) -> tuple[DayIndex, list[FeedbackRecord] | None]:
         index, entry = item
@@ -261,17 +264,17 @@ def _read_parts(
             return index, None
 
     days_parts = [(index, entry) for index in catalog.values() for entry in index.parts]
-    for index, records in bounded_map(pool, read, days_parts):
+    for index, records in bounded_map(pool, read, days_parts, ahead=PARTS_AHEAD):
         day = index.day
+        if day in damaged:
+            continue
         if records is None:
             damaged.add(day)
-            held.pop(day, None)
-        elif day not in damaged:
-            held.setdefault(day, []).append(records)
-        remaining[day] -= 1
-        if remaining[day] == 0 and day not in damaged:
-            for part in held.pop(day, []):
-                labels.add(part)
-                if not index.sealed:
-                    covered.setdefault(day, set()).update(feedback_key(record) for record in part)
+            labels.read -= folded.pop(day, 0)
+            covered.pop(day, None)
+            continue
+        labels.add(records)
+        folded[day] = folded.get(day, 0) + len(records)
+        if not index.sealed:
+            covered.setdefault(day, set()).update(feedback_key(record) for record in records)
     return {day: index for day, index in catalog.items() if day not in damaged}, covered
