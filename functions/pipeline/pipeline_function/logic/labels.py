@@ -25,7 +25,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -189,6 +189,8 @@ class LatestLabels:
 
     read: int = 0
     _latest: dict[str, FeedbackRecord] = field(default_factory=dict)
+    _shared: dict[Any, Any] = field(default_factory=dict)
+    _handed_over: int = 0
 
     def add(self, records: Iterable[FeedbackRecord]) -> None:
         latest = self._latest
@@ -197,15 +199,34 @@ class LatestLabels:
             item = identity(record)
             held = latest.get(item)
             if held is None or order(record) >= order(held):
-                latest[item] = record
+                latest[item] = self._slim(record)
+
+    def _slim(self, record: FeedbackRecord) -> FeedbackRecord:
+        """The record, sharing what a million kept records repeat. Pydantic gives each instance its own
+        set of the fields its input named (728 bytes of a label's 1,500 in memory) and its own copy of
+        each short string: the labels, the model version. Kept records are never changed (the model is
+        frozen, and a copy copies the set first), so equal values can be one object. A run's peak
+        memory is mostly its kept records (see docs/benchmarks.md)."""
+        shared = self._shared
+        fields = record.__pydantic_fields_set__
+        object.__setattr__(record, "__pydantic_fields_set__", shared.setdefault(frozenset(fields), fields))
+        values = record.__dict__
+        for name in ("label", "predicted_label", "model_version"):
+            if (value := values[name]) is not None:
+                values[name] = shared.setdefault(value, value)
+        return record
 
     def kept(self) -> list[FeedbackRecord]:
-        """Oldest first."""
-        return sorted(self._latest.values(), key=order)
+        """The records kept, oldest first, handed over: the fold forgets them and its index of items (a
+        few hundred MB at a million labels), so the caller holds the only copy."""
+        kept = sorted(self._latest.values(), key=order)
+        self._handed_over += len(kept)
+        self._latest, self._shared = {}, {}
+        return kept
 
     @property
     def superseded(self) -> int:
-        return self.read - len(self._latest)
+        return self.read - len(self._latest) - self._handed_over
 
 
 @dataclass
