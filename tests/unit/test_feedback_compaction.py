@@ -140,7 +140,9 @@ def test_a_past_day_is_sealed_into_parts_of_bounded_rows_and_its_objects_stay(st
 
 def test_a_second_pass_with_nothing_new_writes_nothing(store: CountingStore) -> None:
     labels(store, 3, DAY)
+    labels(store, 2, LONG_AFTER - timedelta(minutes=5))  # a day still open
     compact(store, LONG_AFTER)
+    assert (index_of(store, DAY).sealed, index_of(store, LONG_AFTER).sealed) == (True, False)
     before = dict(store.objects)
     store.writes.clear()
 
