@@ -197,13 +197,19 @@ format: install ## apply ruff's fixes and formatting
 openapi: install ## regenerate functions/api/openapi.json from the API's routes
 	$(PY) -m sentiment_local.openapi > functions/api/openapi.json
 
-bench: install $(VENV)/.installed-finetune ## accuracy, speed and throughput against the seeds' recipe; prints a table
+# ONLY=prepare runs the PrepareDataset-at-scale part alone (no PyTorch needed).
+bench: install $(if $(filter prepare,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
+ifeq ($(ONLY),prepare)
+	$(PY) bench/prepare_scale.py
+else
 	$(PY) bench/run.py
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
 	$(PY) bench/retrain_loop.py
 	$(PY) bench/active_learning.py
 	$(PY) bench/load.py
 	$(PY) bench/scale.py
+	$(PY) bench/prepare_scale.py
+endif
 
 upload-data: install ## copy model_training/data (base + golden) to a deployed stack: make upload-data BUCKET=<DataBucketName>
 	@test -n "$(BUCKET)" || { echo "usage: make upload-data BUCKET=<the stack's DataBucketName output>"; exit 2; }

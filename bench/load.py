@@ -75,14 +75,16 @@ def distinct_texts(count: int) -> list[str]:
 
 
 @contextmanager
-def local_stack(data: Path) -> Iterator[str]:
-    """``make up`` in its own process group with its own ports and data; yields the API's URL."""
+def local_stack(data: Path, **settings: str) -> Iterator[str]:
+    """``make up`` in its own process group with its own ports and data (and any of its ``settings``, such
+    as ``MOTO_PORT``); yields the API's URL."""
     port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH", "RETRAIN_THRESHOLD"}
     } | {"PORT": str(port), "MOTO_PORT": str(free_port()), "MODEL_PORT": str(free_port()), "LOCAL_DATA": str(data)}
+    env |= settings
     log_path = data / "make-up.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(

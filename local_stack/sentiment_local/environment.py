@@ -36,6 +36,7 @@ class Settings:
     retrain_max_per_day: int | None = None
     monitoring_schedule: str | None = None
     public_labels: str | None = None
+    compaction_schedule: str | None = None
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
@@ -49,26 +50,27 @@ class Settings:
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
         """The settings a user can give ``make up``, all optional:
 
-                ``PORT`` (3000) the API and web page, ``MOTO_PORT`` (5000) the AWS endpoint, ``MODEL_PORT``
-                (8080) the model server; ``BACKEND`` (sagemaker | ecs) how the model is served;
-                ``LOCAL_DATA`` (build/local) the data folder; ``LOCAL_CONCURRENCY`` (4) environments per
-                function; ``ADMIN_API_KEY`` the admin key (else one generated once and kept with the data);
-                ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
-                ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
-                runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
-                the scheduled monitoring runs; ``PUBLIC_LABELS`` (the template's default, suggest) what a public
-                label does: train, suggest or ignore;
-                ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
-                ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
-                ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
-                (``sam local invoke``) reach it, and everyone else on the network too;
-                ``LOCAL_TEMPLATE`` (template.yaml) the template to stand up, its code folders read from the project;
-                ``LOCAL_COLD_START_SECONDS`` (0: none) how long a serverless endpoint's first invocation after
-                idle waits for an instance, and ``LOCAL_IDLE_SECONDS`` (600) after how long without an invocation
-                it has none left;
-                ``LOCAL_TRAINING_QUOTA`` (none) the account's training-instance quota SageMaker enforces: a number
-                for every instance type, or ``<type>=<instances>,…`` per type (types not named are not limited);
-                ``LOCAL_TRAINING_THROTTLE`` (0) how many of the first ``CreateTrainingJob`` calls are throttled.
+        ``PORT`` (3000) the API and web page, ``MOTO_PORT`` (5000) the AWS endpoint, ``MODEL_PORT``
+        (8080) the model server; ``BACKEND`` (sagemaker | ecs) how the model is served;
+        ``LOCAL_DATA`` (build/local) the data folder; ``LOCAL_CONCURRENCY`` (4) environments per
+        function; ``ADMIN_API_KEY`` the admin key (else one generated once and kept with the data);
+        ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
+        ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
+        runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
+        the scheduled monitoring runs; ``PUBLIC_LABELS`` (the template's default, suggest) what a public
+        label does: train, suggest or ignore; ``COMPACTION_SCHEDULE`` (the template's default, rate(15 minutes))
+        how often the scheduled feedback compaction runs;
+        ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
+        ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
+        ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
+        (``sam local invoke``) reach it, and everyone else on the network too;
+        ``LOCAL_TEMPLATE`` (template.yaml) the template to stand up, its code folders read from the project;
+        ``LOCAL_COLD_START_SECONDS`` (0: none) how long a serverless endpoint's first invocation after
+        idle waits for an instance, and ``LOCAL_IDLE_SECONDS`` (600) after how long without an invocation
+        it has none left;
+        ``LOCAL_TRAINING_QUOTA`` (none) the account's training-instance quota SageMaker enforces: a number
+        for every instance type, or ``<type>=<instances>,…`` per type (types not named are not limited);
+        ``LOCAL_TRAINING_THROTTLE`` (0) how many of the first ``CreateTrainingJob`` calls are throttled.
         """
         env = dict(os.environ if environ is None else environ)
         backend = env.get("BACKEND", "sagemaker")
@@ -95,6 +97,7 @@ class Settings:
                 retrain_max_per_day=_number(env, "RETRAIN_MAX_PER_DAY"),
                 monitoring_schedule=env.get("MONITORING_SCHEDULE") or None,
                 public_labels=public_labels,
+                compaction_schedule=env.get("COMPACTION_SCHEDULE") or None,
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
                 template=Path(env.get("LOCAL_TEMPLATE") or ROOT / "template.yaml").resolve(),
@@ -194,6 +197,7 @@ def parameter_overrides(settings: Settings) -> dict[str, str]:
         ("RetrainMaxPerDay", settings.retrain_max_per_day),
         ("MonitoringSchedule", settings.monitoring_schedule),
         ("PublicLabels", settings.public_labels),
+        ("FeedbackCompactionSchedule", settings.compaction_schedule),
     ):
         if value is not None:
             overrides[parameter] = str(value)

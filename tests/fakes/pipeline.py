@@ -18,14 +18,18 @@ class FakeDataStore(DataStore):
     def keys(self, prefix: str) -> Iterator[str]:
         yield from sorted(key for key in self.objects if key.startswith(prefix))
 
+    def folders(self, prefix: str) -> Iterator[str]:
+        below = (key[len(prefix) :] for key in self.objects if key.startswith(prefix))
+        yield from sorted({f"{prefix}{rest.split('/', 1)[0]}/" for rest in below if "/" in rest})
+
     def read(self, key: str) -> bytes:
         return self.objects[key]
 
     def read_if_exists(self, key: str) -> bytes | None:
         return self.objects.get(key)
 
-    def write(self, key: str, body: bytes, content_type: str) -> None:
-        self.objects[key] = body
+    def write(self, key: str, body: bytes | bytearray, content_type: str) -> None:
+        self.objects[key] = bytes(body)
 
     def copy(self, source_key: str, key: str) -> None:
         self.objects[key] = self.objects[source_key]

@@ -34,6 +34,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         "deploy-steps",
         MOTO_HOST="0.0.0.0",  # noqa: S104 - for containers
         MONITORING_SCHEDULE="rate(1 minute)",
+        COMPACTION_SCHEDULE="rate(1 minute)",
         # The Postman collection's own two pieces of feedback start a run, as people's feedback can;
         # the template's guard (60 minutes between runs from feedback) keeps it to one in this module.
         RETRAIN_THRESHOLD="2",
@@ -345,6 +346,7 @@ EVENT_FUNCTIONS = {
     "sfn-evaluate-candidate": "EvaluateCandidateFunction",
     "sfn-deploy-model": "DeployModelFunction",
     "sfn-record-run-failed": "RecordRunFunction",
+    "schedule-compact-feedback": "CompactFeedbackFunction",
     "schedule-": "MonitorFunction",
 }
 
@@ -398,4 +400,36 @@ def test_the_monitoring_schedule_runs_the_monitor_with_its_own_role(local_stack:
     text = log.read_text()
     assert "REPORT RequestId" in text
     assert '"ReviewQueue"' in text  # the metric, in the function's EMF line
+    assert "AccessDenied" not in text and "Traceback" not in text
+
+
+def test_the_compaction_schedule_compacts_todays_feedback_with_its_own_role(local_stack: LocalStack) -> None:
+    """COMPACTION_SCHEDULE=rate(1 minute): a label given through the API is in today's compacted part
+    within a period or two, written by CompactFeedbackFunction with the role the template gives it."""
+    # Given a label given through the API
+    with httpx.Client(base_url=local_stack.api, timeout=60) as api:
+        given = api.post("/feedback", json={"text": "Compaction keeps this label", "label": "positive"})
+    assert given.status_code == 201, given.text
+    s3, bucket = local_stack.client("s3"), data_bucket(local_stack)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+
+    # When the schedule has run the compactor
+    index_key = f"feedback-compacted/dt={today}/index.json"
+    deadline, rows = time.monotonic() + 150, []
+    while time.monotonic() < deadline and not any("Compaction keeps this label" in row for row in rows):
+        time.sleep(2)
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"feedback-compacted/dt={today}/").get("Contents", [])
+        if any(item["Key"] == index_key for item in listed):
+            index = json.loads(s3.get_object(Bucket=bucket, Key=index_key)["Body"].read())
+            rows = [
+                line
+                for part in index["parts"]
+                for line in s3.get_object(Bucket=bucket, Key=part["key"])["Body"].read().decode().splitlines()
+            ]
+
+    # Then the label is in a part the index names, today stays open, and the function was allowed all it did
+    assert any("Compaction keeps this label" in row for row in rows)
+    assert index["sealed"] is False
+    text = (local_stack.data / "logs" / "CompactFeedbackFunction.log").read_text()
+    assert "REPORT RequestId" in text
     assert "AccessDenied" not in text and "Traceback" not in text

@@ -27,11 +27,15 @@ def test_what_eventbridge_refuses_or_the_stack_cannot_run_is_refused(expression:
         rate_seconds(expression)
 
 
-def test_the_templates_schedule_is_a_rate_the_local_stack_runs() -> None:
+def test_the_templates_schedules_are_rates_the_local_stack_runs() -> None:
     template = Template.read(ROOT / "template.yaml", prefix="t")
-    ((function, _name, properties),) = template.events("Schedule")
-    assert function == "MonitorFunction"
-    assert rate_seconds(str(template.resolve(properties)["Schedule"])) == 3600
+    schedules = {
+        function: template.resolve(properties)["Schedule"] for function, _, properties in template.events("Schedule")
+    }
+    assert {function: rate_seconds(str(rate)) for function, rate in schedules.items()} == {
+        "MonitorFunction": 3600,
+        "CompactFeedbackFunction": 900,
+    }
 
 
 def test_the_event_is_eventbridges_scheduled_event() -> None:

@@ -327,6 +327,7 @@ def test_the_template_has_the_api_its_authorizer_the_workers_and_the_retraining_
         "CheckDeploymentFunction",
         "RecordRunFunction",
         "MonitorFunction",
+        "CompactFeedbackFunction",
     ]
     assert {template().function(name, "http://q").code for name in template().functions()[3:]} == {
         ROOT / "functions" / "pipeline"

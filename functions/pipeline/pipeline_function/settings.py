@@ -8,7 +8,19 @@ from typing import Annotated
 from pydantic import Field
 
 from sentiment_common.runs import RunGuard
-from sentiment_common.settings import InferenceSettings, RegistrySettings, TrustSettings, WorkflowSettings
+from sentiment_common.settings import (
+    EnvironmentSettings,
+    InferenceSettings,
+    RegistrySettings,
+    TrustSettings,
+    WorkflowSettings,
+)
+
+
+class CompactionSettings(EnvironmentSettings):
+    """The scheduled compactor's: it touches nothing but the data bucket."""
+
+    data_bucket: Annotated[str, Field(min_length=1, description="Bucket holding feedback/ and feedback-compacted/")]
 
 
 class TriggerSettings(RegistrySettings, WorkflowSettings, TrustSettings):

@@ -16,7 +16,7 @@ from pipeline_function.adapters.sagemaker import SageMakerEndpoint
 from pipeline_function.adapters.store import DataStore
 from pipeline_function.adapters.withdrawals import NoReviewersTable
 from pipeline_function.origin import log_run_origin
-from pipeline_function.settings import DeploySettings, TriggerSettings
+from pipeline_function.settings import CompactionSettings, DeploySettings, TriggerSettings
 from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pipeline_state import PipelineStateStore
@@ -112,6 +112,12 @@ def monitoring_stores() -> tuple[ModelRegistry, MonitoringStore]:
     return ModelRegistry(tables.registry_table), MonitoringStore(tables.monitoring_table)
 
 
+@cache
+def feedback_bucket() -> DataStore:
+    """The compactor's: the data bucket alone."""
+    return DataStore(settings(CompactionSettings).data_bucket)
+
+
 def reset() -> None:
-    for built in (_settings, stores, endpoint, served_model, workflow, withdrawals, monitoring_stores):
+    for built in (_settings, stores, endpoint, served_model, workflow, withdrawals, monitoring_stores, feedback_bucket):
         built.cache_clear()

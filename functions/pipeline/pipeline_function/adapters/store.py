@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from sentiment_common.dal.aws import client
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.registry import Champion
 
 CHAMPION_POINTER = "models/champion.json"
+# Reads run in parallel (feedback parts and objects); one connection per reader thread, instead of
+# botocore's default pool of 10 that would make the others wait and open throwaway connections.
+CONNECTIONS = 32
 
 
 class DataStore:
-    _s3 = client("s3")
+    @cached_property
+    def _s3(self) -> Any:
+        return boto3.client("s3", config=Config(max_pool_connections=CONNECTIONS))
 
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
@@ -37,6 +44,15 @@ class DataStore:
                 for item in page.get("Contents", []):
                     yield item["Key"]
 
+    def folders(self, prefix: str) -> Iterator[str]:
+        """The "folders" right under ``prefix`` (``feedback/dt=2026-11-22/``): one page lists a thousand,
+        whatever the number of objects in them."""
+        paginator = self._s3.get_paginator("list_objects_v2")
+        with unavailable_when_transient("the data bucket"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+                for item in page.get("CommonPrefixes", []):
+                    yield item["Prefix"]
+
     def read(self, key: str) -> bytes:
         with unavailable_when_transient("the data bucket"):
             data: bytes = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
@@ -50,7 +66,7 @@ class DataStore:
                 return None
             raise
 
-    def write(self, key: str, body: bytes, content_type: str) -> None:
+    def write(self, key: str, body: bytes | bytearray, content_type: str) -> None:
         with unavailable_when_transient("the data bucket"):
             self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 

@@ -49,6 +49,16 @@ def latest_labels(records: list[FeedbackRecord]) -> tuple[list[FeedbackRecord], 
     return kept, len(records) - len(kept)
 
 
+def refusal(record: FeedbackRecord, policy: PublicLabels, withdrawn: set[str]) -> Dropped | None:
+    """Why a label cannot train whatever else is given, or None: decided label by label, so a run reading
+    labels as they stream past never holds the ones it will drop."""
+    if record.source is LabelSource.REVIEWER and record.reviewer in withdrawn:
+        return Dropped.WITHDRAWN
+    if record.source is LabelSource.PUBLIC and policy is not PublicLabels.TRAIN:
+        return Dropped.POLICY
+    return None
+
+
 def training_labels(
     records: list[FeedbackRecord], policy: PublicLabels, withdrawn: set[str]
 ) -> tuple[list[FeedbackRecord], Counter[Dropped]]:
@@ -56,12 +66,18 @@ def training_labels(
     dropped: Counter[Dropped] = Counter()
     eligible: list[FeedbackRecord] = []
     for record in records:
-        if record.source is LabelSource.REVIEWER and record.reviewer in withdrawn:
-            dropped[Dropped.WITHDRAWN] += 1
-        elif record.source is LabelSource.PUBLIC and policy is not PublicLabels.TRAIN:
-            dropped[Dropped.POLICY] += 1
+        if reason := refusal(record, policy, withdrawn):
+            dropped[reason] += 1
         else:
             eligible.append(record)
+    kept, ranking = ranked_labels(eligible)
+    dropped.update(ranking)
+    return kept, dropped
+
+
+def ranked_labels(eligible: list[FeedbackRecord]) -> tuple[list[FeedbackRecord], Counter[Dropped]]:
+    """Of labels that may train, one per comment or text: a reviewer's over the public's, then the latest."""
+    dropped: Counter[Dropped] = Counter()
     reviewed = {subject(record) for record in eligible if record.source is LabelSource.REVIEWER}
     ranked = [record for record in eligible if record.source is LabelSource.REVIEWER or subject(record) not in reviewed]
     dropped[Dropped.OUTRANKED] += len(eligible) - len(ranked)
