@@ -150,6 +150,9 @@ class Comment(BaseModel):
     prediction: Prediction | None = None
     feedback: FeedbackMark | None = None
     pending_reason: PendingReason | None = None  # why it was stored pending; None once classified
+    # The last explanation computed for it, kept so that asking again costs no scoring while the same
+    # model version serves (GET /comments/{id}/explanation).
+    explanation: ExplainedPrediction | None = None
 
 
 class LabelSource(StrEnum):

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Literal, Protocol, Unpack
 
-from sentiment_common.models import Comment, FeedbackMark, FeedbackRecord, Label, Prediction
+from sentiment_common.models import Comment, ExplainedPrediction, FeedbackMark, FeedbackRecord, Label, Prediction
 from sentiment_common.monitoring import DayCounts, VersionCounts
 from sentiment_common.registry import (
     Champion,
@@ -32,7 +32,8 @@ Classified = Literal["queued", "labelled", "skipped"]
 
 class CommentStore(Protocol):
     """Comments by id, newest first (all or by sentiment), and the review queue; pages carry opaque tokens
-    that a listing refuses (``InvalidInputError``) unless it issued them."""
+    that a listing refuses (``InvalidInputError``) unless it issued them. A comment past its retention
+    is gone to every method, whether or not it has been deleted yet."""
 
     def put_new(self, comment: Comment) -> None:
         """Refuses an id already stored."""
@@ -54,6 +55,9 @@ class CommentStore(Protocol):
 
     def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> Comment:
         """Record the latest label on an existing comment; returns the comment as it was before."""
+
+    def keep_explanation(self, comment_id: str, explained: ExplainedPrediction) -> None:
+        """Keep the comment's latest explanation (read back as ``Comment.explanation``); nothing if it is gone."""
 
 
 class FeedbackArchive(Protocol):

@@ -345,6 +345,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
 @pytest.fixture
 def api(stack: Stack) -> Iterator[Stack]:
     stack.wipe()
+    _forget()  # each test meets a fresh API instance: nothing it saw of the model before
     yield stack
     if stack.model._process is None:
         stack.model.start()
