@@ -16,12 +16,15 @@ from botocore.response import StreamingBody
 
 from api_function.logic.comments import create_comment, explain_comment, list_comments
 from api_function.logic.health import model_health
-from sentiment_common.dal.comments import EXPIRES_AT, to_item
+from sentiment_common.dal.comments import EXPIRES_AT, LISTED, to_item
 from sentiment_common.errors import ModelUnavailableError, NotFoundError, ServiceUnavailableError
 from sentiment_common.inference import ProbedModel, SageMakerModel
 from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Readiness
 from sentiment_common.registry import Champion
 from sentiment_common.settings import InferenceSettings
+from sentiment_local import cloudformation
+from sentiment_local.template import load
+from tests.conftest import ROOT
 from tests.fakes.registry import FakeRegistry
 from tests.fakes.stores import FakeComments, FakeModel, prediction
 from tests.unit.test_api_logic import services
@@ -53,7 +56,7 @@ class Control:
     def __init__(self) -> None:
         self.calls = 0
 
-    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803 - boto3's argument
+    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
         self.calls += 1
         variant = {"VariantName": "champion", "CurrentServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}
         return {"EndpointName": EndpointName, "EndpointStatus": "InService", "ProductionVariants": [variant]}
@@ -122,7 +125,7 @@ def test_health_never_tells_the_public_the_raw_error(
     """The raw refusal names the account and the function's role: it goes to the log, not to the caller."""
 
     class Refused(Control):
-        def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
+        def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": REFUSAL}}, "DescribeEndpoint")
 
     for control, runtime in ((Refused(), Runtime()), (Control(), Runtime(refusal=REFUSAL))):
@@ -203,7 +206,9 @@ def test_a_kept_explanation_does_not_leave_the_comment_through_a_listing() -> No
 
 
 def test_a_new_comment_expires_after_the_retention_and_zero_keeps_it() -> None:
-    made = Comment(comment_id="c1", text="hi", created_at=datetime(2026, 3, 1, tzinfo=UTC), status=CommentStatus.PENDING)
+    made = Comment(
+        comment_id="c1", text="hi", created_at=datetime(2026, 3, 1, tzinfo=UTC), status=CommentStatus.PENDING
+    )
 
     assert to_item(made, 365)[EXPIRES_AT] == int((made.created_at + timedelta(days=365)).timestamp())
     assert EXPIRES_AT not in to_item(made, 0)
@@ -224,3 +229,20 @@ def test_an_expired_comment_is_not_read_listed_queued_or_labelled() -> None:
     assert [c.comment_id for c in list_comments(None, True, 10, None, given)[0]] == [kept.comment_id]
     with pytest.raises(NotFoundError):
         given.comments.mark_feedback(old.comment_id, FeedbackMark(feedback_id="f1", label="negative", created_at=NOW))
+
+
+# ---- the template: what CloudFormation receives ----
+
+
+def test_the_translated_template_keeps_comments_for_the_retention_and_projects_what_listings_read() -> None:
+    translated = cloudformation.translate(load(ROOT / "template.yaml"), {"ModelImageUri": "image:1"})
+    table = translated["Resources"]["CommentsTable"]["Properties"]
+    api = translated["Resources"]["ApiFunction"]["Properties"]
+
+    assert table["TimeToLiveSpecification"] == {"AttributeName": EXPIRES_AT, "Enabled": True}
+    assert api["Environment"]["Variables"]["COMMENT_RETENTION_DAYS"] == {"Ref": "CommentRetentionDays"}
+    assert translated["Parameters"]["CommentRetentionDays"]["Default"] == 365
+    for index in table["GlobalSecondaryIndexes"]:
+        keys = {key["AttributeName"] for key in index["KeySchema"]}
+        assert index["Projection"]["ProjectionType"] == "INCLUDE", index["IndexName"]
+        assert set(index["Projection"]["NonKeyAttributes"]) == set(LISTED) - keys, index["IndexName"]

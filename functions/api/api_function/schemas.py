@@ -229,7 +229,9 @@ class ServingModel(BaseModel):
     ]
     reachable: Annotated[bool, Field(description="`status` is `ready`")]
     model_version: str | None
-    reason: Annotated[str | None, Field(description="Why it is not ready, in general terms (details go to the log)")] = None
+    reason: Annotated[
+        str | None, Field(description="Why it is not ready, in general terms (details go to the log)")
+    ] = None
     checked_at: Annotated[
         datetime | None,
         Field(

@@ -309,9 +309,7 @@ class ProbedModel:
     The state is this container's: each Lambda instance probes on its own schedule.
     """
 
-    def __init__(
-        self, model: ModelClient, max_age: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, model: ModelClient, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._model = model
         self._max_age = max_age
         self._clock = clock
