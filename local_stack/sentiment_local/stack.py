@@ -53,6 +53,7 @@ from sentiment_local.notifications import NotificationLog, subscribe_queue
 from sentiment_local.stack_record import attach_resources, record_stack
 from sentiment_local.template import ACCOUNT, REGION, ROOT, Template
 from sentiment_local.training_jobs import ANY_INSTANCE_TYPE, TrainingJobs, TrainingLimits
+from sentiment_local.ttl import TtlSweeper
 
 STOP_REPORT_S = 30  # a stop still running by then prints every thread's stack to the log
 ADMIN_KEY_SECRET = "AdminApiKeySecret"  # noqa: S105 - the secret's logical id, not a secret
@@ -70,7 +71,7 @@ class Stack:
     runner: Runner | None = None
     key: str = ""
     _gateway: BaseWSGIServer | None = None
-    _pollers: list[SqsPoller | Schedule] = field(default_factory=list)
+    _pollers: list[SqsPoller | Schedule | TtlSweeper] = field(default_factory=list)
     _journal: Journal | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _wrote_state_file: bool = False
@@ -141,6 +142,7 @@ class Stack:
         self.model_server.start(champion, self.endpoint.environment, lambda: self.endpoint.served)
         self._start_event_sources(runner)
         self._start_schedules(runner)
+        self._start_ttl()
         self._start_notifications()
         self._start_gateway(runner)
         record_stack(
@@ -251,6 +253,15 @@ class Stack:
             schedule = Schedule(runner, logical_id, rule_arn=rule_arn, seconds=seconds)
             schedule.start()
             self._pollers.append(schedule)
+
+    def _start_ttl(self) -> None:
+        """DynamoDB deletes expired items itself; moto does not (sentiment_local.ttl)."""
+        tables = [
+            self.template.physical_name(logical_id) for logical_id in self.template.of_type("AWS::DynamoDB::Table")
+        ]
+        sweeper = TtlSweeper(self.moto.client("dynamodb"), tables)
+        sweeper.start()
+        self._pollers.append(sweeper)
 
     def _start_gateway(self, runner: Runner) -> None:
         gateway = Gateway(

@@ -9,7 +9,15 @@ from botocore.exceptions import ClientError
 
 from sentiment_common.dal.comments import CommentsRepository
 from sentiment_common.errors import InvalidInputError, NotFoundError
-from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Label, LabelSource
+from sentiment_common.models import (
+    Comment,
+    CommentStatus,
+    ExplainedPrediction,
+    Explanation,
+    FeedbackMark,
+    Label,
+    LabelSource,
+)
 from sentiment_common.ports import CommentStore
 from tests.contract.conftest import create_table, implementation
 from tests.fakes.stores import FakeComments, prediction
@@ -254,3 +262,60 @@ def test_a_suggested_comment_leaves_the_queue_once_labelled(comments: CommentSto
 def test_a_suggestion_on_an_unknown_comment_is_not_found(comments: CommentStore) -> None:
     with pytest.raises(NotFoundError):
         comments.suggest("nobody", mark())
+
+
+# ---- retention and kept explanations ----
+
+RETENTION_DAYS = 30
+
+
+@pytest.fixture(params=["dynamodb", "fake"])
+def retained(request: pytest.FixtureRequest) -> CommentStore:
+    """A store that keeps comments RETENTION_DAYS days."""
+    return implementation(
+        request,
+        lambda: FakeComments(RETENTION_DAYS),
+        lambda: CommentsRepository(create_table("CommentsTable"), RETENTION_DAYS),
+    )
+
+
+def aged(n: int, days: float, label: Label = "positive") -> Comment:
+    """Made ``days`` ago."""
+    return classified(n, label).model_copy(update={"created_at": datetime.now(UTC) - timedelta(days=days)})
+
+
+def test_a_comment_past_its_retention_is_gone_to_every_read_and_write(retained: CommentStore) -> None:
+    waiting = pending(3).model_copy(update={"created_at": datetime.now(UTC) - timedelta(days=1)})
+    retained.put_all([aged(1, RETENTION_DAYS + 1), aged(2, RETENTION_DAYS - 1), waiting])
+    retained.put_new(aged(4, RETENTION_DAYS + 0.5, "negative"))
+    retained.put_new(
+        pending(5).model_copy(update={"created_at": datetime.now(UTC) - timedelta(days=RETENTION_DAYS + 1)})
+    )
+
+    with pytest.raises(NotFoundError):
+        retained.get("c001")
+    assert read_all(retained) == ["c003", "c002"]
+    assert read_all(retained, "negative") == []
+    assert ids(retained.review_queue(10, None)[0]) == ["c002"]
+    with pytest.raises(NotFoundError):
+        retained.mark_feedback("c001", mark())
+    assert retained.classify_pending("c005", prediction("negative")) == "skipped"
+    assert retained.classify_pending("c003", prediction("negative")) == "queued"
+
+
+def test_a_kept_explanation_reads_back_with_its_comment_and_not_in_listings(comments: CommentStore) -> None:
+    comments.put_new(classified(1))
+    answer = prediction("positive", 0.9)
+    explained = ExplainedPrediction(
+        **answer.model_dump(),
+        explanation=Explanation(method="occlusion", label="positive", tokens_per_span=1, tokens=[]),
+    )
+
+    comments.keep_explanation("c001", explained)
+    comments.keep_explanation("nobody", explained)  # gone: nothing is made
+
+    assert comments.get("c001").explanation == explained
+    assert comments.get("c001").model_copy(update={"explanation": None}) == classified(1)
+    assert [comment.explanation for comment in comments.list(None, 10, None)[0]] == [None]
+    with pytest.raises(NotFoundError):
+        comments.get("nobody")

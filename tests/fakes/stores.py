@@ -25,9 +25,11 @@ from sentiment_common.dal.comments import (
     _review_attributes,
     _suggestion_attributes,
     _token_detail,
+    alive,
     decode_token,
     encode_token,
     from_item,
+    now_epoch,
     to_item,
 )
 from sentiment_common.dal.feedback import feedback_key
@@ -65,26 +67,33 @@ def refused(code: str, operation: str) -> ClientError:
 
 
 class FakeComments:
-    """Items keyed by id; each index is the items carrying its partition attribute, ordered by its sort key."""
+    """Items keyed by id; each index is the items carrying its partition attribute, ordered by its sort key.
+    An item past its ``expires_at`` stays, as DynamoDB keeps it until its TTL deletes it, but reads skip it."""
 
-    def __init__(self) -> None:
+    def __init__(self, retention_days: int = 0) -> None:
         self.items: dict[str, dict[str, Any]] = {}
+        self._retention_days = retention_days
+
+    def _alive(self, comment_id: str) -> dict[str, Any] | None:
+        item = self.items.get(comment_id)
+        return item if item is not None and alive(item, now_epoch()) else None
 
     def put_new(self, comment: Comment) -> None:
         if comment.comment_id in self.items:
             raise refused("ConditionalCheckFailedException", "PutItem")
-        self.items[comment.comment_id] = to_item(comment)
+        self.items[comment.comment_id] = to_item(comment, self._retention_days)
 
     def put_all(self, comments: list[Comment]) -> None:
         if any(comment.comment_id in self.items for comment in comments):
             raise refused("TransactionCanceledException", "TransactWriteItems")
         for comment in comments:
-            self.items[comment.comment_id] = to_item(comment)
+            self.items[comment.comment_id] = to_item(comment, self._retention_days)
 
     def get(self, comment_id: str) -> Comment:
-        if comment_id not in self.items:
+        item = self._alive(comment_id)
+        if item is None:
             raise NotFoundError(f"no comment with id {comment_id!r}")
-        return from_item(self.items[comment_id])
+        return from_item(item)
 
     def review_queue(self, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
         start = decode_token(token, {"comment_id", "review", "review_key"}) if token else None
@@ -95,8 +104,9 @@ class FakeComments:
     ) -> tuple[list[Comment], str | None]:
         """A query of the index whose partition attribute is ``index[0]``, for the partition ``index[1]``."""
         partition, value = index
+        now = now_epoch()
         matching = sorted(
-            (item for item in self.items.values() if item.get(partition) == value),
+            (item for item in self.items.values() if item.get(partition) == value and alive(item, now)),
             key=lambda item: str(item[sort]),
             reverse=newest_first,
         )
@@ -108,7 +118,8 @@ class FakeComments:
         # an empty one: callers follow tokens until there is none, and the contract asserts no more.
         last = page[-1] if len(matching) > limit else None
         token = encode_token({name: last[name] for name in ("comment_id", partition, sort)}) if last else None
-        return [from_item(item) for item in page], token
+        # What the indexes project: never the explanation.
+        return [from_item({key: item[key] for key in item if key != "explanation"}) for item in page], token
 
     def list(self, sentiment: str | None, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
         partition, value = ("entity", ENTITY) if sentiment is None else ("sentiment", sentiment)
@@ -120,7 +131,7 @@ class FakeComments:
         return self._query((partition, value), "created_key", newest_first=True, limit=limit, start=start)
 
     def classify_pending(self, comment_id: str, prediction: Prediction) -> Classified:
-        item = self.items.get(comment_id)
+        item = self._alive(comment_id)
         if item is None or item["sentiment"] != PENDING:
             return "skipped"
         item |= _prediction_attributes(prediction) | {
@@ -133,10 +144,12 @@ class FakeComments:
         return "queued"
 
     def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> Comment:
-        before = self.get(comment_id)
+        item = self._alive(comment_id)
+        if item is None:
+            raise NotFoundError(f"no comment with id {comment_id!r}")
+        before = from_item(item)
         if mark.source is LabelSource.PUBLIC and before.feedback and before.feedback.source is LabelSource.REVIEWER:
             return before
-        item = self.items[comment_id]
         item |= _feedback_attributes(mark)
         item.pop("review", None)
         item.pop("review_key", None)
@@ -151,6 +164,11 @@ class FakeComments:
         if before.prediction and item.get("review") == OPEN:
             item |= _review_attributes(before.prediction, comment_id, suggested=True)
         return before
+
+    def keep_explanation(self, comment_id: str, explained: ExplainedPrediction) -> None:
+        item = self._alive(comment_id)
+        if item is not None:
+            item["explanation"] = explained.model_dump_json()
 
 
 class FakeFeedback:
@@ -303,6 +321,8 @@ class FakeModel:
         self.down = False
         self.starting = False
         self.calls: list[list[str]] = []
+        self.explained: list[str] = []  # each text explain() was asked about
+        self.health_checks = 0
 
     def _check(self) -> None:
         if self.down:
@@ -316,12 +336,14 @@ class FakeModel:
         return [self.answer(text) for text in texts]
 
     def explain(self, text: str) -> ExplainedPrediction:
+        self.explained.append(text)
         self._check()
         answer = self.answer(text)
         explanation = Explanation(method="occlusion", label=answer.label, tokens_per_span=1, tokens=[])
         return ExplainedPrediction(**answer.model_dump(), explanation=explanation)
 
     def health(self) -> ModelHealth:
+        self.health_checks += 1
         if self.down:
             return ModelHealth(status=Readiness.DOWN, reason="the model is down")
         if self.starting:

@@ -247,7 +247,16 @@ class ServingModel(BaseModel):
     ]
     reachable: Annotated[bool, Field(description="`status` is `ready`")]
     model_version: str | None
-    reason: Annotated[str | None, Field(description="Why it is not ready")] = None
+    reason: Annotated[
+        str | None, Field(description="Why it is not ready, in general terms (details go to the log)")
+    ] = None
+    checked_at: Annotated[
+        datetime | None,
+        Field(
+            description="When this was last seen: each API instance checks the model at most once per "
+            "MODEL_PROBE_SECONDS and reports what its own calls to the model last found in between"
+        ),
+    ] = None
     kind: Annotated[ModelKind | None, Field(description="The answering model's kind, from the registry")] = None
     encoder: Annotated[EncoderRef | None, Field(description="Its encoder, for an encoder model")] = None
 

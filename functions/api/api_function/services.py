@@ -12,7 +12,7 @@ from sentiment_common.dal.pending import PendingQueue
 from sentiment_common.dal.pipeline_state import PipelineStateStore
 from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.dal.workflow import Workflow
-from sentiment_common.inference import ModelClient, model_client
+from sentiment_common.inference import ModelClient, ProbedModel, model_client
 from sentiment_common.models import PublicLabels
 from sentiment_common.ports import (
     CommentStore,
@@ -44,11 +44,11 @@ class Services:
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Services:
         return cls(
-            comments=CommentsRepository(settings.comments_table),
+            comments=CommentsRepository(settings.comments_table, settings.comment_retention_days),
             monitoring=MonitoringStore(settings.monitoring_table),
             feedback=FeedbackStore(settings.data_bucket),
             pending=PendingQueue(settings.pending_queue_url),
-            model=model_client(settings),
+            model=ProbedModel(model_client(settings), settings.model_probe_seconds),
             backend=settings.inference_backend.value,
             models=ModelRegistry(settings.registry_table),
             runs=RunLedger(settings.registry_table),

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import boto3
 import urllib3
@@ -28,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from pydantic import BaseModel, ValidationError
 
 from sentiment_common.errors import ModelStartingError, ModelUnavailableError
-from sentiment_common.models import ExplainedPrediction, Prediction, Readiness
+from sentiment_common.models import ExplainedPrediction, Prediction, Readiness, utc_now
 from sentiment_common.observability import logger, timed
 from sentiment_common.settings import InferenceBackend, InferenceSettings
 
@@ -46,10 +48,18 @@ class ExplainedAnswer(BaseModel):
     predictions: list[ExplainedPrediction]
 
 
+# What /health tells anyone who asks. The raw errors name the account, the endpoint and roles: they go
+# to the log only.
+UNREACHABLE = "the model endpoint is unreachable"
+STARTING = "the model is starting; it answers within a minute"
+NOT_SERVING = "the model endpoint is not in service"
+
+
 class ModelHealth(BaseModel):
     status: Readiness
     model_version: str | None = None
     reason: str | None = None
+    checked_at: datetime | None = None  # when the model was last seen in this state
 
     @property
     def reachable(self) -> bool:
@@ -215,20 +225,25 @@ class SageMakerModel:
         try:
             endpoint = self._control.describe_endpoint(EndpointName=self._endpoint)
         except (ClientError, BotoCoreError) as error:
-            return ModelHealth(status=Readiness.DOWN, reason=str(error))
+            return _unhealthy(Readiness.DOWN, UNREACHABLE, str(error))
         status = endpoint["EndpointStatus"]
         if status == "Creating":
-            return ModelHealth(status=Readiness.STARTING, reason=f"endpoint {self._endpoint} is being created")
+            return _unhealthy(Readiness.STARTING, STARTING, f"endpoint {self._endpoint} is being created")
         if status not in {"InService", "Updating"}:
-            return ModelHealth(status=Readiness.DOWN, reason=f"endpoint is {status}")
+            return _unhealthy(Readiness.DOWN, NOT_SERVING, f"endpoint {self._endpoint} is {status}")
         serverless = any("CurrentServerlessConfig" in variant for variant in endpoint.get("ProductionVariants", []))
         try:
             version = _parse(self._invoke(_payload(["ok"]), self._probe, serverless), 1)[0].model_version
         except ModelStartingError as error:
-            return ModelHealth(status=Readiness.STARTING, reason=error.message)
+            return _unhealthy(Readiness.STARTING, STARTING, error.message)
         except ModelUnavailableError as error:
-            return ModelHealth(status=Readiness.DOWN, reason=error.message)
+            return _unhealthy(Readiness.DOWN, UNREACHABLE, error.message)
         return ModelHealth(status=Readiness.READY, model_version=version)
+
+
+def _unhealthy(status: Readiness, reason: str, raw: str) -> ModelHealth:
+    logger.warning("model health check failed", extra={"status": status.value, "error": raw})
+    return ModelHealth(status=status, reason=reason)
 
 
 class HttpModel:
@@ -274,11 +289,62 @@ class HttpModel:
         try:
             answer = self._http.request("GET", f"{self._url}/ping", timeout=self._ping_timeout, retries=False)
         except urllib3.exceptions.HTTPError as error:
-            return ModelHealth(status=Readiness.DOWN, reason=str(error))
+            return _unhealthy(Readiness.DOWN, UNREACHABLE, str(error))
         if answer.status != 200:
-            return ModelHealth(status=Readiness.DOWN, reason=f"/ping answered {answer.status}")
+            return _unhealthy(Readiness.DOWN, UNREACHABLE, f"/ping answered {answer.status}")
         version = json.loads(answer.data).get("model_version")
         return ModelHealth(status=Readiness.READY, model_version=version)
+
+
+Answer = TypeVar("Answer")
+
+
+class ProbedModel:
+    """A model client whose ``health`` is probed at most once per ``max_age`` seconds.
+
+    ``/health`` is public: without this, every call to it would cost a DescribeEndpoint and an
+    InvokeEndpoint. The calls the API makes anyway count as probes too: a prediction answered says the
+    model is ready (and which version answers), a call that found it starting or down says so, so a
+    comment stored pending is reflected at once. The answer carries ``checked_at``, when that was seen.
+    The state is this container's: each Lambda instance probes on its own schedule.
+    """
+
+    def __init__(self, model: ModelClient, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._model = model
+        self._max_age = max_age
+        self._clock = clock
+        self._seen: tuple[float, ModelHealth] | None = None
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        predictions = self._observed(lambda: self._model.predict(texts))
+        if predictions:
+            self._saw(ModelHealth(status=Readiness.READY, model_version=predictions[0].model_version))
+        return predictions
+
+    def explain(self, text: str) -> ExplainedPrediction:
+        explained = self._observed(lambda: self._model.explain(text))
+        self._saw(ModelHealth(status=Readiness.READY, model_version=explained.model_version))
+        return explained
+
+    def _observed(self, call: Callable[[], Answer]) -> Answer:
+        try:
+            return call()
+        except ModelStartingError:
+            self._saw(ModelHealth(status=Readiness.STARTING, reason=STARTING))
+            raise
+        except ModelUnavailableError:
+            self._saw(ModelHealth(status=Readiness.DOWN, reason=UNREACHABLE))
+            raise
+
+    def _saw(self, health: ModelHealth) -> ModelHealth:
+        seen = health.model_copy(update={"checked_at": utc_now()})
+        self._seen = (self._clock(), seen)
+        return seen
+
+    def health(self) -> ModelHealth:
+        if self._seen is not None and self._clock() - self._seen[0] < self._max_age:
+            return self._seen[1]
+        return self._saw(self._model.health())
 
 
 def model_client(settings: InferenceSettings) -> ModelClient:

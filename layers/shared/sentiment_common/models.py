@@ -185,6 +185,9 @@ class Comment(BaseModel):
     feedback: FeedbackMark | None = None
     pending_reason: PendingReason | None = None  # why it was stored pending; None once classified
     suggestion: FeedbackMark | None = None  # the latest public label that only suggests (PublicLabels=suggest)
+    # The last explanation computed for it, kept so that asking again costs no scoring while the same
+    # model version serves (GET /comments/{id}/explanation).
+    explanation: ExplainedPrediction | None = None
 
 
 class FeedbackRecord(BaseModel):

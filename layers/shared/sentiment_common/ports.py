@@ -11,7 +11,15 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Literal, Protocol, Unpack
 
-from sentiment_common.models import Comment, FeedbackMark, FeedbackRecord, Label, LabelSource, Prediction
+from sentiment_common.models import (
+    Comment,
+    ExplainedPrediction,
+    FeedbackMark,
+    FeedbackRecord,
+    Label,
+    LabelSource,
+    Prediction,
+)
 from sentiment_common.monitoring import DayCounts, VersionCounts
 from sentiment_common.registry import (
     Champion,
@@ -32,7 +40,8 @@ Classified = Literal["queued", "labelled", "skipped"]
 
 class CommentStore(Protocol):
     """Comments by id, newest first (all or by sentiment), and the review queue; pages carry opaque tokens
-    that a listing refuses (``InvalidInputError``) unless it issued them."""
+    that a listing refuses (``InvalidInputError``) unless it issued them. A comment past its retention
+    is gone to every method, whether or not it has been deleted yet."""
 
     def put_new(self, comment: Comment) -> None:
         """Refuses an id already stored."""
@@ -59,6 +68,9 @@ class CommentStore(Protocol):
     def suggest(self, comment_id: str, mark: FeedbackMark) -> Comment:
         """Record a public label that only suggests; a comment in the review queue moves to its front, a
         labelled one keeps its label. Returns the comment as it was before."""
+
+    def keep_explanation(self, comment_id: str, explained: ExplainedPrediction) -> None:
+        """Keep the comment's latest explanation (read back as ``Comment.explanation``); nothing if it is gone."""
 
 
 class FeedbackArchive(Protocol):

@@ -133,6 +133,17 @@ class ApiSettings(StorageSettings, InferenceSettings, RegistrySettings, Workflow
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, description="How long a key's first answer is kept")] = 86400
     allowed_origin: Annotated[str, Field(min_length=1, description="The one origin CORS lets in")] = "*"
     max_body_bytes: Annotated[int, Field(gt=0, description="Larger request bodies get 413")] = 1_048_576
+    comment_retention_days: Annotated[
+        int, Field(ge=0, description="The template's CommentRetentionDays: days a comment is kept; 0 keeps it forever")
+    ]
+    model_probe_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="How long GET /health reuses what this container last saw of the model before it "
+            "checks again (each check is a DescribeEndpoint and an InvokeEndpoint)",
+        ),
+    ] = 10.0
 
 
 class PendingSettings(StorageSettings, InferenceSettings):

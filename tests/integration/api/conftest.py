@@ -352,6 +352,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
 def api(stack: Stack) -> Iterator[Stack]:
     stack.wipe()
     default = os.environ["PUBLIC_LABELS"]  # the template's
+    _forget()  # each test meets a fresh API instance: nothing it saw of the model before
     yield stack
     if os.environ["PUBLIC_LABELS"] != default:
         os.environ["PUBLIC_LABELS"] = default

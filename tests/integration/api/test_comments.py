@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta
+
 import pytest
 
 from tests.integration.api.conftest import Stack
@@ -114,3 +117,23 @@ def test_unknown_route_is_404_in_the_error_shape(api: Stack) -> None:
     answer = api.call("GET", "/nowhere")
     assert answer.status == 404
     assert set(answer.body) == {"message", "details"}
+
+
+def test_a_comment_past_the_retention_is_gone_before_dynamodb_deletes_it(api: Stack) -> None:
+    old = api.call("POST", "/comments", {"comment": "Lovely staff"}).body
+    kept = api.call("POST", "/comments", {"comment": "Slow delivery"}).body
+    stored = {item["comment_id"]: item for item in api.items("CommentsTable")}
+    made = datetime.fromisoformat(old["timestamp"])
+    # The template's default retention, 365 days, in epoch seconds: DynamoDB's TTL attribute.
+    assert int(stored[old["comment_id"]]["expires_at"]) == int((made + timedelta(days=365)).timestamp())
+
+    # A year on: expired, still in the table (TTL deletes within days).
+    api.table("CommentsTable").update_item(
+        Key={"comment_id": old["comment_id"]},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": int(time.time()) - 1},
+    )
+
+    assert api.call("GET", f"/comments/{old['comment_id']}").status == 404
+    assert [item["comment_id"] for item in api.call("GET", "/comments").body["items"]] == [kept["comment_id"]]
+    assert api.call("GET", f"/comments/{old['comment_id']}/explanation").status == 404

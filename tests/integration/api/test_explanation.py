@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from sentiment_common.inference import ProbedModel
 from tests.integration.api.conftest import Stack
 
 
@@ -44,3 +48,22 @@ def test_an_unknown_comment_is_404_and_a_model_down_is_503_with_retry_after(api:
     assert down.headers["Retry-After"]
     assert "explain" in down.body["message"]
     assert api.call("GET", f"/comments/{comment['comment_id']}/explanation").status == 200
+
+
+def test_a_second_explanation_is_read_back_not_asked_of_the_model(
+    api: Stack, model_version: str, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    api.models.ensure_champion(model_version, "s3://bucket/models/x/model.tar.gz", "ab" * 32, metadata)
+    comment = api.call("POST", "/comments", {"comment": "Worst airline ever, they lost my bag"}).body
+    first = api.call("GET", f"/comments/{comment['comment_id']}/explanation")
+
+    asked: list[str] = []
+    monkeypatch.setattr(ProbedModel, "explain", lambda _model, text: asked.append(text))
+    again = api.call("GET", f"/comments/{comment['comment_id']}/explanation")
+
+    assert (first.status, again.status) == (200, 200)
+    assert again.body == first.body
+    assert asked == []
+    # Kept on the comment alone: the listing's indexes do not carry it.
+    assert api.call("GET", "/comments").body["items"][0] == api.call("GET", f"/comments/{comment['comment_id']}").body

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from api_function.context import forget
 from tests.integration.api.conftest import Stack
 
 
@@ -44,7 +45,9 @@ def test_comments_wait_as_pending_and_are_classified_when_the_model_returns(api:
     assert api.run_pending(records) == {"batchItemFailures": []}
 
 
-def test_health_reports_the_model(api: Stack, model_version: str, model_dir: Path) -> None:
+def test_health_reports_the_model(
+    api: Stack, model_version: str, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     up = api.call("GET", "/health")
     assert up.status == 200
     assert up.body["status"] == "ok"
@@ -59,8 +62,13 @@ def test_health_reports_the_model(api: Stack, model_version: str, model_dir: Pat
     assert known["encoder"] == {key: metadata["encoder"][key] for key in ("name", "sha256", "licence")}
 
     api.model.stop()
+    # Within MODEL_PROBE_SECONDS this instance answers with what it saw, and says when it saw it.
+    assert api.call("GET", "/health").body == api.call("GET", "/health").body
+    monkeypatch.setenv("MODEL_PROBE_SECONDS", "0")
+    forget()  # an instance that checks on every call
     down = api.call("GET", "/health")
     assert down.status == 200
     assert down.body["status"] == "degraded"
     assert (down.body["model"]["status"], down.body["model"]["reachable"]) == ("down", False)
-    assert down.body["model"]["reason"]
+    assert down.body["model"]["reason"] == "the model endpoint is unreachable"
+    assert down.body["model"]["checked_at"]

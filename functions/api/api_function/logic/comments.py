@@ -143,15 +143,36 @@ def list_comments(
 
 
 def explain_comment(comment_id: str, services: Services) -> tuple[Comment, ExplainedPrediction]:
-    """The served model's reasons for its label on a stored comment, computed by the container."""
+    """The served model's reasons for its label on a stored comment, computed by the container.
+
+    An explanation scores the text once per word (up to 49 times), so it is computed once per comment and
+    champion and kept on the comment: asking again while the registry's champion is the version that
+    explained it reads it back; a new champion explains afresh.
+    """
     comment = services.comments.get(comment_id)
+    kept = comment.explanation
+    if kept is not None and kept.model_version == _champion_version(services):
+        return comment, kept
     try:
-        return comment, services.model.explain(comment.text)
+        explained = services.model.explain(comment.text)
     except ModelStartingError as error:
         count("ModelUnavailable")
+        logger.info("model starting; no explanation", extra={"reason": error.message})
         raise ServiceUnavailableError(
-            f"the model is starting after idle; ask again shortly: {error.message}", retry_after=STARTING_RETRY_AFTER_S
+            "the model is starting after idle; ask again shortly", retry_after=STARTING_RETRY_AFTER_S
         ) from error
     except ModelUnavailableError as error:
         count("ModelUnavailable")
-        raise ServiceUnavailableError(f"the model cannot explain now: {error.message}") from error
+        logger.warning("model unavailable; no explanation", extra={"reason": error.message})
+        raise ServiceUnavailableError("the model cannot explain now: the model endpoint is unreachable") from error
+    try:
+        services.comments.keep_explanation(comment_id, explained)
+    except ServiceUnavailableError as error:  # the caller still gets it; the next call computes it again
+        logger.warning("explanation not kept", extra={"reason": error.message})
+    return comment, explained
+
+
+def _champion_version(services: Services) -> str | None:
+    """With no champion registered, which version serves is unknown: the explanation is computed again."""
+    champion = services.models.champion()
+    return champion.version if champion else None

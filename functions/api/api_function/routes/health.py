@@ -21,6 +21,7 @@ def health() -> HealthResponse:
             reachable=model.reachable,
             model_version=model.model_version,
             reason=model.reason,
+            checked_at=model.checked_at,
             **kind,
         ),
     )

@@ -11,6 +11,16 @@ Item layout (the template declares the keys and indexes; tests build the table f
   before every digit: suggested comments come first, the least certain of them first.
 - ``feedback_source`` and ``feedback_reviewer`` say who gave the latest label (absent: the public, as
   every label was before labels carried their source); ``suggestion_*`` hold the latest suggestion.
+
+The indexes project only what a listing reads (the template's ``NonKeyAttributes``, :data:`LISTED`),
+not the stored ``explanation``, which may be larger than the rest of the item: keeping one writes the
+base item only.
+
+Retention: with ``retention_days`` set, each new comment carries ``expires_at`` (epoch seconds), the
+table's TTL attribute. DynamoDB deletes an expired item within days, not at once, so every read here
+treats an item past ``expires_at`` as gone (DynamoDB developer guide, "Working with time to live":
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html). Comments
+stored before retention was set carry no ``expires_at`` and are kept.
 """
 
 from __future__ import annotations
@@ -18,11 +28,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from sentiment_common.dal.aws import TableAdapter
@@ -31,6 +42,7 @@ from sentiment_common.errors import InvalidInputError, NotFoundError
 from sentiment_common.models import (
     Comment,
     CommentStatus,
+    ExplainedPrediction,
     FeedbackMark,
     LabelSource,
     PendingReason,
@@ -47,13 +59,46 @@ PENDING = "pending"
 OPEN = "open"
 SUGGESTED = "!"
 NOT_REVIEWED = "(attribute_not_exists(feedback_source) OR feedback_source <> :reviewer)"
+EXPIRES_AT = "expires_at"
+# What from_item reads, besides the keys: each index projects these (template.yaml, NonKeyAttributes).
+LISTED = (
+    "created_at",
+    "text",
+    "status",
+    "sentiment",
+    "scores",
+    "confidence",
+    "model_version",
+    "feedback_id",
+    "feedback_label",
+    "feedback_at",
+    "pending_reason",
+    "feedback_source",
+    "feedback_reviewer",
+    "suggestion_id",
+    "suggestion_label",
+    "suggestion_at",
+    EXPIRES_AT,
+)
+# A condition that holds for a comment not yet past its retention (or kept forever), with ``:now``.
+ALIVE = f"(attribute_not_exists({EXPIRES_AT}) OR {EXPIRES_AT} > :now)"
+
+
+def now_epoch() -> int:
+    return int(time.time())
+
+
+def alive(item: dict[str, Any], now: int) -> bool:
+    """Not past its retention: DynamoDB may still hold an expired item for days."""
+    return EXPIRES_AT not in item or int(item[EXPIRES_AT]) > now
 
 
 def _number(value: float) -> Decimal:
     return Decimal(str(round(value, 6)))
 
 
-def to_item(comment: Comment) -> dict[str, Any]:
+def to_item(comment: Comment, retention_days: int = 0) -> dict[str, Any]:
+    """The item; with ``retention_days``, ``expires_at`` that many days after the comment was made."""
     created = comment.created_at.isoformat()
     item: dict[str, Any] = {
         "comment_id": comment.comment_id,
@@ -74,6 +119,10 @@ def to_item(comment: Comment) -> dict[str, Any]:
         item |= _suggestion_attributes(comment.suggestion)
     if comment.pending_reason and not comment.prediction:
         item["pending_reason"] = comment.pending_reason.value
+    if comment.explanation:
+        item["explanation"] = comment.explanation.model_dump_json()
+    if retention_days:
+        item[EXPIRES_AT] = int((comment.created_at + timedelta(days=retention_days)).timestamp())
     return item
 
 
@@ -147,6 +196,7 @@ def from_item(item: dict[str, Any]) -> Comment:
         feedback=feedback,
         pending_reason=PendingReason(reason) if reason else None,
         suggestion=suggestion,
+        explanation=ExplainedPrediction.model_validate_json(item["explanation"]) if "explanation" in item else None,
     )
 
 
@@ -175,13 +225,19 @@ def _token_detail() -> dict[str, Any]:
 
 
 class CommentsRepository(TableAdapter):
+    def __init__(self, table_name: str, retention_days: int = 0) -> None:
+        super().__init__(table_name)
+        self._retention_days = retention_days
+
     @property
     def _client(self) -> Any:
         return self._table.meta.client
 
     def put_new(self, comment: Comment) -> None:
         with unavailable_when_transient("the comments table"):
-            self._table.put_item(Item=to_item(comment), ConditionExpression="attribute_not_exists(comment_id)")
+            self._table.put_item(
+                Item=to_item(comment, self._retention_days), ConditionExpression="attribute_not_exists(comment_id)"
+            )
 
     def put_all(self, comments: list[Comment]) -> None:
         """All or nothing: a batch is stored in one transaction (at most 100 items)."""
@@ -190,7 +246,7 @@ class CommentsRepository(TableAdapter):
                 "Put": {
                     "TableName": self._table_name,
                     # The resource's client serialises Python values itself.
-                    "Item": to_item(comment),
+                    "Item": to_item(comment, self._retention_days),
                     "ConditionExpression": "attribute_not_exists(comment_id)",
                 }
             }
@@ -202,7 +258,7 @@ class CommentsRepository(TableAdapter):
     def get(self, comment_id: str) -> Comment:
         with unavailable_when_transient("the comments table"):
             item = self._table.get_item(Key={"comment_id": comment_id}, ConsistentRead=True).get("Item")
-        if item is None:
+        if item is None or not alive(item, now_epoch()):
             raise NotFoundError(f"no comment with id {comment_id!r}")
         return from_item(item)
 
@@ -212,6 +268,7 @@ class CommentsRepository(TableAdapter):
         query: dict[str, Any] = {
             "IndexName": BY_REVIEW,
             "KeyConditionExpression": Key("review").eq(OPEN),
+            "FilterExpression": _not_expired(),
             "ScanIndexForward": True,
             "Limit": limit,
         }
@@ -233,6 +290,7 @@ class CommentsRepository(TableAdapter):
         query: dict[str, Any] = {
             "IndexName": index,
             "KeyConditionExpression": condition,
+            "FilterExpression": _not_expired(),
             "ScanIndexForward": False,
             "Limit": limit,
         }
@@ -266,10 +324,10 @@ class CommentsRepository(TableAdapter):
             self._table.update_item(
                 Key={"comment_id": comment_id},
                 UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
-                ConditionExpression=f"#sentiment = :pending {and_also}".strip(),
+                ConditionExpression=f"#sentiment = :pending AND {ALIVE} {and_also}".strip(),
                 ExpressionAttributeNames={f"#{name}": name for name in attributes},
                 ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()}
-                | {":pending": PENDING},
+                | {":pending": PENDING, ":now": now_epoch()},
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -294,8 +352,8 @@ class CommentsRepository(TableAdapter):
                     UpdateExpression="SET "
                     + ", ".join(f"{name} = :{name}" for name in attributes)
                     + " REMOVE review, review_key",
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=values,
+                    ConditionExpression=f"{condition} AND {ALIVE}",
+                    ExpressionAttributeValues=values | {":now": now_epoch()},
                     ReturnValues="ALL_OLD",
                 )
         except ClientError as error:
@@ -327,17 +385,38 @@ class CommentsRepository(TableAdapter):
     def _set_if(
         self, comment_id: str, attributes: dict[str, Any], condition: str, names: dict[str, str], values: dict[str, Any]
     ) -> bool:
+        """Set ``attributes`` while ``condition`` holds and the comment is not past its retention."""
         try:
             with unavailable_when_transient("the comments table"):
                 self._table.update_item(
                     Key={"comment_id": comment_id},
                     UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
-                    ConditionExpression=condition,
+                    ConditionExpression=f"({condition}) AND {ALIVE}",
                     ExpressionAttributeNames={f"#{name}": name for name in attributes} | names,
-                    ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()} | values,
+                    ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()}
+                    | values
+                    | {":now": now_epoch()},
                 )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
         return True
+
+    def keep_explanation(self, comment_id: str, explained: ExplainedPrediction) -> None:
+        """Keep the explanation on the comment; a comment gone or expired meanwhile is left alone."""
+        try:
+            with unavailable_when_transient("the comments table"):
+                self._table.update_item(
+                    Key={"comment_id": comment_id},
+                    UpdateExpression="SET explanation = :explanation",
+                    ConditionExpression=f"attribute_exists(comment_id) AND {ALIVE}",
+                    ExpressionAttributeValues={":explanation": explained.model_dump_json(), ":now": now_epoch()},
+                )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
+def _not_expired() -> Any:
+    return Attr(EXPIRES_AT).not_exists() | Attr(EXPIRES_AT).gt(now_epoch())
