@@ -170,7 +170,7 @@ publish-web: install ## upload frontend/ to the deployed stack's web bucket and 
 # The admin key: ADMIN_API_KEY, else read from the stack's secret. STACK names the stack when it is not ENV's.
 # Given the URL make up printed, it finds the local stack's AWS endpoint, region and name by itself.
 smoke: install postman/node_modules/.bin/newman ## Postman checks + one retraining run against a deployed stack, then clean up: make smoke URL=…
-	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl or WebUrl, or make up's URL> [ADMIN_API_KEY=…] [ENV=…|STACK=…]"; exit 2; }
+	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's WebUrl, or make up's URL> [ADMIN_API_KEY=…] [ENV=…|STACK=…]"; exit 2; }
 	$(PY) -m sentiment_deploy smoke --url "$(URL)" --config-env $(ENV) $(if $(STACK),--stack-name $(STACK))
 
 # TRAIN_FLAGS reaches the launcher: --hyperparameter KEY=VALUE (repeatable), --no-feedback, --no-wait, --name.

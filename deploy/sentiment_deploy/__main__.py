@@ -74,7 +74,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
     check = commands.add_parser("smoke", help="the Postman checks and one retraining run against URL, then clean up")
     _common(check)
-    check.add_argument("--url", required=True, help="the stack's ApiUrl or WebUrl")
+    check.add_argument("--url", required=True, help="the stack's WebUrl (or make up's URL)")
 
     first = commands.add_parser("preflight", help="before the first sam deploy: what CloudFormation would refuse")
     _common(first)
@@ -192,8 +192,9 @@ def _finish(args: argparse.Namespace, target: Target, session: boto3.Session) ->
     champion = ModelRegistry(stack.output("RegistryTableName")).champion()
     if champion is None:
         raise DeployError("the registry has no champion: run make deploy")
-    deploy.wait_until_healthy(stack.output("ApiUrl"), champion.version)
-    print(f"{stack.output('ApiUrl')}/health answers with the champion {champion.version}")
+    # Through CloudFront: the API's own address answers its public routes only for what comes that way.
+    deploy.wait_until_healthy(stack.output("WebUrl"), champion.version)
+    print(f"{stack.output('WebUrl')}/health answers with the champion {champion.version}")
     web.publish(session, target.stack_name, args.source)
     print(deploy.summary(stack, target.region))
     return 0

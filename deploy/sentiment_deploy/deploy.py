@@ -7,7 +7,8 @@
   writes the parameters the second ``sam deploy`` gives the stack: the image, and the model the
   registry's champion names, so a model promoted since stays served.
 ``finish`` (after the second): waits until the endpoint or service serves, until the API's
-  ``/health`` answers with the champion, publishes the web page and prints where everything is.
+  ``/health`` answers with the champion through CloudFront (WebUrl), publishes the web page and prints
+  where everything is.
 
 Every step checks before it acts, so running ``make deploy`` again changes nothing that is right."""
 
@@ -197,8 +198,9 @@ def summary(stack: DeployedStack, region: str | None) -> str:
     secret = stack.outputs.get("AdminApiKeySecretArn", "<AdminApiKeySecretArn>")
     lines = [
         f"stack {stack.name} is deployed and serving its champion.",
-        f"  the page:      {stack.outputs.get('WebUrl', '(no WebUrl output)')}",
-        f"  the API:       {stack.outputs.get('ApiUrl', '(no ApiUrl output)')}",
+        f"  the page and the API: {stack.outputs.get('WebUrl', '(no WebUrl output)')}",
+        f"  the API's own address (admin routes only; the public ones answer what comes through the page's "
+        f"address): {stack.outputs.get('ApiUrl', '(no ApiUrl output)')}",
         f"  the dashboard: {stack.outputs.get('DashboardUrl', '(no DashboardUrl output)')}",
         "  the admin key (for POST /training and POST /models/{version}/promote):",
         f"    aws secretsmanager get-secret-value{region_flag} --secret-id {secret} --query SecretString --output text",
