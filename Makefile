@@ -114,14 +114,16 @@ $(CHECKOV_VENV)/.installed:
 # actionlint checks the workflows offline; without ShellCheck and pyflakes, which it would run where they
 # are installed, so that it finds the same on every machine.
 PIPELINE_TEMPLATE := deploy/pipeline/template.yaml
+# The web ACL a stack outside us-east-1 is given (make deploy deploys it there).
+EDGE_TEMPLATE     := deploy/edge/template.yaml
 ACTIONLINT        := $(VENV)/bin/actionlint -shellcheck= -pyflakes=
 
 validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate, cfn-lint and checkov on the templates, cfn-lint on SAM's translation of each, actionlint on the workflows
-	$(PY) -m sentiment_local.cloudformation template.yaml $(PIPELINE_TEMPLATE)
+	$(PY) -m sentiment_local.cloudformation template.yaml $(PIPELINE_TEMPLATE) $(EDGE_TEMPLATE)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
-	$(VENV)/bin/cfn-lint template.yaml $(PIPELINE_TEMPLATE)
-	$(CHECKOV) --file template.yaml --file $(PIPELINE_TEMPLATE) --framework cloudformation --skip-download --quiet --compact
+	$(VENV)/bin/cfn-lint template.yaml $(PIPELINE_TEMPLATE) $(EDGE_TEMPLATE)
+	$(CHECKOV) --file template.yaml --file $(PIPELINE_TEMPLATE) --file $(EDGE_TEMPLATE) --framework cloudformation --skip-download --quiet --compact
 	$(ACTIONLINT) .github/workflows/*.yml
 
 # sam build ships sources only, and Lambda's code is read-only: without bytecode beside them, every cold

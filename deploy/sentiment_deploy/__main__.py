@@ -18,7 +18,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_deploy import deploy, destroy, github_role, local, policy, reattach, smoke, training, web
+from sentiment_deploy import deploy, destroy, edge, github_role, local, policy, reattach, smoke, training, web
 from sentiment_deploy.stack import ROOT, SAMCONFIG, DeployError, Target, find_stack, samconfig_overrides
 
 
@@ -172,6 +172,9 @@ def _destroy(args: argparse.Namespace, target: Target, session: boto3.Session) -
 
     for line in destroy.destroy(session, stack, types, sam_delete, keep_data=args.keep_data):
         print(line)
+    deleted = edge.delete_web_acl(session, target.stack_name)  # once no distribution uses it
+    if deleted:
+        print(deleted)
     return 0
 
 
