@@ -329,7 +329,7 @@ def test_the_template_has_the_api_its_authorizers_the_workers_and_the_retraining
         "RecordRunFunction",
         "MonitorFunction",
     ]
-    assert {template().function(name, "http://q").code for name in template().functions()[3:]} == {
+    assert {template().function(name, "http://q").code for name in template().functions()[4:]} == {
         ROOT / "functions" / "pipeline"
     }
 
