@@ -34,6 +34,7 @@ does not read them.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -45,6 +46,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from sentiment_local.template import Template
+
+log = logging.getLogger(__name__)
 
 WEB_ACL_TYPE = "AWS::WAFv2::WebACL"
 WINDOWS = (60, 120, 300, 600)  # EvaluationWindowSec's valid settings
@@ -301,6 +304,7 @@ class Edge:
             self._sweep(now)
             for rule in self._rules:
                 if rule.counts(request) and rule.over_limit(client, now):
+                    log.info("%s %s %d: %s over %s", request.method, request.path, rule.block.status, client, rule.name)
                     return rule.block.response()
         return None
 
