@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.test import Client
 
 from sentiment_common.registry import Champion
 from sentiment_local import cloudformation, iam, resources
@@ -262,6 +263,10 @@ class Stack:
             self.template, lambda secret: str(secrets.get_secret_value(SecretId=secret)["SecretString"])
         )
         edge = Edge(gateway, self._client_rules, behind_proxy=self.settings.behind_proxy, added_headers=added)
+        # One request as CloudFront forwards it before the stack says it is up: the origin authorizer's answer
+        # is then cached, so a page's first burst of requests does not start an authorizer environment for
+        # each of them at once. It goes to the gateway itself, so it counts towards no client's limit.
+        Client(gateway).get("/health", headers=added)
         self._gateway = make_server(self.settings.host, self.settings.port, edge, threaded=True)
         serve(self._gateway, "gateway")
 
