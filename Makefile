@@ -116,14 +116,16 @@ $(CHECKOV_VENV)/.installed:
 # are installed, so that it finds the same on every machine.
 PIPELINE_TEMPLATE := deploy/pipeline/template.yaml
 SERVICE_ROLE_TEMPLATE := deploy/service-role/template.yaml
+# The web ACL a stack outside us-east-1 is given (make deploy deploys it there).
+EDGE_TEMPLATE     := deploy/edge/template.yaml
 ACTIONLINT        := $(VENV)/bin/actionlint -shellcheck= -pyflakes=
 
 validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate, cfn-lint and checkov on the templates, cfn-lint on SAM's translation of each, actionlint on the workflows
-	$(PY) -m sentiment_local.cloudformation template.yaml $(PIPELINE_TEMPLATE) $(SERVICE_ROLE_TEMPLATE)
+	$(PY) -m sentiment_local.cloudformation template.yaml $(PIPELINE_TEMPLATE) $(SERVICE_ROLE_TEMPLATE) $(EDGE_TEMPLATE)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
-	$(VENV)/bin/cfn-lint template.yaml $(PIPELINE_TEMPLATE) $(SERVICE_ROLE_TEMPLATE)
-	$(CHECKOV) --file template.yaml --file $(PIPELINE_TEMPLATE) --file $(SERVICE_ROLE_TEMPLATE) --framework cloudformation --skip-download --quiet --compact
+	$(VENV)/bin/cfn-lint template.yaml $(PIPELINE_TEMPLATE) $(SERVICE_ROLE_TEMPLATE) $(EDGE_TEMPLATE)
+	$(CHECKOV) --file template.yaml --file $(PIPELINE_TEMPLATE) --file $(SERVICE_ROLE_TEMPLATE) --file $(EDGE_TEMPLATE) --framework cloudformation --skip-download --quiet --compact
 	$(ACTIONLINT) .github/workflows/*.yml
 
 # sam build ships sources only, and Lambda's code is read-only: without bytecode beside them, every cold
@@ -178,7 +180,7 @@ publish-web: install ## upload frontend/ to the deployed stack's web bucket and 
 # The admin key: ADMIN_API_KEY, else read from the stack's secret. STACK names the stack when it is not ENV's.
 # Given the URL make up printed, it finds the local stack's AWS endpoint, region and name by itself.
 smoke: install postman/node_modules/.bin/newman ## Postman checks + one retraining run against a deployed stack, then clean up: make smoke URL=…
-	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl or WebUrl, or make up's URL> [ADMIN_API_KEY=…] [ENV=…|STACK=…]"; exit 2; }
+	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's WebUrl, or make up's URL> [ADMIN_API_KEY=…] [ENV=…|STACK=…]"; exit 2; }
 	$(PY) -m sentiment_deploy smoke --url "$(URL)" --config-env $(ENV) $(if $(STACK),--stack-name $(STACK))
 
 # TRAIN_FLAGS reaches the launcher: --hyperparameter KEY=VALUE (repeatable), --no-feedback, --no-wait, --name.

@@ -18,7 +18,19 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_deploy import deploy, destroy, github_role, local, policy, reattach, service_role, smoke, training, web
+from sentiment_deploy import (
+    deploy,
+    destroy,
+    edge,
+    github_role,
+    local,
+    policy,
+    reattach,
+    service_role,
+    smoke,
+    training,
+    web,
+)
 from sentiment_deploy.stack import ROOT, SAMCONFIG, DeployError, Target, find_stack, samconfig_overrides
 
 
@@ -74,7 +86,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
     check = commands.add_parser("smoke", help="the Postman checks and one retraining run against URL, then clean up")
     _common(check)
-    check.add_argument("--url", required=True, help="the stack's ApiUrl or WebUrl")
+    check.add_argument("--url", required=True, help="the stack's WebUrl (or make up's URL)")
 
     first = commands.add_parser(
         "preflight", help="before the first sam deploy: the service role, and what CloudFormation would refuse"
@@ -186,6 +198,9 @@ def _destroy(args: argparse.Namespace, target: Target, session: boto3.Session) -
 
     for line in destroy.destroy(session, stack, types, sam_delete, keep_data=args.keep_data):
         print(line)
+    deleted = edge.delete_web_acl(session, target.stack_name)  # once no distribution uses it
+    if deleted:
+        print(deleted)
     return 0
 
 
@@ -207,8 +222,9 @@ def _finish(args: argparse.Namespace, target: Target, session: boto3.Session) ->
     champion = ModelRegistry(stack.output("RegistryTableName")).champion()
     if champion is None:
         raise DeployError("the registry has no champion: run make deploy")
-    deploy.wait_until_healthy(stack.output("ApiUrl"), champion.version)
-    print(f"{stack.output('ApiUrl')}/health answers with the champion {champion.version}")
+    # Through CloudFront: the API's own address answers its public routes only for what comes that way.
+    deploy.wait_until_healthy(stack.output("WebUrl"), champion.version)
+    print(f"{stack.output('WebUrl')}/health answers with the champion {champion.version}")
     web.publish(session, target.stack_name, args.source)
     print(deploy.summary(stack, target.region))
     return 0

@@ -5,9 +5,11 @@
   data where retraining reads it; a first model, trained on this machine or as a SageMaker training
   job, stored and registered as champion with its SHA-256 (only when the registry has none). It
   writes the parameters the second ``sam deploy`` gives the stack: the image, and the model the
-  registry's champion names, so a model promoted since stays served.
+  registry's champion names, so a model promoted since stays served; outside us-east-1, the web ACL
+  made there for the stack's CloudFront distribution (``edge``).
 ``finish`` (after the second): waits until the endpoint or service serves, until the API's
-  ``/health`` answers with the champion, publishes the web page and prints where everything is.
+  ``/health`` answers with the champion through CloudFront (WebUrl), publishes the web page and prints
+  where everything is.
 
 Every step checks before it acts, so running ``make deploy`` again changes nothing that is right."""
 
@@ -24,7 +26,7 @@ from typing import Any
 
 from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.registry import Champion
-from sentiment_deploy import image, training
+from sentiment_deploy import edge, image, training
 from sentiment_deploy.bootstrap import (
     read_champion_pointer,
     register_champion,
@@ -100,7 +102,8 @@ def first_model(
 
 
 def prepare(session: Any, stack: DeployedStack, options: Options, run: image.Run | None = None) -> dict[str, str]:
-    """Everything the model needs before the second ``sam deploy``; the parameters that deploy takes."""
+    """Everything the model (and, outside us-east-1, the web ACL) needs before the second ``sam deploy``;
+    the parameters that deploy takes."""
     s3 = session.client("s3")
     bucket = stack.output("DataBucketName")
     image_uri = model_image(session, stack, options, run)
@@ -121,7 +124,8 @@ def prepare(session: Any, stack: DeployedStack, options: Options, run: image.Run
         print(f"champion: {current.version} (already registered)")
     if read_champion_pointer(s3, bucket) is None:
         write_champion_pointer(s3, bucket, current)  # what the ECS service follows
-    return {"ModelImageUri": image_uri, "ModelDataUrl": current.model_data_url, "ModelSha256": current.sha256}
+    model = {"ModelImageUri": image_uri, "ModelDataUrl": current.model_data_url, "ModelSha256": current.sha256}
+    return {**model, **edge.web_acl_parameters(session, stack)}
 
 
 def parameter_overrides(samconfig: Mapping[str, str], model: Mapping[str, str]) -> str:
@@ -197,8 +201,9 @@ def summary(stack: DeployedStack, region: str | None) -> str:
     secret = stack.outputs.get("AdminApiKeySecretArn", "<AdminApiKeySecretArn>")
     lines = [
         f"stack {stack.name} is deployed and serving its champion.",
-        f"  the page:      {stack.outputs.get('WebUrl', '(no WebUrl output)')}",
-        f"  the API:       {stack.outputs.get('ApiUrl', '(no ApiUrl output)')}",
+        f"  the page and the API: {stack.outputs.get('WebUrl', '(no WebUrl output)')}",
+        f"  the API's own address (admin routes only; the public ones answer what comes through the page's "
+        f"address): {stack.outputs.get('ApiUrl', '(no ApiUrl output)')}",
         f"  the dashboard: {stack.outputs.get('DashboardUrl', '(no DashboardUrl output)')}",
         "  the admin key (for POST /training and POST /models/{version}/promote):",
         f"    aws secretsmanager get-secret-value{region_flag} --secret-id {secret} --query SecretString --output text",

@@ -190,6 +190,9 @@ SAM_DEPLOY: list[dict[str, Any]] = [
             "cloudformation:GetTemplate",
             "cloudformation:GetTemplateSummary",
             "cloudformation:DeleteStack",
+            # The web ACL's own stack in us-east-1 (edge.py), made and changed directly, not by sam deploy.
+            "cloudformation:CreateStack",
+            "cloudformation:UpdateStack",
         ],
         "Resource": [
             f"arn:aws:cloudformation:*:*:stack/{NAMES}/*",

@@ -44,8 +44,16 @@ class Created:
 
 
 def check_target(stack: DeployedStack, url: str) -> None:
-    """Clean up only the stack that serves ``url``: its ApiUrl, or its WebUrl."""
-    served = {stack.outputs.get(name, "").rstrip("/") for name in ("ApiUrl", "WebUrl")} - {""}
+    """Check, and clean up, only the stack that serves ``url`` at its WebUrl, where its users call it: its
+    ApiUrl answers the public routes only for requests that came through CloudFront (the origin header),
+    so it is refused with the address to use. (``make up`` serves both at one address.)"""
+    web, api = (stack.outputs.get(name, "").rstrip("/") for name in ("WebUrl", "ApiUrl"))
+    if url.rstrip("/") == api and api != web:
+        raise DeployError(
+            f"{url} is stack {stack.name!r}'s ApiUrl, whose public routes answer only what comes through "
+            f"CloudFront: give its WebUrl, {web}"
+        )
+    served = {web, api} - {""}
     if url.rstrip("/") not in served:
         raise DeployError(
             f"{url} is not stack {stack.name!r}'s ApiUrl or WebUrl ({', '.join(sorted(served))}): name its stack "

@@ -32,7 +32,8 @@ from typing import Any
 from sentiment_local.template import REGION, ROOT, Template, load
 
 # Every setting a user can pick that changes what SAM produces or which resources exist: each stage, each
-# backend and each endpoint type, before the first image (the first sam deploy) and with one.
+# backend and each endpoint type, before the first image (the first sam deploy) and with one; and each
+# choice at the edge (EDGE_CHOICES).
 STAGES = ("dev", "prod")
 BACKENDS = ("sagemaker", "ecs")
 ENDPOINT_TYPES = ("serverless", "realtime")
@@ -44,6 +45,17 @@ MODEL = {
 }
 
 
+# The choices at the edge, each on the default setting: its own web ACL (the default, in us-east-1), none
+# (ClientRateLimit 0), one without the write rule, or one made in us-east-1 for a stack in another region.
+EDGE_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
+    "no-web-acl": (("ClientRateLimit", "0"),),
+    "no-write-limit": (("ClientWriteRateLimit", "0"),),
+    "web-acl-from-us-east-1": (
+        ("WebAclArn", "arn:aws:wafv2:us-east-1:123456789012:global/webacl/sentiment-dev-edge/0123abcd"),
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Setting:
     """One choice of the parameters that shape the stack; the rest keep their defaults."""
@@ -52,16 +64,18 @@ class Setting:
     backend: str
     endpoint_type: str
     image: str
+    edge: str = ""  # one of EDGE_CHOICES, or the default
 
     @property
     def parameters(self) -> dict[str, str]:
         chosen = {"Stage": self.stage, "InferenceBackend": self.backend, "SageMakerEndpointType": self.endpoint_type}
-        return {**chosen, "ModelImageUri": self.image, **(MODEL if self.image else {})}
+        edge = dict(EDGE_CHOICES[self.edge]) if self.edge else {}
+        return {**chosen, "ModelImageUri": self.image, **(MODEL if self.image else {}), **edge}
 
     @property
     def name(self) -> str:
         image = "with-image" if self.image else "first-deploy"
-        return f"{self.stage}-{self.backend}-{self.endpoint_type}-{image}"
+        return f"{self.stage}-{self.backend}-{self.endpoint_type}-{image}" + (f"-{self.edge}" if self.edge else "")
 
 
 SETTINGS = tuple(
@@ -69,7 +83,7 @@ SETTINGS = tuple(
     for stage, backend, endpoint_type, image in itertools.product(
         STAGES, BACKENDS, ENDPOINT_TYPES, (FIRST_DEPLOY_IMAGE, IMAGE)
     )
-)
+) + tuple(Setting("dev", "sagemaker", "serverless", IMAGE, edge) for edge in EDGE_CHOICES)
 
 
 class TemplateError(ValueError):
@@ -285,6 +299,10 @@ def check_file(path: Path) -> list[str]:
     problems: list[str] = []
     seen: set[tuple[tuple[str, str], ...]] = set()
     for setting in SETTINGS:
+        # The edge choices are the stack's: make deploy deploys deploy/edge/template.yaml only with limits
+        # that make a web ACL.
+        if setting.edge and name != "template.yaml":
+            continue
         values = {name: value for name, value in setting.parameters.items() if name in declared}
         key = tuple(sorted(values.items()))
         if key in seen:

@@ -37,6 +37,9 @@ class Settings:
     monitoring_schedule: str | None = None
     public_labels: str | None = None
     compaction_schedule: str | None = None
+    client_rate_limit: int | None = None
+    client_write_rate_limit: int | None = None
+    behind_proxy: bool = False
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
@@ -60,6 +63,10 @@ class Settings:
         the scheduled monitoring runs; ``PUBLIC_LABELS`` (the template's default, suggest) what a public
         label does: train, suggest or ignore; ``COMPACTION_SCHEDULE`` (the template's default, rate(15 minutes))
         how often the scheduled feedback compaction runs;
+        ``CLIENT_RATE_LIMIT`` and ``CLIENT_WRITE_RATE_LIMIT`` (the template's defaults) the requests, and the
+        public writes, one client address may send in any 5 minutes before the web ACL answers 429 (0
+        turns the web ACL, or its write rule, off); ``LOCAL_BEHIND_PROXY`` (no | yes) whether the client is
+        ``X-Forwarded-For``'s first address (a proxy of one's own in front) rather than the source address;
         ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
         ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
         ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
@@ -82,6 +89,9 @@ class Settings:
         enforcement = env.get("LOCAL_IAM", "enforce")
         if enforcement not in {"enforce", "off"}:
             raise StackError(f"LOCAL_IAM must be enforce or off, not {enforcement!r}")
+        behind_proxy = env.get("LOCAL_BEHIND_PROXY") or "no"
+        if behind_proxy not in {"yes", "no"}:
+            raise StackError(f"LOCAL_BEHIND_PROXY must be yes or no, not {behind_proxy!r}")
         try:
             settings = cls(
                 port=int(env.get("PORT", 3000)),
@@ -98,6 +108,9 @@ class Settings:
                 monitoring_schedule=env.get("MONITORING_SCHEDULE") or None,
                 public_labels=public_labels,
                 compaction_schedule=env.get("COMPACTION_SCHEDULE") or None,
+                client_rate_limit=_number(env, "CLIENT_RATE_LIMIT"),
+                client_write_rate_limit=_number(env, "CLIENT_WRITE_RATE_LIMIT"),
+                behind_proxy=behind_proxy == "yes",
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
                 template=Path(env.get("LOCAL_TEMPLATE") or ROOT / "template.yaml").resolve(),
@@ -109,7 +122,8 @@ class Settings:
         except ValueError as error:
             raise StackError(
                 "PORT, MOTO_PORT, MODEL_PORT, LOCAL_CONCURRENCY, RETRAIN_THRESHOLD, RETRAIN_MIN_INTERVAL_MINUTES, "
-                "RETRAIN_MAX_PER_DAY, LOCAL_COLD_START_SECONDS, LOCAL_IDLE_SECONDS, LOCAL_TRAINING_QUOTA and "
+                "RETRAIN_MAX_PER_DAY, CLIENT_RATE_LIMIT, CLIENT_WRITE_RATE_LIMIT, LOCAL_COLD_START_SECONDS, "
+                "LOCAL_IDLE_SECONDS, LOCAL_TRAINING_QUOTA and "
                 f"LOCAL_TRAINING_THROTTLE must be numbers: {error}"
             ) from error
         if settings.cold_start_seconds < 0 or settings.idle_seconds <= 0:
@@ -121,6 +135,8 @@ class Settings:
             ("RETRAIN_THRESHOLD", settings.retrain_threshold, 1),
             ("RETRAIN_MIN_INTERVAL_MINUTES", settings.retrain_min_interval_minutes, 0),
             ("RETRAIN_MAX_PER_DAY", settings.retrain_max_per_day, 1),
+            ("CLIENT_RATE_LIMIT", settings.client_rate_limit, 0),
+            ("CLIENT_WRITE_RATE_LIMIT", settings.client_write_rate_limit, 0),
             ("LOCAL_TRAINING_THROTTLE", settings.training_throttle, 0),
             *(("LOCAL_TRAINING_QUOTA", quota, 0) for quota in settings.training_quota.values()),
         ):
@@ -184,7 +200,8 @@ def check_ports(settings: Settings) -> None:
 def parameter_overrides(settings: Settings) -> dict[str, str]:
     """The template's parameters as the local stack sets them: the backend, a model image (so the
     model resources exist), deployment checks every second, a refused training job tried again after
-    2 s (doubling), and the retraining settings and the public labels policy when given."""
+    2 s (doubling), and the retraining settings, the public labels policy and the limits per client
+    when given."""
     overrides = {
         "InferenceBackend": settings.backend,
         "ModelImageUri": LOCAL_IMAGE,
@@ -198,6 +215,8 @@ def parameter_overrides(settings: Settings) -> dict[str, str]:
         ("MonitoringSchedule", settings.monitoring_schedule),
         ("PublicLabels", settings.public_labels),
         ("FeedbackCompactionSchedule", settings.compaction_schedule),
+        ("ClientRateLimit", settings.client_rate_limit),
+        ("ClientWriteRateLimit", settings.client_write_rate_limit),
     ):
         if value is not None:
             overrides[parameter] = str(value)

@@ -3,7 +3,8 @@
 Routes with a Lambda authorizer run it first, as API Gateway does: 401 when an identity header is
 missing or empty (the authorizer is not called), 403 when it answers ``isAuthorized: false``, 500
 when it fails; what it allows reaches the route's function as ``requestContext.authorizer.lambda``.
-Results are never cached locally.
+An allowed answer is reused for the same identity values for the authorizer's ``ReauthorizeEvery``
+seconds, as API Gateway caches it (none when 0, as for the admin key); a refusal is never reused here.
 
 Requests that match no route fall through to the static web page (``frontend/``) on ``GET``; the
 rest get API Gateway's ``{"message": "Not Found"}``.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -126,13 +128,42 @@ def authorizer_event(authorizer: Authorizer, event: dict[str, Any]) -> dict[str,
     }
 
 
+class AuthorizerCache:
+    """Allowed answers by authorizer and identity values, each kept for the authorizer's ``cache_seconds``."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._allowed: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, authorizer: Authorizer, identity: list[str]) -> dict[str, Any] | None:
+        with self._lock:
+            kept = self._allowed.get((authorizer.name, tuple(identity)))
+            if kept is None or kept[0] <= self._clock():
+                return None
+            return kept[1]
+
+    def put(self, authorizer: Authorizer, identity: list[str], context: dict[str, Any]) -> None:
+        if authorizer.cache_seconds <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            self._allowed = {key: kept for key, kept in self._allowed.items() if kept[0] > now}
+            self._allowed[(authorizer.name, tuple(identity))] = (now + authorizer.cache_seconds, context)
+
+
 def authorize(
-    authorizer: Authorizer, event: dict[str, Any], invoke: Callable[[str, dict[str, Any]], Invocation]
+    authorizer: Authorizer,
+    event: dict[str, Any],
+    invoke: Callable[[str, dict[str, Any]], Invocation],
+    cache: AuthorizerCache | None = None,
 ) -> Response | dict[str, Any]:
     """API Gateway's refusal, or the context the authorizer allowed the request with."""
     request = authorizer_event(authorizer, event)
     if request is None:
         return _message(401, "Unauthorized")
+    if cache is not None and (kept := cache.get(authorizer, request["identitySource"])) is not None:
+        return kept
     outcome = invoke(authorizer.function, request)
     answer = None if outcome.failed else outcome.result()
     if not isinstance(answer, dict) or not isinstance(answer.get("isAuthorized"), bool):
@@ -141,7 +172,10 @@ def authorize(
     if not answer["isAuthorized"]:
         return _message(403, "Forbidden")
     context = answer.get("context") or {}
-    return context if isinstance(context, dict) else {}
+    allowed = context if isinstance(context, dict) else {}
+    if cache is not None:
+        cache.put(authorizer, request["identitySource"], allowed)
+    return allowed
 
 
 def to_response(outcome: Invocation) -> Response:
@@ -251,6 +285,7 @@ class Gateway:
         self._invoke = invoke
         self._cors = cors
         self._static_dir = static_dir
+        self._authorizer_cache = AuthorizerCache()
 
     def route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self._routes:
@@ -283,7 +318,7 @@ class Gateway:
 
     def _call(self, route: Route, event: dict[str, Any]) -> Response:
         if route.authorizer is not None:
-            allowed = authorize(route.authorizer, event, self._invoke)
+            allowed = authorize(route.authorizer, event, self._invoke, self._authorizer_cache)
             if isinstance(allowed, Response):
                 return allowed
             event["requestContext"]["authorizer"] = {"lambda": allowed}

@@ -37,9 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.test import Client
 
 from sentiment_common.registry import Champion
 from sentiment_local import cloudformation, iam, resources
+from sentiment_local.edge import Edge, RateRule, WebAclError, origin_headers, web_acl_rules
 from sentiment_local.endpoint import Endpoint
 from sentiment_local.environment import Settings, StackError, admin_key, check_ports, parameter_overrides
 from sentiment_local.event_sources import Schedule, SqsPoller, rate_seconds
@@ -80,6 +82,7 @@ class Stack:
     _translated: dict[str, Any] = field(default_factory=dict)
     _order: list[str] = field(default_factory=list)
     _created: list[tuple[str, str, str | None]] = field(default_factory=list)
+    _client_rules: list[RateRule] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.template = Template.read(
@@ -113,6 +116,11 @@ class Stack:
             resources.check_scaling(self.template)
         except resources.LimitExceeded as error:
             raise StackError(str(error)) from error
+        # And what AWS WAF would refuse of the web ACL in front of it all.
+        try:
+            self._client_rules = web_acl_rules(self.template)
+        except WebAclError as error:
+            raise StackError(f"AWS WAF would refuse the web ACL: {error}") from error
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.key = admin_key(settings)
         aws = self.moto.url
@@ -267,7 +275,18 @@ class Stack:
         gateway = Gateway(
             self.template.http_routes(), runner.invoke, Cors.of(self.template.http_api_cors()), ROOT / "frontend"
         )
-        self._gateway = make_server(self.settings.host, self.settings.port, gateway, threaded=True)
+        # CloudFront in front of the HTTP API and the page, as on AWS: its web ACL, and the origin header
+        # without which the API's public routes answer 401.
+        secrets = self.moto.client("secretsmanager")
+        added = origin_headers(
+            self.template, lambda secret: str(secrets.get_secret_value(SecretId=secret)["SecretString"])
+        )
+        edge = Edge(gateway, self._client_rules, behind_proxy=self.settings.behind_proxy, added_headers=added)
+        # One request as CloudFront forwards it before the stack says it is up: the origin authorizer's answer
+        # is then cached, so a page's first burst of requests does not start an authorizer environment for
+        # each of them at once. It goes to the gateway itself, so it counts towards no client's limit.
+        Client(gateway).get("/health", headers=added)
+        self._gateway = make_server(self.settings.host, self.settings.port, edge, threaded=True)
         serve(self._gateway, "gateway")
 
     # ---- run and stop ----
@@ -298,10 +317,16 @@ class Stack:
                     else "not checked (LOCAL_IAM=off)"
                 ),
                 *self._training_limits_line(),
+                self._client_limits_line(),
                 "Press Ctrl-C to stop.",
                 "",
             ]
         )
+
+    def _client_limits_line(self) -> str:
+        """The web ACL's limits per client address, as the gateway enforces them."""
+        limits = "; ".join(f"{rule.name} {rule.limit} per {rule.window} s" for rule in self._client_rules)
+        return f"  limits per client  {limits or 'none (CLIENT_RATE_LIMIT=0)'}"
 
     def _training_limits_line(self) -> list[str]:
         """What SageMaker is set to refuse, when LOCAL_TRAINING_QUOTA or LOCAL_TRAINING_THROTTLE is given."""

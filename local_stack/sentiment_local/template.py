@@ -380,6 +380,7 @@ class Authorizer:
     name: str
     function: str
     identity_headers: tuple[str, ...]
+    cache_seconds: int = 0  # Identity.ReauthorizeEvery: how long API Gateway reuses an allowed answer
 
     @classmethod
     def of(cls, name: str, definition: Mapping[str, Any]) -> Authorizer:
@@ -402,7 +403,8 @@ class Authorizer:
         unsupported = sorted(set(identity) - {"Headers", "ReauthorizeEvery"})
         if unsupported:
             raise NotImplementedError(f"authorizer {name}: identity sources {unsupported} are not run locally")
-        return cls(name, str(function), tuple(str(header) for header in identity.get("Headers", [])))
+        headers = tuple(str(header) for header in identity.get("Headers", []))
+        return cls(name, str(function), headers, int(identity.get("ReauthorizeEvery", 0)))
 
 
 @dataclass(frozen=True)

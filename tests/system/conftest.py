@@ -122,19 +122,27 @@ def _group_alive(group: int) -> bool:
     return True
 
 
+# Every test client sends from 127.0.0.1, and a test sends far more than one person would: the limits per
+# client address stay in the path but far out of reach, except where a test gives its own
+# (tests/system/test_client_limits.py).
+HIGH_CLIENT_LIMITS = {"CLIENT_RATE_LIMIT": "1000000000", "CLIENT_WRITE_RATE_LIMIT": "1000000000"}
+
+
 def stack_environment(data: Path, **extra: str) -> dict[str, str]:
-    """The caller's environment with free ports, its own data folder, and nothing that would point
-    the stack elsewhere."""
+    """The caller's environment with free ports, its own data folder, limits per client out of reach, and
+    nothing that would point the stack elsewhere."""
     env = {
         **os.environ,
         "PORT": str(free_port()),
         "MOTO_PORT": str(free_port()),
         "MODEL_PORT": str(free_port()),
         "LOCAL_DATA": str(data),
+        **HIGH_CLIENT_LIMITS,
         **extra,
     }
     for name in ("AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH", "RETRAIN_THRESHOLD",
-                 "RETRAIN_MIN_INTERVAL_MINUTES", "RETRAIN_MAX_PER_DAY", "PUBLIC_LABELS"):  # fmt: skip
+                 "RETRAIN_MIN_INTERVAL_MINUTES", "RETRAIN_MAX_PER_DAY", "PUBLIC_LABELS",
+                 "LOCAL_BEHIND_PROXY"):  # fmt: skip
         if name not in extra:
             env.pop(name, None)
     return env

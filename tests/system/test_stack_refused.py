@@ -52,3 +52,15 @@ def test_a_schedule_eventbridge_would_refuse_is_refused(tmp_path: Path) -> None:
 
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Parameter MonitoringSchedule must be an EventBridge rate expression" in result.stderr
+
+
+def test_a_limit_per_client_aws_waf_would_refuse_is_refused(tmp_path: Path) -> None:
+    # AWS WAF takes a rate-based rule's limit of 10 or more: 5 would fail sam deploy at the web ACL
+    result = make_up(tmp_path, CLIENT_WRITE_RATE_LIMIT="5")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        "AWS WAF would refuse the web ACL: rule writes-per-client: a rate-based rule's Limit must be 10 or more, not 5"
+        in result.stderr
+    )
+    assert "The local stack is up." not in result.stdout

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from sentiment_deploy import deploy, image, local, smoke, training
-from sentiment_deploy.stack import DeployError
+from sentiment_deploy.stack import DeployedStack, DeployError
 
 SERVERLESS = {
     "InferenceBackend": "sagemaker",
@@ -239,3 +239,28 @@ def test_the_url_make_up_serves_is_found_with_its_endpoint_region_and_stack(tmp_
     (tmp_path / "stack.json").write_text(json.dumps({**state, "pid": 2**22 + 1}))
     with pytest.raises(DeployError, match="no longer running"):
         local.serving("http://127.0.0.1:3001", environ)
+
+
+# ---- make smoke's address ----
+
+WEB, API = "https://d111.cloudfront.net", "https://abc.execute-api.eu-west-1.amazonaws.com"
+
+
+def test_smoke_checks_a_deployed_stack_at_its_web_url() -> None:
+    stack = DeployedStack("sentiment-dev", {"WebUrl": WEB, "ApiUrl": API}, {})
+    smoke.check_target(stack, WEB + "/")
+
+
+def test_smoke_refuses_the_apis_own_address_and_names_the_one_to_use() -> None:
+    # Its public routes answer only what comes through CloudFront, so every check there would be a 401.
+    stack = DeployedStack("sentiment-dev", {"WebUrl": WEB, "ApiUrl": API}, {})
+    with pytest.raises(
+        DeployError,
+        match=f"ApiUrl, whose public routes answer only what comes through CloudFront: give its WebUrl, {WEB}",
+    ):
+        smoke.check_target(stack, API)
+
+
+def test_smoke_takes_the_one_address_make_up_serves() -> None:
+    stack = DeployedStack("sentiment-local", {"WebUrl": "http://127.0.0.1:3000", "ApiUrl": "http://127.0.0.1:3000"}, {})
+    smoke.check_target(stack, "http://127.0.0.1:3000")

@@ -153,7 +153,8 @@ def test_make_smoke_gets_the_api_url_of_the_stage_it_deployed(job: str, config_e
     (smoke,) = [step for step in steps if str(step.get("run", "")).startswith("make smoke")]
     assert smoke["env"]["API_URL"] == "${{ steps.stack.outputs.api-url }}"
     (outputs,) = [step for step in steps if step.get("id") == "stack"]
-    assert "OutputKey=='$1'" in outputs["run"] and "$(output ApiUrl)" in outputs["run"]
+    # the address behind CloudFront: the API's own one answers public routes only through it
+    assert "OutputKey=='$1'" in outputs["run"] and "$(output WebUrl)" in outputs["run"]
     assert DEPLOY["jobs"][job]["env"]["STACK_NAME"] == samconfig_stack_name(config_env)
 
 

@@ -14,7 +14,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from sentiment_local.functions import Invocation
-from sentiment_local.gateway import MAX_PAYLOAD_BYTES, Cors, Gateway, to_response
+from sentiment_local.gateway import MAX_PAYLOAD_BYTES, AuthorizerCache, Cors, Gateway, to_response
 from sentiment_local.template import ACCOUNT, Authorizer, Route, Template
 from tests.conftest import ROOT
 
@@ -526,7 +526,7 @@ def test_errors_carry_cors_headers_too() -> None:
 
 def test_the_template_drives_routes_and_cors() -> None:
     template = Template.read(ROOT / "template.yaml", prefix="t", overrides={"AllowedOrigin": "https://app.example"})
-    functions = FakeFunctions()
+    functions = Authorizing()
     gateway = Gateway(template.http_routes(), functions.invoke, Cors.of(template.http_api_cors()))
     http = Client(gateway)
     preflight = http.options(
@@ -535,10 +535,10 @@ def test_the_template_drives_routes_and_cors() -> None:
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert preflight.headers["Access-Control-Max-Age"] == "600"
-    response = http.get("/comments/c-1", headers={"Origin": "https://app.example"})
+    response = http.get("/comments/c-1", headers={"Origin": "https://app.example", "X-Origin-Verify": "v"})
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
-    assert functions.event["routeKey"] == "GET /comments/{comment_id}"
-    assert functions.calls[0][0] == "ApiFunction"
+    assert [name for name, _ in functions.calls] == ["OriginAuthorizerFunction", "ApiFunction"]
+    assert functions.calls[-1][1]["routeKey"] == "GET /comments/{comment_id}"
 
 
 # ---- Lambda authorizers ----
@@ -555,7 +555,7 @@ class Authorizing(FakeFunctions):
 
     def invoke(self, function_name: str, event: dict[str, Any]) -> Invocation:
         self.calls.append((function_name, event))
-        return self.decision if function_name == "AdminAuthorizerFunction" else self.answer
+        return self.decision if function_name.endswith("AuthorizerFunction") else self.answer
 
     def deciding(self, result: Any) -> Authorizing:
         self.decision = Invocation(payload=json.dumps(result))
@@ -634,14 +634,67 @@ def test_routes_without_an_authorizer_call_only_their_function() -> None:
     assert "authorizer" not in functions.event["requestContext"]
 
 
-def test_the_template_guards_exactly_the_admin_routes_with_its_authorizer() -> None:
+def test_the_template_guards_the_admin_routes_with_the_key_and_every_other_with_the_origin_header() -> None:
     routes = Template.read(ROOT / "template.yaml", prefix="t").http_routes()
 
-    guarded = {route.key: route.authorizer for route in routes if route.authorizer is not None}
+    admin = Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",))
+    origin = Authorizer("OriginVerify", "OriginAuthorizerFunction", ("X-Origin-Verify",), cache_seconds=300)
+    guarded = {route.key: route.authorizer for route in routes}
     assert guarded == {
-        "POST /training": Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",)),
-        "POST /models/{version}/promote": Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",)),
+        route.key: admin if route.key in {"POST /training", "POST /models/{version}/promote"} else origin
+        for route in routes
     }
+
+
+# ---- authorizer answers cached as ReauthorizeEvery says ----
+
+CACHED = Authorizer("OriginVerify", "AdminAuthorizerFunction", ("X-Origin-Verify",), cache_seconds=300)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cached_client(functions: Authorizing, clock: Clock) -> Client:
+    gateway = Gateway([Route("GET", "/comments", "ApiFunction", CACHED)], functions.invoke, None)
+    gateway._authorizer_cache = AuthorizerCache(clock)  # the test's own clock
+    return Client(gateway)
+
+
+def authorizer_calls(functions: Authorizing) -> int:
+    return sum(1 for name, _ in functions.calls if name == "AdminAuthorizerFunction")
+
+
+def test_an_allowed_answer_is_reused_for_the_same_header_until_reauthorize_every_has_passed() -> None:
+    functions, clock = Authorizing().deciding({"isAuthorized": True}), Clock()
+    client_ = cached_client(functions, clock)
+    for _ in range(3):
+        assert client_.get("/comments", headers={"X-Origin-Verify": "v"}).status_code == 200
+    assert authorizer_calls(functions) == 1
+    clock.now += 301
+    assert client_.get("/comments", headers={"X-Origin-Verify": "v"}).status_code == 200
+    assert authorizer_calls(functions) == 2
+
+
+def test_another_header_value_or_a_refusal_is_not_answered_from_the_cache() -> None:
+    functions, clock = Authorizing().deciding({"isAuthorized": True}), Clock()
+    client_ = cached_client(functions, clock)
+    client_.get("/comments", headers={"X-Origin-Verify": "v"})
+    functions.deciding({"isAuthorized": False})
+    assert client_.get("/comments", headers={"X-Origin-Verify": "w"}).status_code == 403
+    assert client_.get("/comments", headers={"X-Origin-Verify": "w"}).status_code == 403
+    assert authorizer_calls(functions) == 3
+
+
+def test_an_authorizer_with_no_reauthorize_every_is_called_every_time() -> None:
+    functions = Authorizing().deciding({"isAuthorized": True, "context": {"role": "admin"}})
+    for _ in range(2):
+        client(functions, GUARDED).post("/training", headers={"Authorization": "Bearer k"})
+    assert authorizer_calls(functions) == 2
 
 
 # ---- the static page ----

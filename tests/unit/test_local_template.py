@@ -315,10 +315,11 @@ def test_a_functions_own_properties_override_the_globals() -> None:
     assert "IDEMPOTENCY_TABLE" not in spec.environment
 
 
-def test_the_template_has_the_api_its_authorizer_the_workers_and_the_retraining_functions() -> None:
+def test_the_template_has_the_api_its_authorizers_the_workers_and_the_retraining_functions() -> None:
     assert template().functions() == [
         "ApiFunction",
         "AdminAuthorizerFunction",
+        "OriginAuthorizerFunction",
         "PendingFunction",
         "FeedbackTriggerFunction",
         "PrepareDatasetFunction",
@@ -329,7 +330,7 @@ def test_the_template_has_the_api_its_authorizer_the_workers_and_the_retraining_
         "MonitorFunction",
         "CompactFeedbackFunction",
     ]
-    assert {template().function(name, "http://q").code for name in template().functions()[3:]} == {
+    assert {template().function(name, "http://q").code for name in template().functions()[4:]} == {
         ROOT / "functions" / "pipeline"
     }
 

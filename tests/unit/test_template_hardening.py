@@ -397,7 +397,13 @@ def test_every_checkov_skip_says_why() -> None:
 @pytest.mark.skipif(not CHECKOV.exists(), reason="checkov is installed by make validate (.tools/checkov)")
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "template", ["template.yaml", "deploy/pipeline/template.yaml", "deploy/service-role/template.yaml"]
+    "template",
+    [
+        "template.yaml",
+        "deploy/pipeline/template.yaml",
+        "deploy/service-role/template.yaml",
+        "deploy/edge/template.yaml",
+    ],
 )
 def test_checkov_finds_nothing_to_fix(template: str) -> None:
     result = subprocess.run(

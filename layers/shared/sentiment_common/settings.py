@@ -128,6 +128,17 @@ class AdminSettings(EnvironmentSettings):
     admin_key_cache_seconds: Annotated[int, Field(ge=0, description="How long a read of the admin key is reused")] = 60
 
 
+class OriginSettings(EnvironmentSettings):
+    """The public routes' authorizer: the header CloudFront adds on its way to the API."""
+
+    origin_verify_secret: Annotated[
+        str, Field(min_length=1, description="Secrets Manager id of the value CloudFront sends in X-Origin-Verify")
+    ]
+    origin_secret_cache_seconds: Annotated[int, Field(ge=0, description="How long a read of that value is reused")] = (
+        300
+    )
+
+
 class ApiSettings(StorageSettings, InferenceSettings, RegistrySettings, WorkflowSettings, TrustSettings):
     idempotency_table: Annotated[str, Field(min_length=1, description="DynamoDB table for Idempotency-Key records")]
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, description="How long a key's first answer is kept")] = 86400

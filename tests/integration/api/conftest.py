@@ -1,7 +1,8 @@
 """The API, admin authorizer and pending functions, called in-process as Lambda calls them, on moto,
 against the real model server. Tables, bucket and queues are created from template.yaml's own
 definitions, and each function gets the environment the template gives it. Routes the template
-guards with a Lambda authorizer run it first, as API Gateway does (the local gateway's own code).
+guards with a Lambda authorizer run it first, as API Gateway does (the local gateway's own code); every
+call carries the origin header CloudFront adds, so the public routes' authorizer lets it in.
 
 The API reads its settings on first use, so it is imported once and forgets them when the environment
 changes; so do the pending worker and the authorizer."""
@@ -27,6 +28,7 @@ from moto import mock_aws
 
 import api_function.handler
 import authorizer_function.handler
+import authorizer_function.origin
 import pending_function.handler
 from api_function import context
 from sentiment_common import observability
@@ -43,6 +45,11 @@ from tests.integration.conftest import free_port
 
 QUEUE_ENDPOINT = "https://sqs.us-east-1.amazonaws.com"
 ADMIN_KEY = "test-admin-key-4f9c1e7b2a"  # what the secret named by ADMIN_API_KEY_SECRET holds
+ORIGIN_VALUE = "test-origin-value-8d2e5a"  # what the secret named by ORIGIN_VERIFY_SECRET holds
+AUTHORIZERS = {
+    "AdminAuthorizerFunction": authorizer_function.handler,
+    "OriginAuthorizerFunction": authorizer_function.origin,
+}
 # Stands where RetrainStateMachine is: its executions stay RUNNING until a test stops them.
 WAITING_STATE_MACHINE = {
     "StartAt": "Train",
@@ -177,8 +184,13 @@ class Stack:
     admin_key: str = ADMIN_KEY
     state_machine_arn: str = ""
 
-    def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Response:
+    def call(
+        self, method: str, path: str, body: Any = None, *, through_cloudfront: bool = True, **kwargs: Any
+    ) -> Response:
+        """The route's answer; ``through_cloudfront=False`` calls the API's own address, as a client can."""
         event = http_event(method, path, body, **kwargs)
+        if through_cloudfront:
+            event["headers"]["x-origin-verify"] = ORIGIN_VALUE
         route = self.route(method, path)
         if route is not None and route.authorizer is not None:
             allowed = authorize(route.authorizer, event, self._invoke)
@@ -198,10 +210,10 @@ class Stack:
         return next((route for route in self.template.http_routes() if route.match(method, path) is not None), None)
 
     def _invoke(self, function: str, event: dict[str, Any]) -> Invocation:
-        if function != "AdminAuthorizerFunction":
-            raise AssertionError(f"only the admin authorizer is called through the gateway here, not {function}")
+        if function not in AUTHORIZERS:
+            raise AssertionError(f"only the authorizers are called through the gateway here, not {function}")
         try:
-            result = self.authorizer.lambda_handler(event, LambdaContext(function))
+            result = AUTHORIZERS[function].lambda_handler(event, LambdaContext(function))
         except Exception as error:
             return Invocation(error={"errorType": type(error).__name__, "errorMessage": str(error)})
         return Invocation(payload=json.dumps(result))
@@ -298,6 +310,7 @@ def _forget() -> None:
     context.forget()
     pending_function.handler.worker.cache_clear()
     authorizer_function.handler.admin_key.cache_clear()
+    authorizer_function.origin.origin_secret.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -320,6 +333,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
         environment = {
             # One process stands in for all three: the API's own values (its service name) come last.
             **template.function_environment("AdminAuthorizerFunction", QUEUE_ENDPOINT),
+            **template.function_environment("OriginAuthorizerFunction", QUEUE_ENDPOINT),
             **template.function_environment("PendingFunction", QUEUE_ENDPOINT),
             **template.function_environment("ApiFunction", QUEUE_ENDPOINT),
             # What the local stack sets when the model runs as a plain server (the ECS contract).
@@ -333,6 +347,9 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
         # test module was collected, before this environment was set.
         patch.setattr(observability.metrics, "namespace", environment["POWERTOOLS_METRICS_NAMESPACE"])
         boto3.client("secretsmanager").create_secret(Name=environment["ADMIN_API_KEY_SECRET"], SecretString=ADMIN_KEY)
+        boto3.client("secretsmanager").create_secret(
+            Name=environment["ORIGIN_VERIFY_SECRET"], SecretString=ORIGIN_VALUE
+        )
         create_state_machine(environment["STATE_MACHINE_ARN"])
         _forget()
         stack = Stack(

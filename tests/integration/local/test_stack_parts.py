@@ -84,6 +84,9 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
         ("LOCAL_TRAINING_QUOTA", "ml.m5.large=-1", "LOCAL_TRAINING_QUOTA must be 0 or more"),
         ("LOCAL_TRAINING_THROTTLE", "-2", "LOCAL_TRAINING_THROTTLE must be 0 or more"),
         ("PUBLIC_LABELS", "trust", "PUBLIC_LABELS must be train, suggest or ignore"),
+        ("CLIENT_RATE_LIMIT", "many", "numbers"),
+        ("CLIENT_WRITE_RATE_LIMIT", "-1", "CLIENT_WRITE_RATE_LIMIT must be 0 or more"),
+        ("LOCAL_BEHIND_PROXY", "maybe", "LOCAL_BEHIND_PROXY must be yes or no"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(name: str, value: str, says: str) -> None:
@@ -130,6 +133,18 @@ def test_public_labels_default_to_the_templates_suggest_and_can_be_set_for_every
     template = Stack(settings).template
     for function in ("ApiFunction", "FeedbackTriggerFunction", "PrepareDatasetFunction"):
         assert template.function_environment(function, "http://q")["PUBLIC_LABELS"] == "train"
+
+
+def test_the_limits_per_client_come_from_the_environment_as_the_templates_parameters() -> None:
+    assert "ClientRateLimit" not in parameter_overrides(Settings.from_environment({}))
+    settings = Settings.from_environment(
+        {"CLIENT_RATE_LIMIT": "50", "CLIENT_WRITE_RATE_LIMIT": "0", "LOCAL_BEHIND_PROXY": "yes"}
+    )
+    assert settings.behind_proxy
+    overrides = parameter_overrides(settings)
+    assert (overrides["ClientRateLimit"], overrides["ClientWriteRateLimit"]) == ("50", "0")
+    template = Stack(settings).template
+    assert template.parameter("ClientRateLimit") == "50"
 
 
 def test_the_training_quota_and_throttle_come_from_the_environment_and_the_banner_says_them(tmp_path: Path) -> None:
