@@ -19,6 +19,7 @@ CALLED = (  # the services the functions, the layer and the deploy tools call
     "dynamodb",
     "ecr",
     "ecs",
+    "iam",
     "logs",
     "s3",
     "sagemaker",
