@@ -68,8 +68,9 @@ MOTO_VERSION = "5.2.5"
 # InvokeEndpoint); SageMaker then answers ModelError.
 INVOCATION_LIMIT_S = 60.0
 
-EndpointUpdate = Callable[[str, str], None]
-"""``(endpoint name, model data URL)``: serve that model behind that endpoint; raise if it cannot be."""
+EndpointUpdate = Callable[[str, str, dict[str, str]], None]
+"""``(endpoint name, model data URL, the container's environment)``: serve that model behind that endpoint,
+its container started with that environment; raise if it cannot be."""
 
 InstanceWait = Callable[[str], float]
 """``(endpoint name)``: seconds an invocation waits before the container sees it (a cold start)."""
@@ -154,7 +155,7 @@ def install(
     _plug_execution_names(patches)
     if training is not None:
         _plug_training_jobs(patches, training)
-    _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url: None))
+    _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url, environment: None))
     _plug_sagemaker_rules(patches)
     _plug_application_autoscaling(patches)
     _plug_dynamodb(patches, changes)
@@ -446,7 +447,9 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
         previous = (endpoint.endpoint_config_name, endpoint.production_variants)
         model = self._models.get(config.production_variants[0]["ModelName"])
         containers = [model.primary_container, *model.containers] if model else []
-        model_data_url = next((str(c["ModelDataUrl"]) for c in containers if c and c.get("ModelDataUrl")), "")
+        container = next((c for c in containers if c and c.get("ModelDataUrl")), {})
+        model_data_url = str(container.get("ModelDataUrl", ""))
+        environment = {str(key): str(value) for key, value in (container.get("Environment") or {}).items()}
         endpoint.endpoint_config_name = endpoint_config_name
         endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
         if retain_all_variant_properties:
@@ -457,7 +460,7 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
 
         def swap() -> None:
             try:
-                on_endpoint_update(endpoint_name, model_data_url)
+                on_endpoint_update(endpoint_name, model_data_url, environment)
             except Exception as error:
                 # What SageMaker does when an update fails: back to the previous configuration, in service.
                 log.warning("updating endpoint %s to %s failed: %s", endpoint_name, endpoint_config_name, error)

@@ -150,8 +150,9 @@ class Gaps:
     def client(self, service: str, config: Config | None = None) -> Any:
         return boto3.client(service, region_name="us-east-1", config=config)
 
-    def on_endpoint_update(self, endpoint_name: str, model_data_url: str) -> None:
+    def on_endpoint_update(self, endpoint_name: str, model_data_url: str, environment: dict[str, str]) -> None:
         """The stack's part of an endpoint update: recorded; it ends when the test lets it, and fails if told to."""
+        del environment
         self.updates.append((endpoint_name, model_data_url))
         self.update_may_finish.wait(timeout=10)
         if self.update_error:
