@@ -102,7 +102,7 @@ class FakeRunLedger:
     def list_runs(self, limit: int, token: str | None) -> tuple[list[TrainingRun], str | None]:
         newest_first = sorted(self.data.runs, reverse=True)
         if token:
-            after = decode_token(token, {"pk", "sk"})["sk"]
+            after = decode_token(token, {"pk", "sk"}, partition={"pk": "RUN"})["sk"]
             newest_first = [run_id for run_id in newest_first if run_id < after]
         page = newest_first[:limit]
         more = len(newest_first) > limit
