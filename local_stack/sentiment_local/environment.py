@@ -35,6 +35,7 @@ class Settings:
     retrain_min_interval_minutes: int | None = None
     retrain_max_per_day: int | None = None
     monitoring_schedule: str | None = None
+    admin_key_cache_seconds: int | None = None
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
@@ -55,7 +56,8 @@ class Settings:
                 ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
                 ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
                 runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
-                the scheduled monitoring runs;
+                the scheduled monitoring runs; ``ADMIN_KEY_CACHE_SECONDS`` (the template's default, 60) how long
+                the admin authorizer reuses a read of the key (``AdminKeyCacheSeconds``);
                 ``LOCAL_IAM`` (enforce | off) whether each principal's calls are checked against its role;
                 ``LOCAL_IAM_USAGE`` (<data>/iam-usage.jsonl) where the actions each principal used are listed;
                 ``MOTO_HOST`` (127.0.0.1) the address the AWS endpoint listens on: 0.0.0.0 lets containers
@@ -90,6 +92,7 @@ class Settings:
                 retrain_min_interval_minutes=_number(env, "RETRAIN_MIN_INTERVAL_MINUTES"),
                 retrain_max_per_day=_number(env, "RETRAIN_MAX_PER_DAY"),
                 monitoring_schedule=env.get("MONITORING_SCHEDULE") or None,
+                admin_key_cache_seconds=_number(env, "ADMIN_KEY_CACHE_SECONDS"),
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
                 template=Path(env.get("LOCAL_TEMPLATE") or ROOT / "template.yaml").resolve(),
@@ -188,6 +191,7 @@ def parameter_overrides(settings: Settings) -> dict[str, str]:
         ("RetrainMinIntervalMinutes", settings.retrain_min_interval_minutes),
         ("RetrainMaxPerDay", settings.retrain_max_per_day),
         ("MonitoringSchedule", settings.monitoring_schedule),
+        ("AdminKeyCacheSeconds", settings.admin_key_cache_seconds),
     ):
         if value is not None:
             overrides[parameter] = str(value)
