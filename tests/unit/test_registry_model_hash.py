@@ -18,8 +18,8 @@ import pytest
 from pydantic import ValidationError
 
 from sentiment_common.artifacts import ArtifactReadError, model_file_sha256
-from sentiment_model.serving import ChampionPointer
 from sentiment_model.server import ModelServer, ServerSettings
+from sentiment_model.serving import ChampionPointer
 
 
 class Payload:
@@ -89,7 +89,7 @@ def test_an_empty_model_hash_setting_is_no_hash(monkeypatch: pytest.MonkeyPatch)
     assert ServerSettings().model_joblib_sha256 is None
 
 
-def test_a_pointer_to_a_champion_in_the_archive_it_names_carries_the_model_hash(model_archive: tuple[Path, str]) -> None:
+def test_a_champion_pointer_carries_the_model_files_hash(model_archive: tuple[Path, str]) -> None:
     archive, sha256 = model_archive
     pointer = ChampionPointer(version="v1", model_data_url=str(archive), sha256=sha256, model_sha256="ab" * 32)
     assert pointer.model_sha256 == "ab" * 32
@@ -121,5 +121,5 @@ def test_an_archive_without_a_model_file_has_no_model_hash(tmp_path: Path) -> No
     (tmp_path / "metadata.json").write_text("{}")
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tmp_path / "metadata.json", arcname="metadata.json")
-    with pytest.raises(ArtifactReadError, match="no readable model.joblib"):
+    with pytest.raises(ArtifactReadError, match=r"no readable model\.joblib"):
         model_file_sha256(archive.read_bytes())
