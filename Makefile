@@ -8,7 +8,7 @@ MODEL_DIR := build/model
 export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack:$(CURDIR)/deploy
 
 .DEFAULT_GOAL := help
-.PHONY: help install train encoder serve up invoke env-vars postman check test unit lint validate build deploy reattach destroy publish-web train-on-sagemaker smoke format openapi bench clean upload-data
+.PHONY: help install train encoder serve up invoke env-vars postman check test unit lint validate build deploy reattach destroy publish-web train-on-sagemaker smoke rotate-admin-key format openapi bench clean upload-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,10 +58,9 @@ postman/node_modules/.bin/newman: postman/package.json
 	cd postman && npm install --no-audit --no-fund --silent
 	touch $@
 
-postman: postman/node_modules/.bin/newman ## run the Postman collection with newman against the running local stack
-	cd postman && node_modules/.bin/newman run sentiment-api.postman_collection.json \
-		-e local.postman_environment.json --env-var "baseUrl=http://127.0.0.1:$${PORT:-3000}" \
-		--env-var "adminKey=$${ADMIN_API_KEY:-$$(cat ../build/local/admin-api-key)}" --reporters cli
+# The admin key reaches newman in a private environment file, never on its command line (ps shows that).
+postman: install postman/node_modules/.bin/newman ## run the Postman collection with newman against the running local stack
+	$(PY) -m sentiment_deploy.newman --base-url "http://127.0.0.1:$${PORT:-3000}"
 
 SAM_VENV := .venv-sam
 SAM      := $(SAM_VENV)/bin/sam
@@ -179,6 +178,10 @@ publish-web: install ## upload frontend/ to the deployed stack's web bucket and 
 
 # The admin key: ADMIN_API_KEY, else read from the stack's secret. STACK names the stack when it is not ENV's.
 # Given the URL make up printed, it finds the local stack's AWS endpoint, region and name by itself.
+# Prints where to read the new key, never the key. The authorizer takes it within AdminKeyCacheSeconds.
+rotate-admin-key: install ## a new random admin key in the stack's secret (ENV=…|STACK=…, or URL=<make up's URL>)
+	$(PY) -m sentiment_deploy rotate-admin-key --config-env $(ENV) $(if $(URL),--url "$(URL)") $(if $(STACK),--stack-name $(STACK))
+
 smoke: install postman/node_modules/.bin/newman ## Postman checks + one retraining run against a deployed stack, then clean up: make smoke URL=…
 	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's WebUrl, or make up's URL> [ADMIN_API_KEY=…] [ENV=…|STACK=…]"; exit 2; }
 	$(PY) -m sentiment_deploy smoke --url "$(URL)" --config-env $(ENV) $(if $(STACK),--stack-name $(STACK))

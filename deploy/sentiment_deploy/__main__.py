@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_deploy import (
+    admin_key,
     deploy,
     destroy,
     edge,
@@ -84,6 +85,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     train.add_argument("--no-feedback", action="store_true", help="train on the bundled data only")
     train.add_argument("--no-wait", action="store_true", help="start the job and return")
 
+    rotate = commands.add_parser(
+        "rotate-admin-key", help="a new random admin key in the stack's secret; prints where to read it, not it"
+    )
+    _common(rotate)
+    rotate.add_argument("--url", help="make up's URL: rotate the key of the stack it serves")
     check = commands.add_parser("smoke", help="the Postman checks and one retraining run against URL, then clean up")
     _common(check)
     check.add_argument("--url", required=True, help="the stack's WebUrl (or make up's URL)")
@@ -256,6 +262,14 @@ def _smoke(args: argparse.Namespace, target: Target, session: boto3.Session) -> 
     return 0
 
 
+def _rotate_admin_key(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
+    stack = find_stack(session.client("cloudformation"), target.stack_name)
+    served = local.serving(args.url) if args.url else None
+    for line in admin_key.rotate(session, stack, key_file=served.key_file if served else None):
+        print(line)
+    return 0
+
+
 def _stage(args: argparse.Namespace) -> str:
     return samconfig_overrides(args.config_file, args.config_env).get("Stage", "dev")
 
@@ -307,13 +321,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Target, boto3.Session], int]] 
     "train": _train,
     "job": _job,
     "smoke": _smoke,
+    "rotate-admin-key": _rotate_admin_key,
 }
 
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "deployer-policies":
         return _deployer_policies(args)
-    target = _local_target(args) if args.command == "smoke" else None
+    target = _local_target(args) if args.command in {"smoke", "rotate-admin-key"} and args.url else None
     target = target or Target.from_config(args.config_file, args.config_env, args.stack_name, args.region)
     return COMMANDS[args.command](args, target, _session(target))
 

@@ -14,6 +14,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from sentiment_common.artifacts import model_file_sha256
 from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.models import utc_now
 from sentiment_common.registry import Champion
@@ -69,7 +70,18 @@ def store_model(s3: Any, bucket: str, archive: bytes) -> tuple[Champion, dict[st
         Bucket=bucket, Key=f"{prefix}/metadata.json", Body=json.dumps(metadata).encode(), ContentType="application/json"
     )
     url = f"s3://{bucket}/{prefix}/model.tar.gz"
-    return Champion(version=version, model_data_url=url, sha256=hashlib.sha256(archive).hexdigest()), metadata
+    return _champion(version, url, archive), metadata
+
+
+def _champion(version: str, model_data_url: str, archive: bytes) -> Champion:
+    """The model with both hashes the registry keeps: the archive's, and its model.joblib's (what a
+    SageMaker container, which only sees the extracted files, checks before unpickling)."""
+    return Champion(
+        version=version,
+        model_data_url=model_data_url,
+        sha256=hashlib.sha256(archive).hexdigest(),
+        model_sha256=model_file_sha256(archive),
+    )
 
 
 def write_champion_pointer(s3: Any, bucket: str, champion: Champion) -> Champion:
@@ -131,13 +143,16 @@ def champion_of(s3: Any, model_data_url: str) -> tuple[Champion, dict[str, Any]]
     """The model a ``model.tar.gz`` in S3 holds, as SageMaker sees it: downloaded, hashed, its metadata read."""
     data = read_s3_object(s3, model_data_url)
     metadata = read_archive_metadata(data)
-    digest = hashlib.sha256(data).hexdigest()
-    return Champion(version=str(metadata["version"]), model_data_url=model_data_url, sha256=digest), metadata
+    return _champion(str(metadata["version"]), model_data_url, data), metadata
 
 
 def register_champion(registry_table: str, champion: Champion, metadata: dict[str, Any]) -> bool:
     """The first model as the registry's champion; False (nothing written) when there is one."""
     registry = ModelRegistry(registry_table)
     return registry.ensure_champion(
-        version=champion.version, model_data_url=champion.model_data_url, sha256=champion.sha256, metadata=metadata
+        version=champion.version,
+        model_data_url=champion.model_data_url,
+        sha256=champion.sha256,
+        metadata=metadata,
+        model_sha256=champion.model_sha256,
     )

@@ -15,6 +15,7 @@ Every step checks before it acts, so running ``make deploy`` again changes nothi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import urllib.error
@@ -24,11 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sentiment_common.artifacts import model_file_sha256
 from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.registry import Champion
 from sentiment_deploy import edge, image, training
 from sentiment_deploy.bootstrap import (
     read_champion_pointer,
+    read_s3_object,
     register_champion,
     seed_embedding_cache,
     store_model,
@@ -124,8 +127,24 @@ def prepare(session: Any, stack: DeployedStack, options: Options, run: image.Run
         print(f"champion: {current.version} (already registered)")
     if read_champion_pointer(s3, bucket) is None:
         write_champion_pointer(s3, bucket, current)  # what the ECS service follows
-    model = {"ModelImageUri": image_uri, "ModelDataUrl": current.model_data_url, "ModelSha256": current.sha256}
-    return {**model, **edge.web_acl_parameters(session, stack)}
+    return {
+        "ModelImageUri": image_uri,
+        "ModelDataUrl": current.model_data_url,
+        "ModelSha256": current.sha256,
+        "ModelJoblibSha256": current.model_sha256 or model_file_hash(s3, current),
+        **edge.web_acl_parameters(session, stack),
+    }
+
+
+def model_file_hash(s3: Any, champion: Champion) -> str:
+    """The model.joblib hash of a champion registered before the registry kept it, read from its archive
+    once the archive matches the hash the registry does keep."""
+    data = read_s3_object(s3, champion.model_data_url)
+    if hashlib.sha256(data).hexdigest() != champion.sha256.lower():
+        raise DeployError(
+            f"{champion.model_data_url} does not match the SHA-256 the registry records for {champion.version}"
+        )
+    return model_file_sha256(data)
 
 
 def parameter_overrides(samconfig: Mapping[str, str], model: Mapping[str, str]) -> str:

@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sentiment_deploy.stack import DeployError
@@ -22,6 +23,7 @@ class LocalStack:
     endpoint: str  # its AWS endpoint (moto)
     region: str
     stack_name: str
+    key_file: Path | None = None  # the admin key it keeps with its data (None: ADMIN_API_KEY gave it one)
 
     def environment(self) -> dict[str, str]:
         """What boto3 needs to call this stack as the deployer."""
@@ -74,4 +76,5 @@ def serving(url: str, environ: Mapping[str, str] = os.environ) -> LocalStack | N
         endpoint=str(state["aws"]),
         region=str(state.get("region", "us-east-1")),
         stack_name=str(state.get("stack_name", "sentiment-local")),
+        key_file=state_file.parent / "admin-api-key",
     )

@@ -112,6 +112,12 @@ AFTER_SAM_DEPLOY: list[dict[str, Any]] = [
         "Resource": "arn:aws:secretsmanager:*:*:secret:*AdminApiKeySecret*",
     },
     {
+        "Sid": "RotateTheAdminKey",
+        "Effect": "Allow",
+        "Action": "secretsmanager:PutSecretValue",
+        "Resource": "arn:aws:secretsmanager:*:*:secret:*AdminApiKeySecret*",
+    },
+    {
         "Sid": "TrainOnSageMaker",
         "Effect": "Allow",
         "Action": ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"],

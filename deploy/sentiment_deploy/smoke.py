@@ -17,20 +17,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from sentiment_deploy import newman
 from sentiment_deploy.stack import ROOT, DeployedStack, DeployError
 
 POSTMAN = ROOT / "postman"
-NEWMAN = POSTMAN / "node_modules" / ".bin" / "newman"
-REPORT = ROOT / "build" / "smoke" / "newman.json"
 RUN_TIMEOUT_S = 45 * 60  # a SageMaker training job and an endpoint update
 WAIT_FOR_ACTIVE_S = RUN_TIMEOUT_S  # a run someone else started takes as long
 PROGRESS_EVERY_S = 60  # while waiting for another's run: a line at least this often
@@ -72,24 +69,28 @@ def admin_key(session: Any, stack: DeployedStack) -> str:
 # ---- 1. the collection ----
 
 
-def run_collection(url: str, key: str, report: Path = REPORT) -> None:
-    if not NEWMAN.exists():
-        raise DeployError(f"{NEWMAN} is missing: run `cd postman && npm install` (make postman does it)")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.unlink(missing_ok=True)  # a report left by an earlier smoke names what that one created
-    command = [
-        str(NEWMAN), "run", "sentiment-api.postman_collection.json", "-e", "deployed.postman_environment.json",
-        "--env-var", f"baseUrl={url.rstrip('/')}", "--env-var", f"adminKey={key}",
-        "--reporters", "cli,json", "--reporter-json-export", str(report),
-    ]  # fmt: skip
-    finished = subprocess.run(command, cwd=POSTMAN, check=False)  # noqa: S603 - the project's own newman
-    if finished.returncode != 0:
-        raise DeployError(f"the Postman collection failed against {url} (newman exited with {finished.returncode})")
+def run_collection(url: str, key: str, created: Created) -> None:
+    """The collection against ``url``; ``created`` gains what it created, even when a check fails. The key
+    reaches newman in a private environment file, never on its command line, and newman's report (which
+    holds it) is read and deleted (:mod:`sentiment_deploy.newman`)."""
+    try:
+        code, found = newman.run(
+            POSTMAN / "deployed.postman_environment.json",
+            {"baseUrl": url.rstrip("/"), "adminKey": key},
+            read_report=created_by,
+        )
+    except FileNotFoundError as error:
+        raise DeployError(str(error)) from error
+    if found is not None:
+        created.comments |= found.comments
+        created.feedback |= found.feedback
+    if code != 0:
+        raise DeployError(f"the Postman collection failed against {url} (newman exited with {code})")
 
 
-def _answers(report: Path) -> Iterator[tuple[str, str, int, Any]]:
+def _answers(report: dict[str, Any]) -> Iterator[tuple[str, str, int, Any]]:
     """(method, path, status, JSON body) of every request the collection made."""
-    executions = json.loads(report.read_text())["run"]["executions"]
+    executions = report["run"]["executions"]
     for execution in executions:
         request, response = execution.get("request", {}), execution.get("response") or {}
         stream = response.get("stream", {})
@@ -102,7 +103,7 @@ def _answers(report: Path) -> Iterator[tuple[str, str, int, Any]]:
         yield str(request.get("method", "")), path, int(response.get("code", 0)), body
 
 
-def created_by(report: Path) -> Created:
+def created_by(report: dict[str, Any]) -> Created:
     created = Created()
     for method, path, status, body in _answers(report):
         if method != "POST" or status >= 300 or not isinstance(body, dict):
@@ -237,12 +238,13 @@ def smoke(session: Any, stack: DeployedStack, url: str, *, poll_s: float = 10) -
     check_target(stack, url)
     key = admin_key(session, stack)
     said = []
+    created = Created()
     try:
-        run_collection(url, key)
+        run_collection(url, key, created)
         said.append("the Postman collection passed")
         with httpx.Client(base_url=url.rstrip("/"), timeout=60, headers={"Authorization": f"Bearer {key}"}) as api:
             said.append(retraining_run(api, poll_s=poll_s))
     finally:
-        if REPORT.exists():
-            said.append(clean_up(session, stack, created_by(REPORT)))
+        if created.comments or created.feedback:
+            said.append(clean_up(session, stack, created))
     return said

@@ -42,6 +42,7 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment-model:0123456789
 MODEL = {
     "ModelDataUrl": "s3://sentiment-dev-data-123456789012-us-east-1/models/v1/model.tar.gz",
     "ModelSha256": "0" * 64,
+    "ModelJoblibSha256": "1" * 64,
 }
 
 

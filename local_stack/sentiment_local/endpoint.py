@@ -23,9 +23,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sentiment_deploy.bootstrap import CHAMPION_KEY, read_archive_metadata, read_s3_object
 
+from sentiment_common.artifacts import MODEL_SHA256_ENV
 from sentiment_common.registry import Champion
 from sentiment_local import iam
 from sentiment_local.environment import Settings, StackError
@@ -116,6 +118,7 @@ class Endpoint:
             **self.template.overrides,
             "ModelDataUrl": champion.model_data_url,
             "ModelSha256": champion.sha256,
+            "ModelJoblibSha256": champion.model_sha256 or "",
         }
         sagemaker = self.moto.client("sagemaker")
         self.name = create_sagemaker_endpoint(self.template, sagemaker, self.moto.client("application-autoscaling"))
@@ -123,7 +126,7 @@ class Endpoint:
         if self.settings.cold_start_seconds > 0 and any("CurrentServerlessConfig" in each for each in variants):
             # Only a serverless endpoint scales to zero; a real-time one keeps its instances warm.
             self.cold_starts = ColdStarts(self.settings.cold_start_seconds, self.settings.idle_seconds)
-        served = self.stage(champion.model_data_url)
+        served = self.stage(champion.model_data_url, container_environment(sagemaker, str(self.name)))
         write_pointer(self.pointer_file, served)
         return served
 
@@ -149,6 +152,7 @@ class Endpoint:
             "PORT": str(self.settings.model_port),
             "MODEL_URI": champion.model_data_url,
             "MODEL_SHA256": champion.sha256,
+            MODEL_SHA256_ENV: champion.model_sha256 or "",
             "CHAMPION_POLL_SECONDS": CHAMPION_POLL_SECONDS,
         }
         if self.settings.backend == "sagemaker":
@@ -161,9 +165,11 @@ class Endpoint:
             **iam.credentials_for(self.serving_role),
         }
 
-    def stage(self, model_data_url: str) -> Champion:
+    def stage(self, model_data_url: str, environment: dict[str, str]) -> Champion:
         """What SageMaker does before a container serves a model: download its ``model.tar.gz`` with the
-        model's execution role and hash it. The container reads the copy (its ``/opt/ml/model``)."""
+        model's execution role and hash it. The container reads the copy (its ``/opt/ml/model``) and is
+        given the model's ``environment``: what it checks ``model.joblib`` against comes from there,
+        as on AWS, never from the downloaded archive."""
         data = read_s3_object(self.moto.client("s3", self.serving_role), model_data_url)
         metadata = read_archive_metadata(data)
         digest = hashlib.sha256(data).hexdigest()
@@ -174,28 +180,50 @@ class Endpoint:
             scratch = local.with_suffix(".tmp")
             scratch.write_bytes(data)
             scratch.replace(local)
-        self.served = Champion(version=str(metadata["version"]), model_data_url=str(local), sha256=digest)
+        self.served = Champion(
+            version=str(metadata["version"]),
+            model_data_url=str(local),
+            sha256=digest,
+            model_sha256=environment.get(MODEL_SHA256_ENV) or None,
+        )
         return self.served
 
-    def on_update(self, endpoint_name: str, model_data_url: str) -> None:
+    def on_update(self, endpoint_name: str, model_data_url: str, environment: dict[str, str]) -> None:
         """What a SageMaker endpoint update is here: the endpoint's pointer file names the new model
-        (downloaded and hashed, as SageMaker does), and the update ends once the model server answers
-        with its version. If it does not in time, the pointer names the previous model again."""
+        (downloaded and hashed, as SageMaker does) with what the new model's container ``environment``
+        says to check it against, and the update ends once the model server answers with its version.
+        If the server refuses the model (as a new container failing its health checks makes SageMaker
+        roll back), or does not serve it in time, the pointer names the previous model again."""
         if endpoint_name != self.name:
             raise StackError(f"the local stack serves one endpoint, {self.name}, not {endpoint_name}")
         previous = read_pointer(self.pointer_file)
-        staged = self.stage(model_data_url)
+        staged = self.stage(model_data_url, environment)
         write_pointer(self.pointer_file, staged)
         deadline = time.monotonic() + ENDPOINT_UPDATE_TIMEOUT_S
+        refused: str | None = None
         while time.monotonic() < deadline and not self.stopping.is_set():
-            if self.model_server.served_version() == staged.version:
-                self.champion = Champion(version=staged.version, model_data_url=model_data_url, sha256=staged.sha256)
+            version, refused = self.model_server.serving()
+            if version == staged.version:
+                self.champion = staged.model_copy(update={"model_data_url": model_data_url})
                 log.info("endpoint %s serves model %s", endpoint_name, staged.version)
                 return
+            if refused and staged.model_data_url in refused:
+                break
             time.sleep(0.5)
         write_pointer(self.pointer_file, previous)
         self.served = previous
+        if refused and staged.model_data_url in refused:
+            raise StackError(f"the model server refused model {staged.version}: {refused}")
         raise StackError(
             f"the model server did not serve model {staged.version} within {ENDPOINT_UPDATE_TIMEOUT_S} s; "
             f"see {self.model_server.log_file}"
         )
+
+
+def container_environment(sagemaker: Any, endpoint_name: str) -> dict[str, str]:
+    """The environment of the model container behind ``endpoint_name``'s current configuration."""
+    config_name = sagemaker.describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"]
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    model = sagemaker.describe_model(ModelName=variants[0]["ModelName"])
+    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    return {str(key): str(value) for key, value in (container.get("Environment") or {}).items()}

@@ -40,6 +40,7 @@ class Settings:
     client_rate_limit: int | None = None
     client_write_rate_limit: int | None = None
     behind_proxy: bool = False
+    admin_key_cache_seconds: int | None = None
     prefix: str = "sentiment-local"
     iam_enforced: bool = True
     iam_usage: Path | None = None
@@ -60,7 +61,8 @@ class Settings:
         ``RETRAIN_THRESHOLD`` (the template's default) feedback items that start a retraining run;
         ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
         runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
-        the scheduled monitoring runs; ``PUBLIC_LABELS`` (the template's default, suggest) what a public
+        the scheduled monitoring runs; ``ADMIN_KEY_CACHE_SECONDS`` (the template's default, 60) how long
+        the admin authorizer reuses a read of the key (``AdminKeyCacheSeconds``); ``PUBLIC_LABELS`` (the template's default, suggest) what a public
         label does: train, suggest or ignore; ``COMPACTION_SCHEDULE`` (the template's default, rate(15 minutes))
         how often the scheduled feedback compaction runs;
         ``CLIENT_RATE_LIMIT`` and ``CLIENT_WRITE_RATE_LIMIT`` (the template's defaults) the requests, and the
@@ -111,6 +113,7 @@ class Settings:
                 client_rate_limit=_number(env, "CLIENT_RATE_LIMIT"),
                 client_write_rate_limit=_number(env, "CLIENT_WRITE_RATE_LIMIT"),
                 behind_proxy=behind_proxy == "yes",
+                admin_key_cache_seconds=_number(env, "ADMIN_KEY_CACHE_SECONDS"),
                 iam_enforced=enforcement == "enforce",
                 iam_usage=Path(env["LOCAL_IAM_USAGE"]).resolve() if env.get("LOCAL_IAM_USAGE") else None,
                 template=Path(env.get("LOCAL_TEMPLATE") or ROOT / "template.yaml").resolve(),
@@ -217,6 +220,7 @@ def parameter_overrides(settings: Settings) -> dict[str, str]:
         ("FeedbackCompactionSchedule", settings.compaction_schedule),
         ("ClientRateLimit", settings.client_rate_limit),
         ("ClientWriteRateLimit", settings.client_write_rate_limit),
+        ("AdminKeyCacheSeconds", settings.admin_key_cache_seconds),
     ):
         if value is not None:
             overrides[parameter] = str(value)

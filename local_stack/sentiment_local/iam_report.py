@@ -57,6 +57,11 @@ KEPT: tuple[tuple[str, str], ...] = (
         "takes a feedback object back when marking its comment fails, so nothing is half-stored (a fault path)",
     ),
     (
+        r"^DeployModelFunctionRolePolicy\d+/HashAnOlderModelsFile s3:GetObject$",
+        "reads the model.joblib hash of a model registered before the registry kept it (a rollback to an older "
+        "model); models registered since carry it",
+    ),
+    (
         r"^DeadLetterQueuePolicy sqs:SendMessage$",
         "SAM adds it for DeadLetterQueue: an asynchronous event that failed all its attempts goes there with the "
         "function's role (used only when one does)",

@@ -87,17 +87,19 @@ class ModelServer:
             return
         raise StackError(f"the model server did not answer /ping in {MODEL_START_TIMEOUT_S} s; see {self.log_file}")
 
-    def served_version(self) -> str | None:
-        """The model version the model server answers with, if it answers."""
+    def serving(self) -> tuple[str | None, str | None]:
+        """The model version the model server answers with, if it answers, and why it refused the last
+        champion it was pointed at, if it did (it then goes on serving the model it had)."""
         with (
             contextlib.suppress(OSError, ValueError),
             urllib.request.urlopen(  # noqa: S310 - the local model server
                 f"{self.url}/ping", timeout=2
             ) as answer,
         ):
-            version = json.loads(answer.read()).get("model_version")
-            return None if version is None else str(version)
-        return None
+            body = json.loads(answer.read())
+            version, refused = body.get("model_version"), body.get("champion_error")
+            return (None if version is None else str(version)), (None if refused is None else str(refused))
+        return None, None
 
     def stop_supervising(self) -> None:
         """Wait for the supervisor, which checks the stop flag every second, and while a start waits."""

@@ -30,6 +30,8 @@
 - DynamoDB writes are isolated from each other: moto undoes a failed transaction by putting back a
   copy of each table it touched, which would also undo any write another request made meanwhile
   (a concurrent ``PutItem``, or half of another transaction), so writes and transactions take turns.
+- A DynamoDB ``Query`` refuses an ``ExclusiveStartKey`` that is not a key of the table or index queried,
+  or that lies in another partition than the key condition's, as DynamoDB does (:func:`_check_start_key`).
 - DynamoDB requests cost what they touch, not what the table holds: a failed transaction puts back
   its own items instead of a deep copy of each table, and a ``Query`` or a paged ``Scan`` reads its
   page from indexes kept in order (:mod:`sentiment_local.dynamodb_order`) instead of sorting the table.
@@ -68,8 +70,9 @@ MOTO_VERSION = "5.2.5"
 # InvokeEndpoint); SageMaker then answers ModelError.
 INVOCATION_LIMIT_S = 60.0
 
-EndpointUpdate = Callable[[str, str], None]
-"""``(endpoint name, model data URL)``: serve that model behind that endpoint; raise if it cannot be."""
+EndpointUpdate = Callable[[str, str, dict[str, str]], None]
+"""``(endpoint name, model data URL, the container's environment)``: serve that model behind that endpoint,
+its container started with that environment; raise if it cannot be."""
 
 InstanceWait = Callable[[str], float]
 """``(endpoint name)``: seconds an invocation waits before the container sees it (a cold start)."""
@@ -154,7 +157,7 @@ def install(
     _plug_execution_names(patches)
     if training is not None:
         _plug_training_jobs(patches, training)
-    _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url: None))
+    _plug_update_endpoint(patches, on_endpoint_update or (lambda name, url, environment: None))
     _plug_sagemaker_rules(patches)
     _plug_application_autoscaling(patches)
     _plug_dynamodb(patches, changes)
@@ -446,7 +449,9 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
         previous = (endpoint.endpoint_config_name, endpoint.production_variants)
         model = self._models.get(config.production_variants[0]["ModelName"])
         containers = [model.primary_container, *model.containers] if model else []
-        model_data_url = next((str(c["ModelDataUrl"]) for c in containers if c and c.get("ModelDataUrl")), "")
+        container = next((c for c in containers if c and c.get("ModelDataUrl")), {})
+        model_data_url = str(container.get("ModelDataUrl", ""))
+        environment = {str(key): str(value) for key, value in (container.get("Environment") or {}).items()}
         endpoint.endpoint_config_name = endpoint_config_name
         endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
         if retain_all_variant_properties:
@@ -457,7 +462,7 @@ def _plug_update_endpoint(patches: _Patches, on_endpoint_update: EndpointUpdate)
 
         def swap() -> None:
             try:
-                on_endpoint_update(endpoint_name, model_data_url)
+                on_endpoint_update(endpoint_name, model_data_url, environment)
             except Exception as error:
                 # What SageMaker does when an update fails: back to the previous configuration, in service.
                 log.warning("updating endpoint %s to %s failed: %s", endpoint_name, endpoint_config_name, error)
@@ -827,6 +832,8 @@ class _DynamoDBGaps:
         given = asked.arguments
         hash_conditions = given["hash_key_conditions"] or []
         range_conditions = given["range_key_conditions"] or []
+        if given["exclusive_start_key"]:
+            _check_start_key(table, given["index_name"], given["exclusive_start_key"], hash_conditions)
         with self.turn:
             window = None
             if len(hash_conditions) == 1 and not given["filter_kwargs"] and len(range_conditions) <= 1:
@@ -853,6 +860,33 @@ class _DynamoDBGaps:
                     given["index_name"], start_key=given["exclusive_start_key"], limit=given["limit"]
                 )
             return self._scan(table if window is None else _Window(table, window), *args, **kwargs)  # type: ignore[arg-type]
+
+
+# What DynamoDB answers a Query whose ExclusiveStartKey is not a key of the table or index queried, or lies
+# in another partition than the key condition's (moto 5.2.5 ignores both and starts from the first item).
+# The Query API reference, ExclusiveStartKey: "The primary key of the first item that this operation will
+# evaluate. Use the value that was returned for LastEvaluatedKey in the previous operation."
+# (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Query.html); the messages are DynamoDB's.
+START_KEY_INVALID = "The provided starting key is invalid"
+START_KEY_OUTSIDE = "The provided starting key is outside query boundaries based on provided conditions"
+
+
+def _check_start_key(
+    table: Any, index_name: str | None, start_key: dict[str, Any], hash_conditions: list[tuple[str, Any]]
+) -> None:
+    """Refuse, as DynamoDB does, a start key that names other attributes than the table's key and the
+    index's, or whose partition key is not the one the key condition asks for."""
+    from moto.dynamodb.exceptions import MockValidationException  # noqa: PLC0415
+    from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
+
+    expected = set(table.table_key_attrs)
+    if index_name:
+        expected |= set(table.get_index(index_name).schema_key_attrs)
+    if set(start_key) != expected:
+        raise MockValidationException(START_KEY_INVALID)
+    for name, value in hash_conditions:
+        if DynamoType(start_key[name]) != value:
+            raise MockValidationException(START_KEY_OUTSIDE)
 
 
 def _plug_dynamodb(patches: _Patches, changes: ChangeSink | None) -> None:

@@ -3,9 +3,11 @@
 metadata) also carries its encoder in ``encoder/`` (``model.onnx``, ``tokenizer.json``,
 ``encoder.json``): an artifact is the whole model, whatever image or endpoint serves it.
 
-Unpickling runs code, so nothing is unpickled before its SHA-256 has been checked: the
-directory form against the hash recorded in ``metadata.json``, the S3 form against the hash of
-``model.tar.gz`` that the caller (the model registry) supplies.
+Unpickling runs code, so nothing is unpickled before its SHA-256 has been checked against a hash
+the model registry supplies: the S3 form's ``model.tar.gz`` against the archive's hash, the
+directory form's ``model.joblib`` (SageMaker extracts the archive before the container starts)
+against the hash of that file. ``metadata.json`` records the latter too, but it travels in the same
+archive: whoever could rewrite ``model.joblib`` could rewrite it, so it only catches accidents.
 """
 
 from __future__ import annotations
@@ -90,8 +92,9 @@ def pack(model_dir: Path, archive: Path) -> str:
     return sha256_bytes(archive.read_bytes())
 
 
-def load_model_dir(model_dir: Path) -> LoadedArtifact:
-    """Load an unpacked artifact (SageMaker mounts it at ``/opt/ml/model``)."""
+def load_model_dir(model_dir: Path, expected_model_sha256: str | None = None) -> LoadedArtifact:
+    """Load an unpacked artifact (SageMaker mounts it at ``/opt/ml/model``); ``expected_model_sha256``,
+    the registry's hash of its ``model.joblib``, is checked before anything is unpickled."""
     try:
         metadata = json.loads((model_dir / METADATA_FILE).read_text())
         payload = (model_dir / MODEL_FILE).read_bytes()
@@ -99,6 +102,10 @@ def load_model_dir(model_dir: Path) -> LoadedArtifact:
         raise ArtifactError(f"incomplete model artifact in {model_dir}: {error.filename} is missing") from error
     expected = metadata.get("model_sha256")
     actual = sha256_bytes(payload)
+    if expected_model_sha256 is not None and actual != expected_model_sha256.lower():
+        raise ArtifactError(
+            f"refusing {model_dir / MODEL_FILE}: its SHA-256 is {actual}, the registry records {expected_model_sha256}"
+        )
     if expected != actual:
         raise ArtifactError(f"{model_dir / MODEL_FILE} has SHA-256 {actual}, metadata.json records {expected}")
     kind = kind_of(metadata)
@@ -127,10 +134,12 @@ def unpack(archive_bytes: bytes, expected_sha256: str, target: Path) -> None:
         tar.extractall(target, members=members, filter="data")
 
 
-def load_archive_bytes(archive_bytes: bytes, expected_sha256: str) -> LoadedArtifact:
+def load_archive_bytes(
+    archive_bytes: bytes, expected_sha256: str, expected_model_sha256: str | None = None
+) -> LoadedArtifact:
     with tempfile.TemporaryDirectory() as scratch:
         unpack(archive_bytes, expected_sha256, Path(scratch))
-        return load_model_dir(Path(scratch))
+        return load_model_dir(Path(scratch), expected_model_sha256)
 
 
 def read_s3_object(uri: str) -> bytes:
@@ -150,10 +159,11 @@ def read_uri(uri: str) -> bytes:
     return read_s3_object(uri) if uri.startswith("s3://") else Path(uri).read_bytes()
 
 
-def load_from_uri(uri: str, expected_sha256: str | None) -> LoadedArtifact:
-    """A model folder path, or an S3 URI / local path of a ``model.tar.gz`` plus its SHA-256."""
+def load_from_uri(uri: str, expected_sha256: str | None, expected_model_sha256: str | None = None) -> LoadedArtifact:
+    """A model folder path, or an S3 URI / local path of a ``model.tar.gz`` plus its SHA-256; either may
+    come with the SHA-256 of its ``model.joblib`` (what a folder can be checked against)."""
     if uri.endswith(".tar.gz"):
         if not expected_sha256:
             raise ArtifactError(f"refusing {uri}: no SHA-256 given to check it against")
-        return load_archive_bytes(read_uri(uri), expected_sha256)
-    return load_model_dir(Path(uri))
+        return load_archive_bytes(read_uri(uri), expected_sha256, expected_model_sha256)
+    return load_model_dir(Path(uri), expected_model_sha256)

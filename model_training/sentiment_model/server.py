@@ -72,6 +72,13 @@ class ServerSettings(BaseSettings):
         description="model folder (SageMaker mounts /opt/ml/model) or path/S3 URI of a model.tar.gz",
     )
     model_sha256: str | None = Field(None, validation_alias="MODEL_SHA256", description="SHA-256 of model.tar.gz")
+    model_joblib_sha256: Annotated[str | None, BeforeValidator(lambda value: value or None)] = Field(
+        None,
+        validation_alias="MODEL_JOBLIB_SHA256",
+        pattern="^[0-9a-fA-F]{64}$",
+        description="SHA-256 of model.joblib, from the registry: what a model folder (SageMaker's /opt/ml/model, "
+        "extracted before the container starts) is checked against before anything is unpickled",
+    )
     champion_uri: str | None = Field(
         None,
         validation_alias="CHAMPION_URI",
@@ -120,8 +127,15 @@ class ModelServer:
             if self.model is not None or "model_uri" not in self.settings.model_fields_set:
                 return
             log.warning("serving %s until the champion can be loaded", self.settings.model_uri)
+        if self.settings.model_joblib_sha256 is None and not self.settings.model_uri.endswith(".tar.gz"):
+            log.warning(
+                "MODEL_JOBLIB_SHA256 is not set: %s is checked only against the metadata.json beside it",
+                self.settings.model_uri,
+            )
         try:
-            self.model = load_model(self.settings.model_uri, self.settings.model_sha256)
+            self.model = load_model(
+                self.settings.model_uri, self.settings.model_sha256, self.settings.model_joblib_sha256
+            )
             log.info("model %s loaded from %s", self.model.version, self.settings.model_uri)
         except Exception as error:  # the server stays up and says why on /ping
             reason = f"{type(error).__name__}: {error}"
@@ -140,7 +154,7 @@ class ModelServer:
             self._reported = None
             return
         try:
-            model = load_model(pointer.model_data_url, pointer.sha256)
+            model = load_model(pointer.model_data_url, pointer.sha256, pointer.model_sha256)
         except Exception as error:
             self._champion_failed(f"champion {pointer.version} from {pointer.model_data_url} cannot be loaded", error)
             return
@@ -179,7 +193,9 @@ class ModelServer:
             elif self.model is None:
                 await _respond(send, 503, _error(self.load_error or "model is loading"))
             else:
-                await _respond(send, 200, orjson.dumps({"status": "ok", **self.model.describe()}))
+                # A champion that was refused leaves the previous model serving: say so beside it.
+                refused = {"champion_error": self._reported} if self._reported else {}
+                await _respond(send, 200, orjson.dumps({"status": "ok", **self.model.describe(), **refused}))
         elif path == "/invocations":
             if method != "POST":
                 await _respond(send, 405, _error("method not allowed: use POST"), [(b"allow", b"POST")])

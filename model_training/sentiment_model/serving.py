@@ -61,8 +61,8 @@ class LoadedModel:
         return described
 
 
-def load_model(uri: str, expected_sha256: str | None = None) -> LoadedModel:
-    artifact = load_from_uri(uri, expected_sha256)
+def load_model(uri: str, expected_sha256: str | None = None, expected_model_sha256: str | None = None) -> LoadedModel:
+    artifact = load_from_uri(uri, expected_sha256, expected_model_sha256)
     return LoadedModel(scorer_for(artifact), str(artifact.metadata["version"]), artifact.metadata)
 
 
@@ -72,8 +72,19 @@ class ChampionPointer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     version: Annotated[str, Field(description="version of the champion model")]
-    model_data_url: Annotated[str, Field(description="S3 URI or local path of its model.tar.gz")]
+    model_data_url: Annotated[
+        str,
+        Field(
+            description="S3 URI (or, on a local stack, path) of its model.tar.gz: never a folder, which "
+            "the archive's SHA-256 could not vouch for",
+            pattern=r"^(s3://[^/]+/.+|[^:]+)\.tar\.gz$",
+        ),
+    ]
     sha256: Annotated[str, Field(description="SHA-256 of that model.tar.gz", pattern="^[0-9a-fA-F]{64}$")]
+    model_sha256: Annotated[
+        str | None,
+        Field(description="SHA-256 of the model.joblib inside it, when known", pattern="^[0-9a-fA-F]{64}$"),
+    ] = None
 
     @property
     def artifact(self) -> tuple[str, str]:

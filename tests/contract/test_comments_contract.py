@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 
-from sentiment_common.dal.comments import CommentsRepository
+from sentiment_common.dal.comments import CommentsRepository, encode_token
 from sentiment_common.errors import InvalidInputError, NotFoundError
 from sentiment_common.models import (
     Comment,
@@ -115,6 +117,40 @@ def test_a_page_token_continues_only_its_own_listing(comments: CommentStore) -> 
         comments.review_queue(1, everything)
     with pytest.raises(InvalidInputError):
         comments.list(None, 1, "not a token!")
+
+
+def forged(token: str, **values: str) -> str:
+    """A page token with some of its key values changed: what DynamoDB would refuse as a start key outside
+    the query's partition (a ValidationException, which would be a 500 if it got there)."""
+    key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    return encode_token(key | values)
+
+
+@pytest.mark.parametrize(
+    ("listing", "forge"),
+    [
+        ("everything", {"entity": "COMMENT#other"}),
+        ("negative", {"sentiment": "positive"}),
+        ("negative", {"sentiment": "pending"}),
+        ("review", {"review": "CLOSED"}),
+    ],
+)
+def test_a_token_forged_for_another_partition_is_refused_as_bad_input(
+    comments: CommentStore, listing: str, forge: dict[str, str]
+) -> None:
+    # Given a token this API issued, its partition value changed
+    comments.put_all([classified(n, "negative" if n % 2 else "positive", 0.6) for n in range(1, 6)])
+    pages = {
+        "everything": lambda token: comments.list(None, 1, token),
+        "negative": lambda token: comments.list("negative", 1, token),
+        "review": lambda token: comments.review_queue(1, token),
+    }
+    _, token = pages[listing](None)
+    assert token is not None
+    # When it is passed back to the same listing, Then it is refused as the caller's mistake
+    with pytest.raises(InvalidInputError, match="next_token belongs to another") as refused:
+        pages[listing](forged(token, **forge))
+    assert refused.value.details[0]["loc"] == ["query", "next_token"]
 
 
 def test_the_review_queue_is_unlabelled_classified_comments_least_sure_first(comments: CommentStore) -> None:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sentiment_common.errors import NotFoundError
+from sentiment_common.dal.comments import decode_token, encode_token
+from sentiment_common.errors import InvalidInputError, NotFoundError
 from sentiment_common.registry import Decision, ModelRecord, ModelStatus, RunRequest, RunStatus, TrainingRun, Trigger
 from tests.contract.conftest import HELD_BACK, Registry
 
@@ -188,6 +189,21 @@ def test_runs_are_listed_newest_first_page_by_page(registry: Registry) -> None:
     assert token is not None
     assert [run.run_id for run in second] == ["run-000001"]
     assert last is None
+
+
+def test_a_runs_token_forged_for_another_partition_is_refused_as_bad_input(registry: Registry) -> None:
+    # Given a page token whose partition names the models instead of the runs
+    for number in (1, 2):
+        registry.runs.create_run(
+            TrainingRun(run_id=f"run-{number:06d}", status=RunStatus.SUCCEEDED, trigger=Trigger.MANUAL, started_at=T0)
+        )
+    _, token = registry.runs.list_runs(1, None)
+    assert token is not None
+    forged = encode_token(decode_token(token, {"pk", "sk"}) | {"pk": "MODEL"})
+
+    # When it continues the runs' listing, Then it is refused as the caller's mistake
+    with pytest.raises(InvalidInputError, match="next_token belongs to another listing"):
+        registry.runs.list_runs(1, forged)
 
 
 def test_steps_are_appended_in_order(registry: Registry) -> None:

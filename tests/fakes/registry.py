@@ -59,10 +59,14 @@ class FakeModelRegistry:
         self.data.models[record.version] = record
         return True
 
-    def ensure_champion(self, version: str, model_data_url: str, sha256: str, metadata: dict[str, Any]) -> bool:
+    def ensure_champion(
+        self, version: str, model_data_url: str, sha256: str, metadata: dict[str, Any], model_sha256: str | None = None
+    ) -> bool:
         if self.data.champion is not None:
             return False
-        record, self.data.champion = first_champion(version, model_data_url, sha256, metadata, utc_now())
+        record, self.data.champion = first_champion(
+            version, model_data_url, sha256, metadata, utc_now(), model_sha256=model_sha256
+        )
         self.data.models[version] = record
         return True
 
@@ -98,7 +102,7 @@ class FakeRunLedger:
     def list_runs(self, limit: int, token: str | None) -> tuple[list[TrainingRun], str | None]:
         newest_first = sorted(self.data.runs, reverse=True)
         if token:
-            after = decode_token(token, {"pk", "sk"})["sk"]
+            after = decode_token(token, {"pk", "sk"}, partition={"pk": "RUN"})["sk"]
             newest_first = [run_id for run_id in newest_first if run_id < after]
         page = newest_first[:limit]
         more = len(newest_first) > limit

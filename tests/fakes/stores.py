@@ -96,7 +96,9 @@ class FakeComments:
         return from_item(item)
 
     def review_queue(self, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
-        start = decode_token(token, {"comment_id", "review", "review_key"}) if token else None
+        start = (
+            decode_token(token, {"comment_id", "review", "review_key"}, partition={"review": OPEN}) if token else None
+        )
         return self._query(("review", OPEN), "review_key", newest_first=False, limit=limit, start=start)
 
     def _query(
@@ -126,8 +128,9 @@ class FakeComments:
         start = None
         if token:
             start = decode_token(token, {"comment_id", partition, "created_key"})
-            if sentiment is not None and start["sentiment"] != sentiment:
-                raise InvalidInputError("next_token belongs to another sentiment filter", [_token_detail()])
+            if start[partition] != value:
+                other = "another sentiment filter" if sentiment is not None else "another listing"
+                raise InvalidInputError(f"next_token belongs to {other}", [_token_detail()])
         return self._query((partition, value), "created_key", newest_first=True, limit=limit, start=start)
 
     def classify_pending(self, comment_id: str, prediction: Prediction) -> Classified:

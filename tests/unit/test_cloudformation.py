@@ -141,6 +141,9 @@ def test_every_parameters_default_satisfies_its_own_constraints() -> None:
         ("RetrainThreshold", "ten", "Parameter 'RetrainThreshold' must be a number"),
         ("FeedbackAgreementAlarmThreshold", "1.5", "must be a number not greater than 1"),
         ("ModelSha256", "ABC", "Parameter ModelSha256 must be 64 lowercase hex digits, or empty"),
+        ("ModelJoblibSha256", "ABC", "Parameter ModelJoblibSha256 must be 64 lowercase hex digits, or empty"),
+        # A folder would be loaded with nothing to check it against: only a model.tar.gz and its hash
+        ("ModelDataUrl", "s3://data/models/v1/", "Parameter ModelDataUrl must be the s3://bucket/key URI of a model"),
         # EventBridge takes the singular unit for 1 and the plural for more (EventBridge user guide,
         # "Schedule expressions for rules", rate expressions)
         ("MonitoringSchedule", "rate(1 minutes)", "Parameter MonitoringSchedule"),

@@ -229,7 +229,9 @@ def test_the_url_make_up_serves_is_found_with_its_endpoint_region_and_stack(tmp_
 
     # Then its URL, however the host is spelled, is the local stack's, and any other URL is not
     found = local.serving("http://localhost:3001/", environ)
-    assert found == local.LocalStack("http://127.0.0.1:3001", "http://127.0.0.1:5001", "us-east-1", "sentiment-local")
+    assert found == local.LocalStack(
+        "http://127.0.0.1:3001", "http://127.0.0.1:5001", "us-east-1", "sentiment-local", tmp_path / "admin-api-key"
+    )
     assert found.environment()["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5001"
     assert found.environment()["AWS_REGION"] == "us-east-1"
     assert local.serving("http://127.0.0.1:3000", environ) is None

@@ -99,6 +99,15 @@ COMMANDS: dict[str, Run | Exempt] = {
         f"runs sam deploy twice and a SageMaker training job: {NEEDS_AWS}",
         (*AFTER_SAM_DEPLOY, f"{DEPLOY_STEPS}::test_a_first_model_trained_on_sagemaker_is_stored_with_its_hash"),
     ),
+    "make rotate-admin-key ENV=prod": Exempt(
+        f"writes a new version of a deployed stack's secret: {NEEDS_AWS}",
+        (
+            "tests/system/test_artifacts_and_keys.py"
+            "::test_make_rotate_admin_key_replaces_the_key_and_the_authorizer_follows_within_its_cache_time",
+            "tests/unit/test_admin_key_handling.py"
+            "::test_rotation_stores_a_new_random_key_and_says_where_to_read_it_never_what_it_is",
+        ),
+    ),
     "make destroy": Exempt(
         f"runs sam delete on a deployed stack: {NEEDS_AWS}", (f"{DEPLOY}::test_destroy_leaves_nothing_of_the_stack",)
     ),

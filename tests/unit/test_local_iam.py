@@ -438,3 +438,38 @@ def test_each_statement_is_shown_with_a_recorded_call_that_only_it_allowed(tmp_p
     assert "| FnRole | Policy3/Unused | none: see the unused grants |" in iam_report.render_needs(
         iam_report.needs({"FnRole": role}, calls)
     )
+
+
+def test_each_pipeline_step_writes_only_its_own_keys_and_only_record_run_moves_the_champion_pointer(
+    roles: dict[str, Principal],
+) -> None:
+    bucket = Template.read(ROOT / "template.yaml", overrides={"ModelImageUri": "image:1"}).physical_name("DataBucket")
+
+    def key(name: str) -> str:
+        return f"arn:aws:s3:::{bucket}/{name}"
+
+    evaluate, record = roles["EvaluateCandidateFunctionRole"], roles["RecordRunFunctionRole"]
+    # The candidate's own files under models/<version>/
+    assert allowed(evaluate, "s3:PutObject", key("models/v2/model.tar.gz"))
+    assert allowed(evaluate, "s3:PutObject", key("models/v2/metadata.json"))
+    # Never the pointer the ECS service serves, nor another kind of file beside the models
+    assert not allowed(evaluate, "s3:PutObject", key("models/champion.json"))
+    assert not allowed(evaluate, "s3:PutObject", key("models/v2/champion.json"))
+    assert not allowed(evaluate, "s3:PutObject", key("data/base/reviews.csv"))
+    # RecordRun moves the pointer, and writes no model
+    assert allowed(record, "s3:PutObject", key("models/champion.json"))
+    assert not allowed(record, "s3:PutObject", key("models/v2/model.tar.gz"))
+    # Nothing else in the pipeline writes the pointer
+    for role in ("PrepareDatasetFunctionRole", "CheckDeploymentFunctionRole", "FeedbackTriggerFunctionRole"):
+        assert not allowed(roles[role], "s3:PutObject", key("models/champion.json")), role
+
+
+def test_the_api_gets_only_the_registry_actions_it_uses(roles: dict[str, Principal]) -> None:
+    api = roles["ApiFunctionRole"]
+    registry = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sentiment-local-RegistryTable"
+    # It reads models and runs, and claims a run in a transaction of a Put and an Update
+    for action in ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"):
+        assert allowed(api, action, registry), action
+    # It never deletes, scans or batch-writes the registry
+    for action in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"):
+        assert not allowed(api, action, registry), action

@@ -157,8 +157,11 @@ class ModelRegistryPort(Protocol):
         """Register a model once; False if that version is already registered."""
         ...
 
-    def ensure_champion(self, version: str, model_data_url: str, sha256: str, metadata: dict[str, Any]) -> bool:
-        """Register a first model as champion; False if there already is one."""
+    def ensure_champion(
+        self, version: str, model_data_url: str, sha256: str, metadata: dict[str, Any], model_sha256: str | None = None
+    ) -> bool:
+        """Register a first model as champion; False if there already is one. ``model_sha256``: of the
+        model.joblib inside the archive (:mod:`sentiment_common.artifacts`)."""
         ...
 
     def promote(self, version: str) -> Champion:

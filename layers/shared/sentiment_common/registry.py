@@ -88,6 +88,13 @@ class ModelRecord(BaseModel):
     training_run: Annotated[str | None, Field(description="The run that trained it; null for the first model")] = None
     model_data_url: Annotated[str, Field(description="s3:// URI of its model.tar.gz")]
     sha256: Annotated[str, Field(description="SHA-256 of model.tar.gz, checked before loading")]
+    model_sha256: Annotated[
+        str | None,
+        Field(
+            description="SHA-256 of the model.joblib inside model.tar.gz, which a SageMaker container checks "
+            "before unpickling; null for a model registered before it was recorded"
+        ),
+    ] = None
     promoted_at: datetime | None = None
     kind: Annotated[ModelKind, Field(description="encoder (heads on a sentence encoder) or tfidf")] = ModelKind.TFIDF
     encoder: Annotated[EncoderRef | None, Field(description="The encoder model's encoder; null for tfidf")] = None
@@ -107,13 +114,18 @@ class Champion(BaseModel):
     version: Annotated[str, Field(description="The model's version")]
     model_data_url: Annotated[str, Field(description="Its model.tar.gz (s3:// URI, or a local path)")]
     sha256: Annotated[str, Field(description="SHA-256 of that model.tar.gz")]
+    model_sha256: Annotated[str | None, Field(description="SHA-256 of the model.joblib inside it")] = None
     promoted_at: datetime | None = None
     previous_version: str | None = None
 
     def pointer(self) -> bytes:
         """The champion pointer document, the one format every writer uses and the container reads
-        (``sentiment_model.serving.ChampionPointer``): version, model_data_url, sha256, promoted_at."""
-        return self.model_dump_json(include={"version", "model_data_url", "sha256", "promoted_at"}).encode()
+        (``sentiment_model.serving.ChampionPointer``): version, model_data_url, sha256, promoted_at, and
+        model_sha256 when it is known."""
+        fields = {"version", "model_data_url", "sha256", "promoted_at"}
+        if self.model_sha256 is not None:
+            fields.add("model_sha256")
+        return self.model_dump_json(include=fields).encode()
 
 
 class RunStep(BaseModel):
@@ -214,7 +226,13 @@ def claimed_run(generation: int, request: RunRequest, now: datetime) -> Training
 
 
 def first_champion(
-    version: str, model_data_url: str, sha256: str, metadata: dict[str, Any], now: datetime
+    version: str,
+    model_data_url: str,
+    sha256: str,
+    metadata: dict[str, Any],
+    now: datetime,
+    *,
+    model_sha256: str | None = None,
 ) -> tuple[ModelRecord, Champion]:
     """A first model, registered as champion from its ``metadata.json``."""
     kind, encoder = model_kind(metadata)
@@ -230,10 +248,13 @@ def first_champion(
         training_run=None,
         model_data_url=model_data_url,
         sha256=sha256,
+        model_sha256=model_sha256,
         promoted_at=now,
         reasons=["the first model"],
     )
-    return record, Champion(version=version, model_data_url=model_data_url, sha256=sha256, promoted_at=now)
+    return record, Champion(
+        version=version, model_data_url=model_data_url, sha256=sha256, model_sha256=model_sha256, promoted_at=now
+    )
 
 
 def promoted(model: ModelRecord, current: Champion | None, now: datetime) -> Champion:
@@ -242,6 +263,7 @@ def promoted(model: ModelRecord, current: Champion | None, now: datetime) -> Cha
         version=model.version,
         model_data_url=model.model_data_url,
         sha256=model.sha256,
+        model_sha256=model.model_sha256,
         promoted_at=now,
         previous_version=current.version if current else None,
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 from tests.integration.api.conftest import Stack
 
 POSITIVE = "A wonderful, moving film"
@@ -61,6 +64,34 @@ def test_a_token_from_another_filter_is_refused(api: Stack) -> None:
     page = api.call("GET", "/comments", query={"sentiment": "negative", "limit": "1"})
     answer = api.call("GET", "/comments", query={"sentiment": "positive", "next_token": page.body["next_token"]})
     assert answer.status == 400
+
+
+def forged(token: str, **values: str) -> str:
+    """The token with some of its key values changed, as a caller could."""
+    key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    return base64.urlsafe_b64encode(json.dumps(key | values).encode()).decode().rstrip("=")
+
+
+def test_a_token_forged_for_another_partition_is_a_400_naming_next_token(api: Stack) -> None:
+    # Given page tokens of the comments and of the runs, each rewritten to name another partition: DynamoDB
+    # would refuse them with a ValidationException, a 500 and a server-error alarm if they reached it
+    for text in [POSITIVE, NEGATIVE, NEGATIVE]:
+        api.call("POST", "/comments", {"comment": text})
+    everything = api.call("GET", "/comments", query={"limit": "1"}).body["next_token"]
+    negatives = api.call("GET", "/comments", query={"sentiment": "negative", "limit": "1"}).body["next_token"]
+    attempts = [
+        ("/comments", {}, forged(everything, entity="MODEL")),
+        ("/comments", {"sentiment": "negative"}, forged(negatives, sentiment="positive")),
+        ("/training", {}, forged(base64.urlsafe_b64encode(b'{"pk": "RUN", "sk": "run-000009"}').decode(), pk="MODEL")),
+    ]
+    for path, query, token in attempts:
+        # When each continues its listing
+        answer = api.call("GET", path, query={**query, "next_token": token})
+
+        # Then it is the caller's mistake, and the answer says which parameter
+        assert answer.status == 400, (path, answer.body)
+        assert "next_token" in answer.body["message"]
+        assert answer.body["details"][0]["loc"] == ["query", "next_token"]
 
 
 def test_one_comment_and_a_batch_follow_the_same_text_rule(api: Stack) -> None:

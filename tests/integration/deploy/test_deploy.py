@@ -18,6 +18,7 @@ from sentiment_deploy.bootstrap import CHAMPION_KEY
 from sentiment_deploy.image import content_tag
 from sentiment_deploy.stack import DeployedStack, find_stack
 
+from sentiment_common.artifacts import model_file_sha256
 from sentiment_common.dal.model_registry import ModelRegistry
 from tests.integration.deploy.conftest import STACK, Deployed
 
@@ -100,6 +101,7 @@ def test_a_first_deploy_pushes_the_image_uploads_the_data_and_registers_a_champi
             "ModelImageUri": f"{repository}:{content_tag()}",
             "ModelDataUrl": f"s3://{bucket}/models/{model_version}/model.tar.gz",
             "ModelSha256": digest,
+            "ModelJoblibSha256": model_file_sha256(archive.read_bytes()),
         }
     )
     assert deployed.enforcer.refusals == []
@@ -111,7 +113,9 @@ def test_a_champion_promoted_since_is_what_the_stack_keeps_serving(
     # Given a stack whose registry's champion is a model a retraining run promoted
     bucket = deployed.output("DataBucketName")
     url = f"s3://{bucket}/training-jobs/run-7/output/model.tar.gz"
-    ModelRegistry(deployed.output("RegistryTableName")).ensure_champion("v7", url, "ab" * 32, {})
+    ModelRegistry(deployed.output("RegistryTableName")).ensure_champion(
+        "v7", url, "ab" * 32, {}, model_sha256="cd" * 32
+    )
 
     def no_training(*args: Any) -> None:
         raise AssertionError("a stack with a champion trains no first model")
@@ -125,7 +129,30 @@ def test_a_champion_promoted_since_is_what_the_stack_keeps_serving(
 
     # Then the second sam deploy serves that champion, not a first model
     assert model["ModelDataUrl"] == url and model["ModelSha256"] == "ab" * 32
+    assert model["ModelJoblibSha256"] == "cd" * 32
     assert deployed.enforcer.refusals == []
+
+
+def test_a_champion_registered_without_its_model_files_hash_gets_it_from_its_checked_archive(
+    deployed: Deployed, model_archive: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a champion registered before the registry kept model.joblib's hash, its archive in the bucket
+    archive, digest = model_archive
+    bucket = deployed.output("DataBucketName")
+    key = "training-jobs/run-8/output/model.tar.gz"
+    deployed.setup("s3").put_object(Bucket=bucket, Key=key, Body=archive.read_bytes())
+    ModelRegistry(deployed.output("RegistryTableName")).ensure_champion("v8", f"s3://{bucket}/{key}", digest, {})
+    image = f"{deployed.output('ModelImageRepositoryUri')}:{content_tag()}"
+    ContainerCli(deployed)(["docker", "buildx", "--output", f"type=image,name={image},push=true"], None)
+
+    # When make deploy runs again, Then the SageMaker model gets the hash of the model.joblib in that archive
+    model = deploy.prepare(boto3.Session(), stack(), deploy.Options(archive=tmp_path / "none.tar.gz"))
+    assert model["ModelJoblibSha256"] == model_file_sha256(archive.read_bytes())
+
+    # And an archive that no longer matches the registry's hash is refused, not hashed
+    deployed.setup("s3").put_object(Bucket=bucket, Key=key, Body=b"another archive")
+    with pytest.raises(deploy.DeployError, match="does not match the SHA-256 the registry records"):
+        deploy.prepare(boto3.Session(), stack(), deploy.Options(archive=tmp_path / "none.tar.gz"))
 
 
 def test_the_command_writes_the_second_sam_deploys_parameters_after_samconfigs_own(

@@ -290,3 +290,23 @@ def test_a_failed_feedback_event_lands_in_the_dead_letter_queue_sent_with_the_fu
     refused = {refusal.request.action for refusal in enforced_aws.enforcer.refusals}
     assert refused == {"s3:GetObject"}
     assert ("FeedbackTriggerFunctionRole", "sqs:SendMessage") in enforced_aws.enforcer.usage()
+
+
+def test_evaluate_candidate_may_register_a_model_but_never_move_the_champion_pointer(
+    enforced_aws: EnforcedAws,
+) -> None:
+    bucket = enforced_aws.template.physical_name("DataBucket")
+    evaluate = enforced_aws.client("s3", "EvaluateCandidateFunctionRole")
+    # It stores a candidate under its version
+    evaluate.put_object(Bucket=bucket, Key="models/v2/model.tar.gz", Body=b"archive")
+    evaluate.put_object(Bucket=bucket, Key="models/v2/metadata.json", Body=b"{}")
+    # but the pointer the ECS service serves is refused, as AWS would refuse it
+    with pytest.raises(ClientError) as refused:
+        evaluate.put_object(Bucket=bucket, Key="models/champion.json", Body=b'{"version": "v2"}')
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    # and RecordRun, which moves the pointer, cannot rewrite a registered model
+    with pytest.raises(ClientError) as overwritten:
+        enforced_aws.client("s3", "RecordRunFunctionRole").put_object(
+            Bucket=bucket, Key="models/v2/model.tar.gz", Body=b"another archive"
+        )
+    assert overwritten.value.response["Error"]["Code"] == "AccessDenied"

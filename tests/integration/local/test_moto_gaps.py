@@ -150,8 +150,9 @@ class Gaps:
     def client(self, service: str, config: Config | None = None) -> Any:
         return boto3.client(service, region_name="us-east-1", config=config)
 
-    def on_endpoint_update(self, endpoint_name: str, model_data_url: str) -> None:
+    def on_endpoint_update(self, endpoint_name: str, model_data_url: str, environment: dict[str, str]) -> None:
         """The stack's part of an endpoint update: recorded; it ends when the test lets it, and fails if told to."""
+        del environment
         self.updates.append((endpoint_name, model_data_url))
         self.update_may_finish.wait(timeout=10)
         if self.update_error:
@@ -993,3 +994,37 @@ def test_a_state_machines_service_calls_are_signed_with_its_roles_key(aws_creden
     finally:
         undo()
         runner.close()
+
+
+def test_a_query_refuses_a_start_key_from_another_partition_as_dynamodb_does(gaps: Gaps) -> None:
+    # Given a page of one index partition, and the key it ends on
+    dynamodb = gaps.client("dynamodb")
+    create_ordered_table(dynamodb)
+    for n in range(4):
+        for group in ("red", "blue"):
+            item = {"pk": {"S": f"{group}{n}"}, "sk": {"N": str(n)}, "group": {"S": group}, "rank": {"N": str(n)}}
+            dynamodb.put_item(TableName=ORDERED, Item=item)
+    red = {
+        "TableName": ORDERED,
+        "IndexName": "ByRank",
+        "KeyConditionExpression": "#g = :g",
+        "ExpressionAttributeNames": {"#g": "group"},
+        "ExpressionAttributeValues": {":g": {"S": "red"}},
+        "Limit": 2,
+    }
+    last = dynamodb.query(**red)["LastEvaluatedKey"]
+    blue = {**red, "ExpressionAttributeValues": {":g": {"S": "blue"}}}
+
+    # When that key continues a query of another partition, Then DynamoDB's refusal, not the first page
+    with pytest.raises(ClientError, match="outside query boundaries") as outside:
+        dynamodb.query(**blue, ExclusiveStartKey=last)
+    assert outside.value.response["Error"]["Code"] == "ValidationException"
+
+    # And a start key missing one of the table's or the index's key attributes is invalid
+    for missing in ("pk", "rank"):
+        partial = {name: value for name, value in last.items() if name != missing}
+        with pytest.raises(ClientError, match="The provided starting key is invalid"):
+            dynamodb.query(**red, ExclusiveStartKey=partial)
+
+    # And the key continues its own partition
+    assert [item["pk"]["S"] for item in dynamodb.query(**red, ExclusiveStartKey=last)["Items"]] == ["red2", "red3"]

@@ -550,11 +550,15 @@ def moto_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     server.stop()
 
 
-def add_endpoint_config(sagemaker: Any, name: str, model_data_url: str) -> None:
+def add_endpoint_config(sagemaker: Any, name: str, model_data_url: str, model_sha256: str = "") -> None:
     sagemaker.create_model(
         ModelName=f"model-{name}",
         ExecutionRoleArn="arn:aws:iam::123456789012:role/t-SageMakerExecutionRole",
-        PrimaryContainer={"Image": "sentiment-model:local", "ModelDataUrl": model_data_url},
+        PrimaryContainer={
+            "Image": "sentiment-model:local",
+            "ModelDataUrl": model_data_url,
+            "Environment": {"MODEL_JOBLIB_SHA256": model_sha256},
+        },
     )
     sagemaker.create_endpoint_config(
         EndpointConfigName=f"config-{name}",
@@ -594,7 +598,7 @@ def test_an_endpoint_update_points_the_model_server_at_the_new_model(
     new = register_first_model(s3, stack.bucket, model_archive[0], train=False)
     s3.put_object(Bucket=stack.bucket, Key="models/copy/model.tar.gz", Body=model_archive[0].read_bytes())
     add_endpoint_config(sagemaker, "old", old.model_data_url)
-    add_endpoint_config(sagemaker, "new", new.model_data_url)
+    add_endpoint_config(sagemaker, "new", new.model_data_url, str(new.model_sha256))
     add_endpoint_config(sagemaker, "copy", f"s3://{stack.bucket}/models/copy/model.tar.gz")
     sagemaker.create_endpoint(EndpointName="t-ModelEndpoint", EndpointConfigName="config-old")
     runner = Runner([], endpoint=stack.moto.url, logs_dir=tmp_path / "logs")
@@ -642,4 +646,4 @@ def test_the_stack_serves_only_its_own_endpoint(tmp_path: Path) -> None:
     stack = Stack(Settings(data_dir=tmp_path))
     stack.endpoint.name = "t-ModelEndpoint"
     with pytest.raises(StackError, match="serves one endpoint, t-ModelEndpoint, not another"):
-        stack.endpoint.on_update("another", "s3://bucket/model.tar.gz")
+        stack.endpoint.on_update("another", "s3://bucket/model.tar.gz", {})

@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sentiment_common.artifacts import MODEL_SHA256_ENV
 from sentiment_common.dal.aws import client
 from sentiment_common.dal.transient import unavailable_when_transient
 
@@ -44,6 +45,7 @@ class SageMakerEndpoint:
         image: str,
         role_arn: str,
         model_data_url: str,
+        model_sha256: str,
         version: str,
         network_isolation: bool,
     ) -> None:
@@ -55,7 +57,11 @@ class SageMakerEndpoint:
         type would be refused). An endpoint of instances keeps the instance count and weight it has now
         (``RetainAllVariantProperties``): without it, SageMaker would go back to the configuration's
         ``InitialInstanceCount`` and undo what autoscaling set (SageMaker developer guide, "Update endpoints
-        that use auto scaling"). A serverless endpoint scales by itself and is updated as it is."""
+        that use auto scaling"). A serverless endpoint scales by itself and is updated as it is.
+
+        SageMaker extracts ``model_data_url`` before the container starts, so the container cannot check
+        the archive's hash: it checks ``model.joblib`` against ``model_sha256`` (the registry's) before
+        unpickling it, and refuses to serve it otherwise."""
         current = self.describe()
         with unavailable_when_transient("SageMaker"):
             variants = self._sagemaker.describe_endpoint_config(EndpointConfigName=current.config_name)[
@@ -68,7 +74,7 @@ class SageMakerEndpoint:
             PrimaryContainer={
                 "Image": image,
                 "ModelDataUrl": model_data_url,
-                "Environment": {"SERVER_WORKERS": "2", "MODEL_VERSION": version},
+                "Environment": {"SERVER_WORKERS": "2", "MODEL_VERSION": version, MODEL_SHA256_ENV: model_sha256},
             },
             EnableNetworkIsolation=network_isolation,
         )

@@ -16,14 +16,16 @@ import math
 from pipeline_function.adapters.sagemaker import SageMakerEndpoint, resource_name
 from pipeline_function.adapters.store import DataStore
 from pipeline_function.errors import DeploymentFailedError, NothingToDeployError
+from pipeline_function.logic.prepare import sha256
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput, Deployment
+from sentiment_common.artifacts import ArtifactReadError, model_file_sha256
 from sentiment_common.errors import NotFoundError
 from sentiment_common.inference import ModelClient
 from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
 from sentiment_common.ports import ModelRegistryPort, RunLedgerPort
-from sentiment_common.registry import Action, Champion, RunStatus, TrainingRun, Trigger
+from sentiment_common.registry import Action, Champion, ModelRecord, RunStatus, TrainingRun, Trigger
 from sentiment_common.settings import InferenceBackend
 
 FAILED_STATES = frozenset({"Failed", "RollingBack", "UpdateRollbackFailed", "OutOfService", "Deleting"})
@@ -54,13 +56,18 @@ def start(
             image=settings.model_image_uri,
             role_arn=settings.sagemaker_role_arn,
             model_data_url=model.model_data_url,
+            model_sha256=model.model_sha256 or _model_file_sha256(model, store),
             version=model.version,
             network_isolation=settings.sagemaker_network_isolation,
         )
     else:
         store.point_at(
             Champion(
-                version=model.version, model_data_url=model.model_data_url, sha256=model.sha256, promoted_at=utc_now()
+                version=model.version,
+                model_data_url=model.model_data_url,
+                sha256=model.sha256,
+                model_sha256=model.model_sha256,
+                promoted_at=utc_now(),
             )
         )
     runs.add_step(request.run_id, "deploy", {"version": model.version, "backend": settings.inference_backend})
@@ -76,6 +83,21 @@ def start(
         metrics=model.metrics,
         reasons=reasons,
     )
+
+
+def _model_file_sha256(model: ModelRecord, store: DataStore) -> str:
+    """For a model registered before the registry kept its model.joblib's hash: read from its archive,
+    once the archive matches the SHA-256 the registry does keep, so nothing unchecked reaches the
+    container."""
+    archive = store.read(store.key_of(model.model_data_url))
+    if sha256(archive) != model.sha256.lower():
+        raise DeploymentFailedError(
+            f"{model.model_data_url} does not match the SHA-256 the registry records for model {model.version}"
+        )
+    try:
+        return model_file_sha256(archive)
+    except ArtifactReadError as error:
+        raise DeploymentFailedError(f"model {model.version}: {error}") from error
 
 
 def _run(runs: RunLedgerPort, request: DeployInput) -> TrainingRun:

@@ -30,6 +30,7 @@ from pipeline_function.adapters.store import DataStore
 from pipeline_function.errors import CandidateArtifactError
 from pipeline_function.logic.prepare import sha256
 from pipeline_function.steps import EvaluateInput, Evaluation
+from sentiment_common.artifacts import ArtifactReadError, model_file_sha256
 from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
 from sentiment_common.ports import ModelRegistryPort, RunLedgerPort
@@ -220,6 +221,12 @@ def evaluate(
         )
 
     digest = sha256(archive)
+    try:
+        model_digest = model_file_sha256(archive)
+    except ArtifactReadError as error:
+        raise CandidateArtifactError(
+            f"the candidate's model.tar.gz is not a complete model artifact: {error}"
+        ) from error
     key = f"models/{version}/model.tar.gz"
     store.write(key, archive, "application/gzip")
     store.write(f"models/{version}/metadata.json", json.dumps(metadata).encode(), "application/json")
@@ -239,6 +246,7 @@ def evaluate(
             training_run=request.run_id,
             model_data_url=store.uri(key),
             sha256=digest,
+            model_sha256=model_digest,
         )
     )
     promote = decision is Decision.PROMOTED

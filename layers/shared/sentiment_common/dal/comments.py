@@ -204,8 +204,12 @@ def encode_token(last_key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode().rstrip("=")
 
 
-def decode_token(token: str, expected_keys: set[str]) -> dict[str, str]:
-    """The opaque ``next_token`` back into a DynamoDB start key, refusing anything we did not issue."""
+def decode_token(token: str, expected_keys: set[str], partition: dict[str, str] | None = None) -> dict[str, str]:
+    """The opaque ``next_token`` back into a DynamoDB start key, refusing anything we did not issue.
+
+    ``partition``: the key values the query it continues asks for. DynamoDB refuses a start key from
+    another partition with a ValidationException ("The provided starting key is outside query boundaries
+    based on provided conditions"), which would be a 500: such a token is the caller's mistake, a 400."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         key = json.loads(raw)
@@ -217,6 +221,8 @@ def decode_token(token: str, expected_keys: set[str]) -> dict[str, str]:
         or not all(isinstance(value, str) for value in key.values())
     ):
         raise InvalidInputError("next_token does not belong to this listing", [_token_detail()])
+    if any(key[name] != value for name, value in (partition or {}).items()):
+        raise InvalidInputError("next_token belongs to another listing", [_token_detail()])
     return key
 
 
@@ -273,7 +279,9 @@ class CommentsRepository(TableAdapter):
             "Limit": limit,
         }
         if token:
-            query["ExclusiveStartKey"] = decode_token(token, {"comment_id", "review", "review_key"})
+            query["ExclusiveStartKey"] = decode_token(
+                token, {"comment_id", "review", "review_key"}, partition={"review": OPEN}
+            )
         with unavailable_when_transient("the comments table"):
             page = self._table.query(**query)
         last = page.get("LastEvaluatedKey")
@@ -282,11 +290,12 @@ class CommentsRepository(TableAdapter):
     def list(self, sentiment: str | None, limit: int, token: str | None) -> tuple[list[Comment], str | None]:
         """Newest first. ``sentiment`` is a label or ``pending``; ``None`` lists everything."""
         if sentiment is None:
-            index, condition = BY_TIME, Key("entity").eq(ENTITY)
-            key_names = {"comment_id", "entity", "created_key"}
+            index, partition = BY_TIME, {"entity": ENTITY}
         else:
-            index, condition = BY_SENTIMENT, Key("sentiment").eq(sentiment)
-            key_names = {"comment_id", "sentiment", "created_key"}
+            index, partition = BY_SENTIMENT, {"sentiment": sentiment}
+        ((partition_key, partition_value),) = partition.items()
+        condition = Key(partition_key).eq(partition_value)
+        key_names = {"comment_id", partition_key, "created_key"}
         query: dict[str, Any] = {
             "IndexName": index,
             "KeyConditionExpression": condition,
@@ -296,8 +305,9 @@ class CommentsRepository(TableAdapter):
         }
         if token:
             start = decode_token(token, key_names)
-            if sentiment is not None and start["sentiment"] != sentiment:
-                raise InvalidInputError("next_token belongs to another sentiment filter", [_token_detail()])
+            if start[partition_key] != partition_value:
+                other = "another sentiment filter" if sentiment is not None else "another listing"
+                raise InvalidInputError(f"next_token belongs to {other}", [_token_detail()])
             query["ExclusiveStartKey"] = start
         with unavailable_when_transient("the comments table"):
             page = self._table.query(**query)

@@ -44,11 +44,15 @@ class ModelRegistry:
         """Register a model once. False if that version is already registered (a retried step)."""
         return self._table.put_once(model_item(record))
 
-    def ensure_champion(self, version: str, model_data_url: str, sha256: str, metadata: dict[str, Any]) -> bool:
+    def ensure_champion(
+        self, version: str, model_data_url: str, sha256: str, metadata: dict[str, Any], model_sha256: str | None = None
+    ) -> bool:
         """Register a first model as champion when there is none yet. False if there already is one."""
         if self.champion() is not None:
             return False
-        record, champion = first_champion(version, model_data_url, sha256, metadata, utc_now())
+        record, champion = first_champion(
+            version, model_data_url, sha256, metadata, utc_now(), model_sha256=model_sha256
+        )
         name = self._table.name
         return self._table.transact(
             [

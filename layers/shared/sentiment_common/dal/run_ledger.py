@@ -37,7 +37,7 @@ class RunLedger:
             "Limit": limit,
         }
         if token:
-            query["ExclusiveStartKey"] = decode_token(token, {"pk", "sk"})
+            query["ExclusiveStartKey"] = decode_token(token, {"pk", "sk"}, partition={"pk": RUN})
         page = self._table.query(**query)
         last = page.get("LastEvaluatedKey")
         return [run_from(item) for item in page["Items"]], encode_token(last) if last else None
