@@ -11,7 +11,9 @@ from sentiment_common.dal.comments import CommentsRepository
 from sentiment_common.dal.feedback import FeedbackStore
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pending import PendingQueue
+from sentiment_common.dal.reviewers import DynamoDbReviewers
 from sentiment_common.dal.workflow import Workflow
+from tests.fakes.reviewers import FakeReviewers
 from tests.fakes.stores import FakeComments, FakeFeedback, FakeMonitoring, FakeQueue, FakeWorkflow
 
 TRIOS = [
@@ -20,6 +22,7 @@ TRIOS = [
     (ports.RetryQueue, PendingQueue, FakeQueue),
     (ports.RetrainWorkflow, Workflow, FakeWorkflow),
     (ports.MonitoringCounters, MonitoringStore, FakeMonitoring),
+    (ports.Reviewers, DynamoDbReviewers, FakeReviewers),
 ]
 
 

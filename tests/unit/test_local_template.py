@@ -198,6 +198,11 @@ API_ROUTES = {
     ("POST", "/training"),
     ("GET", "/training"),
     ("GET", "/training/{run_id}"),
+    ("POST", "/reviewers"),
+    ("GET", "/reviewers"),
+    ("DELETE", "/reviewers/{name}"),
+    ("POST", "/reviewers/{name}/withdraw"),
+    ("POST", "/reviews"),
 }
 
 
@@ -319,6 +324,7 @@ def test_the_template_has_the_api_its_authorizer_the_workers_and_the_retraining_
     assert template().functions() == [
         "ApiFunction",
         "AdminAuthorizerFunction",
+        "ReviewerAuthorizerFunction",
         "PendingFunction",
         "FeedbackTriggerFunction",
         "PrepareDatasetFunction",
@@ -328,7 +334,7 @@ def test_the_template_has_the_api_its_authorizer_the_workers_and_the_retraining_
         "RecordRunFunction",
         "MonitorFunction",
     ]
-    assert {template().function(name, "http://q").code for name in template().functions()[3:]} == {
+    assert {template().function(name, "http://q").code for name in template().functions()[4:]} == {
         ROOT / "functions" / "pipeline"
     }
 

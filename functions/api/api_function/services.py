@@ -10,6 +10,7 @@ from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pending import PendingQueue
 from sentiment_common.dal.pipeline_state import PipelineStateStore
+from sentiment_common.dal.reviewers import DynamoDbReviewers
 from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.inference import ModelClient, model_client
@@ -21,6 +22,7 @@ from sentiment_common.ports import (
     PipelineStatePort,
     RetrainWorkflow,
     RetryQueue,
+    Reviewers,
     RunLedgerPort,
 )
 from sentiment_common.settings import ApiSettings
@@ -38,6 +40,7 @@ class Services:
     runs: RunLedgerPort
     pipeline: PipelineStatePort
     workflow: RetrainWorkflow
+    reviewers: Reviewers
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Services:
@@ -52,4 +55,5 @@ class Services:
             runs=RunLedger(settings.registry_table),
             pipeline=PipelineStateStore(settings.registry_table),
             workflow=Workflow(settings.state_machine_arn),
+            reviewers=DynamoDbReviewers(settings.registry_table),
         )

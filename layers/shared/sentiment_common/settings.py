@@ -117,6 +117,12 @@ class AdminSettings(EnvironmentSettings):
     admin_key_cache_seconds: Annotated[int, Field(ge=0, description="How long a read of the admin key is reused")] = 60
 
 
+class ReviewerAuthorizerSettings(AdminSettings):
+    """The reviewer routes' authorizer: the admin key (as reviewer "admin") and the reviewers' keys."""
+
+    registry_table: Annotated[str, Field(min_length=1, description="DynamoDB table holding the reviewers' keys")]
+
+
 class ApiSettings(StorageSettings, InferenceSettings, RegistrySettings, WorkflowSettings):
     idempotency_table: Annotated[str, Field(min_length=1, description="DynamoDB table for Idempotency-Key records")]
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, description="How long a key's first answer is kept")] = 86400

@@ -1,5 +1,5 @@
-"""The API, admin authorizer and pending functions, called in-process as Lambda calls them, on moto,
-against the real model server. Tables, bucket and queues are created from template.yaml's own
+"""The API, the admin and reviewer authorizers and the pending function, called in-process as Lambda
+calls them, on moto, against the real model server. Tables, bucket and queues are created from template.yaml's own
 definitions, and each function gets the environment the template gives it. Routes the template
 guards with a Lambda authorizer run it first, as API Gateway does (the local gateway's own code).
 
@@ -27,6 +27,7 @@ from moto import mock_aws
 
 import api_function.handler
 import authorizer_function.handler
+import authorizer_function.reviewer
 import pending_function.handler
 from api_function import context
 from sentiment_common import observability
@@ -192,10 +193,14 @@ class Stack:
         return next((route for route in self.template.http_routes() if route.match(method, path) is not None), None)
 
     def _invoke(self, function: str, event: dict[str, Any]) -> Invocation:
-        if function != "AdminAuthorizerFunction":
-            raise AssertionError(f"only the admin authorizer is called through the gateway here, not {function}")
+        authorizers = {
+            "AdminAuthorizerFunction": self.authorizer,
+            "ReviewerAuthorizerFunction": authorizer_function.reviewer,
+        }
+        if function not in authorizers:
+            raise AssertionError(f"only the authorizers are called through the gateway here, not {function}")
         try:
-            result = self.authorizer.lambda_handler(event, LambdaContext(function))
+            result = authorizers[function].lambda_handler(event, LambdaContext(function))
         except Exception as error:
             return Invocation(error={"errorType": type(error).__name__, "errorMessage": str(error)})
         return Invocation(payload=json.dumps(result))
@@ -292,6 +297,7 @@ def _forget() -> None:
     context.forget()
     pending_function.handler.worker.cache_clear()
     authorizer_function.handler.admin_key.cache_clear()
+    authorizer_function.reviewer.forget()
 
 
 @pytest.fixture(scope="session")
@@ -314,6 +320,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
         environment = {
             # One process stands in for all three: the API's own values (its service name) come last.
             **template.function_environment("AdminAuthorizerFunction", QUEUE_ENDPOINT),
+            **template.function_environment("ReviewerAuthorizerFunction", QUEUE_ENDPOINT),
             **template.function_environment("PendingFunction", QUEUE_ENDPOINT),
             **template.function_environment("ApiFunction", QUEUE_ENDPOINT),
             # What the local stack sets when the model runs as a plain server (the ECS contract).

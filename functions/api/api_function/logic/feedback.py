@@ -6,11 +6,20 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 
 from api_function.services import Services
-from sentiment_common.models import FeedbackMark, FeedbackRecord, Label, new_id, utc_now
+from sentiment_common.models import FeedbackMark, FeedbackRecord, Label, LabelSource, new_id, utc_now
 from sentiment_common.observability import count, logger, metrics
 
 
-def record_feedback(comment_id: str | None, text: str | None, label: Label, services: Services) -> FeedbackRecord:
+def record_feedback(
+    comment_id: str | None,
+    text: str | None,
+    label: Label,
+    services: Services,
+    *,
+    source: LabelSource = LabelSource.PUBLIC,
+    reviewer: str | None = None,
+) -> FeedbackRecord:
+    """``source`` and ``reviewer`` say who gave the label (``POST /reviews`` passes the reviewer's name)."""
     comment = services.comments.get(comment_id) if comment_id else None
     prediction = comment.prediction if comment else None
     record = FeedbackRecord(
@@ -21,6 +30,8 @@ def record_feedback(comment_id: str | None, text: str | None, label: Label, serv
         predicted_label=prediction.label if prediction else None,
         model_version=prediction.model_version if prediction else None,
         created_at=utc_now(),
+        source=source,
+        reviewer=reviewer,
     )
     key = services.feedback.put(record)
     if comment_id:
