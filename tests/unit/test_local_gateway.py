@@ -634,13 +634,18 @@ def test_routes_without_an_authorizer_call_only_their_function() -> None:
     assert "authorizer" not in functions.event["requestContext"]
 
 
-def test_the_template_guards_exactly_the_admin_routes_with_its_authorizer() -> None:
+def test_the_template_guards_exactly_the_admin_and_reviewer_routes_with_their_authorizers() -> None:
     routes = Template.read(ROOT / "template.yaml", prefix="t").http_routes()
 
     guarded = {route.key: route.authorizer for route in routes if route.authorizer is not None}
     assert guarded == {
         "POST /training": Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",)),
         "POST /models/{version}/promote": Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",)),
+        "POST /reviewers": Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",)),
+        "GET /reviewers": Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",)),
+        "DELETE /reviewers/{name}": Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",)),
+        "POST /reviewers/{name}/withdraw": Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",)),
+        "POST /reviews": Authorizer("ReviewerKey", "ReviewerAuthorizerFunction", ("Authorization",)),
     }
 
 

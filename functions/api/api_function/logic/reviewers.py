@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from api_function.services import Services
 from sentiment_common.models import utc_now
-from sentiment_common.observability import count, logger
+from sentiment_common.observability import logger
 from sentiment_common.reviewers import IssuedReviewer, Reviewer, key_digest, new_key
 
 
@@ -13,7 +13,6 @@ def create_reviewer(name: str, services: Services) -> IssuedReviewer:
     key = new_key()
     reviewer = services.reviewers.create(name, key_digest(key), utc_now())
     logger.info("reviewer created", extra={"reviewer": name})
-    count("ReviewerCreated")
     return IssuedReviewer(reviewer=reviewer, key=key)
 
 
