@@ -78,6 +78,7 @@ function query(parameters) {
   return text ? `?${text}` : "";
 }
 
+/** The Authorization header of the key-holding routes (admin or reviewer). */
 function admin(key) {
   return { Authorization: `Bearer ${key}` };
 }
@@ -93,6 +94,9 @@ export const api = {
   explanation: (commentId) => request("GET", `/comments/${encodeURIComponent(commentId)}/explanation`),
   monitoring: (days) => request("GET", `/monitoring${query({ days })}`),
   feedback: (commentId, label) => request("POST", "/feedback", { body: { comment_id: commentId, label } }),
+  // A named reviewer's label: their key (or the admin key) as a Bearer token.
+  review: (commentId, label, key) =>
+    request("POST", "/reviews", { body: { comment_id: commentId, label }, headers: admin(key) }),
   models: () => request("GET", "/models"),
   runs: (limit) => request("GET", `/training${query({ limit })}`),
   startRun: (key) => request("POST", "/training", { headers: admin(key) }),

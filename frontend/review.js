@@ -1,5 +1,7 @@
 // The review view: the comments the model was least sure of, one at a time. Keys 1, 2 and 3 label the
 // comment shown (negative, neutral, positive) and move on; S skips it; W shows why the model decided.
+// Labelling here needs a reviewer key (an admin issues one with POST /reviewers): the labels are sent
+// to POST /reviews and carry the reviewer's name. The key is kept in this tab only (sessionStorage).
 
 import { api } from "./api.js";
 import { renderExplanation } from "./explain.js";
@@ -7,17 +9,52 @@ import { el, LABELS, percent } from "./dom.js";
 
 const PAGE = 20;
 const KEYS = { 1: "negative", 2: "neutral", 3: "positive" };
+const REVIEWER_KEY_STORAGE = "sentiment-reviewer-key";
+const NEEDS_KEY = "A reviewer key is needed to label here: ask an admin for one, then enter it above.";
 
 const $ = (id) => document.getElementById(id);
 
 export function setUpReview({ attempt, describe, onLabelled }) {
-  const state = { queue: [], token: null, seen: new Set(), remaining: null, current: null, busy: false };
+  const state = {
+    queue: [],
+    token: null,
+    seen: new Set(),
+    remaining: null,
+    current: null,
+    busy: false,
+    key: sessionStorage.getItem(REVIEWER_KEY_STORAGE) || "",
+  };
   const item = $("review-item");
   const status = $("review-status");
 
   function say(text, kind = "info") {
     status.textContent = text;
     status.dataset.kind = kind;
+  }
+
+  function showKey() {
+    $("reviewer-key").value = state.key;
+    $("reviewer-forget").hidden = !state.key;
+    $("reviewer-hint").textContent = state.key
+      ? "Kept in this tab only. Your labels carry your reviewer name."
+      : NEEDS_KEY;
+    for (const name of LABELS) $(`review-${name}`).disabled = !state.key;
+  }
+
+  function saveKey(event) {
+    event.preventDefault();
+    state.key = $("reviewer-key").value.trim();
+    if (state.key) sessionStorage.setItem(REVIEWER_KEY_STORAGE, state.key);
+    else sessionStorage.removeItem(REVIEWER_KEY_STORAGE);
+    say(state.key ? "Reviewer key kept for this tab." : "No reviewer key: labelling is off.");
+    showKey();
+  }
+
+  function refused(error) {
+    if (error && (error.status === 401 || error.status === 403)) {
+      return `the reviewer key was refused (${error.status}): it may be mistyped or revoked. Enter it again.`;
+    }
+    return describe(error);
   }
 
   function showLeft() {
@@ -74,11 +111,15 @@ export function setUpReview({ attempt, describe, onLabelled }) {
   async function label(name) {
     const comment = state.current;
     if (!comment || state.busy) return;
+    if (!state.key) {
+      say(NEEDS_KEY, "error");
+      return;
+    }
     state.busy = true;
-    const { error } = await attempt(() => api.feedback(comment.comment_id, name));
+    const { error } = await attempt(() => api.review(comment.comment_id, name, state.key));
     state.busy = false;
     if (error) {
-      say(`Not recorded: ${describe(error)}`, "error");
+      say(`Not recorded: ${refused(error)}`, "error");
       return;
     }
     state.seen.add(comment.comment_id);
@@ -129,5 +170,11 @@ export function setUpReview({ attempt, describe, onLabelled }) {
   $("review-skip").addEventListener("click", skip);
   $("review-why").addEventListener("click", why);
   $("refresh-review").addEventListener("click", reload);
+  $("reviewer-form").addEventListener("submit", saveKey);
+  $("reviewer-forget").addEventListener("click", () => {
+    $("reviewer-key").value = "";
+    saveKey(new Event("submit"));
+  });
+  showKey();
   return { reload };
 }

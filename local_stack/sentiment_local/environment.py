@@ -62,9 +62,10 @@ class Settings:
         ``RETRAIN_MIN_INTERVAL_MINUTES`` and ``RETRAIN_MAX_PER_DAY`` (the template's defaults) the guard on
         runs started by feedback; ``MONITORING_SCHEDULE`` (the template's default, rate(1 hour)) how often
         the scheduled monitoring runs; ``ADMIN_KEY_CACHE_SECONDS`` (the template's default, 60) how long
-        the admin authorizer reuses a read of the key (``AdminKeyCacheSeconds``); ``PUBLIC_LABELS`` (the template's default, suggest) what a public
-        label does: train, suggest or ignore; ``COMPACTION_SCHEDULE`` (the template's default, rate(15 minutes))
-        how often the scheduled feedback compaction runs;
+        the admin authorizer reuses a read of the key (``AdminKeyCacheSeconds``); ``PUBLIC_LABELS`` (the
+        template's default, suggest) what a public label does: train, suggest or ignore;
+        ``COMPACTION_SCHEDULE`` (the template's default, rate(15 minutes)) how often the scheduled feedback
+        compaction runs;
         ``CLIENT_RATE_LIMIT`` and ``CLIENT_WRITE_RATE_LIMIT`` (the template's defaults) the requests, and the
         public writes, one client address may send in any 5 minutes before the web ACL answers 429 (0
         turns the web ACL, or its write rule, off); ``LOCAL_BEHIND_PROXY`` (no | yes) whether the client is

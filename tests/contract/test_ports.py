@@ -6,14 +6,15 @@ import inspect
 
 import pytest
 
-from pipeline_function.adapters.withdrawals import NoReviewersTable
 from sentiment_common import ports
 from sentiment_common.dal.comments import CommentsRepository
 from sentiment_common.dal.feedback import FeedbackStore
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pending import PendingQueue
+from sentiment_common.dal.reviewers import DynamoDbReviewers
 from sentiment_common.dal.workflow import Workflow
 from tests.fakes.pipeline import FakeWithdrawnReviewers
+from tests.fakes.reviewers import FakeReviewers
 from tests.fakes.stores import FakeComments, FakeFeedback, FakeMonitoring, FakeQueue, FakeWorkflow
 
 TRIOS = [
@@ -22,7 +23,8 @@ TRIOS = [
     (ports.RetryQueue, PendingQueue, FakeQueue),
     (ports.RetrainWorkflow, Workflow, FakeWorkflow),
     (ports.MonitoringCounters, MonitoringStore, FakeMonitoring),
-    (ports.WithdrawnReviewers, NoReviewersTable, FakeWithdrawnReviewers),
+    (ports.WithdrawnReviewers, DynamoDbReviewers, FakeWithdrawnReviewers),
+    (ports.Reviewers, DynamoDbReviewers, FakeReviewers),
 ]
 
 

@@ -341,6 +341,7 @@ def test_env_vars_point_every_function_at_the_local_stack_as_sam_local_invoke_re
 EVENT_FUNCTIONS = {
     "api-": "ApiFunction",
     "authorizer-": "AdminAuthorizerFunction",
+    "reviewer-authorizer-": "ReviewerAuthorizerFunction",
     "s3-": "FeedbackTriggerFunction",
     "sfn-prepare-dataset": "PrepareDatasetFunction",
     "sfn-evaluate-candidate": "EvaluateCandidateFunction",

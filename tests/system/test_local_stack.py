@@ -105,6 +105,46 @@ def test_an_idempotency_key_stores_one_comment(api: httpx.Client) -> None:
     assert api.post("/comments", json={"comment": "Other"}, headers={"Idempotency-Key": key}).status_code == 422
 
 
+def test_reviewers_label_under_their_name_and_lose_their_keys_at_once(
+    api: httpx.Client, local_stack: LocalStack
+) -> None:
+    """Through the gateway, its two authorizers and IAM as the template grants it."""
+    admin = {"Authorization": f"Bearer {(local_stack.data / 'admin-api-key').read_text().strip()}"}
+    comment_id = api.post("/comments", json={"comment": "The checkout was quick"}).json()["comment_id"]
+
+    # Given an admin creates a reviewer
+    created = api.post("/reviewers", json={"name": "system-ana"}, headers=admin)
+    assert created.status_code == 201, created.text
+    reviewer = {"Authorization": f"Bearer {created.json()['key']}"}
+    assert api.post("/reviewers", json={"name": "system-ana"}, headers=reviewer).status_code == 403
+
+    # When the reviewer labels, then the label is stored under their name
+    labelled = api.post("/reviews", json={"comment_id": comment_id, "label": "neutral"}, headers=reviewer)
+    assert labelled.status_code == 201, labelled.text
+    bucket = Template.read(ROOT / "template.yaml").physical_name("DataBucket")
+    s3 = local_stack.client("s3")
+    key = next(
+        item["Key"]
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix="feedback/")["Contents"]
+        if labelled.json()["feedback_id"] in item["Key"]
+    )
+    stored = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert (stored["source"], stored["reviewer"], stored["label"]) == ("reviewer", "system-ana", "neutral")
+
+    # When the admin revokes them, then their key is refused from the next call
+    assert api.delete("/reviewers/system-ana", headers=admin).status_code == 200
+    refused = api.post("/reviews", json={"comment_id": comment_id, "label": "positive"}, headers=reviewer)
+    assert refused.status_code == 403
+    assert api.get(f"/comments/{comment_id}").json()["feedback"]["label"] == "neutral"
+
+    # When the admin withdraws them, then they are listed as withdrawn (the next run leaves their labels out)
+    assert api.post("/reviewers/system-ana/withdraw", headers=admin).status_code == 200
+    listed = {item["name"]: item for item in api.get("/reviewers", headers=admin).json()["reviewers"]}
+    assert listed["system-ana"]["withdrawn_at"] is not None
+    assert listed["system-ana"]["active"] is False
+    assert api.get("/reviewers").status_code == 401
+
+
 def test_cors_follows_the_template(api: httpx.Client) -> None:
     preflight = api.options(
         "/comments", headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"}

@@ -390,8 +390,24 @@ def _tab_to(page: Page, test_id: str, presses: int = 80) -> None:
     raise AssertionError(f"{test_id} is not reachable with Tab")
 
 
+def _reviewer_key(api: httpx.Client, local_stack: LocalStack, name: str) -> str:
+    """A key an admin issues for a new reviewer ``name``."""
+    admin = (local_stack.data / "admin-api-key").read_text().strip()
+    created = api.post("/reviewers", json={"name": name}, headers={"Authorization": f"Bearer {admin}"})
+    assert created.status_code == 201, created.text
+    key: str = created.json()["key"]
+    return key
+
+
+def _stored_feedback(local_stack: LocalStack) -> list[dict[str, Any]]:
+    bucket = Template.read(ROOT / "template.yaml", prefix="sentiment-local").physical_name("DataBucket")
+    s3 = local_stack.client("s3")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="feedback/").get("Contents", [])]
+    return [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
+
+
 def test_the_review_view_labels_the_most_uncertain_comments_by_keyboard_alone(
-    watched: Watched, api: httpx.Client
+    watched: Watched, api: httpx.Client, local_stack: LocalStack
 ) -> None:
     page = watched.page
     texts = ["It is a phone.", "Not sure how I feel about it", "Great, another update", "Well, that happened"]
@@ -402,6 +418,10 @@ def test_the_review_view_labels_the_most_uncertain_comments_by_keyboard_alone(
     left = api.get("/comments", params={"needs_review": "true", "limit": 1}).json()["remaining"]
     expect(page.get_by_test_id("review-left")).to_have_text(f"{left} comments wait for a label.")
 
+    _tab_to(page, "reviewer-key")  # the reviewer's key, typed and kept with Enter
+    page.keyboard.type(_reviewer_key(api, local_stack, "keyboard-kim"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("review-status")).to_have_text("Reviewer key kept for this tab.")
     _tab_to(page, "review-item")
     page.keyboard.press("3")  # positive, and on to the next
     expect(page.get_by_test_id("review-text")).to_have_text(queue[1]["original_comment"])
@@ -424,6 +444,45 @@ def test_the_review_view_labels_the_most_uncertain_comments_by_keyboard_alone(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.get_by_test_id("review").screenshot(path=ARTIFACTS / "web-page-review.png")
     assert watched.errors == []
+
+
+def test_the_review_panel_labels_only_with_a_reviewer_key_and_under_that_name(
+    watched: Watched, api: httpx.Client, local_stack: LocalStack
+) -> None:
+    # Given a comment waiting for review, and no reviewer key in this tab
+    page = watched.page
+    api.post("/comments", json={"comment": "Could be better, could be worse (key test)"})
+    page.locator("#refresh-review").click()
+    expect(page.get_by_test_id("review-item")).to_be_visible()
+    shown = page.get_by_test_id("review-text").inner_text()
+    comment_id = next(item["comment_id"] for item in _queue(api) if item["original_comment"] == shown)
+
+    # Then the panel says a key is needed, and labelling is off
+    expect(page.get_by_test_id("reviewer-hint")).to_have_text(re.compile("A reviewer key is needed"))
+    expect(page.get_by_test_id("review-negative")).to_be_disabled()
+
+    # When a revoked key is entered, then the label is refused and nothing is stored
+    revoked = _reviewer_key(api, local_stack, "page-revoked")
+    admin = {"Authorization": f"Bearer {(local_stack.data / 'admin-api-key').read_text().strip()}"}
+    assert api.delete("/reviewers/page-revoked", headers=admin).status_code == 200
+    page.get_by_test_id("reviewer-key").fill(revoked)
+    page.get_by_test_id("reviewer-save").click()
+    page.get_by_test_id("review-negative").click()
+    expect(page.get_by_test_id("review-status")).to_contain_text("the reviewer key was refused (403)")
+    assert api.get(f"/comments/{comment_id}").json()["feedback"] is None
+
+    # When an active reviewer's key is entered, then the label is recorded under their name
+    page.get_by_test_id("reviewer-key").fill(_reviewer_key(api, local_stack, "page-pat"))
+    page.get_by_test_id("reviewer-save").click()
+    page.get_by_test_id("review-negative").click()
+    expect(page.get_by_test_id("review-status")).to_contain_text("Recorded")
+    assert api.get(f"/comments/{comment_id}").json()["feedback"]["label"] == "negative"
+    mine = [record for record in _stored_feedback(local_stack) if record["comment_id"] == comment_id]
+    assert [(record["source"], record["reviewer"]) for record in mine] == [("reviewer", "page-pat")]
+    assert page.evaluate("() => sessionStorage.getItem('sentiment-reviewer-key')").startswith("rvw_")
+    assert _accessibility_problems(page) == ""
+    # the browser logs the revoked key's answer; nothing else went wrong
+    assert watched.errors == ["Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"]
 
 
 def test_a_result_says_why_on_demand(watched: Watched) -> None:

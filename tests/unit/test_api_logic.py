@@ -9,11 +9,22 @@ import pytest
 from api_function.logic.comments import create_batch, create_comment, explain_comment, list_comments
 from api_function.logic.feedback import record_feedback
 from api_function.logic.monitoring import report
+from api_function.logic.reviewers import create_reviewer, withdraw_reviewer
 from api_function.services import Services
 from sentiment_common.errors import InvalidInputError, NotFoundError, ServiceUnavailableError
-from sentiment_common.models import Comment, CommentStatus, FeedbackMark, FeedbackRecord, PublicLabels, utc_now
+from sentiment_common.models import (
+    Comment,
+    CommentStatus,
+    FeedbackMark,
+    FeedbackRecord,
+    LabelSource,
+    PublicLabels,
+    utc_now,
+)
 from sentiment_common.registry import Champion
+from sentiment_common.reviewers import key_digest
 from tests.fakes.registry import FakeRegistry
+from tests.fakes.reviewers import FakeReviewers
 from tests.fakes.stores import (
     FakeComments,
     FakeFeedback,
@@ -46,6 +57,7 @@ def services(**changes: Any) -> Services:
         "backend": "ecs",
         "workflow": FakeWorkflow(),
         "public_labels": PublicLabels.TRAIN,
+        "reviewers": FakeReviewers(),
     }
     registry = changes.pop("registry", None) or FakeRegistry.empty()
     stores |= {"models": registry.models, "runs": registry.runs, "pipeline": registry.pipeline}
@@ -170,6 +182,32 @@ def test_feedback_on_a_text_alone_is_archived_without_a_comment() -> None:
     record = record_feedback(None, "a new text", "neutral", given).record
     assert (record.comment_id, record.text, record.predicted_label) == (None, "a new text", None)
     assert len(given.feedback.objects) == 1  # type: ignore[attr-defined]
+
+
+def test_a_reviewers_label_is_archived_with_their_name_and_a_public_one_without() -> None:
+    given = services()
+
+    reviewed = record_feedback(None, "Slow but fine", "neutral", given, source=LabelSource.REVIEWER, reviewer="ana")
+    public = record_feedback(None, "Slow but fine", "negative", given)
+
+    archived = [FeedbackRecord.model_validate_json(body) for body in given.feedback.objects.values()]  # type: ignore[attr-defined]
+    assert {(record.source, record.reviewer) for record in archived} == {
+        (LabelSource.REVIEWER, "ana"),
+        (LabelSource.PUBLIC, None),
+    }
+    assert (reviewed.reviewer, public.reviewer) == ("ana", None)
+
+
+def test_a_new_reviewer_gets_a_key_only_its_digest_is_stored_and_withdrawal_lists_them() -> None:
+    given = services()
+
+    issued = create_reviewer("ana", given)
+    withdrawn = withdraw_reviewer("ana", given)
+
+    assert issued.key.startswith("rvw_")
+    assert given.reviewers.reviewer_for(key_digest(issued.key)) is None  # withdrawn: revoked too
+    assert withdrawn.withdrawn_at is not None
+    assert given.reviewers.withdrawn() == {"ana"}
 
 
 def test_feedback_on_an_unknown_comment_archives_nothing() -> None:

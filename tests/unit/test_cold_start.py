@@ -112,11 +112,12 @@ def snapstart_functions() -> list[str]:
 
 def test_the_latency_bound_functions_start_from_a_snapshot_of_a_published_version() -> None:
     resources = load(ROOT / "template.yaml")["Resources"]
-    assert snapstart_functions() == ["AdminAuthorizerFunction", "ApiFunction"]
+    assert snapstart_functions() == ["AdminAuthorizerFunction", "ApiFunction", "ReviewerAuthorizerFunction"]
     for name in snapstart_functions():
         assert resources[name]["Properties"]["AutoPublishAlias"] == "live"  # API Gateway calls the version
-    authorizer = resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]["AdminKey"]
-    assert authorizer["FunctionArn"] == {"Ref": "AdminAuthorizerFunction.Alias"}
+    authorizers = resources["HttpApi"]["Properties"]["Auth"]["Authorizers"]
+    assert authorizers["AdminKey"]["FunctionArn"] == {"Ref": "AdminAuthorizerFunction.Alias"}
+    assert authorizers["ReviewerKey"]["FunctionArn"] == {"Ref": "ReviewerAuthorizerFunction.Alias"}
 
 
 @pytest.mark.parametrize("function", snapstart_functions())

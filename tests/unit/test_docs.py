@@ -51,6 +51,7 @@ RETRAINING_LOOP = (
 )
 ADMIN_RUN = "tests/system/test_retraining_guard.py::test_poisoned_feedback_is_rejected_and_the_champion_stays"
 SAME_OVER_HTTPX = "the same request, through httpx, on make up"
+REVIEWERS = f"{LOCAL_STACK}::test_reviewers_label_under_their_name_and_lose_their_keys_at_once"
 AFTER_SAM_DEPLOY = (
     f"{DEPLOY}::test_a_first_deploy_pushes_the_image_uploads_the_data_and_registers_a_champion",
     f"{DEPLOY_STEPS}::test_the_steps_after_sam_deploy_find_the_champion_serve_it_and_publish_the_page",
@@ -92,6 +93,17 @@ COMMANDS: dict[str, Run | Exempt] = {
         ADMIN_RUN, SAME_OVER_HTTPX + ", with the key from build/local/admin-api-key"
     ),
     "curl -s localhost:3000/training/run-000001": Run(ADMIN_RUN, SAME_OVER_HTTPX + " (wait_for_run)"),
+    (
+        "curl -s localhost:3000/reviewers -H 'Content-Type: application/json'"
+        """ -H "Authorization: Bearer $(cat build/local/admin-api-key)" -d '{"name": "ana"}'"""
+    ): Run(REVIEWERS, SAME_OVER_HTTPX),
+    (
+        "curl -s localhost:3000/reviews -H 'Content-Type: application/json' -H \"Authorization: Bearer rvw_…\""
+        """ -d '{"comment_id": "f8d926f5684a454a9c816e2d3fffc508", "label": "neutral"}'"""
+    ): Run(REVIEWERS, SAME_OVER_HTTPX),
+    'curl -s localhost:3000/reviewers/ana -X DELETE -H "Authorization: Bearer $(cat build/local/admin-api-key)"': Run(
+        REVIEWERS, SAME_OVER_HTTPX
+    ),
     # docs/aws.md
     "make deploy": Exempt(f"runs sam deploy twice: {NEEDS_AWS}", AFTER_SAM_DEPLOY),
     "make deploy ENV=prod": Exempt(f"runs sam deploy twice: {NEEDS_AWS}", AFTER_SAM_DEPLOY),

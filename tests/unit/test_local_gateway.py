@@ -634,14 +634,25 @@ def test_routes_without_an_authorizer_call_only_their_function() -> None:
     assert "authorizer" not in functions.event["requestContext"]
 
 
-def test_the_template_guards_the_admin_routes_with_the_key_and_every_other_with_the_origin_header() -> None:
+ADMIN_ROUTES = {
+    "POST /training",
+    "POST /models/{version}/promote",
+    "POST /reviewers",
+    "GET /reviewers",
+    "DELETE /reviewers/{name}",
+    "POST /reviewers/{name}/withdraw",
+}
+
+
+def test_the_template_guards_admin_reviewer_and_public_routes_each_with_their_authorizer() -> None:
     routes = Template.read(ROOT / "template.yaml", prefix="t").http_routes()
 
     admin = Authorizer("AdminKey", "AdminAuthorizerFunction", ("Authorization",))
     origin = Authorizer("OriginVerify", "OriginAuthorizerFunction", ("X-Origin-Verify",), cache_seconds=300)
+    reviewer = Authorizer("ReviewerKey", "ReviewerAuthorizerFunction", ("Authorization",))
     guarded = {route.key: route.authorizer for route in routes}
     assert guarded == {
-        route.key: admin if route.key in {"POST /training", "POST /models/{version}/promote"} else origin
+        route.key: admin if route.key in ADMIN_ROUTES else reviewer if route.key == "POST /reviews" else origin
         for route in routes
     }
 

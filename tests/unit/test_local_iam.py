@@ -467,9 +467,16 @@ def test_each_pipeline_step_writes_only_its_own_keys_and_only_record_run_moves_t
 def test_the_api_gets_only_the_registry_actions_it_uses(roles: dict[str, Principal]) -> None:
     api = roles["ApiFunctionRole"]
     registry = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sentiment-local-RegistryTable"
-    # It reads models and runs, and claims a run in a transaction of a Put and an Update
-    for action in ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"):
+    # It reads models and runs, claims a run in a transaction of a Put and an Update, and revokes a
+    # reviewer by deleting their key's item
+    for action in (
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ):
         assert allowed(api, action, registry), action
-    # It never deletes, scans or batch-writes the registry
-    for action in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"):
+    # It never scans or batch-writes the registry
+    for action in ("dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"):
         assert not allowed(api, action, registry), action

@@ -198,6 +198,11 @@ API_ROUTES = {
     ("POST", "/training"),
     ("GET", "/training"),
     ("GET", "/training/{run_id}"),
+    ("POST", "/reviewers"),
+    ("GET", "/reviewers"),
+    ("DELETE", "/reviewers/{name}"),
+    ("POST", "/reviewers/{name}/withdraw"),
+    ("POST", "/reviews"),
 }
 
 
@@ -320,6 +325,7 @@ def test_the_template_has_the_api_its_authorizers_the_workers_and_the_retraining
         "ApiFunction",
         "AdminAuthorizerFunction",
         "OriginAuthorizerFunction",
+        "ReviewerAuthorizerFunction",
         "PendingFunction",
         "FeedbackTriggerFunction",
         "PrepareDatasetFunction",

@@ -7,7 +7,7 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from api_function.auth import SCHEME
+from api_function.auth import REVIEWER_SCHEME, SCHEME
 
 OPENAPI_TITLE = "Sentiment feedback loop API"
 OPENAPI_VERSION = "1.0.0"
@@ -25,7 +25,12 @@ def openapi_document(app: APIGatewayHttpResolver) -> str:
             SCHEME: HTTPBearer(
                 description="The admin key (kept in Secrets Manager), as `Authorization: Bearer <key>`. "
                 "API Gateway answers 401 without the header; the admin authorizer answers 403 to a wrong key."
-            )
+            ),
+            REVIEWER_SCHEME: HTTPBearer(
+                description="A reviewer's key (`rvw_...`, issued by `POST /reviewers`), or the admin key (labels then "
+                "carry reviewer `admin`), as `Authorization: Bearer <key>`. API Gateway answers 401 without the "
+                "header; the reviewer authorizer answers 403 to an unknown or revoked key."
+            ),
         },
     )
 

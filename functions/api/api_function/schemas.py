@@ -35,6 +35,7 @@ from sentiment_common.registry import (
     Trigger,
 )
 from sentiment_common.registry import ModelStatus as RegisteredStatus
+from sentiment_common.reviewers import ADMIN_REVIEWER, NAME_PATTERN, IssuedReviewer, Reviewer
 
 MAX_BATCH = 25
 
@@ -231,6 +232,65 @@ class FeedbackResponse(BaseModel):
     @classmethod
     def of(cls, recorded: RecordedFeedback) -> FeedbackResponse:
         return cls(**recorded.record.model_dump(exclude={"text", "source", "reviewer"}), use=recorded.use)
+
+
+class ReviewResponse(FeedbackResponse):
+    """A reviewer's label: recorded as a feedback record that carries who gave it."""
+
+    source: Annotated[LabelSource, Field(description="Always `reviewer` here")]
+    reviewer: Annotated[str, Field(description="The reviewer the key belongs to (`admin` for the admin key)")]
+
+    @classmethod
+    def of(cls, recorded: RecordedFeedback) -> ReviewResponse:
+        return cls(**recorded.record.model_dump(exclude={"text"}), use=recorded.use)
+
+
+class ReviewerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[
+        str,
+        Field(
+            pattern=NAME_PATTERN,
+            description="1-64 characters: lower-case letters, digits, `.`, `_`, `-`. Every label they give carries it",
+        ),
+    ]
+
+    @model_validator(mode="after")
+    def _not_admin(self) -> Self:
+        if self.name == ADMIN_REVIEWER:
+            raise ValueError(f"the name {ADMIN_REVIEWER!r} is kept for labels given with the admin key")
+        return self
+
+
+class ReviewerOut(BaseModel):
+    name: str
+    created_at: Annotated[datetime, Field(description="When their current key was issued")]
+    active: Annotated[bool, Field(description="Their key works (not revoked)")]
+    revoked_at: Annotated[datetime | None, Field(description="When their key stopped working")]
+    withdrawn_at: Annotated[
+        datetime | None, Field(description="When their labels were withdrawn: runs from then on leave them out")
+    ]
+
+    @classmethod
+    def of(cls, reviewer: Reviewer) -> ReviewerOut:
+        return cls(active=reviewer.active, **reviewer.model_dump())
+
+
+class ReviewerCreated(BaseModel):
+    name: str
+    key: Annotated[
+        str, Field(description="Shown this once: only its SHA-256 is kept. The reviewer sends it as a Bearer token")
+    ]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, issued: IssuedReviewer) -> ReviewerCreated:
+        return cls(name=issued.reviewer.name, key=issued.key, created_at=issued.reviewer.created_at)
+
+
+class ReviewerList(BaseModel):
+    reviewers: Annotated[list[ReviewerOut], Field(description="By name; never their keys")]
 
 
 class ServingModel(BaseModel):

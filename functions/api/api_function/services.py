@@ -10,6 +10,7 @@ from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pending import PendingQueue
 from sentiment_common.dal.pipeline_state import PipelineStateStore
+from sentiment_common.dal.reviewers import DynamoDbReviewers
 from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.inference import ModelClient, ProbedModel, model_client
@@ -22,6 +23,7 @@ from sentiment_common.ports import (
     PipelineStatePort,
     RetrainWorkflow,
     RetryQueue,
+    Reviewers,
     RunLedgerPort,
 )
 from sentiment_common.settings import ApiSettings
@@ -40,6 +42,7 @@ class Services:
     pipeline: PipelineStatePort
     workflow: RetrainWorkflow
     public_labels: PublicLabels  # what a public label does
+    reviewers: Reviewers
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Services:
@@ -55,4 +58,5 @@ class Services:
             pipeline=PipelineStateStore(settings.registry_table),
             workflow=Workflow(settings.state_machine_arn),
             public_labels=settings.public_labels,
+            reviewers=DynamoDbReviewers(settings.registry_table),
         )

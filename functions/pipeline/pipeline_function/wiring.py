@@ -14,12 +14,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline_function.adapters.sagemaker import SageMakerEndpoint
 from pipeline_function.adapters.store import DataStore
-from pipeline_function.adapters.withdrawals import NoReviewersTable
 from pipeline_function.origin import log_run_origin
 from pipeline_function.settings import CompactionSettings, DeploySettings, TriggerSettings
 from sentiment_common.dal.model_registry import ModelRegistry
 from sentiment_common.dal.monitoring import MonitoringStore
 from sentiment_common.dal.pipeline_state import PipelineStateStore
+from sentiment_common.dal.reviewers import DynamoDbReviewers
 from sentiment_common.dal.run_ledger import RunLedger
 from sentiment_common.dal.workflow import Workflow
 from sentiment_common.inference import ModelClient, model_client
@@ -101,8 +101,8 @@ def workflow() -> Workflow:
 
 @cache
 def withdrawals() -> WithdrawnReviewers:
-    """Whose labels a run no longer trains on."""
-    return NoReviewersTable()
+    """Whose labels a run no longer trains on: the reviewers an admin withdrew, kept in the registry table."""
+    return DynamoDbReviewers(settings(RegistrySettings).registry_table)
 
 
 @cache

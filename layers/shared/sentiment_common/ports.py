@@ -8,7 +8,7 @@ them for unit tests, and the contract tests in ``tests/contract`` hold both to t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal, Protocol, Unpack
 
 from sentiment_common.models import (
@@ -31,6 +31,7 @@ from sentiment_common.registry import (
     RunStatus,
     TrainingRun,
 )
+from sentiment_common.reviewers import Reviewer
 
 # ---- comments, feedback, the pending queue, the workflow, the monitoring counters ----
 
@@ -217,4 +218,40 @@ class PipelineStatePort(Protocol):
 
     def release(self, run_id: str) -> None:
         """Free the run slot if ``run_id`` holds it."""
+        ...
+
+
+# ---- the reviewers ----
+
+
+class Reviewers(Protocol):
+    """Named reviewers and their keys (stored as SHA-256 digests only); see ``sentiment_common.reviewers``."""
+
+    def create(self, name: str, key_sha256: str, at: datetime) -> Reviewer:
+        """A new reviewer, or a revoked one given a new key. :class:`~sentiment_common.errors.ConflictError`
+        if the name is active or withdrawn."""
+        ...
+
+    def get(self, name: str) -> Reviewer:
+        """:class:`~sentiment_common.errors.NotFoundError` for a name never created."""
+        ...
+
+    def list(self) -> list[Reviewer]:
+        """By name."""
+        ...
+
+    def revoke(self, name: str, at: datetime) -> Reviewer:
+        """The key stops working at once; revoking again changes nothing."""
+        ...
+
+    def withdraw(self, name: str, at: datetime) -> Reviewer:
+        """Their labels leave training (and their key is revoked); withdrawing again changes nothing."""
+        ...
+
+    def reviewer_for(self, key_sha256: str) -> str | None:
+        """The name of the active reviewer holding the key with this digest, else None: one read."""
+        ...
+
+    def withdrawn(self) -> set[str]:
+        """The names whose labels no run may train on."""
         ...

@@ -128,6 +128,12 @@ class AdminSettings(EnvironmentSettings):
     admin_key_cache_seconds: Annotated[int, Field(ge=0, description="How long a read of the admin key is reused")] = 60
 
 
+class ReviewerAuthorizerSettings(AdminSettings):
+    """The reviewer routes' authorizer: the admin key (as reviewer "admin") and the reviewers' keys."""
+
+    registry_table: Annotated[str, Field(min_length=1, description="DynamoDB table holding the reviewers' keys")]
+
+
 class OriginSettings(EnvironmentSettings):
     """The public routes' authorizer: the header CloudFront adds on its way to the API."""
 

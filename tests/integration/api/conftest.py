@@ -1,5 +1,5 @@
-"""The API, admin authorizer and pending functions, called in-process as Lambda calls them, on moto,
-against the real model server. Tables, bucket and queues are created from template.yaml's own
+"""The API, the admin and reviewer authorizers and the pending function, called in-process as Lambda
+calls them, on moto, against the real model server. Tables, bucket and queues are created from template.yaml's own
 definitions, and each function gets the environment the template gives it. Routes the template
 guards with a Lambda authorizer run it first, as API Gateway does (the local gateway's own code); every
 call carries the origin header CloudFront adds, so the public routes' authorizer lets it in.
@@ -29,6 +29,7 @@ from moto import mock_aws
 import api_function.handler
 import authorizer_function.handler
 import authorizer_function.origin
+import authorizer_function.reviewer
 import pending_function.handler
 from api_function import context
 from sentiment_common import observability
@@ -49,6 +50,7 @@ ORIGIN_VALUE = "test-origin-value-8d2e5a"  # what the secret named by ORIGIN_VER
 AUTHORIZERS = {
     "AdminAuthorizerFunction": authorizer_function.handler,
     "OriginAuthorizerFunction": authorizer_function.origin,
+    "ReviewerAuthorizerFunction": authorizer_function.reviewer,
 }
 # Stands where RetrainStateMachine is: its executions stay RUNNING until a test stops them.
 WAITING_STATE_MACHINE = {
@@ -311,6 +313,7 @@ def _forget() -> None:
     pending_function.handler.worker.cache_clear()
     authorizer_function.handler.admin_key.cache_clear()
     authorizer_function.origin.origin_secret.cache_clear()
+    authorizer_function.reviewer.forget()
 
 
 @pytest.fixture(scope="session")
@@ -334,6 +337,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
             # One process stands in for all three: the API's own values (its service name) come last.
             **template.function_environment("AdminAuthorizerFunction", QUEUE_ENDPOINT),
             **template.function_environment("OriginAuthorizerFunction", QUEUE_ENDPOINT),
+            **template.function_environment("ReviewerAuthorizerFunction", QUEUE_ENDPOINT),
             **template.function_environment("PendingFunction", QUEUE_ENDPOINT),
             **template.function_environment("ApiFunction", QUEUE_ENDPOINT),
             # What the local stack sets when the model runs as a plain server (the ECS contract).

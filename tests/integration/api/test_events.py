@@ -32,7 +32,8 @@ def test_every_route_has_a_good_and_a_bad_event() -> None:
         event = json.loads(path.read_text())
         routes.setdefault(event["routeKey"], set()).add(int(path.stem.rsplit("-", 1)[1]))
     for route, statuses in routes.items():
-        # Lookups have no bad input but an unknown id; promoting needs a registered version.
+        # Lookups have no bad input but an unknown id; promoting needs a registered version, revoking and
+        # withdrawing a created reviewer.
         if route not in {
             "GET /health",
             "GET /openapi.json",
@@ -42,6 +43,8 @@ def test_every_route_has_a_good_and_a_bad_event() -> None:
             "GET /models/{version}",
             "GET /training/{run_id}",
             "POST /models/{version}/promote",
+            "DELETE /reviewers/{name}",
+            "POST /reviewers/{name}/withdraw",
         }:
             assert any(s < 300 for s in statuses) and any(s >= 400 for s in statuses), route
 
@@ -64,6 +67,23 @@ def test_authorizer_event_gets_the_decision_in_its_name(api: Stack, path: Path) 
 def test_the_admin_routes_have_authorizer_events() -> None:
     routes = {json.loads(path.read_text())["routeKey"] for path in AUTHORIZER_EVENTS}
     assert routes == {"POST /training", "POST /models/{version}/promote"}
+
+
+REVIEWER_AUTHORIZER_EVENTS = sorted((ROOT / "events").glob("reviewer-authorizer-*.json"))
+
+
+@pytest.mark.parametrize("path", REVIEWER_AUTHORIZER_EVENTS, ids=[path.stem for path in REVIEWER_AUTHORIZER_EVENTS])
+def test_reviewer_authorizer_event_gets_the_decision_in_its_name(api: Stack, path: Path) -> None:
+    from authorizer_function import reviewer  # noqa: PLC0415 - the module ReviewerAuthorizerFunction runs
+
+    expected = {"allowed": True, "refused": False}[path.stem.rsplit("-", 1)[1]]
+    event = json.loads(path.read_text())
+
+    result = reviewer.lambda_handler(event, LambdaContext("ReviewerAuthorizerFunction"))
+
+    assert result["isAuthorized"] is expected
+    assert event["routeKey"] == "POST /reviews"
+    assert event["identitySource"] == [event["headers"]["authorization"]]
 
 
 def test_the_s3_event_names_a_feedback_object() -> None:

@@ -24,6 +24,11 @@ ROUTES = {
     ("post", "/training"),
     ("get", "/training"),
     ("get", "/training/{run_id}"),
+    ("post", "/reviewers"),
+    ("get", "/reviewers"),
+    ("delete", "/reviewers/{name}"),
+    ("post", "/reviewers/{name}/withdraw"),
+    ("post", "/reviews"),
 }
 
 
@@ -43,3 +48,14 @@ def test_every_template_route_is_a_documented_route(stack: Stack) -> None:
     events = stack.template.resources["ApiFunction"]["Properties"]["Events"].values()
     in_template = {(event["Properties"]["Method"].lower(), event["Properties"]["Path"]) for event in events}
     assert in_template == ROUTES | {("get", "/openapi.json")}
+
+
+def test_the_admin_and_reviewer_routes_declare_their_key(stack: Stack) -> None:
+    paths = json.loads(openapi_document(stack.api.app))["paths"]
+
+    reviewer_management = [paths["/reviewers"]["post"], paths["/reviewers"]["get"]]
+    reviewer_management += [paths["/reviewers/{name}"]["delete"], paths["/reviewers/{name}/withdraw"]["post"]]
+
+    assert all(operation["security"] == [{"adminKey": []}] for operation in reviewer_management)
+    assert paths["/reviews"]["post"]["security"] == [{"reviewerKey": []}]
+    assert "security" not in paths["/feedback"]["post"]

@@ -48,6 +48,7 @@ def record_feedback(
     source: LabelSource = LabelSource.PUBLIC,
     reviewer: str | None = None,
 ) -> RecordedFeedback:
+    """``source`` and ``reviewer`` say who gave the label (``POST /reviews`` passes the reviewer's name)."""
     comment = services.comments.get(comment_id) if comment_id else None
     prediction = comment.prediction if comment else None
     record = FeedbackRecord(

@@ -6,6 +6,8 @@ Item layout (``pk``, ``sk``):
 - ``RUN``      / run_id    a retraining run (run ids sort by age, so a reverse query is newest first)
 - ``PIPELINE`` / ``STATE`` feedback counted since the last run, the run generation, the active run
 - ``FEEDBACK`` / S3 key    a feedback object already counted (expires after 30 days)
+- ``REVIEWER`` / name, ``REVIEWER_KEY`` / key digest: the reviewers and their active keys
+  (:class:`~sentiment_common.dal.reviewers.DynamoDbReviewers`)
 
 :class:`~sentiment_common.dal.model_registry.ModelRegistry` keeps the models and the champion,
 :class:`~sentiment_common.dal.run_ledger.RunLedger` the runs, and
