@@ -147,7 +147,9 @@ def texts() -> Iterator[str]:
 
 
 def record(n: int, at: datetime, text: str) -> Any:
-    from sentiment_common.models import FeedbackRecord  # noqa: PLC0415
+    """A reviewer's label: under the default PublicLabels (suggest) only reviewers' labels train, so these
+    are the labels a run keeps, the most it can be asked to hold."""
+    from sentiment_common.models import FeedbackRecord, LabelSource  # noqa: PLC0415
 
     comment = n - RELABEL_EVERY * 7 if n % RELABEL_EVERY == 0 and n >= RELABEL_EVERY * 7 else n
     return FeedbackRecord(
@@ -158,6 +160,8 @@ def record(n: int, at: datetime, text: str) -> Any:
         predicted_label="neutral",
         model_version="bench",
         created_at=at,
+        source=LabelSource.REVIEWER,
+        reviewer=f"reviewer-{n % 20}",
     )
 
 

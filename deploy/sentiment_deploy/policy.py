@@ -586,6 +586,7 @@ def boundary_policy() -> dict[str, Any]:
     grouped: dict[tuple[str, ...], list[str]] = {}
     for action in stack_role_actions():
         service = action.split(":", 1)[0]
+        scope: tuple[str, ...]
         if service == "iam":
             scope = (_ROLES,)
         elif service in BOUNDARY_SCOPED:
