@@ -23,7 +23,6 @@ TRIOS = [
     (ports.RetryQueue, PendingQueue, FakeQueue),
     (ports.RetrainWorkflow, Workflow, FakeWorkflow),
     (ports.MonitoringCounters, MonitoringStore, FakeMonitoring),
-    (ports.WithdrawnReviewers, DynamoDbReviewers, FakeWithdrawnReviewers),
     (ports.Reviewers, DynamoDbReviewers, FakeReviewers),
 ]
 
@@ -39,3 +38,11 @@ def test_the_port_mirrors_its_adapter_and_the_fake_implements_it(port: type, ada
         expected = inspect.signature(getattr(port, name))
         assert inspect.signature(getattr(adapter, name)) == expected, f"{adapter.__name__}.{name}"
         assert inspect.signature(getattr(fake, name)) == expected, f"{fake.__name__}.{name}"
+
+
+def test_what_prepare_reads_of_the_reviewers_is_part_of_their_store() -> None:
+    # PrepareDataset is handed the reviewers' store (DynamoDbReviewers) where it expects WithdrawnReviewers
+    for name in public_methods(ports.WithdrawnReviewers):
+        expected = inspect.signature(getattr(ports.WithdrawnReviewers, name))
+        assert inspect.signature(getattr(ports.Reviewers, name)) == expected
+        assert inspect.signature(getattr(FakeWithdrawnReviewers, name)) == expected

@@ -195,7 +195,7 @@ def test_a_reviewers_label_is_archived_with_their_name_and_a_public_one_without(
         (LabelSource.REVIEWER, "ana"),
         (LabelSource.PUBLIC, None),
     }
-    assert (reviewed.reviewer, public.reviewer) == ("ana", None)
+    assert (reviewed.record.reviewer, public.record.reviewer) == ("ana", None)
 
 
 def test_a_new_reviewer_gets_a_key_only_its_digest_is_stored_and_withdrawal_lists_them() -> None:

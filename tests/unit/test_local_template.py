@@ -336,7 +336,7 @@ def test_the_template_has_the_api_its_authorizers_the_workers_and_the_retraining
         "MonitorFunction",
         "CompactFeedbackFunction",
     ]
-    assert {template().function(name, "http://q").code for name in template().functions()[4:]} == {
+    assert {template().function(name, "http://q").code for name in template().functions()[5:]} == {
         ROOT / "functions" / "pipeline"
     }
 

@@ -116,8 +116,20 @@ def test_the_api_origin_gets_the_generated_origin_header_and_every_public_route_
         for method, operation in operations.items()
     }
     assert len(chosen) > 10
-    admin = {"POST /training", "POST /models/{version}/promote"}
-    assert chosen == {route: ["AdminKey"] if route in admin else ["OriginVerify"] for route in chosen}
+    admin = {
+        "POST /training",
+        "POST /models/{version}/promote",
+        "POST /reviewers",
+        "GET /reviewers",
+        "DELETE /reviewers/{name}",
+        "POST /reviewers/{name}/withdraw",
+    }
+    reviewer = {"POST /reviews"}
+    expected = {
+        route: ["AdminKey"] if route in admin else ["ReviewerKey"] if route in reviewer else ["OriginVerify"]
+        for route in chosen
+    }
+    assert chosen == expected
 
 
 @pytest.mark.parametrize("setting", list(EDGE.values()), ids=lambda setting: setting.name)

@@ -365,7 +365,7 @@ def test_secrets_come_from_the_template_with_the_stacks_admin_key(template: Temp
     names = create_secrets(template, secretsmanager, {"AdminApiKeySecret": "the-stacks-key"})
 
     # Then the admin authorizer finds the key by what its environment names, and the others are as declared
-    assert sorted(names) == ["named-secret", "t-AdminApiKeySecret", "t-PlainSecret"]
+    assert sorted(names) == ["named-secret", "t-AdminApiKeySecret", "t-OriginVerifySecret", "t-PlainSecret"]
     secret_id = template.function_environment("AdminAuthorizerFunction", "http://q")["ADMIN_API_KEY_SECRET"]
     assert secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"] == "the-stacks-key"
     assert secretsmanager.get_secret_value(SecretId="t-PlainSecret")["SecretString"] == "plain"
@@ -381,10 +381,14 @@ def test_secrets_come_from_the_template_with_the_stacks_admin_key(template: Temp
 @pytest.mark.usefixtures("aws")
 def test_a_secret_without_a_given_value_is_generated_as_the_template_asks() -> None:
     template = Template.read(ROOT / "template.yaml", prefix="t")
-    (name,) = create_secrets(template, boto3.client("secretsmanager"), {})
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
-    assert len(value) == 40
-    assert value.isalnum()  # ExcludePunctuation
+    names = create_secrets(template, boto3.client("secretsmanager"), {})
+    values = {name: boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"] for name in names}
+    # PasswordLength of each, ExcludePunctuation for both
+    assert {name: len(value) for name, value in values.items()} == {
+        "t-AdminApiKeySecret": 40,
+        "t-OriginVerifySecret": 48,
+    }
+    assert all(value.isalnum() for value in values.values())
 
 
 @pytest.mark.usefixtures("aws")
