@@ -112,7 +112,7 @@ def created_by(report: dict[str, Any]) -> Created:
             created.comments.add(str(body["comment_id"]))
         elif path == "/comments/batch":
             created.comments |= {str(item["comment_id"]) for item in body.get("results", []) if "comment_id" in item}
-        elif path == "/feedback" and "feedback_id" in body:
+        elif path in {"/feedback", "/reviews"} and "feedback_id" in body:
             created.feedback.add(f"feedback/dt={str(body['created_at'])[:10]}/{body['feedback_id']}.json")
     return created
 

@@ -107,7 +107,7 @@ def test_the_steps_after_sam_deploy_find_the_champion_serve_it_and_publish_the_p
     assert finished.returncode == 0, finished.stderr
     assert f"answers with the champion {version}" in finished.stdout
     assert "uploaded  index.html" in finished.stdout
-    assert f"the API:       {local_stack.api}" in finished.stdout
+    assert f"the page and the API: {local_stack.api}" in finished.stdout
     assert "aws secretsmanager get-secret-value --secret-id" in finished.stdout
     assert refusals(local_stack) == []
 
@@ -342,6 +342,7 @@ EVENT_FUNCTIONS = {
     "api-": "ApiFunction",
     "authorizer-": "AdminAuthorizerFunction",
     "reviewer-authorizer-": "ReviewerAuthorizerFunction",
+    "origin-authorizer-": "OriginAuthorizerFunction",
     "s3-": "FeedbackTriggerFunction",
     "sfn-prepare-dataset": "PrepareDatasetFunction",
     "sfn-evaluate-candidate": "EvaluateCandidateFunction",

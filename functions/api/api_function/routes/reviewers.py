@@ -55,6 +55,7 @@ NO_SUCH_REVIEWER: dict[int, OpenAPIResponse] = {404: _error("No reviewer by that
     responses={
         **answers(201, "Created; the key is in the body, this once", ReviewerCreated),
         409: _error("The name is taken by an active reviewer, or was withdrawn"),
+        **{status: ERRORS[status] for status in (400, 413, 415, 503)},
         **ADMIN_ERRORS,
     },
 )
