@@ -305,13 +305,13 @@ def test_the_model_panel_starts_a_run_and_rolls_back(
     expect(page.get_by_test_id("start-run")).to_be_disabled()  # no key yet
 
     page.get_by_test_id("admin-key").fill("not-the-key")
-    page.get_by_role("button", name="Use key").click()
+    page.locator("#admin-save").click()
     page.get_by_test_id("start-run").click()
     expect(page.get_by_test_id("admin-status")).to_contain_text("The admin key was refused (403)")
     assert api.get("/training").json()["items"] == []
 
     page.get_by_test_id("admin-key").fill((local_stack.data / "admin-api-key").read_text().strip())
-    page.get_by_role("button", name="Use key").click()
+    page.locator("#admin-save").click()
     page.get_by_test_id("start-run").click()
     expect(page.get_by_test_id("admin-status")).to_contain_text("Started run-")
     run_id = api.get("/training").json()["items"][0]["run_id"]
