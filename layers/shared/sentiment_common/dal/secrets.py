@@ -17,23 +17,31 @@ def bearer_token(authorization: str | None) -> str | None:
     return value[len(BEARER) :].strip() or None
 
 
-class AdminKey:
+class CachedSecret:
+    """A secret compared with what a caller sends: the admin key, CloudFront's origin header."""
+
+    what = "the secret"  # named in the 503 when it cannot be read
+
     def __init__(self, secret_id: str, cache_seconds: int) -> None:
         self._secret_id = secret_id
         self._cache_seconds = cache_seconds
 
     def _value(self) -> str:
         # Powertools caches the value for ``cache_seconds``; imported here so routes that need no
-        # key do not pay for it at cold start.
+        # secret do not pay for it at cold start.
         from aws_lambda_powertools.utilities.parameters import get_secret  # noqa: PLC0415
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError  # noqa: PLC0415
 
         try:
             value = get_secret(self._secret_id, max_age=self._cache_seconds)
         except GetParameterError as error:
-            raise ServiceUnavailableError("the admin key could not be read; try again shortly") from error
+            raise ServiceUnavailableError(f"{self.what} could not be read; try again shortly") from error
         return str(value).strip()
 
     def matches(self, candidate: str) -> bool:
-        """Compared in constant time, so the answer's timing says nothing about the key."""
-        return hmac.compare_digest(candidate.encode(), self._value().encode())
+        """Compared in constant time, so the answer's timing says nothing about the value."""
+        return hmac.compare_digest(candidate.strip().encode(), self._value().encode())
+
+
+class AdminKey(CachedSecret):
+    what = "the admin key"
