@@ -17,7 +17,7 @@ import boto3
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sentiment_common.dal.model_registry import ModelRegistry
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_deploy import (
     admin_key,
     deploy,
@@ -225,7 +225,7 @@ def _prepare(args: argparse.Namespace, target: Target, session: boto3.Session) -
 def _finish(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
     stack = find_stack(session.client("cloudformation"), target.stack_name)
     print(deploy.wait_until_serving(session, stack))
-    champion = ModelRegistry(stack.output("RegistryTableName")).champion()
+    champion = DynamoDbModelRegistry(stack.output("RegistryTableName")).champion()
     if champion is None:
         raise DeployError("the registry has no champion: run make deploy")
     # Through CloudFront: the API's own address answers its public routes only for what comes that way.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_common.artifacts import model_file_sha256
-from sentiment_common.dal.model_registry import ModelRegistry
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.models import utc_now
 from sentiment_common.registry import Champion
 
@@ -148,7 +148,7 @@ def champion_of(s3: Any, model_data_url: str) -> tuple[Champion, dict[str, Any]]
 
 def register_champion(registry_table: str, champion: Champion, metadata: dict[str, Any]) -> bool:
     """The first model as the registry's champion; False (nothing written) when there is one."""
-    registry = ModelRegistry(registry_table)
+    registry = DynamoDbModelRegistry(registry_table)
     return registry.ensure_champion(
         version=champion.version,
         model_data_url=champion.model_data_url,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_common.artifacts import model_file_sha256
-from sentiment_common.dal.model_registry import ModelRegistry
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.registry import Champion
 from sentiment_deploy import edge, image, training
 from sentiment_deploy.bootstrap import (
@@ -112,7 +112,7 @@ def prepare(session: Any, stack: DeployedStack, options: Options, run: image.Run
     image_uri = model_image(session, stack, options, run)
     for key in upload_training_data(s3, bucket):
         print(f"uploaded  s3://{bucket}/{key}")
-    registry = ModelRegistry(stack.output("RegistryTableName"))
+    registry = DynamoDbModelRegistry(stack.output("RegistryTableName"))
     current = registry.champion()
     if current is None:
         champion, metadata = first_model(session, stack, options, image_uri)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sentiment_common.dal.model_registry import ModelRegistry
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_deploy.stack import ROOT, DeployedStack, DeployError
 
 DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
@@ -76,7 +76,7 @@ def plan(session: Any, stack: DeployedStack, resource_types: dict[str, str], kee
             found.repositories.append(physical)
     registry_table = stack.outputs.get("RegistryTableName")
     if registry_table:
-        versions = [model.version for model in ModelRegistry(registry_table).list_models()]
+        versions = [model.version for model in DynamoDbModelRegistry(registry_table).list_models()]
         sagemaker = session.client("sagemaker")
         models = set(
             _listed(sagemaker.get_paginator("list_models").paginate(NameContains="sentiment-"), "Models", "ModelName")

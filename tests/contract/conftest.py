@@ -17,10 +17,10 @@ import boto3
 import pytest
 import yaml
 
-from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_common.dal.pipeline_state import PipelineStateStore
-from sentiment_common.dal.run_ledger import RunLedger
-from sentiment_common.ports import ModelRegistryPort, PipelineStatePort, RunLedgerPort
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
+from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
+from sentiment_common.dal.run_ledger import DynamoDbRunLedger
+from sentiment_common.ports import ModelRegistry, PipelineStateStore, RunLedger
 from sentiment_common.registry import HeldBack
 from tests.conftest import ROOT
 from tests.fakes.registry import FakeRegistry
@@ -87,16 +87,16 @@ def implementation(request: pytest.FixtureRequest, fake: Callable[[], T], adapte
 
 
 class Registry(Protocol):
-    models: ModelRegistryPort
-    runs: RunLedgerPort
-    pipeline: PipelineStatePort
+    models: ModelRegistry
+    runs: RunLedger
+    pipeline: PipelineStateStore
 
 
 class DynamoRegistry:
     def __init__(self, table: str) -> None:
-        self.models = ModelRegistry(table)
-        self.runs = RunLedger(table)
-        self.pipeline = PipelineStateStore(table)
+        self.models = DynamoDbModelRegistry(table)
+        self.runs = DynamoDbRunLedger(table)
+        self.pipeline = DynamoDbPipelineStateStore(table)
 
 
 @pytest.fixture(params=["dynamodb", "fake"])

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from sentiment_common.dal.comments import CommentsRepository, encode_token
+from sentiment_common.dal.comments import DynamoDbCommentStore, encode_token
 from sentiment_common.errors import InvalidInputError, NotFoundError
 from sentiment_common.models import (
     Comment,
@@ -22,14 +22,14 @@ from sentiment_common.models import (
 )
 from sentiment_common.ports import CommentStore
 from tests.contract.conftest import create_table, implementation
-from tests.fakes.stores import FakeComments, prediction
+from tests.fakes.stores import FakeCommentStore, prediction
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=["dynamodb", "fake"])
 def comments(request: pytest.FixtureRequest) -> CommentStore:
-    return implementation(request, FakeComments, lambda: CommentsRepository(create_table("CommentsTable")))
+    return implementation(request, FakeCommentStore, lambda: DynamoDbCommentStore(create_table("CommentsTable")))
 
 
 def classified(n: int, label: Label = "positive", confidence: float = 0.9) -> Comment:
@@ -310,8 +310,8 @@ def retained(request: pytest.FixtureRequest) -> CommentStore:
     """A store that keeps comments RETENTION_DAYS days."""
     return implementation(
         request,
-        lambda: FakeComments(RETENTION_DAYS),
-        lambda: CommentsRepository(create_table("CommentsTable"), RETENTION_DAYS),
+        lambda: FakeCommentStore(RETENTION_DAYS),
+        lambda: DynamoDbCommentStore(create_table("CommentsTable"), RETENTION_DAYS),
     )
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from sentiment_common.dal.feedback import FeedbackStore
+from sentiment_common.dal.feedback import S3FeedbackArchive
 from sentiment_common.models import FeedbackRecord
 from sentiment_common.ports import FeedbackArchive
-from tests.fakes.stores import FakeFeedback
+from tests.fakes.stores import FakeFeedbackArchive
 
 Read = Callable[[str], bytes | None]
 
@@ -20,7 +20,7 @@ Read = Callable[[str], bytes | None]
 def feedback(request: pytest.FixtureRequest) -> Iterator[tuple[FeedbackArchive, Read]]:
     """The archive, and how to read an object back (None when there is none)."""
     if request.param == "fake":
-        fake = FakeFeedback()
+        fake = FakeFeedbackArchive()
         yield fake, fake.objects.get
         return
     request.getfixturevalue("aws")
@@ -34,7 +34,7 @@ def feedback(request: pytest.FixtureRequest) -> Iterator[tuple[FeedbackArchive, 
             return None
         return body
 
-    yield FeedbackStore("data"), read
+    yield S3FeedbackArchive("data"), read
 
 
 def record(feedback_id: str = "f1") -> FeedbackRecord:

@@ -6,19 +6,21 @@ from datetime import date
 
 import pytest
 
-from sentiment_common.dal.monitoring import MonitoringStore
+from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
 from sentiment_common.models import LabelSource
 from sentiment_common.monitoring import BINS, confidence_bin
 from sentiment_common.ports import MonitoringCounters
 from tests.contract.conftest import create_table, implementation
-from tests.fakes.stores import FakeMonitoring, prediction
+from tests.fakes.stores import FakeMonitoringCounters, prediction
 
 DAY = date(2026, 3, 1)
 
 
 @pytest.fixture(params=["dynamodb", "fake"])
 def counters(request: pytest.FixtureRequest) -> MonitoringCounters:
-    return implementation(request, FakeMonitoring, lambda: MonitoringStore(create_table("MonitoringTable")))
+    return implementation(
+        request, FakeMonitoringCounters, lambda: DynamoDbMonitoringCounters(create_table("MonitoringTable"))
+    )
 
 
 def test_nothing_counted_reads_as_zeros_every_day(counters: MonitoringCounters) -> None:

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 import boto3
 import pytest
 
-from sentiment_common.dal.pending import PendingQueue, parse_message
+from sentiment_common.dal.pending import SqsRetryQueue, parse_message
 from sentiment_common.errors import ServiceUnavailableError
 from sentiment_common.ports import RetryQueue
-from tests.fakes.stores import FakeQueue
+from tests.fakes.stores import FakeRetryQueue
 
 Received = Callable[[], list[str]]
 
@@ -19,8 +19,8 @@ Received = Callable[[], list[str]]
 def queue(request: pytest.FixtureRequest) -> Iterator[tuple[RetryQueue, Received, RetryQueue]]:
     """The queue, the comment ids it holds, and a queue that cannot be reached."""
     if request.param == "fake":
-        fake = FakeQueue()
-        yield fake, lambda: list(fake.comment_ids), FakeQueue(unreachable=True)
+        fake = FakeRetryQueue()
+        yield fake, lambda: list(fake.comment_ids), FakeRetryQueue(unreachable=True)
         return
     request.getfixturevalue("aws")
     sqs = boto3.client("sqs")
@@ -32,7 +32,7 @@ def queue(request: pytest.FixtureRequest) -> Iterator[tuple[RetryQueue, Received
             ids += [parse_message(message["Body"]).comment_id for message in messages]
         return ids
 
-    yield PendingQueue(url), received, PendingQueue(url.replace("/pending", "/no-such-queue"))
+    yield SqsRetryQueue(url), received, SqsRetryQueue(url.replace("/pending", "/no-such-queue"))
 
 
 def test_every_id_is_queued_whatever_the_batch_size(queue: tuple[RetryQueue, Received, RetryQueue]) -> None:

@@ -7,22 +7,28 @@ import inspect
 import pytest
 
 from sentiment_common import ports
-from sentiment_common.dal.comments import CommentsRepository
-from sentiment_common.dal.feedback import FeedbackStore
-from sentiment_common.dal.monitoring import MonitoringStore
-from sentiment_common.dal.pending import PendingQueue
+from sentiment_common.dal.comments import DynamoDbCommentStore
+from sentiment_common.dal.feedback import S3FeedbackArchive
+from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
+from sentiment_common.dal.pending import SqsRetryQueue
 from sentiment_common.dal.reviewers import DynamoDbReviewers
-from sentiment_common.dal.workflow import Workflow
+from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from tests.fakes.pipeline import FakeWithdrawnReviewers
 from tests.fakes.reviewers import FakeReviewers
-from tests.fakes.stores import FakeComments, FakeFeedback, FakeMonitoring, FakeQueue, FakeWorkflow
+from tests.fakes.stores import (
+    FakeCommentStore,
+    FakeFeedbackArchive,
+    FakeMonitoringCounters,
+    FakeRetrainWorkflow,
+    FakeRetryQueue,
+)
 
 TRIOS = [
-    (ports.CommentStore, CommentsRepository, FakeComments),
-    (ports.FeedbackArchive, FeedbackStore, FakeFeedback),
-    (ports.RetryQueue, PendingQueue, FakeQueue),
-    (ports.RetrainWorkflow, Workflow, FakeWorkflow),
-    (ports.MonitoringCounters, MonitoringStore, FakeMonitoring),
+    (ports.CommentStore, DynamoDbCommentStore, FakeCommentStore),
+    (ports.FeedbackArchive, S3FeedbackArchive, FakeFeedbackArchive),
+    (ports.RetryQueue, SqsRetryQueue, FakeRetryQueue),
+    (ports.RetrainWorkflow, StepFunctionsRetrainWorkflow, FakeRetrainWorkflow),
+    (ports.MonitoringCounters, DynamoDbMonitoringCounters, FakeMonitoringCounters),
     (ports.Reviewers, DynamoDbReviewers, FakeReviewers),
 ]
 

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from sentiment_common.dal.workflow import Workflow
+from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.ports import RetrainWorkflow
 from sentiment_common.registry import RunRequest, Trigger
 from tests.contract.conftest import create_state_machine, implementation
-from tests.fakes.stores import FakeWorkflow
+from tests.fakes.stores import FakeRetrainWorkflow
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:retrain"
 
 
 @pytest.fixture(params=["stepfunctions", "fake"])
 def workflow(request: pytest.FixtureRequest) -> RetrainWorkflow:
-    def on_moto() -> Workflow:
+    def on_moto() -> StepFunctionsRetrainWorkflow:
         assert create_state_machine("retrain") == MACHINE
-        return Workflow(MACHINE)
+        return StepFunctionsRetrainWorkflow(MACHINE)
 
-    return implementation(request, lambda: FakeWorkflow(MACHINE), on_moto)
+    return implementation(request, lambda: FakeRetrainWorkflow(MACHINE), on_moto)
 
 
 def test_an_execution_is_named_by_its_run(workflow: RetrainWorkflow) -> None:

@@ -133,11 +133,11 @@ class FakeRunLedger:
                 | {"status": status, "finished_at": utc_now()}
                 | {name: value for name, value in outcome.items() if value is not None}
             )
-        FakePipelineState(self.data).release(run_id)
+        FakePipelineStateStore(self.data).release(run_id)
         return finished
 
 
-class FakePipelineState:
+class FakePipelineStateStore:
     def __init__(self, data: RegistryData) -> None:
         self.data = data
 
@@ -190,9 +190,9 @@ class FakeRegistry:
 
     models: FakeModelRegistry
     runs: FakeRunLedger
-    pipeline: FakePipelineState
+    pipeline: FakePipelineStateStore
 
     @classmethod
     def empty(cls) -> FakeRegistry:
         data = RegistryData()
-        return cls(FakeModelRegistry(data), FakeRunLedger(data), FakePipelineState(data))
+        return cls(FakeModelRegistry(data), FakeRunLedger(data), FakePipelineStateStore(data))

@@ -66,7 +66,7 @@ def refused(code: str, operation: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": "The conditional request failed"}}, operation)
 
 
-class FakeComments:
+class FakeCommentStore:
     """Items keyed by id; each index is the items carrying its partition attribute, ordered by its sort key.
     An item past its ``expires_at`` stays, as DynamoDB keeps it until its TTL deletes it, but reads skip it."""
 
@@ -174,7 +174,7 @@ class FakeComments:
             item["explanation"] = explained.model_dump_json()
 
 
-class FakeFeedback:
+class FakeFeedbackArchive:
     """Feedback objects by key, as the data bucket holds them."""
 
     def __init__(self) -> None:
@@ -189,7 +189,7 @@ class FakeFeedback:
         self.objects.pop(key, None)
 
 
-class FakeQueue:
+class FakeRetryQueue:
     """The pending queue's messages, in order; ``unreachable`` refuses every batch, as a missing queue does."""
 
     def __init__(self, unreachable: bool = False) -> None:
@@ -202,7 +202,7 @@ class FakeQueue:
         self.comment_ids += comment_ids
 
 
-class FakeWorkflow:
+class FakeRetrainWorkflow:
     """Executions named by run id; a started execution stays ``RUNNING`` until a test ``finish``es it."""
 
     def __init__(self, state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:retrain") -> None:
@@ -227,7 +227,7 @@ class FakeWorkflow:
         self.statuses[run_id] = status
 
 
-class FakeMonitoring:
+class FakeMonitoringCounters:
     """The counters as the monitoring table holds them: one counter set per (``pk``, ``sk``)."""
 
     def __init__(self) -> None:

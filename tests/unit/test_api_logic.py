@@ -26,12 +26,12 @@ from sentiment_common.reviewers import key_digest
 from tests.fakes.registry import FakeRegistry
 from tests.fakes.reviewers import FakeReviewers
 from tests.fakes.stores import (
-    FakeComments,
-    FakeFeedback,
+    FakeCommentStore,
+    FakeFeedbackArchive,
     FakeModel,
-    FakeMonitoring,
-    FakeQueue,
-    FakeWorkflow,
+    FakeMonitoringCounters,
+    FakeRetrainWorkflow,
+    FakeRetryQueue,
     prediction,
 )
 
@@ -49,13 +49,13 @@ def registry_with_champion(version: str) -> FakeRegistry:
 
 def services(**changes: Any) -> Services:
     stores: dict[str, Any] = {
-        "comments": FakeComments(),
-        "monitoring": FakeMonitoring(),
-        "feedback": FakeFeedback(),
-        "pending": FakeQueue(),
+        "comments": FakeCommentStore(),
+        "monitoring": FakeMonitoringCounters(),
+        "feedback": FakeFeedbackArchive(),
+        "pending": FakeRetryQueue(),
         "model": FakeModel(),
         "backend": "ecs",
-        "workflow": FakeWorkflow(),
+        "workflow": FakeRetrainWorkflow(),
         "public_labels": PublicLabels.TRAIN,
         "reviewers": FakeReviewers(),
     }
@@ -93,14 +93,14 @@ def test_a_comment_stored_while_the_model_is_down_is_pending_and_queued() -> Non
 
 
 def test_with_the_model_and_the_queue_down_nothing_is_stored() -> None:
-    given = services(model=down(), pending=FakeQueue(unreachable=True))
+    given = services(model=down(), pending=FakeRetryQueue(unreachable=True))
     with pytest.raises(ServiceUnavailableError):
         create_comment("slow delivery", given)
     assert given.comments.list(None, 10, None)[0] == []
 
 
 def test_a_pending_comment_is_queued_before_it_is_written() -> None:
-    class Busy(FakeComments):
+    class Busy(FakeCommentStore):
         def put_new(self, comment: Comment) -> None:
             raise ServiceUnavailableError("the comments table is busy")
 
@@ -218,7 +218,7 @@ def test_feedback_on_an_unknown_comment_archives_nothing() -> None:
 
 
 def test_feedback_whose_mark_fails_removes_its_object_again() -> None:
-    class Failing(FakeComments):
+    class Failing(FakeCommentStore):
         def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> Comment:
             raise ServiceUnavailableError("the comments table is busy")
 

@@ -28,7 +28,7 @@ from sentiment_common.settings import InferenceSettings
 from sentiment_local.endpoint import ColdStarts
 from sentiment_local.template import Template
 from tests.conftest import ROOT
-from tests.fakes.stores import FakeComments, FakeModel, FakeMonitoring, prediction
+from tests.fakes.stores import FakeCommentStore, FakeModel, FakeMonitoringCounters, prediction
 from tests.unit.test_api_logic import services
 
 pytestmark = pytest.mark.usefixtures("metrics_namespace")
@@ -261,7 +261,7 @@ def test_a_pending_comments_reason_is_kept_until_it_is_classified() -> None:
         status=CommentStatus.PENDING,
         pending_reason=PendingReason.MODEL_STARTING,
     )
-    comments = FakeComments()
+    comments = FakeCommentStore()
     comments.put_new(pending)
     assert from_item(to_item(pending)) == pending
 
@@ -281,8 +281,8 @@ class Clock:
         return self.seconds_left
 
 
-def _pending(count: int) -> FakeComments:
-    comments = FakeComments()
+def _pending(count: int) -> FakeCommentStore:
+    comments = FakeCommentStore()
     for index in range(count):
         comments.put_new(
             Comment(
@@ -296,12 +296,12 @@ def _pending(count: int) -> FakeComments:
     return comments
 
 
-def _run(comments: FakeComments, model: BatchModel, count: int) -> list[str]:
+def _run(comments: FakeCommentStore, model: BatchModel, count: int) -> list[str]:
     """The batch's records in order, as the worker runs them: the ids that failed."""
     failed = []
     for index in range(count):
         try:
-            classify_pending(f"c{index}", comments, model, FakeMonitoring())
+            classify_pending(f"c{index}", comments, model, FakeMonitoringCounters())
         except ModelUnavailableError as error:
             failed.append(f"c{index}:{type(error).__name__}")
     return failed
@@ -332,7 +332,7 @@ def test_a_record_is_not_sent_to_the_model_without_the_time_to_wait_for_it() -> 
     assert _run(comments, batch, 1) == []
     clock.seconds_left = 21 + STORE_SECONDS - 0.1
     with pytest.raises(ModelUnavailableError, match="too little time"):
-        classify_pending("c1", comments, batch, FakeMonitoring())
+        classify_pending("c1", comments, batch, FakeMonitoringCounters())
     assert len(model.calls) == 1
 
 

@@ -9,15 +9,15 @@ import pytest
 from pending_function.logic import classify_pending
 from sentiment_common.errors import ModelUnavailableError
 from sentiment_common.models import Comment, CommentStatus, FeedbackMark
-from tests.fakes.stores import FakeComments, FakeModel, FakeMonitoring, prediction
+from tests.fakes.stores import FakeCommentStore, FakeModel, FakeMonitoringCounters, prediction
 
 pytestmark = pytest.mark.usefixtures("metrics_namespace")
 
 CREATED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def stores(status: CommentStatus = CommentStatus.PENDING) -> tuple[FakeComments, FakeModel, FakeMonitoring]:
-    comments = FakeComments()
+def stores(status: CommentStatus = CommentStatus.PENDING) -> tuple[FakeCommentStore, FakeModel, FakeMonitoringCounters]:
+    comments = FakeCommentStore()
     comments.put_new(
         Comment(
             comment_id="c1",
@@ -27,7 +27,7 @@ def stores(status: CommentStatus = CommentStatus.PENDING) -> tuple[FakeComments,
             prediction=prediction() if status is CommentStatus.CLASSIFIED else None,
         )
     )
-    return comments, FakeModel(lambda text: prediction("negative", 0.7123456)), FakeMonitoring()
+    return comments, FakeModel(lambda text: prediction("negative", 0.7123456)), FakeMonitoringCounters()
 
 
 def test_a_pending_comment_is_classified_queued_for_review_and_counted_on_its_day() -> None:

@@ -25,7 +25,7 @@ from sentiment_common.registry import Decision, ModelStatus, RunRequest, RunStat
 from sentiment_common.runs import RunGuard, resume, start_run
 from tests.fakes.pipeline import FakeDataStore, FakeWithdrawnReviewers
 from tests.fakes.registry import FakeRegistry
-from tests.fakes.stores import FakeMonitoring, FakeWorkflow, prediction
+from tests.fakes.stores import FakeMonitoringCounters, FakeRetrainWorkflow, prediction
 from tests.integration.pipeline.conftest import model_archive
 
 THRESHOLD = 3
@@ -76,14 +76,14 @@ def _event(store: FakeDataStore, *keys: str) -> dict[str, Any]:
     return {"Records": [{"s3": {"bucket": {"name": store.bucket}, "object": {"key": key}}} for key in keys]}
 
 
-def queued(comments: int) -> FakeMonitoring:
+def queued(comments: int) -> FakeMonitoringCounters:
     """Counters holding ``comments`` classified comments that wait for a label."""
-    counters = FakeMonitoring()
+    counters = FakeMonitoringCounters()
     counters.classified([prediction() for _ in range(comments)], utc_now().date())
     return counters
 
 
-def _notify(registry: FakeRegistry, store: FakeDataStore, workflow: FakeWorkflow, *keys: str) -> Any:
+def _notify(registry: FakeRegistry, store: FakeDataStore, workflow: FakeRetrainWorkflow, *keys: str) -> Any:
     event = _event(store, *keys)
     return on_feedback(
         event,
@@ -101,7 +101,7 @@ def _notify(registry: FakeRegistry, store: FakeDataStore, workflow: FakeWorkflow
 
 
 def test_the_threshold_of_distinct_objects_starts_one_run(registry: FakeRegistry, store: FakeDataStore) -> None:
-    workflow = FakeWorkflow()
+    workflow = FakeRetrainWorkflow()
     first = _feedback(store)
 
     report = _notify(registry, store, workflow, first, first)
@@ -120,7 +120,7 @@ def test_the_threshold_of_distinct_objects_starts_one_run(registry: FakeRegistry
 def test_public_labels_that_do_not_train_never_start_a_run(
     registry: FakeRegistry, store: FakeDataStore, policy: PublicLabels
 ) -> None:
-    workflow = FakeWorkflow()
+    workflow = FakeRetrainWorkflow()
     public = [_feedback(store, "negative") for _ in range(THRESHOLD * 3)]
 
     report = on_feedback(
@@ -142,7 +142,7 @@ def test_public_labels_that_do_not_train_never_start_a_run(
 def test_reviewers_labels_start_a_run_whatever_the_policy_on_public_ones(
     registry: FakeRegistry, store: FakeDataStore
 ) -> None:
-    workflow = FakeWorkflow()
+    workflow = FakeRetrainWorkflow()
     keys = [_feedback(store, "negative") for _ in range(2)]
     keys += [_feedback(store, "positive", reviewer="ana") for _ in range(THRESHOLD)]
 
@@ -161,7 +161,7 @@ def test_reviewers_labels_start_a_run_whatever_the_policy_on_public_ones(
 
 
 def test_a_second_run_is_a_conflict_until_the_first_ends(registry: FakeRegistry) -> None:
-    workflow = FakeWorkflow()
+    workflow = FakeRetrainWorkflow()
     run = start_run(registry.pipeline, registry.runs, workflow, RunRequest(trigger=Trigger.MANUAL))
 
     with pytest.raises(ConflictError, match=run.run_id):
@@ -174,7 +174,7 @@ def test_a_second_run_is_a_conflict_until_the_first_ends(registry: FakeRegistry)
 
 
 def test_a_due_run_too_soon_after_the_last_is_held_back(registry: FakeRegistry, store: FakeDataStore) -> None:
-    workflow = FakeWorkflow()
+    workflow = FakeRetrainWorkflow()
     guard = RunGuard(min_interval=timedelta(hours=1), max_per_day=12)
     keys = [_feedback(store) for _ in range(THRESHOLD)]
     on_feedback(

@@ -26,7 +26,7 @@ from sentiment_local import cloudformation
 from sentiment_local.template import load
 from tests.conftest import ROOT
 from tests.fakes.registry import FakeRegistry
-from tests.fakes.stores import FakeComments, FakeModel, prediction
+from tests.fakes.stores import FakeCommentStore, FakeModel, prediction
 from tests.unit.test_api_logic import services
 
 pytestmark = pytest.mark.usefixtures("metrics_namespace")
@@ -215,7 +215,7 @@ def test_a_new_comment_expires_after_the_retention_and_zero_keeps_it() -> None:
 
 
 def test_an_expired_comment_is_not_read_listed_queued_or_labelled() -> None:
-    comments = FakeComments(retention_days=30)
+    comments = FakeCommentStore(retention_days=30)
     given = services(comments=comments)
     old = create_comment("Lovely staff", given)
     kept = create_comment("Slow delivery", given)

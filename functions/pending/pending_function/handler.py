@@ -17,8 +17,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pending_function.logic import BatchModel, classify_pending
-from sentiment_common.dal.comments import CommentsRepository
-from sentiment_common.dal.monitoring import MonitoringStore
+from sentiment_common.dal.comments import DynamoDbCommentStore
+from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
 from sentiment_common.dal.pending import parse_message
 from sentiment_common.inference import ModelClient, call_timeouts, model_client
 from sentiment_common.observability import logger, metrics, tracer
@@ -42,9 +42,9 @@ def worker() -> Worker:
     and the error names the variable."""
     settings = PendingSettings.from_environment()
     return Worker(
-        comments=CommentsRepository(settings.comments_table),
+        comments=DynamoDbCommentStore(settings.comments_table),
         model=model_client(settings),
-        monitoring=MonitoringStore(settings.monitoring_table),
+        monitoring=DynamoDbMonitoringCounters(settings.monitoring_table),
         longest_call=call_timeouts(settings).longest_wait,
     )
 

@@ -16,12 +16,12 @@ from pipeline_function.adapters.sagemaker import SageMakerEndpoint
 from pipeline_function.adapters.store import DataStore
 from pipeline_function.origin import log_run_origin
 from pipeline_function.settings import CompactionSettings, DeploySettings, TriggerSettings
-from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_common.dal.monitoring import MonitoringStore
-from sentiment_common.dal.pipeline_state import PipelineStateStore
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
+from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
+from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
 from sentiment_common.dal.reviewers import DynamoDbReviewers
-from sentiment_common.dal.run_ledger import RunLedger
-from sentiment_common.dal.workflow import Workflow
+from sentiment_common.dal.run_ledger import DynamoDbRunLedger
+from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.inference import ModelClient, model_client
 from sentiment_common.observability import logger, metrics, tracer
 from sentiment_common.ports import WithdrawnReviewers
@@ -51,9 +51,9 @@ def run_step(correlation_id_path: str = "run_id") -> Callable[[Handler], Handler
 
 @dataclass(frozen=True)
 class Stores:
-    models: ModelRegistry
-    runs: RunLedger
-    pipeline: PipelineStateStore
+    models: DynamoDbModelRegistry
+    runs: DynamoDbRunLedger
+    pipeline: DynamoDbPipelineStateStore
     data: DataStore
 
 
@@ -72,9 +72,9 @@ def stores() -> Stores:
     """The registry's three stores and the data bucket, which every step but the monitor uses."""
     names = settings(RegistrySettings)
     return Stores(
-        models=ModelRegistry(names.registry_table),
-        runs=RunLedger(names.registry_table),
-        pipeline=PipelineStateStore(names.registry_table),
+        models=DynamoDbModelRegistry(names.registry_table),
+        runs=DynamoDbRunLedger(names.registry_table),
+        pipeline=DynamoDbPipelineStateStore(names.registry_table),
         data=DataStore(names.data_bucket),
     )
 
@@ -94,9 +94,9 @@ def served_model() -> ModelClient:
 
 
 @cache
-def workflow() -> Workflow:
+def workflow() -> StepFunctionsRetrainWorkflow:
     """The retraining state machine, which the trigger starts."""
-    return Workflow(settings(TriggerSettings).state_machine_arn)
+    return StepFunctionsRetrainWorkflow(settings(TriggerSettings).state_machine_arn)
 
 
 @cache
@@ -106,10 +106,10 @@ def withdrawals() -> WithdrawnReviewers:
 
 
 @cache
-def monitoring_stores() -> tuple[ModelRegistry, MonitoringStore]:
+def monitoring_stores() -> tuple[DynamoDbModelRegistry, DynamoDbMonitoringCounters]:
     """The monitor's: the champion's registry and the counters."""
     tables = settings(MonitorSettings)
-    return ModelRegistry(tables.registry_table), MonitoringStore(tables.monitoring_table)
+    return DynamoDbModelRegistry(tables.registry_table), DynamoDbMonitoringCounters(tables.monitoring_table)
 
 
 @cache

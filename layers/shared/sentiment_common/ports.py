@@ -141,7 +141,7 @@ class WithdrawnReviewers(Protocol):
 # ---- the model registry, the run ledger and the pipeline's state ----
 
 
-class ModelRegistryPort(Protocol):
+class ModelRegistry(Protocol):
     """The registered models and the champion."""
 
     def champion(self) -> Champion | None: ...
@@ -171,7 +171,7 @@ class ModelRegistryPort(Protocol):
         ...
 
 
-class RunLedgerPort(Protocol):
+class RunLedger(Protocol):
     """The retraining runs, newest first."""
 
     def create_run(self, run: TrainingRun) -> bool:
@@ -199,7 +199,7 @@ class RunLedgerPort(Protocol):
         ...
 
 
-class PipelineStatePort(Protocol):
+class PipelineStateStore(Protocol):
     """The feedback count, the run slot, and which feedback objects were counted."""
 
     def state(self) -> PipelineState: ...

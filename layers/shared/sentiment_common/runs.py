@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sentiment_common.errors import ConflictError
 from sentiment_common.models import utc_now
 from sentiment_common.observability import count, logger
-from sentiment_common.ports import PipelineStatePort, RetrainWorkflow, RunLedgerPort
+from sentiment_common.ports import PipelineStateStore, RetrainWorkflow, RunLedger
 from sentiment_common.registry import Action, HeldBack, RunRequest, RunStatus, TrainingRun, Trigger
 
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -56,7 +56,7 @@ class RunGuard:
 
 
 def start_run(
-    pipeline: PipelineStatePort, runs: RunLedgerPort, workflow: RetrainWorkflow, request: RunRequest
+    pipeline: PipelineStateStore, runs: RunLedger, workflow: RetrainWorkflow, request: RunRequest
 ) -> TrainingRun:
     """Claim the slot and start the execution; :class:`ConflictError` when a run is active."""
     active = resume(pipeline, runs, workflow)
@@ -73,7 +73,7 @@ def start_run(
     return run.model_copy(update={"execution_arn": execution_arn})
 
 
-def resume(pipeline: PipelineStatePort, runs: RunLedgerPort, workflow: RetrainWorkflow) -> str | None:
+def resume(pipeline: PipelineStateStore, runs: RunLedger, workflow: RetrainWorkflow) -> str | None:
     """Bring the run slot up to date; returns the run still active, if any."""
     state = pipeline.state()
     run_id = state.active_run
@@ -101,7 +101,7 @@ def resume(pipeline: PipelineStatePort, runs: RunLedgerPort, workflow: RetrainWo
     return run_id
 
 
-def _runs_since(runs: RunLedgerPort, since: datetime) -> list[TrainingRun]:
+def _runs_since(runs: RunLedger, since: datetime) -> list[TrainingRun]:
     """The runs started after ``since`` (and the one before), newest first: a page at a time."""
     found: list[TrainingRun] = []
     token: str | None = None
@@ -113,7 +113,7 @@ def _runs_since(runs: RunLedgerPort, since: datetime) -> list[TrainingRun]:
 
 
 def start_if_due(
-    pipeline: PipelineStatePort, runs: RunLedgerPort, workflow: RetrainWorkflow, threshold: int, guard: RunGuard
+    pipeline: PipelineStateStore, runs: RunLedger, workflow: RetrainWorkflow, threshold: int, guard: RunGuard
 ) -> TrainingRun | None:
     """The trigger's rule: enough new feedback, no active run and the guard's leave → start one. A run
     the guard holds back is recorded with its reason; the next feedback after it allows starts it."""

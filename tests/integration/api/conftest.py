@@ -33,9 +33,9 @@ import authorizer_function.reviewer
 import pending_function.handler
 from api_function import context
 from sentiment_common import observability
-from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_common.dal.pipeline_state import PipelineStateStore
-from sentiment_common.dal.run_ledger import RunLedger
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
+from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
+from sentiment_common.dal.run_ledger import DynamoDbRunLedger
 from sentiment_common.models import PublicLabels
 from sentiment_local.functions import Invocation
 from sentiment_local.gateway import authorize
@@ -266,16 +266,16 @@ class Stack:
                 )
 
     @property
-    def models(self) -> ModelRegistry:
-        return ModelRegistry(self.template.physical_name("RegistryTable"))
+    def models(self) -> DynamoDbModelRegistry:
+        return DynamoDbModelRegistry(self.template.physical_name("RegistryTable"))
 
     @property
-    def runs(self) -> RunLedger:
-        return RunLedger(self.template.physical_name("RegistryTable"))
+    def runs(self) -> DynamoDbRunLedger:
+        return DynamoDbRunLedger(self.template.physical_name("RegistryTable"))
 
     @property
-    def pipeline(self) -> PipelineStateStore:
-        return PipelineStateStore(self.template.physical_name("RegistryTable"))
+    def pipeline(self) -> DynamoDbPipelineStateStore:
+        return DynamoDbPipelineStateStore(self.template.physical_name("RegistryTable"))
 
     def executions(self) -> dict[str, dict[str, Any]]:
         """The retraining state machine's executions: name → status and input."""

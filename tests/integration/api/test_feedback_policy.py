@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sentiment_common.dal.comments import CommentsRepository
+from sentiment_common.dal.comments import DynamoDbCommentStore
 from sentiment_common.models import FeedbackMark, LabelSource, PublicLabels, utc_now
 from tests.integration.api.conftest import Stack
 
@@ -110,7 +110,7 @@ def test_under_ignore_a_public_label_is_only_archived(api: Stack) -> None:
 def test_a_public_label_never_overrides_a_reviewers(api: Stack, policy: PublicLabels) -> None:
     api.public_labels(policy)
     target = comments(api)[2]
-    repository = CommentsRepository(api.template.physical_name("CommentsTable"))
+    repository = DynamoDbCommentStore(api.template.physical_name("CommentsTable"))
     review = FeedbackMark(
         feedback_id="r1",
         label=target["sentiment"],

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from sentiment_common.dal.secrets import bearer_token
-from sentiment_common.dal.workflow import Workflow
+from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.observability import logger
 from sentiment_common.registry import HeldBack, ModelRecord, ModelStatus, RunStatus
 from tests.integration.api.conftest import ADMIN_KEY, LambdaContext, Stack, http_event
@@ -205,7 +205,7 @@ def test_a_second_run_while_one_is_active_is_409(api: Stack) -> None:
 def test_once_the_active_execution_has_ended_a_new_run_can_start(api: Stack) -> None:
     api.call("POST", "/training", headers=_bearer(api))
     boto3.client("stepfunctions").stop_execution(
-        executionArn=Workflow(api.state_machine_arn).execution_arn("run-000001")
+        executionArn=StepFunctionsRetrainWorkflow(api.state_machine_arn).execution_arn("run-000001")
     )
 
     answer = api.call("POST", "/training", headers={"AUTHORIZATION": f"BEARER   {api.admin_key}  "})

@@ -14,7 +14,7 @@ import pytest
 
 from api_function import context
 from sentiment_common.dal import monitoring as monitoring_dal
-from sentiment_common.dal.monitoring import MonitoringStore
+from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
 from sentiment_common.models import LABELS, Prediction, PublicLabels, utc_now
 from sentiment_common.monitoring import CONFIDENCE_EDGES, confidence_bin
 from tests.integration.api.conftest import Stack
@@ -114,7 +114,7 @@ def index(actual: list[float], expected: list[float]) -> float:
 
 def test_older_days_and_older_versions_are_reported(api: Stack, model_dir: Path) -> None:
     register_champion(api, model_dir)
-    store = MonitoringStore(api.template.physical_name("MonitoringTable"))
+    store = DynamoDbMonitoringCounters(api.template.physical_name("MonitoringTable"))
     yesterday = utc_now().date() - timedelta(days=1)
     old = Prediction(
         label="neutral", scores={"negative": 0.1, "neutral": 0.8, "positive": 0.1}, confidence=0.8, model_version="v0"

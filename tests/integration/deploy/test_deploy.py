@@ -19,7 +19,7 @@ from sentiment_deploy.image import content_tag
 from sentiment_deploy.stack import DeployedStack, find_stack
 
 from sentiment_common.artifacts import model_file_sha256
-from sentiment_common.dal.model_registry import ModelRegistry
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from tests.integration.deploy.conftest import STACK, Deployed
 
 MANIFEST = {
@@ -87,7 +87,7 @@ def test_a_first_deploy_pushes_the_image_uploads_the_data_and_registers_a_champi
         f"data/{split}/{name}.csv" for split in ("base", "golden") for name in ("reviews", "tweets")
     ]
     # the model is stored, hashed and registered as champion; the ECS pointer names it
-    champion = ModelRegistry(deployed.output("RegistryTableName")).champion()
+    champion = DynamoDbModelRegistry(deployed.output("RegistryTableName")).champion()
     assert champion is not None and champion.version == model_version and champion.sha256 == digest
     stored = deployed.setup("s3").get_object(Bucket=bucket, Key=f"models/{model_version}/model.tar.gz")["Body"]
     assert hashlib.sha256(stored.read()).hexdigest() == digest
@@ -113,7 +113,7 @@ def test_a_champion_promoted_since_is_what_the_stack_keeps_serving(
     # Given a stack whose registry's champion is a model a retraining run promoted
     bucket = deployed.output("DataBucketName")
     url = f"s3://{bucket}/training-jobs/run-7/output/model.tar.gz"
-    ModelRegistry(deployed.output("RegistryTableName")).ensure_champion(
+    DynamoDbModelRegistry(deployed.output("RegistryTableName")).ensure_champion(
         "v7", url, "ab" * 32, {}, model_sha256="cd" * 32
     )
 
@@ -141,7 +141,9 @@ def test_a_champion_registered_without_its_model_files_hash_gets_it_from_its_che
     bucket = deployed.output("DataBucketName")
     key = "training-jobs/run-8/output/model.tar.gz"
     deployed.setup("s3").put_object(Bucket=bucket, Key=key, Body=archive.read_bytes())
-    ModelRegistry(deployed.output("RegistryTableName")).ensure_champion("v8", f"s3://{bucket}/{key}", digest, {})
+    DynamoDbModelRegistry(deployed.output("RegistryTableName")).ensure_champion(
+        "v8", f"s3://{bucket}/{key}", digest, {}
+    )
     image = f"{deployed.output('ModelImageRepositoryUri')}:{content_tag()}"
     ContainerCli(deployed)(["docker", "buildx", "--output", f"type=image,name={image},push=true"], None)
 

@@ -19,10 +19,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_common.dal.pipeline_state import PipelineStateStore
-from sentiment_common.dal.run_ledger import RunLedger
-from sentiment_common.dal.workflow import Workflow
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
+from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
+from sentiment_common.dal.run_ledger import DynamoDbRunLedger
+from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.registry import RunRequest, Trigger
 from sentiment_local import iam, moto_gaps
 from sentiment_local.functions import Invocation, Runner
@@ -82,7 +82,7 @@ def enforced_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
 def _enforced(
     template: Template, endpoint: str, enforcer: iam.Enforcer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[EnforcedAws]:
-    # This process's own boto3 calls (the tests' registry stores and Workflow) are the deployer's.
+    # This process's own boto3 calls (the tests' registry stores and StepFunctionsRetrainWorkflow) are the deployer's.
     for name, value in {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "deployer",
@@ -107,7 +107,7 @@ def registered_champion(aws: EnforcedAws, version: str = "v1") -> str:
     aws.client("s3").put_object(Bucket=bucket, Key=f"models/{version}/model.tar.gz", Body=b"model")
     table = aws.template.physical_name("RegistryTable")
     url = f"s3://{bucket}/models/{version}/model.tar.gz"
-    assert ModelRegistry(table).ensure_champion(version, url, "ab" * 32, {"metrics": {"golden_accuracy": 0.8}})
+    assert DynamoDbModelRegistry(table).ensure_champion(version, url, "ab" * 32, {"metrics": {"golden_accuracy": 0.8}})
     return table
 
 
@@ -120,7 +120,7 @@ def test_a_rollback_deploys_and_records_its_run_with_the_templates_role(enforced
     deployed = enforced_aws.invoke("DeployModelFunction", {"run_id": "rollback-1", "version": "v1"})
 
     assert not deployed.failed, deployed.error
-    run = RunLedger(table).get_run("rollback-1")
+    run = DynamoDbRunLedger(table).get_run("rollback-1")
     assert [step.step for step in run.steps] == ["deploy"]
     assert enforced_aws.enforcer.refusals == []
 
@@ -160,10 +160,12 @@ def active_run(enforced_aws: EnforcedAws) -> str:
         roleArn=enforced_aws.template.execution_role_arn("RetrainStateMachine"),
     )["stateMachineArn"]
     assert machine == enforced_aws.template.arn("RetrainStateMachine")
-    pipeline = PipelineStateStore(registered_champion(enforced_aws))
+    pipeline = DynamoDbPipelineStateStore(registered_champion(enforced_aws))
     run = pipeline.claim_run(pipeline.state(), RunRequest(trigger=Trigger.FEEDBACK, feedback_count=10))
     assert run is not None
-    pipeline.mark_started(run.run_id, Workflow(machine).start(run.run_id, RunRequest(trigger=Trigger.FEEDBACK)))
+    pipeline.mark_started(
+        run.run_id, StepFunctionsRetrainWorkflow(machine).start(run.run_id, RunRequest(trigger=Trigger.FEEDBACK))
+    )
     return run.run_id
 
 

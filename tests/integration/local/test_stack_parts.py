@@ -24,7 +24,7 @@ from sentiment_deploy.bootstrap import (
     upload_training_data,
 )
 
-from sentiment_common.dal.model_registry import ModelRegistry
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.registry import Champion
 from sentiment_local import endpoint as endpoint_module
 from sentiment_local.endpoint import read_pointer, write_pointer
@@ -296,7 +296,7 @@ def test_the_first_model_becomes_the_registrys_champion_once(
     assert register_champion(table, champion, metadata) is False
 
     # Then the registry names it champion, with the archive's hash
-    registered = ModelRegistry(table).champion()
+    registered = DynamoDbModelRegistry(table).champion()
     assert registered is not None
     assert (registered.version, registered.model_data_url, registered.sha256) == (
         model_version,

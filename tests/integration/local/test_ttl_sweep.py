@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from sentiment_common.dal.comments import CommentsRepository
+from sentiment_common.dal.comments import DynamoDbCommentStore
 from sentiment_common.errors import NotFoundError
 from sentiment_common.models import Comment, CommentStatus, ExplainedPrediction
 from sentiment_local.resources import create_tables
@@ -38,7 +38,7 @@ def test_an_expired_comment_is_gone_at_once_and_deleted_by_the_sweep() -> None:
     dynamodb = boto3.client("dynamodb")
     tables = create_tables(template, dynamodb)
     name = template.physical_name("CommentsTable")
-    store = CommentsRepository(name, RETENTION_DAYS)
+    store = DynamoDbCommentStore(name, RETENTION_DAYS)
     store.put_all([comment("old", timedelta(days=RETENTION_DAYS, minutes=1)), comment("new", timedelta(days=1))])
 
     # Expired, not yet deleted: DynamoDB still holds it, the store does not answer with it.
@@ -77,7 +77,7 @@ def test_an_index_listing_does_not_carry_the_kept_explanation() -> None:
     """The indexes project what a listing reads: a kept explanation is written to the item alone."""
     template = Template.read(ROOT / "template.yaml", prefix="t")
     create_tables(template, boto3.client("dynamodb"))
-    store = CommentsRepository(template.physical_name("CommentsTable"), RETENTION_DAYS)
+    store = DynamoDbCommentStore(template.physical_name("CommentsTable"), RETENTION_DAYS)
     store.put_new(comment("c1", timedelta(0)))
     explained = {
         **prediction("positive", 0.9).model_dump(),

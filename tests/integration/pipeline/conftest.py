@@ -21,11 +21,11 @@ from moto import mock_aws
 from pipeline_function.adapters.store import DataStore
 from pipeline_function.logic.trigger import TriggerReport, on_feedback
 from sentiment_common import observability
-from sentiment_common.dal.feedback import FeedbackStore
-from sentiment_common.dal.model_registry import ModelRegistry
-from sentiment_common.dal.pipeline_state import PipelineStateStore
-from sentiment_common.dal.run_ledger import RunLedger
-from sentiment_common.dal.workflow import Workflow
+from sentiment_common.dal.feedback import S3FeedbackArchive
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
+from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
+from sentiment_common.dal.run_ledger import DynamoDbRunLedger
+from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.models import FeedbackRecord, Label, LabelSource, PublicLabels, new_id
 from sentiment_common.runs import RunGuard
 from sentiment_local.resources import create_buckets, create_tables
@@ -74,11 +74,11 @@ def sha256(data: bytes) -> str:
 @dataclass
 class Pipeline:
     template: Template
-    models: ModelRegistry
-    runs: RunLedger
-    state_store: PipelineStateStore
+    models: DynamoDbModelRegistry
+    runs: DynamoDbRunLedger
+    state_store: DynamoDbPipelineStateStore
     store: DataStore
-    workflow: Workflow
+    workflow: StepFunctionsRetrainWorkflow
     state_machine_arn: str
 
     @property
@@ -108,7 +108,7 @@ class Pipeline:
             source=LabelSource.REVIEWER if reviewer else LabelSource.PUBLIC,
             reviewer=reviewer,
         )
-        return FeedbackStore(self.bucket).put(record), record
+        return S3FeedbackArchive(self.bucket).put(record), record
 
     def put(self, key: str, body: bytes, content_type: str = "application/json") -> str:
         self.store.write(key, body, content_type)
@@ -189,10 +189,10 @@ def pipeline(aws: Template) -> Pipeline:
     state_machine_arn = create_state_machine(aws.arn("RetrainStateMachine"))
     return Pipeline(
         template=aws,
-        models=ModelRegistry(aws.physical_name("RegistryTable")),
-        runs=RunLedger(aws.physical_name("RegistryTable")),
-        state_store=PipelineStateStore(aws.physical_name("RegistryTable")),
+        models=DynamoDbModelRegistry(aws.physical_name("RegistryTable")),
+        runs=DynamoDbRunLedger(aws.physical_name("RegistryTable")),
+        state_store=DynamoDbPipelineStateStore(aws.physical_name("RegistryTable")),
         store=DataStore(aws.physical_name("DataBucket")),
-        workflow=Workflow(state_machine_arn),
+        workflow=StepFunctionsRetrainWorkflow(state_machine_arn),
         state_machine_arn=state_machine_arn,
     )

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sentiment_common import observability
-from sentiment_common.dal.monitoring import MonitoringStore
+from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
 from sentiment_common.models import Prediction, Scores
 from sentiment_common.monitoring import CONFIDENCE_EDGES
 from sentiment_local.event_sources import scheduled_event
@@ -54,7 +54,7 @@ def test_the_monitor_emits_the_champions_drift_and_the_review_queue(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pipeline.models.ensure_champion("v1", "s3://b/models/v1/model.tar.gz", "ab" * 32, {"baseline": BASELINE})
-    store = MonitoringStore(pipeline.template.physical_name("MonitoringTable"))
+    store = DynamoDbMonitoringCounters(pipeline.template.physical_name("MonitoringTable"))
     today = datetime.now(UTC).date()
     # All positive and very sure: far from a baseline of 40/20/40 spread over the bins.
     store.classified([prediction("positive", 0.97)] * 60, today)

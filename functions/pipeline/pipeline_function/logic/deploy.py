@@ -24,7 +24,7 @@ from sentiment_common.errors import NotFoundError
 from sentiment_common.inference import ModelClient
 from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
-from sentiment_common.ports import ModelRegistryPort, RunLedgerPort
+from sentiment_common.ports import ModelRegistry, RunLedger
 from sentiment_common.registry import Action, Champion, ModelRecord, RunStatus, TrainingRun, Trigger
 from sentiment_common.settings import InferenceBackend
 
@@ -33,8 +33,8 @@ FAILED_STATES = frozenset({"Failed", "RollingBack", "UpdateRollbackFailed", "Out
 
 def start(
     request: DeployInput,
-    models: ModelRegistryPort,
-    runs: RunLedgerPort,
+    models: ModelRegistry,
+    runs: RunLedger,
     store: DataStore,
     *,
     endpoint: SageMakerEndpoint | None,
@@ -100,7 +100,7 @@ def _model_file_sha256(model: ModelRecord, store: DataStore) -> str:
         raise DeploymentFailedError(f"model {model.version}: {error}") from error
 
 
-def _run(runs: RunLedgerPort, request: DeployInput) -> TrainingRun:
+def _run(runs: RunLedger, request: DeployInput) -> TrainingRun:
     """The run's record; a promotion started from the console or CLI has none yet."""
     try:
         return runs.get_run(request.run_id)

@@ -33,7 +33,7 @@ from pipeline_function.steps import EvaluateInput, Evaluation
 from sentiment_common.artifacts import ArtifactReadError, model_file_sha256
 from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
-from sentiment_common.ports import ModelRegistryPort, RunLedgerPort
+from sentiment_common.ports import ModelRegistry, RunLedger
 from sentiment_common.registry import Decision, Metrics, ModelRecord, ModelStatus, model_kind
 
 GOLDEN_METRICS = ("reviews_accuracy", "tweets_macro_f1")
@@ -188,8 +188,8 @@ def read_metadata(archive: bytes) -> dict[str, Any]:
 
 def evaluate(
     request: EvaluateInput,
-    models: ModelRegistryPort,
-    runs: RunLedgerPort,
+    models: ModelRegistry,
+    runs: RunLedger,
     store: DataStore,
     *,
     tolerance: float,

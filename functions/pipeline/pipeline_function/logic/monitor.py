@@ -11,10 +11,10 @@ from sentiment_common.dal.monitoring import champion_drift
 from sentiment_common.models import utc_now
 from sentiment_common.monitoring import DRIFT_WINDOW_DAYS
 from sentiment_common.observability import logger, metrics
-from sentiment_common.ports import ModelRegistryPort, MonitoringCounters
+from sentiment_common.ports import ModelRegistry, MonitoringCounters
 
 
-def measure(models: ModelRegistryPort, store: MonitoringCounters) -> dict[str, Any]:
+def measure(models: ModelRegistry, store: MonitoringCounters) -> dict[str, Any]:
     today = utc_now().date()
     figure = champion_drift(models, store.days(today - timedelta(days=DRIFT_WINDOW_DAYS - 1), today))
     queue = store.queue_size()

@@ -28,7 +28,7 @@ from pipeline_function.logic.trust import Dropped, ranked_labels, refusal
 from pipeline_function.steps import PreparedDataset, PrepareInput
 from sentiment_common.models import LABELS, LabelSource, PublicLabels, utc_now
 from sentiment_common.observability import count, logger
-from sentiment_common.ports import ModelRegistryPort, RunLedgerPort, WithdrawnReviewers
+from sentiment_common.ports import ModelRegistry, RunLedger, WithdrawnReviewers
 from sentiment_common.registry import RunStatus, TrainingRun
 
 DATA_PREFIX = "data/"
@@ -56,8 +56,8 @@ def _csv_manifest(store: DataStore, split: str) -> dict[str, Any]:
 
 def prepare(
     request: PrepareInput,
-    runs: RunLedgerPort,
-    models: ModelRegistryPort,
+    runs: RunLedger,
+    models: ModelRegistry,
     store: DataStore,
     now: datetime | None = None,
     *,

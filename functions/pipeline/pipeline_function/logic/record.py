@@ -9,7 +9,7 @@ import json
 from pipeline_function.adapters.store import DataStore
 from pipeline_function.steps import RecordInput
 from sentiment_common.observability import count, logger
-from sentiment_common.ports import ModelRegistryPort, RunLedgerPort
+from sentiment_common.ports import ModelRegistry, RunLedger
 from sentiment_common.registry import Decision, RunStatus
 
 MAX_ERROR_CHARS = 2000
@@ -37,9 +37,7 @@ def describe_error(error: dict[str, object] | None) -> str:
     return f"{name}: {cause}"[:MAX_ERROR_CHARS]
 
 
-def record(
-    request: RecordInput, models: ModelRegistryPort, runs: RunLedgerPort, store: DataStore
-) -> dict[str, str | None]:
+def record(request: RecordInput, models: ModelRegistry, runs: RunLedger, store: DataStore) -> dict[str, str | None]:
     outcome = request.outcome
     run_id = request.run_id
     if outcome.status == RunStatus.FAILED:

@@ -20,7 +20,7 @@ from pipeline_function.adapters.store import DataStore
 from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
 from sentiment_common.models import FeedbackRecord, LabelUse, PublicLabels, label_use
 from sentiment_common.observability import count, logger
-from sentiment_common.ports import PipelineStatePort, RetrainWorkflow, RunLedgerPort
+from sentiment_common.ports import PipelineStateStore, RetrainWorkflow, RunLedger
 from sentiment_common.runs import RunGuard, start_if_due
 
 
@@ -62,8 +62,8 @@ def parsed_feedback(key: str, data: bytes) -> FeedbackRecord | None:
 
 def on_feedback(
     event: dict[str, Any],
-    pipeline: PipelineStatePort,
-    runs: RunLedgerPort,
+    pipeline: PipelineStateStore,
+    runs: RunLedger,
     store: DataStore,
     workflow: RetrainWorkflow,
     *,

@@ -230,7 +230,7 @@ def _token_detail() -> dict[str, Any]:
     return {"loc": ["query", "next_token"], "msg": "pass back the next_token of the previous page unchanged"}
 
 
-class CommentsRepository(TableAdapter):
+class DynamoDbCommentStore(TableAdapter):
     def __init__(self, table_name: str, retention_days: int = 0) -> None:
         super().__init__(table_name)
         self._retention_days = retention_days

@@ -16,7 +16,7 @@ def feedback_key(record: FeedbackRecord) -> str:
     return f"{PREFIX}dt={record.created_at:%Y-%m-%d}/{record.feedback_id}.json"
 
 
-class FeedbackStore:
+class S3FeedbackArchive:
     _s3 = client("s3")
 
     def __init__(self, bucket: str) -> None:

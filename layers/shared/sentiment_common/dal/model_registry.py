@@ -19,7 +19,7 @@ def _champion_item(champion: Champion) -> dict[str, Any]:
     return {"pk": CHAMPION, "sk": CURRENT, **champion.model_dump(mode="json", exclude_none=True)}
 
 
-class ModelRegistry:
+class DynamoDbModelRegistry:
     def __init__(self, table_name: str) -> None:
         self._table = registry_table(table_name)
 

@@ -33,12 +33,12 @@ from sentiment_common.errors import NotFoundError
 from sentiment_common.models import LABELS, Label, LabelSource, Prediction
 from sentiment_common.monitoring import BINS, DayCounts, Drift, VersionCounts, confidence_bin, drift
 from sentiment_common.observability import count, logger
-from sentiment_common.ports import ModelRegistryPort
+from sentiment_common.ports import ModelRegistry
 
 DAY, VERSION, QUEUE, OPEN = "DAY", "VERSION", "QUEUE", "OPEN"
 
 
-class MonitoringStore(TableAdapter):
+class DynamoDbMonitoringCounters(TableAdapter):
     # ---- counting: never fails the request ----
 
     def classified(self, predictions: Iterable[Prediction], day: date, queued: bool = True) -> None:
@@ -154,7 +154,7 @@ def _version(item: dict[str, Any]) -> VersionCounts:
     return VersionCounts(version=item["sk"], matrix=matrix)
 
 
-def champion_drift(models: ModelRegistryPort, recent: list[DayCounts]) -> Drift | None:
+def champion_drift(models: ModelRegistry, recent: list[DayCounts]) -> Drift | None:
     """The champion's drift over ``recent`` (the window's days); None with no champion."""
     champion = models.champion()
     if champion is None:

@@ -20,7 +20,7 @@ class PendingMessage(BaseModel):
     comment_id: str
 
 
-class PendingQueue:
+class SqsRetryQueue:
     _sqs = client("sqs")
 
     def __init__(self, queue_url: str) -> None:

@@ -17,7 +17,7 @@ SEEN_FOR_SECONDS = 30 * 24 * 3600
 STATE_KEY = {"pk": PIPELINE, "sk": STATE}
 
 
-class PipelineStateStore:
+class DynamoDbPipelineStateStore:
     def __init__(self, table_name: str) -> None:
         self._table = registry_table(table_name)
 

@@ -8,17 +8,17 @@ from typing import Any, Unpack
 from boto3.dynamodb.conditions import Key
 
 from sentiment_common.dal.comments import decode_token, encode_token
-from sentiment_common.dal.pipeline_state import PipelineStateStore
+from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
 from sentiment_common.dal.registry_items import RUN, encode, registry_table, run_from, run_item
 from sentiment_common.errors import NotFoundError
 from sentiment_common.models import utc_now
 from sentiment_common.registry import RunOutcome, RunStatus, RunStep, TrainingRun
 
 
-class RunLedger:
+class DynamoDbRunLedger:
     def __init__(self, table_name: str) -> None:
         self._table = registry_table(table_name)
-        self._slot = PipelineStateStore(table_name)
+        self._slot = DynamoDbPipelineStateStore(table_name)
 
     def create_run(self, run: TrainingRun) -> bool:
         """False if the run is already recorded."""

@@ -9,7 +9,7 @@ from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.registry import RunRequest
 
 
-class Workflow:
+class StepFunctionsRetrainWorkflow:
     _sfn = client("stepfunctions")
 
     def __init__(self, state_machine_arn: str) -> None:
