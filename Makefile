@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8080
 MODEL_DIR := build/model
 
-export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack:$(CURDIR)/deploy
+export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack:$(CURDIR)/deploy:$(CURDIR)/stack_template
 
 .DEFAULT_GOAL := help
 .PHONY: help install train encoder serve up invoke env-vars postman check test unit lint validate build deploy reattach destroy publish-web train-on-sagemaker smoke rotate-admin-key format openapi bench clean upload-data
@@ -107,7 +107,7 @@ $(CHECKOV_VENV)/.installed:
 	touch $@
 
 # cfn-lint on template.yaml cannot see what SAM adds (a bucket's notifications, a state machine's
-# substitutions): sentiment_local.cloudformation translates the template as sam deploy does, under each
+# substitutions): sentiment_template.cloudformation translates the template as sam deploy does, under each
 # stage, backend, endpoint type and the first deploy, and checks each translation (parameters, cycles, cfn-lint).
 # The GitHub deploy role's template (deploy/pipeline/template.yaml) and the CloudFormation service role's
 # (deploy/service-role/template.yaml) get the same checks but sam validate's.
@@ -120,7 +120,7 @@ EDGE_TEMPLATE     := deploy/edge/template.yaml
 ACTIONLINT        := $(VENV)/bin/actionlint -shellcheck= -pyflakes=
 
 validate: install $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## sam validate, cfn-lint and checkov on the templates, cfn-lint on SAM's translation of each, actionlint on the workflows
-	$(PY) -m sentiment_local.cloudformation template.yaml $(PIPELINE_TEMPLATE) $(SERVICE_ROLE_TEMPLATE) $(EDGE_TEMPLATE)
+	$(PY) -m sentiment_template.cloudformation template.yaml $(PIPELINE_TEMPLATE) $(SERVICE_ROLE_TEMPLATE) $(EDGE_TEMPLATE)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
 	$(VENV)/bin/cfn-lint template.yaml $(PIPELINE_TEMPLATE) $(SERVICE_ROLE_TEMPLATE) $(EDGE_TEMPLATE)
@@ -200,7 +200,7 @@ format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 openapi: install ## regenerate functions/api/openapi.json from the API's routes
-	$(PY) -m sentiment_local.openapi > functions/api/openapi.json
+	$(PY) -m sentiment_local.runtime.openapi > functions/api/openapi.json
 
 # ONLY=prepare runs the PrepareDataset-at-scale part alone (no PyTorch needed).
 bench: install $(if $(filter prepare,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table

@@ -11,8 +11,9 @@ Prints a Markdown table (throughput, p50/p99 latency, status counts, the checks)
 and writes it to ``build/bench/load.md`` (the raw numbers to ``build/bench/load.json``). Exits
 non-zero when a check fails or the stack would not start.
 
-    PYTHONPATH=model_training:layers/shared:functions/api:functions/pending:functions/pipeline:local_stack:deploy \\
-        .venv/bin/python bench/load.py [--requests 5000] [--concurrency 16]
+    .venv/bin/python bench/load.py [--requests 5000] [--concurrency 16]
+
+(with the PYTHONPATH the Makefile exports, as ``make bench`` runs it)
 """
 
 from __future__ import annotations

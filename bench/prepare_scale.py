@@ -18,8 +18,9 @@ defaults (Timeout, MemorySize in template.yaml) can take, and from step 2 the la
 not yet compacted a run can read, with Lambda's CPU share at that memory size (a full vCPU at 1,769 MB)
 applied to the CPU time measured here. Writes ``build/bench/prepare.md`` and ``build/bench/prepare.json``.
 
-    PYTHONPATH=model_training:layers/shared:functions/api:functions/pending:functions/pipeline:local_stack \\
-        .venv/bin/python bench/prepare_scale.py [--counts 0,10000,100000,1000000] [--open 2000]
+    .venv/bin/python bench/prepare_scale.py [--counts 0,10000,100000,1000000] [--open 2000]
+
+(with the PYTHONPATH the Makefile exports, as ``make bench`` runs it)
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ class Measure:
 
 def function_limits(function: str) -> tuple[int, int]:
     """The function's Timeout (s) and MemorySize (MB) in template.yaml."""
-    sys.path.insert(0, str(ROOT / "local_stack"))
-    from sentiment_local.template import Template  # noqa: PLC0415 - the template reader, only here
+    sys.path.insert(0, str(ROOT / "stack_template"))
+    from sentiment_template.reader import Template  # noqa: PLC0415 - the template reader, only here
 
     spec = Template.read(ROOT / "template.yaml").function(function, "")
     return int(spec.timeout), int(spec.memory)
@@ -86,7 +87,7 @@ def child(logical_id: str, run_id: str) -> None:
     """Runs in the measured process: the handler, as Lambda calls it."""
     import importlib  # noqa: PLC0415
 
-    from sentiment_local.template import Template  # noqa: PLC0415
+    from sentiment_template.reader import Template  # noqa: PLC0415
 
     handler_path = Template.read(ROOT / "template.yaml").resources[logical_id]["Properties"]["Handler"]
     module_name, attribute = handler_path.rsplit(".", 1)
@@ -108,14 +109,14 @@ def child(logical_id: str, run_id: str) -> None:
 
 
 def run_function(moto_url: str, logical_id: str, run_id: str, data: Path) -> dict[str, Any]:
-    from sentiment_local import iam  # noqa: PLC0415
-    from sentiment_local.template import Template  # noqa: PLC0415
+    from sentiment_template import policies  # noqa: PLC0415
+    from sentiment_template.reader import Template  # noqa: PLC0415
 
     template = Template.read(ROOT / "template.yaml")
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
         **template.function_environment(logical_id, moto_url),
-        **iam.credentials_for(template.execution_role_arn(logical_id)),
+        **policies.credentials_for(template.execution_role_arn(logical_id)),
         "AWS_ENDPOINT_URL": moto_url,
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "1",

@@ -138,6 +138,7 @@ def stack_env(data: Path, port: int, **extra: str) -> dict[str, str]:
                 "functions/pipeline",
                 "local_stack",
                 "deploy",
+                "stack_template",
             )
         ),
         **extra,

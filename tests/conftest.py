@@ -57,7 +57,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # a pytest-xdist worker: the run that started the workers writes the one report, after them
     usage = Path(os.environ["LOCAL_IAM_USAGE"])
     if usage.exists():
-        from sentiment_local.iam_report import main as report  # noqa: PLC0415 - only when a stack ran
+        from sentiment_local.iam.report import main as report  # noqa: PLC0415 - only when a stack ran
 
         report([str(usage), "--out", str(IAM_REPORT)])
 

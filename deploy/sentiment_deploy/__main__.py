@@ -20,13 +20,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_deploy import (
     admin_key,
-    deploy,
     destroy,
     edge,
     github_role,
     local,
     policy,
     reattach,
+    release,
     service_role,
     smoke,
     training,
@@ -57,7 +57,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     prepare.add_argument("--train-on", choices=["local", "sagemaker"], default="local")
     prepare.add_argument("--kind", choices=["encoder", "tfidf"], default="encoder")
     prepare.add_argument(
-        "--archive", type=Path, default=deploy.ARCHIVE, help="a trained model.tar.gz (trained if missing)"
+        "--archive", type=Path, default=release.ARCHIVE, help="a trained model.tar.gz (trained if missing)"
     )
     prepare.add_argument("--image-uri", help="an image already pushed to the stack's repository: build nothing")
     prepare.add_argument("--parameters-file", type=Path, required=True, help="where to write --parameter-overrides")
@@ -212,10 +212,10 @@ def _destroy(args: argparse.Namespace, target: Target, session: boto3.Session) -
 
 def _prepare(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
     stack = find_stack(session.client("cloudformation"), target.stack_name)
-    options = deploy.Options(train_on=args.train_on, kind=args.kind, archive=args.archive, image_uri=args.image_uri)
-    model = deploy.prepare(session, stack, options)
+    options = release.Options(train_on=args.train_on, kind=args.kind, archive=args.archive, image_uri=args.image_uri)
+    model = release.prepare(session, stack, options)
     bounded = {**model, "PermissionsBoundary": service_role.find(session).boundary_arn}
-    overrides = deploy.parameter_overrides(samconfig_overrides(args.config_file, args.config_env), bounded)
+    overrides = release.parameter_overrides(samconfig_overrides(args.config_file, args.config_env), bounded)
     args.parameters_file.parent.mkdir(parents=True, exist_ok=True)
     args.parameters_file.write_text(overrides + "\n")
     print(f"the model's parameters for sam deploy: {overrides}")
@@ -224,15 +224,15 @@ def _prepare(args: argparse.Namespace, target: Target, session: boto3.Session) -
 
 def _finish(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
     stack = find_stack(session.client("cloudformation"), target.stack_name)
-    print(deploy.wait_until_serving(session, stack))
+    print(release.wait_until_serving(session, stack))
     champion = DynamoDbModelRegistry(stack.output("RegistryTableName")).champion()
     if champion is None:
         raise DeployError("the registry has no champion: run make deploy")
     # Through CloudFront: the API's own address answers its public routes only for what comes that way.
-    deploy.wait_until_healthy(stack.output("WebUrl"), champion.version)
+    release.wait_until_healthy(stack.output("WebUrl"), champion.version)
     print(f"{stack.output('WebUrl')}/health answers with the champion {champion.version}")
     web.publish(session, target.stack_name, args.source)
-    print(deploy.summary(stack, target.region))
+    print(release.summary(stack, target.region))
     return 0
 
 
@@ -288,7 +288,7 @@ def _preflight(args: argparse.Namespace, target: Target, session: boto3.Session)
     boundary = {"PermissionsBoundary": role.boundary_arn}
     _write(
         args.parameters_file,
-        deploy.parameter_overrides(samconfig_overrides(args.config_file, args.config_env), boundary),
+        release.parameter_overrides(samconfig_overrides(args.config_file, args.config_env), boundary),
     )
     return 0
 

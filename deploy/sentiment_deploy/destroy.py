@@ -33,7 +33,7 @@ KEPT_ON_DELETE = {"Retain", "RetainExceptOnCreate"}
 
 def retained_resources(template_path: Any = ROOT / "template.yaml") -> dict[str, str]:
     """Logical id -> type of every resource the template keeps when the stack is deleted."""
-    from sentiment_local.template import load  # noqa: PLC0415 - the template reader the local stack uses
+    from sentiment_template.reader import load  # noqa: PLC0415 - the template reader the local stack uses
 
     return {
         logical_id: str(resource["Type"])

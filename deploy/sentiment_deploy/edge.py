@@ -24,7 +24,7 @@ def edge_stack_name(stack_name: str) -> str:
 
 
 def _defaults() -> dict[str, str]:
-    from sentiment_local.template import load  # noqa: PLC0415 - the template reader the local stack uses
+    from sentiment_template.reader import load  # noqa: PLC0415 - the template reader the local stack uses
 
     declared = load(ROOT / "template.yaml")["Parameters"]
     return {name: str(declared[name]["Default"]) for name in LIMITS}

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sentiment_deploy.stack import DeployError
+from sentiment_deploy.stack import ROOT, DeployError
 
+LOCAL_DATA = ROOT / "build" / "local"  # make up's data folder, unless LOCAL_DATA names another
+STATE_FILE = "stack.json"  # where in it make up writes where it serves
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - names of this machine, not a bind
 
 
@@ -27,10 +29,10 @@ class LocalStack:
 
     def environment(self) -> dict[str, str]:
         """What boto3 needs to call this stack as the deployer."""
-        from sentiment_local import iam  # noqa: PLC0415 - the local stack's own key for the deployer
+        from sentiment_template import policies  # noqa: PLC0415 - the local stack's own key for the deployer
 
         return {
-            **iam.credentials_for(iam.DEPLOYER_ARN),
+            **policies.credentials_for(policies.DEPLOYER_ARN),
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
@@ -55,12 +57,7 @@ def _running(pid: int) -> bool:
 
 def serving(url: str, environ: Mapping[str, str] = os.environ) -> LocalStack | None:
     """The local stack if ``make up`` (with this ``LOCAL_DATA``) serves ``url``, else None."""
-    from sentiment_local.environment import Settings, StackError  # noqa: PLC0415 - where make up keeps its state
-
-    try:
-        state_file = Settings.from_environment(dict(environ)).state_file
-    except StackError:
-        return None
+    state_file = Path(environ.get("LOCAL_DATA", LOCAL_DATA)).resolve() / STATE_FILE
     if not state_file.is_file():
         return None
     state = json.loads(state_file.read_text())

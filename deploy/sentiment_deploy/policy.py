@@ -404,8 +404,8 @@ def scope_of(action: str) -> list[str]:
 @functools.cache
 def _translations() -> list[dict[str, Any]]:
     """SAM's translation of the template under each backend, with a model, as sam deploy makes it."""
-    from sentiment_local.iam import translate  # noqa: PLC0415 - SAM's translator, as the local stack runs it
-    from sentiment_local.template import Template  # noqa: PLC0415
+    from sentiment_template.policies import translate  # noqa: PLC0415 - SAM's translator, as the local stack runs it
+    from sentiment_template.reader import Template  # noqa: PLC0415
 
     return [
         translate(Template.read(ROOT / "template.yaml", overrides={**backend, **_WITH_A_MODEL})) for backend in BACKENDS
@@ -561,13 +561,13 @@ BOUNDARY_DENIES = [
 
 def stack_role_actions() -> list[str]:
     """Every action a role of the stack is granted, under every backend (SAM's managed policies too)."""
-    from sentiment_local import iam  # noqa: PLC0415 - the roles as the local stack reads them
-    from sentiment_local.template import Template  # noqa: PLC0415
+    from sentiment_template import policies  # noqa: PLC0415 - the roles as the local stack reads them
+    from sentiment_template.reader import Template  # noqa: PLC0415
 
     actions: set[str] = set()
     for backend, translated in zip(BACKENDS, _translations(), strict=True):
         template = Template.read(ROOT / "template.yaml", overrides={**backend, **_WITH_A_MODEL})
-        for principal in iam.principals(template, translated).values():
+        for principal in policies.principals(template, translated).values():
             actions.update(principal.granted_actions())
     return sorted(actions)
 

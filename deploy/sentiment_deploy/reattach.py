@@ -212,8 +212,8 @@ def plan(translated: Mapping[str, Any], kept: Mapping[str, str]) -> Plan:
 
 
 def translated_template(overrides: Mapping[str, str]) -> dict[str, Any]:
-    from sentiment_local.cloudformation import translate  # noqa: PLC0415 - SAM's translation, as sam deploy makes it
-    from sentiment_local.template import load  # noqa: PLC0415
+    from sentiment_template.cloudformation import translate  # noqa: PLC0415 - SAM's translation, as sam deploy makes it
+    from sentiment_template.reader import load  # noqa: PLC0415
 
     return translate(load(ROOT / "template.yaml"), overrides)
 

@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sentiment_local.environment import Settings, StackError
 from sentiment_local.stack import up
-from sentiment_local.template import REGION, ROOT, Template
+from sentiment_template.reader import REGION, ROOT, Template
 
 
 def invoke(settings: Settings, function: str, event_path: Path) -> int:

@@ -9,8 +9,10 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sentiment_local.template import ROOT
-from sentiment_local.training_jobs import ANY_INSTANCE_TYPE
+from sentiment_deploy.local import LOCAL_DATA, STATE_FILE
+
+from sentiment_local.sagemaker.training_jobs import ANY_INSTANCE_TYPE
+from sentiment_template.reader import ROOT
 
 LOCAL_IMAGE = "sentiment-model:local"
 LOCAL_TRAINING_RETRY_SECONDS = 2  # the first wait after a refused CreateTrainingJob (the template's default: 60)
@@ -28,7 +30,7 @@ class Settings:
     moto_host: str = "127.0.0.1"
     model_port: int = 8080
     backend: str = "sagemaker"
-    data_dir: Path = ROOT / "build" / "local"
+    data_dir: Path = LOCAL_DATA
     concurrency: int = 4
     admin_api_key: str | None = None
     retrain_threshold: int | None = None
@@ -102,7 +104,7 @@ class Settings:
                 moto_host=env.get("MOTO_HOST") or "127.0.0.1",
                 model_port=int(env.get("MODEL_PORT", 8080)),
                 backend=backend,
-                data_dir=Path(env.get("LOCAL_DATA", ROOT / "build" / "local")).resolve(),
+                data_dir=Path(env.get("LOCAL_DATA", LOCAL_DATA)).resolve(),
                 concurrency=int(env.get("LOCAL_CONCURRENCY", 4)),
                 admin_api_key=env.get("ADMIN_API_KEY") or None,
                 retrain_threshold=int(env["RETRAIN_THRESHOLD"]) if env.get("RETRAIN_THRESHOLD") else None,
@@ -153,7 +155,7 @@ class Settings:
 
     @property
     def state_file(self) -> Path:
-        return self.data_dir / "stack.json"
+        return self.data_dir / STATE_FILE
 
     @property
     def iam_usage_file(self) -> Path:

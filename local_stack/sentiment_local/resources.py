@@ -10,8 +10,8 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
-from sentiment_local import scaling
-from sentiment_local.template import FunctionSpec, Template
+from sentiment_local.moto import scaling
+from sentiment_template.reader import FunctionSpec, Template
 
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "BillingMode")
 _QUEUE_ATTRIBUTES = ("DelaySeconds", "VisibilityTimeout", "MessageRetentionPeriod", "MaximumMessageSize")
@@ -208,7 +208,7 @@ def check_scaling(template: Template) -> None:
     """Refuse, before anything is created, what SageMaker and Application Auto Scaling would refuse of the
     template under the parameters in force: each serverless variant's concurrency, each scalable target
     (its capacities, and what it scales: a serverless variant has no instance count) and each target-tracking
-    policy (its metric and target value). The rules are :mod:`sentiment_local.scaling`'s, which moto's API
+    policy (its metric and target value). The rules are :mod:`sentiment_local.moto.scaling`'s, which moto's API
     applies too."""
     variants = _endpoint_variants(template)
     isolated = {
@@ -386,7 +386,7 @@ def create_in_order(
     secrets: dict[str, str],
 ) -> list[str]:
     """Create the resources of SAM's translation in CloudFormation's order (``order``,
-    :func:`sentiment_local.cloudformation.creation_order`); the logical ids created. Each secret's ARN is
+    :func:`sentiment_template.cloudformation.creation_order`); the logical ids created. Each secret's ARN is
     pinned as it is made, so what comes after it resolves its ``Ref``. The types not created here are
     played by the local stack's own parts (the HTTP API by the gateway, event source mappings by the
     pollers, schedules, the SageMaker endpoint or ECS service by the endpoint) or have no local

@@ -17,9 +17,10 @@ Every principal runs with its own role's credentials, and each AWS call it makes
 that role's policies (:mod:`sentiment_local.iam`); ``LOCAL_IAM=off`` turns the check off, for debugging.
 
 Each start-up step and each service the stack stands in for has its own module (the settings in
-:mod:`~sentiment_local.environment`, moto in :mod:`~sentiment_local.moto_server`, the first model in
-:mod:`~sentiment_local.first_model`, the SageMaker endpoint or ECS service in :mod:`~sentiment_local.endpoint`,
-the model server's process in :mod:`~sentiment_local.model_server`); this one holds their order.
+:mod:`~sentiment_local.environment`, moto in :mod:`~sentiment_local.moto.server`, the first model in
+:mod:`~sentiment_local.sagemaker.first_model`, the SageMaker endpoint or ECS service in
+:mod:`~sentiment_local.sagemaker.endpoint`, the model server's process in
+:mod:`~sentiment_local.sagemaker.model_server`); this one holds their order.
 """
 
 from __future__ import annotations
@@ -40,22 +41,23 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import Client
 
 from sentiment_common.registry import Champion
-from sentiment_local import cloudformation, iam, resources
-from sentiment_local.edge import Edge, RateRule, WebAclError, origin_headers, web_acl_rules
-from sentiment_local.endpoint import Endpoint
+from sentiment_local import resources
 from sentiment_local.environment import Settings, StackError, admin_key, check_ports, parameter_overrides
-from sentiment_local.event_sources import Schedule, SqsPoller, rate_seconds
-from sentiment_local.first_model import bootstrap_model
-from sentiment_local.functions import Runner
-from sentiment_local.gateway import Cors, Gateway
-from sentiment_local.journal import Journal
-from sentiment_local.model_server import ModelServer
-from sentiment_local.moto_server import MotoServer, serve
-from sentiment_local.notifications import NotificationLog, subscribe_queue
-from sentiment_local.stack_record import attach_resources, record_stack
-from sentiment_local.template import ACCOUNT, REGION, ROOT, Template
-from sentiment_local.training_jobs import ANY_INSTANCE_TYPE, TrainingJobs, TrainingLimits
-from sentiment_local.ttl import TtlSweeper
+from sentiment_local.moto.server import MotoServer, serve
+from sentiment_local.moto.ttl import TtlSweeper
+from sentiment_local.persistence.journal import Journal
+from sentiment_local.persistence.stack_record import attach_resources, record_stack
+from sentiment_local.runtime.edge import Edge, RateRule, WebAclError, origin_headers, web_acl_rules
+from sentiment_local.runtime.event_sources import Schedule, SqsPoller, rate_seconds
+from sentiment_local.runtime.functions import Runner
+from sentiment_local.runtime.gateway import Cors, Gateway
+from sentiment_local.runtime.notifications import NotificationLog, subscribe_queue
+from sentiment_local.sagemaker.endpoint import Endpoint
+from sentiment_local.sagemaker.first_model import bootstrap_model
+from sentiment_local.sagemaker.model_server import ModelServer
+from sentiment_local.sagemaker.training_jobs import ANY_INSTANCE_TYPE, TrainingJobs, TrainingLimits
+from sentiment_template import cloudformation, policies
+from sentiment_template.reader import ACCOUNT, REGION, ROOT, Template
 
 STOP_REPORT_S = 30  # a stop still running by then prints every thread's stack to the log
 ADMIN_KEY_SECRET = "AdminApiKeySecret"  # noqa: S105 - the secret's logical id, not a secret
@@ -159,14 +161,14 @@ class Stack:
             api_url=settings.url(settings.port),
             queue_endpoint=aws,
             endpoint_name=self.endpoint.name,
-            role_arn=iam.SERVICE_ROLE_ARN,
+            role_arn=policies.SERVICE_ROLE_ARN,
         )
         attach_resources(
             self.template.prefix,
             [*self._created, ("ModelImageRepository", "AWS::ECR::Repository", None)],
             self.template,
             # CloudFormation deletes a stack's resources with the service role the stack was deployed with.
-            client=lambda service: self.moto.client(service, iam.SERVICE_ROLE_ARN),
+            client=lambda service: self.moto.client(service, policies.SERVICE_ROLE_ARN),
             queue_endpoint=aws,
             deleted=journal.resource_deleted,
         )
@@ -209,9 +211,9 @@ class Stack:
         if self.moto.enforcer is not None:
             self.moto.enforcer.load(
                 {
-                    **iam.principals(template, self._translated),
-                    "Deployer": iam.deployer(),
-                    "CloudFormation": iam.service_role(),
+                    **policies.principals(template, self._translated),
+                    "Deployer": policies.deployer(),
+                    "CloudFormation": policies.service_role(),
                 }
             )
         restored = journal.restore()  # until it has run, the journal refuses to save
@@ -263,7 +265,7 @@ class Stack:
             self._pollers.append(schedule)
 
     def _start_ttl(self) -> None:
-        """DynamoDB deletes expired items itself; moto does not (sentiment_local.ttl)."""
+        """DynamoDB deletes expired items itself; moto does not (sentiment_local.moto.ttl)."""
         tables = [
             self.template.physical_name(logical_id) for logical_id in self.template.of_type("AWS::DynamoDB::Table")
         ]

@@ -76,9 +76,10 @@ def enforced_moto(enforcer_principals: dict[str, Any] | None = None) -> Iterator
     )
     from werkzeug.serving import make_server  # noqa: PLC0415
 
-    from sentiment_local import iam, moto_gaps  # noqa: PLC0415
+    from sentiment_local.iam.enforcer import Enforcer  # noqa: PLC0415
+    from sentiment_local.moto import gaps as moto_gaps  # noqa: PLC0415
 
-    enforcer = iam.Enforcer(
+    enforcer = Enforcer(
         DomainDispatcherApplication(create_backend_app),
         enforcer_principals or {},
         secret_arn=moto_gaps.secret_arn,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from sentiment_local.template import Template
 from sentiment_model.training import LIBRARIES
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 from tests.integration.conftest import running_server, wait_for_ping
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from sentiment_deploy import deploy, smoke
+from sentiment_deploy import release, smoke
 from sentiment_deploy.stack import find_stack
 
-from sentiment_local import iam
+from sentiment_template import policies
 from tests.conftest import ROOT
 from tests.system.conftest import LocalStack, running_stack
 
@@ -47,11 +47,12 @@ def deployer(stack: LocalStack, *args: str, timeout: float = 300) -> subprocess.
     """``python -m sentiment_deploy <args>`` with the deployer's credentials, on the local stack."""
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
-        **iam.credentials_for(iam.DEPLOYER_ARN),
+        **policies.credentials_for(policies.DEPLOYER_ARN),
         "AWS_ENDPOINT_URL": stack.aws,
         "AWS_DEFAULT_REGION": "us-east-1",
         "PYTHONPATH": os.pathsep.join(
-            str(ROOT / part) for part in ("deploy", "layers/shared", "local_stack", "functions/pipeline")
+            str(ROOT / part)
+            for part in ("deploy", "stack_template", "layers/shared", "local_stack", "functions/pipeline")
         ),
     }
     return subprocess.run(
@@ -67,7 +68,7 @@ def deployer(stack: LocalStack, *args: str, timeout: float = 300) -> subprocess.
 def as_deployer(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
     """This process's boto3 calls signed with the deployer's key, on the local stack."""
     for name, value in {
-        **iam.credentials_for(iam.DEPLOYER_ARN),
+        **policies.credentials_for(policies.DEPLOYER_ARN),
         "AWS_ENDPOINT_URL": stack.aws,
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
@@ -195,7 +196,7 @@ def test_without_admin_api_key_smoke_reads_the_key_from_the_stacks_secret_as_the
 def test_make_smoke_refuses_to_clean_up_a_stack_that_does_not_serve_the_url(local_stack: LocalStack) -> None:
     env = {
         **local_stack.env,
-        **iam.credentials_for(iam.DEPLOYER_ARN),
+        **policies.credentials_for(policies.DEPLOYER_ARN),
         "AWS_ENDPOINT_URL": local_stack.aws,
         "AWS_DEFAULT_REGION": "us-east-1",
     }
@@ -375,8 +376,8 @@ def test_a_first_model_trained_on_sagemaker_is_stored_with_its_hash(
     stack = find_stack(session.client("cloudformation"), STACK)
 
     # When the first model is trained as a SageMaker training job with the stack's image
-    champion, metadata = deploy.first_model(
-        session, stack, deploy.Options(train_on="sagemaker", kind="tfidf"), "sentiment-model:local"
+    champion, metadata = release.first_model(
+        session, stack, release.Options(train_on="sagemaker", kind="tfidf"), "sentiment-model:local"
     )
 
     # Then the job's model is stored where the registry's models live, hashed as SageMaker would read it

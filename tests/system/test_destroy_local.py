@@ -14,7 +14,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from sentiment_local import iam
+from sentiment_template import policies
 from tests.conftest import ROOT
 from tests.system.conftest import LocalStack, running_stack
 
@@ -32,11 +32,12 @@ def destroy(stack: LocalStack, *flags: str) -> subprocess.CompletedProcess[str]:
     """``make destroy`` as its recipe runs it, with the deployer's key, on the local stack."""
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
-        **iam.credentials_for(iam.DEPLOYER_ARN),
+        **policies.credentials_for(policies.DEPLOYER_ARN),
         "AWS_ENDPOINT_URL": stack.aws,
         "AWS_DEFAULT_REGION": "us-east-1",
         "PYTHONPATH": os.pathsep.join(
-            str(ROOT / part) for part in ("deploy", "layers/shared", "local_stack", "functions/pipeline")
+            str(ROOT / part)
+            for part in ("deploy", "stack_template", "layers/shared", "local_stack", "functions/pipeline")
         ),
     }
     command = [sys.executable, "-m", "sentiment_deploy", "destroy", "--stack-name", STACK, "--yes", "--sam", str(SAM)]
@@ -60,7 +61,10 @@ def test_destroy_keeping_the_data_deletes_what_the_policies_delete_and_keeps_the
 
     # and the person who deploys, who may not delete the stack's queue themselves (CloudFormation does it)
     as_the_deployer = boto3.client(
-        "sqs", endpoint_url=local_stack.aws, region_name="us-east-1", **lowercase(iam.credentials_for(iam.DEPLOYER_ARN))
+        "sqs",
+        endpoint_url=local_stack.aws,
+        region_name="us-east-1",
+        **lowercase(policies.credentials_for(policies.DEPLOYER_ARN)),
     )
     with pytest.raises(ClientError) as refused:
         as_the_deployer.delete_queue(QueueUrl=names["PendingQueue"])

@@ -140,7 +140,7 @@ def fuzzing(local_stack: LocalStack, admin: dict[str, str], tmp_path_factory: py
         str(report),
     ]
     # The hooks module is this one: importing it needs the project's paths.
-    parts = ("model_training", "layers/shared", "local_stack", "deploy")
+    parts = ("model_training", "layers/shared", "local_stack", "deploy", "stack_template")
     pythonpath = [str(ROOT), *(str(ROOT / part) for part in parts)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath), "SCHEMATHESIS_HOOKS": ""}
     result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=900, check=False)

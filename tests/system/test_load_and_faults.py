@@ -27,7 +27,7 @@ from urllib.parse import quote_plus
 import httpx
 import pytest
 
-from sentiment_local.template import Template
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 from tests.system.conftest import LocalStack, labelled_rows, running_stack, wait_for_run
 

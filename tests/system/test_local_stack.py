@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from sentiment_local.resources import table_request
-from sentiment_local.template import Template
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 from tests.system.conftest import LocalStack, running_stack
 

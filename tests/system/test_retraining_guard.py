@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from sentiment_local.template import Template
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 from tests.system.conftest import LocalStack, labelled_rows, notifications, running_stack, wait_for_run
 

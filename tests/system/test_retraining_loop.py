@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sentiment_local.template import Template
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 from tests.system.conftest import (
     LocalStack,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from sentiment_local.template import load
+from sentiment_template.reader import load
 from tests.conftest import ROOT
 from tests.system.conftest import stack_environment
 

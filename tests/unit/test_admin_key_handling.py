@@ -16,7 +16,7 @@ from sentiment_deploy import admin_key, newman, smoke
 from sentiment_deploy.stack import DeployedStack
 
 from sentiment_local.environment import Settings, parameter_overrides
-from sentiment_local.template import ROOT, Template
+from sentiment_template.reader import ROOT, Template
 
 KEY = "the-admin-key-0123456789-abcdefghijklmnop"
 URL = "https://api.example.org"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from compile_bytecode import RUNTIME, compile_tree, main
-from sentiment_local.template import Template, load
+from sentiment_template.reader import Template, load
 from tests.conftest import ROOT
 
 HASH_BASED = 0b01  # PEP 552 flags: hash-based, source not checked

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sentiment_local.template import load
+from sentiment_template.reader import load
 from tests.conftest import ROOT
 
 PAGE = ROOT / "docs/aws.md"

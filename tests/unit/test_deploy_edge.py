@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from sentiment_deploy import edge
 from sentiment_deploy.stack import DeployedStack
 
-from sentiment_local.template import load
+from sentiment_template.reader import load
 from tests.conftest import ROOT
 
 ARN = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/sentiment-dev-edge-clients/abc"

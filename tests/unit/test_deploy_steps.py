@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sentiment_deploy import deploy, image, local, smoke, training
+from sentiment_deploy import image, local, release, smoke, training
 from sentiment_deploy.stack import DeployedStack, DeployError
 
 SERVERLESS = {
@@ -41,7 +41,7 @@ def test_instance_types_of_two_architectures_are_refused_before_anything_is_buil
 
 
 def test_the_templates_ecs_task_names_its_architecture() -> None:
-    assert deploy.ecs_architecture() in image.ECS_PLATFORMS
+    assert release.ecs_architecture() in image.ECS_PLATFORMS
 
 
 def test_docker_pushes_one_single_platform_image_manifest_with_no_attestation(tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ def test_health_is_awaited_until_the_champion_answers() -> None:
         seen.append(url)
         return next(answers)
 
-    health = deploy.wait_until_healthy("https://api.example.org/", "v1", poll_s=0, get_json=get_json)
+    health = release.wait_until_healthy("https://api.example.org/", "v1", poll_s=0, get_json=get_json)
     assert health["model"]["model_version"] == "v1"
     assert seen == ["https://api.example.org/health"] * 3
 
@@ -143,7 +143,7 @@ def test_a_champion_never_served_fails_the_deploy_with_what_was_seen() -> None:
         return {"model": {"reachable": False, "model_version": None, "reason": "endpoint Failed"}}
 
     with pytest.raises(DeployError, match=r"does not serve the champion v1.*endpoint Failed"):
-        deploy.wait_until_healthy("https://api.example.org", "v1", timeout_s=0, poll_s=0, get_json=get_json)
+        release.wait_until_healthy("https://api.example.org", "v1", timeout_s=0, poll_s=0, get_json=get_json)
 
 
 class Listing:

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from sentiment_deploy import policy, service_role
 
-from sentiment_local import iam
-from sentiment_local.iam import Authorization, Principal, Statement
-from sentiment_local.iam import translate as sam_translate
-from sentiment_local.template import Template
+from sentiment_template import policies
+from sentiment_template.policies import Authorization, Principal, Statement
+from sentiment_template.policies import translate as sam_translate
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 
 BOUNDARY = "arn:aws:iam::123456789012:policy/sentiment-cloudformation-boundary"
@@ -100,10 +100,10 @@ def test_reads_and_writes_narrowed_to_the_stacks_pass_the_static_check() -> None
 
 
 def test_the_person_passes_only_the_service_role_to_cloudformation_and_the_training_role_to_sagemaker() -> None:
-    person = iam.deployer()
+    person = policies.deployer()
 
     # The service role, to CloudFormation only
-    service_role_arn = iam.SERVICE_ROLE_ARN
+    service_role_arn = policies.SERVICE_ROLE_ARN
     assert allows(person, "iam:PassRole", service_role_arn, **{"iam:PassedToService": "cloudformation.amazonaws.com"})
     assert not allows(person, "iam:PassRole", service_role_arn, **{"iam:PassedToService": "lambda.amazonaws.com"})
     # No other role to CloudFormation (an administrator's role would make CloudFormation an administrator)
@@ -136,7 +136,7 @@ def test_only_cloudformation_may_assume_the_service_role() -> None:
 
 
 def test_the_service_role_makes_or_changes_a_role_only_under_the_boundary_and_never_itself() -> None:
-    role = iam.service_role()
+    role = policies.service_role()
     bounded = {"iam:PermissionsBoundary": BOUNDARY}
 
     # A stack's role, with the boundary: created, given policies
@@ -149,9 +149,11 @@ def test_the_service_role_makes_or_changes_a_role_only_under_the_boundary_and_ne
     assert not allows(role, "iam:CreateRole", STACK_ROLE, **{"iam:PermissionsBoundary": other})
     assert not allows(role, "iam:CreateRole", "arn:aws:iam::123456789012:role/Admin", **bounded)
     # itself: never, whatever the request says
-    assert not allows(role, "iam:PutRolePolicy", iam.SERVICE_ROLE_ARN, **bounded)
-    assert not allows(role, "iam:UpdateAssumeRolePolicy", iam.SERVICE_ROLE_ARN)
-    assert not allows(role, "iam:PassRole", iam.SERVICE_ROLE_ARN, **{"iam:PassedToService": "lambda.amazonaws.com"})
+    assert not allows(role, "iam:PutRolePolicy", policies.SERVICE_ROLE_ARN, **bounded)
+    assert not allows(role, "iam:UpdateAssumeRolePolicy", policies.SERVICE_ROLE_ARN)
+    assert not allows(
+        role, "iam:PassRole", policies.SERVICE_ROLE_ARN, **{"iam:PassedToService": "lambda.amazonaws.com"}
+    )
     # nor lift a boundary, nor touch a policy (the boundary's included)
     assert not allows(role, "iam:DeleteRolePermissionsBoundary", STACK_ROLE)
     assert not allows(role, "iam:CreatePolicyVersion", BOUNDARY)
@@ -161,7 +163,7 @@ def test_the_service_role_makes_or_changes_a_role_only_under_the_boundary_and_ne
 
 
 def test_the_service_role_reads_no_secret_and_deletes_no_key_but_the_stacks() -> None:
-    role = iam.service_role()
+    role = policies.service_role()
     assert allows(role, "secretsmanager:GetSecretValue", secret("AdminApiKeySecret-aB3dE5"))
     assert allows(role, "secretsmanager:DeleteSecret", secret("sentiment-local-AdminApiKeySecret-x1"))
     assert not allows(role, "secretsmanager:GetSecretValue", secret("production/database-aB3dE5"))
@@ -199,7 +201,7 @@ def test_everything_each_role_of_the_stack_is_granted_is_within_the_boundary(bac
     # Every action on every resource a role's own policies allow, the boundary allows too
     outside = [
         (role.logical_id, action, resource)
-        for role in iam.principals(template).values()
+        for role in policies.principals(template).values()
         for statement in role.statements
         if statement.effect == "Allow"
         for action in statement.actions

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from sentiment_deploy import github_role, policy, service_role
 
-from sentiment_local import cloudformation
-from sentiment_local.cloudformation import TemplateError
-from sentiment_local.template import Template, load
+from sentiment_template import cloudformation
+from sentiment_template.cloudformation import TemplateError
+from sentiment_template.reader import Template, load
 from tests.conftest import ROOT
 
 TEMPLATE = github_role.TEMPLATE

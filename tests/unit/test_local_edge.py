@@ -10,10 +10,10 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from sentiment_local.edge import Edge, WebAclError, origin_headers, resolve_secret_references, web_acl_rules
-from sentiment_local.functions import Invocation
-from sentiment_local.gateway import Gateway
-from sentiment_local.template import Template
+from sentiment_local.runtime.edge import Edge, WebAclError, origin_headers, resolve_secret_references, web_acl_rules
+from sentiment_local.runtime.functions import Invocation
+from sentiment_local.runtime.gateway import Gateway
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 
 ALICE, BOB = "203.0.113.7", "198.51.100.9"

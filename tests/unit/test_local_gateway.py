@@ -13,9 +13,9 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from sentiment_local.functions import Invocation
-from sentiment_local.gateway import MAX_PAYLOAD_BYTES, AuthorizerCache, Cors, Gateway, to_response
-from sentiment_local.template import ACCOUNT, Authorizer, Route, Template
+from sentiment_local.runtime.functions import Invocation
+from sentiment_local.runtime.gateway import MAX_PAYLOAD_BYTES, AuthorizerCache, Cors, Gateway, to_response
+from sentiment_template.reader import ACCOUNT, Authorizer, Route, Template
 from tests.conftest import ROOT
 
 API_ROUTES = [

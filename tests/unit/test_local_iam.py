@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from sentiment_local import iam, iam_report
-from sentiment_local.iam import Enforcer, Principal, Statement, UnsupportedPolicy, access_key_for
-from sentiment_local.iam_actions import Authorization, Call, authorizations, read_call
-from sentiment_local.template import Template
+from sentiment_local.iam import report as iam_report
+from sentiment_local.iam.actions import Call, authorizations, read_call
+from sentiment_local.iam.enforcer import Enforcer
+from sentiment_template import policies
+from sentiment_template.policies import Authorization, Principal, Statement, UnsupportedPolicy, access_key_for
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 
 ACCOUNT = "123456789012"
@@ -117,7 +119,7 @@ def test_access_keys_are_per_role_and_look_like_temporary_keys() -> None:
     first, second = access_key_for("arn:aws:iam::1:role/a"), access_key_for("arn:aws:iam::1:role/b")
     assert first != second
     assert first.startswith("ASIA") and len(first) == 20
-    assert iam.credentials_for("arn:aws:iam::1:role/a")["AWS_ACCESS_KEY_ID"] == first
+    assert policies.credentials_for("arn:aws:iam::1:role/a")["AWS_ACCESS_KEY_ID"] == first
 
 
 # ---- the roles the template's deployment has ----
@@ -126,7 +128,7 @@ def test_access_keys_are_per_role_and_look_like_temporary_keys() -> None:
 @pytest.fixture(scope="module")
 def roles() -> dict[str, Principal]:
     template = Template.read(ROOT / "template.yaml", overrides={"ModelImageUri": "image:1"})
-    return iam.principals(template)
+    return policies.principals(template)
 
 
 def test_every_function_and_the_state_machine_get_the_role_sam_makes(roles: dict[str, Principal]) -> None:
@@ -168,7 +170,7 @@ def test_the_monitoring_counters_are_written_by_the_api_and_the_pending_worker_a
 
 
 def test_conditional_statements_follow_the_backend() -> None:
-    ecs = iam.principals(
+    ecs = policies.principals(
         Template.read(ROOT / "template.yaml", overrides={"ModelImageUri": "i", "InferenceBackend": "ecs"})
     )
     endpoint_actions = [a for s in ecs["ApiFunctionRole"].statements for a in s.actions if a.startswith("sagemaker:")]
@@ -421,7 +423,7 @@ def test_each_statement_is_shown_with_a_recorded_call_that_only_it_allowed(tmp_p
         {"Sid": "Unused", "Effect": "Allow", "Action": "sns:Publish", "Resource": "*"},
     )
     usage = tmp_path / "usage.jsonl"
-    enforcer = iam.Enforcer(app=None, principals={"FnRole": role}, usage_file=usage)
+    enforcer = Enforcer(app=None, principals={"FnRole": role}, usage_file=usage)
     for action in ("dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:UpdateItem"):
         enforcer._record(role, Authorization(action, TABLE))
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from sentiment_local.event_sources import Schedule, rate_seconds, scheduled_event
-from sentiment_local.template import Template
+from sentiment_local.runtime.event_sources import Schedule, rate_seconds, scheduled_event
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 
 

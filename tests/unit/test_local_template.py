@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sentiment_local.resources import table_request
-from sentiment_local.template import Route, Template
+from sentiment_template.reader import Route, Template
 from tests.conftest import ROOT
 
 DATA_BUCKET = "sentiment-dev-data-123456789012-us-east-1"

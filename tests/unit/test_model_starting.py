@@ -25,8 +25,8 @@ from sentiment_common.errors import ModelStartingError, ModelUnavailableError, S
 from sentiment_common.inference import CallTimeouts, SageMakerModel, call_timeouts, health_timeouts
 from sentiment_common.models import Comment, CommentStatus, PendingReason, Readiness
 from sentiment_common.settings import InferenceSettings
-from sentiment_local.endpoint import ColdStarts
-from sentiment_local.template import Template
+from sentiment_local.sagemaker.endpoint import ColdStarts
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 from tests.fakes.stores import FakeCommentStore, FakeModel, FakeMonitoringCounters, prediction
 from tests.unit.test_api_logic import services

@@ -22,8 +22,8 @@ from sentiment_common.inference import ProbedModel, SageMakerModel
 from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Readiness
 from sentiment_common.registry import Champion
 from sentiment_common.settings import InferenceSettings
-from sentiment_local import cloudformation
-from sentiment_local.template import load
+from sentiment_template import cloudformation
+from sentiment_template.reader import load
 from tests.conftest import ROOT
 from tests.fakes.registry import FakeRegistry
 from tests.fakes.stores import FakeCommentStore, FakeModel, prediction

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from pipeline_function.settings import EvaluateSettings
-from sentiment_local.template import load
+from sentiment_template.reader import load
 from tests.conftest import ROOT
 
 ASL = ROOT / "statemachine" / "retrain.asl.json"

@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from sentiment_local.template import load
+from sentiment_template.reader import load
 from tests.conftest import ROOT
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from sentiment_local.template import load
+from sentiment_template.reader import load
 from tests.conftest import ROOT
 
 # What SAM turns each serverless type into; its attributes are those of the resource it becomes.

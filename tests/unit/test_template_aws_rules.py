@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from sentiment_local.resources import LimitExceeded, check_reserved_concurrency
-from sentiment_local.template import Template
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from sentiment_local import cloudformation
-from sentiment_local.cloudformation import EDGE_CHOICES, SETTINGS, Setting
-from sentiment_local.template import Template, load
+from sentiment_template import cloudformation
+from sentiment_template.cloudformation import EDGE_CHOICES, SETTINGS, Setting
+from sentiment_template.reader import Template, load
 from tests.conftest import ROOT
 
 DOCUMENT = load(ROOT / "template.yaml")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sentiment_local.template import load
+from sentiment_template.reader import load
 from tests.conftest import ROOT
 
 DOCUMENT: dict[str, Any] = load(ROOT / "template.yaml")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sentiment_local.template import Template, load
+from sentiment_template.reader import Template, load
 from tests.conftest import ROOT
 
 RESOURCES: dict[str, Any] = load(ROOT / "template.yaml")["Resources"]

@@ -37,10 +37,10 @@ from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
 from sentiment_common.dal.run_ledger import DynamoDbRunLedger
 from sentiment_common.models import PublicLabels
-from sentiment_local.functions import Invocation
-from sentiment_local.gateway import authorize
 from sentiment_local.resources import create_buckets, create_queues, create_tables
-from sentiment_local.template import Route, Template
+from sentiment_local.runtime.functions import Invocation
+from sentiment_local.runtime.gateway import authorize
+from sentiment_template.reader import Route, Template
 from tests.conftest import ROOT, fake_credentials
 from tests.integration.conftest import free_port
 

@@ -14,9 +14,10 @@ from typing import Any
 import boto3
 import pytest
 
-from sentiment_local import iam
-from sentiment_local.stack_record import create_service_role
-from sentiment_local.template import ROOT, Template
+from sentiment_local.iam.enforcer import Enforcer
+from sentiment_local.persistence.stack_record import create_service_role
+from sentiment_template import policies
+from sentiment_template.reader import ROOT, Template
 from tests.integration.conftest import enforced_moto
 
 STACK = "sentiment-feedback-test"
@@ -59,7 +60,7 @@ def stand_in_template(template: Template, outputs: dict[str, str]) -> dict[str, 
 class Deployed:
     template: Template
     endpoint: str
-    enforcer: iam.Enforcer
+    enforcer: Enforcer
 
     def setup(self, service: str) -> Any:
         """A client outside the deployer's policies: CloudFormation itself, or the test looking."""
@@ -114,13 +115,15 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
         }
         body = json.dumps(stand_in_template(template, outputs))
         # What the account's administrator made once: the service role make deploy deploys with
-        create_service_role(stack.setup("iam"), iam.SERVICE_ROLE_ARN)
-        stack.setup("cloudformation").create_stack(StackName=STACK, TemplateBody=body, RoleARN=iam.SERVICE_ROLE_ARN)
-        enforcer.load({"Deployer": iam.deployer(), "CloudFormation": iam.service_role()})
+        create_service_role(stack.setup("iam"), policies.SERVICE_ROLE_ARN)
+        stack.setup("cloudformation").create_stack(
+            StackName=STACK, TemplateBody=body, RoleARN=policies.SERVICE_ROLE_ARN
+        )
+        enforcer.load({"Deployer": policies.deployer(), "CloudFormation": policies.service_role()})
         for name, value in {
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_DEFAULT_REGION": "us-east-1",
-            **iam.credentials_for(iam.DEPLOYER_ARN),
+            **policies.credentials_for(policies.DEPLOYER_ARN),
         }.items():
             monkeypatch.setenv(name, value)
         # boto3's default session keeps the first credentials it found: make it find the deployer's

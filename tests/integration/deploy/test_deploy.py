@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from sentiment_deploy import deploy, destroy, policy, service_role
+from sentiment_deploy import destroy, policy, release, service_role
 from sentiment_deploy.__main__ import main
 from sentiment_deploy.bootstrap import CHAMPION_KEY
 from sentiment_deploy.image import content_tag
@@ -71,9 +71,9 @@ def test_a_first_deploy_pushes_the_image_uploads_the_data_and_registers_a_champi
     docker = ContainerCli(deployed)
 
     # When make deploy prepares the model, twice
-    first = deploy.prepare(boto3.Session(), stack(), deploy.Options(archive=archive), run=docker)
+    first = release.prepare(boto3.Session(), stack(), release.Options(archive=archive), run=docker)
     built = list(docker.commands)
-    second = deploy.prepare(boto3.Session(), stack(), deploy.Options(archive=archive), run=docker)
+    second = release.prepare(boto3.Session(), stack(), release.Options(archive=archive), run=docker)
 
     # Then the image for the current sources is in the stack's repository, built once for x86_64
     repository = deployed.output("ModelImageRepositoryUri")
@@ -120,12 +120,12 @@ def test_a_champion_promoted_since_is_what_the_stack_keeps_serving(
     def no_training(*args: Any) -> None:
         raise AssertionError("a stack with a champion trains no first model")
 
-    monkeypatch.setattr(deploy, "train_first_model", no_training)
+    monkeypatch.setattr(release, "train_first_model", no_training)
     image = f"{deployed.output('ModelImageRepositoryUri')}:{content_tag()}"
     ContainerCli(deployed)(["docker", "buildx", "--output", f"type=image,name={image},push=true"], None)
 
     # When make deploy runs again
-    model = deploy.prepare(boto3.Session(), stack(), deploy.Options(archive=tmp_path / "none.tar.gz"))
+    model = release.prepare(boto3.Session(), stack(), release.Options(archive=tmp_path / "none.tar.gz"))
 
     # Then the second sam deploy serves that champion, not a first model
     assert model["ModelDataUrl"] == url and model["ModelSha256"] == "ab" * 32
@@ -148,13 +148,13 @@ def test_a_champion_registered_without_its_model_files_hash_gets_it_from_its_che
     ContainerCli(deployed)(["docker", "buildx", "--output", f"type=image,name={image},push=true"], None)
 
     # When make deploy runs again, Then the SageMaker model gets the hash of the model.joblib in that archive
-    model = deploy.prepare(boto3.Session(), stack(), deploy.Options(archive=tmp_path / "none.tar.gz"))
+    model = release.prepare(boto3.Session(), stack(), release.Options(archive=tmp_path / "none.tar.gz"))
     assert model["ModelJoblibSha256"] == model_file_sha256(archive.read_bytes())
 
     # And an archive that no longer matches the registry's hash is refused, not hashed
     deployed.setup("s3").put_object(Bucket=bucket, Key=key, Body=b"another archive")
-    with pytest.raises(deploy.DeployError, match="does not match the SHA-256 the registry records"):
-        deploy.prepare(boto3.Session(), stack(), deploy.Options(archive=tmp_path / "none.tar.gz"))
+    with pytest.raises(release.DeployError, match="does not match the SHA-256 the registry records"):
+        release.prepare(boto3.Session(), stack(), release.Options(archive=tmp_path / "none.tar.gz"))
 
 
 def test_the_command_writes_the_second_sam_deploys_parameters_after_samconfigs_own(
@@ -184,8 +184,8 @@ def test_the_command_writes_the_second_sam_deploys_parameters_after_samconfigs_o
 
 def test_an_image_not_in_the_repository_is_refused(deployed: Deployed, model_archive: tuple[Path, str]) -> None:
     image = f"{deployed.output('ModelImageRepositoryUri')}:never-pushed"
-    with pytest.raises(deploy.DeployError, match="is not in the stack's repository"):
-        deploy.prepare(boto3.Session(), stack(), deploy.Options(archive=model_archive[0], image_uri=image))
+    with pytest.raises(release.DeployError, match="is not in the stack's repository"):
+        release.prepare(boto3.Session(), stack(), release.Options(archive=model_archive[0], image_uri=image))
 
 
 @pytest.mark.parametrize(
@@ -199,7 +199,7 @@ def test_each_statement_of_the_deployers_policy_is_needed(
 
     # When make deploy prepares the model, then AWS refuses it, as it would on AWS
     with pytest.raises(ClientError) as refused:
-        deploy.prepare(boto3.Session(), stack(), deploy.Options(archive=model_archive[0]), run=ContainerCli(deployed))
+        release.prepare(boto3.Session(), stack(), release.Options(archive=model_archive[0]), run=ContainerCli(deployed))
     assert refused.value.response["Error"]["Code"] in {"AccessDenied", "AccessDeniedException"}
     assert [refusal.principal.logical_id for refusal in deployed.enforcer.refusals] == ["Deployer"]
 
@@ -209,7 +209,7 @@ def test_each_statement_of_the_deployers_policy_is_needed(
 
 def deployed_with_runs(deployed: Deployed, model_archive: tuple[Path, str], model_version: str) -> DeployedStack:
     """A stack after make deploy, a page published, and a run that deployed its model on SageMaker."""
-    deploy.prepare(boto3.Session(), stack(), deploy.Options(archive=model_archive[0]), run=ContainerCli(deployed))
+    release.prepare(boto3.Session(), stack(), release.Options(archive=model_archive[0]), run=ContainerCli(deployed))
     s3 = deployed.setup("s3")
     s3.put_object(Bucket=deployed.output("WebBucketName"), Key="index.html", Body=b"<!doctype html>")
     data = deployed.output("DataBucketName")

@@ -14,7 +14,7 @@ from sentiment_deploy.__main__ import main
 from sentiment_deploy.service_role import find
 from sentiment_deploy.stack import DeployError
 
-from sentiment_local import iam
+from sentiment_template import policies
 from tests.integration.deploy.conftest import STACK, Deployed
 
 BOUNDARY = "arn:aws:iam::123456789012:policy/sentiment-cloudformation-boundary"
@@ -42,9 +42,9 @@ def test_preflight_writes_the_service_role_and_the_boundary_for_both_sam_deploy_
 
     # Then sam deploy gets the role (--role-arn) and the stack's roles the boundary it requires
     assert code == 0, capsys.readouterr().err
-    assert role_file.read_text().strip() == iam.SERVICE_ROLE_ARN
+    assert role_file.read_text().strip() == policies.SERVICE_ROLE_ARN
     assert parameters.read_text().split() == ["Stage=dev", f"PermissionsBoundary={BOUNDARY}"]
-    assert f"CloudFormation acts with {iam.SERVICE_ROLE_ARN}" in capsys.readouterr().out
+    assert f"CloudFormation acts with {policies.SERVICE_ROLE_ARN}" in capsys.readouterr().out
 
 
 def test_without_the_service_role_make_deploy_says_who_creates_it_and_how(deployed: Deployed) -> None:

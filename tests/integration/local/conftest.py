@@ -1,5 +1,5 @@
 """The local stack's pieces, run for real: handler code written to a temporary folder and run by a
-:class:`~sentiment_local.functions.Runner` in worker processes, AWS played by moto in-process."""
+:class:`~sentiment_local.runtime.functions.Runner` in worker processes, AWS played by moto in-process."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from sentiment_local.functions import Runner
-from sentiment_local.template import FunctionSpec
+from sentiment_local.runtime.functions import Runner
+from sentiment_template.reader import FunctionSpec
 
 ENDPOINT = "http://127.0.0.1:1"  # nothing listens there: the handlers under test never call AWS
 

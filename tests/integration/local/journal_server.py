@@ -21,12 +21,12 @@ import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from sentiment_local import moto_gaps
-from sentiment_local.functions import Runner
-from sentiment_local.journal import MIN_COMPACT_BYTES, Journal
-from sentiment_local.moto_server import JournalRequests
+from sentiment_local.moto import gaps as moto_gaps
+from sentiment_local.moto.server import JournalRequests
+from sentiment_local.persistence.journal import MIN_COMPACT_BYTES, Journal
 from sentiment_local.resources import create_buckets, create_queues, create_tables
-from sentiment_local.template import REGION, ROOT, Template
+from sentiment_local.runtime.functions import Runner
+from sentiment_template.reader import REGION, ROOT, Template
 
 PREFIX = "journal"
 

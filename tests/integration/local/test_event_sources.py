@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sentiment_local.event_sources import SqsPoller, items_to_delete
+from sentiment_local.runtime.event_sources import SqsPoller, items_to_delete
 from tests.integration.local.conftest import Code, RunnerFactory, function_spec, read_json_lines, wait_for
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:events-queue"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from sentiment_local import functions
-from sentiment_local.functions import Invocation, Runner
+from sentiment_local.runtime import functions
+from sentiment_local.runtime.functions import Invocation, Runner
 from tests.conftest import ROOT
 from tests.integration.local.conftest import ENDPOINT, Code, RunnerFactory, function_spec, wait_for
 
@@ -407,7 +407,7 @@ def test_close_leaves_no_worker_alive(code: Code, make_runner: RunnerFactory) ->
 def test_an_async_invocation_is_retried_twice_then_given_up(
     code: Code, make_runner: RunnerFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="sentiment_local.functions")
+    caplog.set_level(logging.WARNING, logger="sentiment_local.runtime.functions")
     runner = make_runner(function_spec("First", code.first))
     attempts = tmp_path / "attempts.txt"
 
@@ -426,7 +426,7 @@ def test_an_async_invocation_is_retried_twice_then_given_up(
 def test_an_async_invocation_stops_retrying_once_it_succeeds(
     code: Code, make_runner: RunnerFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="sentiment_local.functions")
+    caplog.set_level(logging.WARNING, logger="sentiment_local.runtime.functions")
     runner = make_runner(function_spec("First", code.first))
     attempts = tmp_path / "attempts.txt"
 

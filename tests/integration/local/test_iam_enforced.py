@@ -24,10 +24,12 @@ from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
 from sentiment_common.dal.run_ledger import DynamoDbRunLedger
 from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.registry import RunRequest, Trigger
-from sentiment_local import iam, moto_gaps
-from sentiment_local.functions import Invocation, Runner
+from sentiment_local.iam.enforcer import Enforcer
+from sentiment_local.moto import gaps as moto_gaps
 from sentiment_local.resources import create_buckets, create_queues, create_secrets, create_tables
-from sentiment_local.template import ROOT, Template
+from sentiment_local.runtime.functions import Invocation, Runner
+from sentiment_template import policies
+from sentiment_template.reader import ROOT, Template
 from tests.integration.conftest import enforced_moto
 from tests.integration.local.conftest import wait_for
 
@@ -41,11 +43,11 @@ class EnforcedAws:
 
     template: Template
     endpoint: str
-    enforcer: iam.Enforcer
+    enforcer: Enforcer
     logs: Path
 
     def client(self, service: str, role: str | None = None) -> Any:
-        keys = iam.credentials_for(self.template.role_arn(role)) if role else {"AWS_ACCESS_KEY_ID": "deployer"}
+        keys = policies.credentials_for(self.template.role_arn(role)) if role else {"AWS_ACCESS_KEY_ID": "deployer"}
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
@@ -80,7 +82,7 @@ def enforced_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
 
 
 def _enforced(
-    template: Template, endpoint: str, enforcer: iam.Enforcer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    template: Template, endpoint: str, enforcer: Enforcer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[EnforcedAws]:
     # This process's own boto3 calls (the tests' registry stores and StepFunctionsRetrainWorkflow) are the deployer's.
     for name, value in {
@@ -97,7 +99,7 @@ def _enforced(
     create_queues(template, aws.client("sqs"))
     create_secrets(template, aws.client("secretsmanager"), {"AdminApiKeySecret": "the-admin-key"})
     template.pinned["AdminApiKeySecret"] = moto_gaps.secret_arn(template.physical_name("AdminApiKeySecret"))
-    enforcer.load(iam.principals(template))
+    enforcer.load(policies.principals(template))
     yield aws
 
 

@@ -26,11 +26,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from moto import mock_aws
 
-from sentiment_local import moto_gaps
-from sentiment_local.functions import Runner
-from sentiment_local.journal import Journal, JournalError
+from sentiment_local.moto import gaps as moto_gaps
+from sentiment_local.persistence.journal import Journal, JournalError
 from sentiment_local.resources import create_tables
-from sentiment_local.template import Template
+from sentiment_local.runtime.functions import Runner
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 
 # Each test starts a server, kills or stops it and starts it again: seconds each (make check leaves them out).
@@ -90,7 +90,9 @@ def servers() -> Iterator[list[Server]]:
 def start(data: Path, started: list[Server], compact_bytes: int | None = None) -> Server:
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("local_stack", "deploy", "layers/shared", ".")),
+        "PYTHONPATH": os.pathsep.join(
+            str(ROOT / part) for part in ("local_stack", "deploy", "stack_template", "layers/shared", ".")
+        ),
     }
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(name, None)

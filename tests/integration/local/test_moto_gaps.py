@@ -35,13 +35,13 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from werkzeug.serving import make_server
 
-from sentiment_local import moto_gaps
-from sentiment_local.functions import Runner
-from sentiment_local.iam import access_key_for
-from sentiment_local.moto_gaps import MotoVersionError, check_version, install, queue_messages
+from sentiment_local.moto import gaps as moto_gaps
+from sentiment_local.moto.gaps import MotoVersionError, check_version, install, queue_messages
 from sentiment_local.resources import create_functions
-from sentiment_local.template import FunctionSpec, Template
-from sentiment_local.training_jobs import TrainingJobs
+from sentiment_local.runtime.functions import Runner
+from sentiment_local.sagemaker.training_jobs import TrainingJobs
+from sentiment_template.policies import access_key_for
+from sentiment_template.reader import FunctionSpec, Template
 from tests.integration.local.conftest import Code, RunnerFactory, function_spec, wait_for
 
 ENDPOINT_NAME = "gaps-endpoint"

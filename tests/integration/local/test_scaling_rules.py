@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from sentiment_local.functions import Runner
-from sentiment_local.moto_gaps import install
+from sentiment_local.moto.gaps import install
+from sentiment_local.runtime.functions import Runner
 
 ROLE = "arn:aws:iam::123456789012:role/scaling-sagemaker"
 

@@ -26,14 +26,8 @@ from sentiment_deploy.bootstrap import (
 
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.registry import Champion
-from sentiment_local import endpoint as endpoint_module
-from sentiment_local.endpoint import read_pointer, write_pointer
 from sentiment_local.environment import Settings, StackError, admin_key, check_ports, parameter_overrides
-from sentiment_local.first_model import register_first_model
-from sentiment_local.functions import Runner
-from sentiment_local.iam import access_key_for
-from sentiment_local.moto_gaps import install
-from sentiment_local.notifications import NotificationLog, subscribe_queue
+from sentiment_local.moto.gaps import install
 from sentiment_local.resources import (
     create_buckets,
     create_functions,
@@ -46,8 +40,14 @@ from sentiment_local.resources import (
     create_tables,
     create_topics,
 )
+from sentiment_local.runtime.functions import Runner
+from sentiment_local.runtime.notifications import NotificationLog, subscribe_queue
+from sentiment_local.sagemaker import endpoint as endpoint_module
+from sentiment_local.sagemaker.endpoint import read_pointer, write_pointer
+from sentiment_local.sagemaker.first_model import register_first_model
 from sentiment_local.stack import Stack
-from sentiment_local.template import ROOT, Template
+from sentiment_template.policies import access_key_for
+from sentiment_template.reader import ROOT, Template
 from tests.integration.conftest import free_port
 from tests.integration.json_service import JsonService
 from tests.integration.local.conftest import wait_for

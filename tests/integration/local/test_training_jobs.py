@@ -23,10 +23,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from sentiment_local.moto_gaps import install
+from sentiment_local.moto.gaps import install
 from sentiment_local.resources import create_functions, create_roles, create_state_machines, create_topics
-from sentiment_local.template import FunctionSpec, Template
-from sentiment_local.training_jobs import ANY_INSTANCE_TYPE, IMAGE_WORKDIR, TrainingJobs, TrainingLimits
+from sentiment_local.sagemaker.training_jobs import ANY_INSTANCE_TYPE, IMAGE_WORKDIR, TrainingJobs, TrainingLimits
+from sentiment_template.reader import FunctionSpec, Template
 from tests.conftest import DATA, ROOT
 from tests.integration.local.conftest import RunnerFactory, function_spec, wait_for
 

@@ -13,9 +13,9 @@ import pytest
 from sentiment_common.dal.comments import DynamoDbCommentStore
 from sentiment_common.errors import NotFoundError
 from sentiment_common.models import Comment, CommentStatus, ExplainedPrediction
+from sentiment_local.moto.ttl import TtlSweeper
 from sentiment_local.resources import create_tables
-from sentiment_local.template import Template
-from sentiment_local.ttl import TtlSweeper
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 from tests.fakes.stores import prediction
 

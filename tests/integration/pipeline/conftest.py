@@ -29,7 +29,7 @@ from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.models import FeedbackRecord, Label, LabelSource, PublicLabels, new_id
 from sentiment_common.runs import RunGuard
 from sentiment_local.resources import create_buckets, create_tables
-from sentiment_local.template import Template
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 
 THRESHOLD = 10  # the template's RetrainThreshold default; test_trigger checks that it still is

@@ -19,10 +19,10 @@ from pipeline_function.logic import deploy
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput
 from sentiment_common.registry import ModelRecord, ModelStatus
-from sentiment_local.functions import Runner
-from sentiment_local.moto_gaps import install
+from sentiment_local.moto.gaps import install
 from sentiment_local.resources import create_sagemaker_endpoint
-from sentiment_local.template import Template
+from sentiment_local.runtime.functions import Runner
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 from tests.integration.pipeline.conftest import Pipeline, model_archive, sha256
 

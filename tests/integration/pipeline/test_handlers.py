@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline_function import wiring
-from sentiment_local.template import Template
+from sentiment_template.reader import Template
 from tests.conftest import ROOT
 from tests.integration.pipeline.conftest import Pipeline, model_archive, sha256
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sentiment_local.iam import credentials_for
-from sentiment_local.template import REGION, FunctionSpec
+from sentiment_template.policies import credentials_for
+from sentiment_template.reader import REGION, FunctionSpec
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ class Options:
 
 
 def ecs_architecture(template: Path = ROOT / "template.yaml") -> str:
-    from sentiment_local.template import load  # noqa: PLC0415 - the template reader the local stack uses
+    from sentiment_template.reader import load  # noqa: PLC0415 - the template reader the local stack uses
 
     resource = load(template)["Resources"][ECS_TASK]
     return str(resource["Properties"]["RuntimePlatform"]["CpuArchitecture"])

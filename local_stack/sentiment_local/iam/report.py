@@ -5,7 +5,7 @@ Every enforced AWS endpoint (``make up``, the tests' own) appends the actions it
 per principal and action, to ``LOCAL_IAM_USAGE``; the test command points every stack of a run at one
 file and writes this report at the end (``build/test-artifacts/least-privilege.md``). Run by hand::
 
-    python -m sentiment_local.iam_report build/test-artifacts/iam-usage.jsonl > least-privilege.md
+    python -m sentiment_local.iam.report build/test-artifacts/iam-usage.jsonl > least-privilege.md
 
 Roles are read for both backends (SageMaker and ECS), as the template deploys them. A grant nothing
 used is either trimmed from the template or listed here with the reason it stays (:data:`KEPT`).
@@ -22,9 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentiment_local.iam import Principal, principals
-from sentiment_local.iam_actions import Authorization
-from sentiment_local.template import ACCOUNT, REGION, ROOT, Template
+from sentiment_template.policies import Authorization, Principal, principals
+from sentiment_template.reader import ACCOUNT, REGION, ROOT, Template
 
 # Why a grant that no local run uses stays, by the policy that grants it, or by action (regular
 # expressions on "policy action").

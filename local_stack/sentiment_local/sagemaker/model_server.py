@@ -1,6 +1,6 @@
 """The model server: the image's ``serve`` (``sentiment_model.container``) as a process on ``MODEL_PORT``,
 replaced when it stops, as an ECS service or a SageMaker endpoint replaces its container. What it
-serves, and where it follows the champion, is the backend's to say (:mod:`sentiment_local.endpoint`)."""
+serves, and where it follows the champion, is the backend's to say (:mod:`sentiment_local.sagemaker.endpoint`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """moto's server, standing in for AWS: started in this process with moto's gaps filled
-(:mod:`sentiment_local.moto_gaps`), every request journaled (:mod:`sentiment_local.journal`) and, unless
+(:mod:`sentiment_local.moto.gaps`), every request journaled (:mod:`sentiment_local.persistence.journal`) and, unless
 ``LOCAL_IAM=off``, checked against the caller's role (:mod:`sentiment_local.iam`)."""
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from typing import Any
 import boto3
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sentiment_local import iam, moto_gaps
 from sentiment_local.environment import Settings
-from sentiment_local.functions import Runner
-from sentiment_local.journal import Journal
-from sentiment_local.template import REGION
-from sentiment_local.training_jobs import TrainingJobs
+from sentiment_local.iam.enforcer import Enforcer
+from sentiment_local.moto import gaps as moto_gaps
+from sentiment_local.persistence.journal import Journal
+from sentiment_local.runtime.functions import Runner
+from sentiment_local.sagemaker.training_jobs import TrainingJobs
+from sentiment_template import policies
+from sentiment_template.reader import REGION
 
 
 class JournalRequests:
@@ -46,7 +48,7 @@ class MotoServer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.enforcer: iam.Enforcer | None = None
+        self.enforcer: Enforcer | None = None
         self._server: BaseWSGIServer | None = None
         self._undo_gaps: Callable[[], None] | None = None
 
@@ -58,7 +60,7 @@ class MotoServer:
     def client(self, service: str, role_arn: str | None = None) -> Any:
         """A client as the deployer (the local stack itself), or as a principal running with ``role_arn``."""
         keys = (
-            iam.credentials_for(role_arn)
+            policies.credentials_for(role_arn)
             if role_arn
             else {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}  # moto accepts any credentials
         )
@@ -117,7 +119,7 @@ class MotoServer:
         if self.settings.iam_enforced:
             # The roles are read once the resources exist (a secret's ARN is made up when it is created);
             # until then only the deployer calls.
-            app = self.enforcer = iam.Enforcer(
+            app = self.enforcer = Enforcer(
                 app,
                 {},
                 secret_arn=moto_gaps.secret_arn,

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from sentiment_template.policies import Authorization
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -49,15 +51,6 @@ _REST_DELETES = ((_LAMBDA_FUNCTION, "DeleteFunction", "FunctionName"),)
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 # IAM's prefix where it differs from the request's signing name.
 _PREFIXES = {"monitoring": "cloudwatch", "execute-api": "execute-api"}
-
-
-@dataclass(frozen=True)
-class Authorization:
-    """One thing IAM must allow: an action on a resource, with the request's condition keys."""
-
-    action: str
-    resource: str
-    context: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

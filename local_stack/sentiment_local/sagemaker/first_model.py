@@ -11,7 +11,7 @@ from sentiment_deploy import bootstrap
 
 from sentiment_common.registry import Champion
 from sentiment_local.environment import StackError
-from sentiment_local.template import ROOT
+from sentiment_template.reader import ROOT
 
 ARCHIVE = ROOT / "build" / "model.tar.gz"
 

@@ -6,7 +6,7 @@
 does: the task's result is the job's ``DescribeTrainingJob`` answer (times as epoch milliseconds);
 a job that ends ``Failed`` or ``Stopped`` fails the task with ``States.TaskFailed``, its cause the
 job's description as JSON (``FailureReason`` included). A refused request fails it as Step Functions
-names SageMaker's errors (:mod:`sentiment_local.task_errors`): ``SageMaker.AmazonSageMakerException``
+names SageMaker's errors (:mod:`sentiment_local.moto.task_errors`): ``SageMaker.AmazonSageMakerException``
 for throttling and validation errors, ``SageMaker.ResourceLimitExceededException`` for a quota, the
 error code in the cause. Modelled on moto's own Batch integration (``state_task_service_batch.py``).
 
@@ -48,7 +48,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
-from sentiment_local.task_errors import task_error
+from sentiment_local.moto.task_errors import task_error
 
 # CreateTrainingJob's request members, as Step Functions accepts them.
 _SUPPORTED_API_PARAM_BINDINGS: Final[dict[str, set[str]]] = {

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentiment_local.template import REGION, ROOT, Template, load
+from sentiment_template.reader import REGION, ROOT, Template, load
 
 # Every setting a user can pick that changes what SAM produces or which resources exist: each stage, each
 # backend and each endpoint type, before the first image (the first sam deploy) and with one; and each
@@ -320,7 +320,7 @@ def check_file(path: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sentiment_local.cloudformation [template ...]`` (default: template.yaml): exit 1 and
+    """``python -m sentiment_template.cloudformation [template ...]`` (default: template.yaml): exit 1 and
     the problems, if CloudFormation would refuse a translation or cfn-lint finds fault with one."""
     paths = [Path(arg) for arg in (sys.argv[1:] if argv is None else argv)] or [ROOT / "template.yaml"]
     problems = [problem for path in paths for problem in check_file(path)]

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentiment_local import moto_gaps
-from sentiment_local.template import Template
+from sentiment_local.moto import gaps as moto_gaps
+from sentiment_template.reader import Template
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class _State:
 
 class Journal:
     """The local stack's data on disk (see the module's docstring). moto reports each change through
-    the :class:`~sentiment_local.moto_gaps.ChangeSink` methods; objects and queues are read when the
+    the :class:`~sentiment_local.moto.gaps.ChangeSink` methods; objects and queues are read when the
     request that changed them ends (:meth:`request`), once moto has finished writing them."""
 
     def __init__(

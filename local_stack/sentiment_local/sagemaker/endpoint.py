@@ -1,10 +1,10 @@
 """The model behind the template's backend, as AWS serves it: a SageMaker endpoint (``BACKEND=sagemaker``)
-or an ECS service (``BACKEND=ecs``), both the one local model server (:mod:`sentiment_local.model_server`).
+or an ECS service (``BACKEND=ecs``), both the one local model server (:mod:`sentiment_local.sagemaker.model_server`).
 
 - SageMaker: the template's model, endpoint configuration and endpoint exist in moto; the model the
   endpoint serves is downloaded with the model's execution role into ``<data>/endpoints/<endpoint>/``
   and named by ``<data>/endpoints/<endpoint>.json``, which the model server follows. ``UpdateEndpoint``
-  (plugged into moto by :mod:`sentiment_local.moto_gaps`, which also answers ``InvokeEndpoint``) comes
+  (plugged into moto by :mod:`sentiment_local.moto.gaps`, which also answers ``InvokeEndpoint``) comes
   here: the update ends once the model server serves the new model. A serverless endpoint scales to
   zero: with ``LOCAL_COLD_START_SECONDS`` set, its first invocation after ``LOCAL_IDLE_SECONDS`` without
   one waits that long for an instance (:class:`ColdStarts`), as on AWS.
@@ -29,12 +29,12 @@ from sentiment_deploy.bootstrap import CHAMPION_KEY, read_archive_metadata, read
 
 from sentiment_common.artifacts import MODEL_SHA256_ENV
 from sentiment_common.registry import Champion
-from sentiment_local import iam
 from sentiment_local.environment import Settings, StackError
-from sentiment_local.model_server import ModelServer
-from sentiment_local.moto_server import MotoServer
+from sentiment_local.moto.server import MotoServer
 from sentiment_local.resources import create_sagemaker_endpoint
-from sentiment_local.template import REGION, ROOT, Template
+from sentiment_local.sagemaker.model_server import ModelServer
+from sentiment_template import policies
+from sentiment_template.reader import REGION, ROOT, Template
 
 log = logging.getLogger("sentiment_local")
 
@@ -162,7 +162,7 @@ class Endpoint:
             "CHAMPION_URI": f"s3://{self.template.physical_name('DataBucket')}/{CHAMPION_KEY}",
             "AWS_ENDPOINT_URL": self.moto.url,
             "AWS_DEFAULT_REGION": REGION,
-            **iam.credentials_for(self.serving_role),
+            **policies.credentials_for(self.serving_role),
         }
 
     def stage(self, model_data_url: str, environment: dict[str, str]) -> Champion:

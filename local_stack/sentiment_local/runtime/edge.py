@@ -45,7 +45,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from sentiment_local.template import Template
+from sentiment_template.reader import Template
 
 log = logging.getLogger(__name__)
 

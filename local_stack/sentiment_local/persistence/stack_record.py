@@ -25,7 +25,7 @@ from typing import Any
 
 from sentiment_deploy.destroy import KEPT_ON_DELETE
 
-from sentiment_local.template import ACCOUNT, REGION, Template
+from sentiment_template.reader import ACCOUNT, REGION, Template
 
 log = logging.getLogger(__name__)
 

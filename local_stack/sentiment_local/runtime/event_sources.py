@@ -22,8 +22,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sentiment_local.functions import Runner
-from sentiment_local.template import ACCOUNT, REGION
+from sentiment_local.runtime.functions import Runner
+from sentiment_template.reader import ACCOUNT, REGION
 
 log = logging.getLogger(__name__)
 

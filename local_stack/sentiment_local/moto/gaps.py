@@ -1,19 +1,19 @@
 """The few things moto 5.2.5 does not do without Docker, plugged in one place.
 
 - A Lambda invocation (the Lambda API, a Step Functions task) runs the real handler through the
-  local :class:`~sentiment_local.functions.Runner` instead of a container.
+  local :class:`~sentiment_local.runtime.functions.Runner` instead of a container.
 - An S3 notification to a function is delivered asynchronously, as S3 does, instead of inside the
   ``PutObject`` call.
 - ``InvokeEndpoint`` is forwarded to the local model server instead of returning canned bodies, after
   a serverless endpoint's cold start when the stack plays one, and within SageMaker's 60 s.
 - Step Functions runs ``sagemaker:createTrainingJob`` and ``.sync`` waits for the job
-  (:mod:`sentiment_local.sagemaker_task`).
+  (:mod:`sentiment_local.sagemaker.task`).
 - A service's refusal fails a task under the name Step Functions gives it
-  (:mod:`sentiment_local.task_errors`): moto names a Lambda service error ``Exception``, and SNS's errors
+  (:mod:`sentiment_local.moto.task_errors`): moto names a Lambda service error ``Exception``, and SNS's errors
   by their code rather than by the SDK's exception.
 - ``CreateTrainingJob`` can be throttled, and is refused beyond the account's training-instance quota
-  (:class:`sentiment_local.training_jobs.TrainingLimits`), with SageMaker's codes and wording.
-- A training job really trains (:mod:`sentiment_local.training_jobs`) instead of completing at once,
+  (:class:`sentiment_local.sagemaker.training_jobs.TrainingLimits`), with SageMaker's codes and wording.
+- A training job really trains (:mod:`sentiment_local.sagemaker.training_jobs`) instead of completing at once,
   and ``CreateTrainingJob`` refuses a channel whose S3 prefix the job's role finds empty, as SageMaker does.
 - ``StartExecution`` without a name names the execution, as Step Functions does.
 - ``UpdateEndpoint`` exists: the endpoint is ``Updating`` while the stack swaps the model served,
@@ -25,7 +25,7 @@
   instance counts and weights when asked to (``RetainAllVariantProperties``), and refuses to change the
   instance type of a variant that Application Auto Scaling scales.
 - Application Auto Scaling refuses what AWS refuses of a scalable target or a target-tracking policy
-  (:mod:`sentiment_local.scaling`), and registering a SageMaker variant moves its instance count into the
+  (:mod:`sentiment_local.moto.scaling`), and registering a SageMaker variant moves its instance count into the
   target's range, as AWS does.
 - DynamoDB writes are isolated from each other: moto undoes a failed transaction by putting back a
   copy of each table it touched, which would also undo any write another request made meanwhile
@@ -34,9 +34,9 @@
   or that lies in another partition than the key condition's, as DynamoDB does (:func:`_check_start_key`).
 - DynamoDB requests cost what they touch, not what the table holds: a failed transaction puts back
   its own items instead of a deep copy of each table, and a ``Query`` or a paged ``Scan`` reads its
-  page from indexes kept in order (:mod:`sentiment_local.dynamodb_order`) instead of sorting the table.
+  page from indexes kept in order (:mod:`sentiment_local.moto.dynamodb_order`) instead of sorting the table.
 - Every change to a table, an object or a queue is reported (:class:`ChangeSink`), so the local
-  stack can journal it (:mod:`sentiment_local.journal`); the saved data is loaded back directly.
+  stack can journal it (:mod:`sentiment_local.persistence.journal`); the saved data is loaded back directly.
 - Pending SQS messages can be read without receiving them, to keep them across restarts.
 
 These touch moto's internals, so they refuse any other moto version.
@@ -57,11 +57,11 @@ from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any, Protocol
 
-from sentiment_local import scaling
-from sentiment_local.dynamodb_order import TableOrder
-from sentiment_local.functions import Runner
-from sentiment_local.template import ACCOUNT, REGION
-from sentiment_local.training_jobs import TrainingJobs, instances_in_use
+from sentiment_local.moto import scaling
+from sentiment_local.moto.dynamodb_order import TableOrder
+from sentiment_local.runtime.functions import Runner
+from sentiment_local.sagemaker.training_jobs import TrainingJobs, instances_in_use
+from sentiment_template.reader import ACCOUNT, REGION
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def _plug_step_functions_sagemaker(patches: _Patches) -> None:
         state_task_factory,
     )
 
-    from sentiment_local.sagemaker_task import StateTaskServiceSageMaker  # noqa: PLC0415 - imports moto's parser
+    from sentiment_local.sagemaker.task import StateTaskServiceSageMaker  # noqa: PLC0415 - imports moto's parser
 
     service_for = vars(state_task_factory)["state_task_service_for"]
 
@@ -257,7 +257,7 @@ def _plug_task_errors(patches: _Patches) -> None:
     )
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails  # noqa: PLC0415
 
-    from sentiment_local.task_errors import task_error  # noqa: PLC0415
+    from sentiment_local.moto.task_errors import task_error  # noqa: PLC0415
 
     lambda_from_error = StateTaskLambda._from_error
     sns_from_error = StateTaskServiceSns._from_error
@@ -300,7 +300,7 @@ def _plug_state_machine_credentials(patches: _Patches) -> None:
     import boto3  # noqa: PLC0415
     from moto.stepfunctions.parser.asl.utils import boto_client  # noqa: PLC0415
 
-    from sentiment_local.iam import credentials_for  # noqa: PLC0415
+    from sentiment_template.policies import credentials_for  # noqa: PLC0415
 
     original = boto_client.boto_client_for
 
@@ -584,7 +584,7 @@ def _endpoint_variant(account: str, region: str, target: scaling.ScalableTarget)
 
 
 def _plug_application_autoscaling(patches: _Patches) -> None:
-    """RegisterScalableTarget and PutScalingPolicy refuse what AWS refuses (:mod:`sentiment_local.scaling`);
+    """RegisterScalableTarget and PutScalingPolicy refuse what AWS refuses (:mod:`sentiment_local.moto.scaling`);
     a policy needs its registered target; registering a SageMaker variant's instance count moves the count
     into the target's range ("it changes the resource's current capacity to a value that is inside of this
     range", API reference, RegisterScalableTarget)."""
@@ -648,7 +648,8 @@ DYNAMODB_STATEMENTS = ("execute_statement", "execute_transaction", "batch_execut
 
 
 class ChangeSink(Protocol):
-    """Told of every change moto makes to the data the local stack keeps (:mod:`sentiment_local.journal`)."""
+    """Told of every change moto makes to the data the local stack keeps
+    (:mod:`sentiment_local.persistence.journal`)."""
 
     def items_changed(self, table: str, changes: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> None:
         """Items after a write, as ``(key, item or None)`` in DynamoDB JSON; a transaction's items come
@@ -718,7 +719,7 @@ class _DynamoDBGaps:
       reads take turns with them (moto iterates a table's dicts while another request may change them).
     - A failed transaction puts back the items it touched, not a deep copy of every table it touched:
       its cost is that of its own items, not of the tables.
-    - ``Query`` and paged ``Scan`` read only the page they return (:mod:`sentiment_local.dynamodb_order`).
+    - ``Query`` and paged ``Scan`` read only the page they return (:mod:`sentiment_local.moto.dynamodb_order`).
     """
 
     def __init__(self, changes: ChangeSink | None) -> None:

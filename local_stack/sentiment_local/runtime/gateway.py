@@ -27,8 +27,8 @@ from werkzeug.exceptions import NotFound
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
-from sentiment_local.functions import Invocation
-from sentiment_local.template import ACCOUNT, REGION, Authorizer, Route
+from sentiment_local.runtime.functions import Invocation
+from sentiment_template.reader import ACCOUNT, REGION, Authorizer, Route
 
 log = logging.getLogger(__name__)
 
