@@ -77,13 +77,13 @@ def enforced_moto(enforcer_principals: dict[str, Any] | None = None) -> Iterator
     from werkzeug.serving import make_server  # noqa: PLC0415
 
     from sentiment_local.iam.enforcer import Enforcer  # noqa: PLC0415
-    from sentiment_local.moto import gaps as moto_gaps  # noqa: PLC0415
+    from sentiment_local.moto import data as moto_data  # noqa: PLC0415
 
     enforcer = Enforcer(
         DomainDispatcherApplication(create_backend_app),
         enforcer_principals or {},
-        secret_arn=moto_gaps.secret_arn,
-        resource_tags=moto_gaps.resource_tags,
+        secret_arn=moto_data.secret_arn,
+        resource_tags=moto_data.resource_tags,
         usage_file=Path(os.environ["LOCAL_IAM_USAGE"]) if os.environ.get("LOCAL_IAM_USAGE") else None,
     )
     port = free_port()

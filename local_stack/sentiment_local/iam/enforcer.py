@@ -18,7 +18,7 @@ and each AWS call it makes is checked, action and resource, before moto answers 
   principal's policies as IAM does (IAM user guide, "Policy evaluation logic": an explicit deny wins,
   then an allow, else the implicit deny), with wildcards, ``NotAction``/``NotResource`` and the
   string, ARN and Bool condition operators; ``aws:ResourceTag/<key>`` is the resource's tag where
-  :func:`sentiment_local.moto.gaps.resource_tags` knows it (a CloudFront distribution). A refused call
+  :func:`sentiment_local.moto.data.resource_tags` knows it (a CloudFront distribution). A refused call
   gets AWS's ``AccessDenied`` in the service's own error format, with AWS's message, so the SDK raises
   what it raises on AWS.
 - **S3's 404.** ``GetObject``/``HeadObject`` on a key that does not exist answer 404 only to a principal

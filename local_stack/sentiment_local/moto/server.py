@@ -16,7 +16,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from sentiment_local.environment import Settings
 from sentiment_local.iam.enforcer import Enforcer
+from sentiment_local.moto import data as moto_data
 from sentiment_local.moto import gaps as moto_gaps
+from sentiment_local.moto import sagemaker as moto_sagemaker
 from sentiment_local.persistence.journal import Journal
 from sentiment_local.runtime.functions import Runner
 from sentiment_local.sagemaker.training_jobs import TrainingJobs
@@ -78,10 +80,10 @@ class MotoServer:
         runner: Runner,
         model_url: Callable[[], str],
         training: TrainingJobs,
-        on_endpoint_update: moto_gaps.EndpointUpdate,
+        on_endpoint_update: moto_sagemaker.EndpointUpdate,
         journal: Journal,
         *,
-        instance_wait: moto_gaps.InstanceWait | None = None,
+        instance_wait: moto_sagemaker.InstanceWait | None = None,
     ) -> None:
         """What moto lacks: functions run by ``runner``, endpoints answered by the model server (after
         ``instance_wait``'s cold start), training jobs run by ``training``, endpoint updates handed to
@@ -122,8 +124,8 @@ class MotoServer:
             app = self.enforcer = Enforcer(
                 app,
                 {},
-                secret_arn=moto_gaps.secret_arn,
-                resource_tags=moto_gaps.resource_tags,
+                secret_arn=moto_data.secret_arn,
+                resource_tags=moto_data.resource_tags,
                 usage_file=self.settings.iam_usage_file,
             )
         self._server = make_server(

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentiment_local.moto import gaps as moto_gaps
+from sentiment_local.moto import data as moto_data
 from sentiment_template.reader import Template
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class _State:
 
 class Journal:
     """The local stack's data on disk (see the module's docstring). moto reports each change through
-    the :class:`~sentiment_local.moto.gaps.ChangeSink` methods; objects and queues are read when the
+    the :class:`~sentiment_local.moto.changes.ChangeSink` methods; objects and queues are read when the
     request that changed them ends (:meth:`request`), once moto has finished writing them."""
 
     def __init__(
@@ -196,7 +196,7 @@ class Journal:
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
 
-    # ---- the change feed (moto_gaps.ChangeSink) ----
+    # ---- the change feed (sentiment_local.moto.changes.ChangeSink) ----
 
     def _logical(self, kind: str, physical: str) -> str | None:
         found = self._by_physical.get(f"{kind}:{physical}")
@@ -219,7 +219,7 @@ class Journal:
         if logical is None or not self._accepting():
             return
         records: list[Record] = [["table", logical, ""]]
-        records += [["item", logical, _canonical(key), item] for key, item in moto_gaps.table_items(table)]
+        records += [["item", logical, _canonical(key), item] for key, item in moto_data.table_items(table)]
         self._append(lambda: records)
 
     def resource_deleted(self, kind: str, physical: str) -> None:
@@ -283,7 +283,7 @@ class Journal:
         return records
 
     def _object_entry(self, bucket: str, key: str) -> dict[str, Any] | None:
-        stored = moto_gaps.stored_object(bucket, key)
+        stored = moto_data.stored_object(bucket, key)
         if stored is None:
             return None
         data, headers = stored
@@ -301,7 +301,7 @@ class Journal:
         scratch.replace(blob)
 
     def _message_records(self, logical: str, physical: str) -> list[Record]:
-        current = dict(moto_gaps.queue_messages(physical))
+        current = dict(moto_data.queue_messages(physical))
         known = self._state.messages.get(logical, {})
         records: list[Record] = [["message", logical, gone, None] for gone in known if gone not in current]
         records += [["message", logical, new, body] for new, body in current.items() if new not in known]
@@ -436,7 +436,7 @@ class Journal:
 
     def _load_tables(self, restored: Restored) -> None:
         for table, items in self._declared(self._state.items, "AWS::DynamoDB::Table").items():
-            moto_gaps.load_items(self._template.physical_name(table), list(items.values()))
+            moto_data.load_items(self._template.physical_name(table), list(items.values()))
             restored.tables[table] = len(items)
             restored.items += len(items)
 
@@ -449,13 +449,13 @@ class Journal:
                     log.warning("object %s in %s has lost its bytes (%s); it is not restored", key, bucket, blob)
                     del objects[key]
                     continue
-                moto_gaps.load_object(self._template.physical_name(bucket), key, data, entry["headers"])
+                moto_data.load_object(self._template.physical_name(bucket), key, data, entry["headers"])
                 restored.objects += 1
 
     def _load_messages(self, restored: Restored) -> None:
         for queue, messages in self._declared(self._state.messages, "AWS::SQS::Queue").items():
             bodies = list(messages.values())
-            ids = moto_gaps.load_messages(self._template.physical_name(queue), bodies)
+            ids = moto_data.load_messages(self._template.physical_name(queue), bodies)
             self._state.messages[queue] = dict(zip(ids, bodies, strict=True))  # new ids, same order
             restored.messages += len(bodies)
 
@@ -524,8 +524,8 @@ class Journal:
     def _moto_items(self) -> Iterator[Record]:
         for table in self._template.of_type("AWS::DynamoDB::Table"):
             try:
-                items = moto_gaps.table_items(self._template.physical_name(table))
-            except moto_gaps.NoSuchTable:  # deleted with the stack
+                items = moto_data.table_items(self._template.physical_name(table))
+            except moto_data.NoSuchTable:  # deleted with the stack
                 continue
             for key, item in items:
                 yield ["item", table, _canonical(key), item]

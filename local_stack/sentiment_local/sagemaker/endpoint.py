@@ -4,7 +4,7 @@ or an ECS service (``BACKEND=ecs``), both the one local model server (:mod:`sent
 - SageMaker: the template's model, endpoint configuration and endpoint exist in moto; the model the
   endpoint serves is downloaded with the model's execution role into ``<data>/endpoints/<endpoint>/``
   and named by ``<data>/endpoints/<endpoint>.json``, which the model server follows. ``UpdateEndpoint``
-  (plugged into moto by :mod:`sentiment_local.moto.gaps`, which also answers ``InvokeEndpoint``) comes
+  (plugged into moto by :mod:`sentiment_local.moto.sagemaker`, which also answers ``InvokeEndpoint``) comes
   here: the update ends once the model server serves the new model. A serverless endpoint scales to
   zero: with ``LOCAL_COLD_START_SECONDS`` set, its first invocation after ``LOCAL_IDLE_SECONDS`` without
   one waits that long for an instance (:class:`ColdStarts`), as on AWS.

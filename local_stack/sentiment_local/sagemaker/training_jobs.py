@@ -28,7 +28,7 @@ SageMaker reads the channels and writes the artifacts with the job's role (``Rol
 runner, through ``s3_for_role``, so the local IAM check applies to them. Before the job exists,
 CreateTrainingJob lists each ``S3Prefix`` channel with that role and refuses the request
 (``ValidationException``) when it finds no object, the bucket is missing or the role may not list it
-(:meth:`TrainingJobs.refusal`, called by :mod:`sentiment_local.moto.gaps`); an object the role may not
+(:meth:`TrainingJobs.refusal`, called by :mod:`sentiment_local.moto.sagemaker`); an object the role may not
 read fails the job while it downloads, with SageMaker's ``ClientError: Data download failed:…``.
 
 One job runs at a time (the machine has two cores); the others wait their turn, ``InProgress``. A job

@@ -25,7 +25,7 @@ from sentiment_common.dal.run_ledger import DynamoDbRunLedger
 from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.registry import RunRequest, Trigger
 from sentiment_local.iam.enforcer import Enforcer
-from sentiment_local.moto import gaps as moto_gaps
+from sentiment_local.moto import data as moto_data
 from sentiment_local.resources import create_buckets, create_queues, create_secrets, create_tables
 from sentiment_local.runtime.functions import Invocation, Runner
 from sentiment_template import policies
@@ -98,7 +98,7 @@ def _enforced(
     create_buckets(template, aws.client("s3"))
     create_queues(template, aws.client("sqs"))
     create_secrets(template, aws.client("secretsmanager"), {"AdminApiKeySecret": "the-admin-key"})
-    template.pinned["AdminApiKeySecret"] = moto_gaps.secret_arn(template.physical_name("AdminApiKeySecret"))
+    template.pinned["AdminApiKeySecret"] = moto_data.secret_arn(template.physical_name("AdminApiKeySecret"))
     enforcer.load(policies.principals(template))
     yield aws
 

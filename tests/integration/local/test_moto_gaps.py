@@ -35,8 +35,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from werkzeug.serving import make_server
 
-from sentiment_local.moto import gaps as moto_gaps
-from sentiment_local.moto.gaps import MotoVersionError, check_version, install, queue_messages
+from sentiment_local.moto import patching
+from sentiment_local.moto import sagemaker as moto_sagemaker
+from sentiment_local.moto.data import queue_messages
+from sentiment_local.moto.gaps import install
+from sentiment_local.moto.patching import MOTO_VERSION, MotoVersionError, check_version
 from sentiment_local.resources import create_functions
 from sentiment_local.runtime.functions import Runner
 from sentiment_local.sagemaker.training_jobs import TrainingJobs
@@ -72,13 +75,13 @@ def added_actions() -> set[str]:
 
 
 def test_the_installed_moto_is_the_one_the_gaps_are_written_for() -> None:
-    assert version("moto") == moto_gaps.MOTO_VERSION
+    assert version("moto") == MOTO_VERSION
     check_version()
 
 
 def test_another_moto_version_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # moto_gaps imported ``version`` from importlib.metadata: patch the name it calls.
-    monkeypatch.setattr(moto_gaps, "version", lambda name: "5.3.0" if name == "moto" else "0")
+    # patching imported ``version`` from importlib.metadata: patch the name it calls.
+    monkeypatch.setattr(patching, "version", lambda name: "5.3.0" if name == "moto" else "0")
     with pytest.raises(MotoVersionError, match=r"moto 5\.2\.5; 5\.3\.0 is installed"):
         check_version()
 
@@ -362,7 +365,7 @@ def test_an_invocation_waits_for_an_instance_before_the_model_server_sees_it(gap
 def test_an_invocation_past_sagemakers_limit_is_a_model_error(
     gaps: Gaps, endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(moto_gaps, "INVOCATION_LIMIT_S", 0.5)  # SageMaker's 60 s, shortened
+    monkeypatch.setattr(moto_sagemaker, "INVOCATION_LIMIT_S", 0.5)  # SageMaker's 60 s, shortened
     gaps.instance_wait = 0.6
     runtime = gaps.client("sagemaker-runtime", NO_RETRIES)
 
