@@ -1,7 +1,8 @@
 """What Application Auto Scaling refuses of the scalable targets and target-tracking policies this project
 declares, and what SageMaker refuses of a serverless variant's concurrency: one set of rules, applied to
 moto's API (:mod:`sentiment_local.moto.application_autoscaling` and :mod:`sentiment_local.moto.sagemaker`;
-moto 5.2.5 accepts any target and any policy) and to the template before ``make up`` creates anything (:func:`sentiment_local.resources.check_scaling`).
+moto 5.2.5 accepts any target and any policy) and to the template before ``make up`` creates anything
+(:func:`sentiment_local.resources.check_scaling`).
 
 Each refusal is AWS's ``ValidationException``. Where AWS's own message is known it is used word for word
 (the capacities, and a policy whose metric does not fit its dimension); the others say the rule in AWS's
