@@ -13,10 +13,11 @@ runs once a minute, sooner than AWS deletes; the readers' own filtering is what 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from sentiment_local.runtime.background import Background
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +53,16 @@ def sweep(dynamodb: Any, table: str, attribute: str, now: float) -> int:
         scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-class TtlSweeper(threading.Thread):
+class TtlSweeper(Background):
     """Every ``seconds``, each of ``tables`` (names) with TTL enabled is swept."""
 
     def __init__(
         self, dynamodb: Any, tables: list[str], seconds: float = SWEEP_SECONDS, clock: Callable[[], float] = time.time
     ) -> None:
-        super().__init__(name="dynamodb-ttl", daemon=True)
+        super().__init__("dynamodb-ttl", every=seconds)
         self._dynamodb = dynamodb
         self._tables = tables
-        self._seconds = seconds
         self._clock = clock
-        self._stopping = threading.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
 
     def sweep_once(self) -> int:
         deleted = 0
@@ -76,10 +72,9 @@ class TtlSweeper(threading.Thread):
                 deleted += sweep(self._dynamodb, table, attribute, self._clock())
         return deleted
 
-    def run(self) -> None:
-        while not self._stopping.wait(self._seconds):
-            try:
-                if deleted := self.sweep_once():
-                    log.info("time to live: %d expired items deleted", deleted)
-            except Exception:  # the next sweep tries again, as DynamoDB's background process would
-                log.exception("time to live sweep failed")
+    def step(self) -> None:
+        if deleted := self.sweep_once():
+            log.info("time to live: %d expired items deleted", deleted)
+
+    def failure(self) -> str:
+        return "time to live sweep failed"  # the next sweep tries again, as DynamoDB's background process would

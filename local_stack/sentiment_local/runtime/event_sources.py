@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sentiment_local.runtime.background import Background
 from sentiment_local.runtime.functions import Runner
 from sentiment_template.reader import ACCOUNT, REGION
 
@@ -54,7 +54,7 @@ def items_to_delete(records: list[dict[str, Any]], result: Any, report_failures:
     return [record for record in records if record["messageId"] not in failed]
 
 
-class SqsPoller(threading.Thread):
+class SqsPoller(Background):
     def __init__(
         self,
         runner: Runner,
@@ -65,7 +65,7 @@ class SqsPoller(threading.Thread):
         queue_arn: str,
         properties: dict[str, Any],
     ) -> None:
-        super().__init__(name=f"sqs-{function}", daemon=True)
+        super().__init__(f"sqs-{function}", retry=2)
         self._runner = runner
         self._function = function
         self._sqs = sqs
@@ -75,10 +75,6 @@ class SqsPoller(threading.Thread):
         self._window = float(properties.get("MaximumBatchingWindowInSeconds", 0))
         self._report_failures = "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", [])
         self._enabled = bool(properties.get("Enabled", True))
-        self._stopping = threading.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
 
     def _receive(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
@@ -111,19 +107,20 @@ class SqsPoller(threading.Thread):
             )
         return len(records)
 
+    def step(self) -> None:
+        try:
+            self.poll_once()
+        except self._sqs.exceptions.QueueDoesNotExist:
+            # The stack's deletion took the queue, and with it the event source mapping.
+            log.info("%s is gone; %s no longer polls it", self._queue_url, self._function)
+            self.stop()
+
+    def failure(self) -> str:
+        return f"polling {self._queue_url} for {self._function} failed; retrying"  # as Lambda's poller outlives it
+
     def run(self) -> None:
-        while self._enabled and not self._stopping.is_set():
-            try:
-                self.poll_once()
-            except self._sqs.exceptions.QueueDoesNotExist:
-                # The stack's deletion took the queue, and with it the event source mapping.
-                log.info("%s is gone; %s no longer polls it", self._queue_url, self._function)
-                return
-            except Exception:  # the poller outlives any one failure, as Lambda's does
-                if self._stopping.is_set():
-                    return
-                log.exception("polling %s for %s failed; retrying", self._queue_url, self._function)
-                self._stopping.wait(2)
+        if self._enabled:
+            super().run()
 
 
 RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
@@ -156,18 +153,12 @@ def scheduled_event(rule_arn: str) -> dict[str, Any]:
     }
 
 
-class Schedule(threading.Thread):
+class Schedule(Background):
     def __init__(self, runner: Runner, function: str, *, rule_arn: str, seconds: float) -> None:
-        super().__init__(name=f"schedule-{function}", daemon=True)
+        super().__init__(f"schedule-{function}", every=seconds)
         self._runner = runner
         self._function = function
         self._rule_arn = rule_arn
-        self._seconds = seconds
-        self._stopping = threading.Event()
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def run(self) -> None:
-        while not self._stopping.wait(self._seconds):
-            self._runner.invoke_async(self._function, scheduled_event(self._rule_arn))
+    def step(self) -> None:
+        self._runner.invoke_async(self._function, scheduled_event(self._rule_arn))

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 from typing import Any
+
+from sentiment_local.runtime.background import Background
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +42,12 @@ def log_entry(body: str) -> dict[str, Any]:
     }
 
 
-class NotificationLog(threading.Thread):
+class NotificationLog(Background):
     def __init__(self, sqs: Any, queue_url: str, path: Path) -> None:
-        super().__init__(name="notifications", daemon=True)
+        super().__init__("notifications", retry=2)
         self._sqs = sqs
         self._queue_url = queue_url
         self.path = path
-        self._stopping = threading.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
 
     def poll_once(self) -> int:
         answer = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
@@ -67,12 +64,8 @@ class NotificationLog(threading.Thread):
             self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
 
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.poll_once()
-            except Exception:  # the log outlives any one failure
-                if self._stopping.is_set():
-                    return
-                log.exception("reading the notifications queue failed; retrying")
-                self._stopping.wait(2)
+    def step(self) -> None:
+        self.poll_once()
+
+    def failure(self) -> str:
+        return "reading the notifications queue failed; retrying"  # the log outlives any one failure
