@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto import mock_aws
 
+from sentiment_local.moto.gaps import install
 from sentiment_local.runtime.functions import Runner
 from sentiment_template.reader import FunctionSpec
 
@@ -259,3 +262,16 @@ def read_json_lines(path: Path) -> list[Any]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@contextmanager
+def moto_with_gaps(tmp_path: Path) -> Iterator[None]:
+    """moto in-process, with the gaps installed (no functions, no model)."""
+    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
+    with mock_aws():
+        undo = install(runner, lambda: "http://127.0.0.1:1")
+        try:
+            yield
+        finally:
+            undo()
+            runner.close()

@@ -12,7 +12,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
@@ -45,7 +44,7 @@ from sentiment_local.runtime.functions import Runner
 from sentiment_local.sagemaker.training_jobs import TrainingJobs
 from sentiment_template.policies import access_key_for
 from sentiment_template.reader import FunctionSpec, Template
-from tests.integration.local.conftest import Code, RunnerFactory, function_spec, wait_for
+from tests.integration.local.conftest import Code, RunnerFactory, function_spec, moto_with_gaps, wait_for
 
 ENDPOINT_NAME = "gaps-endpoint"
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
@@ -876,19 +875,6 @@ def ordered_workload(seed: int) -> list[Any]:
             scan = {"TableName": ORDERED, "Limit": rng.choice([1, 5, 13])} | ({"IndexName": index} if index else {})
             answers.append(all_pages(dynamodb.scan, scan))
     return answers
-
-
-@contextmanager
-def moto_with_gaps(tmp_path: Path) -> Iterator[None]:
-    """moto in-process, with the gaps installed (no functions, no model)."""
-    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
-    with mock_aws():
-        undo = install(runner, lambda: "http://127.0.0.1:1")
-        try:
-            yield
-        finally:
-            undo()
-            runner.close()
 
 
 @pytest.mark.slow

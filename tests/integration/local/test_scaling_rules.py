@@ -11,24 +11,16 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from sentiment_local.moto.gaps import install
-from sentiment_local.runtime.functions import Runner
+from tests.integration.local.conftest import moto_with_gaps
 
 ROLE = "arn:aws:iam::123456789012:role/scaling-sagemaker"
 
 
 @pytest.fixture
 def aws(aws_credentials: None, tmp_path: Path) -> Iterator[None]:
-    runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
-    with mock_aws():
-        undo = install(runner, lambda: "http://127.0.0.1:1")
-        try:
-            yield
-        finally:
-            undo()
-            runner.close()
+    with moto_with_gaps(tmp_path):
+        yield
 
 
 def client(service: str) -> Any:
