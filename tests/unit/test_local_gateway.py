@@ -184,29 +184,19 @@ def test_text_media_types_are_passed_as_text(content_type: str) -> None:
     assert functions.event["isBase64Encoded"] is False
 
 
-def test_a_binary_media_type_is_base64_encoded() -> None:
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        pytest.param(b"plain ascii, but declared binary", "application/octet-stream", id="a binary media type"),
+        pytest.param(b"raw", None, id="no content type"),
+        pytest.param(b'{"text": "\xff\xfe"}', "application/json", id="invalid UTF-8 even when declared as JSON"),
+    ],
+)
+def test_a_body_that_is_not_text_is_base64_encoded(data: bytes, content_type: str | None) -> None:
     functions = FakeFunctions()
-    data = b"plain ascii, but declared binary"
-    client(functions).post("/comments", data=data, content_type="application/octet-stream")
-    event = functions.event
-    assert event["isBase64Encoded"] is True
-    assert base64.b64decode(event["body"]) == data
-
-
-def test_a_body_without_a_content_type_is_base64_encoded() -> None:
-    functions = FakeFunctions()
-    client(functions).post("/comments", data=b"raw")
+    client(functions).post("/comments", data=data, content_type=content_type)
     assert functions.event["isBase64Encoded"] is True
-    assert base64.b64decode(functions.event["body"]) == b"raw"
-
-
-def test_invalid_utf8_is_base64_encoded_even_when_declared_as_json() -> None:
-    functions = FakeFunctions()
-    data = b'{"text": "\xff\xfe"}'
-    client(functions).post("/comments", data=data, content_type="application/json")
-    event = functions.event
-    assert event["isBase64Encoded"] is True
-    assert base64.b64decode(event["body"]) == data
+    assert base64.b64decode(functions.event["body"]) == data
 
 
 # ---- routes ----
