@@ -1,18 +1,20 @@
 """IAM, enforced from the template: each principal runs with the role CloudFormation would give it,
 and each AWS call it makes is checked, action and resource, before moto answers it.
 
-- **The roles.** SAM's own translator (samtranslator) turns ``template.yaml`` into CloudFormation, as
-  ``sam deploy`` does: every function gets its ``<LogicalId>Role`` with the policy templates expanded
-  and SAM's managed policies attached, the state machine its ``<LogicalId>Role``; the template's own
-  ``AWS::IAM::Role`` resources (training, SageMaker execution, ECS task) come as written. Intrinsic
-  functions and conditions are then resolved with the local stack's names and parameters.
+- **The roles** (:mod:`sentiment_template.policies`, which the deployer reads too). SAM's own translator
+  (samtranslator) turns ``template.yaml`` into CloudFormation, as ``sam deploy`` does: every function
+  gets its ``<LogicalId>Role`` with the policy templates expanded and SAM's managed policies attached,
+  the state machine its ``<LogicalId>Role``; the template's own ``AWS::IAM::Role`` resources (training,
+  SageMaker execution, ECS task) come as written. Intrinsic functions and conditions are then resolved
+  with the local stack's names and parameters.
 - **Who is calling.** A principal signs its requests with an access key derived from its role's ARN
-  (:func:`access_key_for`), as a Lambda function, a state machine, a training job or a container gets
-  its role's credentials on AWS. The person who deploys signs with :data:`DEPLOYER_ARN`'s key and is
-  checked against ``deploy/deployer-policies/``; what CloudFormation does on a stack deployed with the
-  service role (deleting its resources) is signed with :data:`SERVICE_ROLE_ARN`'s key and checked against
-  the role's policies in ``deploy/service-role/template.yaml``. Any other key (the local stack itself,
-  tests, the AWS CLI) is an administrator's: not checked.
+  (:func:`~sentiment_template.policies.access_key_for`), as a Lambda function, a state machine, a
+  training job or a container gets its role's credentials on AWS. The person who deploys signs with
+  :data:`~sentiment_template.policies.DEPLOYER_ARN`'s key and is checked against
+  ``deploy/deployer-policies/``; what CloudFormation does on a stack deployed with the service role
+  (deleting its resources) is signed with :data:`~sentiment_template.policies.SERVICE_ROLE_ARN`'s key
+  and checked against the role's policies in ``deploy/service-role/template.yaml``. Any other key (the
+  local stack itself, tests, the AWS CLI) is an administrator's: not checked.
 - **The check.** :class:`Enforcer` sits in front of moto's server. It reads the request
   (:mod:`sentiment_local.iam.actions` says which actions on which resources it needs) and evaluates the
   principal's policies as IAM does (IAM user guide, "Policy evaluation logic": an explicit deny wins,
@@ -26,9 +28,9 @@ and each AWS call it makes is checked, action and resource, before moto answers 
 
 What is not enforced: resource-based policies (bucket policies, Lambda permissions, KMS key policies),
 service control policies and permissions boundaries (the stack's roles' boundary allows all they are
-granted, by construction: :func:`sentiment_deploy.policy.boundary_policy`); service principals (S3 invoking a function,
-API Gateway invoking a function or its authorizer) are trusted. Every allowed action is recorded per
-principal (:meth:`Enforcer.usage`), for the least-privilege report.
+granted, by construction: :func:`sentiment_deploy.policy.boundary_policy`); service principals (S3
+invoking a function, API Gateway invoking a function or its authorizer) are trusted. Every allowed
+action is recorded per principal (:meth:`Enforcer.usage`), for the least-privilege report.
 """
 
 from __future__ import annotations
