@@ -19,6 +19,7 @@ from typing import Any
 
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_deploy.stack import ROOT, DeployedStack, DeployError
+from sentiment_template.reader import load
 
 DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
 BUCKET = "AWS::S3::Bucket"
@@ -33,8 +34,6 @@ KEPT_ON_DELETE = {"Retain", "RetainExceptOnCreate"}
 
 def retained_resources(template_path: Any = ROOT / "template.yaml") -> dict[str, str]:
     """Logical id -> type of every resource the template keeps when the stack is deleted."""
-    from sentiment_template.reader import load  # noqa: PLC0415 - the template reader the local stack uses
-
     return {
         logical_id: str(resource["Type"])
         for logical_id, resource in load(template_path)["Resources"].items()

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sentiment_deploy.stack import ROOT, DeployedStack, DeployError
+from sentiment_template.reader import load
 
 EDGE_TEMPLATE = ROOT / "deploy" / "edge" / "template.yaml"
 WEB_ACL_REGION = "us-east-1"
@@ -24,8 +25,6 @@ def edge_stack_name(stack_name: str) -> str:
 
 
 def _defaults() -> dict[str, str]:
-    from sentiment_template.reader import load  # noqa: PLC0415 - the template reader the local stack uses
-
     declared = load(ROOT / "template.yaml")["Parameters"]
     return {name: str(declared[name]["Default"]) for name in LIMITS}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sentiment_deploy.stack import ROOT, DeployError
+from sentiment_template import policies
 
 LOCAL_DATA = ROOT / "build" / "local"  # make up's data folder, unless LOCAL_DATA names another
 STATE_FILE = "stack.json"  # where in it make up writes where it serves
@@ -29,8 +30,6 @@ class LocalStack:
 
     def environment(self) -> dict[str, str]:
         """What boto3 needs to call this stack as the deployer."""
-        from sentiment_template import policies  # noqa: PLC0415 - the local stack's own key for the deployer
-
         return {
             **policies.credentials_for(policies.DEPLOYER_ARN),
             "AWS_ENDPOINT_URL": self.endpoint,

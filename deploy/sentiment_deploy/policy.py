@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_deploy.stack import ROOT
+from sentiment_template import policies
+from sentiment_template.reader import Template
 
 POLICY_FOLDER = ROOT / "deploy" / "deployer-policies"
 MAX_POLICY_CHARACTERS = 6144  # non-white-space characters in one managed policy
@@ -404,11 +406,9 @@ def scope_of(action: str) -> list[str]:
 @functools.cache
 def _translations() -> list[dict[str, Any]]:
     """SAM's translation of the template under each backend, with a model, as sam deploy makes it."""
-    from sentiment_template.policies import translate  # noqa: PLC0415 - SAM's translator, as the local stack runs it
-    from sentiment_template.reader import Template  # noqa: PLC0415
-
     return [
-        translate(Template.read(ROOT / "template.yaml", overrides={**backend, **_WITH_A_MODEL})) for backend in BACKENDS
+        policies.translate(Template.read(ROOT / "template.yaml", overrides={**backend, **_WITH_A_MODEL}))
+        for backend in BACKENDS
     ]
 
 
@@ -561,9 +561,6 @@ BOUNDARY_DENIES = [
 
 def stack_role_actions() -> list[str]:
     """Every action a role of the stack is granted, under every backend (SAM's managed policies too)."""
-    from sentiment_template import policies  # noqa: PLC0415 - the roles as the local stack reads them
-    from sentiment_template.reader import Template  # noqa: PLC0415
-
     actions: set[str] = set()
     for backend, translated in zip(BACKENDS, _translations(), strict=True):
         template = Template.read(ROOT / "template.yaml", overrides={**backend, **_WITH_A_MODEL})

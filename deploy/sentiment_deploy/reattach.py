@@ -25,6 +25,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sentiment_deploy.stack import ROOT, DeployError
+from sentiment_template.cloudformation import translate
+from sentiment_template.reader import load
 
 KEPT = ("DataBucket", "AccessLogBucket", "CommentsTable", "MonitoringTable", "RegistryTable")
 IDENTIFIERS = {"AWS::S3::Bucket": "BucketName", "AWS::DynamoDB::Table": "TableName"}
@@ -212,9 +214,6 @@ def plan(translated: Mapping[str, Any], kept: Mapping[str, str]) -> Plan:
 
 
 def translated_template(overrides: Mapping[str, str]) -> dict[str, Any]:
-    from sentiment_template.cloudformation import translate  # noqa: PLC0415 - SAM's translation, as sam deploy makes it
-    from sentiment_template.reader import load  # noqa: PLC0415
-
     return translate(load(ROOT / "template.yaml"), overrides)
 
 

@@ -40,6 +40,7 @@ from sentiment_deploy.bootstrap import (
     write_champion_pointer,
 )
 from sentiment_deploy.stack import ROOT, DeployedStack, DeployError
+from sentiment_template.reader import load
 
 ARCHIVE = ROOT / "build" / "model.tar.gz"
 ECS_TASK = "ModelTaskDefinition"
@@ -56,8 +57,6 @@ class Options:
 
 
 def ecs_architecture(template: Path = ROOT / "template.yaml") -> str:
-    from sentiment_template.reader import load  # noqa: PLC0415 - the template reader the local stack uses
-
     resource = load(template)["Resources"][ECS_TASK]
     return str(resource["Properties"]["RuntimePlatform"]["CpuArchitecture"])
 

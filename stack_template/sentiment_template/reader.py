@@ -1,8 +1,8 @@
-"""Read ``template.yaml`` and resolve what the local stack needs from it.
+"""Read ``template.yaml`` and resolve what the local stack and the deployer need from it.
 
 CloudFormation's short-form tags (``!Ref``, ``!Sub``, ``!If``…) load as their long form, and
 :class:`Template` resolves intrinsic functions against local physical names, parameter values
-and conditions. Only what the local stack uses is supported; anything else raises, loudly.
+and conditions. Only what the project uses is supported; anything else raises, loudly.
 """
 
 from __future__ import annotations
