@@ -4,8 +4,8 @@ definitions, and each function gets the environment the template gives it. Route
 guards with a Lambda authorizer run it first, as API Gateway does (the local gateway's own code); every
 call carries the origin header CloudFront adds, so the public routes' authorizer lets it in.
 
-The API reads its settings on first use, so it is imported once and forgets them when the environment
-changes; so do the pending worker and the authorizer."""
+Every function reads its settings on first use, so each is imported once and
+``sentiment_common.dependencies.reset()`` makes them all read the environment again when it changes."""
 
 from __future__ import annotations
 
@@ -31,8 +31,7 @@ import authorizer_function.handler
 import authorizer_function.origin
 import authorizer_function.reviewer
 import pending_function.handler
-from api_function import context
-from sentiment_common import observability
+from sentiment_common import dependencies, observability
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
 from sentiment_common.dal.run_ledger import DynamoDbRunLedger
@@ -206,7 +205,7 @@ class Stack:
     def public_labels(self, policy: PublicLabels) -> None:
         """Answer from here on as a stack deployed with ``PublicLabels=policy`` (until the test ends)."""
         os.environ["PUBLIC_LABELS"] = policy.value
-        _forget()
+        dependencies.reset()
 
     def route(self, method: str, path: str) -> Route | None:
         return next((route for route in self.template.http_routes() if route.match(method, path) is not None), None)
@@ -307,15 +306,6 @@ class Stack:
         self.drain_pending()
 
 
-def _forget() -> None:
-    """Drop what the functions built from their settings, so the next call reads the environment again."""
-    context.forget()
-    pending_function.handler.worker.cache_clear()
-    authorizer_function.handler.admin_key.cache_clear()
-    authorizer_function.origin.origin_secret.cache_clear()
-    authorizer_function.reviewer.forget()
-
-
 @pytest.fixture(scope="session")
 def model_server(model_dir: Path) -> Iterator[ModelServer]:
     server = ModelServer(model_dir)
@@ -355,7 +345,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
             Name=environment["ORIGIN_VERIFY_SECRET"], SecretString=ORIGIN_VALUE
         )
         create_state_machine(environment["STATE_MACHINE_ARN"])
-        _forget()
+        dependencies.reset()
         stack = Stack(
             template,
             api_function.handler,
@@ -365,7 +355,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
             state_machine_arn=environment["STATE_MACHINE_ARN"],
         )
         yield stack
-        _forget()
+        dependencies.reset()
     patch.undo()
 
 
@@ -373,10 +363,10 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
 def api(stack: Stack) -> Iterator[Stack]:
     stack.wipe()
     default = os.environ["PUBLIC_LABELS"]  # the template's
-    _forget()  # each test meets a fresh API instance: nothing it saw of the model before
+    dependencies.reset()  # each test meets a fresh API instance: nothing it saw of the model before
     yield stack
     if os.environ["PUBLIC_LABELS"] != default:
         os.environ["PUBLIC_LABELS"] = default
-        _forget()
+        dependencies.reset()
     if stack.model._process is None:
         stack.model.start()

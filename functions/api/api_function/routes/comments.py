@@ -8,7 +8,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from api_function.context import once, services
+from api_function.dependencies import services
+from api_function.idempotency import once
 from api_function.logic import comments
 from api_function.routes import answers
 from api_function.schemas import (

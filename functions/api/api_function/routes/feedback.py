@@ -4,7 +4,8 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from api_function.context import once, services
+from api_function.dependencies import services
+from api_function.idempotency import once
 from api_function.logic.feedback import record_feedback
 from api_function.routes import answers
 from api_function.routes.comments import ERRORS, IdempotencyKey

@@ -11,7 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from api_function.auth import ADMIN_ONLY, REVIEWERS_ONLY, authorized_reviewer, require_admin, require_reviewer
-from api_function.context import once, services
+from api_function.dependencies import services
+from api_function.idempotency import once
 from api_function.logic import reviewers
 from api_function.logic.feedback import record_feedback
 from api_function.routes import answers

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from api_function.auth import ADMIN_ONLY, require_admin
-from api_function.context import services
+from api_function.dependencies import services
 from api_function.logic import training
 from api_function.routes import answers
 from api_function.schemas import (
