@@ -42,7 +42,9 @@ from sentiment_common.errors import (
     ServiceUnavailableError,
 )
 from sentiment_common.inference import ModelHealth
-from sentiment_common.models import (
+from sentiment_common.monitoring import BINS, DayCounts, VersionCounts, confidence_bin
+from sentiment_common.ports import Classified
+from sentiment_common.records import (
     LABELS,
     Comment,
     CommentStatus,
@@ -56,8 +58,6 @@ from sentiment_common.models import (
     Readiness,
     Scores,
 )
-from sentiment_common.monitoring import BINS, DayCounts, VersionCounts, confidence_bin
-from sentiment_common.ports import Classified
 from sentiment_common.registry import RunRequest
 
 

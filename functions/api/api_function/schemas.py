@@ -9,7 +9,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from api_function.logic.feedback import RecordedFeedback
 from api_function.logic.monitoring import Report
-from sentiment_common.models import (
+from sentiment_common.monitoring import DayFigures, Drift, SourceAgreement, VersionQuality
+from sentiment_common.records import (
     MAX_COMMENT_CHARS,
     Attribution,
     Comment,
@@ -23,7 +24,6 @@ from sentiment_common.models import (
     Readiness,
     Scores,
 )
-from sentiment_common.monitoring import DayFigures, Drift, SourceAgreement, VersionQuality
 from sentiment_common.registry import (
     Decision,
     EncoderRef,

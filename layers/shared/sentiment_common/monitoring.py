@@ -21,7 +21,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sentiment_common.models import LABELS, Label, LabelSource
+from sentiment_common.records import LABELS, Label, LabelSource
 
 # Upper edges of the confidence bins; the last bin ends at 1. A three-class label's confidence is at
 # least 1/3, so the first bin is [1/3, 0.5). Training records its baseline over the same bins

@@ -35,7 +35,7 @@ from sentiment_common import dependencies, observability
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
 from sentiment_common.dal.run_ledger import DynamoDbRunLedger
-from sentiment_common.models import PublicLabels
+from sentiment_common.records import PublicLabels
 from sentiment_local.functions import Invocation
 from sentiment_local.gateway import authorize
 from sentiment_local.resources import create_buckets, create_queues, create_tables

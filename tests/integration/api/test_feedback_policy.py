@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from sentiment_common.dal.comments import DynamoDbCommentStore
-from sentiment_common.models import FeedbackMark, LabelSource, PublicLabels, utc_now
+from sentiment_common.records import FeedbackMark, LabelSource, PublicLabels, utc_now
 from tests.integration.api.conftest import Stack
 
 TEXTS = ["A wonderful, moving film", "Awful, boring and far too long", "BrandZed support is great"]

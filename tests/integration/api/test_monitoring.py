@@ -15,8 +15,8 @@ import pytest
 from api_function import dependencies
 from sentiment_common.dal import monitoring as monitoring_dal
 from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
-from sentiment_common.models import LABELS, Prediction, PublicLabels, utc_now
 from sentiment_common.monitoring import CONFIDENCE_EDGES, confidence_bin
+from sentiment_common.records import LABELS, Prediction, PublicLabels, utc_now
 from tests.integration.api.conftest import Stack
 
 TEXTS = [

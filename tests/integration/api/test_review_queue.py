@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sentiment_common.models import PublicLabels
+from sentiment_common.records import PublicLabels
 from tests.integration.api.conftest import Stack
 
 TEXTS = [

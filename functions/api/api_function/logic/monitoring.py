@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from api_function.services import Services
 from sentiment_common.dal.monitoring import champion_drift
-from sentiment_common.models import LabelSource, utc_now
 from sentiment_common.monitoring import (
     DRIFT_WINDOW_DAYS,
     DayFigures,
@@ -19,6 +18,7 @@ from sentiment_common.monitoring import (
     source_agreement,
     version_quality,
 )
+from sentiment_common.records import LabelSource, utc_now
 
 
 @dataclass(frozen=True)

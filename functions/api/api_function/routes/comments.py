@@ -23,7 +23,7 @@ from api_function.schemas import (
     ErrorResponse,
     ExplanationOut,
 )
-from sentiment_common.models import CommentStatus
+from sentiment_common.records import CommentStatus
 
 router = Router()
 

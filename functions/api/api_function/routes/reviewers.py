@@ -27,7 +27,7 @@ from api_function.schemas import (
     ReviewerRequest,
     ReviewResponse,
 )
-from sentiment_common.models import LabelSource
+from sentiment_common.records import LabelSource
 from sentiment_common.reviewers import NAME_PATTERN
 
 router = Router()

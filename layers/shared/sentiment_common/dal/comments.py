@@ -39,7 +39,8 @@ from botocore.exceptions import ClientError
 from sentiment_common.dal.aws import TableAdapter
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.errors import InvalidInputError, NotFoundError
-from sentiment_common.models import (
+from sentiment_common.ports import Classified
+from sentiment_common.records import (
     Comment,
     CommentStatus,
     ExplainedPrediction,
@@ -49,7 +50,6 @@ from sentiment_common.models import (
     Prediction,
     Scores,
 )
-from sentiment_common.ports import Classified
 
 ENTITY = "comment"
 BY_TIME = "ByTime"

@@ -30,10 +30,10 @@ from sentiment_common.dal.aws import TableAdapter
 from sentiment_common.dal.table import query_all
 from sentiment_common.dal.transient import TRANSIENT_CODES, unavailable_when_transient
 from sentiment_common.errors import NotFoundError
-from sentiment_common.models import LABELS, Label, LabelSource, Prediction
 from sentiment_common.monitoring import BINS, DayCounts, Drift, VersionCounts, confidence_bin, drift
 from sentiment_common.observability import count, logger
 from sentiment_common.ports import ModelRegistry
+from sentiment_common.records import LABELS, Label, LabelSource, Prediction
 
 DAY, VERSION, QUEUE, OPEN = "DAY", "VERSION", "QUEUE", "OPEN"
 

@@ -1,3 +1,5 @@
+"""The model registry's routes: every registered version, one version, and promotion by hand (admin)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -9,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from api_function.auth import ADMIN_ONLY, require_admin
 from api_function.dependencies import services
-from api_function.logic import models
+from api_function.logic import registry
 from api_function.routes import answers
 from api_function.routes.training import ADMIN_ERRORS, started
 from api_function.schemas import ErrorResponse, ModelList, ModelOut, RunStarted
@@ -24,7 +26,7 @@ NOT_FOUND: dict[int, OpenAPIResponse] = {
 
 @router.get("/models", summary="The model registry: every version, its metrics and data, which one is champion")
 def list_models() -> ModelList:
-    champion, records = models.list_models(services())
+    champion, records = registry.list_models(services())
     return ModelList(champion=champion, items=[ModelOut.of(record) for record in records])
 
 
@@ -32,7 +34,7 @@ def list_models() -> ModelList:
     "/models/<version>", summary="One registered model", responses={**answers(200, "The model", ModelOut), **NOT_FOUND}
 )
 def get_model(version: Version) -> ModelOut:
-    return ModelOut.of(models.get_model(version, services()))
+    return ModelOut.of(registry.get_model(version, services()))
 
 
 @router.post(
@@ -47,5 +49,5 @@ def get_model(version: Version) -> ModelOut:
     },
 )
 def promote_model(version: Version) -> Response[str]:
-    run = models.promote(version, services())
+    run = registry.promote(version, services())
     return started(RunStarted(run_id=run.run_id, status=run.status, trigger=run.trigger, version=version))
