@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from api_function.services import Services
-from sentiment_common.dal.monitoring import champion_drift
 from sentiment_common.monitoring import (
     DRIFT_WINDOW_DAYS,
     DayFigures,
@@ -14,6 +13,7 @@ from sentiment_common.monitoring import (
     SourceAgreement,
     VersionCounts,
     VersionQuality,
+    champion_drift,
     day_figures,
     source_agreement,
     version_quality,
