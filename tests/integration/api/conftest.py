@@ -10,10 +10,13 @@ Every function reads its settings on first use, so each is imported once and
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,20 +62,33 @@ WAITING_STATE_MACHINE = {
 
 
 class ModelServer:
-    """The model container's server on a fixed port, which a test may stop and start again."""
+    """The model container's server, reached through a relay on the port the functions are given.
+
+    A test stops the model by closing the relay: new connections are refused and open ones are cut, as
+    when the container is gone, and starting it again is instant; the server itself (which takes seconds
+    to load the model) runs once for the session.
+    """
 
     def __init__(self, model_dir: Path) -> None:
-        self.port = free_port()
+        self.port = free_port()  # the relay's: what MODEL_URL names
         self.url = f"http://127.0.0.1:{self.port}"
+        self._server_port = free_port()
         self._model_dir = model_dir
         self._process: subprocess.Popen[bytes] | None = None
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
 
-    def start(self) -> None:
+    @property
+    def up(self) -> bool:
+        return self._listener is not None
+
+    def launch(self) -> None:
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT / "model_training"),
             "HOST": "127.0.0.1",
-            "PORT": str(self.port),
+            "PORT": str(self._server_port),
             "MODEL_URI": str(self._model_dir),
         }
         self._process = subprocess.Popen(
@@ -81,21 +97,66 @@ class ModelServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{self._server_port}/ping", timeout=1).status_code == 200:
+                    self.start()
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
         raise RuntimeError("the model server did not start")
 
-    def stop(self) -> None:
+    def shut_down(self) -> None:
+        self.stop()
         if self._process is not None:
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
+
+    def start(self) -> None:
+        if self._listener is None:
+            self._listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: the same port again
+            threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            _close(listener)
+        with self._lock:
+            for connection in self._open:
+                _close(connection)
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                server = socket.create_connection(("127.0.0.1", self._server_port))
+            except OSError:
+                return  # the relay was closed
+            with self._lock:
+                self._open |= {client, server}
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._relay, args=(source, target), daemon=True).start()
+
+    def _relay(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        for connection in (source, target):
+            _close(connection)
+        with self._lock:
+            self._open -= {source, target}
+
+
+def _close(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked on it, as close alone may not
+    connection.close()
 
 
 @dataclass
@@ -309,9 +370,9 @@ class Stack:
 @pytest.fixture(scope="session")
 def model_server(model_dir: Path) -> Iterator[ModelServer]:
     server = ModelServer(model_dir)
-    server.start()
+    server.launch()
     yield server
-    server.stop()
+    server.shut_down()
 
 
 @pytest.fixture(scope="package")  # moto's mock ends with this package; later tests start from nothing
@@ -368,5 +429,4 @@ def api(stack: Stack) -> Iterator[Stack]:
     if os.environ["PUBLIC_LABELS"] != default:
         os.environ["PUBLIC_LABELS"] = default
         dependencies.reset()
-    if stack.model._process is None:
-        stack.model.start()
+    stack.model.start()  # when a test stopped it
