@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sentiment_common import monitoring
 from sentiment_common.dal.comments import (
     ENTITY,
     OPEN,
@@ -40,18 +41,7 @@ from sentiment_common.errors import (
     ServiceUnavailableError,
 )
 from sentiment_common.inference import ModelHealth
-from sentiment_common.monitoring import (
-    DAY,
-    QUEUE,
-    VERSION,
-    Additions,
-    CountingRules,
-    DayCounts,
-    VersionCounts,
-    day_counts,
-    version_counts,
-)
-from sentiment_common.monitoring import OPEN as QUEUE_OPEN
+from sentiment_common.monitoring import DayCounts, VersionCounts
 from sentiment_common.ports import Classified
 from sentiment_common.records import (
     LABELS,
@@ -236,25 +226,26 @@ class FakeRetrainWorkflow:
         self.statuses[run_id] = status
 
 
-class FakeMonitoringCounters(CountingRules):
+class FakeMonitoringCounters(monitoring.CountingRules):
     """The counters as the monitoring table holds them: one counter set per (``pk``, ``sk``), added to by
     the adapter's own rules."""
 
     def __init__(self) -> None:
         self.counters: dict[tuple[str, str], Counter[str]] = {}
 
-    def _add(self, pk: str, sk: str, additions: Additions) -> None:
+    def _add(self, pk: str, sk: str, additions: monitoring.Additions) -> None:
         self.counters.setdefault((pk, sk), Counter()).update(additions)
 
     def days(self, first: date, last: date) -> list[DayCounts]:
         days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
-        return [day_counts(day, self.counters.get((DAY, day.isoformat()), {})) for day in days]
+        return [monitoring.day_counts(day, self.counters.get((monitoring.DAY, day.isoformat()), {})) for day in days]
 
     def versions(self) -> list[VersionCounts]:
-        return [version_counts(sk, counts) for (pk, sk), counts in sorted(self.counters.items()) if pk == VERSION]
+        counters = sorted(self.counters.items())
+        return [monitoring.version_counts(sk, counts) for (pk, sk), counts in counters if pk == monitoring.VERSION]
 
     def queue_size(self) -> int:
-        return max(self.counters.get((QUEUE, QUEUE_OPEN), Counter())["open"], 0)
+        return max(self.counters.get((monitoring.QUEUE, monitoring.OPEN), Counter())["open"], 0)
 
 
 def prediction(label: Label = "positive", confidence: float = 0.9, version: str = "v1") -> Prediction:

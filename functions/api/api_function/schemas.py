@@ -444,11 +444,4 @@ class MonitoringOut(BaseModel):
 
     @classmethod
     def of(cls, report: Report) -> MonitoringOut:
-        return cls(
-            champion=report.champion,
-            versions=report.versions,
-            daily=report.daily,
-            drift=report.drift,
-            review_queue=report.review_queue,
-            agreement_by_source=report.agreement_by_source,
-        )
+        return cls(**vars(report))  # the report's fields, named alike

@@ -9,19 +9,16 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from api_function.auth import ADMIN_ONLY, require_admin
 from api_function.dependencies import services
 from api_function.logic import registry
-from api_function.routes import answers
-from api_function.routes.training import ADMIN_ERRORS, started
-from api_function.schemas import ErrorResponse, ModelList, ModelOut, RunStarted
+from api_function.routes import admin_only, answers, documented
+from api_function.routes.training import RUN_ERRORS, started
+from api_function.schemas import ModelList, ModelOut, RunStarted
 
 router = Router()
 
 Version = Annotated[str, Path(min_length=1, max_length=128, description="A registered model version")]
-NOT_FOUND: dict[int, OpenAPIResponse] = {
-    404: {"description": "No such model", "content": {"application/json": {"model": ErrorResponse}}}
-}
+NOT_FOUND: dict[int, OpenAPIResponse] = {404: documented("No such model")}
 
 
 @router.get("/models", summary="The model registry: every version, its metrics and data, which one is champion")
@@ -37,16 +34,11 @@ def get_model(version: Version) -> ModelOut:
     return ModelOut.of(registry.get_model(version, services()))
 
 
-@router.post(
+@admin_only(
+    router.post,
     "/models/<version>/promote",
-    summary="Make a registered version champion (rollback); admin",
-    middlewares=[require_admin],
-    security=ADMIN_ONLY,
-    responses={
-        202: {"description": "Deployment started", "content": {"application/json": {"model": RunStarted}}},
-        **NOT_FOUND,
-        **ADMIN_ERRORS,
-    },
+    "Make a registered version champion (rollback); admin",
+    {**answers(202, "Deployment started", RunStarted), **NOT_FOUND, **RUN_ERRORS},
 )
 def promote_model(version: Version) -> Response[str]:
     run = registry.promote(version, services())
