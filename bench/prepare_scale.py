@@ -150,7 +150,7 @@ def texts() -> Iterator[str]:
 def record(n: int, at: datetime, text: str) -> Any:
     """A reviewer's label: under the default PublicLabels (suggest) only reviewers' labels train, so these
     are the labels a run keeps, the most it can be asked to hold."""
-    from sentiment_common.models import FeedbackRecord, LabelSource  # noqa: PLC0415
+    from sentiment_common.records import FeedbackRecord, LabelSource  # noqa: PLC0415
 
     comment = n - RELABEL_EVERY * 7 if n % RELABEL_EVERY == 0 and n >= RELABEL_EVERY * 7 else n
     return FeedbackRecord(

@@ -16,7 +16,7 @@ from typing import Any
 
 from sentiment_common.artifacts import model_file_sha256
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
-from sentiment_common.models import utc_now
+from sentiment_common.records import utc_now
 from sentiment_common.registry import Champion
 
 ROOT = Path(__file__).resolve().parents[2]

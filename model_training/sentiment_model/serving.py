@@ -24,7 +24,7 @@ MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's own invocation payload limit
 JSON_TYPE = "application/json"
 LINE_TYPES = ("text/csv", "text/plain")
 # Unicode's White_Space: a text of nothing else is empty. The API trims comments of the same set
-# (sentiment_common.models.WHITE_SPACE; a test keeps the two equal), so a text the API stores is
+# (sentiment_common.records.WHITE_SPACE; a test keeps the two equal), so a text the API stores is
 # never one the model refuses.
 WHITE_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 

@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 
 from sentiment_common.dal.comments import DynamoDbCommentStore, encode_token
 from sentiment_common.errors import InvalidInputError, NotFoundError
-from sentiment_common.models import (
+from sentiment_common.ports import CommentStore
+from sentiment_common.records import (
     Comment,
     CommentStatus,
     ExplainedPrediction,
@@ -20,7 +21,6 @@ from sentiment_common.models import (
     Label,
     LabelSource,
 )
-from sentiment_common.ports import CommentStore
 from tests.contract.conftest import create_table, implementation
 from tests.fakes.stores import FakeCommentStore, prediction
 

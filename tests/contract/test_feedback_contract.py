@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from sentiment_common.dal.feedback import S3FeedbackArchive
-from sentiment_common.models import FeedbackRecord
 from sentiment_common.ports import FeedbackArchive
+from sentiment_common.records import FeedbackRecord
 from tests.fakes.stores import FakeFeedbackArchive
 
 Read = Callable[[str], bytes | None]

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
-from sentiment_common.models import LabelSource
 from sentiment_common.monitoring import BINS, confidence_bin
 from sentiment_common.ports import MonitoringCounters
+from sentiment_common.records import LabelSource
 from tests.contract.conftest import create_table, implementation
 from tests.fakes.stores import FakeMonitoringCounters, prediction
 

@@ -9,7 +9,7 @@ from typing import Any, Unpack
 
 from sentiment_common.dal.comments import decode_token, encode_token
 from sentiment_common.errors import ConflictError, NotFoundError
-from sentiment_common.models import utc_now
+from sentiment_common.records import utc_now
 from sentiment_common.registry import (
     Champion,
     HeldBack,

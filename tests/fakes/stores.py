@@ -9,13 +9,13 @@ paging tokens, so a token from one listing is refused by another exactly as Dyna
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sentiment_common import monitoring
 from sentiment_common.dal.comments import (
     ENTITY,
     OPEN,
@@ -33,7 +33,6 @@ from sentiment_common.dal.comments import (
     to_item,
 )
 from sentiment_common.dal.feedback import feedback_key
-from sentiment_common.dal.monitoring import day_additions
 from sentiment_common.errors import (
     InvalidInputError,
     ModelStartingError,
@@ -42,7 +41,9 @@ from sentiment_common.errors import (
     ServiceUnavailableError,
 )
 from sentiment_common.inference import ModelHealth
-from sentiment_common.models import (
+from sentiment_common.monitoring import DayCounts, VersionCounts
+from sentiment_common.ports import Classified
+from sentiment_common.records import (
     LABELS,
     Comment,
     CommentStatus,
@@ -56,8 +57,6 @@ from sentiment_common.models import (
     Readiness,
     Scores,
 )
-from sentiment_common.monitoring import BINS, DayCounts, VersionCounts, confidence_bin
-from sentiment_common.ports import Classified
 from sentiment_common.registry import RunRequest
 
 
@@ -227,84 +226,26 @@ class FakeRetrainWorkflow:
         self.statuses[run_id] = status
 
 
-class FakeMonitoringCounters:
-    """The counters as the monitoring table holds them: one counter set per (``pk``, ``sk``)."""
+class FakeMonitoringCounters(monitoring.CountingRules):
+    """The counters as the monitoring table holds them: one counter set per (``pk``, ``sk``), added to by
+    the adapter's own rules."""
 
     def __init__(self) -> None:
         self.counters: dict[tuple[str, str], Counter[str]] = {}
-        self.confidence: dict[str, Decimal] = {}
 
-    def classified(self, predictions: Iterable[Prediction], day: date, queued: bool = True) -> None:
-        predictions = list(predictions)
-        if not predictions:
-            return
-        counts = self._counts("DAY", day.isoformat())
-        for prediction in predictions:
-            counts[f"label_{prediction.label}"] += 1
-            counts[f"bin_{confidence_bin(prediction.confidence)}"] += 1
-            self.confidence[day.isoformat()] = self.confidence.get(day.isoformat(), Decimal(0)) + Decimal(
-                str(prediction.confidence)
-            )
-        if queued:
-            self._counts("QUEUE", "OPEN")["open"] += len(predictions)
-
-    def labelled(
-        self,
-        prediction: Prediction,
-        given: Label,
-        previous: Label | None,
-        day: date,
-        first: bool,
-        *,
-        source: LabelSource = LabelSource.PUBLIC,
-    ) -> None:
-        self._counts("DAY", day.isoformat()).update(day_additions(prediction, given, source))
-        cells = self._counts("VERSION", prediction.model_version)
-        cells[f"cell_{prediction.label}_{given}"] += 1
-        if previous is not None:
-            cells[f"cell_{prediction.label}_{previous}"] -= 1
-        if first:
-            self._counts("QUEUE", "OPEN")["open"] -= 1
-
-    def suggested(self, prediction: Prediction, given: Label, day: date) -> None:
-        self._counts("DAY", day.isoformat()).update(day_additions(prediction, given, LabelSource.PUBLIC))
-
-    def _counts(self, pk: str, sk: str) -> Counter[str]:
-        return self.counters.setdefault((pk, sk), Counter())
+    def _add(self, pk: str, sk: str, additions: monitoring.Additions) -> None:
+        self.counters.setdefault((pk, sk), Counter()).update(additions)
 
     def days(self, first: date, last: date) -> list[DayCounts]:
-        days = []
-        for offset in range((last - first).days + 1):
-            day = (first + timedelta(days=offset)).isoformat()
-            counts = self.counters.get(("DAY", day), Counter())
-            days.append(
-                DayCounts(
-                    day=first + timedelta(days=offset),
-                    labels={label: counts[f"label_{label}"] for label in LABELS},
-                    confidence_sum=float(self.confidence.get(day, 0)),
-                    confidence_bins=[counts[f"bin_{index}"] for index in range(BINS)],
-                    feedback=counts["feedback"],
-                    agreed=counts["agreed"],
-                    feedback_by_source={source: counts[f"feedback_{source}"] for source in LabelSource},
-                    agreed_by_source={source: counts[f"agreed_{source}"] for source in LabelSource},
-                )
-            )
-        return days
+        days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+        return [monitoring.day_counts(day, self.counters.get((monitoring.DAY, day.isoformat()), {})) for day in days]
 
     def versions(self) -> list[VersionCounts]:
-        return [
-            VersionCounts(
-                version=sk,
-                matrix={
-                    predicted: {given: counts[f"cell_{predicted}_{given}"] for given in LABELS} for predicted in LABELS
-                },
-            )
-            for (pk, sk), counts in sorted(self.counters.items())
-            if pk == "VERSION"
-        ]
+        counters = sorted(self.counters.items())
+        return [monitoring.version_counts(sk, counts) for (pk, sk), counts in counters if pk == monitoring.VERSION]
 
     def queue_size(self) -> int:
-        return max(self.counters.get(("QUEUE", "OPEN"), Counter())["open"], 0)
+        return max(self.counters.get((monitoring.QUEUE, monitoring.OPEN), Counter())["open"], 0)
 
 
 def prediction(label: Label = "positive", confidence: float = 0.9, version: str = "v1") -> Prediction:

@@ -23,7 +23,7 @@ import pytest
 
 from sentiment_common.artifacts import model_file_sha256
 from sentiment_common.dal.registry_items import model_item
-from sentiment_common.models import utc_now
+from sentiment_common.records import utc_now
 from sentiment_common.registry import ModelRecord, ModelStatus
 from tests.conftest import ROOT
 from tests.system.conftest import LocalStack, running_stack, wait_for_run

@@ -12,7 +12,7 @@ from api_function.logic.monitoring import report
 from api_function.logic.reviewers import create_reviewer, withdraw_reviewer
 from api_function.services import Services
 from sentiment_common.errors import InvalidInputError, NotFoundError, ServiceUnavailableError
-from sentiment_common.models import (
+from sentiment_common.records import (
     Comment,
     CommentStatus,
     FeedbackMark,

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sentiment_common.dal.comments import decode_token, encode_token, from_item, to_item
 from sentiment_common.errors import InvalidInputError, ModelUnavailableError
 from sentiment_common.inference import NoModel, _parse, model_client
-from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Prediction, Scores, utc_now
+from sentiment_common.records import Comment, CommentStatus, FeedbackMark, Prediction, Scores, utc_now
 from sentiment_common.settings import AdminSettings, InferenceBackend, InferenceSettings
 
 PREDICTION = Prediction(
@@ -123,7 +123,7 @@ def test_a_bad_setting_names_the_variable_and_settings_are_frozen(monkeypatch: p
 def test_the_comment_rules_white_space_is_the_one_its_json_schema_pattern_documents() -> None:
     import re  # noqa: PLC0415
 
-    from sentiment_common.models import NOT_BLANK, WHITE_SPACE, checked_comment  # noqa: PLC0415
+    from sentiment_common.records import NOT_BLANK, WHITE_SPACE, checked_comment  # noqa: PLC0415
 
     assert all(re.fullmatch(NOT_BLANK, character) is None for character in WHITE_SPACE)
     assert re.fullmatch(NOT_BLANK, "\x1c") and re.fullmatch(NOT_BLANK, "a")
@@ -132,7 +132,7 @@ def test_the_comment_rules_white_space_is_the_one_its_json_schema_pattern_docume
 
 
 def test_the_model_container_calls_empty_what_the_api_calls_empty() -> None:
-    from sentiment_common.models import WHITE_SPACE  # noqa: PLC0415
+    from sentiment_common.records import WHITE_SPACE  # noqa: PLC0415
     from sentiment_model.serving import WHITE_SPACE as CONTAINERS  # noqa: PLC0415
 
     assert CONTAINERS == WHITE_SPACE

@@ -19,8 +19,8 @@ from botocore.stub import Stubber
 from sentiment_common import observability
 from sentiment_common.errors import ModelUnavailableError
 from sentiment_common.inference import SageMakerModel, correlation_id
-from sentiment_common.models import Prediction
 from sentiment_common.observability import logger, metrics
+from sentiment_common.records import Prediction
 from sentiment_common.settings import InferenceSettings
 from sentiment_model.server import ModelServer, ServerSettings
 from tests.conftest import REQUEST_ID

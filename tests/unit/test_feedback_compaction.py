@@ -16,8 +16,8 @@ from pipeline_function.logic.labels import DayIndex, index_key
 from pipeline_function.logic.prepare import prepare
 from pipeline_function.steps import PrepareInput
 from sentiment_common.dal.feedback import feedback_key
-from sentiment_common.models import FeedbackRecord, Label, PublicLabels, new_id
 from sentiment_common.observability import metrics
+from sentiment_common.records import FeedbackRecord, Label, PublicLabels, new_id
 from tests.fakes.pipeline import FakeDataStore, FakeWithdrawnReviewers
 from tests.fakes.registry import FakeRegistry
 

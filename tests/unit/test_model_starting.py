@@ -23,7 +23,7 @@ from pending_function.logic import STORE_SECONDS, BatchModel, classify_pending
 from sentiment_common.dal.comments import from_item, to_item
 from sentiment_common.errors import ModelStartingError, ModelUnavailableError, ServiceUnavailableError
 from sentiment_common.inference import CallTimeouts, SageMakerModel, call_timeouts, health_timeouts
-from sentiment_common.models import Comment, CommentStatus, PendingReason, Readiness
+from sentiment_common.records import Comment, CommentStatus, PendingReason, Readiness
 from sentiment_common.settings import InferenceSettings
 from sentiment_local.sagemaker.endpoint import ColdStarts
 from sentiment_template.reader import Template

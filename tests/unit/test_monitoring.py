@@ -7,7 +7,6 @@ from datetime import date
 
 import pytest
 
-from sentiment_common.models import LABELS
 from sentiment_common.monitoring import (
     CONFIDENCE_EDGES,
     MIN_DRIFT_COMMENTS,
@@ -20,6 +19,7 @@ from sentiment_common.monitoring import (
     psi,
     version_quality,
 )
+from sentiment_common.records import LABELS
 from sentiment_model.training import CONFIDENCE_EDGES as TRAINING_EDGES
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from pending_function.logic import classify_pending
 from sentiment_common.errors import ModelUnavailableError
-from sentiment_common.models import Comment, CommentStatus, FeedbackMark
+from sentiment_common.records import Comment, CommentStatus, FeedbackMark
 from tests.fakes.stores import FakeCommentStore, FakeModel, FakeMonitoringCounters, prediction
 
 pytestmark = pytest.mark.usefixtures("metrics_namespace")

@@ -16,7 +16,7 @@ from pipeline_function.logic.evaluate import TouchLimits, gate, lineage_best, re
 from pipeline_function.logic.record import MAX_ERROR_CHARS, describe_error
 from pipeline_function.logic.trigger import object_keys
 from pipeline_function.logic.trust import latest_labels
-from sentiment_common.models import FeedbackRecord, Label
+from sentiment_common.records import FeedbackRecord, Label
 from sentiment_common.registry import Decision, ModelRecord, ModelStatus
 
 TOLERANCE, FLOOR = 0.01, 0.70

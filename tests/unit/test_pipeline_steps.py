@@ -19,8 +19,8 @@ from pipeline_function.logic.trigger import on_feedback
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput, EvaluateInput, Outcome, PrepareInput, RecordInput
 from sentiment_common.errors import ConflictError
-from sentiment_common.models import FeedbackRecord, Label, LabelSource, PublicLabels, new_id, utc_now
 from sentiment_common.observability import metrics
+from sentiment_common.records import FeedbackRecord, Label, LabelSource, PublicLabels, new_id, utc_now
 from sentiment_common.registry import Decision, ModelStatus, RunRequest, RunStatus, Trigger
 from sentiment_common.runs import RunGuard, resume, start_run
 from tests.fakes.pipeline import FakeDataStore, FakeWithdrawnReviewers

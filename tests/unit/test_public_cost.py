@@ -19,7 +19,7 @@ from api_function.logic.health import model_health
 from sentiment_common.dal.comments import EXPIRES_AT, LISTED, to_item
 from sentiment_common.errors import ModelUnavailableError, NotFoundError, ServiceUnavailableError
 from sentiment_common.inference import ProbedModel, SageMakerModel
-from sentiment_common.models import Comment, CommentStatus, FeedbackMark, Readiness
+from sentiment_common.records import Comment, CommentStatus, FeedbackMark, Readiness
 from sentiment_common.registry import Champion
 from sentiment_common.settings import InferenceSettings
 from sentiment_template import cloudformation

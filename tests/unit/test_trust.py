@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline_function.logic.trust import Dropped, training_labels
-from sentiment_common.models import FeedbackRecord, Label, LabelSource, PublicLabels
+from sentiment_common.records import FeedbackRecord, Label, LabelSource, PublicLabels
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 

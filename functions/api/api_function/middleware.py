@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from api_function.context import settings
+from api_function.dependencies import settings
 from sentiment_common.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}

@@ -9,7 +9,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from api_function.logic.feedback import RecordedFeedback
 from api_function.logic.monitoring import Report
-from sentiment_common.models import (
+from sentiment_common.monitoring import DayFigures, Drift, SourceAgreement, VersionQuality
+from sentiment_common.records import (
     MAX_COMMENT_CHARS,
     Attribution,
     Comment,
@@ -23,7 +24,6 @@ from sentiment_common.models import (
     Readiness,
     Scores,
 )
-from sentiment_common.monitoring import DayFigures, Drift, SourceAgreement, VersionQuality
 from sentiment_common.registry import (
     Decision,
     EncoderRef,
@@ -444,11 +444,4 @@ class MonitoringOut(BaseModel):
 
     @classmethod
     def of(cls, report: Report) -> MonitoringOut:
-        return cls(
-            champion=report.champion,
-            versions=report.versions,
-            daily=report.daily,
-            drift=report.drift,
-            review_queue=report.review_queue,
-            agreement_by_source=report.agreement_by_source,
-        )
+        return cls(**vars(report))  # the report's fields, named alike

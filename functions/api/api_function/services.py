@@ -14,7 +14,6 @@ from sentiment_common.dal.reviewers import DynamoDbReviewers
 from sentiment_common.dal.run_ledger import DynamoDbRunLedger
 from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.inference import ModelClient, ProbedModel, model_client
-from sentiment_common.models import PublicLabels
 from sentiment_common.ports import (
     CommentStore,
     FeedbackArchive,
@@ -26,6 +25,7 @@ from sentiment_common.ports import (
     Reviewers,
     RunLedger,
 )
+from sentiment_common.records import PublicLabels
 from sentiment_common.settings import ApiSettings
 
 

@@ -13,7 +13,6 @@ admin routes check again, so a route deployed without this authorizer lets no on
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -24,17 +23,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sentiment_common.dal.secrets import AdminKey, bearer_token
+from authorizer_function.dependencies import admin_key
+from sentiment_common.dal.secrets import bearer_token
 from sentiment_common.observability import count, logger, metrics
-from sentiment_common.settings import AdminSettings
-
-
-@cache
-def admin_key() -> AdminKey:
-    """Built on the first call, then kept (with the key it caches)."""
-    settings = AdminSettings.from_environment()
-    return AdminKey(settings.admin_api_key_secret, settings.admin_key_cache_seconds)
-
 
 ADMIN_CONTEXT = {"role": "admin"}
 

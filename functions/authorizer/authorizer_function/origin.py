@@ -13,7 +13,6 @@ what the caller sent is logged; when the secret cannot be read the function fail
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -24,18 +23,10 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sentiment_common.dal.origin_secret import OriginSecret
+from authorizer_function.dependencies import origin_secret
 from sentiment_common.observability import count, logger, metrics
-from sentiment_common.settings import OriginSettings
 
 HEADER = "x-origin-verify"
-
-
-@cache
-def origin_secret() -> OriginSecret:
-    """Built on the first call, then kept (with the value it caches)."""
-    settings = OriginSettings.from_environment()
-    return OriginSecret(settings.origin_verify_secret, settings.origin_secret_cache_seconds)
 
 
 def came_through_cloudfront(value: str | None) -> bool:

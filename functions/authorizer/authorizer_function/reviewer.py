@@ -13,7 +13,6 @@ the keys' items.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -24,34 +23,12 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sentiment_common.dal.reviewers import DynamoDbReviewers
-from sentiment_common.dal.secrets import AdminKey, bearer_token
+from authorizer_function.dependencies import admin_key, reviewers
+from sentiment_common.dal.secrets import bearer_token
 from sentiment_common.observability import count, logger, metrics
 from sentiment_common.reviewers import ADMIN_REVIEWER, key_digest, looks_like_reviewer_key
-from sentiment_common.settings import ReviewerAuthorizerSettings
 
 REVIEWER_ROLE = "reviewer"
-
-
-@cache
-def settings() -> ReviewerAuthorizerSettings:
-    return ReviewerAuthorizerSettings.from_environment()
-
-
-@cache
-def admin_key() -> AdminKey:
-    return AdminKey(settings().admin_api_key_secret, settings().admin_key_cache_seconds)
-
-
-@cache
-def reviewers() -> DynamoDbReviewers:
-    return DynamoDbReviewers(settings().registry_table)
-
-
-def forget() -> None:
-    """Drop what was built from the settings (tests change the environment)."""
-    for built in (settings, admin_key, reviewers):
-        built.cache_clear()
 
 
 def reviewer_named_by(authorization: str | None) -> str | None:

@@ -7,8 +7,6 @@ Failed records are reported one by one (``ReportBatchItemFailures``); SQS retrie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -16,37 +14,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pending_function.dependencies import worker
 from pending_function.logic import BatchModel, classify_pending
-from sentiment_common.dal.comments import DynamoDbCommentStore
-from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
 from sentiment_common.dal.pending import parse_message
-from sentiment_common.inference import ModelClient, call_timeouts, model_client
 from sentiment_common.observability import logger, metrics, tracer
-from sentiment_common.ports import CommentStore, MonitoringCounters
-from sentiment_common.settings import PendingSettings
 
 processor = BatchProcessor(event_type=EventType.SQS)
-
-
-@dataclass
-class Worker:
-    comments: CommentStore
-    model: ModelClient
-    monitoring: MonitoringCounters
-    longest_call: float  # seconds one model call may take, every try timing out
-
-
-@cache
-def worker() -> Worker:
-    """Built on the first invocation, then kept: a missing variable fails it (SQS returns its records),
-    and the error names the variable."""
-    settings = PendingSettings.from_environment()
-    return Worker(
-        comments=DynamoDbCommentStore(settings.comments_table),
-        model=model_client(settings),
-        monitoring=DynamoDbMonitoringCounters(settings.monitoring_table),
-        longest_call=call_timeouts(settings).longest_wait,
-    )
 
 
 @tracer.capture_method

@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 
 from sentiment_common.errors import ModelUnavailableError, NotFoundError
 from sentiment_common.inference import Predictor
-from sentiment_common.models import CommentStatus, Prediction
 from sentiment_common.observability import count, logger
 from sentiment_common.ports import CommentStore, MonitoringCounters
+from sentiment_common.records import CommentStatus, Prediction
 
 # What a record needs once the model has answered: its comment's update and the counters.
 STORE_SECONDS = 2.0

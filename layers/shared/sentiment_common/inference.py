@@ -30,8 +30,8 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from pydantic import BaseModel, ValidationError
 
 from sentiment_common.errors import ModelStartingError, ModelUnavailableError
-from sentiment_common.models import ExplainedPrediction, Prediction, Readiness, utc_now
 from sentiment_common.observability import logger, timed
+from sentiment_common.records import ExplainedPrediction, Prediction, Readiness, utc_now
 from sentiment_common.settings import InferenceBackend, InferenceSettings
 
 # The container logs and echoes only ids of these characters (sentiment_model.server keeps the same rule);

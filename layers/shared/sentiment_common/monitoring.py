@@ -15,13 +15,19 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Annotated
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sentiment_common.models import LABELS, Label, LabelSource
+from sentiment_common.errors import NotFoundError
+from sentiment_common.records import LABELS, Label, LabelSource, Prediction
+
+if TYPE_CHECKING:
+    from sentiment_common.ports import ModelRegistry
 
 # Upper edges of the confidence bins; the last bin ends at 1. A three-class label's confidence is at
 # least 1/3, so the first bin is [1/3, 0.5). Training records its baseline over the same bins
@@ -235,3 +241,101 @@ def _distribution(recent: Sequence[int], baseline: Sequence[float]) -> Distribut
         baseline=[round(share, 6) for share in baseline],
         psi=psi(recent, baseline),
     )
+
+
+def champion_drift(models: ModelRegistry, recent: list[DayCounts]) -> Drift | None:
+    """The champion's drift over ``recent`` (the window's days); None with no champion."""
+    champion = models.champion()
+    if champion is None:
+        return None
+    try:
+        baseline = models.get_model(champion.version).baseline
+    except NotFoundError:  # a champion pointer naming an unregistered model: nothing to compare with
+        baseline = None
+    return drift(champion.version, baseline, recent)
+
+
+# ---- the counters: what each event adds, and how a counter set reads ----
+
+# The counter sets, by (pk, sk): one per UTC day, one per model version, and the review queue's size.
+DAY, VERSION, QUEUE, OPEN = "DAY", "VERSION", "QUEUE", "OPEN"
+Additions = Mapping[str, int | Decimal]
+
+
+class CountingRules:
+    """What classifying and labelling add to which counter set. The monitoring table's adapter and the
+    in-memory fake share these rules and differ only in :meth:`_add`, which adds to one counter set."""
+
+    def classified(self, predictions: Iterable[Prediction], day: date, queued: bool = True) -> None:
+        """Comments classified on ``day``; ``queued`` when they joined the review queue."""
+        predictions = list(predictions)
+        if not predictions:
+            return
+        additions: Counter[str] = Counter()
+        confidence = Decimal(0)
+        for prediction in predictions:
+            additions[f"label_{prediction.label}"] += 1
+            additions[f"bin_{confidence_bin(prediction.confidence)}"] += 1
+            confidence += Decimal(str(prediction.confidence))
+        self._add(DAY, day.isoformat(), {**additions, "confidence_sum": confidence})
+        if queued:
+            self._add(QUEUE, OPEN, {"open": len(predictions)})
+
+    def labelled(
+        self,
+        prediction: Prediction,
+        given: Label,
+        previous: Label | None,
+        day: date,
+        first: bool,
+        *,
+        source: LabelSource = LabelSource.PUBLIC,
+    ) -> None:
+        """Feedback ``given`` on ``day`` for a classified comment whose latest label was ``previous``.
+        ``first``: nobody had labelled it, so it leaves the review queue."""
+        self._add(DAY, day.isoformat(), day_additions(prediction, given, source))
+        cells: Counter[str] = Counter({f"cell_{prediction.label}_{given}": 1})
+        if previous is not None:
+            cells[f"cell_{prediction.label}_{previous}"] -= 1
+        changes = {name: value for name, value in cells.items() if value}
+        if changes:
+            self._add(VERSION, prediction.model_version, changes)
+        if first:
+            self._add(QUEUE, OPEN, {"open": -1})
+
+    def suggested(self, prediction: Prediction, given: Label, day: date) -> None:
+        """A public label that only suggests: it counts toward the public's agreement that day, and
+        nowhere else (the comment's label, and so the version's cells, are unchanged)."""
+        self._add(DAY, day.isoformat(), day_additions(prediction, given, LabelSource.PUBLIC))
+
+    def _add(self, pk: str, sk: str, additions: Additions) -> None:
+        raise NotImplementedError
+
+
+def day_additions(prediction: Prediction, given: Label, source: LabelSource) -> dict[str, int]:
+    """What one label adds to its day: to the feedback in all and to its source's."""
+    agreed = int(given == prediction.label)
+    return {"feedback": 1, "agreed": agreed, f"feedback_{source}": 1, f"agreed_{source}": agreed}
+
+
+def day_counts(day: date, counters: Mapping[str, Any]) -> DayCounts:
+    """A ``DAY`` counter set read back; counters never added to read 0."""
+    return DayCounts(
+        day=day,
+        labels={label: int(counters.get(f"label_{label}", 0)) for label in LABELS},
+        confidence_sum=float(counters.get("confidence_sum", 0)),
+        confidence_bins=[int(counters.get(f"bin_{index}", 0)) for index in range(BINS)],
+        feedback=int(counters.get("feedback", 0)),
+        agreed=int(counters.get("agreed", 0)),
+        feedback_by_source={source: int(counters.get(f"feedback_{source}", 0)) for source in LabelSource},
+        agreed_by_source={source: int(counters.get(f"agreed_{source}", 0)) for source in LabelSource},
+    )
+
+
+def version_counts(version: str, counters: Mapping[str, Any]) -> VersionCounts:
+    """A ``VERSION`` counter set read back as its confusion matrix."""
+    matrix = {
+        predicted: {given: int(counters.get(f"cell_{predicted}_{given}", 0)) for given in LABELS}
+        for predicted in LABELS
+    }
+    return VersionCounts(version=version, matrix=matrix)

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Literal, Protocol, Unpack
 
-from sentiment_common.models import (
+from sentiment_common.monitoring import DayCounts, VersionCounts
+from sentiment_common.records import (
     Comment,
     ExplainedPrediction,
     FeedbackMark,
@@ -20,7 +21,6 @@ from sentiment_common.models import (
     LabelSource,
     Prediction,
 )
-from sentiment_common.monitoring import DayCounts, VersionCounts
 from sentiment_common.registry import (
     Champion,
     HeldBack,

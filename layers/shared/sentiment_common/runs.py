@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sentiment_common.errors import ConflictError
-from sentiment_common.models import utc_now
 from sentiment_common.observability import count, logger
 from sentiment_common.ports import PipelineStateStore, RetrainWorkflow, RunLedger
+from sentiment_common.records import utc_now
 from sentiment_common.registry import Action, HeldBack, RunRequest, RunStatus, TrainingRun, Trigger
 
 FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sentiment_common.models import PublicLabels
+from sentiment_common.records import PublicLabels
 
 
 class EnvironmentSettings(BaseModel):

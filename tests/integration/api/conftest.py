@@ -4,16 +4,19 @@ definitions, and each function gets the environment the template gives it. Route
 guards with a Lambda authorizer run it first, as API Gateway does (the local gateway's own code); every
 call carries the origin header CloudFront adds, so the public routes' authorizer lets it in.
 
-The API reads its settings on first use, so it is imported once and forgets them when the environment
-changes; so do the pending worker and the authorizer."""
+Every function reads its settings on first use, so each is imported once and
+``sentiment_common.dependencies.reset()`` makes them all read the environment again when it changes."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,12 +34,11 @@ import authorizer_function.handler
 import authorizer_function.origin
 import authorizer_function.reviewer
 import pending_function.handler
-from api_function import context
-from sentiment_common import observability
+from sentiment_common import dependencies, observability
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
 from sentiment_common.dal.run_ledger import DynamoDbRunLedger
-from sentiment_common.models import PublicLabels
+from sentiment_common.records import PublicLabels
 from sentiment_local.resources import create_buckets, create_queues, create_tables
 from sentiment_local.runtime.functions import Invocation
 from sentiment_local.runtime.gateway import authorize
@@ -60,20 +62,33 @@ WAITING_STATE_MACHINE = {
 
 
 class ModelServer:
-    """The model container's server on a fixed port, which a test may stop and start again."""
+    """The model container's server, reached through a relay on the port the functions are given.
+
+    A test stops the model by closing the relay: new connections are refused and open ones are cut, as
+    when the container is gone, and starting it again is instant; the server itself (which takes seconds
+    to load the model) runs once for the session.
+    """
 
     def __init__(self, model_dir: Path) -> None:
-        self.port = free_port()
+        self.port = free_port()  # the relay's: what MODEL_URL names
         self.url = f"http://127.0.0.1:{self.port}"
+        self._server_port = free_port()
         self._model_dir = model_dir
         self._process: subprocess.Popen[bytes] | None = None
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
 
-    def start(self) -> None:
+    @property
+    def up(self) -> bool:
+        return self._listener is not None
+
+    def launch(self) -> None:
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT / "model_training"),
             "HOST": "127.0.0.1",
-            "PORT": str(self.port),
+            "PORT": str(self._server_port),
             "MODEL_URI": str(self._model_dir),
         }
         self._process = subprocess.Popen(
@@ -82,21 +97,66 @@ class ModelServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/ping", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{self._server_port}/ping", timeout=1).status_code == 200:
+                    self.start()
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
         raise RuntimeError("the model server did not start")
 
-    def stop(self) -> None:
+    def shut_down(self) -> None:
+        self.stop()
         if self._process is not None:
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
+
+    def start(self) -> None:
+        if self._listener is None:
+            self._listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: the same port again
+            threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            _close(listener)
+        with self._lock:
+            for connection in self._open:
+                _close(connection)
+            self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                server = socket.create_connection(("127.0.0.1", self._server_port))
+            except OSError:
+                return  # the relay was closed
+            with self._lock:
+                self._open |= {client, server}
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._relay, args=(source, target), daemon=True).start()
+
+    def _relay(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        for connection in (source, target):
+            _close(connection)
+        with self._lock:
+            self._open -= {source, target}
+
+
+def _close(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked on it, as close alone may not
+    connection.close()
 
 
 @dataclass
@@ -206,7 +266,7 @@ class Stack:
     def public_labels(self, policy: PublicLabels) -> None:
         """Answer from here on as a stack deployed with ``PublicLabels=policy`` (until the test ends)."""
         os.environ["PUBLIC_LABELS"] = policy.value
-        _forget()
+        dependencies.reset()
 
     def route(self, method: str, path: str) -> Route | None:
         return next((route for route in self.template.http_routes() if route.match(method, path) is not None), None)
@@ -307,21 +367,12 @@ class Stack:
         self.drain_pending()
 
 
-def _forget() -> None:
-    """Drop what the functions built from their settings, so the next call reads the environment again."""
-    context.forget()
-    pending_function.handler.worker.cache_clear()
-    authorizer_function.handler.admin_key.cache_clear()
-    authorizer_function.origin.origin_secret.cache_clear()
-    authorizer_function.reviewer.forget()
-
-
 @pytest.fixture(scope="session")
 def model_server(model_dir: Path) -> Iterator[ModelServer]:
     server = ModelServer(model_dir)
-    server.start()
+    server.launch()
     yield server
-    server.stop()
+    server.shut_down()
 
 
 @pytest.fixture(scope="package")  # moto's mock ends with this package; later tests start from nothing
@@ -355,7 +406,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
             Name=environment["ORIGIN_VERIFY_SECRET"], SecretString=ORIGIN_VALUE
         )
         create_state_machine(environment["STATE_MACHINE_ARN"])
-        _forget()
+        dependencies.reset()
         stack = Stack(
             template,
             api_function.handler,
@@ -365,7 +416,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
             state_machine_arn=environment["STATE_MACHINE_ARN"],
         )
         yield stack
-        _forget()
+        dependencies.reset()
     patch.undo()
 
 
@@ -373,10 +424,9 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
 def api(stack: Stack) -> Iterator[Stack]:
     stack.wipe()
     default = os.environ["PUBLIC_LABELS"]  # the template's
-    _forget()  # each test meets a fresh API instance: nothing it saw of the model before
+    dependencies.reset()  # each test meets a fresh API instance: nothing it saw of the model before
     yield stack
     if os.environ["PUBLIC_LABELS"] != default:
         os.environ["PUBLIC_LABELS"] = default
-        _forget()
-    if stack.model._process is None:
-        stack.model.start()
+        dependencies.reset()
+    stack.model.start()  # when a test stopped it

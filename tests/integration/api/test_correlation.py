@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import pytest
 
 from sentiment_common.inference import ModelClient, ModelHealth
-from sentiment_common.models import Prediction
 from sentiment_common.observability import logger, metrics
+from sentiment_common.records import Prediction
 from tests.integration.api.conftest import Stack, http_event
 from tests.integration.structured_logs import emitted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api_function import context
+from sentiment_common.dependencies import reset
 from tests.integration.api.conftest import Stack
 
 PAGE = "https://page.example"
@@ -12,13 +12,13 @@ PAGE = "https://page.example"
 
 def test_only_the_allowed_origin_is_let_in(api: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALLOWED_ORIGIN", PAGE)
-    context.forget()
+    reset()
     try:
         allowed = api.call("GET", "/health", headers={"Origin": PAGE})
         elsewhere = api.call("GET", "/health", headers={"Origin": "https://elsewhere.example"})
     finally:
         monkeypatch.undo()
-        context.forget()
+        reset()
 
     assert allowed.status == 200
     assert allowed.headers["Access-Control-Allow-Origin"] == PAGE

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.api.conftest import LambdaContext, Stack
+from tests.integration.api.conftest import AUTHORIZERS, LambdaContext, Stack
 
 EVENTS = sorted((ROOT / "events").glob("api-*.json"))
 
@@ -49,41 +49,38 @@ def test_every_route_has_a_good_and_a_bad_event() -> None:
             assert any(s < 300 for s in statuses) and any(s >= 400 for s in statuses), route
 
 
-AUTHORIZER_EVENTS = sorted((ROOT / "events").glob("authorizer-*.json"))
+# Each authorizer's events, by the start of their file names: the function that gets them, and the header
+# that is its identity source.
+AUTHORIZER_EVENTS = {
+    "authorizer-": ("AdminAuthorizerFunction", "authorization"),
+    "reviewer-authorizer-": ("ReviewerAuthorizerFunction", "authorization"),
+    "origin-authorizer-": ("OriginAuthorizerFunction", "x-origin-verify"),
+}
+AUTHORIZER_EVENT_FILES = sorted(
+    path for prefix in AUTHORIZER_EVENTS for path in (ROOT / "events").glob(f"{prefix}*.json")
+)
 
 
-@pytest.mark.parametrize("path", AUTHORIZER_EVENTS, ids=[path.stem for path in AUTHORIZER_EVENTS])
+@pytest.mark.parametrize("path", AUTHORIZER_EVENT_FILES, ids=[path.stem for path in AUTHORIZER_EVENT_FILES])
 def test_authorizer_event_gets_the_decision_in_its_name(api: Stack, path: Path) -> None:
+    function, identity = next(found for prefix, found in AUTHORIZER_EVENTS.items() if path.name.startswith(prefix))
     expected = {"allowed": True, "refused": False}[path.stem.rsplit("-", 1)[1]]
     event = json.loads(path.read_text())
 
-    result = api.authorizer.lambda_handler(event, LambdaContext("AdminAuthorizerFunction"))
+    result = AUTHORIZERS[function].lambda_handler(event, LambdaContext(function))
 
     assert result["isAuthorized"] is expected
     assert (event["version"], event["type"]) == ("2.0", "REQUEST")
-    assert event["identitySource"] == [event["headers"]["authorization"]]
+    assert event["identitySource"] == [event["headers"][identity]]
 
 
-def test_the_admin_routes_have_authorizer_events() -> None:
-    routes = {json.loads(path.read_text())["routeKey"] for path in AUTHORIZER_EVENTS}
-    assert routes == {"POST /training", "POST /models/{version}/promote"}
+def test_every_authorizer_has_events() -> None:
+    def routes(prefix: str) -> set[str]:
+        return {json.loads(path.read_text())["routeKey"] for path in (ROOT / "events").glob(f"{prefix}*.json")}
 
-
-REVIEWER_AUTHORIZER_EVENTS = sorted((ROOT / "events").glob("reviewer-authorizer-*.json"))
-
-
-@pytest.mark.parametrize("path", REVIEWER_AUTHORIZER_EVENTS, ids=[path.stem for path in REVIEWER_AUTHORIZER_EVENTS])
-def test_reviewer_authorizer_event_gets_the_decision_in_its_name(api: Stack, path: Path) -> None:
-    from authorizer_function import reviewer  # noqa: PLC0415 - the module ReviewerAuthorizerFunction runs
-
-    expected = {"allowed": True, "refused": False}[path.stem.rsplit("-", 1)[1]]
-    event = json.loads(path.read_text())
-
-    result = reviewer.lambda_handler(event, LambdaContext("ReviewerAuthorizerFunction"))
-
-    assert result["isAuthorized"] is expected
-    assert event["routeKey"] == "POST /reviews"
-    assert event["identitySource"] == [event["headers"]["authorization"]]
+    assert routes("authorizer-") == {"POST /training", "POST /models/{version}/promote"}
+    assert routes("reviewer-authorizer-") == {"POST /reviews"}
+    assert routes("origin-authorizer-")
 
 
 def test_the_s3_event_names_a_feedback_object() -> None:

@@ -6,7 +6,7 @@ import json
 
 import boto3
 
-from sentiment_common.models import PublicLabels
+from sentiment_common.records import PublicLabels
 from tests.integration.api.conftest import Stack
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from api_function.context import forget
+from sentiment_common.dependencies import reset
 from tests.integration.api.conftest import Stack
 
 
@@ -65,7 +65,7 @@ def test_health_reports_the_model(
     # Within MODEL_PROBE_SECONDS this instance answers with what it saw, and says when it saw it.
     assert api.call("GET", "/health").body == api.call("GET", "/health").body
     monkeypatch.setenv("MODEL_PROBE_SECONDS", "0")
-    forget()  # an instance that checks on every call
+    reset()  # an instance that checks on every call
     down = api.call("GET", "/health")
     assert down.status == 200
     assert down.body["status"] == "degraded"

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from api_function import context
+from api_function import dependencies
 from sentiment_common.dal import monitoring as monitoring_dal
 from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
-from sentiment_common.models import LABELS, Prediction, PublicLabels, utc_now
 from sentiment_common.monitoring import CONFIDENCE_EDGES, confidence_bin
+from sentiment_common.records import LABELS, Prediction, PublicLabels, utc_now
 from tests.integration.api.conftest import Stack
 
 TEXTS = [
@@ -154,7 +154,7 @@ def test_a_counter_that_cannot_be_written_loses_no_comment_and_says_so(
     answered, and the failure is logged as an error (not throttling) and counted."""
     import boto3  # noqa: PLC0415
 
-    services = context.services()
+    services = dependencies.services()
     monkeypatch.setitem(services.monitoring.__dict__, "_table", boto3.resource("dynamodb").Table("no-such-table"))
     counted: list[str] = []
     monkeypatch.setattr(monitoring_dal, "count", lambda name, **_: counted.append(name))

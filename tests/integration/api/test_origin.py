@@ -4,15 +4,12 @@ answer only requests carrying the origin header CloudFront adds, and the admin r
 from __future__ import annotations
 
 import hmac
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from authorizer_function import origin
 from sentiment_common.dal.origin_secret import OriginSecret
-from tests.conftest import ROOT
 from tests.integration.api.conftest import ORIGIN_VALUE, LambdaContext, Stack, http_event
 
 PUBLIC_CALLS = [
@@ -85,19 +82,3 @@ def test_the_origin_value_is_compared_in_constant_time(monkeypatch: pytest.Monke
     monkeypatch.setattr(secret, "_value", lambda: "right")
     assert secret.matches("wrong") is False
     assert compared == [(b"wrong", b"right")]
-
-
-ORIGIN_EVENTS = sorted((ROOT / "events").glob("origin-authorizer-*.json"))
-
-
-@pytest.mark.parametrize("path", ORIGIN_EVENTS, ids=[path.stem for path in ORIGIN_EVENTS])
-def test_origin_authorizer_event_gets_the_decision_in_its_name(stack: Stack, path: Path) -> None:
-    expected = {"allowed": True, "refused": False}[path.stem.rsplit("-", 1)[1]]
-    event = json.loads(path.read_text())
-    result = origin.lambda_handler(event, LambdaContext("OriginAuthorizerFunction"))
-    assert result["isAuthorized"] is expected
-    assert event["identitySource"] == [event["headers"]["x-origin-verify"]]
-
-
-def test_there_is_an_origin_authorizer_event() -> None:
-    assert ORIGIN_EVENTS

@@ -1,10 +1,14 @@
-"""The review queue: unlabelled classified comments, most uncertain first, paged stably, from an index."""
+"""The review queue: unlabelled classified comments, most uncertain first, paged stably, from an index.
+
+A pending comment joins it once classified unless someone labelled it meanwhile: the pending worker's
+logic (``tests/unit/test_pending_logic.py``) and the comments store's contract
+(``tests/contract/test_comments_contract.py``, ``classify_pending``) hold that."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sentiment_common.models import PublicLabels
+from sentiment_common.records import PublicLabels
 from tests.integration.api.conftest import Stack
 
 TEXTS = [
@@ -91,19 +95,6 @@ def test_paging_is_stable_while_new_comments_arrive(api: Stack) -> None:
     assert {item["comment_id"] for item in rest if item["comment_id"] in newcomers} == {
         comment["comment_id"] for comment in arriving if (margin(comment), comment["comment_id"]) > cursor
     }
-
-
-def test_pending_comments_join_the_queue_once_classified_unless_labelled_meanwhile(api: Stack) -> None:
-    api.public_labels(PublicLabels.TRAIN)
-    api.model.stop()
-    waiting, labelled = api.call("POST", "/comments/batch", {"comments": TEXTS[:2]}).body["results"]
-    assert api.call("POST", "/feedback", {"comment_id": labelled["comment_id"], "label": "negative"}).status == 201
-    assert queue(api) == []
-
-    api.model.start()
-    api.run_pending(api.drain_pending(expected=2))
-
-    assert [item["comment_id"] for item in queue(api)] == [waiting["comment_id"]]
 
 
 def test_the_queue_refuses_a_sentiment_filter_and_foreign_tokens(api: Stack) -> None:

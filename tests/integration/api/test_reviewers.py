@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from sentiment_common import dependencies
 from sentiment_common.dal.reviewers import DynamoDbReviewers
 from tests.integration.api.conftest import LambdaContext, Stack, http_event
 
@@ -237,7 +238,7 @@ def test_the_reviewer_authorizer_reads_only_the_keys_item(api: Stack) -> None:
 
     from authorizer_function import reviewer  # noqa: PLC0415 - the module the stack calls
 
-    reviewer.forget()
+    dependencies.reset()
     table = reviewer.reviewers()._table._table
     table.meta.client.meta.events.register("before-call.dynamodb.*", record)
 

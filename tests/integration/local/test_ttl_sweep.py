@@ -12,7 +12,7 @@ import pytest
 
 from sentiment_common.dal.comments import DynamoDbCommentStore
 from sentiment_common.errors import NotFoundError
-from sentiment_common.models import Comment, CommentStatus, ExplainedPrediction
+from sentiment_common.records import Comment, CommentStatus, ExplainedPrediction
 from sentiment_local.moto.ttl import TtlSweeper
 from sentiment_local.resources import create_tables
 from sentiment_template.reader import Template

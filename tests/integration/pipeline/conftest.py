@@ -26,7 +26,7 @@ from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
 from sentiment_common.dal.run_ledger import DynamoDbRunLedger
 from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
-from sentiment_common.models import FeedbackRecord, Label, LabelSource, PublicLabels, new_id
+from sentiment_common.records import FeedbackRecord, Label, LabelSource, PublicLabels, new_id
 from sentiment_common.runs import RunGuard
 from sentiment_local.resources import create_buckets, create_tables
 from sentiment_template.reader import Template

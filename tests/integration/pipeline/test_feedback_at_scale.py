@@ -17,7 +17,7 @@ from pipeline_function.logic.prepare import prepare
 from pipeline_function.steps import PrepareInput
 from sentiment_common import observability
 from sentiment_common.dal.feedback import feedback_key
-from sentiment_common.models import FeedbackRecord, PublicLabels, new_id
+from sentiment_common.records import FeedbackRecord, PublicLabels, new_id
 from sentiment_local.runtime.event_sources import scheduled_event
 from tests.fakes.pipeline import FakeDataStore, FakeWithdrawnReviewers
 from tests.integration.pipeline.conftest import Pipeline

@@ -10,8 +10,8 @@ import pytest
 
 from sentiment_common import observability
 from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
-from sentiment_common.models import Prediction, Scores
 from sentiment_common.monitoring import CONFIDENCE_EDGES
+from sentiment_common.records import Prediction, Scores
 from sentiment_local.runtime.event_sources import scheduled_event
 from tests.integration.pipeline.conftest import Pipeline
 from tests.integration.pipeline.test_handlers import Context, handler

@@ -18,7 +18,7 @@ from pipeline_function.logic.record import record
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput, Deployment, EvaluateInput, Outcome, PrepareInput, RecordInput
 from sentiment_common.inference import HttpModel
-from sentiment_common.models import FeedbackRecord, PublicLabels
+from sentiment_common.records import FeedbackRecord, PublicLabels
 from sentiment_common.registry import (
     Decision,
     ModelRecord,

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from pipeline_function.settings import TriggerSettings
 from sentiment_common import runs
-from sentiment_common.models import PublicLabels, utc_now
+from sentiment_common.records import PublicLabels, utc_now
 from sentiment_common.registry import Action, RunRequest, RunStatus, Trigger
 from sentiment_common.runs import RunGuard, start_run
 from tests.integration.pipeline.conftest import THRESHOLD, Pipeline, create_state_machine

@@ -18,7 +18,8 @@ from sentiment_common.errors import (
     ModelUnavailableError,
     ServiceUnavailableError,
 )
-from sentiment_common.models import (
+from sentiment_common.observability import count, logger
+from sentiment_common.records import (
     Comment,
     CommentStatus,
     ExplainedPrediction,
@@ -28,7 +29,6 @@ from sentiment_common.models import (
     new_id,
     utc_now,
 )
-from sentiment_common.observability import count, logger
 
 # A serverless endpoint's cold start takes tens of seconds: a retry sooner would only wait again.
 STARTING_RETRY_AFTER_S = 20

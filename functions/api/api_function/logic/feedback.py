@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from api_function.services import Services
-from sentiment_common.models import (
+from sentiment_common.observability import count, logger, metrics
+from sentiment_common.records import (
     Comment,
     FeedbackMark,
     FeedbackRecord,
@@ -30,7 +31,6 @@ from sentiment_common.models import (
     new_id,
     utc_now,
 )
-from sentiment_common.observability import count, logger, metrics
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from api_function.services import Services
-from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
+from sentiment_common.records import utc_now
 from sentiment_common.reviewers import IssuedReviewer, Reviewer, key_digest, new_key
 
 

@@ -8,9 +8,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from api_function.context import once, services
+from api_function.dependencies import services
+from api_function.idempotency import once
 from api_function.logic import comments
-from api_function.routes import answers
+from api_function.routes import answers, documented
 from api_function.schemas import (
     BatchItemError,
     BatchItemResult,
@@ -19,10 +20,9 @@ from api_function.schemas import (
     CommentOut,
     CommentPage,
     CommentRequest,
-    ErrorResponse,
     ExplanationOut,
 )
-from sentiment_common.models import CommentStatus
+from sentiment_common.records import CommentStatus
 
 router = Router()
 
@@ -36,7 +36,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 ERRORS: dict[int, OpenAPIResponse] = {
-    status: {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+    status: documented(description)
     for status, description in (
         (400, "Malformed request"),
         (409, "Idempotency-Key still in use by a running request"),
@@ -56,12 +56,12 @@ def _json(model: CommentOut | BatchResponse, status: HTTPStatus) -> Response[str
     "/comments",
     summary="Classify and store a comment",
     responses={
-        201: {"description": "Classified and stored", "content": {"application/json": {"model": CommentOut}}},
-        202: {
-            "description": "Model starting after idle or unreachable: stored as pending (`pending_reason` says "
-            "which), classified later",
-            "content": {"application/json": {"model": CommentOut}},
-        },
+        201: documented("Classified and stored", CommentOut),
+        202: documented(
+            "Model starting after idle or unreachable: stored as pending (`pending_reason` says which), "
+            "classified later",
+            CommentOut,
+        ),
         **ERRORS,
     },
 )
@@ -81,11 +81,8 @@ def post_comment(request: CommentRequest, idempotency_key: IdempotencyKey = None
     "/comments/batch",
     summary="Classify and store up to 25 comments, each answered by its position",
     responses={
-        200: {"description": "Per-item results and errors", "content": {"application/json": {"model": BatchResponse}}},
-        202: {
-            "description": "Model starting after idle or unreachable: valid items stored as pending",
-            "content": {"application/json": {"model": BatchResponse}},
-        },
+        200: documented("Per-item results and errors", BatchResponse),
+        202: documented("Model starting after idle or unreachable: valid items stored as pending", BatchResponse),
         **ERRORS,
     },
 )
@@ -133,7 +130,7 @@ def list_comments(
     summary="One comment, with its feedback if any",
     responses={
         **answers(200, "The comment", CommentOut),
-        404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}},
+        404: documented("No such comment"),
     },
 )
 def get_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -> CommentOut:
@@ -145,7 +142,7 @@ def get_comment(comment_id: Annotated[str, Path(min_length=1, max_length=64)]) -
     summary="Why the serving model labels a comment as it does: each word's weight toward the label",
     responses={
         **answers(200, "The comment's words, each with its weight", ExplanationOut),
-        404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}},
+        404: documented("No such comment"),
         503: ERRORS[503] | {"description": "The model is starting or unreachable; retry after Retry-After seconds"},
     },
 )

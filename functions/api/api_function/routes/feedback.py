@@ -4,11 +4,12 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from api_function.context import once, services
+from api_function.dependencies import services
+from api_function.idempotency import once
 from api_function.logic.feedback import record_feedback
-from api_function.routes import answers
+from api_function.routes import answers, documented
 from api_function.routes.comments import ERRORS, IdempotencyKey
-from api_function.schemas import ErrorResponse, FeedbackRequest, FeedbackResponse
+from api_function.schemas import FeedbackRequest, FeedbackResponse
 
 router = Router()
 
@@ -19,7 +20,7 @@ router = Router()
     summary="Correct (or confirm) a label: it trains, suggests or is only archived, as PublicLabels says",
     responses={
         **answers(201, "Recorded", FeedbackResponse),
-        404: {"description": "No such comment", "content": {"application/json": {"model": ErrorResponse}}},
+        404: documented("No such comment"),
         **ERRORS,
     },
 )

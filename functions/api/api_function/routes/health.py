@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from api_function.context import services
+from api_function.dependencies import services
 from api_function.logic.health import model_health
 from api_function.schemas import HealthResponse, ServingModel
 

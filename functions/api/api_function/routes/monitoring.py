@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from api_function.context import services
+from api_function.dependencies import services
 from api_function.logic import monitoring
 from api_function.schemas import MonitoringOut
 from sentiment_common.monitoring import SERIES_DAYS

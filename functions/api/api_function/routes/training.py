@@ -8,13 +8,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from api_function.auth import ADMIN_ONLY, require_admin
-from api_function.context import services
+from api_function.dependencies import services
 from api_function.logic import training
-from api_function.routes import answers
+from api_function.routes import admin_only, answers, documented
 from api_function.schemas import (
-    ErrorResponse,
-    GatewayMessage,
     HeldBackOut,
     RunStarted,
     TrainingRunOut,
@@ -23,15 +20,10 @@ from api_function.schemas import (
 
 router = Router()
 
-# 401 and 403 come from API Gateway and the admin authorizer, before this function runs.
-ADMIN_ERRORS: dict[int, OpenAPIResponse] = {
-    status: {"description": description, "content": {"application/json": {"model": model}}}
-    for status, description, model in (
-        (401, "No Authorization header (API Gateway)", GatewayMessage),
-        (403, "The Authorization header holds no valid admin key (the admin authorizer)", GatewayMessage),
-        (409, "A run is already active", ErrorResponse),
-        (503, "The registry or the state machine is unavailable; nothing was started", ErrorResponse),
-    )
+# A run's own refusals, after the admin authorizer's.
+RUN_ERRORS: dict[int, OpenAPIResponse] = {
+    409: documented("A run is already active"),
+    503: documented("The registry or the state machine is unavailable; nothing was started"),
 }
 
 
@@ -44,15 +36,11 @@ def started(body: RunStarted) -> Response[str]:
     )
 
 
-@router.post(
+@admin_only(
+    router.post,
     "/training",
-    summary="Start a retraining run on all feedback so far; admin",
-    middlewares=[require_admin],
-    security=ADMIN_ONLY,
-    responses={
-        202: {"description": "Run started", "content": {"application/json": {"model": RunStarted}}},
-        **ADMIN_ERRORS,
-    },
+    "Start a retraining run on all feedback so far; admin",
+    {**answers(202, "Run started", RunStarted), **RUN_ERRORS},
 )
 def start_training() -> Response[str]:
     run = training.start_training(services())
@@ -64,10 +52,7 @@ def start_training() -> Response[str]:
     summary="Retraining runs, newest first",
     responses={
         **answers(200, "A page of runs", TrainingRunPage),
-        400: {
-            "description": "A next_token this API did not issue",
-            "content": {"application/json": {"model": ErrorResponse}},
-        },
+        400: documented("A next_token this API did not issue"),
     },
 )
 def list_runs(
@@ -90,7 +75,7 @@ def list_runs(
     summary="One run: status, steps, metrics, decision",
     responses={
         **answers(200, "The run", TrainingRunOut),
-        404: {"description": "No such run", "content": {"application/json": {"model": ErrorResponse}}},
+        404: documented("No such run"),
     },
 )
 def get_run(run_id: Annotated[str, Path(min_length=1, max_length=80, description="A run id")]) -> TrainingRunOut:

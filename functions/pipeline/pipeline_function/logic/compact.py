@@ -36,8 +36,8 @@ from pipeline_function.logic.labels import (
     sha256,
 )
 from sentiment_common.dal.feedback import feedback_key
-from sentiment_common.models import FeedbackRecord, utc_now
 from sentiment_common.observability import count, logger
+from sentiment_common.records import FeedbackRecord, utc_now
 
 # Objects read one by one in one pass: well inside the compactor's timeout; a backlog takes a few passes.
 MAX_OBJECTS_PER_PASS = 50_000

@@ -22,9 +22,9 @@ from pipeline_function.steps import DeployInput, Deployment
 from sentiment_common.artifacts import ArtifactReadError, model_file_sha256
 from sentiment_common.errors import NotFoundError
 from sentiment_common.inference import ModelClient
-from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
 from sentiment_common.ports import ModelRegistry, RunLedger
+from sentiment_common.records import utc_now
 from sentiment_common.registry import Action, Champion, ModelRecord, RunStatus, TrainingRun, Trigger
 from sentiment_common.settings import InferenceBackend
 

@@ -31,9 +31,9 @@ from pipeline_function.errors import CandidateArtifactError
 from pipeline_function.logic.prepare import sha256
 from pipeline_function.steps import EvaluateInput, Evaluation
 from sentiment_common.artifacts import ArtifactReadError, model_file_sha256
-from sentiment_common.models import utc_now
 from sentiment_common.observability import logger
 from sentiment_common.ports import ModelRegistry, RunLedger
+from sentiment_common.records import utc_now
 from sentiment_common.registry import Decision, Metrics, ModelRecord, ModelStatus, model_kind
 
 GOLDEN_METRICS = ("reviews_accuracy", "tweets_macro_f1")

@@ -34,8 +34,8 @@ from pipeline_function.adapters.store import CONNECTIONS, DataStore
 from pipeline_function.logic.trust import Dropped, subject
 from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
 from sentiment_common.dal.feedback import feedback_key
-from sentiment_common.models import FeedbackRecord
 from sentiment_common.observability import logger
+from sentiment_common.records import FeedbackRecord
 
 COMPACTED_PREFIX = "feedback-compacted/"
 INDEX_NAME = "index.json"

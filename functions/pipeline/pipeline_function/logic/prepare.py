@@ -26,9 +26,9 @@ from pipeline_function.errors import NoBaseDataError
 from pipeline_function.logic.labels import READERS, read_feedback, sha256
 from pipeline_function.logic.trust import Dropped, ranked_labels, refusal
 from pipeline_function.steps import PreparedDataset, PrepareInput
-from sentiment_common.models import LABELS, LabelSource, PublicLabels, utc_now
 from sentiment_common.observability import count, logger
 from sentiment_common.ports import ModelRegistry, RunLedger, WithdrawnReviewers
+from sentiment_common.records import LABELS, LabelSource, PublicLabels, utc_now
 from sentiment_common.registry import RunStatus, TrainingRun
 
 DATA_PREFIX = "data/"

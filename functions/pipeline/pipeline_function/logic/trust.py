@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from enum import StrEnum
 
-from sentiment_common.models import FeedbackRecord, LabelSource, PublicLabels
+from sentiment_common.records import FeedbackRecord, LabelSource, PublicLabels
 
 
 class Dropped(StrEnum):

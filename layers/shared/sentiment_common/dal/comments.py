@@ -39,7 +39,8 @@ from botocore.exceptions import ClientError
 from sentiment_common.dal.aws import TableAdapter
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.errors import InvalidInputError, NotFoundError
-from sentiment_common.models import (
+from sentiment_common.ports import Classified
+from sentiment_common.records import (
     Comment,
     CommentStatus,
     ExplainedPrediction,
@@ -49,7 +50,6 @@ from sentiment_common.models import (
     Prediction,
     Scores,
 )
-from sentiment_common.ports import Classified
 
 ENTITY = "comment"
 BY_TIME = "ByTime"
@@ -330,20 +330,8 @@ class DynamoDbCommentStore(TableAdapter):
         return "skipped"
 
     def _set_if_pending(self, comment_id: str, attributes: dict[str, Any], and_also: str = "") -> bool:
-        try:
-            self._table.update_item(
-                Key={"comment_id": comment_id},
-                UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in attributes),
-                ConditionExpression=f"#sentiment = :pending AND {ALIVE} {and_also}".strip(),
-                ExpressionAttributeNames={f"#{name}": name for name in attributes},
-                ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()}
-                | {":pending": PENDING, ":now": now_epoch()},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        condition = f"#sentiment = :pending {and_also}".strip()
+        return self._set_if(comment_id, attributes, condition, {"#sentiment": "sentiment"}, {":pending": PENDING})
 
     def mark_feedback(self, comment_id: str, mark: FeedbackMark) -> Comment:
         """Record the latest label and take the comment out of the review queue; returns the comment as it

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sentiment_common.dal.aws import client
 from sentiment_common.dal.transient import unavailable_when_transient
-from sentiment_common.models import FeedbackRecord
+from sentiment_common.records import FeedbackRecord
 
 PREFIX = "feedback/"
 

@@ -11,7 +11,7 @@ from boto3.dynamodb.conditions import Key
 
 from sentiment_common.dal.registry_items import CHAMPION, CURRENT, MODEL, model_from, model_item, registry_table
 from sentiment_common.errors import ConflictError, NotFoundError
-from sentiment_common.models import utc_now
+from sentiment_common.records import utc_now
 from sentiment_common.registry import Champion, ModelRecord, ModelStatus, first_champion, promoted
 
 

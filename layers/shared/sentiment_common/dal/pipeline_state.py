@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from sentiment_common.dal.registry_items import FEEDBACK, PIPELINE, RUN, STATE, registry_table, run_item
-from sentiment_common.models import utc_now
+from sentiment_common.records import utc_now
 from sentiment_common.registry import HeldBack, PipelineState, RunRequest, TrainingRun, claimed_run
 
 SEEN_FOR_SECONDS = 30 * 24 * 3600

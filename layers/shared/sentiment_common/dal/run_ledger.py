@@ -11,7 +11,7 @@ from sentiment_common.dal.comments import decode_token, encode_token
 from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
 from sentiment_common.dal.registry_items import RUN, encode, registry_table, run_from, run_item
 from sentiment_common.errors import NotFoundError
-from sentiment_common.models import utc_now
+from sentiment_common.records import utc_now
 from sentiment_common.registry import RunOutcome, RunStatus, RunStep, TrainingRun
 
 
