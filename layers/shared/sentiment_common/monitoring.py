@@ -17,11 +17,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sentiment_common.errors import NotFoundError
 from sentiment_common.models import LABELS, Label, LabelSource
+
+if TYPE_CHECKING:  # the ports name this module's figures
+    from sentiment_common.ports import ModelRegistry
 
 # Upper edges of the confidence bins; the last bin ends at 1. A three-class label's confidence is at
 # least 1/3, so the first bin is [1/3, 0.5). Training records its baseline over the same bins
@@ -226,6 +230,18 @@ def drift(version: str, baseline: Baseline | None, recent: Sequence[DayCounts]) 
             "psi": max(label_drift.psi, confidence_drift.psi),
         }
     )
+
+
+def champion_drift(models: ModelRegistry, recent: list[DayCounts]) -> Drift | None:
+    """The champion's drift over ``recent`` (the window's days); None with no champion."""
+    champion = models.champion()
+    if champion is None:
+        return None
+    try:
+        baseline = models.get_model(champion.version).baseline
+    except NotFoundError:  # a champion pointer naming an unregistered model: nothing to compare with
+        baseline = None
+    return drift(champion.version, baseline, recent)
 
 
 def _distribution(recent: Sequence[int], baseline: Sequence[float]) -> Distribution:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from api_function.services import Services
-from sentiment_common.dal.monitoring import champion_drift
 from sentiment_common.models import LabelSource, utc_now
 from sentiment_common.monitoring import (
     DRIFT_WINDOW_DAYS,
@@ -15,6 +14,7 @@ from sentiment_common.monitoring import (
     SourceAgreement,
     VersionCounts,
     VersionQuality,
+    champion_drift,
     day_figures,
     source_agreement,
     version_quality,

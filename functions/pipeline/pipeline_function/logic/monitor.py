@@ -7,9 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sentiment_common.dal.monitoring import champion_drift
 from sentiment_common.models import utc_now
-from sentiment_common.monitoring import DRIFT_WINDOW_DAYS
+from sentiment_common.monitoring import DRIFT_WINDOW_DAYS, champion_drift
 from sentiment_common.observability import logger, metrics
 from sentiment_common.ports import ModelRegistry, MonitoringCounters
 

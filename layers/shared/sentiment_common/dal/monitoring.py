@@ -29,11 +29,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sentiment_common.dal.aws import TableAdapter
 from sentiment_common.dal.table import query_all
 from sentiment_common.dal.transient import TRANSIENT_CODES, unavailable_when_transient
-from sentiment_common.errors import NotFoundError
 from sentiment_common.models import LABELS, Label, LabelSource, Prediction
-from sentiment_common.monitoring import BINS, DayCounts, Drift, VersionCounts, confidence_bin, drift
+from sentiment_common.monitoring import BINS, DayCounts, VersionCounts, confidence_bin
 from sentiment_common.observability import count, logger
-from sentiment_common.ports import ModelRegistry
 
 DAY, VERSION, QUEUE, OPEN = "DAY", "VERSION", "QUEUE", "OPEN"
 
@@ -152,15 +150,3 @@ def _version(item: dict[str, Any]) -> VersionCounts:
         predicted: {given: int(item.get(f"cell_{predicted}_{given}", 0)) for given in LABELS} for predicted in LABELS
     }
     return VersionCounts(version=item["sk"], matrix=matrix)
-
-
-def champion_drift(models: ModelRegistry, recent: list[DayCounts]) -> Drift | None:
-    """The champion's drift over ``recent`` (the window's days); None with no champion."""
-    champion = models.champion()
-    if champion is None:
-        return None
-    try:
-        baseline = models.get_model(champion.version).baseline
-    except NotFoundError:  # a champion pointer naming an unregistered model: nothing to compare with
-        baseline = None
-    return drift(champion.version, baseline, recent)
