@@ -22,7 +22,15 @@ from pipeline_function.logic.prepare import prepare
 from pipeline_function.logic.record import record
 from pipeline_function.logic.rollout import check, start
 from pipeline_function.settings import DeploySettings
-from pipeline_function.steps import DeployInput, Deployment, EvaluateInput, Outcome, PrepareInput, RecordInput
+from pipeline_function.steps import (
+    DeployInput,
+    Deployment,
+    EvaluateInput,
+    Evaluation,
+    Outcome,
+    PrepareInput,
+    RecordInput,
+)
 from sentiment_common.models import FeedbackRecord, PublicLabels, utc_now
 from sentiment_common.registry import (
     Action,
@@ -251,10 +259,9 @@ def _candidate(
     return request, archive
 
 
-def test_a_better_candidate_is_registered_and_promoted(pipeline: FakePipeline) -> None:
-    request, archive = _candidate(pipeline, GOOD)
-
-    evaluation = evaluate(
+def _evaluate(pipeline: FakePipeline, request: EvaluateInput) -> Evaluation:
+    """EvaluateCandidate with the template's default gate: tolerance 0.01, floor 0.70, flips 5% / 50%."""
+    return evaluate(
         request,
         pipeline.models,
         pipeline.runs,
@@ -263,6 +270,12 @@ def test_a_better_candidate_is_registered_and_promoted(pipeline: FakePipeline) -
         floor=0.70,
         touch=TouchLimits(0.05, 0.5),
     )
+
+
+def test_a_better_candidate_is_registered_and_promoted(pipeline: FakePipeline) -> None:
+    request, archive = _candidate(pipeline, GOOD)
+
+    evaluation = _evaluate(pipeline, request)
 
     assert evaluation.promote is True
     assert evaluation.sha256 == sha256(archive)
@@ -283,15 +296,7 @@ def test_a_better_candidate_is_registered_and_promoted(pipeline: FakePipeline) -
 def test_a_much_worse_candidate_is_registered_as_rejected_with_reasons(pipeline: FakePipeline) -> None:
     request, _ = _candidate(pipeline, {**GOOD, "tweets_macro_f1": 0.60})
 
-    evaluation = evaluate(
-        request,
-        pipeline.models,
-        pipeline.runs,
-        pipeline.store,
-        tolerance=0.01,
-        floor=0.70,
-        touch=TouchLimits(0.05, 0.5),
-    )
+    evaluation = _evaluate(pipeline, request)
 
     assert evaluation.promote is False
     assert "tweets_macro_f1 0.6000 is below the floor 0.70" in evaluation.reasons
@@ -310,15 +315,7 @@ def test_a_candidate_that_flips_answers_near_its_new_labels_is_registered_as_hel
     request, _ = _candidate(pipeline, {**GOOD, **touching})
 
     # When it is evaluated
-    evaluation = evaluate(
-        request,
-        pipeline.models,
-        pipeline.runs,
-        pipeline.store,
-        tolerance=0.01,
-        floor=0.70,
-        touch=TouchLimits(0.05, 0.5),
-    )
+    evaluation = _evaluate(pipeline, request)
 
     # Then it is neither promoted nor rejected: held, and the registry and the run say why
     assert (evaluation.promote, evaluation.held) == (False, True)
@@ -343,15 +340,7 @@ def test_a_candidate_is_compared_with_the_best_champion_so_far_not_only_the_curr
     # and a candidate within the tolerance of today's champion (0.86) but 0.045 below the first
     request, _ = _candidate(pipeline, {**GOOD, "reviews_accuracy": 0.855})
 
-    evaluation = evaluate(
-        request,
-        pipeline.models,
-        pipeline.runs,
-        pipeline.store,
-        tolerance=0.01,
-        floor=0.70,
-        touch=TouchLimits(0.05, 0.5),
-    )
+    evaluation = _evaluate(pipeline, request)
 
     assert evaluation.promote is False
     assert any("below 0.9000, the best a champion has had" in reason for reason in evaluation.reasons)
@@ -362,15 +351,7 @@ def test_an_archive_of_another_version_is_refused_and_nothing_is_registered(pipe
     request, _ = _candidate(pipeline, GOOD, version="some-other-version")
 
     with pytest.raises(CandidateArtifactError, match="some-other-version"):
-        evaluate(
-            request,
-            pipeline.models,
-            pipeline.runs,
-            pipeline.store,
-            tolerance=0.01,
-            floor=0.70,
-            touch=TouchLimits(0.05, 0.5),
-        )
+        _evaluate(pipeline, request)
     assert pipeline.models.list_models() == []
     assert list(pipeline.store.keys("models/")) == []
 
@@ -464,27 +445,11 @@ def test_deploying_points_the_service_at_the_version(pipeline: FakePipeline, ecs
     assert champion.version == "v1"  # until the new model answers and the run is recorded
 
 
-def test_the_deployment_is_ready_once_the_service_answers_with_the_new_version(
-    pipeline: FakePipeline, ecs: DeploySettings
-) -> None:
-    run_id = _candidate_v2(pipeline)
-    deployment = _deploy_v2(pipeline, run_id, ecs)
-    service = FakeModel(version="v1")
-
-    still_old = check(deployment, None, service)
-    service.version = "v2"
-    ready = check(still_old, None, service)
-
-    assert (still_old.ready, still_old.checks) == (False, 1)
-    assert (ready.ready, ready.checks) == (True, 2)
-
-
 def test_a_service_that_never_serves_the_new_version_fails_the_deployment(
     pipeline: FakePipeline, ecs: DeploySettings
 ) -> None:
-    run_id = _candidate_v2(pipeline)
-    deployment = _deploy_v2(pipeline, run_id, ecs)
-    service = FakeModel(version="v1")
+    deployment = _deploy_v2(pipeline, _candidate_v2(pipeline), ecs)
+    service = FakeModel(version="v1")  # the service's ping, through the HTTP client: tests/integration/pipeline
 
     for _ in range(deployment.max_checks - 1):
         deployment = check(deployment, None, service)
@@ -493,23 +458,13 @@ def test_a_service_that_never_serves_the_new_version_fails_the_deployment(
         check(deployment, None, service)
 
 
-def test_a_service_that_does_not_answer_is_not_ready_and_the_failure_says_why(
-    pipeline: FakePipeline, ecs: DeploySettings
-) -> None:
-    run_id = _candidate_v2(pipeline)
-    deployment = _deploy_v2(pipeline, run_id, ecs)
-    service = FakeModel(version="v1")
-    service.down = True
-
-    deployment = check(check(deployment, None, service), None, service)
-    assert (deployment.ready, deployment.checks) == (False, 2)
-    with pytest.raises(DeploymentFailedError, match=r"the service still answers with the model is down after 3"):
-        check(deployment, None, service)
+def _on_sagemaker(pipeline: FakePipeline, sagemaker: DeploySettings) -> tuple[Deployment, FakeModelEndpoint]:
+    """Candidate v2 deployed to the endpoint (which takes it at once, unless a test says otherwise)."""
+    endpoint = FakeModelEndpoint()
+    return _deploy_v2(pipeline, _candidate_v2(pipeline), sagemaker, endpoint), endpoint
 
 
-def test_nothing_is_deployed_without_a_service_or_an_endpoint(
-    pipeline: FakePipeline, sagemaker: DeploySettings
-) -> None:
+def test_nothing_is_deployed_without_an_endpoint(pipeline: FakePipeline, sagemaker: DeploySettings) -> None:
     run_id = _candidate_v2(pipeline)
 
     with pytest.raises(NothingToDeployError, match="no SageMaker endpoint is configured"):
@@ -524,14 +479,11 @@ def test_nothing_is_deployed_without_a_service_or_an_endpoint(
 def test_a_sagemaker_deployment_serves_the_registered_model_with_its_hashes_under_a_new_configuration(
     pipeline: FakePipeline, sagemaker: DeploySettings
 ) -> None:
-    run_id = _candidate_v2(pipeline)
-    endpoint = FakeModelEndpoint()
-
-    deployment = _deploy_v2(pipeline, run_id, sagemaker, endpoint)
+    deployment, endpoint = _on_sagemaker(pipeline, sagemaker)
 
     model = pipeline.models.get_model("v2")
     (release,) = endpoint.releases
-    assert (release.version, release.run_id, release.model_data_url) == ("v2", run_id, model.model_data_url)
+    assert (release.version, release.run_id, release.model_data_url) == ("v2", deployment.run_id, model.model_data_url)
     assert (release.image, release.role_arn) == (sagemaker.model_image_uri, sagemaker.sagemaker_role_arn)
     # A model registered before the registry kept its model.joblib's hash: read from its checked archive.
     assert release.model_sha256 == sha256(b"\x80\x04 any bytes stand for the model")
@@ -555,9 +507,7 @@ def test_a_model_whose_archive_does_not_match_the_registry_is_not_deployed(
 def test_an_endpoint_is_ready_once_in_service_on_the_new_configuration_and_answering_with_the_version(
     pipeline: FakePipeline, sagemaker: DeploySettings
 ) -> None:
-    run_id = _candidate_v2(pipeline)
-    endpoint = FakeModelEndpoint()
-    deployment = _deploy_v2(pipeline, run_id, sagemaker, endpoint)
+    deployment, endpoint = _on_sagemaker(pipeline, sagemaker)
     served = FakeModel(version="v1")
 
     endpoint.status = "Updating"
@@ -578,9 +528,7 @@ def test_an_endpoint_is_ready_once_in_service_on_the_new_configuration_and_answe
 def test_an_endpoint_that_failed_or_rolled_back_fails_the_deployment_with_sagemakers_reason(
     pipeline: FakePipeline, sagemaker: DeploySettings, status: str, config_name: str | None, failure: str
 ) -> None:
-    run_id = _candidate_v2(pipeline)
-    endpoint = FakeModelEndpoint()
-    deployment = _deploy_v2(pipeline, run_id, sagemaker, endpoint)
+    deployment, endpoint = _on_sagemaker(pipeline, sagemaker)
     endpoint.status, endpoint.failure_reason = status, "out of capacity"
     endpoint.config_name = config_name or endpoint.config_name
 
