@@ -32,6 +32,8 @@ from pipeline_function.steps import (
     RecordInput,
 )
 from sentiment_common.models import FeedbackRecord, PublicLabels, utc_now
+from sentiment_common.monitoring import CONFIDENCE_EDGES
+from sentiment_common.observability import metrics
 from sentiment_common.registry import (
     Action,
     Decision,
@@ -656,3 +658,28 @@ def test_the_monitor_reports_the_queue_and_no_drift_without_a_champion(pipeline:
     counters.classified([prediction() for _ in range(4)], utc_now().date())
 
     assert measure(pipeline.models, counters) == {"review_queue": 4, "drift": None}
+
+
+BASELINE = {
+    "rows": 100,
+    "labels": {"negative": 0.4, "neutral": 0.2, "positive": 0.4},
+    "confidence_edges": list(CONFIDENCE_EDGES),
+    "confidence": [0.0, 0.1, 0.1, 0.1, 0.2, 0.2, 0.3],
+}
+
+
+def test_the_monitor_gives_the_champions_drift_once_enough_comments_were_classified(pipeline: FakePipeline) -> None:
+    # Given a champion whose baseline spreads its answers 40/20/40 over the bins
+    pipeline.models.ensure_champion("v1", "s3://b/models/v1/model.tar.gz", "ab" * 32, {"baseline": BASELINE})
+    counters = FakeMonitoringCounters()
+
+    # When too few comments were classified, then there is no drift figure, and the reason says why
+    too_few = measure(pipeline.models, counters)["drift"]
+    assert (too_few["psi"], too_few["reason"]) == (None, "0 comments in the window; drift needs at least 50")
+    assert "PredictionDrift" not in metrics.metric_set
+
+    # When 60 comments were all answered positive and very sure, then the drift is far above 1
+    counters.classified([prediction("positive", 0.97)] * 60, utc_now().date())
+    drift = measure(pipeline.models, counters)["drift"]
+    assert drift["psi"] == max(drift["labels"]["psi"], drift["confidence"]["psi"]) > 1
+    assert "PredictionDrift" in metrics.metric_set

@@ -72,20 +72,3 @@ def test_the_monitor_emits_the_champions_drift_and_the_review_queue(
     metrics = emitted(capsys.readouterr().out)
     assert metrics["PredictionDrift"] == pytest.approx(drift["psi"])
     assert metrics["ReviewQueue"] == 60
-
-
-def test_without_enough_comments_there_is_no_drift_metric(
-    pipeline: MotoPipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    pipeline.models.ensure_champion("v1", "s3://b/models/v1/model.tar.gz", "ab" * 32, {"baseline": BASELINE})
-    capsys.readouterr()
-
-    answer = handler(pipeline.template, monkeypatch, "MonitorFunction")(
-        scheduled_event("arn:aws:events:us-east-1:123456789012:rule/monitor"), Context("MonitorFunction")
-    )
-
-    assert answer["drift"]["psi"] is None
-    assert "0 comments" in answer["drift"]["reason"]
-    metrics = emitted(capsys.readouterr().out)
-    assert "PredictionDrift" not in metrics
-    assert metrics["ReviewQueue"] == 0
