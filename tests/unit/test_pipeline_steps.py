@@ -138,6 +138,8 @@ def test_prepare_keeps_the_latest_label_per_comment_and_writes_a_matching_manife
     assert dataset.feedback_rows == 2
     assert dataset.candidate_version == "20261122-120000-run-000001"
     assert dataset.training_job_name == "sentiment-20261122-120000-run-000001"
+    (step,) = pipeline.runs.get_run("run-000001").steps
+    assert (step.step, step.detail["superseded"]) == ("prepare", 1)
 
 
 def test_prepare_hands_the_champion_to_training(pipeline: FakePipeline) -> None:
