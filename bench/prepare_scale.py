@@ -175,7 +175,7 @@ def admin_s3(moto_url: str) -> Any:
 
 
 def write_open_objects(s3: Any, bucket: str, first: int, count: int, source: Iterator[str]) -> None:
-    from sentiment_common.dal.feedback import feedback_key  # noqa: PLC0415
+    from sentiment_common.records import feedback_key  # noqa: PLC0415
 
     now = datetime.now(UTC)
     records = [record(first + n, now - timedelta(seconds=n % 60), next(source)) for n in range(count)]
@@ -193,7 +193,7 @@ def write_sealed_days(
     """``count`` labels in whole past days, compacted by the compactor's own code in memory and put into
     the bucket as it leaves them. Returns the number of days written."""
     from pipeline_function.logic.compact import compact  # noqa: PLC0415
-    from sentiment_common.dal.feedback import feedback_key  # noqa: PLC0415
+    from sentiment_common.records import feedback_key  # noqa: PLC0415
 
     days = 0
     for start in range(0, count, PER_DAY):
@@ -211,28 +211,11 @@ def write_sealed_days(
 
 
 def memory_store(bucket: str) -> Any:
-    """The data bucket's adapter over a dict, for the compactor to lay out one generated day."""
-    from pipeline_function.adapters.store import DataStore  # noqa: PLC0415
+    """The data bucket in a dict (the tests' fake), for the compactor to lay out one generated day."""
+    sys.path.insert(0, str(ROOT))
+    from tests.fakes.pipeline import FakeDataStore  # noqa: PLC0415
 
-    class MemoryStore(DataStore):
-        def __init__(self) -> None:
-            super().__init__(bucket)
-            self.objects: dict[str, bytes] = {}
-
-        def keys(self, prefix: str) -> Iterator[str]:
-            yield from sorted(key for key in self.objects if key.startswith(prefix))
-
-        def folders(self, prefix: str) -> Iterator[str]:
-            below = (key[len(prefix) :] for key in self.objects if key.startswith(prefix))
-            yield from sorted({f"{prefix}{rest.split('/', 1)[0]}/" for rest in below if "/" in rest})
-
-        def read(self, key: str) -> bytes:
-            return self.objects[key]
-
-        def write(self, key: str, body: bytes | bytearray, content_type: str) -> None:
-            self.objects[key] = bytes(body)
-
-    return MemoryStore()
+    return FakeDataStore(bucket)
 
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "sha_ni")

@@ -6,6 +6,9 @@ import inspect
 
 import pytest
 
+from pipeline_function import ports as pipeline_ports
+from pipeline_function.adapters.s3 import S3DataStore
+from pipeline_function.adapters.sagemaker import SageMakerModelEndpoint
 from sentiment_common import ports
 from sentiment_common.dal.comments import DynamoDbCommentStore
 from sentiment_common.dal.feedback import S3FeedbackArchive
@@ -13,7 +16,7 @@ from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
 from sentiment_common.dal.pending import SqsRetryQueue
 from sentiment_common.dal.reviewers import DynamoDbReviewers
 from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
-from tests.fakes.pipeline import FakeWithdrawnReviewers
+from tests.fakes.pipeline import FakeDataStore, FakeModelEndpoint, FakeWithdrawnReviewers
 from tests.fakes.reviewers import FakeReviewers
 from tests.fakes.stores import (
     FakeCommentStore,
@@ -30,6 +33,8 @@ TRIOS = [
     (ports.RetrainWorkflow, StepFunctionsRetrainWorkflow, FakeRetrainWorkflow),
     (ports.MonitoringCounters, DynamoDbMonitoringCounters, FakeMonitoringCounters),
     (ports.Reviewers, DynamoDbReviewers, FakeReviewers),
+    (pipeline_ports.DataStore, S3DataStore, FakeDataStore),
+    (pipeline_ports.ModelEndpoint, SageMakerModelEndpoint, FakeModelEndpoint),
 ]
 
 

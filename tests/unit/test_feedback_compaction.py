@@ -15,9 +15,7 @@ from pipeline_function.logic.compact import compact
 from pipeline_function.logic.labels import DayIndex, index_key
 from pipeline_function.logic.prepare import prepare
 from pipeline_function.steps import PrepareInput
-from sentiment_common.dal.feedback import feedback_key
-from sentiment_common.observability import metrics
-from sentiment_common.records import FeedbackRecord, Label, PublicLabels, new_id
+from sentiment_common.records import FeedbackRecord, Label, PublicLabels, feedback_key, new_id
 from tests.fakes.pipeline import FakeDataStore, FakeWithdrawnReviewers
 from tests.fakes.registry import FakeRegistry
 
@@ -65,9 +63,7 @@ class StopsBeforeTheIndex(CountingStore):
         super().write(key, body, content_type)
 
 
-@pytest.fixture(autouse=True)
-def business_metrics(monkeypatch: pytest.MonkeyPatch, clean_metrics: None) -> None:
-    monkeypatch.setattr(metrics, "namespace", "SentimentTest")
+pytestmark = pytest.mark.usefixtures("metrics_namespace")
 
 
 @pytest.fixture

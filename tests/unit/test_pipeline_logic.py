@@ -124,51 +124,40 @@ def _touching(flips: int, agreed: int, touched_flips: int = 0, touched_agreed: i
     }
 
 
-def test_a_candidate_that_flips_many_neighbours_the_champion_got_right_is_held_and_says_why() -> None:
-    # Given a candidate as good as the champion on the golden figures that answers 12 of the 40
-    # nearest labelled texts otherwise
-    candidate = _touching(flips=12, agreed=40)
-
-    # When the gate decides
-    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
-
-    # Then it is held for a person, not promoted and not rejected, and the reasons count the flips
-    assert decision is Decision.HELD
-    assert (
-        "12 of 40 nearest labelled texts the champion answered as people did are now answered otherwise, "
-        "above the limit 5%" in reasons
-    )
+NEIGHBOURS = "nearest labelled texts the champion answered as people did are now answered otherwise"
+TOUCHED = (
+    "texts the new labels are about, which the champion answered as people answered their nearest labelled "
+    "texts, are now answered otherwise"
+)
 
 
-def test_a_candidate_that_answers_the_texts_its_labels_touch_against_their_neighbourhood_is_held() -> None:
-    # Given 500 labels calling texts negative that the champion, like people on the nearest labelled
-    # texts, answered positive, and a candidate that learned them
-    candidate = _touching(flips=0, agreed=71, touched_flips=499, touched_agreed=500)
+@pytest.mark.parametrize(
+    ("flips", "touched", "decision", "said"),
+    [
+        # As good as the champion on the golden figures, but answers 12 of the 40 nearest labelled texts otherwise
+        ((12, 40), (0, 0), Decision.HELD, [f"12 of 40 {NEIGHBOURS}, above the limit 5%"]),
+        # 500 labels calling texts negative that the champion, like people on the nearest labelled texts,
+        # answered positive, and a candidate that learned them
+        ((0, 71), (499, 500), Decision.HELD, [f"499 of 500 {TOUCHED}, above the limit 50%"]),
+        # Ten honest labels, two of which correct texts against what people said of their neighbours
+        (
+            (1, 80),
+            (2, 10),
+            Decision.PROMOTED,
+            [f"1 of 80 {NEIGHBOURS}, within the limit 5%", f"2 of 10 {TOUCHED}, within the limit 50%"],
+        ),
+    ],
+    ids=["flips-neighbours", "against-the-neighbourhood", "few-changes"],
+)
+def test_a_candidate_that_changes_answers_near_its_labels_is_held_for_a_person_and_says_why(
+    flips: tuple[int, int], touched: tuple[int, int], decision: Decision, said: list[str]
+) -> None:
+    candidate = _touching(*flips, *touched)
 
-    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
+    decided, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
 
-    assert decision is Decision.HELD
-    assert (
-        "499 of 500 texts the new labels are about, which the champion answered as people answered their "
-        "nearest labelled texts, are now answered otherwise, above the limit 50%" in reasons
-    )
-
-
-def test_a_candidate_that_changes_few_answers_near_its_labels_is_promoted() -> None:
-    # Given ten honest labels, two of which correct texts against what people said of their neighbours
-    candidate = _touching(flips=1, agreed=80, touched_flips=2, touched_agreed=10)
-
-    decision, reasons = gate(candidate, CHAMPION, TOLERANCE, FLOOR, touch=LIMITS)
-
-    assert decision is Decision.PROMOTED
-    assert (
-        "1 of 80 nearest labelled texts the champion answered as people did are now answered otherwise, "
-        "within the limit 5%" in reasons
-    )
-    assert (
-        "2 of 10 texts the new labels are about, which the champion answered as people answered their "
-        "nearest labelled texts, are now answered otherwise, within the limit 50%" in reasons
-    )
+    assert decided is decision
+    assert set(said) <= set(reasons)
 
 
 def test_a_candidate_that_is_worse_and_flips_neighbours_is_rejected_not_held() -> None:

@@ -96,7 +96,7 @@ def test_every_lambda_step_is_given_the_executions_input_and_logs_what_started_t
         decorators = re.search(rf"((?:^@.*\n)+)^def {attribute}\(", source, re.MULTILINE)
         assert decorators is not None, name
         if decorators.group(1).startswith("@run_step("):  # the steps' shared wrappers
-            source = (ROOT / function["CodeUri"] / "pipeline_function" / "wiring.py").read_text()
+            source = (ROOT / function["CodeUri"] / "pipeline_function" / "origin.py").read_text()
             decorators = re.search(r"((?:^ *@.*\n)+)^ *def step\(", source, re.MULTILINE)
             assert decorators is not None, name
         first, second, *_ = (line.strip() for line in decorators.group(1).splitlines())

@@ -7,8 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pipeline_function.dependencies import feedback_bucket
 from pipeline_function.logic.compact import compact
-from pipeline_function.wiring import feedback_bucket
 from sentiment_common.observability import logger, metrics, tracer
 
 

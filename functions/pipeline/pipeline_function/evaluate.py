@@ -6,10 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pipeline_function.dependencies import settings, stores
 from pipeline_function.logic.evaluate import TouchLimits, evaluate
+from pipeline_function.origin import run_step
 from pipeline_function.settings import EvaluateSettings
 from pipeline_function.steps import EvaluateInput
-from pipeline_function.wiring import run_step, settings, stores
 
 
 @run_step()

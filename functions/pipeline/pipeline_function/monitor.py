@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pipeline_function.dependencies import monitoring_stores
 from pipeline_function.logic.monitor import measure
-from pipeline_function.wiring import monitoring_stores
 from sentiment_common.observability import logger, metrics, tracer
 
 

@@ -6,10 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pipeline_function.dependencies import settings, stores, withdrawals
 from pipeline_function.logic.prepare import prepare
+from pipeline_function.origin import run_step
 from pipeline_function.settings import PrepareSettings
 from pipeline_function.steps import PrepareInput
-from pipeline_function.wiring import run_step, settings, stores, withdrawals
 
 
 @run_step()

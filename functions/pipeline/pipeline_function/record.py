@@ -6,9 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pipeline_function.dependencies import stores
 from pipeline_function.logic.record import record
+from pipeline_function.origin import run_step
 from pipeline_function.steps import RecordInput
-from pipeline_function.wiring import run_step, stores
 
 
 @run_step()

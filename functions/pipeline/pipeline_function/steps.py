@@ -13,10 +13,17 @@ class Step(BaseModel):
     model_config = ConfigDict(frozen=True, protected_namespaces=())
 
 
-class PrepareInput(Step):
+class StepInput(Step):
+    """What every Lambda step is handed besides its own fields."""
+
+    request: Annotated[
+        RunRequest, Field(description="The execution's input: what started the run (each step logs it)")
+    ] = RunRequest()
+
+
+class PrepareInput(StepInput):
     run_id: str
     execution_arn: str | None = None
-    request: RunRequest = RunRequest()
 
 
 class PreparedDataset(Step):
@@ -33,7 +40,7 @@ class PreparedDataset(Step):
     feedback_rows: int
 
 
-class EvaluateInput(Step):
+class EvaluateInput(StepInput):
     run_id: str
     candidate_version: str
     model_data_url: str
@@ -51,7 +58,7 @@ class Evaluation(Step):
     sha256: str
 
 
-class DeployInput(Step):
+class DeployInput(StepInput):
     run_id: str
     version: str
 
@@ -69,7 +76,7 @@ class Deployment(Step):
     reasons: list[str]
 
 
-class CheckInput(Step):
+class CheckInput(StepInput):
     deployment: Deployment
 
 
@@ -84,6 +91,6 @@ class Outcome(Step):
     error: dict[str, Any] | None = None
 
 
-class RecordInput(Step):
+class RecordInput(StepInput):
     run_id: str
     outcome: Outcome

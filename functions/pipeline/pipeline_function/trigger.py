@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pipeline_function.dependencies import settings, stores, workflow
 from pipeline_function.logic.trigger import on_feedback
 from pipeline_function.settings import TriggerSettings
-from pipeline_function.wiring import settings, stores, workflow
 from sentiment_common.observability import logger, metrics, tracer
 
 

@@ -29,6 +29,9 @@ from sentiment_common.records import LABELS, Label, LabelSource, Prediction
 if TYPE_CHECKING:
     from sentiment_common.ports import ModelRegistry
 
+if TYPE_CHECKING:  # the ports name this module's figures
+    from sentiment_common.ports import ModelRegistry
+
 # Upper edges of the confidence bins; the last bin ends at 1. A three-class label's confidence is at
 # least 1/3, so the first bin is [1/3, 0.5). Training records its baseline over the same bins
 # (sentiment_model.training.CONFIDENCE_EDGES; a test keeps the two equal).
@@ -234,15 +237,6 @@ def drift(version: str, baseline: Baseline | None, recent: Sequence[DayCounts]) 
     )
 
 
-def _distribution(recent: Sequence[int], baseline: Sequence[float]) -> Distribution:
-    total = sum(recent)
-    return Distribution(
-        recent=[round(count / total, 6) for count in recent],
-        baseline=[round(share, 6) for share in baseline],
-        psi=psi(recent, baseline),
-    )
-
-
 def champion_drift(models: ModelRegistry, recent: list[DayCounts]) -> Drift | None:
     """The champion's drift over ``recent`` (the window's days); None with no champion."""
     champion = models.champion()
@@ -253,6 +247,15 @@ def champion_drift(models: ModelRegistry, recent: list[DayCounts]) -> Drift | No
     except NotFoundError:  # a champion pointer naming an unregistered model: nothing to compare with
         baseline = None
     return drift(champion.version, baseline, recent)
+
+
+def _distribution(recent: Sequence[int], baseline: Sequence[float]) -> Distribution:
+    total = sum(recent)
+    return Distribution(
+        recent=[round(count / total, 6) for count in recent],
+        baseline=[round(share, 6) for share in baseline],
+        psi=psi(recent, baseline),
+    )
 
 
 # ---- the counters: what each event adds, and how a counter set reads ----

@@ -209,6 +209,14 @@ class FeedbackRecord(BaseModel):
     reviewer: str | None = None  # the reviewer's name when source is reviewer
 
 
+FEEDBACK_PREFIX = "feedback/"
+
+
+def feedback_key(record: FeedbackRecord) -> str:
+    """Where a label is kept in the data bucket; its creation is what starts retraining."""
+    return f"{FEEDBACK_PREFIX}dt={record.created_at:%Y-%m-%d}/{record.feedback_id}.json"
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 

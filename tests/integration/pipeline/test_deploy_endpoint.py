@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline_function.adapters.sagemaker import SageMakerEndpoint
-from pipeline_function.logic import deploy
+from pipeline_function.adapters.sagemaker import SageMakerModelEndpoint
+from pipeline_function.logic.rollout import start
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput
 from sentiment_common.registry import ModelRecord, ModelStatus
@@ -24,7 +24,8 @@ from sentiment_local.resources import create_sagemaker_endpoint
 from sentiment_local.runtime.functions import Runner
 from sentiment_template.reader import Template
 from tests.conftest import ROOT
-from tests.integration.pipeline.conftest import Pipeline, model_archive, sha256
+from tests.fakes.pipeline import model_archive, sha256
+from tests.integration.pipeline.conftest import MotoPipeline
 
 REALTIME = {"SageMakerEndpointType": "realtime", "SageMakerInstanceType": "ml.m5.large"}  # a type moto knows
 SERVERLESS = {"SageMakerEndpointType": "serverless"}
@@ -32,7 +33,7 @@ SERVERLESS = {"SageMakerEndpointType": "serverless"}
 Stack = Callable[..., str]
 
 
-def _store_model(pipeline: Pipeline, version: str) -> str:
+def _store_model(pipeline: MotoPipeline, version: str) -> str:
     archive = model_archive({"version": version})
     key = pipeline.put(f"models/{version}/model.tar.gz", archive, "application/gzip")
     pipeline.models.put_model(
@@ -51,7 +52,7 @@ def _store_model(pipeline: Pipeline, version: str) -> str:
 
 
 @pytest.fixture
-def sagemaker_stack(pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+def sagemaker_stack(pipeline: MotoPipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """Builds the template's endpoint for the parameters given, serving model v1, and DeployModel's
     environment as the template gives it; returns the endpoint's name. SageMaker's and Application Auto
     Scaling's rules are the local stack's, plugged into moto."""
@@ -79,15 +80,15 @@ def sagemaker_stack(pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.Monk
         runner.close()
 
 
-def _deploy(pipeline: Pipeline, endpoint_name: str, version: str = "v2") -> str:
+def _deploy(pipeline: MotoPipeline, endpoint_name: str, version: str = "v2") -> str:
     """DeployModel's start for ``version``; returns the endpoint configuration it made."""
     _store_model(pipeline, version)
-    deployment = deploy.start(
+    deployment = start(
         DeployInput(run_id="run-000001", version=version),
         pipeline.models,
         pipeline.runs,
         pipeline.store,
-        endpoint=SageMakerEndpoint(endpoint_name),
+        endpoint=SageMakerModelEndpoint(endpoint_name),
         settings=DeploySettings.from_environment(),
     )
     assert deployment.endpoint_config_name
@@ -110,7 +111,7 @@ def _variant(described: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_deployment_keeps_the_instances_autoscaling_set_on_a_real_time_endpoint(
-    pipeline: Pipeline, sagemaker_stack: Stack
+    pipeline: MotoPipeline, sagemaker_stack: Stack
 ) -> None:
     # Given the template's real-time endpoint, its variant registered with Application Auto Scaling as
     # CloudFormation registers it (2 to 4 instances), and autoscaling having scaled it out to 3
@@ -149,7 +150,7 @@ def test_a_deployment_keeps_the_instances_autoscaling_set_on_a_real_time_endpoin
 
 
 def test_registering_the_variant_brings_its_instances_into_the_targets_range(
-    pipeline: Pipeline, sagemaker_stack: Stack
+    pipeline: MotoPipeline, sagemaker_stack: Stack
 ) -> None:
     # Given the real-time endpoint created with the by-stage defaults of dev (1 instance, 1 to 2)
     endpoint_name = sagemaker_stack(**REALTIME)
@@ -169,7 +170,7 @@ def test_registering_the_variant_brings_its_instances_into_the_targets_range(
 
 
 def test_an_update_that_changes_an_autoscaled_variants_instance_type_is_refused(
-    pipeline: Pipeline, sagemaker_stack: Stack
+    pipeline: MotoPipeline, sagemaker_stack: Stack
 ) -> None:
     # Given the autoscaled real-time endpoint
     endpoint_name = sagemaker_stack(**REALTIME)
@@ -189,7 +190,7 @@ def test_an_update_that_changes_an_autoscaled_variants_instance_type_is_refused(
 
 
 def test_a_deployment_to_a_serverless_endpoint_carries_its_concurrency(
-    pipeline: Pipeline, sagemaker_stack: Stack
+    pipeline: MotoPipeline, sagemaker_stack: Stack
 ) -> None:
     # Given the template's serverless endpoint with its concurrency set by the parameters
     endpoint_name = sagemaker_stack(**SERVERLESS, ServerlessMaxConcurrency="12", ServerlessProvisionedConcurrency="3")

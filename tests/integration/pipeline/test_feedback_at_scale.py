@@ -16,11 +16,10 @@ from pipeline_function.logic.labels import DayIndex, index_key
 from pipeline_function.logic.prepare import prepare
 from pipeline_function.steps import PrepareInput
 from sentiment_common import observability
-from sentiment_common.dal.feedback import feedback_key
-from sentiment_common.records import FeedbackRecord, PublicLabels, new_id
+from sentiment_common.records import FeedbackRecord, PublicLabels, feedback_key, new_id
 from sentiment_local.runtime.event_sources import scheduled_event
 from tests.fakes.pipeline import FakeDataStore, FakeWithdrawnReviewers
-from tests.integration.pipeline.conftest import Pipeline
+from tests.integration.pipeline.conftest import MotoPipeline
 from tests.integration.pipeline.test_handlers import Context, handler
 
 NOW = datetime.now(UTC)
@@ -53,7 +52,7 @@ def straight_into_s3(bucket: str, objects: dict[str, bytes]) -> None:
 
 
 @pytest.fixture
-def get_objects(pipeline: Pipeline) -> Iterator[list[str]]:
+def get_objects(pipeline: MotoPipeline) -> Iterator[list[str]]:
     """The keys of every GetObject the data bucket's adapter sends."""
     keys: list[str] = []
 
@@ -66,7 +65,7 @@ def get_objects(pipeline: Pipeline) -> Iterator[list[str]]:
     events.unregister("provide-client-params.s3.GetObject", count)
 
 
-def test_a_run_reads_twenty_thousand_labels_in_a_few_dozen_gets(pipeline: Pipeline, get_objects: list[str]) -> None:
+def test_a_run_reads_twenty_thousand_labels_in_a_few_dozen_gets(pipeline: MotoPipeline, get_objects: list[str]) -> None:
     # Given four past days of 5,000 labels each, compacted (the compactor run over the same objects in
     # memory, its parts and indexes then put into S3 with the objects), and 50 labels of today not yet compacted
     archive = FakeDataStore(pipeline.bucket)
@@ -99,7 +98,7 @@ def test_a_run_reads_twenty_thousand_labels_in_a_few_dozen_gets(pipeline: Pipeli
 
 
 def test_the_scheduled_compactor_seals_past_days_and_leaves_today_open(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    pipeline: MotoPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The template's namespace: the shared Metrics was made before this test set the environment.
     namespace = pipeline.template.function_environment("CompactFeedbackFunction", "")["POWERTOOLS_METRICS_NAMESPACE"]

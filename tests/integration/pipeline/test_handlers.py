@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from pipeline_function import wiring
+from sentiment_common import dependencies
 from sentiment_template.reader import Template
 from tests.conftest import ROOT
-from tests.integration.pipeline.conftest import Pipeline, model_archive, sha256
+from tests.fakes.pipeline import model_archive, sha256
+from tests.integration.pipeline.conftest import MotoPipeline
 
 STATE_MACHINE = json.loads((ROOT / "statemachine" / "retrain.asl.json").read_text())
 
@@ -31,19 +32,19 @@ def handler(template: Template, monkeypatch: pytest.MonkeyPatch, logical_id: str
     """The function's handler, with that function's environment (read on its first call)."""
     for name, value in template.function_environment(logical_id, "").items():
         monkeypatch.setenv(name, value)
-    wiring.reset()
+    dependencies.reset()
     module_name, attribute = template.resources[logical_id]["Properties"]["Handler"].rsplit(".", 1)
     module: ModuleType = importlib.import_module(module_name)
     return getattr(module, attribute)
 
 
-def _base_data(pipeline: Pipeline) -> None:
+def _base_data(pipeline: MotoPipeline) -> None:
     for split in ("base", "golden"):
         pipeline.put(f"data/{split}/tweets.csv", b"text,label\nlovely,positive\nawful,negative\n", "text/csv")
 
 
 def test_the_trigger_counts_an_s3_notification_and_answers_what_it_did(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    pipeline: MotoPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With the template's PublicLabels (suggest) only the reviewer's label counts.
     reviewed, _ = pipeline.feedback("negative", reviewer="ana")
@@ -57,7 +58,7 @@ def test_the_trigger_counts_an_s3_notification_and_answers_what_it_did(
 
 
 def test_the_steps_hand_each_other_what_the_state_machine_passes_on(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    pipeline: MotoPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     template = pipeline.template
     _base_data(pipeline)
@@ -117,7 +118,7 @@ def test_the_steps_hand_each_other_what_the_state_machine_passes_on(
 
 
 def test_a_step_that_cannot_work_fails_by_name_for_the_state_machines_catch(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    pipeline: MotoPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prepare = handler(pipeline.template, monkeypatch, "PrepareDatasetFunction")
     with pytest.raises(Exception) as failure:

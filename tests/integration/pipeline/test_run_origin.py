@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.pipeline.conftest import S3_EVENT, THRESHOLD, Pipeline
+from tests.fakes.pipeline import S3_EVENT, THRESHOLD
+from tests.integration.pipeline.conftest import MotoPipeline
 from tests.integration.pipeline.test_handlers import Context, handler
 from tests.integration.structured_logs import logged, logs_to_capsys
 
 SEQUENCER = S3_EVENT["Records"][0]["s3"]["object"]["sequencer"]
 
 
-def _prepare(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, request: dict[str, str]) -> None:
+def _prepare(pipeline: MotoPipeline, monkeypatch: pytest.MonkeyPatch, request: dict[str, str]) -> None:
     for split in ("base", "golden"):
         pipeline.put(f"data/{split}/tweets.csv", b"text,label\nlovely,positive\nawful,negative\n", "text/csv")
     prepare = handler(pipeline.template, monkeypatch, "PrepareDatasetFunction")
@@ -21,7 +22,7 @@ def _prepare(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, request: dict[
 
 
 def test_a_step_logs_the_api_request_that_started_its_run_beside_the_run_id(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    pipeline: MotoPipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with logs_to_capsys():
         _prepare(pipeline, monkeypatch, {"trigger": "manual", "started_by_request": "JKJaXmPLvHcESHA="})
@@ -32,7 +33,7 @@ def test_a_step_logs_the_api_request_that_started_its_run_beside_the_run_id(
 
 
 def test_a_run_no_request_started_logs_no_request_and_the_next_invocation_forgets_the_last_one(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    pipeline: MotoPipeline, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with logs_to_capsys():
         _prepare(pipeline, monkeypatch, {"trigger": "manual", "started_by_request": "JKJaXmPLvHcESHA="})
@@ -45,7 +46,7 @@ def test_a_run_no_request_started_logs_no_request_and_the_next_invocation_forget
 
 
 def test_the_trigger_logs_the_notification_that_started_a_run(
-    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+    pipeline: MotoPipeline, capsys: pytest.CaptureFixture[str]
 ) -> None:
     *first, tenth = [pipeline.feedback("positive")[0] for _ in range(THRESHOLD)]
     pipeline.notify(*first)

@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pipeline_function.ports import EndpointStatus, ModelRelease
 from sentiment_common.artifacts import MODEL_SHA256_ENV
 from sentiment_common.dal.aws import client
 from sentiment_common.dal.transient import unavailable_when_transient
@@ -19,14 +20,9 @@ def resource_name(*parts: str) -> str:
     return _NAME.sub("-", "-".join(parts))[:63].rstrip("-")
 
 
-class EndpointStatus:
-    def __init__(self, status: str, config_name: str, failure_reason: str | None) -> None:
-        self.status = status
-        self.config_name = config_name
-        self.failure_reason = failure_reason
+class SageMakerModelEndpoint:
+    """:class:`~pipeline_function.ports.ModelEndpoint` on SageMaker."""
 
-
-class SageMakerEndpoint:
     _sagemaker = client("sagemaker")
 
     def __init__(self, endpoint_name: str) -> None:
@@ -37,20 +33,10 @@ class SageMakerEndpoint:
             answer = self._sagemaker.describe_endpoint(EndpointName=self.name)
         return EndpointStatus(answer["EndpointStatus"], answer["EndpointConfigName"], answer.get("FailureReason"))
 
-    def deploy(
-        self,
-        *,
-        model_name: str,
-        config_name: str,
-        image: str,
-        role_arn: str,
-        model_data_url: str,
-        model_sha256: str,
-        version: str,
-        network_isolation: bool,
-    ) -> None:
-        """Serve ``model_data_url`` with the current configuration's variant settings (serverless with its
-        concurrency, or instances) under a new model and configuration. Each call is safe to repeat.
+    def deploy(self, release: ModelRelease) -> str:
+        """Serve the release's ``model_data_url`` with the current configuration's variant settings
+        (serverless with its concurrency, or instances) under a new model, named for the version, and a new
+        configuration, named for the version and the run. Each call is safe to repeat.
         ``network_isolation`` as the template's model has it: serverless endpoints refuse isolated models.
 
         Only the model changes, which Application Auto Scaling allows on a variant it scales (a new instance
@@ -62,6 +48,8 @@ class SageMakerEndpoint:
         SageMaker extracts ``model_data_url`` before the container starts, so the container cannot check
         the archive's hash: it checks ``model.joblib`` against ``model_sha256`` (the registry's) before
         unpickling it, and refuses to serve it otherwise."""
+        model_name = resource_name("sentiment", release.version)
+        config_name = resource_name("sentiment", release.version, release.run_id)
         current = self.describe()
         with unavailable_when_transient("SageMaker"):
             variants = self._sagemaker.describe_endpoint_config(EndpointConfigName=current.config_name)[
@@ -70,13 +58,17 @@ class SageMakerEndpoint:
         self._ignore_existing(
             self._sagemaker.create_model,
             ModelName=model_name,
-            ExecutionRoleArn=role_arn,
+            ExecutionRoleArn=release.role_arn,
             PrimaryContainer={
-                "Image": image,
-                "ModelDataUrl": model_data_url,
-                "Environment": {"SERVER_WORKERS": "2", "MODEL_VERSION": version, MODEL_SHA256_ENV: model_sha256},
+                "Image": release.image,
+                "ModelDataUrl": release.model_data_url,
+                "Environment": {
+                    "SERVER_WORKERS": "2",
+                    "MODEL_VERSION": release.version,
+                    MODEL_SHA256_ENV: release.model_sha256,
+                },
             },
-            EnableNetworkIsolation=network_isolation,
+            EnableNetworkIsolation=release.network_isolation,
         )
         keep = {"VariantName", "InitialVariantWeight", "ServerlessConfig", "InstanceType", "InitialInstanceCount"}
         self._ignore_existing(
@@ -91,6 +83,7 @@ class SageMakerEndpoint:
             scaled = {"RetainAllVariantProperties": True} if any("InstanceType" in v for v in variants) else {}
             with unavailable_when_transient("SageMaker"):
                 self._sagemaker.update_endpoint(EndpointName=self.name, EndpointConfigName=config_name, **scaled)
+        return config_name
 
     @staticmethod
     def _ignore_existing(call: Any, **request: Any) -> None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from pipeline_function.adapters.store import DataStore
 from pipeline_function.logic.labels import (
     PARTS_AHEAD,
     READERS,
@@ -35,9 +34,9 @@ from pipeline_function.logic.labels import (
     sealable,
     sha256,
 )
-from sentiment_common.dal.feedback import feedback_key
+from pipeline_function.ports import DataStore
 from sentiment_common.observability import count, logger
-from sentiment_common.records import FeedbackRecord, utc_now
+from sentiment_common.records import FeedbackRecord, feedback_key, utc_now
 
 # Objects read one by one in one pass: well inside the compactor's timeout; a backlog takes a few passes.
 MAX_OBJECTS_PER_PASS = 50_000

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pipeline_function.adapters.store import DataStore
 from pipeline_function.errors import CandidateArtifactError
-from pipeline_function.logic.prepare import sha256
+from pipeline_function.logic.labels import sha256
+from pipeline_function.ports import DataStore
 from pipeline_function.steps import EvaluateInput, Evaluation
 from sentiment_common.artifacts import ArtifactReadError, model_file_sha256
 from sentiment_common.observability import logger

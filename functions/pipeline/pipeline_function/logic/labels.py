@@ -30,18 +30,16 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline_function.adapters.store import CONNECTIONS, DataStore
 from pipeline_function.logic.trust import Dropped, subject
-from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
-from sentiment_common.dal.feedback import feedback_key
+from pipeline_function.ports import PARALLEL_READS, DataStore
 from sentiment_common.observability import logger
-from sentiment_common.records import FeedbackRecord
+from sentiment_common.records import FEEDBACK_PREFIX, FeedbackRecord, feedback_key
 
 COMPACTED_PREFIX = "feedback-compacted/"
 INDEX_NAME = "index.json"
 SEAL_MARGIN = timedelta(hours=1)
 ROWS_PER_PART = 20_000  # about 7 MB of JSON lines: a few seconds to read, parse and hash
-READERS = CONNECTIONS
+READERS = PARALLEL_READS
 # Parts read ahead of the fold: each is a few MB of JSON and then tens of MB of records, so more than a few
 # in flight would cost more memory than the labels kept; parsing holds the GIL, so more would not be faster.
 PARTS_AHEAD = 4

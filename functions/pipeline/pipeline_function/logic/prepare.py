@@ -21,10 +21,10 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from pipeline_function.adapters.store import DataStore
 from pipeline_function.errors import NoBaseDataError
 from pipeline_function.logic.labels import READERS, read_feedback, sha256
 from pipeline_function.logic.trust import Dropped, ranked_labels, refusal
+from pipeline_function.ports import DataStore
 from pipeline_function.steps import PreparedDataset, PrepareInput
 from sentiment_common.observability import count, logger
 from sentiment_common.ports import ModelRegistry, RunLedger, WithdrawnReviewers
@@ -35,9 +35,6 @@ DATA_PREFIX = "data/"
 RUNS_PREFIX = "training-runs/"
 JOBS_PREFIX = "training-jobs/"
 MALFORMED_KEYS_LISTED = 20
-
-
-__all__ = ["prepare", "sha256"]
 
 
 def _csv_manifest(store: DataStore, split: str) -> dict[str, Any]:

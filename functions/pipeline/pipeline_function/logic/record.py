@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline_function.adapters.store import DataStore
+from pipeline_function.ports import DataStore
 from pipeline_function.steps import RecordInput
 from sentiment_common.observability import count, logger
 from sentiment_common.ports import ModelRegistry, RunLedger

@@ -16,11 +16,10 @@ from urllib.parse import unquote_plus
 
 from pydantic import ValidationError
 
-from pipeline_function.adapters.store import DataStore
-from sentiment_common.dal.feedback import PREFIX as FEEDBACK_PREFIX
+from pipeline_function.ports import DataStore
 from sentiment_common.observability import count, logger
 from sentiment_common.ports import PipelineStateStore, RetrainWorkflow, RunLedger
-from sentiment_common.records import FeedbackRecord, LabelUse, PublicLabels, label_use
+from sentiment_common.records import FEEDBACK_PREFIX, FeedbackRecord, LabelUse, PublicLabels, label_use
 from sentiment_common.runs import RunGuard, start_if_due
 
 

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 from sentiment_common.dal.aws import client
 from sentiment_common.dal.transient import unavailable_when_transient
-from sentiment_common.records import FeedbackRecord
-
-PREFIX = "feedback/"
-
-
-def feedback_key(record: FeedbackRecord) -> str:
-    return f"{PREFIX}dt={record.created_at:%Y-%m-%d}/{record.feedback_id}.json"
+from sentiment_common.records import FeedbackRecord, feedback_key
 
 
 class S3FeedbackArchive:

@@ -6,16 +6,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline_function.logic import deploy
+from pipeline_function.dependencies import endpoint, served_model, settings, stores
+from pipeline_function.logic.rollout import check, start
+from pipeline_function.origin import run_step
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import CheckInput, DeployInput
-from pipeline_function.wiring import endpoint, run_step, served_model, settings, stores
 
 
 @run_step()
 def start_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     built = stores()
-    deployment = deploy.start(
+    deployment = start(
         DeployInput.model_validate(event),
         built.models,
         built.runs,
@@ -28,4 +29,5 @@ def start_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
 
 @run_step(correlation_id_path="deployment.run_id")
 def check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return deploy.check(CheckInput.model_validate(event).deployment, endpoint(), served_model()).model_dump(mode="json")
+    deployment = CheckInput.model_validate(event).deployment
+    return check(deployment, endpoint(), served_model()).model_dump(mode="json")

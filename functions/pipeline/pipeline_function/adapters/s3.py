@@ -11,19 +11,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from pipeline_function.ports import CHAMPION_POINTER, PARALLEL_READS
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.registry import Champion
 
-CHAMPION_POINTER = "models/champion.json"
-# Reads run in parallel (feedback parts and objects); one connection per reader thread, instead of
-# botocore's default pool of 10 that would make the others wait and open throwaway connections.
-CONNECTIONS = 32
 
+class S3DataStore:
+    """:class:`~pipeline_function.ports.DataStore` on S3."""
 
-class DataStore:
     @cached_property
     def _s3(self) -> Any:
-        return boto3.client("s3", config=Config(max_pool_connections=CONNECTIONS))
+        return boto3.client("s3", config=Config(max_pool_connections=PARALLEL_READS))
 
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
@@ -45,8 +43,7 @@ class DataStore:
                     yield item["Key"]
 
     def folders(self, prefix: str) -> Iterator[str]:
-        """The "folders" right under ``prefix`` (``feedback/dt=2026-11-22/``): one page lists a thousand,
-        whatever the number of objects in them."""
+        # One page lists a thousand folders, whatever the number of objects in them.
         paginator = self._s3.get_paginator("list_objects_v2")
         with unavailable_when_transient("the data bucket"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
@@ -75,7 +72,6 @@ class DataStore:
             self._s3.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source_key})
 
     def point_at(self, champion: Champion) -> None:
-        """The pointer the ECS service watches; it loads the model it names (hash checked)."""
         self.write(CHAMPION_POINTER, champion.pointer(), "application/json")
 
     def pointer(self) -> dict[str, Any] | None:

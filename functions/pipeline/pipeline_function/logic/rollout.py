@@ -12,21 +12,23 @@ deployment that fails leaves it, and what is served, as they were.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from pipeline_function.adapters.sagemaker import SageMakerEndpoint, resource_name
-from pipeline_function.adapters.store import DataStore
 from pipeline_function.errors import DeploymentFailedError, NothingToDeployError
-from pipeline_function.logic.prepare import sha256
+from pipeline_function.logic.labels import sha256
+from pipeline_function.ports import DataStore, ModelEndpoint, ModelRelease
 from pipeline_function.settings import DeploySettings
 from pipeline_function.steps import DeployInput, Deployment
 from sentiment_common.artifacts import ArtifactReadError, model_file_sha256
 from sentiment_common.errors import NotFoundError
-from sentiment_common.inference import ModelClient
 from sentiment_common.observability import logger
 from sentiment_common.ports import ModelRegistry, RunLedger
 from sentiment_common.records import utc_now
 from sentiment_common.registry import Action, Champion, ModelRecord, RunStatus, TrainingRun, Trigger
 from sentiment_common.settings import InferenceBackend
+
+if TYPE_CHECKING:  # the model's client as a type: the client itself is the handler's to build
+    from sentiment_common.inference import ModelClient
 
 FAILED_STATES = frozenset({"Failed", "RollingBack", "UpdateRollbackFailed", "OutOfService", "Deleting"})
 
@@ -37,7 +39,7 @@ def start(
     runs: RunLedger,
     store: DataStore,
     *,
-    endpoint: SageMakerEndpoint | None,
+    endpoint: ModelEndpoint | None,
     settings: DeploySettings,
 ) -> Deployment:
     if not settings.deployed:
@@ -48,17 +50,16 @@ def start(
     if settings.inference_backend is InferenceBackend.SAGEMAKER:
         if endpoint is None:
             raise NothingToDeployError("no SageMaker endpoint is configured")
-        model_name = resource_name("sentiment", model.version)
-        config_name = resource_name("sentiment", model.version, request.run_id)
-        endpoint.deploy(
-            model_name=model_name,
-            config_name=config_name,
-            image=settings.model_image_uri,
-            role_arn=settings.sagemaker_role_arn,
-            model_data_url=model.model_data_url,
-            model_sha256=model.model_sha256 or _model_file_sha256(model, store),
-            version=model.version,
-            network_isolation=settings.sagemaker_network_isolation,
+        config_name = endpoint.deploy(
+            ModelRelease(
+                version=model.version,
+                run_id=request.run_id,
+                image=settings.model_image_uri,
+                role_arn=settings.sagemaker_role_arn,
+                model_data_url=model.model_data_url,
+                model_sha256=model.model_sha256 or _model_file_sha256(model, store),
+                network_isolation=settings.sagemaker_network_isolation,
+            )
         )
     else:
         store.point_at(
@@ -117,7 +118,7 @@ def _run(runs: RunLedger, request: DeployInput) -> TrainingRun:
         return run
 
 
-def check(deployment: Deployment, endpoint: SageMakerEndpoint | None, model: ModelClient) -> Deployment:
+def check(deployment: Deployment, endpoint: ModelEndpoint | None, model: ModelClient) -> Deployment:
     checks = deployment.checks + 1
     waiting_for = "the service"
     if endpoint is not None:
