@@ -17,9 +17,9 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
+
 from sentiment_deploy import deploy, smoke
 from sentiment_deploy.stack import find_stack
-
 from sentiment_local import iam
 from tests.conftest import ROOT
 from tests.system.conftest import LocalStack, running_stack

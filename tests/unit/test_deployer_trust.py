@@ -16,8 +16,8 @@ import json
 from typing import Any
 
 import pytest
-from sentiment_deploy import policy, service_role
 
+from sentiment_deploy import policy, service_role
 from sentiment_local import iam
 from sentiment_local.iam import Authorization, Principal, Statement
 from sentiment_local.iam import translate as sam_translate

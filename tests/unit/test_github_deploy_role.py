@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from sentiment_deploy import github_role, policy, service_role
 
+from sentiment_deploy import github_role, policy, service_role
 from sentiment_local import cloudformation
 from sentiment_local.cloudformation import TemplateError
 from sentiment_local.template import Template, load
