@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -22,25 +21,21 @@ from sentiment_deploy import deploy, smoke
 from sentiment_deploy.stack import find_stack
 from sentiment_local import iam
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, running_stack
+from tests.system.conftest import LocalStack, module_stack
 
 STACK = "sentiment-local"
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(
-        tmp_path_factory,
-        "deploy-steps",
-        MOTO_HOST="0.0.0.0",  # noqa: S104 - for containers
-        MONITORING_SCHEDULE="rate(1 minute)",
-        COMPACTION_SCHEDULE="rate(1 minute)",
-        # The Postman collection's own two pieces of feedback start a run, as people's feedback can;
-        # the template's guard (60 minutes between runs from feedback) keeps it to one in this module.
-        RETRAIN_THRESHOLD="2",
-        PUBLIC_LABELS="train",  # the collection's labels are public ones: here they train, to start that run
-    ) as stack:
-        yield stack
+local_stack = module_stack(
+    "deploy-steps",
+    MOTO_HOST="0.0.0.0",  # noqa: S104 - for containers
+    MONITORING_SCHEDULE="rate(1 minute)",
+    COMPACTION_SCHEDULE="rate(1 minute)",
+    # The Postman collection's own two pieces of feedback start a run, as people's feedback can;
+    # the template's guard (60 minutes between runs from feedback) keeps it to one in this module.
+    RETRAIN_THRESHOLD="2",
+    PUBLIC_LABELS="train",  # the collection's labels are public ones: here they train, to start that run
+)
 
 
 def deployer(stack: LocalStack, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -9,15 +9,13 @@ import signal
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from sentiment_local.resources import table_request
 from sentiment_local.template import Template
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, running_stack
+from tests.system.conftest import LocalStack, module_stack
 
 NEWMAN = ROOT / "postman" / "node_modules" / ".bin" / "newman"
 
@@ -27,10 +25,7 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "local-data") as stack:
-        yield stack
+local_stack = module_stack("local-data")
 
 
 def test_it_prints_the_urls_and_the_admin_key(local_stack: LocalStack) -> None:
