@@ -201,6 +201,20 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **env: st
             stack.stop(signal.SIGTERM)
 
 
+def make(*arguments: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """``make <arguments>`` in the checkout as a user types it, with no terminal; its output captured."""
+    return subprocess.run(
+        ["make", "--no-print-directory", *arguments],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def module_stack(name: str, **env: str) -> Any:
     """A test module's ``local_stack`` fixture: one ``make up`` with these settings for the module's tests."""
 

@@ -21,7 +21,7 @@ from sentiment_deploy import deploy, smoke
 from sentiment_deploy.stack import find_stack
 from sentiment_local import iam
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, module_stack
+from tests.system.conftest import LocalStack, make, module_stack
 
 STACK = "sentiment-local"
 
@@ -140,15 +140,7 @@ def test_make_smoke_as_the_banner_says_waits_for_a_run_feedback_started_and_leav
 
     # When make smoke runs as written; the collection's own two pieces of feedback reach the stack's
     # threshold and start a run, still running when smoke starts its own
-    smoked = subprocess.run(
-        ["make", "--no-print-directory", "smoke", f"URL={local_stack.api}", f"ADMIN_API_KEY={banner_key(local_stack)}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    smoked = make("smoke", f"URL={local_stack.api}", f"ADMIN_API_KEY={banner_key(local_stack)}", env=env, timeout=900)
 
     # Then smoke found the local stack's AWS endpoint, region, stack and the deployer's key by itself,
     # and the collection passed
@@ -194,15 +186,7 @@ def test_make_smoke_refuses_to_clean_up_a_stack_that_does_not_serve_the_url(loca
         "AWS_ENDPOINT_URL": local_stack.aws,
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    refused = subprocess.run(
-        ["make", "--no-print-directory", "smoke", "URL=https://elsewhere.example.org", f"STACK={STACK}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    refused = make("smoke", "URL=https://elsewhere.example.org", f"STACK={STACK}", env=env, timeout=120)
     assert refused.returncode != 0
     assert "is not stack 'sentiment-local''s ApiUrl or WebUrl" in refused.stderr
 
@@ -290,14 +274,8 @@ def test_env_vars_point_every_function_at_the_local_stack_as_sam_local_invoke_re
 ) -> None:
     # When make env-vars writes the file for a container
     output = tmp_path / "env-vars.json"
-    written = subprocess.run(
-        ["make", "--no-print-directory", "-s", "env-vars", f"LOCAL_DATA={local_stack.data}"],
-        cwd=ROOT,
-        env={**local_stack.env, "PYTHONPATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    written = make(
+        "-s", "env-vars", f"LOCAL_DATA={local_stack.data}", env={**local_stack.env, "PYTHONPATH": ""}, timeout=120
     )
     assert written.returncode == 0, written.stderr
     assert "cannot reach" not in written.stderr  # the stack listens on every address (MOTO_HOST=0.0.0.0)
