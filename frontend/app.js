@@ -2,30 +2,30 @@
 // something another panel shows. Every request has a timeout, and every failure is said in words next to
 // what failed (page.js).
 
-import { setUpComments } from "./comments.js";
 import { setUpComposer } from "./composer.js";
 import { setUpHealth } from "./health.js";
-import { setUpModels } from "./models.js";
+import { setUpModelPanel } from "./model-panel.js";
 import { setUpQuality } from "./monitoring.js";
 import { attempt, describe } from "./page.js";
+import { setUpRecent } from "./recent.js";
 import { setUpReview } from "./review.js";
 
-const comments = setUpComments();
+const recent = setUpRecent();
 const quality = setUpQuality();
-const models = setUpModels();
+const modelPanel = setUpModelPanel();
 const review = setUpReview({ attempt, describe, onLabelled: quality.refresh });
 setUpComposer({
-  onClassified: comments.refresh,
+  onClassified: recent.refresh,
   onFeedback: () => {
-    comments.refresh();
+    recent.refresh();
     quality.refresh();
   },
 });
 const health = setUpHealth({ onBack: refreshAll });
 
 function refreshAll() {
-  comments.refresh();
-  models.refresh();
+  recent.refresh();
+  modelPanel.refresh();
   quality.refresh();
   review.reload();
 }
@@ -33,4 +33,4 @@ function refreshAll() {
 health.checkHealth();
 refreshAll();
 health.scheduleHealth();
-models.schedule();
+modelPanel.schedule();

@@ -4,7 +4,7 @@
 import { api, newIdempotencyKey, Unreachable } from "./api.js";
 import { el, LABELS, percent } from "./dom.js";
 import { renderExplanation } from "./explain.js";
-import { sendFeedback } from "./feedback.js";
+import { sendFeedback } from "./labelling.js";
 import { $, apiUnreachable, attempt, describe, setStatus } from "./page.js";
 
 const MAX_CHARS = 5000;

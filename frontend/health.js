@@ -2,7 +2,7 @@
 // down or a serverless model is starting after idle; when the API is back, every panel is refreshed.
 
 import { api, Unreachable } from "./api.js";
-import { describeKind } from "./models.js";
+import { describeKind } from "./model-panel.js";
 import { $, apiUnreachable, describe, reachability, setHealth } from "./page.js";
 
 const POLL = { health: 30000, healthWhileDown: 5000, healthWhileStarting: 5000 };

@@ -30,7 +30,7 @@ function metric(value) {
   return value === null || value === undefined ? "—" : value.toFixed(3);
 }
 
-export function setUpModels() {
+export function setUpModelPanel() {
   const state = {
     adminKey: sessionStorage.getItem(ADMIN_KEY_STORAGE) || "",
     runActive: false,

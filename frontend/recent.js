@@ -4,13 +4,13 @@
 import { api } from "./api.js";
 import { drawDistribution, drawTimeline } from "./chart.js";
 import { el, LABELS, percent, timeElement } from "./dom.js";
-import { sendFeedback } from "./feedback.js";
+import { sendFeedback } from "./labelling.js";
 import { $, attempt, describe, setStatus } from "./page.js";
 
 const PAGE_SIZE = 10;
 const OVERVIEW_SIZE = 100;
 
-export function setUpComments() {
+export function setUpRecent() {
   const state = {
     filter: "",
     nextToken: null,
