@@ -108,7 +108,7 @@ system: install $(SAM_VENV)/.installed postman/node_modules/.bin/newman $(CHROMI
 
 # The inner loop: lint, then the unit, contract and integration tests in parallel, less those marked slow
 # (docs/development.md names them and where they run). No PyTorch: the encoder recipe's tests are slow ones.
-check: lint ## lint, type-check, and the unit, contract and integration tests in parallel, less the slow ones (about 2 minutes)
+check: lint ## lint, type-check, and the unit, contract and integration tests in parallel, less the slow ones (under 3 minutes)
 	$(PYTEST_PARALLEL) tests/unit tests/contract tests/integration -m "not slow"
 
 # Every test of every tier in one pytest run (CI runs this, .ci/run): a tier that collects nothing fails it
