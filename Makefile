@@ -111,7 +111,7 @@ system: install $(SAM_VENV)/.installed postman/node_modules/.bin/newman $(CHROMI
 check: lint ## lint, type-check, and the unit, contract and integration tests in parallel, less the slow ones (under 3 minutes)
 	$(PYTEST_PARALLEL) tests/unit tests/contract tests/integration -m "not slow"
 
-# Every test of every tier in one pytest run (CI runs this, .ci/run): a tier that collects nothing fails it
+# Every test of every tier in one pytest run (CI runs this, .ci/run): a run that collects nothing fails
 # (pytest's exit 5), as any failing test does.
 test: lint validate $(VENV)/.installed-finetune $(SAM_VENV)/.installed postman/node_modules/.bin/newman $(CHROMIUM) ## lint, type-check, validate the templates and run every test of every tier
 	$(PY) -m pytest
