@@ -5,13 +5,17 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8080
 MODEL_DIR := build/model
 
-export PYTHONPATH := $(CURDIR)/model_training:$(CURDIR)/layers/shared:$(CURDIR)/functions/api:$(CURDIR)/functions/pending:$(CURDIR)/functions/pipeline:$(CURDIR)/functions/authorizer:$(CURDIR)/local_stack:$(CURDIR)/deploy:$(CURDIR)/stack_template
+# The source folders are listed once, in pyproject.toml (pytest's pythonpath); ruff's src and mypy's
+# mypy_path cannot read that list and are held to it by tests/unit/test_source_paths.py.
+export PYTHONPATH := $(shell $(PYTHON) -c 'import sys, tomllib; root = sys.argv[1]; \
+	paths = tomllib.load(open(root + "/pyproject.toml", "rb"))["tool"]["pytest"]["ini_options"]["pythonpath"]; \
+	print(":".join(root + "/" + path for path in paths))' "$(CURDIR)")
 
 .DEFAULT_GOAL := help
-.PHONY: help install train encoder serve up invoke env-vars postman check test unit lint validate build deploy reattach destroy publish-web train-on-sagemaker smoke rotate-admin-key format openapi bench clean upload-data
+.PHONY: help install train encoder serve up invoke env-vars postman check test unit contract integration system lint validate build deploy reattach destroy publish-web train-on-sagemaker smoke rotate-admin-key format openapi bench clean upload-data
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed ## create .venv with everything the project needs
 
@@ -82,16 +86,34 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-# The inner loop: the unit, contract and integration tests in three pytest-xdist workers (many tests wait on a
-# queue's delay or a server, so a third worker fills the two cores), a file's tests on one worker so that its
-# fixtures run once, less those marked slow (docs/development.md); make test runs every test. One BLAS thread
-# each: the workers fill the cores already, and OpenBLAS's idle threads spin (a third of the CPU time).
-check: lint $(VENV)/.installed-finetune ## lint, type-check, and the unit, contract and integration tests in parallel, less the slow ones (about 3 minutes)
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest tests/unit tests/contract tests/integration -n 3 --dist loadfile -m "not slow"
+# The tests, tier by tier (docs/development.md): each target runs its folder, every test in it, with what
+# that tier needs installed. One BLAS thread per worker: the workers fill the cores already, and OpenBLAS's
+# idle threads spin (a third of the CPU time). Three pytest-xdist workers on two cores, because many tests
+# wait on a queue's delay or a server; a file's tests on one worker, so that its module fixtures run once.
+PYTEST_PARALLEL := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 3 --dist loadfile
 
-test: lint validate unit ## lint, type-check, validate the template and run every test
+unit: install ## the unit tests (tests/unit): models, logic, the template and the docs; no network
+	$(PYTEST_PARALLEL) tests/unit
 
-unit: install $(VENV)/.installed-finetune $(SAM_VENV)/.installed postman/node_modules/.bin/newman $(CHROMIUM)
+contract: install ## the contract tests (tests/contract): each port's adapter and its fake held to one suite
+	$(PYTEST_PARALLEL) tests/contract
+
+# The encoder recipe's tests need PyTorch (the finetune extra).
+integration: install $(VENV)/.installed-finetune ## the integration tests (tests/integration): handlers and the local stack's parts in-process, on moto
+	$(PYTEST_PARALLEL) tests/integration
+
+# make up as a user starts it, newman, the SAM CLI and Chromium: one test at a time.
+system: install $(SAM_VENV)/.installed postman/node_modules/.bin/newman $(CHROMIUM) ## the system tests (tests/system): make up driven over HTTP, by newman and by a browser
+	$(PY) -m pytest tests/system
+
+# The inner loop: lint, then the unit, contract and integration tests in parallel, less those marked slow
+# (docs/development.md names them and where they run). No PyTorch: the encoder recipe's tests are slow ones.
+check: lint ## lint, type-check, and the unit, contract and integration tests in parallel, less the slow ones (under 3 minutes)
+	$(PYTEST_PARALLEL) tests/unit tests/contract tests/integration -m "not slow"
+
+# Every test of every tier in one pytest run (CI runs this, .ci/run): a run that collects nothing fails
+# (pytest's exit 5), as any failing test does.
+test: lint validate $(VENV)/.installed-finetune $(SAM_VENV)/.installed postman/node_modules/.bin/newman $(CHROMIUM) ## lint, type-check, validate the templates and run every test of every tier
 	$(PY) -m pytest
 
 # checkov pins older boto3, botocore and packaging than the project's: it gets a virtual environment of its

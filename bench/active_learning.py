@@ -37,9 +37,9 @@ import boto3
 import httpx
 from sklearn.metrics import f1_score
 
-from loadtest import free_port
+from loadtest import free_port, local_stack_env, running_local_stack
 from report import Row, at_least, machine, machine_line, markdown_table, number
-from retrain_loop import ROOT, stack_env, start_stack, stop_stack
+from retrain_loop import LOCAL_STACK_UP, ROOT
 from sentiment_model.artifact import load_archive_bytes
 from sentiment_model.data import LABELS
 from sentiment_model.scorers import scorer_for
@@ -118,34 +118,31 @@ def run_arm(arm: str, test: list[tuple[str, str]], pool: list[tuple[str, str]]) 
     with tempfile.TemporaryDirectory(prefix=f"active-learning-{arm}-") as scratch:
         data = Path(scratch)
         port = free_port()
-        env = stack_env(
+        env = local_stack_env(
             data, port, RETRAIN_THRESHOLD=str(LABELLED), RETRAIN_MIN_INTERVAL_MINUTES="0", RETRAIN_MAX_PER_DAY="100"
         )
-        process = start_stack(data, env)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as api:
-                truth = send_pool(api, pool)
-                first = api.get("/models").json()["champion"]
-                chosen = choose(api, arm, truth)
-                for comment_id in chosen:
-                    api.post(
-                        "/feedback", json={"comment_id": comment_id, "label": truth[comment_id]}
-                    ).raise_for_status()
-                run = wait_for_run(api)
-                aws = f"http://127.0.0.1:{env['MOTO_PORT']}"
-                return {
-                    "arm": arm,
-                    "labels": label_counts(truth[comment_id] for comment_id in chosen),
-                    "run": run["run_id"],
-                    "decision": run["decision"],
-                    "reasons": run["reasons"],
-                    "first_champion": first,
-                    "candidate": run["candidate_version"],
-                    "first_champion_macro_f1": macro_f1(api, aws, first, test),
-                    "candidate_macro_f1": macro_f1(api, aws, run["candidate_version"], test),
-                }
-        finally:
-            stop_stack(process)
+        with (
+            running_local_stack(LOCAL_STACK_UP, env, data / "stack.log"),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as api,
+        ):
+            truth = send_pool(api, pool)
+            first = api.get("/models").json()["champion"]
+            chosen = choose(api, arm, truth)
+            for comment_id in chosen:
+                api.post("/feedback", json={"comment_id": comment_id, "label": truth[comment_id]}).raise_for_status()
+            run = wait_for_run(api)
+            aws = f"http://127.0.0.1:{env['MOTO_PORT']}"
+            return {
+                "arm": arm,
+                "labels": label_counts(truth[comment_id] for comment_id in chosen),
+                "run": run["run_id"],
+                "decision": run["decision"],
+                "reasons": run["reasons"],
+                "first_champion": first,
+                "candidate": run["candidate_version"],
+                "first_champion_macro_f1": macro_f1(api, aws, first, test),
+                "candidate_macro_f1": macro_f1(api, aws, run["candidate_version"], test),
+            }
 
 
 def label_counts(labels: Iterable[str]) -> dict[str, int]:

@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,12 +34,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from loadtest import free_port
+from loadtest import free_port, local_stack_env, running_local_stack
 from report import Row, machine, machine_line, markdown_table, number
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "bench"
-START_TIMEOUT_S = 420  # a fresh clone trains its first model on start
 REQUEST_TIMEOUT_S = 60
 WARM_UP = 16  # one request per client thread first, so every function environment has started
 MAX_COMMENT_CHARS = 5000
@@ -80,41 +76,10 @@ def local_stack(data: Path, **settings: str) -> Iterator[str]:
     """``make up`` in its own process group with its own ports and data (and any of its ``settings``, such
     as ``MOTO_PORT``); yields the API's URL."""
     port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH", "RETRAIN_THRESHOLD"}
-    } | {"PORT": str(port), "MOTO_PORT": str(free_port()), "MODEL_PORT": str(free_port()), "LOCAL_DATA": str(data)}
-    # One address sends the whole load: the limits per client stay in the path, out of reach.
-    env |= {"CLIENT_RATE_LIMIT": "1000000000", "CLIENT_WRITE_RATE_LIMIT": "1000000000"}
-    env |= settings
-    log_path = data / "make-up.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            ["make", "--no-print-directory", "up"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while "The local stack is up." not in log_path.read_text(errors="replace"):
-            if process.poll() is not None:
-                raise RuntimeError(f"make up exited with {process.returncode}; see {log_path}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"make up did not come up in {START_TIMEOUT_S} s; see {log_path}")
-            time.sleep(0.5)
+    with running_local_stack(
+        ["make", "--no-print-directory", "up"], local_stack_env(data, port, **settings), data / "make-up.log"
+    ):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # as Ctrl-C does: the stack stops in order
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def in_parallel(work: Callable[[T], R], items: Sequence[T], concurrency: int) -> list[R]:

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,15 +24,15 @@ from typing import Any
 
 import httpx
 
-from loadtest import free_port
+from loadtest import free_port, local_stack_env, running_local_stack
 from report import Row, at_most, machine, machine_line, markdown_table, number
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "bench"
 THRESHOLD = 10
 TARGET_SECONDS = 180.0  # the encoder model: feedback reaching the threshold → the new champion answering
-START_TIMEOUT_S = 420
 LOOP_TIMEOUT_S = 600
+LOCAL_STACK_UP = [sys.executable, "-m", "sentiment_local", "up"]
 
 
 def _labelled_texts(count: int) -> list[tuple[str, str]]:
@@ -43,36 +40,6 @@ def _labelled_texts(count: int) -> list[tuple[str, str]]:
     with (ROOT / "model_training" / "data" / "base" / "tweets.csv").open(newline="") as handle:
         rows = [(row["text"], row["label"]) for row in csv.DictReader(handle) if row["text"].strip()]
     return rows[:count]
-
-
-def start_stack(data: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = (data / "stack.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sentiment_local", "up"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the local stack exited with {process.returncode}; see {data / 'stack.log'}")
-        if "The local stack is up." in (data / "stack.log").read_text(errors="replace"):
-            return process
-        time.sleep(0.5)
-    raise RuntimeError(f"the local stack did not come up in {START_TIMEOUT_S} s")
-
-
-def stop_stack(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def measure(api: httpx.Client) -> dict[str, Any]:
@@ -114,51 +81,20 @@ def measure(api: httpx.Client) -> dict[str, Any]:
     }
 
 
-def stack_env(data: Path, port: int, **extra: str) -> dict[str, str]:
-    """This environment for ``make up`` on free ports with its own data folder, nothing pointing elsewhere."""
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"AWS_ENDPOINT_URL", "ADMIN_API_KEY", "BACKEND", "PYTHONPATH"}
-    } | {
-        "PORT": str(port),
-        "MOTO_PORT": str(free_port()),
-        "MODEL_PORT": str(free_port()),
-        "LOCAL_DATA": str(data),
-        # One address sends the whole bench: the limits per client stay in the path, out of reach.
-        "CLIENT_RATE_LIMIT": "1000000000",
-        "CLIENT_WRITE_RATE_LIMIT": "1000000000",
-        "PYTHONPATH": os.pathsep.join(
-            str(ROOT / part)
-            for part in (
-                "model_training",
-                "layers/shared",
-                "functions/api",
-                "functions/pending",
-                "functions/pipeline",
-                "local_stack",
-                "deploy",
-                "stack_template",
-            )
-        ),
-        **extra,
-    }
-
-
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="retrain-loop-") as scratch:
         data = Path(scratch)
         port = free_port()
-        env = stack_env(data, port, RETRAIN_THRESHOLD=str(THRESHOLD))
-        process = start_stack(data, env)
+        env = local_stack_env(data, port, RETRAIN_THRESHOLD=str(THRESHOLD))
         try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
+            with (
+                running_local_stack(LOCAL_STACK_UP, env, data / "stack.log"),
+                httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as api,
+            ):
                 result = measure(api)
         except (RuntimeError, httpx.HTTPError) as error:
             print(f"retraining loop: not measured: {error}", file=sys.stderr)
             return 1
-        finally:
-            stop_stack(process)
     rows = [
         Row(
             "retraining loop on the local stack: threshold-reaching feedback → new champion answering",

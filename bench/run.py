@@ -52,7 +52,7 @@ from loadtest import (
     running_server,
 )
 from reference_recipe import train_reference
-from report import Row, at_least, at_most, machine, machine_line, markdown_table, number, write_results
+from report import ModelBenchSettings, machine, machine_line, markdown_table, model_bench_rows, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "model_training"))  # the same as PYTHONPATH=model_training
@@ -81,24 +81,11 @@ WRK_WARMUP_SECONDS = 3
 WRK_SECONDS = 15
 WRK_THREADS = 2
 WRK_CONNECTIONS = 8
-
-# The encoder model's targets.
-MAX_TRAINING_SECONDS = 180.0  # a retraining run: heads only, warm embedding cache
-MIN_REVIEWS_ACCURACY = 0.83
-MIN_TWEETS_MACRO_F1 = 0.79
-MAX_SINGLE_P50_MS = 8.0  # one thread
-MAX_BATCH_MEAN_MS = 1500.0  # two cores
-MIN_THROUGHPUT_RATIO = 3.0  # against the seeds-style transformer server
-MAX_SERVER_P99_MS = 60.0
-MAX_READY_SECONDS = 10.0
-EXPLAINED_TEXTS = 100
-# An explanation answers within the API's model client read timeout (INFERENCE read timeout, 4 s),
-# even for the longest comment the API accepts.
-MAX_EXPLAIN_LONGEST_MS = 4000.0
-# The TF-IDF model's, as before: the option for throughput.
-TFIDF_MAX_SINGLE_MEAN_MS = 0.2
-TFIDF_MAX_BATCH_MEAN_MS = 50.0
-TFIDF_MAX_SERVER_P99_MS = 10.0
+EXPLAINED_TEXTS = 100  # golden texts explained, one at a time
+# What the rows name, in ModelBenchSettings' order.
+SETTINGS = ModelBenchSettings(
+    KINDS, LATENCY_TEXTS, BATCH_SIZE, BATCHES, EXPLAINED_TEXTS, WRK_THREADS, WRK_CONNECTIONS, WRK_SECONDS
+)
 
 Predict = Callable[[Sequence[str]], Any]
 
@@ -448,175 +435,6 @@ def run_measurements() -> dict[str, Any]:
     }
 
 
-def accuracy_rows(raw: dict[str, Any]) -> list[Row]:
-    """Training time, golden scores and unseen-domain scores of both kinds, next to the seeds' recipe."""
-    training, reference, unseen = raw["training"], raw["reference"], raw["unseen_domains"]
-    encoder, tfidf = training["encoder"]["summary"], training["tfidf"]["summary"]
-    warm = training["encoder_warm"]["seconds"]
-    return [
-        Row(
-            "Retraining run (encoder, heads only, warm embedding cache), train.py wall clock",
-            f"≤ {MAX_TRAINING_SECONDS:.0f} s",
-            number(warm, 1, "s"),
-            at_most(warm, MAX_TRAINING_SECONDS),
-        ),
-        Row(
-            "First training (encoder, empty cache: every text encoded)",
-            "—",
-            number(training["encoder"]["seconds"], 1, "s"),
-        ),
-        Row("Training (tfidf)", "—", number(training["tfidf"]["seconds"], 1, "s")),
-        Row(
-            "Reviews accuracy (golden), encoder",
-            f"≥ {MIN_REVIEWS_ACCURACY:.2f}",
-            number(encoder.get("reviews_accuracy")),
-            at_least(encoder.get("reviews_accuracy"), MIN_REVIEWS_ACCURACY),
-        ),
-        Row(
-            "Reviews accuracy (golden), tfidf / seeds' recipe",
-            "anchor",
-            f"{number(tfidf.get('reviews_accuracy'))} / {number(reference['reviews_accuracy'])}",
-        ),
-        Row(
-            "Tweets macro-F1 (golden), encoder",
-            f"≥ {MIN_TWEETS_MACRO_F1:.2f}",
-            number(encoder.get("tweets_macro_f1")),
-            at_least(encoder.get("tweets_macro_f1"), MIN_TWEETS_MACRO_F1),
-        ),
-        Row(
-            "Tweets macro-F1 (golden), tfidf / seeds' recipe",
-            "anchor",
-            f"{number(tfidf.get('tweets_macro_f1'))} / {number(reference['tweets_macro_f1'])}",
-        ),
-        *(
-            Row(
-                f"Unseen domains ({unseen[kind]['rows']} comments) macro-F1, {kind}: as trained → held-out half "
-                f"before / after {unseen[kind]['feedback_rows']} feedback",
-                "measured",
-                f"{number(unseen[kind]['macro_f1'], 3)} → {number(unseen[kind]['held_out_macro_f1_before'], 3)} / "
-                f"{number(unseen[kind]['held_out_macro_f1_after_feedback'], 3)}",
-            )
-            for kind in KINDS
-        ),
-        Row(
-            "Model image: what it adds to python:3.12-slim (packages + encoder + data + code)",
-            "no PyTorch",
-            f"{sum(v for k, v in raw['image'].items() if k != 'torch_in_packages'):.0f} MB "
-            f"({raw['image']['packages']:.0f} + {raw['image']['encoder']:.0f} + {raw['image']['data']:.0f} "
-            f"+ {raw['image']['code']:.1f})",
-            raw["image"]["torch_in_packages"] == 0.0,
-        ),
-        Row(
-            "Model artifact (model.tar.gz), encoder / tfidf",
-            "—",
-            f"{training['encoder']['archive_bytes'] / 1e6:.1f} MB / {training['tfidf']['archive_bytes'] / 1e6:.1f} MB",
-        ),
-    ]
-
-
-def latency_rows(raw: dict[str, Any]) -> list[Row]:
-    """In-process single-text and batch latency of both kinds, next to the seeds' pipeline."""
-    latency = raw["latency_ms"]
-    encoder, tfidf, theirs = latency["encoder"], latency["tfidf"], latency["reference"]
-    n = f"{LATENCY_TEXTS:,} texts"
-    return [
-        Row(
-            f"Single-text latency p50 over {n}, encoder, one thread",
-            f"≤ {MAX_SINGLE_P50_MS:.0f} ms",
-            f"{number(encoder['single']['p50_ms'], 2, 'ms')} (p99 {number(encoder['single']['p99_ms'], 2, 'ms')})",
-            at_most(encoder["single"]["p50_ms"], MAX_SINGLE_P50_MS),
-        ),
-        Row(
-            f"{BATCH_SIZE}-text batch, mean of {BATCHES}, encoder, two cores",
-            f"≤ {MAX_BATCH_MEAN_MS:.0f} ms",
-            number(encoder["batch_256"]["mean_ms"], 0, "ms"),
-            at_most(encoder["batch_256"]["mean_ms"], MAX_BATCH_MEAN_MS),
-        ),
-        Row(
-            f"Single-text latency, mean over {n}, tfidf",
-            f"≤ {TFIDF_MAX_SINGLE_MEAN_MS} ms",
-            number(tfidf["single"]["mean_ms"], 3, "ms"),
-            at_most(tfidf["single"]["mean_ms"], TFIDF_MAX_SINGLE_MEAN_MS),
-        ),
-        Row(
-            f"{BATCH_SIZE}-text batch, mean of {BATCHES}, tfidf",
-            f"≤ {TFIDF_MAX_BATCH_MEAN_MS:.0f} ms",
-            number(tfidf["batch_256"]["mean_ms"], 2, "ms"),
-            at_most(tfidf["batch_256"]["mean_ms"], TFIDF_MAX_BATCH_MEAN_MS),
-        ),
-        *(
-            Row(
-                f"Explanation of one comment (occlusion), {kind}: p50 (p99) over {EXPLAINED_TEXTS} golden texts; "
-                "a 5,000-character comment",
-                f"≤ {MAX_EXPLAIN_LONGEST_MS:.0f} ms for the longest",
-                f"{number(latency[kind]['explanation']['golden']['p50_ms'], 1, 'ms')} "
-                f"({number(latency[kind]['explanation']['golden']['p99_ms'], 1, 'ms')}); "
-                f"{number(latency[kind]['explanation']['longest_p50_ms'], 0, 'ms')}",
-                at_most(latency[kind]["explanation"]["longest_p50_ms"], MAX_EXPLAIN_LONGEST_MS),
-            )
-            for kind in KINDS
-        ),
-        Row(
-            "Single text mean / 256-text batch mean, seeds' pipeline",
-            "anchor",
-            f"{number(theirs['single']['mean_ms'], 3, 'ms')} / {number(theirs['batch_256']['mean_ms'], 2, 'ms')}",
-        ),
-    ]
-
-
-def server_rows(raw: dict[str, Any]) -> list[Row]:
-    """wrk throughput, latency and errors of each kind's server next to its seeds-style counterpart."""
-    server = raw["server"]
-    load = f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} {WRK_SECONDS} s, 1 worker"
-    rows = []
-    for kind, anchor, name, p99_bound in (
-        ("encoder", "reference_transformer", "seeds-style FastAPI + sentence-transformers", MAX_SERVER_P99_MS),
-        ("tfidf", "reference", "seeds-style FastAPI + scikit-learn", TFIDF_MAX_SERVER_P99_MS),
-    ):
-        ours, theirs = server[kind], server[anchor]
-        ratio = ours["requests_per_second"] / theirs["requests_per_second"] if theirs["requests_per_second"] else None
-        rows += [
-            Row(
-                f"Server throughput ({load}), {kind}",
-                f"≥ {MIN_THROUGHPUT_RATIO:.0f}× {name}",
-                f"{number(ours['requests_per_second'], 0, 'req/s')} ({number(ratio, 1)}× its "
-                f"{number(theirs['requests_per_second'], 0, 'req/s')})",
-                at_least(ratio, MIN_THROUGHPUT_RATIO),
-            ),
-            Row(
-                f"Server latency p99 under load, {kind} (the {name}'s)",
-                f"≤ {p99_bound:.0f} ms",
-                f"{number(ours['p99_ms'], 2, 'ms')}, p50 {number(ours['p50_ms'], 2, 'ms')} "
-                f"({number(theirs['p99_ms'], 2, 'ms')})",
-                at_most(ours["p99_ms"], p99_bound),
-            ),
-        ]
-    ready = server["encoder"]["ready_seconds"]
-    rows.append(
-        Row(
-            "Encoder server ready (/ping 200) from start",
-            f"≤ {MAX_READY_SECONDS:.0f} s",
-            number(ready, 1, "s"),
-            at_most(ready, MAX_READY_SECONDS),
-        )
-    )
-    names = {
-        "encoder": "encoder",
-        "tfidf": "tfidf",
-        "reference_transformer": "seeds-style transformer",
-        "reference": "seeds-style scikit-learn",
-    }
-    rows += [error_row(names[key], result) for key, result in server.items()]
-    return rows
-
-
-def error_row(name: str, result: dict[str, Any]) -> Row:
-    """Non-2xx responses and socket errors during the measured wrk run: there must be none."""
-    errors = result["non_2xx"] + result["socket_errors"]
-    text = f"{result['non_2xx']} non-2xx, {result['socket_errors']} socket errors of {result['requests']:,} requests"
-    return Row(f"Failed requests under load, {name}", "0", text, errors == 0)
-
-
 def main() -> int:
     """Measure, print the report, write it to build/bench; 0 unless something went unmeasured."""
     started = time.perf_counter()
@@ -629,7 +447,7 @@ def main() -> int:
         except (BenchError, LoadTestError) as error:
             print(f"bench: could not measure: {error}", file=sys.stderr)
             return 1
-    rows = [*accuracy_rows(raw), *latency_rows(raw), *server_rows(raw)]
+    rows = model_bench_rows(raw, SETTINGS)
     total = time.perf_counter() - started
     info = machine()
     raw["machine"], raw["total_seconds"] = info, total

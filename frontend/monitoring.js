@@ -1,7 +1,35 @@
 // How well the model does: agreement of people's labels over time, the champion's drift against its
 // training-time baseline, and agreement per version. Drawn from GET /monitoring.
 
+import { api } from "./api.js";
 import { el, LABELS, percent, svg } from "./dom.js";
+import { $, attempt } from "./page.js";
+
+export function setUpQuality() {
+  let quality = null; // the last GET /monitoring answer, redrawn on resize
+
+  async function refresh() {
+    const { value } = await attempt(() => api.monitoring(30), $("quality-status"));
+    if (!value) return;
+    quality = value.body;
+    drawAgreement($("agreement"), value.body.daily);
+    renderSourceAgreement($("agreement-sources"), value.body.agreement_by_source);
+    drawDrift($("drift"), value.body.drift);
+    renderVersionQuality(document.querySelector("#quality-versions tbody"), value.body.versions);
+  }
+
+  let resizeTimer = null;
+  function redrawOnResize() {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      if (quality) drawAgreement($("agreement"), quality.daily);
+    }, 150);
+  }
+
+  $("refresh-quality").addEventListener("click", refresh);
+  window.addEventListener("resize", redrawOnResize);
+  return { refresh };
+}
 
 const DAY_FORMAT = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
 
@@ -10,7 +38,7 @@ function day(iso) {
 }
 
 /** Daily agreement as points joined by lines; days without feedback leave a gap. */
-export function drawAgreement(container, daily) {
+function drawAgreement(container, daily) {
   const judged = daily.filter((entry) => entry.agreement !== null);
   if (!judged.length) {
     container.replaceChildren(el("p", { class: "muted" }, "Agreement appears with the first label people give."));
@@ -117,7 +145,7 @@ function binNames(edges) {
 const SOURCE_NAMES = { public: "The public", reviewer: "Reviewers" };
 
 /** Agreement per source over the period: anyone can send a public label, so the two are read apart. */
-export function renderSourceAgreement(paragraph, bySource) {
+function renderSourceAgreement(paragraph, bySource) {
   const parts = Object.entries(SOURCE_NAMES).map(([source, name]) => {
     const figures = bySource[source];
     if (!figures || !figures.count) return `${name}: no labels.`;
@@ -127,7 +155,7 @@ export function renderSourceAgreement(paragraph, bySource) {
   paragraph.textContent = parts.join(" ");
 }
 
-export function drawDrift(container, drift) {
+function drawDrift(container, drift) {
   if (!drift) {
     container.replaceChildren(el("p", { class: "muted" }, "Drift appears once a model serves."));
     return;
@@ -154,7 +182,7 @@ export function drawDrift(container, drift) {
   );
 }
 
-export function renderVersionQuality(tbody, versions) {
+function renderVersionQuality(tbody, versions) {
   tbody.replaceChildren(
     ...versions.map((version) =>
       el(

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentiment_deploy.local import LOCAL_DATA, STATE_FILE
-
 from sentiment_local.sagemaker.training_jobs import ANY_INSTANCE_TYPE
 from sentiment_template.reader import ROOT
 

@@ -1,7 +1,11 @@
 """The encoder recipe's export and quantization, checked on the pinned all-MiniLM-L6-v2 itself:
 our tokenizer + ONNX graph give sentence-transformers' own embeddings, the ONNX graph agrees with
 the PyTorch module it was exported from, and int8 quantization costs at most a point on the golden
-split. (Fine-tuning changes the weights, not the graph: these hold for the bundled encoder too.)"""
+split. (Fine-tuning changes the weights, not the graph: these hold for the bundled encoder too.)
+
+PyTorch, sentence-transformers and the recipe (the finetune extra) are imported by the tests that use them,
+not at collection: every pytest-xdist worker collects this file, one runs it. The tests are marked slow
+(a MiniLM exported and quantized, then loaded by sentence-transformers): make check needs no PyTorch."""
 
 from __future__ import annotations
 
@@ -10,10 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from sentence_transformers import SentenceTransformer
 
-import finetune  # model_training/finetune.py: the finetune extra (PyTorch), which make test installs
 from sentiment_model.encoder import Encoder, prepare
 from sentiment_model.model import ModelParams
 from sentiment_model.training import train
@@ -32,6 +33,10 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    import torch  # noqa: PLC0415 - the finetune extra, only where it is used
+
+    import finetune  # noqa: PLC0415 - model_training/finetune.py: the finetune extra, which make test installs
+
     scratch = tmp_path_factory.mktemp("recipe")
     folder = finetune.base_model(scratch)
     model = finetune.SentenceEncoder(folder).eval()
@@ -44,7 +49,10 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obj
     yield {"folder": folder, "model": model, "fp32": scratch / "fp32", "int8": scratch / "int8"}
 
 
+@pytest.mark.slow  # MiniLM exported to ONNX and quantized, then loaded again by sentence-transformers
 def test_tokenizer_and_onnx_encoder_give_sentence_transformers_embeddings(exported: dict[str, object]) -> None:
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - the finetune extra
+
     reference = SentenceTransformer(str(exported["folder"]), device="cpu", local_files_only=True)
     expected = reference.encode([prepare(text) for text in TEXTS], normalize_embeddings=True)
     ours = Encoder(Path(str(exported["fp32"])), threads=1).encode(TEXTS)
@@ -52,7 +60,12 @@ def test_tokenizer_and_onnx_encoder_give_sentence_transformers_embeddings(export
     assert cosine.min() > 0.9999, cosine
 
 
+@pytest.mark.slow  # MiniLM exported to ONNX and quantized
 def test_the_onnx_graph_agrees_with_the_pytorch_module_on_a_padded_batch(exported: dict[str, object]) -> None:
+    import torch  # noqa: PLC0415 - the finetune extra
+
+    import finetune  # noqa: PLC0415 - the finetune extra
+
     encoder = Encoder(Path(str(exported["fp32"])), threads=1)
     encodings = encoder.tokenizer.encode_batch([prepare(text) for text in TEXTS])
     ids, mask = finetune.pad([encoding.ids for encoding in encodings])

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from sentiment_deploy.__main__ import main
 
 STACK = "sentiment-feedback-test"

@@ -201,6 +201,31 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **env: st
             stack.stop(signal.SIGTERM)
 
 
+def make(*arguments: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """``make <arguments>`` in the checkout as a user types it, with no terminal; its output captured."""
+    return subprocess.run(
+        ["make", "--no-print-directory", *arguments],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def module_stack(name: str, **env: str) -> Any:
+    """A test module's ``local_stack`` fixture: one ``make up`` with these settings for the module's tests."""
+
+    @pytest.fixture(scope="module", name="local_stack")
+    def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+        with running_stack(tmp_path_factory, name, **env) as stack:
+            yield stack
+
+    return local_stack
+
+
 @pytest.fixture(scope="module")
 def api(local_stack: LocalStack) -> Iterator[httpx.Client]:
     """An HTTP client on the module's ``local_stack``."""

@@ -12,30 +12,25 @@ import json
 import subprocess
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 import joblib
-import pytest
 
 from sentiment_common.artifacts import model_file_sha256
 from sentiment_common.dal.registry_items import model_item
 from sentiment_common.records import utc_now
 from sentiment_common.registry import ModelRecord, ModelStatus
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, running_stack, wait_for_run
+from tests.system.conftest import LocalStack, module_stack, wait_for_run
 
 CACHE_SECONDS = 2
 FORGED = "forged-2"
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "artifacts-and-keys", ADMIN_KEY_CACHE_SECONDS=str(CACHE_SECONDS)) as stack:
-        yield stack
+local_stack = module_stack("artifacts-and-keys", ADMIN_KEY_CACHE_SECONDS=str(CACHE_SECONDS))
 
 
 def key_of(stack: LocalStack) -> str:

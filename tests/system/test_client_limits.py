@@ -3,22 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
-from tests.system.conftest import LocalStack, running_stack
+from tests.system.conftest import LocalStack, module_stack
 
 WRITES, REQUESTS = 10, 30  # per client address in any 5 minutes; AWS WAF's least limit is 10
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(
-        tmp_path_factory, "client-limits", CLIENT_RATE_LIMIT=str(REQUESTS), CLIENT_WRITE_RATE_LIMIT=str(WRITES)
-    ) as stack:
-        yield stack
+local_stack = module_stack("client-limits", CLIENT_RATE_LIMIT=str(REQUESTS), CLIENT_WRITE_RATE_LIMIT=str(WRITES))
 
 
 def client(stack: LocalStack, address: str) -> httpx.Client:

@@ -11,36 +11,31 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import httpx
 import pytest
+
 from sentiment_deploy import release, smoke
 from sentiment_deploy.stack import find_stack
-
 from sentiment_template import policies
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, running_stack
+from tests.system.conftest import LocalStack, make, module_stack
 
 STACK = "sentiment-local"
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(
-        tmp_path_factory,
-        "deploy-steps",
-        MOTO_HOST="0.0.0.0",  # noqa: S104 - for containers
-        MONITORING_SCHEDULE="rate(1 minute)",
-        COMPACTION_SCHEDULE="rate(1 minute)",
-        # The Postman collection's own two pieces of feedback start a run, as people's feedback can;
-        # the template's guard (60 minutes between runs from feedback) keeps it to one in this module.
-        RETRAIN_THRESHOLD="2",
-        PUBLIC_LABELS="train",  # the collection's labels are public ones: here they train, to start that run
-    ) as stack:
-        yield stack
+local_stack = module_stack(
+    "deploy-steps",
+    MOTO_HOST="0.0.0.0",  # noqa: S104 - for containers
+    MONITORING_SCHEDULE="rate(1 minute)",
+    COMPACTION_SCHEDULE="rate(1 minute)",
+    # The Postman collection's own two pieces of feedback start a run, as people's feedback can;
+    # the template's guard (60 minutes between runs from feedback) keeps it to one in this module.
+    RETRAIN_THRESHOLD="2",
+    PUBLIC_LABELS="train",  # the collection's labels are public ones: here they train, to start that run
+)
 
 
 def deployer(stack: LocalStack, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -146,15 +141,7 @@ def test_make_smoke_as_the_banner_says_waits_for_a_run_feedback_started_and_leav
 
     # When make smoke runs as written; the collection's own two pieces of feedback reach the stack's
     # threshold and start a run, still running when smoke starts its own
-    smoked = subprocess.run(
-        ["make", "--no-print-directory", "smoke", f"URL={local_stack.api}", f"ADMIN_API_KEY={banner_key(local_stack)}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    smoked = make("smoke", f"URL={local_stack.api}", f"ADMIN_API_KEY={banner_key(local_stack)}", env=env, timeout=900)
 
     # Then smoke found the local stack's AWS endpoint, region, stack and the deployer's key by itself,
     # and the collection passed
@@ -200,15 +187,7 @@ def test_make_smoke_refuses_to_clean_up_a_stack_that_does_not_serve_the_url(loca
         "AWS_ENDPOINT_URL": local_stack.aws,
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    refused = subprocess.run(
-        ["make", "--no-print-directory", "smoke", "URL=https://elsewhere.example.org", f"STACK={STACK}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    refused = make("smoke", "URL=https://elsewhere.example.org", f"STACK={STACK}", env=env, timeout=120)
     assert refused.returncode != 0
     assert "is not stack 'sentiment-local''s ApiUrl or WebUrl" in refused.stderr
 
@@ -296,14 +275,8 @@ def test_env_vars_point_every_function_at_the_local_stack_as_sam_local_invoke_re
 ) -> None:
     # When make env-vars writes the file for a container
     output = tmp_path / "env-vars.json"
-    written = subprocess.run(
-        ["make", "--no-print-directory", "-s", "env-vars", f"LOCAL_DATA={local_stack.data}"],
-        cwd=ROOT,
-        env={**local_stack.env, "PYTHONPATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    written = make(
+        "-s", "env-vars", f"LOCAL_DATA={local_stack.data}", env={**local_stack.env, "PYTHONPATH": ""}, timeout=120
     )
     assert written.returncode == 0, written.stderr
     assert "cannot reach" not in written.stderr  # the stack listens on every address (MOTO_HOST=0.0.0.0)

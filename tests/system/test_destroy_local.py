@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import boto3
 import httpx
@@ -16,16 +15,13 @@ from botocore.exceptions import ClientError
 
 from sentiment_template import policies
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, running_stack
+from tests.system.conftest import LocalStack, module_stack
 
 STACK = "sentiment-local"
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "destroy") as stack:
-        yield stack
+local_stack = module_stack("destroy")
 
 
 def destroy(stack: LocalStack, *flags: str) -> subprocess.CompletedProcess[str]:

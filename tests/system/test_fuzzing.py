@@ -30,7 +30,6 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ import pytest
 import schemathesis
 
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, running_stack
+from tests.system.conftest import LocalStack, module_stack
 
 SEED = 20261122  # fixed, so a failure comes back on the next run; change it to explore further
 MAX_EXAMPLES = 40  # per operation and phase: ~940 requests, under a minute here
@@ -94,10 +93,7 @@ class FuzzRun:
         return "\n".join([*summary, "", details, f"(full output: {self.output_path})"])
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "fuzzing", RETRAIN_THRESHOLD="1000000") as stack:
-        yield stack
+local_stack = module_stack("fuzzing", RETRAIN_THRESHOLD="1000000")
 
 
 @pytest.fixture(scope="module")

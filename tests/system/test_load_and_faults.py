@@ -17,7 +17,6 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import pytest
 
 from sentiment_template.reader import Template
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, labelled_rows, running_stack, wait_for_run
+from tests.system.conftest import LocalStack, labelled_rows, module_stack, wait_for_run
 
 THRESHOLD = 3
 CONCURRENCY = 16
@@ -41,12 +40,7 @@ REGISTRY = TEMPLATE.physical_name("RegistryTable")
 TRIGGER = TEMPLATE.physical_name("FeedbackTriggerFunction")
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(
-        tmp_path_factory, "load-and-faults", RETRAIN_THRESHOLD=str(THRESHOLD), PUBLIC_LABELS="train"
-    ) as stack:
-        yield stack
+local_stack = module_stack("load-and-faults", RETRAIN_THRESHOLD=str(THRESHOLD), PUBLIC_LABELS="train")
 
 
 @pytest.fixture(scope="module")

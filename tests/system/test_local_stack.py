@@ -9,15 +9,13 @@ import signal
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from sentiment_local.resources import table_request
 from sentiment_template.reader import Template
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, running_stack
+from tests.system.conftest import LocalStack, make, module_stack
 
 NEWMAN = ROOT / "postman" / "node_modules" / ".bin" / "newman"
 
@@ -27,10 +25,7 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "local-data") as stack:
-        yield stack
+local_stack = module_stack("local-data")
 
 
 def test_it_prints_the_urls_and_the_admin_key(local_stack: LocalStack) -> None:
@@ -184,22 +179,8 @@ def test_the_postman_collection_passes(local_stack: LocalStack) -> None:
 
 
 def make_invoke(local_stack: LocalStack, function: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "-s",
-            "invoke",
-            f"FUNCTION={function}",
-            "EVENT=events/api-health-get-200.json",
-        ],
-        cwd=ROOT,
-        env=local_stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    arguments = ("-s", "invoke", f"FUNCTION={function}", "EVENT=events/api-health-get-200.json")
+    return make(*arguments, env=local_stack.env, timeout=120)
 
 
 def test_make_invoke_runs_a_function_on_the_stack(local_stack: LocalStack) -> None:
@@ -255,15 +236,7 @@ def test_the_local_resources_match_the_template(local_stack: LocalStack) -> None
 
 
 def test_a_second_stack_on_the_same_port_is_refused(local_stack: LocalStack) -> None:
-    result = subprocess.run(
-        ["make", "--no-print-directory", "up"],
-        cwd=ROOT,
-        env={**local_stack.env, "LOCAL_DATA": str(local_stack.data / "other")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = make("up", env={**local_stack.env, "LOCAL_DATA": str(local_stack.data / "other")}, timeout=120)
     assert result.returncode != 0
     assert f"port {local_stack.env['PORT']} on 127.0.0.1 is already in use" in result.stderr
 

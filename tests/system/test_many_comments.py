@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.system.conftest import LocalStack, labelled_rows, running_stack
+from tests.system.conftest import LocalStack, labelled_rows, module_stack
 
 COMMENTS = 20_000
 BATCH = 25  # the batch route's limit
@@ -22,10 +20,7 @@ CONCURRENCY = 8
 LABELS = ("negative", "neutral", "positive")
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "many-comments") as stack:
-        yield stack
+local_stack = module_stack("many-comments")
 
 
 def texts(count: int) -> list[str]:

@@ -9,14 +9,12 @@ The tests share one stack and run in file order: each ends with the endpoint war
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.system.conftest import LocalStack, running_stack
+from tests.system.conftest import LocalStack, module_stack
 from tests.system.test_web_page import _accessibility_problems, _post, browser, playwright  # noqa: F401 - fixtures
 
 COLD_START_S = 20  # longer than the API's 10 s wait for a serverless endpoint, shorter than the worker's 21 s
@@ -24,12 +22,7 @@ IDLE_S = 15
 API_TIMEOUT_S = 15  # the template's Globals
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(
-        tmp_path_factory, "cold-start", LOCAL_COLD_START_SECONDS=str(COLD_START_S), LOCAL_IDLE_SECONDS=str(IDLE_S)
-    ) as stack:
-        yield stack
+local_stack = module_stack("cold-start", LOCAL_COLD_START_SECONDS=str(COLD_START_S), LOCAL_IDLE_SECONDS=str(IDLE_S))
 
 
 def _health(api: httpx.Client) -> dict[str, Any]:

@@ -6,22 +6,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
-from tests.system.conftest import LocalStack, running_stack
+from tests.system.conftest import LocalStack, module_stack
 
 PHRASE = "BrandZed support is great, they solved it in minutes"
 LABELS = 10  # the template's RetrainThreshold: under PublicLabels=train these ten would start a run
 TRIGGER_WAIT_S = 60
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "public-labels") as stack:
-        yield stack
+local_stack = module_stack("public-labels")
 
 
 def left_uncounted(stack: LocalStack) -> int:

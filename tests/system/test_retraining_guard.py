@@ -5,7 +5,6 @@ of the way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -13,18 +12,13 @@ import pytest
 
 from sentiment_template.reader import Template
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, labelled_rows, notifications, running_stack, wait_for_run
+from tests.system.conftest import LocalStack, labelled_rows, module_stack, notifications, wait_for_run
 
 POISON = 1500
 FLIPPED = {"positive": "negative", "negative": "positive"}
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(
-        tmp_path_factory, "retraining-guard", BACKEND="ecs", RETRAIN_THRESHOLD="1000000", PUBLIC_LABELS="train"
-    ) as stack:
-        yield stack
+local_stack = module_stack("retraining-guard", BACKEND="ecs", RETRAIN_THRESHOLD="1000000", PUBLIC_LABELS="train")
 
 
 @pytest.fixture(scope="module")

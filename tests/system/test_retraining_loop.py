@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,8 +17,8 @@ from tests.conftest import ROOT
 from tests.system.conftest import (
     LocalStack,
     labelled_rows,
+    module_stack,
     notifications,
-    running_stack,
     wait_for_new_run,
     wait_for_run,
 )
@@ -27,12 +26,7 @@ from tests.system.conftest import (
 THRESHOLD = 10
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(
-        tmp_path_factory, "retraining-loop", RETRAIN_THRESHOLD=str(THRESHOLD), PUBLIC_LABELS="train"
-    ) as stack:
-        yield stack
+local_stack = module_stack("retraining-loop", RETRAIN_THRESHOLD=str(THRESHOLD), PUBLIC_LABELS="train")
 
 
 def _classify_and_confirm(api: httpx.Client, rows: list[tuple[str, str]]) -> None:

@@ -11,20 +11,11 @@ import yaml
 
 from sentiment_template.reader import load
 from tests.conftest import ROOT
-from tests.system.conftest import stack_environment
+from tests.system.conftest import make, stack_environment
 
 
 def make_up(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["make", "--no-print-directory", "up"],
-        cwd=ROOT,
-        env=stack_environment(tmp_path / "data", **env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return make("up", env=stack_environment(tmp_path / "data", **env), timeout=180)
 
 
 def test_a_cycle_reintroduced_on_purpose_is_refused_with_cloudformations_message(tmp_path: Path) -> None:

@@ -8,29 +8,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.system.conftest import LocalStack, notifications, running_stack, wait_for_run
+from tests.system.conftest import LocalStack, module_stack, notifications, wait_for_run
 
 HOLDER = "holder-of-the-instance"
 HOLD_S = 20  # the holder's MaxRuntimeInSeconds: it holds the one instance that long, then is stopped
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(
-        tmp_path_factory,
-        "training-refusals",
-        BACKEND="ecs",
-        RETRAIN_THRESHOLD="1000000",
-        LOCAL_TRAINING_QUOTA="1",
-        LOCAL_TRAINING_THROTTLE="2",
-    ) as stack:
-        yield stack
+local_stack = module_stack(
+    "training-refusals",
+    BACKEND="ecs",
+    RETRAIN_THRESHOLD="1000000",
+    LOCAL_TRAINING_QUOTA="1",
+    LOCAL_TRAINING_THROTTLE="2",
+)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 
 from sentiment_template.reader import Template
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, labelled_rows, running_stack, wait_for_run
+from tests.system.conftest import LocalStack, labelled_rows, module_stack, wait_for_run
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's package; the Makefile installs it
 CHROMIUM_FLAGS = [
@@ -40,10 +40,7 @@ AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 expect.set_options(timeout=WAIT_MS)  # a busy machine may take more than Playwright's 5 s
 
 
-@pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with running_stack(tmp_path_factory, "web-page", RETRAIN_THRESHOLD="1000000", PUBLIC_LABELS="train") as stack:
-        yield stack
+local_stack = module_stack("web-page", RETRAIN_THRESHOLD="1000000", PUBLIC_LABELS="train")
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sentiment_deploy import admin_key, newman, smoke
 from sentiment_deploy.stack import DeployedStack
-
 from sentiment_local.environment import Settings, parameter_overrides
 from sentiment_template.reader import ROOT, Template
 

@@ -37,6 +37,7 @@ def lint(setting: Setting) -> list[str]:
     return cloudformation.lint_errors(cloudformation.translate(DOCUMENT, setting.parameters))
 
 
+@pytest.mark.slow  # SAM's translation and cfn-lint, as make validate runs them under every setting
 def test_the_default_setting_translates_to_a_template_cfn_lint_finds_clean() -> None:
     assert lint(DEFAULT) == []
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
+
 from sentiment_deploy import edge
 from sentiment_deploy.stack import DeployedStack
-
 from sentiment_template.reader import load
 from tests.conftest import ROOT
 

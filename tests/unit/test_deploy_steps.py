@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from sentiment_deploy import image, local, release, smoke, training
 from sentiment_deploy.stack import DeployedStack, DeployError
 

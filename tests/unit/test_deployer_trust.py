@@ -16,8 +16,8 @@ import json
 from typing import Any
 
 import pytest
-from sentiment_deploy import policy, service_role
 
+from sentiment_deploy import policy, service_role
 from sentiment_template import policies
 from sentiment_template.policies import Authorization, Principal, Statement
 from sentiment_template.policies import translate as sam_translate

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from sentiment_deploy import github_role, policy, service_role
 
+from sentiment_deploy import github_role, policy, service_role
 from sentiment_template import cloudformation
 from sentiment_template.cloudformation import TemplateError
 from sentiment_template.reader import Template, load
@@ -156,6 +156,7 @@ def test_the_role_arn_is_an_output_for_the_repository_variable() -> None:
 # ---- as CloudFormation, cfn-lint and checkov see it ----
 
 
+@pytest.mark.slow  # SAM's translation and cfn-lint under each choice of provider
 @pytest.mark.parametrize(
     "overrides",
     [{"GitHubRepository": REPOSITORY}, {"GitHubRepository": REPOSITORY, "ExistingOidcProviderArn": EXISTING_PROVIDER}],

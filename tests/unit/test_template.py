@@ -14,6 +14,7 @@ from sentiment_template.reader import load
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow  # cfn-lint over the whole template, which make validate also runs
 def test_template_passes_cfn_lint() -> None:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "template.yaml")],

@@ -132,6 +132,7 @@ def test_the_api_origin_gets_the_generated_origin_header_and_every_public_route_
     assert chosen == expected
 
 
+@pytest.mark.slow  # SAM's translation and cfn-lint, about 5 s a choice
 @pytest.mark.parametrize("setting", list(EDGE.values()), ids=lambda setting: setting.name)
 def test_each_edge_choice_translates_to_a_template_cfn_lint_finds_clean(setting: Setting) -> None:
     document, _ = translated(setting)

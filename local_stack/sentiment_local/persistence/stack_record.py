@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sentiment_deploy.destroy import KEPT_ON_DELETE
-
 from sentiment_template.reader import ACCOUNT, REGION, Template
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentiment_deploy.bootstrap import CHAMPION_KEY, read_archive_metadata, read_s3_object
-
 from sentiment_common.artifacts import MODEL_SHA256_ENV
 from sentiment_common.registry import Champion
+from sentiment_deploy.bootstrap import CHAMPION_KEY, read_archive_metadata, read_s3_object
 from sentiment_local.environment import Settings, StackError
 from sentiment_local.moto.server import MotoServer
 from sentiment_local.resources import create_sagemaker_endpoint

@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sentiment_deploy import bootstrap
-
 from sentiment_common.registry import Champion
+from sentiment_deploy import bootstrap
 from sentiment_local.environment import StackError
 from sentiment_template.reader import ROOT
 

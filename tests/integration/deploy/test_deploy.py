@@ -12,14 +12,14 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
+from sentiment_common.artifacts import model_file_sha256
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_deploy import destroy, policy, release, service_role
 from sentiment_deploy.__main__ import main
 from sentiment_deploy.bootstrap import CHAMPION_KEY
 from sentiment_deploy.image import content_tag
 from sentiment_deploy.stack import DeployedStack, find_stack
-
-from sentiment_common.artifacts import model_file_sha256
-from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from tests.integration.deploy.conftest import STACK, Deployed
 
 MANIFEST = {

@@ -8,9 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
+
 from sentiment_deploy import destroy, reattach
 from sentiment_deploy.stack import DeployError, find_stack
-
 from sentiment_template import cloudformation
 from tests.integration.deploy.conftest import STACK, Deployed
 from tests.integration.deploy.test_deploy import resource_types, sam_delete

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from sentiment_deploy.__main__ import main
 from sentiment_deploy.service_role import find
 from sentiment_deploy.stack import DeployError
-
 from sentiment_template import policies
 from tests.integration.deploy.conftest import STACK, Deployed
 

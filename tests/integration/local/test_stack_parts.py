@@ -16,6 +16,9 @@ from typing import Any
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
+from sentiment_common.dal.model_registry import DynamoDbModelRegistry
+from sentiment_common.registry import Champion
 from sentiment_deploy.bootstrap import (
     TRAINING_DATA,
     champion_of,
@@ -23,9 +26,6 @@ from sentiment_deploy.bootstrap import (
     seed_embedding_cache,
     upload_training_data,
 )
-
-from sentiment_common.dal.model_registry import DynamoDbModelRegistry
-from sentiment_common.registry import Champion
 from sentiment_local.environment import Settings, StackError, admin_key, check_ports, parameter_overrides
 from sentiment_local.moto.gaps import install
 from sentiment_local.resources import (
