@@ -106,10 +106,10 @@ integration: install $(VENV)/.installed-finetune ## the integration tests (tests
 system: install $(SAM_VENV)/.installed postman/node_modules/.bin/newman $(CHROMIUM) ## the system tests (tests/system): make up driven over HTTP, by newman and by a browser
 	$(PY) -m pytest tests/system
 
-# The inner loop: lint, then the unit, contract and integration tests in parallel, less those marked slow
+# The inner loop: lint, then the unit, contract and integration tests in parallel, less those marked slow or processes
 # (docs/development.md names them and where they run). No PyTorch: the encoder recipe's tests are slow ones.
-check: lint ## lint, type-check, and the unit, contract and integration tests in parallel, less the slow ones (under 3 minutes)
-	$(PYTEST_PARALLEL) tests/unit tests/contract tests/integration -m "not slow"
+check: lint ## lint, type-check, and the unit, contract and integration tests in parallel, less the slow ones and those that start processes (about 2 minutes 20 seconds)
+	$(PYTEST_PARALLEL) tests/unit tests/contract tests/integration -m "not slow and not processes"
 
 # Every test of every tier in one pytest run (CI runs this, .ci/run): a run that collects nothing fails
 # (pytest's exit 5), as any failing test does.

@@ -20,6 +20,9 @@ from sentiment_template.reader import Template
 from tests.conftest import ROOT
 from tests.integration.conftest import running_server, wait_for_ping
 
+# Starts model servers or training jobs: make check leaves it out.
+pytestmark = pytest.mark.processes
+
 CONTEXT = ROOT / "model_training"
 
 

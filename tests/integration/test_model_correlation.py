@@ -41,7 +41,8 @@ class RecordingModelService(JsonService):
         return 200, ANSWER
 
 
-pytestmark = pytest.mark.usefixtures("clean_metrics")
+# Starts model servers: make check leaves it out.
+pytestmark = [pytest.mark.usefixtures("clean_metrics"), pytest.mark.processes]
 
 
 @pytest.fixture

@@ -15,6 +15,9 @@ import pytest
 from sentiment_model.serving import MAX_BODY_BYTES
 from tests.integration.conftest import model_env, running_server, wait_for_ping
 
+# Starts model servers or training jobs: make check leaves it out.
+pytestmark = pytest.mark.processes
+
 
 @pytest.fixture(scope="module", params=["model_dir", "tfidf_model_dir"], ids=["encoder", "tfidf"])
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, dict[str, object]]]:

@@ -11,6 +11,9 @@ from moto.server import ThreadedMotoServer
 
 from tests.integration.conftest import free_port, running_server, wait_for_ping
 
+# Starts model servers or training jobs: make check leaves it out.
+pytestmark = pytest.mark.processes
+
 BUCKET = "models"
 KEY = "models/v1/model.tar.gz"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}

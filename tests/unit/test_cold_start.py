@@ -120,6 +120,7 @@ def test_the_latency_bound_functions_start_from_a_snapshot_of_a_published_versio
     assert authorizers["ReviewerKey"]["FunctionArn"] == {"Ref": "ReviewerAuthorizerFunction.Alias"}
 
 
+@pytest.mark.processes  # a Python process a function: make check leaves it out
 @pytest.mark.parametrize("function", snapstart_functions())
 def test_init_calls_nothing_a_snapshot_would_freeze(function: str) -> None:
     """A snapshot is taken after init and resumed many times: a connection, secret or id made at init
@@ -191,6 +192,7 @@ def functions() -> list[str]:
     return sorted(name for name, resource in resources.items() if resource["Type"] == "AWS::Serverless::Function")
 
 
+@pytest.mark.processes  # a Python process a function: make check leaves it out
 @pytest.mark.parametrize("function", functions())
 def test_every_function_imports_without_its_environment(function: str) -> None:
     """Every function builds its settings and stores on first use: its handler imports with none of the

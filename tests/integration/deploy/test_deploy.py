@@ -22,6 +22,9 @@ from sentiment_deploy.image import content_tag
 from sentiment_deploy.stack import DeployedStack, find_stack
 from tests.integration.deploy.conftest import STACK, Deployed
 
+# Deploys whole stacks on moto: make check leaves it out.
+pytestmark = pytest.mark.processes
+
 MANIFEST = {
     "schemaVersion": 2,
     "mediaType": "application/vnd.docker.distribution.manifest.v2+json",

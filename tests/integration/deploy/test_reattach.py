@@ -15,6 +15,9 @@ from sentiment_template import cloudformation
 from tests.integration.deploy.conftest import STACK, Deployed
 from tests.integration.deploy.test_deploy import resource_types, sam_delete
 
+# Deploys whole stacks on moto: make check leaves it out.
+pytestmark = pytest.mark.processes
+
 
 def destroyed_keeping_data(deployed: Deployed) -> dict[str, str]:
     """make destroy KEEP_DATA=yes; the kept resources' names by logical id."""

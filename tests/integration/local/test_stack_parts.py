@@ -52,6 +52,9 @@ from tests.integration.conftest import free_port
 from tests.integration.json_service import JsonService
 from tests.integration.local.conftest import wait_for
 
+# Starts function workers, model servers and training: make check leaves it out.
+pytestmark = pytest.mark.processes
+
 # ---- settings, key, ports ----
 
 

@@ -30,6 +30,9 @@ from sentiment_template.reader import FunctionSpec, Template
 from tests.conftest import DATA, ROOT
 from tests.integration.local.conftest import RunnerFactory, function_spec, wait_for
 
+# Starts training jobs and function workers: make check leaves it out.
+pytestmark = pytest.mark.processes
+
 BUCKET = "local-training"
 BASE_ROWS, GOLDEN_ROWS = 300, 150
 EXECUTION_TIMEOUT_S = 60
