@@ -33,6 +33,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -377,21 +378,36 @@ class Stack:
             self.runner.close()
 
 
+class StopSignal:
+    """SIGINT or SIGTERM received. Python runs a signal handler in the main thread between two of its
+    bytecodes, which may be inside ``threading.Event.wait`` while it holds the event's lock: a handler
+    that called ``Event.set`` would then wait for that lock forever, and the stack would never stop. The
+    handler therefore only writes a flag, and the main thread polls it."""
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def __call__(self, signum: int, _frame: Any) -> None:
+        del signum
+        self.received = True
+
+    def install(self) -> StopSignal:
+        signal.signal(signal.SIGINT, self)
+        signal.signal(signal.SIGTERM, self)
+        return self
+
+    def wait(self, poll_s: float = 0.5) -> None:
+        while not self.received:
+            time.sleep(poll_s)
+
+
 def up(settings: Settings) -> int:
     stack = Stack(settings)
-    stopping = threading.Event()
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        del signum
-        stopping.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    stop_signal = StopSignal().install()
     try:
         stack.start()
         print(stack.banner(), flush=True)
-        while not stopping.wait(0.5):
-            pass
+        stop_signal.wait()
         print("Stopping...", flush=True)
     except StackError as error:
         print(f"make up: {error}", file=sys.stderr)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import threading
 from dataclasses import asdict
@@ -26,6 +25,7 @@ from sentiment_local.moto.server import JournalRequests
 from sentiment_local.persistence.journal import MIN_COMPACT_BYTES, Journal
 from sentiment_local.resources import create_buckets, create_queues, create_tables
 from sentiment_local.runtime.functions import Runner
+from sentiment_local.stack import StopSignal
 from sentiment_template.reader import REGION, ROOT, Template
 
 PREFIX = "journal"
@@ -46,10 +46,9 @@ def main(data: Path, compact_bytes: int) -> None:
     create_buckets(template, clients["s3"])
     create_queues(template, clients["sqs"])
     restored = journal.restore()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop_signal = StopSignal().install()
     print(json.dumps({"url": url, "restored": asdict(restored)}), flush=True)
-    stop.wait()
+    stop_signal.wait()
     server.shutdown()
     journal.close()
 
