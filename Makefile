@@ -12,7 +12,7 @@ export PYTHONPATH := $(shell $(PYTHON) -c 'import sys, tomllib; root = sys.argv[
 	print(":".join(root + "/" + path for path in paths))' "$(CURDIR)")
 
 .DEFAULT_GOAL := help
-.PHONY: help install train encoder serve up invoke env-vars postman check test unit contract integration system lint validate build deploy reattach destroy publish-web train-on-sagemaker smoke rotate-admin-key format openapi bench clean upload-data
+.PHONY: help install train encoder serve up invoke env-vars postman check test unit contract integration system lint validate build deploy reattach destroy publish-web train-on-sagemaker smoke classify rotate-admin-key format openapi bench clean upload-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -203,6 +203,12 @@ publish-web: install ## upload frontend/ to the deployed stack's web bucket and 
 # Prints where to read the new key, never the key. The authorizer takes it within AdminKeyCacheSeconds.
 rotate-admin-key: install ## a new random admin key in the stack's secret (ENV=…|STACK=…, or URL=<make up's URL>)
 	$(PY) -m sentiment_deploy rotate-admin-key --config-env $(ENV) $(if $(URL),--url "$(URL)") $(if $(STACK),--stack-name $(STACK))
+
+# COLUMN names the CSV column or JSON field holding the text; ID one whose value each result carries.
+# Against make up when it runs (or URL=<its URL>), else the deployed stack's WebUrl (ENV=…|STACK=…).
+classify: install ## a CSV or JSON Lines file through a bulk classification job: make classify FILE=… COLUMN=… [ID=…] [STORE=yes]
+	@test -n "$(FILE)" -a -n "$(COLUMN)" || { echo "usage: make classify FILE=<file.csv|file.jsonl> COLUMN=<text column> [ID=<id column>] [FORMAT=csv|jsonl] [STORE=yes] [URL=…] [ENV=…|STACK=…]"; exit 2; }
+	$(PY) -m sentiment_deploy classify --file "$(FILE)" --column "$(COLUMN)" --config-env $(ENV) $(if $(ID),--id-field "$(ID)") $(if $(FORMAT),--format $(FORMAT)) $(if $(filter yes,$(STORE)),--store) $(if $(URL),--url "$(URL)") $(if $(STACK),--stack-name $(STACK))
 
 smoke: install postman/node_modules/.bin/newman ## Postman checks + one retraining run against a deployed stack, then clean up: make smoke URL=…
 	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's WebUrl, or make up's URL> [ADMIN_API_KEY=…] [ENV=…|STACK=…]"; exit 2; }

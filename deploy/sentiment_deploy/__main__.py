@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
@@ -20,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_deploy import (
     admin_key,
+    classify,
     destroy,
     edge,
     github_role,
@@ -42,6 +44,21 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--config-file", type=Path, default=SAMCONFIG, help="the SAM configuration (default: %(default)s)"
     )
     parser.add_argument("--region", help="AWS region (default: samconfig.toml's, else the AWS configuration's)")
+
+
+def _classify_arguments(commands: Any) -> None:
+    files = commands.add_parser(
+        "classify", help="a CSV or JSON Lines file through a bulk classification job; results written beside it"
+    )
+    _common(files)
+    files.add_argument("--file", type=Path, required=True, help="the CSV or JSON Lines file of comments")
+    files.add_argument("--column", required=True, help="the CSV column or JSON field that holds the text")
+    files.add_argument("--id-field", help="a column or field whose value each result carries as its id")
+    files.add_argument("--format", choices=["csv", "jsonl"], help="the file's format (default: from its extension)")
+    files.add_argument("--store", action="store_true", help="also store each row as a comment (capped by the stack)")
+    files.add_argument(
+        "--url", help="make up's URL or a stack's WebUrl (default: make up if it runs, else the stack's WebUrl)"
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -90,6 +107,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     _common(rotate)
     rotate.add_argument("--url", help="make up's URL: rotate the key of the stack it serves")
+    _classify_arguments(commands)
     check = commands.add_parser("smoke", help="the Postman checks and one retraining run against URL, then clean up")
     _common(check)
     check.add_argument("--url", required=True, help="the stack's WebUrl (or make up's URL)")
@@ -262,6 +280,29 @@ def _smoke(args: argparse.Namespace, target: Target, session: boto3.Session) -> 
     return 0
 
 
+def _classify(args: argparse.Namespace) -> int:
+    """Against make up when URL is its URL, or when no URL is given and it runs; else the deployed stack."""
+    request = classify.Request(args.file, args.column, args.id_field, args.format, args.store)
+    served = local.serving(args.url) if args.url else local.running()
+    if served is not None:
+        url, key = served.api, os.environ.get("ADMIN_API_KEY") or _read_key(served.key_file)
+    else:
+        target = Target.from_config(args.config_file, args.config_env, args.stack_name, args.region)
+        session = _session(target)
+        stack = find_stack(session.client("cloudformation"), target.stack_name)
+        url, key = args.url or stack.output("WebUrl"), smoke.admin_key(session, stack)
+    with httpx.Client(base_url=url.rstrip("/"), timeout=60, headers={"Authorization": f"Bearer {key}"}) as api:
+        for line in classify.Classifier(api).run(request):
+            print(line, flush=True)
+    return 0
+
+
+def _read_key(path: Path | None) -> str:
+    if path is None or not path.is_file():
+        raise DeployError("no admin key: set ADMIN_API_KEY to the key make up was started with")
+    return path.read_text().strip()
+
+
 def _rotate_admin_key(args: argparse.Namespace, target: Target, session: boto3.Session) -> int:
     stack = find_stack(session.client("cloudformation"), target.stack_name)
     served = local.serving(args.url) if args.url else None
@@ -328,6 +369,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Target, boto3.Session], int]] 
 def run(args: argparse.Namespace) -> int:
     if args.command == "deployer-policies":
         return _deployer_policies(args)
+    if args.command == "classify":
+        return _classify(args)
     target = _local_target(args) if args.command in {"smoke", "rotate-admin-key"} and args.url else None
     target = target or Target.from_config(args.config_file, args.config_env, args.stack_name, args.region)
     return COMMANDS[args.command](args, target, _session(target))

@@ -54,6 +54,17 @@ def _running(pid: int) -> bool:
     return True
 
 
+def running(environ: Mapping[str, str] = os.environ) -> LocalStack | None:
+    """The local stack ``make up`` (with this ``LOCAL_DATA``) is serving, if it is running."""
+    state_file = Path(environ.get("LOCAL_DATA", LOCAL_DATA)).resolve() / STATE_FILE
+    if not state_file.is_file():
+        return None
+    state = json.loads(state_file.read_text())
+    if not _running(int(state["pid"])):
+        return None
+    return _stack(state, state_file)
+
+
 def serving(url: str, environ: Mapping[str, str] = os.environ) -> LocalStack | None:
     """The local stack if ``make up`` (with this ``LOCAL_DATA``) serves ``url``, else None."""
     state_file = Path(environ.get("LOCAL_DATA", LOCAL_DATA)).resolve() / STATE_FILE
@@ -67,6 +78,10 @@ def serving(url: str, environ: Mapping[str, str] = os.environ) -> LocalStack | N
             f"{url} is where make up served the local stack, but it is no longer running (pid {state['pid']}): "
             "start it again with make up"
         )
+    return _stack(state, state_file)
+
+
+def _stack(state: dict[str, object], state_file: Path) -> LocalStack:
     return LocalStack(
         api=str(state["api"]),
         endpoint=str(state["aws"]),
