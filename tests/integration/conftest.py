@@ -77,6 +77,7 @@ def enforced_moto(enforcer_principals: dict[str, Any] | None = None) -> Iterator
     from werkzeug.serving import make_server  # noqa: PLC0415
 
     from sentiment_local.iam.enforcer import Enforcer  # noqa: PLC0415
+    from sentiment_local.iam.presigned import PresignedUrls, role_secret  # noqa: PLC0415
     from sentiment_local.moto import data as moto_data  # noqa: PLC0415
 
     enforcer = Enforcer(
@@ -87,7 +88,8 @@ def enforced_moto(enforcer_principals: dict[str, Any] | None = None) -> Iterator
         usage_file=Path(os.environ["LOCAL_IAM_USAGE"]) if os.environ.get("LOCAL_IAM_USAGE") else None,
     )
     port = free_port()
-    server = make_server("127.0.0.1", port, enforcer, threaded=True, request_handler=MotoRequestHandler)
+    app = PresignedUrls(enforcer, role_secret)  # as the local stack's server composes them
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{port}"
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()

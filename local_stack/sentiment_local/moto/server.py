@@ -16,6 +16,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from sentiment_local.environment import Settings
 from sentiment_local.iam.enforcer import Enforcer
+from sentiment_local.iam.presigned import PresignedUrls, role_secret
 from sentiment_local.moto import data as moto_data
 from sentiment_local.moto import gaps as moto_gaps
 from sentiment_local.moto import sagemaker as moto_sagemaker
@@ -128,6 +129,8 @@ class MotoServer:
                 resource_tags=moto_data.resource_tags,
                 usage_file=self.settings.iam_usage_file,
             )
+        # Outermost: S3 refuses a presigned URL it would not take before IAM looks at who signed it.
+        app = PresignedUrls(app, role_secret)
         self._server = make_server(
             self.settings.moto_host,
             self.settings.moto_port,

@@ -10,13 +10,16 @@ The two statements the issue found missing are shown here: the registry write of
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
@@ -314,3 +317,52 @@ def test_evaluate_candidate_may_register_a_model_but_never_move_the_champion_poi
             Bucket=bucket, Key="models/v2/model.tar.gz", Body=b"another archive"
         )
     assert overwritten.value.response["Error"]["Code"] == "AccessDenied"
+
+
+# ---- a presigned URL: S3's own rules first, then the signer's permissions ----
+
+
+def _presigned_put(aws: EnforcedAws, role: str, key: str, expires: int = 600, version: str | None = "s3v4") -> str:
+    """A PUT URL presigned with the role's credentials, as a function running with that role makes one."""
+    keys = policies.credentials_for(aws.template.role_arn(role))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=aws.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=keys["AWS_SESSION_TOKEN"],
+        config=Config(signature_version=version) if version else None,
+    )
+    bucket = aws.template.physical_name("DataBucket")
+    return str(s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires))
+
+
+def test_a_presigned_upload_is_taken_only_as_s3_and_the_signers_policy_allow(enforced_aws: EnforcedAws) -> None:
+    bucket = enforced_aws.template.physical_name("DataBucket")
+    s3 = enforced_aws.client("s3")
+
+    # Given a URL the API function presigns, with Signature Version 4, for a key its role may write:
+    # a plain PUT of the bytes stores them
+    url = _presigned_put(enforced_aws, "ApiFunctionRole", "feedback/dt=2026-12-07/presigned.json")
+    assert httpx.put(url, content=b'{"label": "positive"}').status_code == 200
+    assert s3.get_object(Bucket=bucket, Key="feedback/dt=2026-12-07/presigned.json")["Body"].read().startswith(b"{")
+
+    # A URL presigned with botocore's default S3 signer (Version 2) is refused, as a bucket made after
+    # June 2020 refuses it, and stores nothing
+    old = _presigned_put(enforced_aws, "ApiFunctionRole", "feedback/dt=2026-12-07/v2.json", version=None)
+    refused = httpx.put(old, content=b"{}")
+    assert (refused.status_code, "<Code>InvalidRequest</Code>" in refused.text) == (400, True)
+
+    # A URL for a key outside the signer's policy is refused by IAM
+    elsewhere = _presigned_put(enforced_aws, "ApiFunctionRole", "models/champion.json")
+    denied = httpx.put(elsewhere, content=b"{}")
+    assert (denied.status_code, "<Code>AccessDenied</Code>" in denied.text) == (403, True)
+
+    # A URL used after it expired is refused with S3's answer
+    expiring = _presigned_put(enforced_aws, "ApiFunctionRole", "feedback/dt=2026-12-07/late.json", expires=1)
+    time.sleep(2.1)
+    late = httpx.put(expiring, content=b"{}")
+    assert (late.status_code, "Request has expired" in late.text) == (403, True)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="feedback/dt=2026-12-07/")
+    assert [item["Key"] for item in listed.get("Contents", [])] == ["feedback/dt=2026-12-07/presigned.json"]
