@@ -230,10 +230,13 @@ format: install ## apply ruff's fixes and formatting
 openapi: install ## regenerate functions/api/openapi.json from the API's routes
 	$(PY) -m sentiment_local.runtime.openapi > functions/api/openapi.json
 
-# ONLY=prepare runs the PrepareDataset-at-scale part alone (no PyTorch needed).
-bench: install $(if $(filter prepare,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
+# ONLY=prepare runs the PrepareDataset-at-scale part alone (no PyTorch needed); ONLY=jobs the bulk
+# classification job alone (ROWS=100000 by default).
+bench: install $(if $(filter prepare jobs,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
 ifeq ($(ONLY),prepare)
 	$(PY) bench/prepare_scale.py
+else ifeq ($(ONLY),jobs)
+	$(PY) bench/bulk_jobs.py $(if $(ROWS),--rows $(ROWS))
 else
 	$(PY) bench/run.py
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
@@ -242,6 +245,7 @@ else
 	$(PY) bench/load.py
 	$(PY) bench/scale.py
 	$(PY) bench/prepare_scale.py
+	$(PY) bench/bulk_jobs.py
 endif
 
 upload-data: install ## copy model_training/data (base + golden) to a deployed stack: make upload-data BUCKET=<DataBucketName>

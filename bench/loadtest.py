@@ -217,9 +217,10 @@ def local_stack_env(data: Path, port: int, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_local_stack(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> Iterator[None]:
+def running_local_stack(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> Iterator[int]:
     """``argv`` (``make up``, or ``python -m sentiment_local up``) in its own process group, logging to
-    ``log_path``, until it says it is up; then stopped as Ctrl-C stops it (SIGTERM to the group), in order."""
+    ``log_path``, until it says it is up; yields the group's id. Then stopped as Ctrl-C stops it (SIGTERM
+    to the group), in order."""
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             argv,
@@ -238,7 +239,7 @@ def running_local_stack(argv: Sequence[str], env: Mapping[str, str], log_path: P
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the local stack did not come up in {LOCAL_STACK_START_SECONDS} s; see {log_path}")
             time.sleep(0.5)
-        yield
+        yield process.pid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
