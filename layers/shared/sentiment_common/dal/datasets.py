@@ -38,7 +38,8 @@ def _instant(at: datetime) -> str:
 
 def _dataset_from(item: Item) -> Dataset:
     data = {key: json.loads(value) if key in JSON_FIELDS else value for key, value in item.items()}
-    return Dataset.model_validate({key: value for key, value in data.items() if key not in {"pk", "sk", "expires_at"}})
+    kept = {key: value for key, value in data.items() if key not in {"pk", "sk", "expires_at"}}
+    return Dataset.model_validate(kept | {"name": item["sk"]})
 
 
 def _token(dataset: Dataset) -> str:
