@@ -298,7 +298,8 @@ def prepared(pipeline: FakePipeline, datasets: FakeDatasets, run_id: str = "run-
 
 def pipeline_with_data() -> FakePipeline:
     pipeline = FakePipeline()
-    pipeline.put("data/base/reviews.csv", b"text,label\nA fine film,positive\nDull,negative\nOkay,neutral\n", "text/csv")
+    base = b"text,label\nA fine film,positive\nDull,negative\nOkay,neutral\n"
+    pipeline.put("data/base/reviews.csv", base, "text/csv")
     pipeline.put("data/golden/reviews.csv", b"text,label\nThe golden text,positive\n", "text/csv")
     return pipeline
 
