@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
-from sentiment_common.dal.datasets import DynamoDbDatasets
+from sentiment_common.dal.datasets import DynamoDbDatasets, S3DatasetFiles
 from sentiment_common.datasets import (
     Dataset,
     DatasetFormat,
@@ -18,9 +19,9 @@ from sentiment_common.datasets import (
     Rejection,
 )
 from sentiment_common.errors import ConflictError, InvalidInputError, NotFoundError
-from sentiment_common.ports import Datasets
+from sentiment_common.ports import DatasetFiles, Datasets
 from tests.contract.conftest import create_table, implementation
-from tests.fakes.datasets import FakeDatasets
+from tests.fakes.datasets import FakeDatasetFiles, FakeDatasets
 
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -117,3 +118,58 @@ def test_datasets_are_listed_newest_first_a_page_at_a_time(datasets: Datasets) -
     assert end is None
     with pytest.raises(InvalidInputError):
         datasets.list(2, "not-a-token")
+
+
+# ---- the datasets' files ----
+
+
+@pytest.fixture(params=["s3", "fake"])
+def files(request: pytest.FixtureRequest) -> tuple[DatasetFiles, dict[str, bytes] | None]:
+    """The files, and the fake's objects (None on S3, read through boto3 instead)."""
+
+    def on_moto() -> tuple[DatasetFiles, None]:
+        boto3.client("s3").create_bucket(Bucket="data")
+        return S3DatasetFiles("data"), None
+
+    def fake() -> tuple[DatasetFiles, dict[str, bytes]]:
+        objects: dict[str, bytes] = {}
+        return FakeDatasetFiles(objects, bucket="data"), objects
+
+    return implementation(request, fake, on_moto)
+
+
+def test_deleting_a_datasets_files_leaves_every_other_object(
+    files: tuple[DatasetFiles, dict[str, bytes] | None],
+) -> None:
+    store, objects = files
+    keys = ["datasets/tickets/upload", "datasets/tickets/rows.csv", "datasets/tickets-2/upload", "data/base/a.csv"]
+    for key in keys:
+        if objects is None:
+            boto3.client("s3").put_object(Bucket="data", Key=key, Body=b"x")
+        else:
+            objects[key] = b"x"
+
+    deleted = store.delete_under("datasets/tickets/")
+
+    left = (
+        [item["Key"] for item in boto3.client("s3").list_objects_v2(Bucket="data").get("Contents", [])]
+        if objects is None
+        else sorted(objects)
+    )
+    assert deleted == 2
+    assert sorted(left) == ["data/base/a.csv", "datasets/tickets-2/upload"]
+    assert store.delete_under("datasets/none/") == 0
+
+
+def test_a_signed_address_names_the_object_and_how_long_it_works(
+    files: tuple[DatasetFiles, dict[str, bytes] | None],
+) -> None:
+    store, _ = files
+
+    for url in (
+        store.upload_url("datasets/tickets/upload", 3600),
+        store.download_url("datasets/tickets/report.jsonl", 900),
+    ):
+        assert url.startswith("https://")
+        assert "/datasets/tickets/" in url
+    assert "X-Amz-Expires=3600" in store.upload_url("datasets/tickets/upload", 3600)

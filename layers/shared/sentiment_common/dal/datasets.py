@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from boto3.dynamodb.conditions import Key
 from pydantic import TypeAdapter
 
@@ -144,7 +145,10 @@ class S3DatasetFiles:
 
     @cached_property
     def _s3(self) -> Any:
-        return boto3.client("s3")
+        # Signature Version 4 in the query string (X-Amz-Expires): boto3 signs S3 URLs with version 2 in some
+        # regions, which newer regions and buckets refuse ("Authenticating Requests: Using Query Parameters",
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
+        return boto3.client("s3", config=Config(signature_version="s3v4"))
 
     def upload_url(self, key: str, expires_in: int) -> str:
         # No ContentType in the signature: `curl -T file "$url"` works with whatever type the client sends.
