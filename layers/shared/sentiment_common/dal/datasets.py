@@ -16,8 +16,8 @@ from functools import cached_property
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from boto3.dynamodb.conditions import Key
+from botocore.config import Config
 from pydantic import TypeAdapter
 
 from sentiment_common.dal.registry_items import registry_table
