@@ -283,14 +283,19 @@ def test_deleting_a_dataset_removes_its_files_and_its_record() -> None:
 # ---- training on datasets ----
 
 
-def prepared(pipeline: FakePipeline, datasets: FakeDatasets, run_id: str = "run-000001") -> Any:
+def prepared(
+    pipeline: FakePipeline,
+    datasets: FakeDatasets,
+    run_id: str = "run-000001",
+    public_labels: PublicLabels = PublicLabels.TRAIN,
+) -> Any:
     return prepare(
         PrepareInput(run_id=run_id),
         pipeline.runs,
         pipeline.models,
         pipeline.store,
         now=NOW,
-        public_labels=PublicLabels.TRAIN,
+        public_labels=public_labels,
         withdrawals=FakeWithdrawnReviewers(),
         datasets=datasets,
     )
@@ -341,3 +346,18 @@ def test_a_deleted_dataset_no_longer_trains_and_a_run_without_datasets_reads_the
 
     assert dataset.train_uri == pipeline.store.uri("data/")
     assert json.loads(pipeline.store.read("training-runs/run-000001/manifest.json"))["datasets"] == {}
+
+
+def test_an_admins_dataset_trains_whatever_the_policy_on_public_labels() -> None:
+    pipeline = pipeline_with_data()
+    world = World()
+    world.store, world.files = pipeline.store, FakeDatasetFiles(pipeline.store.objects)
+    world.submit("tickets")
+    world.upload("tickets", b"text,label\nBroken on arrival,negative\n")
+    pipeline.feedback("positive", text="A stranger's label")
+
+    dataset = prepared(pipeline, world.datasets, public_labels=PublicLabels.IGNORE)
+
+    manifest = json.loads(pipeline.store.read("training-runs/run-000001/manifest.json"))
+    assert dataset.feedback_rows == 0
+    assert manifest["datasets"]["tickets"]["rows"] == 1
