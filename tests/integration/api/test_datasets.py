@@ -147,3 +147,18 @@ def test_a_run_trains_on_an_active_dataset_and_not_once_it_is_deleted(
     assert api.objects("datasets/") == []
     assert second["train_uri"] == f"s3://{api.bucket}/data/"
     assert api.runs.get_run("run-000002").steps[0].detail["datasets"] == {}
+
+
+def test_a_retried_post_with_its_idempotency_key_records_one_dataset_and_answers_the_first_url(api: Stack) -> None:
+    headers = _admin(api) | {"Idempotency-Key": "tickets-upload-1"}
+    body = {"name": "support-tickets", "format": "jsonl"}
+
+    first = api.call("POST", "/datasets", body, headers=headers)
+    retry = api.call("POST", "/datasets", body, headers=headers)
+
+    assert (first.status, retry.status) == (201, 201)
+    assert retry.body == first.body
+    items = [item for item in api.items("RegistryTable") if item["pk"] == "DATASET"]
+    assert [item["sk"] for item in items] == ["support-tickets"]
+    # waiting for its upload, the item expires a day after its URL does, so a file that never comes leaves nothing
+    assert int(items[0]["expires_at"]) > 0

@@ -95,7 +95,8 @@ class Validation:
             return
         given = label.strip().lower() if isinstance(label, str) else label
         if given not in LABELS:
-            self.reject(line, "UNKNOWN_LABEL", f"the label {label!r} is not one of {', '.join(LABELS)}")
+            # The label quoted at most 40 characters long: the first rejections sit in the dataset's record.
+            self.reject(line, "UNKNOWN_LABEL", f"the label {str(label)[:40]!r} is not one of {', '.join(LABELS)}")
             return
         self.accepted.append(Row(line, text, str(given)))
 
