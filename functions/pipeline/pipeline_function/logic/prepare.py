@@ -49,24 +49,26 @@ JOBS_PREFIX = "training-jobs/"
 MALFORMED_KEYS_LISTED = 20
 
 
-def _csv_manifest(store: DataStore, split: str) -> dict[str, Any]:
-    files = {}
+def _csv_rows(data: bytes) -> list[list[str]]:
+    """A labelled CSV's data rows (after its header)."""
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline="")))
+    return [row for row in rows[1:] if row]
+
+
+def _csv_manifest(store: DataStore, split: str) -> tuple[dict[str, Any], int]:
+    """Each CSV of the split (bytes, SHA-256) and how many data rows they hold in all."""
+    files, rows = {}, 0
     for key in sorted(store.keys(f"{DATA_PREFIX}{split}/")):
         if key.endswith(".csv"):
             data = store.read(key)
             files[key[len(DATA_PREFIX) :]] = {"bytes": len(data), "sha256": sha256(data)}
+            rows += len(_csv_rows(data))
     if not files:
         raise NoBaseDataError(
             f"s3://{store.bucket}/{DATA_PREFIX}{split}/ holds no CSV file; upload the training data "
             "(make upload-data) before retraining"
         )
-    return files
-
-
-def _csv_rows(data: bytes) -> list[list[str]]:
-    """A labelled CSV's data rows (after its header)."""
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline="")))
-    return [row for row in rows[1:] if row]
+    return files, rows
 
 
 def _golden_texts(store: DataStore, golden: dict[str, Any]) -> set[str]:
@@ -75,10 +77,6 @@ def _golden_texts(store: DataStore, golden: dict[str, Any]) -> set[str]:
         rows = list(csv.DictReader(io.StringIO(store.read(f"{DATA_PREFIX}{name}").decode(), newline="")))
         texts.update(fold(row["text"]) for row in rows if row.get("text"))
     return texts
-
-
-def _base_rows(store: DataStore, base: dict[str, Any]) -> int:
-    return sum(len(_csv_rows(store.read(f"{DATA_PREFIX}{name}"))) for name in base)
 
 
 def _dataset_channel(
@@ -137,7 +135,7 @@ def prepare(
             execution_arn=request.execution_arn,
         )
     )
-    base, golden = _csv_manifest(store, "base"), _csv_manifest(store, "golden")
+    (base, base_rows), (golden, _) = _csv_manifest(store, "base"), _csv_manifest(store, "golden")
 
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         feedback = read_feedback(
@@ -163,7 +161,7 @@ def prepare(
     train_prefix, given = DATA_PREFIX, dict[str, dict[str, Any]]()
     if active:
         train_prefix, given = _dataset_channel(store, active, base, golden, run_prefix)
-    training_rows = _base_rows(store, base) + sum(entry["rows"] for entry in given.values()) + len(kept)
+    training_rows = base_rows + sum(entry["rows"] for entry in given.values()) + len(kept)
     for entry in given.values():
         entry["share"] = round(entry["rows"] / training_rows, 6) if training_rows else 0.0
 
