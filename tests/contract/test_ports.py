@@ -11,11 +11,13 @@ from pipeline_function.adapters.s3 import S3DataStore
 from pipeline_function.adapters.sagemaker import SageMakerModelEndpoint
 from sentiment_common import ports
 from sentiment_common.dal.comments import DynamoDbCommentStore
+from sentiment_common.dal.datasets import DynamoDbDatasets, S3DatasetFiles
 from sentiment_common.dal.feedback import S3FeedbackArchive
 from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
 from sentiment_common.dal.pending import SqsRetryQueue
 from sentiment_common.dal.reviewers import DynamoDbReviewers
 from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
+from tests.fakes.datasets import FakeDatasetFiles, FakeDatasets
 from tests.fakes.pipeline import FakeDataStore, FakeModelEndpoint, FakeWithdrawnReviewers
 from tests.fakes.reviewers import FakeReviewers
 from tests.fakes.stores import (
@@ -33,6 +35,8 @@ TRIOS = [
     (ports.RetrainWorkflow, StepFunctionsRetrainWorkflow, FakeRetrainWorkflow),
     (ports.MonitoringCounters, DynamoDbMonitoringCounters, FakeMonitoringCounters),
     (ports.Reviewers, DynamoDbReviewers, FakeReviewers),
+    (ports.Datasets, DynamoDbDatasets, FakeDatasets),
+    (ports.DatasetFiles, S3DatasetFiles, FakeDatasetFiles),
     (pipeline_ports.DataStore, S3DataStore, FakeDataStore),
     (pipeline_ports.ModelEndpoint, SageMakerModelEndpoint, FakeModelEndpoint),
 ]

@@ -23,6 +23,7 @@ from sentiment_common.records import (
 )
 from sentiment_common.registry import Champion
 from sentiment_common.reviewers import key_digest
+from tests.fakes.datasets import FakeDatasetFiles, FakeDatasets
 from tests.fakes.registry import FakeRegistry
 from tests.fakes.reviewers import FakeReviewers
 from tests.fakes.stores import (
@@ -58,6 +59,8 @@ def services(**changes: Any) -> Services:
         "workflow": FakeRetrainWorkflow(),
         "public_labels": PublicLabels.TRAIN,
         "reviewers": FakeReviewers(),
+        "datasets": FakeDatasets(),
+        "dataset_files": FakeDatasetFiles(),
     }
     registry = changes.pop("registry", None) or FakeRegistry.empty()
     stores |= {"models": registry.models, "runs": registry.runs, "pipeline": registry.pipeline}

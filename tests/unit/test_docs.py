@@ -51,6 +51,7 @@ RETRAINING_LOOP = (
 )
 ADMIN_RUN = "tests/system/test_retraining_guard.py::test_poisoned_feedback_is_rejected_and_the_champion_stays"
 SAME_OVER_HTTPX = "the same request, through httpx, on make up"
+DATASETS = "tests/system/test_datasets.py::test_an_uploaded_file_trains_the_next_run_with_its_share_recorded"
 REVIEWERS = f"{LOCAL_STACK}::test_reviewers_label_under_their_name_and_lose_their_keys_at_once"
 AFTER_SAM_DEPLOY = (
     f"{DEPLOY}::test_a_first_deploy_pushes_the_image_uploads_the_data_and_registers_a_champion",
@@ -93,6 +94,14 @@ COMMANDS: dict[str, Run | Exempt] = {
         ADMIN_RUN, SAME_OVER_HTTPX + ", with the key from build/local/admin-api-key"
     ),
     "curl -s localhost:3000/training/run-000001": Run(ADMIN_RUN, SAME_OVER_HTTPX + " (wait_for_run)"),
+    (
+        'curl -s localhost:3000/datasets -H "Authorization: Bearer $(cat build/local/admin-api-key)"'
+        """ -H 'Content-Type: application/json' -d '{"name": "support-tickets", "format": "csv"}'"""
+    ): Run(DATASETS, SAME_OVER_HTTPX),
+    'curl -T tickets.csv "$upload_url"': Run(DATASETS, "the same PUT with no header, through httpx, on make up"),
+    (
+        'curl -s localhost:3000/datasets/support-tickets -H "Authorization: Bearer $(cat build/local/admin-api-key)"'
+    ): Run(DATASETS, SAME_OVER_HTTPX),
     (
         "curl -s localhost:3000/reviewers -H 'Content-Type: application/json'"
         """ -H "Authorization: Bearer $(cat build/local/admin-api-key)" -d '{"name": "ana"}'"""

@@ -16,6 +16,7 @@ from pipeline_function.logic.labels import DayIndex, index_key
 from pipeline_function.logic.prepare import prepare
 from pipeline_function.steps import PrepareInput
 from sentiment_common.records import FeedbackRecord, Label, PublicLabels, feedback_key, new_id
+from tests.fakes.datasets import FakeDatasets
 from tests.fakes.pipeline import FakeDataStore, FakeWithdrawnReviewers
 from tests.fakes.registry import FakeRegistry
 
@@ -25,7 +26,11 @@ LONG_AFTER = NEXT_DAY + timedelta(hours=2)  # the day is over and the margin has
 WITHIN_MARGIN = NEXT_DAY + timedelta(minutes=30)
 
 # Public labels train and nothing is withdrawn: what these tests read is how labels are stored.
-TRUSTING: dict[str, Any] = {"public_labels": PublicLabels.TRAIN, "withdrawals": FakeWithdrawnReviewers()}
+TRUSTING: dict[str, Any] = {
+    "public_labels": PublicLabels.TRAIN,
+    "withdrawals": FakeWithdrawnReviewers(),
+    "datasets": FakeDatasets(),
+}
 
 
 class CountingStore(FakeDataStore):

@@ -631,6 +631,10 @@ ADMIN_ROUTES = {
     "GET /reviewers",
     "DELETE /reviewers/{name}",
     "POST /reviewers/{name}/withdraw",
+    "POST /datasets",
+    "GET /datasets",
+    "GET /datasets/{name}",
+    "DELETE /datasets/{name}",
 }
 
 

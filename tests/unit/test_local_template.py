@@ -203,6 +203,10 @@ API_ROUTES = {
     ("DELETE", "/reviewers/{name}"),
     ("POST", "/reviewers/{name}/withdraw"),
     ("POST", "/reviews"),
+    ("POST", "/datasets"),
+    ("GET", "/datasets"),
+    ("GET", "/datasets/{name}"),
+    ("DELETE", "/datasets/{name}"),
 }
 
 
@@ -328,6 +332,7 @@ def test_the_template_has_the_api_its_authorizers_the_workers_and_the_retraining
         "ReviewerAuthorizerFunction",
         "PendingFunction",
         "FeedbackTriggerFunction",
+        "DatasetImportFunction",
         "PrepareDatasetFunction",
         "EvaluateCandidateFunction",
         "DeployModelFunction",
@@ -352,11 +357,16 @@ def test_the_pending_function_reads_the_pending_queue() -> None:
     assert len(t.events("HttpApi")) == len(API_ROUTES)
 
 
-def test_the_feedback_trigger_is_notified_by_the_data_bucket() -> None:
+def test_the_feedback_trigger_and_the_dataset_import_are_notified_by_the_data_bucket() -> None:
     t = template()
-    ((function, name, properties),) = t.events("S3")
-    assert (function, name) == ("FeedbackTriggerFunction", "FeedbackCreated")
-    assert t.resolve(properties["Bucket"]) == DATA_BUCKET
+    notified = {(function, name): properties for function, name, properties in t.events("S3")}
+    assert set(notified) == {
+        ("FeedbackTriggerFunction", "FeedbackCreated"),
+        ("DatasetImportFunction", "DatasetUploaded"),
+    }
+    assert {t.resolve(properties["Bucket"]) for properties in notified.values()} == {DATA_BUCKET}
+    rules = notified["DatasetImportFunction", "DatasetUploaded"]["Filter"]["S3Key"]["Rules"]
+    assert rules == [{"Name": "prefix", "Value": "datasets/"}, {"Name": "suffix", "Value": "/upload"}]
 
 
 # ---- parameters and names ----

@@ -44,6 +44,7 @@ from sentiment_common.registry import (
     TrainingRun,
     Trigger,
 )
+from tests.fakes.datasets import FakeDatasets
 from tests.fakes.pipeline import (
     FakeModelEndpoint,
     FakePipeline,
@@ -96,6 +97,7 @@ def _prepare(pipeline: FakePipeline, run_id: str = "run-000001") -> Any:
         now=NOW,
         public_labels=PublicLabels.TRAIN,
         withdrawals=FakeWithdrawnReviewers(),
+        datasets=FakeDatasets(),
     )
 
 
@@ -223,6 +225,7 @@ def test_prepare_trains_on_reviewers_over_the_public_and_says_what_it_dropped(pi
         now=NOW,
         public_labels=PublicLabels.SUGGEST,
         withdrawals=FakeWithdrawnReviewers("mallory"),
+        datasets=FakeDatasets(),
     )
 
     assert dataset.feedback_rows == 1

@@ -123,6 +123,10 @@ def test_the_api_origin_gets_the_generated_origin_header_and_every_public_route_
         "GET /reviewers",
         "DELETE /reviewers/{name}",
         "POST /reviewers/{name}/withdraw",
+        "POST /datasets",
+        "GET /datasets",
+        "GET /datasets/{name}",
+        "DELETE /datasets/{name}",
     }
     reviewer = {"POST /reviews"}
     expected = {

@@ -7,8 +7,18 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from api_function.logic.datasets import DatasetView, SubmittedDataset
 from api_function.logic.feedback import RecordedFeedback
 from api_function.logic.monitoring import Report
+from sentiment_common.datasets import (
+    MAX_TEXT_CHARS,
+    MAX_UPLOAD_BYTES,
+    DatasetFormat,
+    DatasetStatus,
+    ImportCounts,
+    Rejection,
+)
+from sentiment_common.datasets import NAME_PATTERN as DATASET_NAME
 from sentiment_common.monitoring import DayFigures, Drift, SourceAgreement, VersionQuality
 from sentiment_common.records import (
     MAX_COMMENT_CHARS,
@@ -445,3 +455,101 @@ class MonitoringOut(BaseModel):
     @classmethod
     def of(cls, report: Report) -> MonitoringOut:
         return cls(**vars(report))  # the report's fields, named alike
+
+
+# ---- labelled files (datasets) ----
+
+
+class DatasetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[
+        str,
+        Field(pattern=DATASET_NAME, description="1-64 characters: lower-case letters, digits and `-`; unique"),
+    ]
+    format: Annotated[
+        DatasetFormat,
+        Field(
+            description="`csv`: a header naming `text` and `label`, one row each; `jsonl`: one object per line "
+            "with `text` and `label` keys. Labels: negative, neutral, positive"
+        ),
+    ]
+
+
+class DatasetOut(BaseModel):
+    name: str
+    format: DatasetFormat
+    status: Annotated[
+        DatasetStatus,
+        Field(
+            description="SUBMITTED: waiting for the upload; ACTIVE: imported, the next run trains on it; "
+            "FAILED: the file was refused whole (`failure_reason`); EXPIRED: no upload came in time"
+        ),
+    ]
+    created_at: datetime
+    upload_expires_at: Annotated[datetime, Field(description="When the upload URL stops working")]
+    imported_at: datetime | None
+    counts: Annotated[
+        ImportCounts | None,
+        Field(description="Rows read, accepted, rejected, accepted per label; null before the import"),
+    ]
+    rejections: Annotated[
+        list[Rejection], Field(description="The first rejected rows, with their line and reason; all are in the report")
+    ]
+    failure_reason: Annotated[str | None, Field(description="Why the file was refused whole")]
+    report_url: Annotated[
+        str | None,
+        Field(description="Presigned GET of every rejected row (JSON Lines), valid 15 minutes; null before the import"),
+    ]
+
+    @classmethod
+    def of(cls, view: DatasetView) -> DatasetOut:
+        dataset = view.dataset
+        return cls(
+            **dataset.model_dump(
+                include={
+                    "name",
+                    "format",
+                    "status",
+                    "created_at",
+                    "upload_expires_at",
+                    "imported_at",
+                    "counts",
+                    "rejections",
+                    "failure_reason",
+                }
+            ),
+            report_url=view.report_url,
+        )
+
+
+class DatasetCreated(BaseModel):
+    name: str
+    format: DatasetFormat
+    status: Annotated[DatasetStatus, Field(description="SUBMITTED: waiting for the upload")]
+    created_at: datetime
+    upload_url: Annotated[
+        str,
+        Field(
+            description='Presigned S3 PUT for the file: `curl -T file.csv "$upload_url"`, no header needed. '
+            f"At most {MAX_UPLOAD_BYTES} bytes; texts of at most {MAX_TEXT_CHARS} characters"
+        ),
+    ]
+    upload_expires_at: Annotated[datetime, Field(description="When the upload URL stops working")]
+
+    @classmethod
+    def of(cls, submitted: SubmittedDataset) -> DatasetCreated:
+        dataset = submitted.dataset
+        return cls(
+            name=dataset.name,
+            format=dataset.format,
+            status=dataset.status,
+            created_at=dataset.created_at,
+            upload_url=submitted.upload_url,
+            upload_expires_at=dataset.upload_expires_at,
+        )
+
+
+class DatasetPage(BaseModel):
+    items: Annotated[list[DatasetOut], Field(description="Newest first")]
+    next_token: Annotated[str | None, Field(description="Pass back to get the next page; null on the last")]

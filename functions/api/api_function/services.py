@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sentiment_common.dal.comments import DynamoDbCommentStore
+from sentiment_common.dal.datasets import DynamoDbDatasets, S3DatasetFiles
 from sentiment_common.dal.feedback import S3FeedbackArchive
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
@@ -16,6 +17,8 @@ from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.inference import ModelClient, ProbedModel, model_client
 from sentiment_common.ports import (
     CommentStore,
+    DatasetFiles,
+    Datasets,
     FeedbackArchive,
     ModelRegistry,
     MonitoringCounters,
@@ -43,6 +46,8 @@ class Services:
     workflow: RetrainWorkflow
     public_labels: PublicLabels  # what a public label does
     reviewers: Reviewers
+    datasets: Datasets
+    dataset_files: DatasetFiles
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Services:
@@ -59,4 +64,6 @@ class Services:
             workflow=StepFunctionsRetrainWorkflow(settings.state_machine_arn),
             public_labels=settings.public_labels,
             reviewers=DynamoDbReviewers(settings.registry_table),
+            datasets=DynamoDbDatasets(settings.registry_table),
+            dataset_files=S3DatasetFiles(settings.data_bucket),
         )

@@ -11,6 +11,7 @@ from pipeline_function.adapters.s3 import S3DataStore
 from pipeline_function.adapters.sagemaker import SageMakerModelEndpoint
 from pipeline_function.ports import DataStore, ModelEndpoint
 from pipeline_function.settings import CompactionSettings, DeploySettings, TriggerSettings
+from sentiment_common.dal.datasets import DynamoDbDatasets, S3DatasetFiles
 from sentiment_common.dal.model_registry import DynamoDbModelRegistry
 from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
 from sentiment_common.dal.pipeline_state import DynamoDbPipelineStateStore
@@ -20,6 +21,8 @@ from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from sentiment_common.dependencies import dependency
 from sentiment_common.inference import ModelClient, model_client
 from sentiment_common.ports import (
+    DatasetFiles,
+    Datasets,
     ModelRegistry,
     MonitoringCounters,
     PipelineStateStore,
@@ -86,6 +89,13 @@ def workflow() -> RetrainWorkflow:
 def withdrawals() -> WithdrawnReviewers:
     """Whose labels a run no longer trains on: the reviewers an admin withdrew, kept in the registry table."""
     return DynamoDbReviewers(settings(RegistrySettings).registry_table)
+
+
+@dependency
+def dataset_stores() -> tuple[Datasets, DatasetFiles]:
+    """The datasets' records (in the registry table) and their files: the import's, and prepare's records."""
+    names = settings(RegistrySettings)
+    return DynamoDbDatasets(names.registry_table), S3DatasetFiles(names.data_bucket)
 
 
 @dependency

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline_function.dependencies import settings, stores, withdrawals
+from pipeline_function.dependencies import dataset_stores, settings, stores, withdrawals
 from pipeline_function.logic.prepare import prepare
 from pipeline_function.origin import run_step
 from pipeline_function.settings import PrepareSettings
@@ -23,5 +23,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         built.data,
         public_labels=settings(PrepareSettings).public_labels,
         withdrawals=withdrawals(),
+        datasets=dataset_stores()[0],
     )
     return dataset.model_dump(mode="json")

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Literal, Protocol, Unpack
 
+from sentiment_common.datasets import Dataset, ImportOutcome
 from sentiment_common.monitoring import DayCounts, VersionCounts
 from sentiment_common.records import (
     Comment,
@@ -254,4 +255,54 @@ class Reviewers(Protocol):
 
     def withdrawn(self) -> set[str]:
         """The names whose labels no run may train on."""
+        ...
+
+
+# ---- the labelled files (datasets) ----
+
+
+class Datasets(Protocol):
+    """The datasets' records (``sentiment_common.datasets``); their files are :class:`DatasetFiles`'."""
+
+    def create(self, dataset: Dataset, now: datetime) -> Dataset:
+        """Record a new dataset. :class:`~sentiment_common.errors.ConflictError` if the name is taken by a
+        dataset that has not expired at ``now``; an expired one is replaced."""
+        ...
+
+    def get(self, name: str) -> Dataset:
+        """:class:`~sentiment_common.errors.NotFoundError` for a name not recorded (or deleted)."""
+        ...
+
+    def finish_import(self, name: str, outcome: ImportOutcome) -> bool:
+        """Record an import's outcome, only while the dataset is SUBMITTED: False if it was already imported,
+        failed, or is gone (a duplicate event, or a delete meanwhile)."""
+        ...
+
+    def delete(self, name: str) -> Dataset:
+        """Remove the record; returns it as it was. NotFoundError if there is none."""
+        ...
+
+    def active(self) -> list[Dataset]:
+        """Every ACTIVE dataset, by name: what a run trains on."""
+        ...
+
+    def list(self, limit: int, token: str | None) -> tuple[list[Dataset], str | None]:
+        """Newest first; a page of at most ``limit`` and the token of the next (None after the last). A token
+        this store did not issue is refused (:class:`~sentiment_common.errors.InvalidInputError`)."""
+        ...
+
+
+class DatasetFiles(Protocol):
+    """The datasets' objects in the data bucket: the upload, the accepted rows, the report."""
+
+    def upload_url(self, key: str, expires_in: int) -> str:
+        """A presigned PUT: any client can upload with it, no header needed."""
+        ...
+
+    def download_url(self, key: str, expires_in: int) -> str:
+        """A presigned GET."""
+        ...
+
+    def delete_under(self, prefix: str) -> int:
+        """Delete every object under ``prefix``; returns how many."""
         ...

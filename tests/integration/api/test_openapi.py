@@ -29,6 +29,10 @@ ROUTES = {
     ("delete", "/reviewers/{name}"),
     ("post", "/reviewers/{name}/withdraw"),
     ("post", "/reviews"),
+    ("post", "/datasets"),
+    ("get", "/datasets"),
+    ("get", "/datasets/{name}"),
+    ("delete", "/datasets/{name}"),
 }
 
 
@@ -58,4 +62,7 @@ def test_the_admin_and_reviewer_routes_declare_their_key(stack: Stack) -> None:
 
     assert all(operation["security"] == [{"adminKey": []}] for operation in reviewer_management)
     assert paths["/reviews"]["post"]["security"] == [{"reviewerKey": []}]
+    datasets = [paths["/datasets"]["post"], paths["/datasets"]["get"]]
+    datasets += [paths["/datasets/{name}"]["get"], paths["/datasets/{name}"]["delete"]]
+    assert all(operation["security"] == [{"adminKey": []}] for operation in datasets)
     assert "security" not in paths["/feedback"]["post"]

@@ -18,6 +18,7 @@ from pipeline_function.steps import PrepareInput
 from sentiment_common import observability
 from sentiment_common.records import FeedbackRecord, PublicLabels, feedback_key, new_id
 from sentiment_local.runtime.event_sources import scheduled_event
+from tests.fakes.datasets import FakeDatasets
 from tests.fakes.pipeline import FakeDataStore, FakeWithdrawnReviewers
 from tests.integration.pipeline.conftest import MotoPipeline
 from tests.integration.pipeline.test_handlers import Context, handler
@@ -29,7 +30,11 @@ OPEN = 50
 ACCOUNT = "123456789012"
 
 # Public labels train and nothing is withdrawn: what these tests read is how labels are stored.
-TRUSTING: dict[str, Any] = {"public_labels": PublicLabels.TRAIN, "withdrawals": FakeWithdrawnReviewers()}
+TRUSTING: dict[str, Any] = {
+    "public_labels": PublicLabels.TRAIN,
+    "withdrawals": FakeWithdrawnReviewers(),
+    "datasets": FakeDatasets(),
+}
 
 
 def record(at: datetime, n: int) -> FeedbackRecord:

@@ -10,10 +10,21 @@ Layout written for the training job (its channels)::
     training-runs/<run>/feedback/feedback.jsonl  feedback  (one object per line)
     training-runs/<run>/champion/model.tar.gz    champion  (or a note that there is none)
     training-runs/<run>/manifest.json
+
+When datasets are ACTIVE (``sentiment_common.datasets``), the run's train channel is its own instead:
+``training-runs/<run>/train/`` holds copies of ``data/base`` and ``data/golden`` and, in ``base/``, one
+``dataset-<name>.csv`` per dataset. The training job reads every ``base/*.csv`` as base data, so a
+dataset's rows train as base rows of their own source: weight 1 (a feedback label weighs 3: one person's
+deliberate correction, where a file is a bulk of rows nobody reviewed one by one), teaching both experts
+as feedback does (a source that is neither reviews nor tweets), never the golden split or the feedback
+hold-out the gate judges on. A dataset row whose text (folded) is in the golden split is left out, so an
+upload cannot make the candidate look better on the very texts it is judged by.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -23,11 +34,12 @@ from typing import Any
 
 from pipeline_function.errors import NoBaseDataError
 from pipeline_function.logic.labels import READERS, read_feedback, sha256
-from pipeline_function.logic.trust import Dropped, ranked_labels, refusal
+from pipeline_function.logic.trust import Dropped, fold, ranked_labels, refusal
 from pipeline_function.ports import DataStore
 from pipeline_function.steps import PreparedDataset, PrepareInput
+from sentiment_common.datasets import Dataset, rows_key
 from sentiment_common.observability import count, logger
-from sentiment_common.ports import ModelRegistry, RunLedger, WithdrawnReviewers
+from sentiment_common.ports import Datasets, ModelRegistry, RunLedger, WithdrawnReviewers
 from sentiment_common.records import LABELS, LabelSource, PublicLabels, utc_now
 from sentiment_common.registry import RunStatus, TrainingRun
 
@@ -37,18 +49,67 @@ JOBS_PREFIX = "training-jobs/"
 MALFORMED_KEYS_LISTED = 20
 
 
-def _csv_manifest(store: DataStore, split: str) -> dict[str, Any]:
-    files = {}
+def _csv_rows(data: bytes) -> list[list[str]]:
+    """A labelled CSV's data rows (after its header)."""
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline="")))
+    return [row for row in rows[1:] if row]
+
+
+def _csv_manifest(store: DataStore, split: str) -> tuple[dict[str, Any], int]:
+    """Each CSV of the split (bytes, SHA-256) and how many data rows they hold in all."""
+    files, rows = {}, 0
     for key in sorted(store.keys(f"{DATA_PREFIX}{split}/")):
         if key.endswith(".csv"):
             data = store.read(key)
             files[key[len(DATA_PREFIX) :]] = {"bytes": len(data), "sha256": sha256(data)}
+            rows += len(_csv_rows(data))
     if not files:
         raise NoBaseDataError(
             f"s3://{store.bucket}/{DATA_PREFIX}{split}/ holds no CSV file; upload the training data "
             "(make upload-data) before retraining"
         )
-    return files
+    return files, rows
+
+
+def _golden_texts(store: DataStore, golden: dict[str, Any]) -> set[str]:
+    texts: set[str] = set()
+    for name in golden:
+        rows = list(csv.DictReader(io.StringIO(store.read(f"{DATA_PREFIX}{name}").decode(), newline="")))
+        texts.update(fold(row["text"]) for row in rows if row.get("text"))
+    return texts
+
+
+def _dataset_channel(
+    store: DataStore, active: list[Dataset], base: dict[str, Any], golden: dict[str, Any], run_prefix: str
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The run's own train channel: base and golden as they are, plus each dataset's rows (those not in the
+    golden split). Returns its prefix and what each dataset gave (rows, rows left out, SHA-256)."""
+    channel = f"{run_prefix}train/"
+    for name in (*base, *golden):
+        store.copy(f"{DATA_PREFIX}{name}", f"{channel}{name}")
+    judged_on = _golden_texts(store, golden)
+    given: dict[str, dict[str, Any]] = {}
+    for dataset in active:
+        data = store.read(rows_key(dataset.name))
+        if sha256(data) != dataset.rows_sha256:
+            logger.warning("dataset left out: its rows are not those imported", extra={"dataset": dataset.name})
+            given[dataset.name] = {"rows": 0, "left_out": "its rows object does not match the import's SHA-256"}
+            continue
+        rows = _csv_rows(data)
+        kept = [row for row in rows if fold(row[0]) not in judged_on]
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("text", "label"))
+        writer.writerows(kept)
+        body = out.getvalue().encode()
+        store.write(f"{channel}base/dataset-{dataset.name}.csv", body, "text/csv")
+        given[dataset.name] = {
+            "rows": len(kept),
+            "golden_overlap_excluded": len(rows) - len(kept),
+            "imported_at": dataset.imported_at.isoformat() if dataset.imported_at else None,
+            "sha256": sha256(body),
+        }
+    return channel, given
 
 
 def prepare(
@@ -60,6 +121,7 @@ def prepare(
     *,
     public_labels: PublicLabels,
     withdrawals: WithdrawnReviewers,
+    datasets: Datasets,
 ) -> PreparedDataset:
     now = now or utc_now()
     run_id = request.run_id
@@ -73,7 +135,7 @@ def prepare(
             execution_arn=request.execution_arn,
         )
     )
-    base, golden = _csv_manifest(store, "base"), _csv_manifest(store, "golden")
+    (base, base_rows), (golden, _) = _csv_manifest(store, "base"), _csv_manifest(store, "golden")
 
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         feedback = read_feedback(
@@ -94,6 +156,14 @@ def prepare(
         lines += b"\n"
     run_prefix = f"{RUNS_PREFIX}{run_id}/"
     store.write(f"{run_prefix}feedback/feedback.jsonl", lines, "application/x-ndjson")
+
+    active = datasets.active()
+    train_prefix, given = DATA_PREFIX, dict[str, dict[str, Any]]()
+    if active:
+        train_prefix, given = _dataset_channel(store, active, base, golden, run_prefix)
+    training_rows = base_rows + sum(entry["rows"] for entry in given.values()) + len(kept)
+    for entry in given.values():
+        entry["share"] = round(entry["rows"] / training_rows, 6) if training_rows else 0.0
 
     champion = models.champion()
     if champion is not None:
@@ -118,6 +188,8 @@ def prepare(
             "labels": {label: labels[label] for label in LABELS},
             "sha256": sha256(lines),
         },
+        "datasets": given,
+        "training_rows": training_rows,
         "champion": {"version": champion.version, "sha256": champion.sha256} if champion else None,
     }
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
@@ -129,7 +201,7 @@ def prepare(
     dataset = PreparedDataset(
         candidate_version=version,
         training_job_name=f"sentiment-{version}",
-        train_uri=store.uri(DATA_PREFIX),
+        train_uri=store.uri(train_prefix),
         feedback_uri=store.uri(f"{run_prefix}feedback/"),
         champion_uri=store.uri(f"{run_prefix}champion/"),
         champion_version=champion.version if champion else None,
@@ -144,6 +216,7 @@ def prepare(
         "malformed": len(malformed),
         "superseded": superseded,
         "not_trained": sum(dropped.values()) - superseded,
+        "datasets": {name: {"rows": entry["rows"], "share": entry["share"]} for name, entry in given.items()},
     }
     runs.update_run(run_id, candidate_version=version)
     runs.add_step(run_id, "prepare", summary | {"manifest": dataset.manifest_uri})

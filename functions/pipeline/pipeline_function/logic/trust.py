@@ -6,6 +6,10 @@ policy and the reviewers whose labels were withdrawn.
 - Of what remains, each comment (or each text given without a comment) keeps one label: a reviewer's
   outranks any public one whatever their times (a stranger cannot undo a review by labelling later);
   among labels of the same rank the latest wins.
+
+Labelled files (datasets, ``sentiment_common.datasets``) are not judged here: only an admin can upload
+one, so its accepted rows always train, whatever the policy on public labels, as base data beside the
+feedback (``logic/prepare.py``), never in the feedback hold-out.
 """
 
 from __future__ import annotations

@@ -55,6 +55,14 @@ class Table:
             item: Item | None = self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
         return item
 
+    def delete(self, pk: str, sk: str) -> Item | None:
+        """Delete the item; returns it as it was, None when there was none."""
+        with unavailable_when_transient(self._what):
+            old: Item | None = self._table.delete_item(Key={"pk": pk, "sk": sk}, ReturnValues="ALL_OLD").get(
+                "Attributes"
+            )
+        return old
+
     def put_once(self, item: Item) -> bool:
         """Write a new item; False if one with its key exists (a retried step)."""
         return self._conditional(
