@@ -8,6 +8,8 @@ AWS behaviour it restores and the page that documents it, all installed by :func
   endpoint configurations and updates;
 - :mod:`~sentiment_local.moto.stepfunctions`: the SageMaker integration, the names of a task's errors, the
   state machine's role on its calls, an execution's name;
+- :mod:`~sentiment_local.moto.distributed_map`: a Distributed Map accepted as AWS accepts it and run as
+  AWS runs it (:mod:`~sentiment_local.moto.map_run`);
 - :mod:`~sentiment_local.moto.application_autoscaling`: what Application Auto Scaling refuses
   (:mod:`~sentiment_local.moto.scaling` holds the rules);
 - :mod:`~sentiment_local.moto.dynamodb`: isolated writes, a query's start key checked, requests that cost
@@ -25,7 +27,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sentiment_local.moto import application_autoscaling, awslambda, dynamodb, memory, sagemaker, stepfunctions
+from sentiment_local.moto import (
+    application_autoscaling,
+    awslambda,
+    distributed_map,
+    dynamodb,
+    memory,
+    sagemaker,
+    stepfunctions,
+)
 from sentiment_local.moto.changes import ChangeSink, plug_change_feed
 from sentiment_local.moto.patching import Patches, check_version
 from sentiment_local.moto.sagemaker import EndpointUpdate, InstanceWait
@@ -54,6 +64,7 @@ def install(
     stepfunctions.plug_task_errors(patches)
     stepfunctions.plug_state_machine_credentials(patches)
     stepfunctions.plug_execution_names(patches)
+    distributed_map.plug_distributed_map(patches)  # after the SageMaker plug: it wraps the task factory
     if training is not None:
         sagemaker.plug_training_jobs(patches, training)
     sagemaker.plug_update_endpoint(patches, on_endpoint_update or (lambda name, url, environment: None))
