@@ -226,4 +226,29 @@ def plug_distributed_map(patches: Patches) -> None:
         return service_for(service_name=service_name)
 
     patches.set(AmazonStateLanguageParser, "parse", staticmethod(parse_rewritten))
+    plug_map_run_lookups(patches)
     patches.set(state_task_factory, "state_task_service_for", state_task_service_for)
+
+
+def plug_map_run_lookups(patches: Patches) -> None:
+    """``ListMapRuns`` of an execution that has just started answers no map runs, and ``DescribeMapRun``
+    looks past it (moto reads the interpreter's environment, which such an execution does not have yet)."""
+    from moto.stepfunctions.parser.api import ResourceNotFound  # noqa: PLC0415
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: PLC0415
+
+    def describe_map_run(self: StepFunctionsParserBackend, map_run_arn: str) -> dict[str, Any]:
+        for execution in self._get_executions():
+            env = execution.exec_worker.env if execution.exec_worker else None
+            record = env.map_run_record_pool_manager.get(map_run_arn) if env else None
+            if record is not None:
+                return dict(record.describe())
+        raise ResourceNotFound()
+
+    def list_map_runs(self: StepFunctionsParserBackend, execution_arn: str) -> dict[str, Any]:
+        execution = self.describe_execution(execution_arn=execution_arn)
+        env = execution.exec_worker.env if execution.exec_worker else None
+        records = env.map_run_record_pool_manager.get_all() if env else []
+        return {"mapRuns": [record.list_item() for record in records]}
+
+    patches.set(StepFunctionsParserBackend, "describe_map_run", describe_map_run)
+    patches.set(StepFunctionsParserBackend, "list_map_runs", list_map_runs)

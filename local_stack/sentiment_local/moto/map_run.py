@@ -51,9 +51,14 @@ from typing import IO, Any, Final
 
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.map_run_record import (
     MapRunRecord,
@@ -455,6 +460,14 @@ class MapRun:
         return {"MapRunArn": self.record.map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}
 
 
+def _error_name(error: str) -> ErrorName:
+    """A ``States.`` name as the interpreter knows it (a Catch matches it by type), any other as custom."""
+    for typ in StatesErrorNameType:
+        if typ.to_name() == error:
+            return StatesErrorName(typ=typ)
+    return CustomErrorName(error)
+
+
 class StateTaskDistributedMap(StateTaskService):
     """The Task that stands for a distributed Map (:mod:`sentiment_local.moto.distributed_map`)."""
 
@@ -465,7 +478,9 @@ class StateTaskDistributedMap(StateTaskService):
         raise NotImplementedError("the map run is the whole task: see _eval_execution")
 
     def _eval_execution(self, env: Environment) -> None:
-        state = json.loads(self.comment.comment)  # type: ignore[union-attr]  # always written with one
+        # moto keeps the comment as it is spelled in the definition, escapes and all.
+        written = self.comment.comment  # type: ignore[union-attr]  # always written with one
+        state = json.loads(json.loads(f'"{written}"'))
         try:
             output = MapRun(state, env).run()
         except MapRunFailure as failure:
@@ -475,7 +490,7 @@ class StateTaskDistributedMap(StateTaskService):
             raise FailureEventException(
                 FailureEvent(
                     env=env,
-                    error_name=CustomErrorName(failure.error),
+                    error_name=_error_name(failure.error),
                     event_type=HistoryEventType.MapRunFailed,
                     event_details=EventDetails(taskFailedEventDetails=details),  # type: ignore[typeddict-item]  # one kind of details per event
                 )

@@ -189,3 +189,130 @@ def test_distributed_only_fields_on_an_inline_map_are_refused(dmap: Map) -> None
     state["ItemProcessor"]["ProcessorConfig"] = {"Mode": "INLINE"}
     with pytest.raises(ClientError, match="DISTRIBUTED Map only"):
         dmap.machine(state)
+
+
+# ---- running ----
+
+
+def test_csv_rows_reach_the_children_in_batches_and_the_results_are_written_as_documented(dmap: Map) -> None:
+    # Given a CSV of five rows and batches of two
+    put_csv(dmap, "in.csv", ["good", "fine", "bad", "meh", "ok"])
+    state = distributed(dmap.function_arn, "CSV", {"MaxItemsPerBatch": 2, "BatchInput": {"tag.$": "$.key"}})
+    # When the state machine runs
+    described = dmap.finished(dmap.start(dmap.machine(state), "in.csv"))
+    # Then it succeeds, every row went to a child once, in batches of at most two, with its index
+    assert described["status"] == "SUCCEEDED", described
+    batches = dmap.batches()
+    assert sorted(len(batch["Items"]) for batch in batches) == [1, 2, 2]
+    assert {batch["BatchInput"]["tag"] for batch in batches} == {"in.csv"}
+    items = sorted((item for batch in batches for item in batch["Items"]), key=lambda item: item["index"])
+    assert items == [
+        {"index": n, "id": f"r{n}", "text": text} for n, text in enumerate(["good", "fine", "bad", "meh", "ok"])
+    ]
+    # And the output names the map run and the manifest, which lists the result files
+    output = json.loads(described["output"])
+    assert output["ResultWriterDetails"]["Bucket"] == BUCKET
+    manifest_key = output["ResultWriterDetails"]["Key"]
+    map_run_id = output["MapRunArn"].rsplit(":", 1)[1]
+    assert manifest_key == f"out/{map_run_id}/manifest.json"
+    manifest = dmap.read(manifest_key)
+    assert manifest["DestinationBucket"] == BUCKET and manifest["MapRunArn"] == output["MapRunArn"]
+    assert manifest["ResultFiles"]["FAILED"] == [] and manifest["ResultFiles"]["PENDING"] == []
+    (succeeded,) = manifest["ResultFiles"]["SUCCEEDED"]
+    assert succeeded["Key"] == f"out/{map_run_id}/SUCCEEDED_0.json"
+    records = dmap.read(succeeded["Key"])
+    assert len(records) == 3 and succeeded["Size"] == len(json.dumps(records, separators=(",", ":")))
+    assert set(records[0]) == {
+        "ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails", "StartDate",
+        "StateMachineArn", "Status", "StopDate",
+    }
+    assert sorted(i for record in records for i in json.loads(record["Output"])["ids"]) == [f"r{n}" for n in range(5)]
+    assert {record["Status"] for record in records} == {"SUCCEEDED"}
+
+
+def test_json_lines_are_read_one_value_a_line(dmap: Map) -> None:
+    lines = [{"id": "a", "text": "x"}, {"id": "b", "text": "y"}, {"id": "c", "text": "z"}]
+    dmap.s3.put_object(Bucket=BUCKET, Key="in.jsonl", Body="\n".join(json.dumps(line) for line in lines).encode())
+    described = dmap.finished(dmap.start(dmap.machine(distributed(dmap.function_arn, "JSONL")), "in.jsonl"))
+    assert described["status"] == "SUCCEEDED", described
+    # Without a batcher each child gets one item
+    assert sorted(call["id"] for call in dmap.batches()) == ["a", "b", "c"]
+
+
+def test_a_batch_never_exceeds_its_byte_limit(dmap: Map) -> None:
+    put_csv(dmap, "in.csv", ["x" * 100] * 6)
+    state = distributed(dmap.function_arn, "CSV", {"MaxItemsPerBatch": 10, "MaxInputBytesPerBatch": 400})
+    assert dmap.finished(dmap.start(dmap.machine(state), "in.csv"))["status"] == "SUCCEEDED"
+    batches = dmap.batches()
+    assert sum(len(batch["Items"]) for batch in batches) == 6
+    assert all(len(json.dumps(batch).encode()) <= 400 for batch in batches)
+    assert len(batches) > 1
+
+
+def test_failures_above_the_tolerance_fail_the_parent_and_are_written(dmap: Map) -> None:
+    # Given one batch in three fails and 20 % is tolerated
+    put_csv(dmap, "in.csv", ["fail", "a", "b", "c", "d", "e"])
+    state = distributed(dmap.function_arn, "CSV", {"MaxItemsPerBatch": 2}, ToleratedFailurePercentage=20)
+    described = dmap.finished(dmap.start(dmap.machine(state), "in.csv"))
+    # Then the parent fails with the threshold's error
+    assert described["status"] == "FAILED", described
+    assert described["error"] == "States.ExceedToleratedFailureThreshold"
+    manifest_key = next(
+        key["Key"] for key in dmap.s3.list_objects_v2(Bucket=BUCKET, Prefix="out/")["Contents"]
+        if key["Key"].endswith("manifest.json")
+    )
+    (failed,) = dmap.read(manifest_key)["ResultFiles"]["FAILED"]
+    (record,) = dmap.read(failed["Key"])
+    assert record["Status"] == "FAILED" and record["Error"] and "this batch fails" in record["Cause"]
+
+
+def test_failures_within_the_tolerance_leave_the_parent_succeeded(dmap: Map) -> None:
+    put_csv(dmap, "in.csv", ["fail", "a", "b", "c", "d", "e"])
+    state = distributed(dmap.function_arn, "CSV", {"MaxItemsPerBatch": 2}, ToleratedFailurePercentage=40)
+    assert dmap.finished(dmap.start(dmap.machine(state), "in.csv"))["status"] == "SUCCEEDED"
+
+
+def test_a_catch_on_the_map_catches_the_threshold(dmap: Map) -> None:
+    put_csv(dmap, "in.csv", ["fail"])
+    state = distributed(dmap.function_arn, "CSV")
+    state["Catch"] = [{"ErrorEquals": ["States.ExceedToleratedFailureThreshold"], "Next": "Caught"}]
+    machine = dmap.machine(state, Caught={"Type": "Pass", "End": True})
+    described = dmap.finished(dmap.start(machine, "in.csv"))
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"])["Error"] == "States.ExceedToleratedFailureThreshold"
+
+
+def test_no_more_than_max_concurrency_children_run_at_once(dmap: Map) -> None:
+    # Given slow children and MaxConcurrency 2
+    put_csv(dmap, "in.csv", ["slow"] * 4)
+    execution = dmap.start(dmap.machine(distributed(dmap.function_arn, "CSV")), "in.csv")
+    (map_run,) = wait_for(lambda: dmap.sfn.list_map_runs(executionArn=execution)["mapRuns"], message="a map run")
+    # When it runs, then DescribeMapRun's counts move and never show more than two running
+    seen = []
+    while (d := dmap.sfn.describe_map_run(mapRunArn=map_run["mapRunArn"]))["status"] == "RUNNING":
+        seen.append(d["executionCounts"]["running"])
+        threading.Event().wait(0.1)
+    assert max(seen) == 2
+    assert d["status"] == "SUCCEEDED"
+    assert d["itemCounts"]["succeeded"] == 4 and d["itemCounts"]["total"] == 4
+    assert dmap.finished(execution)["status"] == "SUCCEEDED"
+
+
+def test_stopping_the_parent_aborts_the_map_run_and_writes_what_ran(dmap: Map) -> None:
+    # Given eight slow rows, two at a time
+    put_csv(dmap, "in.csv", ["slow"] * 8)
+    execution = dmap.start(dmap.machine(distributed(dmap.function_arn, "CSV")), "in.csv")
+    (map_run,) = wait_for(lambda: dmap.sfn.list_map_runs(executionArn=execution)["mapRuns"], message="a map run")
+    wait_for(lambda: dmap.batches(), message="a child to start")
+    # When the parent is stopped
+    dmap.sfn.stop_execution(executionArn=execution)
+    # Then the map run ends ABORTED, the rest never started, and the results are written
+    described = wait_for(
+        lambda: (d := dmap.sfn.describe_map_run(mapRunArn=map_run["mapRunArn"]))["status"] != "RUNNING" and d,
+        message="the map run to end",
+    )
+    assert described["status"] == "ABORTED"
+    assert dmap.sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    assert len(dmap.batches()) < 8
+    keys = [key["Key"] for key in dmap.s3.list_objects_v2(Bucket=BUCKET, Prefix="out/").get("Contents", [])]
+    assert any(key.endswith("manifest.json") for key in keys)
