@@ -242,10 +242,10 @@ def plug_map_run_lookups(patches: Patches) -> None:
             record = env.map_run_record_pool_manager.get(map_run_arn) if env else None
             if record is not None:
                 return dict(record.describe())
-        raise ResourceNotFound()
+        raise ResourceNotFound(f"Map run {map_run_arn} does not exist")
 
     def list_map_runs(self: StepFunctionsParserBackend, execution_arn: str) -> dict[str, Any]:
-        execution = self.describe_execution(execution_arn=execution_arn)
+        execution: Any = self.describe_execution(execution_arn=execution_arn)
         env = execution.exec_worker.env if execution.exec_worker else None
         records = env.map_run_record_pool_manager.get_all() if env else []
         return {"mapRuns": [record.list_item() for record in records]}

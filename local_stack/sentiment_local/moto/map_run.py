@@ -471,6 +471,9 @@ def _error_name(error: str) -> ErrorName:
 class StateTaskDistributedMap(StateTaskService):
     """The Task that stands for a distributed Map (:mod:`sentiment_local.moto.distributed_map`)."""
 
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # moto's constructor is untyped
+
     def _get_supported_parameters(self) -> set[str] | None:
         return set()
 

@@ -118,7 +118,11 @@ def distributed(
             "ReaderConfig": config,
             "Parameters": {"Bucket": BUCKET, "Key.$": "$.key"},
         },
-        "ItemSelector": {"index.$": "$$.Map.Item.Index", "id.$": "$$.Map.Item.Value.id", "text.$": "$$.Map.Item.Value.text"},
+        "ItemSelector": {
+            "index.$": "$$.Map.Item.Index",
+            "id.$": "$$.Map.Item.Value.id",
+            "text.$": "$$.Map.Item.Value.text",
+        },
         "ItemProcessor": {
             "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
             "StartAt": "Invoke",
@@ -135,7 +139,8 @@ def distributed(
         "MaxConcurrency": 2,
         "ResultWriter": {
             "Resource": "arn:aws:states:::s3:putObject",
-            "Parameters": {"Bucket": BUCKET, "Prefix.$": "$.prefix"} if fields.pop("prefix_from_input", False)
+            "Parameters": {"Bucket": BUCKET, "Prefix.$": "$.prefix"}
+            if fields.pop("prefix_from_input", False)
             else {"Bucket": BUCKET, "Prefix": "out"},
         },
     }
@@ -156,7 +161,10 @@ def put_csv(dmap: Map, key: str, texts: list[str]) -> None:
 def test_a_state_machine_with_what_aws_accepts_is_created(dmap: Map) -> None:
     # Given the workflow's map: EXPRESS children, a batcher, JSONL, an integer tolerance
     state = distributed(
-        dmap.function_arn, "JSONL", {"MaxItemsPerBatch": 2, "BatchInput": {"tag.$": "$.key"}}, ToleratedFailurePercentage=5
+        dmap.function_arn,
+        "JSONL",
+        {"MaxItemsPerBatch": 2, "BatchInput": {"tag.$": "$.key"}},
+        ToleratedFailurePercentage=5,
     )
     # When it is created, then moto keeps the definition as written
     machine = dmap.machine(state)
@@ -223,8 +231,16 @@ def test_csv_rows_reach_the_children_in_batches_and_the_results_are_written_as_d
     records = dmap.read(succeeded["Key"])
     assert len(records) == 3 and succeeded["Size"] == len(json.dumps(records, separators=(",", ":")))
     assert set(records[0]) == {
-        "ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails", "StartDate",
-        "StateMachineArn", "Status", "StopDate",
+        "ExecutionArn",
+        "Input",
+        "InputDetails",
+        "Name",
+        "Output",
+        "OutputDetails",
+        "StartDate",
+        "StateMachineArn",
+        "Status",
+        "StopDate",
     }
     assert sorted(i for record in records for i in json.loads(record["Output"])["ids"]) == [f"r{n}" for n in range(5)]
     assert {record["Status"] for record in records} == {"SUCCEEDED"}
@@ -258,7 +274,8 @@ def test_failures_above_the_tolerance_fail_the_parent_and_are_written(dmap: Map)
     assert described["status"] == "FAILED", described
     assert described["error"] == "States.ExceedToleratedFailureThreshold"
     manifest_key = next(
-        key["Key"] for key in dmap.s3.list_objects_v2(Bucket=BUCKET, Prefix="out/")["Contents"]
+        key["Key"]
+        for key in dmap.s3.list_objects_v2(Bucket=BUCKET, Prefix="out/")["Contents"]
         if key["Key"].endswith("manifest.json")
     )
     (failed,) = dmap.read(manifest_key)["ResultFiles"]["FAILED"]
@@ -303,7 +320,7 @@ def test_stopping_the_parent_aborts_the_map_run_and_writes_what_ran(dmap: Map) -
     put_csv(dmap, "in.csv", ["slow"] * 8)
     execution = dmap.start(dmap.machine(distributed(dmap.function_arn, "CSV")), "in.csv")
     (map_run,) = wait_for(lambda: dmap.sfn.list_map_runs(executionArn=execution)["mapRuns"], message="a map run")
-    wait_for(lambda: dmap.batches(), message="a child to start")
+    wait_for(dmap.batches, message="a child to start")
     # When the parent is stopped
     dmap.sfn.stop_execution(executionArn=execution)
     # Then the map run ends ABORTED, the rest never started, and the results are written
