@@ -41,6 +41,7 @@ import copy
 import csv
 import json
 import queue
+import re
 import tempfile
 import threading
 import uuid
@@ -73,7 +74,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client
-from moto.stepfunctions.parser.asl.utils.json_path import extract_json
+from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError, extract_json
 
 LOCAL_CONCURRENCY: Final[int] = 64
 CSV_HEADER_LIMIT: Final[int] = 10 * 1024
@@ -82,6 +83,7 @@ READER_FAILED: Final[str] = "States.ItemReaderFailed"
 WRITER_FAILED: Final[str] = "States.ResultWriterFailed"
 STATUSES: Final[tuple[str, ...]] = ("SUCCEEDED", "FAILED", "PENDING")
 _READ_CHUNK: Final[int] = 64 * 1024
+_SIMPLE_PATH: Final[re.Pattern[str]] = re.compile(r"^\$(\.[A-Za-z0-9_]+)*$")
 
 
 class MapRunFailure(Exception):
@@ -111,10 +113,22 @@ def evaluate(template: Any, state_input: Any, context: Any) -> Any:
     for key, value in template.items():
         if key.endswith(".$"):
             source, path = (context, value[1:]) if value.startswith("$$") else (state_input, value)
-            evaluated[key[:-2]] = copy.deepcopy(extract_json(path, source))
+            evaluated[key[:-2]] = copy.deepcopy(_extract(path, source))
         else:
             evaluated[key] = evaluate(value, state_input, context)
     return evaluated
+
+
+def _extract(path: str, data: Any) -> Any:
+    """``extract_json``, without parsing a plain ``$.a.b`` path again for every item of a large file."""
+    if not _SIMPLE_PATH.match(path):
+        return extract_json(path, data)
+    value = data
+    for name in path.split(".")[1:]:
+        if not isinstance(value, dict) or name not in value:
+            raise NoSuchJsonPathError(json_path=path, data=data)
+        value = value[name]
+    return value
 
 
 # ---- reading ----
