@@ -295,7 +295,12 @@ def _sns(call: Call) -> list[Authorization]:
 
 def _states(call: Call) -> list[Authorization]:
     params = call.params
-    arn = params.get("executionArn") or params.get("stateMachineArn") or params.get("resourceArn")
+    arn = (
+        params.get("executionArn")
+        or params.get("stateMachineArn")
+        or params.get("mapRunArn")
+        or params.get("resourceArn")
+    )
     if not arn and call.operation == "CreateStateMachine":
         arn = _arn("states", f"stateMachine:{params.get('name', '')}")
     return [Authorization(f"states:{call.operation}", str(arn or "*"))]
