@@ -10,6 +10,7 @@ AWS behaviour it restores and the page that documents it, all installed by :func
   state machine's role on its calls, an execution's name;
 - :mod:`~sentiment_local.moto.distributed_map`: a Distributed Map accepted as AWS accepts it and run as
   AWS runs it (:mod:`~sentiment_local.moto.map_run`);
+- :mod:`~sentiment_local.moto.redrive`: ``RedriveExecution``, a map run redriven with it;
 - :mod:`~sentiment_local.moto.application_autoscaling`: what Application Auto Scaling refuses
   (:mod:`~sentiment_local.moto.scaling` holds the rules);
 - :mod:`~sentiment_local.moto.dynamodb`: isolated writes, a query's start key checked, requests that cost
@@ -33,6 +34,7 @@ from sentiment_local.moto import (
     distributed_map,
     dynamodb,
     memory,
+    redrive,
     sagemaker,
     stepfunctions,
 )
@@ -65,6 +67,7 @@ def install(
     stepfunctions.plug_state_machine_credentials(patches)
     stepfunctions.plug_execution_names(patches)
     distributed_map.plug_distributed_map(patches)  # after the SageMaker plug: it wraps the task factory
+    redrive.plug_redrive(patches)
     if training is not None:
         sagemaker.plug_training_jobs(patches, training)
     sagemaker.plug_update_endpoint(patches, on_endpoint_update or (lambda name, url, environment: None))

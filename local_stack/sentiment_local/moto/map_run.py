@@ -194,19 +194,23 @@ class ResultFiles:
                 spill.write(b",")
             spill.write(line)
 
-    def upload(self, s3: Any, bucket: str, folder: str, map_run_arn: str) -> str:
+    def upload(self, s3: Any, bucket: str, folder: str, record: MapRunState) -> str:
+        """The files, numbered by the run's attempt; a redriven run's manifest keeps the files of the
+        children that succeeded before it and lists this attempt's failures only."""
         files: dict[str, list[dict[str, Any]]] = {status: [] for status in STATUSES}
+        files["SUCCEEDED"] = list(record.succeeded_files)
         for status, spill in self._files.items():
             spill.write(b"]")
             size = spill.tell()
             spill.seek(0)
-            key = f"{folder}/{status}_0.json"
+            key = f"{folder}/{status}_{record.redrive_count}.json"
             s3.put_object(Bucket=bucket, Key=key, Body=spill)
             spill.close()
             files[status].append({"Key": key, "Size": size})
         self._files.clear()
+        record.succeeded_files = list(files["SUCCEEDED"])
         manifest_key = f"{folder}/manifest.json"
-        manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": files}
+        manifest = {"DestinationBucket": bucket, "MapRunArn": record.map_run_arn, "ResultFiles": files}
         s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
         return manifest_key
 
@@ -219,6 +223,47 @@ class ResultFiles:
 # ---- the run ----
 
 
+class MapRunState(MapRunRecord):
+    """moto's record of a map run, and what a redrive needs of it: which children succeeded, how many items
+    were read, the result files already written ("Redriving Map Runs",
+    https://docs.aws.amazon.com/step-functions/latest/dg/redrive-map-run.html)."""
+
+    def __init__(self, state_name: str, **named: Any) -> None:
+        super().__init__(**named)
+        self.state_name = state_name
+        self.done: set[int] = set()
+        self.items_read = 0
+        self.succeeded_files: list[dict[str, Any]] = []
+        self.redrive_count = 0
+        self.redrive_date: datetime | None = None
+        self.redrive_requested = False
+
+    def describe(self) -> Any:
+        described = dict(super().describe())
+        described["redriveCount"] = self.redrive_count
+        if self.redrive_date is not None:
+            described["redriveDate"] = _stamp(self.redrive_date)
+        return described
+
+    def redrive(self) -> None:
+        """Run again: the unsuccessful children's counts start over, the successful ones' stay."""
+        self.redrive_requested = False
+        self.redrive_count += 1
+        self.redrive_date = _now()
+        self.status = "RUNNING"  # type: ignore[assignment]  # moto's MapRunStatus is a str enum
+        self.stop_date = None
+        for counter in (self.item_counter, self.execution_counter):
+            for count in (counter.failed, counter.aborted, counter.pending, counter.running, counter.timed_out):
+                count.offset(-count.get())
+
+
+def request_map_run_redrive(pool: Any) -> None:
+    """The execution is being redriven: its unsuccessful map runs run again when their state is reached."""
+    for record in pool.get_all():
+        if isinstance(record, MapRunState) and record.status != "SUCCEEDED":
+            record.redrive_requested = True
+
+
 @dataclass
 class Child:
     index: int  # the child's place in the run, for an output in item order
@@ -229,7 +274,7 @@ class Child:
 class MapRun:
     """One run of a distributed Map state, in the Task that stands for it (see the module's docstring)."""
 
-    def __init__(self, state: dict[str, Any], env: Environment) -> None:
+    def __init__(self, state: dict[str, Any], env: Environment, state_name: str) -> None:
         self.state = state
         self.env = env
         data = env.states.context_object.context_object_data
@@ -246,15 +291,25 @@ class MapRun:
         self.concurrency = concurrency or LOCAL_CONCURRENCY
         self.tolerated_count: int | None = state.get("ToleratedFailureCount")
         self.tolerated_percentage = float(state.get("ToleratedFailurePercentage", 0))
-        self.record = MapRunRecord(
-            state_machine_arn=self.machine_arn,
-            execution_arn=data["Execution"]["Id"],
-            max_concurrency=concurrency,
-            tolerated_failure_count=self.tolerated_count or 0,
-            tolerated_failure_percentage=self.tolerated_percentage,
-            label=state.get("Label"),
-        )
-        env.map_run_record_pool_manager.add(self.record)
+        previous = [
+            record
+            for record in env.map_run_record_pool_manager.get_all()
+            if isinstance(record, MapRunState) and record.state_name == state_name and record.redrive_requested
+        ]
+        if previous:
+            self.record = previous[-1]
+            self.record.redrive()
+        else:
+            self.record = MapRunState(
+                state_name,
+                state_machine_arn=self.machine_arn,
+                execution_arn=data["Execution"]["Id"],
+                max_concurrency=concurrency,
+                tolerated_failure_count=self.tolerated_count or 0,
+                tolerated_failure_percentage=self.tolerated_percentage,
+                label=state.get("Label"),
+            )
+            env.map_run_record_pool_manager.add(self.record)
         self.results = ResultFiles()
         self.outputs: dict[int, Any] = {}
         self.failure: MapRunFailure | None = None
@@ -309,7 +364,9 @@ class MapRun:
         size = empty_size
         made = 0
         for index, value in enumerate(self.items()):
-            self.record.item_counter.total.count()
+            if index >= self.record.items_read:
+                self.record.item_counter.total.count()
+                self.record.items_read += 1
             self.record.item_counter.pending.count()
             item = value
             if selector is not None:
@@ -392,6 +449,8 @@ class MapRun:
             record.update(Status="SUCCEEDED", Output=json.dumps(output), OutputDetails={"Included": True})
             items.succeeded.count(child.items)
             executions.succeeded.count()
+            with self._lock:
+                self.record.done.add(child.index)
             if "ResultWriter" not in self.state:
                 with self._lock:
                     self.outputs[child.index] = output
@@ -421,6 +480,9 @@ class MapRun:
 
     def _feed(self, children: queue.Queue[Child | None]) -> None:
         for child in self.children():
+            if child.index in self.record.done:
+                self.record.item_counter.pending.offset(-child.items)
+                continue
             while not self._stopping():
                 try:
                     children.put(child, timeout=0.1)
@@ -467,7 +529,7 @@ class MapRun:
         map_run_id = self.record.map_run_arn.rsplit(":", 1)[1]
         folder = f"{parameters.get('Prefix', '').rstrip('/')}/{map_run_id}".lstrip("/")
         try:
-            key = self.results.upload(self._client("s3"), bucket, folder, self.record.map_run_arn)
+            key = self.results.upload(self._client("s3"), bucket, folder, self.record)
         except Exception as error:  # S3's refusal is the cause
             self.results.discard()
             raise MapRunFailure(WRITER_FAILED, str(error)) from error
@@ -499,7 +561,7 @@ class StateTaskDistributedMap(StateTaskService):
         written = self.comment.comment  # type: ignore[union-attr]  # always written with one
         state = json.loads(json.loads(f'"{written}"'))
         try:
-            output = MapRun(state, env).run()
+            output = MapRun(state, env, self.name).run()
         except MapRunFailure as failure:
             details = TaskFailedEventDetails(
                 error=failure.error, cause=failure.cause, resource="distributed", resourceType="map"

@@ -333,3 +333,53 @@ def test_stopping_the_parent_aborts_the_map_run_and_writes_what_ran(dmap: Map) -
     assert len(dmap.batches()) < 8
     keys = [key["Key"] for key in dmap.s3.list_objects_v2(Bucket=BUCKET, Prefix="out/").get("Contents", [])]
     assert any(key.endswith("manifest.json") for key in keys)
+
+
+# ---- redrive ----
+
+
+def test_a_redriven_parent_reruns_only_the_unsuccessful_children(dmap: Map) -> None:
+    # Given a run that failed on one batch
+    texts = ["a", "b", "fail", "c", "d", "e"]
+    put_csv(dmap, "in.csv", texts)
+    state = distributed(dmap.function_arn, "CSV", {"MaxItemsPerBatch": 2}, MaxConcurrency=1)
+    execution = dmap.start(dmap.machine(state), "in.csv")
+    assert dmap.finished(execution)["status"] == "FAILED"
+    first_calls = len(dmap.batches())
+    (map_run,) = dmap.sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    # When the cause is fixed and the parent is redriven
+    dmap.healed.write_text("yes")
+    redriven = dmap.sfn.redrive_execution(executionArn=execution)
+    assert redriven["redriveDate"]
+    described = dmap.finished(execution)
+    # Then it succeeds under the same ARN, every row succeeded exactly once, only the failed batch and the
+    # ones never started ran again
+    assert described["status"] == "SUCCEEDED", described
+    assert described["redriveCount"] == 1
+    calls = dmap.batches()
+    succeeded_ids = [item["id"] for call in calls[first_calls:] for item in call["Items"]]
+    succeeded_ids += [
+        item["id"] for call in calls[:first_calls] for item in call["Items"] if "fail" not in json.dumps(call)
+    ]
+    assert sorted(succeeded_ids) == sorted(f"r{n}" for n in range(len(texts)))
+    assert [item["text"] for item in calls[first_calls]["Items"]] == ["fail", "c"]
+    # And the same map run says so, and its manifest lists every success
+    (again,) = dmap.sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    assert again["mapRunArn"] == map_run["mapRunArn"]
+    run = dmap.sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])
+    assert run["status"] == "SUCCEEDED" and run["redriveCount"] == 1
+    assert run["itemCounts"]["succeeded"] == 6 and run["itemCounts"]["failed"] == 0
+    manifest = dmap.read(json.loads(described["output"])["ResultWriterDetails"]["Key"])
+    records = [record for file in manifest["ResultFiles"]["SUCCEEDED"] for record in dmap.read(file["Key"])]
+    ids = sorted(i for record in records for i in json.loads(record["Output"])["ids"])
+    assert ids == sorted(f"r{n}" for n in range(len(texts)))
+    assert manifest["ResultFiles"]["FAILED"] == []
+
+
+def test_a_succeeded_execution_is_not_redrivable(dmap: Map) -> None:
+    put_csv(dmap, "in.csv", ["a"])
+    execution = dmap.start(dmap.machine(distributed(dmap.function_arn, "CSV")), "in.csv")
+    assert dmap.finished(execution)["status"] == "SUCCEEDED"
+    with pytest.raises(ClientError) as refused:
+        dmap.sfn.redrive_execution(executionArn=execution)
+    assert refused.value.response["Error"]["Code"] == "ExecutionNotRedrivable"
