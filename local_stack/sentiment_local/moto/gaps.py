@@ -11,6 +11,7 @@ AWS behaviour it restores and the page that documents it, all installed by :func
 - :mod:`~sentiment_local.moto.distributed_map`: a Distributed Map accepted as AWS accepts it and run as
   AWS runs it (:mod:`~sentiment_local.moto.map_run`);
 - :mod:`~sentiment_local.moto.redrive`: ``RedriveExecution``, a map run redriven with it;
+- :mod:`~sentiment_local.moto.status_events`: an execution's end sent to EventBridge's rules;
 - :mod:`~sentiment_local.moto.application_autoscaling`: what Application Auto Scaling refuses
   (:mod:`~sentiment_local.moto.scaling` holds the rules);
 - :mod:`~sentiment_local.moto.dynamodb`: isolated writes, a query's start key checked, requests that cost
@@ -36,6 +37,7 @@ from sentiment_local.moto import (
     memory,
     redrive,
     sagemaker,
+    status_events,
     stepfunctions,
 )
 from sentiment_local.moto.changes import ChangeSink, plug_change_feed
@@ -53,11 +55,13 @@ def install(
     on_endpoint_update: EndpointUpdate | None = None,
     changes: ChangeSink | None = None,
     instance_wait: InstanceWait | None = None,
+    status_changes: status_events.Deliver | None = None,
 ) -> Callable[[], None]:
     """Patch moto; returns the function that undoes it. Without ``training``, training jobs complete at
     once as moto has them; without ``on_endpoint_update``, an endpoint update swaps nothing; ``changes``
     is told of every change to tables, objects and queues; ``instance_wait`` says how long an invocation
-    waits for an instance (none without it)."""
+    waits for an instance (none without it); ``status_changes`` is handed each execution's end as
+    EventBridge receives it."""
     check_version()
     patches = Patches()
     awslambda.plug_invocations(patches, runner)
@@ -68,6 +72,8 @@ def install(
     stepfunctions.plug_execution_names(patches)
     distributed_map.plug_distributed_map(patches)  # after the SageMaker plug: it wraps the task factory
     redrive.plug_redrive(patches)
+    if status_changes is not None:
+        status_events.plug_status_events(patches, status_changes)
     if training is not None:
         sagemaker.plug_training_jobs(patches, training)
     sagemaker.plug_update_endpoint(patches, on_endpoint_update or (lambda name, url, environment: None))

@@ -19,6 +19,7 @@ from sentiment_local.iam.enforcer import Enforcer
 from sentiment_local.moto import data as moto_data
 from sentiment_local.moto import gaps as moto_gaps
 from sentiment_local.moto import sagemaker as moto_sagemaker
+from sentiment_local.moto import status_events as moto_status_events
 from sentiment_local.persistence.journal import Journal
 from sentiment_local.runtime.functions import Runner
 from sentiment_local.sagemaker.training_jobs import TrainingJobs
@@ -84,10 +85,12 @@ class MotoServer:
         journal: Journal,
         *,
         instance_wait: moto_sagemaker.InstanceWait | None = None,
+        status_changes: moto_status_events.Deliver | None = None,
     ) -> None:
         """What moto lacks: functions run by ``runner``, endpoints answered by the model server (after
         ``instance_wait``'s cold start), training jobs run by ``training``, endpoint updates handed to
-        ``on_endpoint_update``; ``journal`` told of every change. Undone by :meth:`close`."""
+        ``on_endpoint_update``; ``journal`` told of every change; executions' ends handed to
+        ``status_changes``. Undone by :meth:`close`."""
         self._undo_gaps = moto_gaps.install(
             runner,
             model_url,
@@ -95,6 +98,7 @@ class MotoServer:
             on_endpoint_update=on_endpoint_update,
             changes=journal,
             instance_wait=instance_wait,
+            status_changes=status_changes,
         )
 
     def start(self, journal: Journal) -> None:

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from sentiment_local.moto.gaps import install
 from sentiment_local.resources import create_functions
+from sentiment_local.runtime.event_rules import EventRules, Rule
 from sentiment_template.reader import Template
 from tests.integration.local.conftest import RunnerFactory, function_spec, read_json_lines, wait_for
 
@@ -38,7 +39,20 @@ def handler(event, context):
     if any(item.get("text") == "fail" for item in items) and not os.path.exists(os.environ["HEALED"]):
         raise ValueError("this batch fails")
     return {"ids": [item["id"] for item in items], "tag": event.get("BatchInput", {}).get("tag")}
+
+
+def watch(event, context):
+    with open(os.environ["EVENTS"], "a") as out:
+        out.write(json.dumps(event) + "\\n")
 """
+ENDS = {
+    "source": ["aws.states"],
+    "detail-type": ["Step Functions Execution Status Change"],
+    "detail": {
+        "status": ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"],
+        "stateMachineArn": [{"prefix": "arn:aws:states:us-east-1:123456789012:stateMachine:rows"}],
+    },
+}
 
 
 @dataclass
@@ -49,6 +63,7 @@ class Map:
     role: str
     calls: Path
     healed: Path
+    events: Path
 
     def machine(self, map_state: dict[str, Any], **around: Any) -> str:
         states = {"Classify": {**map_state, "End": True}, **around}
@@ -87,9 +102,12 @@ def dmap(aws_credentials: None, make_runner: RunnerFactory, tmp_path: Path) -> I
     spec = function_spec(
         "Child", code, "child.handler", environment={"OUT": str(calls), "HEALED": str(healed)}, name="map-Child"
     )
-    runner = make_runner(spec, concurrency=4)
+    events = tmp_path / "events.jsonl"
+    watcher = function_spec("Watcher", code, "child.watch", environment={"EVENTS": str(events)}, name="map-Watcher")
+    runner = make_runner(spec, watcher, concurrency=4)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        undo = install(runner, lambda: "http://127.0.0.1:1")
+        rules = EventRules(runner, [Rule("Watcher", "JobEnds", ENDS)])
+        undo = install(runner, lambda: "http://127.0.0.1:1", status_changes=rules.deliver)
         try:
             template = Template(
                 {"Resources": {"Child": {"Type": "AWS::Serverless::Function", "Properties": {}}}}, prefix="map"
@@ -98,7 +116,7 @@ def dmap(aws_credentials: None, make_runner: RunnerFactory, tmp_path: Path) -> I
             role = boto3.client("iam").create_role(RoleName="map-sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
             s3 = boto3.client("s3")
             s3.create_bucket(Bucket=BUCKET)
-            yield Map(boto3.client("stepfunctions"), s3, arn, role, calls, healed)
+            yield Map(boto3.client("stepfunctions"), s3, arn, role, calls, healed, events)
         finally:
             undo()
 
@@ -329,7 +347,7 @@ def test_stopping_the_parent_aborts_the_map_run_and_writes_what_ran(dmap: Map) -
         message="the map run to end",
     )
     assert described["status"] == "ABORTED"
-    assert dmap.sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    assert dmap.finished(execution)["status"] == "ABORTED"
     assert len(dmap.batches()) < 8
     keys = [key["Key"] for key in dmap.s3.list_objects_v2(Bucket=BUCKET, Prefix="out/").get("Contents", [])]
     assert any(key.endswith("manifest.json") for key in keys)
@@ -383,3 +401,26 @@ def test_a_succeeded_execution_is_not_redrivable(dmap: Map) -> None:
     with pytest.raises(ClientError) as refused:
         dmap.sfn.redrive_execution(executionArn=execution)
     assert refused.value.response["Error"]["Code"] == "ExecutionNotRedrivable"
+
+
+# ---- status change events ----
+
+
+def test_an_execution_ending_reaches_the_function_whose_rule_matches(dmap: Map) -> None:
+    # Given a rule for the ends of the "rows" state machine's executions
+    put_csv(dmap, "in.csv", ["fail"])
+    execution = dmap.start(dmap.machine(distributed(dmap.function_arn, "CSV")), "in.csv")
+    # When the execution fails
+    assert dmap.finished(execution)["status"] == "FAILED"
+    # Then the watcher receives the documented event, once
+    (event,) = wait_for(lambda: read_json_lines(dmap.events), message="the status change event")
+    assert event["source"] == "aws.states" and event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["resources"] == [execution]
+    detail = event["detail"]
+    assert detail["executionArn"] == execution and detail["status"] == "FAILED"
+    assert detail["error"] == "States.ExceedToleratedFailureThreshold"
+    assert json.loads(detail["input"]) == {"key": "in.csv"} and detail["output"] is None
+    assert isinstance(detail["startDate"], int) and detail["stopDate"] >= detail["startDate"]
+    # And the child executions of its map run send none
+    threading.Event().wait(0.5)
+    assert len(read_json_lines(dmap.events)) == 1
