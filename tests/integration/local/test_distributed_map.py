@@ -424,3 +424,51 @@ def test_an_execution_ending_reaches_the_function_whose_rule_matches(dmap: Map) 
     # And the child executions of its map run send none
     threading.Event().wait(0.5)
     assert len(read_json_lines(dmap.events)) == 1
+
+
+# ---- what the reader does with awkward files ----
+
+
+def test_a_row_that_is_not_utf8_reaches_its_child_with_the_replacement_character(dmap: Map) -> None:
+    body = b"id,text\nr0,fine\nr1,caf\xe9 broken\nr2," + b"x" * 6000 + b"\n"
+    dmap.s3.put_object(Bucket=BUCKET, Key="in.csv", Body=body)
+    described = dmap.finished(dmap.start(dmap.machine(distributed(dmap.function_arn, "CSV")), "in.csv"))
+    assert described["status"] == "SUCCEEDED", described
+    texts = {call["id"]: call["text"] for call in dmap.batches()}
+    assert texts == {"r0": "fine", "r1": "caf\ufffd broken", "r2": "x" * 6000}
+
+
+def test_a_csv_header_over_10_kib_fails_the_map_run_before_any_child(dmap: Map) -> None:
+    header = ",".join(f"column_{n:05d}" for n in range(1000))
+    dmap.s3.put_object(Bucket=BUCKET, Key="in.csv", Body=f"{header}\n{'a,' * 999}a\n".encode())
+    described = dmap.finished(dmap.start(dmap.machine(distributed(dmap.function_arn, "CSV")), "in.csv"))
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.ItemReaderFailed"
+    assert dmap.batches() == []
+
+
+def test_a_line_that_is_not_json_fails_a_jsonl_map_run(dmap: Map) -> None:
+    dmap.s3.put_object(Bucket=BUCKET, Key="in.jsonl", Body=b'{"id": "a", "text": "x"}\nnot json\n')
+    described = dmap.finished(dmap.start(dmap.machine(distributed(dmap.function_arn, "JSONL")), "in.jsonl"))
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.ItemReaderFailed" and "line 2" in described["cause"]
+
+
+def test_a_missing_object_fails_the_map_run_with_the_readers_error(dmap: Map) -> None:
+    described = dmap.finished(dmap.start(dmap.machine(distributed(dmap.function_arn, "CSV")), "absent.csv"))
+    assert described["status"] == "FAILED" and described["error"] == "States.ItemReaderFailed"
+
+
+def test_a_childs_retry_is_honoured(dmap: Map) -> None:
+    # Given a child task that retries and a row that fails once the first attempt has been recorded
+    put_csv(dmap, "in.csv", ["fail"])
+    state = distributed(dmap.function_arn, "CSV")
+    state["ItemProcessor"]["States"]["Invoke"]["Retry"] = [
+        {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 1.0}
+    ]
+    execution = dmap.start(dmap.machine(state), "in.csv")
+    wait_for(dmap.batches, message="the first attempt")
+    dmap.healed.write_text("yes")
+    # Then the retry succeeds and so does the parent
+    assert dmap.finished(execution)["status"] == "SUCCEEDED"
+    assert len(dmap.batches()) == 2
