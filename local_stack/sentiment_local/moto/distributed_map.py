@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 from sentiment_local.moto.patching import Patches
@@ -63,6 +64,8 @@ _DISTRIBUTED_ONLY: Final[tuple[str, ...]] = (
     "ToleratedFailureCountPath",
     "Label",
 )
+# Whether a role may make a call outside any request: the refusal's message, or None when allowed.
+Authorize = Callable[[str, str, str], "str | None"]
 _LABEL_REFUSED: Final[re.Pattern[str]] = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/]")
 
 
@@ -190,9 +193,10 @@ def _check_paths(name: str, where: str, template: Any) -> None:
         _check_paths(name, where, value)
 
 
-def plug_distributed_map(patches: Patches) -> None:
+def plug_distributed_map(patches: Patches, authorize: Authorize | None = None) -> None:
     """moto's parser reads a definition with its distributed maps rewritten (:func:`rewrite`); the Task that
-    stands for one runs it (:class:`sentiment_local.moto.map_run.StateTaskDistributedMap`)."""
+    stands for one runs it (:class:`sentiment_local.moto.map_run.StateTaskDistributedMap`), asking
+    ``authorize`` whether the role may start the children."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # noqa: PLC0415
         state_task_factory,
     )
@@ -222,7 +226,7 @@ def plug_distributed_map(patches: Patches) -> None:
 
     def state_task_service_for(service_name: str) -> Any:
         if service_name == SERVICE:
-            return StateTaskDistributedMap()
+            return StateTaskDistributedMap(authorize)
         return service_for(service_name=service_name)
 
     patches.set(AmazonStateLanguageParser, "parse", staticmethod(parse_rewritten))

@@ -41,6 +41,7 @@ from sentiment_local.moto import (
     stepfunctions,
 )
 from sentiment_local.moto.changes import ChangeSink, plug_change_feed
+from sentiment_local.moto.distributed_map import Authorize
 from sentiment_local.moto.patching import Patches, check_version
 from sentiment_local.moto.sagemaker import EndpointUpdate, InstanceWait
 from sentiment_local.runtime.functions import Runner
@@ -56,12 +57,13 @@ def install(
     changes: ChangeSink | None = None,
     instance_wait: InstanceWait | None = None,
     status_changes: status_events.Deliver | None = None,
+    authorize: Authorize | None = None,
 ) -> Callable[[], None]:
     """Patch moto; returns the function that undoes it. Without ``training``, training jobs complete at
     once as moto has them; without ``on_endpoint_update``, an endpoint update swaps nothing; ``changes``
     is told of every change to tables, objects and queues; ``instance_wait`` says how long an invocation
     waits for an instance (none without it); ``status_changes`` is handed each execution's end as
-    EventBridge receives it."""
+    EventBridge receives it; ``authorize`` checks the calls a service makes with a role outside a request."""
     check_version()
     patches = Patches()
     awslambda.plug_invocations(patches, runner)
@@ -70,7 +72,7 @@ def install(
     stepfunctions.plug_task_errors(patches)
     stepfunctions.plug_state_machine_credentials(patches)
     stepfunctions.plug_execution_names(patches)
-    distributed_map.plug_distributed_map(patches)  # after the SageMaker plug: it wraps the task factory
+    distributed_map.plug_distributed_map(patches, authorize)  # after the SageMaker plug: it wraps the task factory
     redrive.plug_redrive(patches)
     if status_changes is not None:
         status_events.plug_status_events(patches, status_changes)

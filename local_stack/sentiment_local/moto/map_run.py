@@ -76,6 +76,8 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError, extract_json
 
+from sentiment_local.moto.distributed_map import Authorize
+
 LOCAL_CONCURRENCY: Final[int] = 64
 CSV_HEADER_LIMIT: Final[int] = 10 * 1024
 EXCEEDED: Final[str] = "States.ExceedToleratedFailureThreshold"
@@ -274,8 +276,11 @@ class Child:
 class MapRun:
     """One run of a distributed Map state, in the Task that stands for it (see the module's docstring)."""
 
-    def __init__(self, state: dict[str, Any], env: Environment, state_name: str) -> None:
+    def __init__(
+        self, state: dict[str, Any], env: Environment, state_name: str, authorize: Authorize | None = None
+    ) -> None:
         self.state = state
+        self.authorize = authorize
         self.env = env
         data = env.states.context_object.context_object_data
         self.context = copy.deepcopy(dict(data))
@@ -494,7 +499,17 @@ class MapRun:
         self.read_all = True
         self._check_tolerance()
 
+    def _check_start_execution(self) -> None:
+        """The children are started with the role's ``states:StartExecution`` on the state machine ("IAM
+        policies for using Distributed Map states"); without it the map run fails before any child."""
+        if self.authorize is None:
+            return
+        refused = self.authorize(self.role_arn, "states:StartExecution", self.machine_arn)
+        if refused is not None:
+            raise MapRunFailure("States.Runtime", refused)
+
     def run(self) -> Any:
+        self._check_start_execution()
         children: queue.Queue[Child | None] = queue.Queue(maxsize=self.concurrency)
         workers = [
             threading.Thread(target=self._work, args=(children,), name=f"map-run-{n}", daemon=True)
@@ -547,8 +562,9 @@ def _error_name(error: str) -> ErrorName:
 class StateTaskDistributedMap(StateTaskService):
     """The Task that stands for a distributed Map (:mod:`sentiment_local.moto.distributed_map`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, authorize: Authorize | None = None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # moto's constructor is untyped
+        self._authorize = authorize
 
     def _get_supported_parameters(self) -> set[str] | None:
         return set()
@@ -561,7 +577,7 @@ class StateTaskDistributedMap(StateTaskService):
         written = self.comment.comment  # type: ignore[union-attr]  # always written with one
         state = json.loads(json.loads(f'"{written}"'))
         try:
-            output = MapRun(state, env, self.name).run()
+            output = MapRun(state, env, self.name, self._authorize).run()
         except MapRunFailure as failure:
             details = TaskFailedEventDetails(
                 error=failure.error, cause=failure.cause, resource="distributed", resourceType="map"

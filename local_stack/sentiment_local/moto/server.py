@@ -99,7 +99,11 @@ class MotoServer:
             changes=journal,
             instance_wait=instance_wait,
             status_changes=status_changes,
+            authorize=self._authorize,
         )
+
+    def _authorize(self, role_arn: str, action: str, resource: str) -> str | None:
+        return self.enforcer.authorize(role_arn, action, resource) if self.enforcer is not None else None
 
     def start(self, journal: Journal) -> None:
         from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - moto loads only when a stack runs
