@@ -347,6 +347,7 @@ def test_stopping_the_parent_aborts_the_map_run_and_writes_what_ran(dmap: Map) -
         message="the map run to end",
     )
     assert described["status"] == "ABORTED"
+    assert described["executionCounts"]["aborted"] >= 1
     assert dmap.finished(execution)["status"] == "ABORTED"
     assert len(dmap.batches()) < 8
     keys = [key["Key"] for key in dmap.s3.list_objects_v2(Bucket=BUCKET, Prefix="out/").get("Contents", [])]

@@ -132,3 +132,25 @@ def test_without_a_statement_the_map_run_fails_on_the_refused_call(
     assert described["status"] == "FAILED"
     assert described["error"] == error
     assert [refusal.request.action for refusal in enforced.enforcer.refusals] == [action]
+
+
+def test_once_the_policy_is_fixed_a_redrive_through_the_server_finishes_the_run(enforced: Enforced) -> None:
+    # Given a run whose results could not be written
+    enforced.allow("StartChildren", "ReadItems")
+    execution = enforced.run()
+    assert execution["error"] == "States.ResultWriterFailed"
+    # When the role gets the write and the execution is redriven through the server's API
+    enforced.allow("StartChildren", "ReadItems", "WriteResults")
+    enforced.sfn.redrive_execution(executionArn=execution["executionArn"])
+    described = wait_for(
+        lambda: (
+            (d := enforced.sfn.describe_execution(executionArn=execution["executionArn"]))["status"] != "RUNNING" and d
+        ),
+        message="the redriven execution to end",
+    )
+    # Then it succeeds, no child ran twice, and the results are written
+    assert described["status"] == "SUCCEEDED", described
+    (map_run,) = enforced.sfn.list_map_runs(executionArn=execution["executionArn"])["mapRuns"]
+    counts = enforced.sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])["executionCounts"]
+    assert counts["total"] == 3 and counts["succeeded"] == 3
+    assert json.loads(described["output"])["ResultWriterDetails"]["Key"].endswith("/manifest.json")
