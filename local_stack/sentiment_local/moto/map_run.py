@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, Final
 
+from boto3.s3.transfer import TransferConfig
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
@@ -85,6 +86,9 @@ READER_FAILED: Final[str] = "States.ItemReaderFailed"
 WRITER_FAILED: Final[str] = "States.ResultWriterFailed"
 STATUSES: Final[tuple[str, ...]] = ("SUCCEEDED", "FAILED", "PENDING")
 _READ_CHUNK: Final[int] = 64 * 1024
+_UPLOAD: Final[TransferConfig] = TransferConfig(
+    multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, use_threads=False
+)
 _SIMPLE_PATH: Final[re.Pattern[str]] = re.compile(r"^\$(\.[A-Za-z0-9_]+)*$")
 
 
@@ -206,7 +210,9 @@ class ResultFiles:
             size = spill.tell()
             spill.seek(0)
             key = f"{folder}/{status}_{record.redrive_count}.json"
-            s3.put_object(Bucket=bucket, Key=key, Body=spill)
+            # In parts, as Step Functions writes results (its IAM page lists the multipart actions): a
+            # part at a time in memory, not the whole file.
+            s3.upload_fileobj(spill, bucket, key, Config=_UPLOAD)
             spill.close()
             files[status].append({"Key": key, "Size": size})
         self._files.clear()

@@ -70,6 +70,8 @@ def plug_status_events(patches: Patches, deliver: Deliver) -> None:
 
     def terminated_and_told(self: Any) -> None:
         terminated(self)
+        if str(getattr(self.execution.sm_type, "value", self.execution.sm_type)) == "EXPRESS":
+            return  # Step Functions sends status changes for standard workflows only
         try:
             deliver(status_change_event(self.execution))
         except Exception:  # a rule's target failing must not fail the execution
