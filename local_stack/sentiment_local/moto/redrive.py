@@ -139,7 +139,8 @@ def plug_redrive(patches: Patches) -> None:
         result["redriveCount"] = getattr(execution, "redrive_count", 0)
         if getattr(execution, "redrive_date", None) is not None:
             result["redriveDate"] = execution.redrive_date
-        redrivable = execution.status in REDRIVABLE and str(getattr(execution.sm_type, "value", "")) != "EXPRESS"
+        kind = getattr(execution, "sm_type", None)  # moto's own executions (execution off) have none
+        redrivable = execution.status in REDRIVABLE and str(getattr(kind, "value", kind)) != "EXPRESS"
         result["redriveStatus"] = "REDRIVABLE" if redrivable else "NOT_REDRIVABLE"
         return ActionResult(result)
 
