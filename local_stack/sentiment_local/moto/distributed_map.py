@@ -231,6 +231,7 @@ def plug_distributed_map(patches: Patches, authorize: Authorize | None = None) -
 
     patches.set(AmazonStateLanguageParser, "parse", staticmethod(parse_rewritten))
     plug_map_run_lookups(patches)
+    plug_invalid_definition(patches)
     patches.set(state_task_factory, "state_task_service_for", state_task_service_for)
 
 
@@ -256,3 +257,27 @@ def plug_map_run_lookups(patches: Patches) -> None:
 
     patches.set(StepFunctionsParserBackend, "describe_map_run", describe_map_run)
     patches.set(StepFunctionsParserBackend, "list_map_runs", list_map_runs)
+
+
+def plug_invalid_definition(patches: Patches) -> None:
+    """A definition refused at creation answers ``InvalidDefinition`` ("CreateStateMachine",
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html); moto's
+    interpreter raises an exception its responses serialise without a code."""
+    from moto.core.exceptions import AWSError  # noqa: PLC0415
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: PLC0415
+
+    class InvalidDefinition(AWSError):
+        TYPE = "InvalidDefinition"
+        STATUS = 400
+
+    validate = StepFunctionsParserBackend._validate_definition
+
+    def validate_definition(definition: str) -> None:
+        try:
+            validate(definition)
+        except AWSError as refused:
+            if type(refused).__name__ != "InvalidDefinition" or refused.TYPE:
+                raise
+            raise InvalidDefinition(str(getattr(refused, "message", refused))) from refused
+
+    patches.set(StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_definition))

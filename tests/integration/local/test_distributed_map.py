@@ -207,7 +207,8 @@ def test_a_state_machine_with_what_aws_accepts_is_created(dmap: Map) -> None:
 def test_what_aws_refuses_in_a_distributed_map_stays_refused(dmap: Map, change: dict[str, Any], said: str) -> None:
     with pytest.raises(ClientError) as refused:
         dmap.machine(distributed(dmap.function_arn, **change))
-    assert said in str(refused.value)
+    assert refused.value.response["Error"]["Code"] == "InvalidDefinition"
+    assert said in refused.value.response["Error"]["Message"]
 
 
 def test_distributed_only_fields_on_an_inline_map_are_refused(dmap: Map) -> None:
