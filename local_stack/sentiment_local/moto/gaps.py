@@ -73,9 +73,10 @@ def install(
     stepfunctions.plug_state_machine_credentials(patches)
     stepfunctions.plug_execution_names(patches)
     distributed_map.plug_distributed_map(patches, authorize)  # after the SageMaker plug: it wraps the task factory
-    redrive.plug_redrive(patches)
     if status_changes is not None:
-        status_events.plug_status_events(patches, status_changes)
+        redrive.plug_redrive(patches, status_events.plug_status_events(patches, status_changes))
+    else:
+        redrive.plug_redrive(patches)
     if training is not None:
         sagemaker.plug_training_jobs(patches, training)
     sagemaker.plug_update_endpoint(patches, on_endpoint_update or (lambda name, url, environment: None))

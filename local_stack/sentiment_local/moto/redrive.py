@@ -17,6 +17,7 @@ Not followed locally: the 14-day window and the limit of 1,000 redrives.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -50,7 +51,8 @@ def redrive_point(history: list[dict[str, Any]], top_level: set[str]) -> tuple[s
     return None
 
 
-def plug_redrive(patches: Patches) -> None:
+def plug_redrive(patches: Patches, redriven: Callable[[Any], None] = lambda execution: None) -> None:
+    """``RedriveExecution`` answered; ``redriven`` is told of each execution redriven."""
     from moto.core.responses import ActionResult  # noqa: PLC0415
     from moto.stepfunctions.parser.api import (  # noqa: PLC0415
         ExecutionRedrivenEventDetails,
@@ -124,6 +126,7 @@ def plug_redrive(patches: Patches) -> None:
         execution.cause = None
         execution.exec_worker = worker
         worker.start()  # type: ignore[no-untyped-call]  # moto's worker is untyped
+        redriven(execution)
         return date
 
     def respond_redrive(self: Any) -> Any:

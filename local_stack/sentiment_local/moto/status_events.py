@@ -1,5 +1,6 @@
 """Step Functions' "Step Functions Execution Status Change" events, which moto 5.2.5 does not send: when a
-standard execution ends (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) the event is handed to EventBridge
+standard execution starts (RUNNING), is redriven (RUNNING again, with its ``redriveCount``) or ends
+(SUCCEEDED, FAILED, TIMED_OUT, ABORTED), the event is handed to EventBridge
 (:mod:`sentiment_local.runtime.event_rules`) with the fields AWS documents ("Automating Step Functions event
 delivery with EventBridge", https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html):
 ``source`` ``aws.states``, ``resources`` the execution's ARN, and in ``detail`` the execution's ARN, state
@@ -63,18 +64,32 @@ def status_change_event(execution: Any) -> dict[str, Any]:
     }
 
 
-def plug_status_events(patches: Patches, deliver: Deliver) -> None:
-    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication  # noqa: PLC0415
+def plug_status_events(patches: Patches, deliver: Deliver) -> Callable[[Any], None]:
+    """Starts and ends told to ``deliver``; returns what tells it of any other change (a redrive)."""
+    from moto.stepfunctions.parser.backend.execution import (  # noqa: PLC0415
+        BaseExecutionWorkerCommunication,
+        Execution,
+    )
+
+    def tell(execution: Any) -> None:
+        if str(getattr(execution.sm_type, "value", execution.sm_type)) == "EXPRESS":
+            return  # Step Functions sends status changes for standard workflows only
+        try:
+            deliver(status_change_event(execution))
+        except Exception:  # a rule's target failing must not fail the execution
+            LOGGER.exception("the status change of %s was not delivered", execution.exec_arn)
 
     terminated = BaseExecutionWorkerCommunication.terminated
+    start = Execution.start
 
     def terminated_and_told(self: Any) -> None:
         terminated(self)
-        if str(getattr(self.execution.sm_type, "value", self.execution.sm_type)) == "EXPRESS":
-            return  # Step Functions sends status changes for standard workflows only
-        try:
-            deliver(status_change_event(self.execution))
-        except Exception:  # a rule's target failing must not fail the execution
-            LOGGER.exception("the status change of %s was not delivered", self.execution.exec_arn)
+        tell(self.execution)
+
+    def started_and_told(self: Any) -> None:
+        start(self)
+        tell(self)
 
     patches.set(BaseExecutionWorkerCommunication, "terminated", terminated_and_told)
+    patches.set(Execution, "start", started_and_told)
+    return tell

@@ -106,7 +106,8 @@ def dmap(aws_credentials: None, make_runner: RunnerFactory, tmp_path: Path) -> I
     watcher = function_spec("Watcher", code, "child.watch", environment={"EVENTS": str(events)}, name="map-Watcher")
     runner = make_runner(spec, watcher, concurrency=4)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        rules = EventRules(runner, [Rule("Watcher", "JobEnds", ENDS)])
+        starts = {**ENDS, "detail": {**ENDS["detail"], "status": ["RUNNING"]}}
+        rules = EventRules(runner, [Rule("Watcher", "JobEnds", ENDS), Rule("Watcher", "JobStarts", starts)])
         undo = install(runner, lambda: "http://127.0.0.1:1", status_changes=rules.deliver)
         try:
             template = Template(
@@ -414,8 +415,13 @@ def test_an_execution_ending_reaches_the_function_whose_rule_matches(dmap: Map) 
     execution = dmap.start(dmap.machine(distributed(dmap.function_arn, "CSV")), "in.csv")
     # When the execution fails
     assert dmap.finished(execution)["status"] == "FAILED"
-    # Then the watcher receives the documented event, once
-    (event,) = wait_for(lambda: read_json_lines(dmap.events), message="the status change event")
+    # Then the watcher receives the documented events, once each: the start and the end
+    received = wait_for(
+        lambda: (events := read_json_lines(dmap.events)) and len(events) >= 2 and events,
+        message="the status change events",
+    )
+    started, event = sorted(received, key=lambda change: change["detail"]["status"] != "RUNNING")
+    assert started["detail"]["status"] == "RUNNING" and started["detail"]["stopDate"] is None
     assert event["source"] == "aws.states" and event["detail-type"] == "Step Functions Execution Status Change"
     assert event["resources"] == [execution]
     detail = event["detail"]
@@ -425,7 +431,7 @@ def test_an_execution_ending_reaches_the_function_whose_rule_matches(dmap: Map) 
     assert isinstance(detail["startDate"], int) and detail["stopDate"] >= detail["startDate"]
     # And the child executions of its map run send none
     threading.Event().wait(0.5)
-    assert len(read_json_lines(dmap.events)) == 1
+    assert len(read_json_lines(dmap.events)) == 2
 
 
 # ---- what the reader does with awkward files ----
@@ -474,3 +480,19 @@ def test_a_childs_retry_is_honoured(dmap: Map) -> None:
     # Then the retry succeeds and so does the parent
     assert dmap.finished(execution)["status"] == "SUCCEEDED"
     assert len(dmap.batches()) == 2
+
+
+def test_a_redrive_is_told_as_running_again(dmap: Map) -> None:
+    put_csv(dmap, "in.csv", ["fail"])
+    execution = dmap.start(dmap.machine(distributed(dmap.function_arn, "CSV")), "in.csv")
+    assert dmap.finished(execution)["status"] == "FAILED"
+    dmap.healed.write_text("yes")
+    dmap.sfn.redrive_execution(executionArn=execution)
+    assert dmap.finished(execution)["status"] == "SUCCEEDED"
+    changes = wait_for(
+        lambda: (found := read_json_lines(dmap.events)) and len(found) >= 4 and found,
+        message="four status changes",
+    )
+    # EventBridge does not promise the order of delivery: what arrived, not in which order
+    told = sorted((change["detail"]["redriveCount"], change["detail"]["status"]) for change in changes)
+    assert told == [(0, "FAILED"), (0, "RUNNING"), (1, "RUNNING"), (1, "SUCCEEDED")]
