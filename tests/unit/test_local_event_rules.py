@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from sentiment_local.runtime.event_rules import PatternError, check_pattern, matches
+from sentiment_local.runtime.event_rules import EventRules, PatternError, check_pattern, matches
+from sentiment_template.reader import Template
 
 JOBS = "arn:aws:states:us-east-1:123456789012:stateMachine:sentiment-dev-jobs"
 EVENT: dict[str, Any] = {
@@ -72,3 +73,26 @@ def test_values_compare_exactly() -> None:
 def test_a_pattern_the_stack_does_not_match_is_refused(pattern: dict[str, Any]) -> None:
     with pytest.raises(PatternError):
         check_pattern(pattern)
+
+
+def _template(properties: dict[str, Any]) -> Template:
+    event = {"Type": "EventBridgeRule", "Properties": properties}
+    function = {"Type": "AWS::Serverless::Function", "Properties": {"Events": {"Ends": event}}}
+    return Template({"Resources": {"OnJobEnd": function}}, prefix="rules")
+
+
+def test_the_templates_rules_are_what_the_functions_events_declare() -> None:
+    rules = EventRules.from_template(_template({"Pattern": JOB_ENDS}), runner=None)  # type: ignore[arg-type]
+    assert [(rule.function, rule.name, rule.pattern) for rule in rules.rules] == [("OnJobEnd", "Ends", JOB_ENDS)]
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        {"Pattern": {"detail": {"status": [{"wildcard": "F*"}]}}},
+        {"Pattern": JOB_ENDS, "InputTransformer": {"InputTemplate": "<x>"}},
+    ],
+)
+def test_a_rule_the_stack_does_not_play_stops_it_at_start(properties: dict[str, Any]) -> None:
+    with pytest.raises(PatternError, match="OnJobEnd"):
+        EventRules.from_template(_template(properties), runner=None)  # type: ignore[arg-type]

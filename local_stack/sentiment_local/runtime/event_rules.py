@@ -97,7 +97,7 @@ class EventRules:
         for rule in rules:
             check_pattern(rule.pattern, f"{rule.function}'s {rule.name}")
         self._runner = runner
-        self._rules = rules
+        self.rules = tuple(rules)
 
     @classmethod
     def from_template(cls, template: Template, runner: Runner) -> EventRules:
@@ -113,6 +113,6 @@ class EventRules:
         return cls(runner, rules)
 
     def deliver(self, event: Mapping[str, Any]) -> None:
-        for rule in self._rules:
+        for rule in self.rules:
             if matches(rule.pattern, event):
                 self._runner.invoke_async(rule.function, dict(event))
