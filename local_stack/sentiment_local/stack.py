@@ -49,6 +49,7 @@ from sentiment_local.moto.ttl import TtlSweeper
 from sentiment_local.persistence.journal import Journal
 from sentiment_local.persistence.stack_record import attach_resources, record_stack
 from sentiment_local.runtime.edge import Edge, RateRule, WebAclError, origin_headers, web_acl_rules
+from sentiment_local.runtime.event_rules import EventRules, PatternError
 from sentiment_local.runtime.event_sources import Schedule, SqsPoller, rate_seconds
 from sentiment_local.runtime.functions import Runner
 from sentiment_local.runtime.gateway import Cors, Gateway
@@ -147,6 +148,7 @@ class Stack:
             on_endpoint_update=self.endpoint.on_update,
             journal=journal,
             instance_wait=self.endpoint.instance_wait,
+            status_changes=self._event_rules(runner).deliver,
         )
         self.moto.start(journal)
         champion = self._create_resources(specs, journal)
@@ -250,6 +252,12 @@ class Stack:
             )
             poller.start()
             self._pollers.append(poller)
+
+    def _event_rules(self, runner: Runner) -> EventRules:
+        try:
+            return EventRules.from_template(self.template, runner)
+        except PatternError as error:
+            raise StackError(str(error)) from error
 
     def _start_schedules(self, runner: Runner) -> None:
         for logical_id, name, properties in self.template.events("Schedule"):

@@ -253,6 +253,10 @@ def test_a_query_on_an_index_is_checked_on_the_index() -> None:
         ("GET", "/b", "list-type=2&prefix=feedback%2F", {}, [("s3:ListBucket", "arn:aws:s3:::b")]),
         ("GET", "/b", "versions", {}, [("s3:ListBucketVersions", "arn:aws:s3:::b")]),
         ("DELETE", "/b/k", "", {}, [("s3:DeleteObject", "arn:aws:s3:::b/k")]),
+        ("POST", "/b/out/r.json", "uploads", {}, [("s3:PutObject", "arn:aws:s3:::b/out/r.json")]),
+        ("PUT", "/b/out/r.json", "partNumber=1&uploadId=u", {}, [("s3:PutObject", "arn:aws:s3:::b/out/r.json")]),
+        ("GET", "/b/out/r.json", "uploadId=u", {}, [("s3:ListMultipartUploadParts", "arn:aws:s3:::b/out/r.json")]),
+        ("DELETE", "/b/out/r.json", "uploadId=u", {}, [("s3:AbortMultipartUpload", "arn:aws:s3:::b/out/r.json")]),
         ("PUT", "/b", "notification", {}, [("s3:PutBucketNotification", "arn:aws:s3:::b")]),
     ],
 )

@@ -209,6 +209,12 @@ def _s3_object(call: Call, bucket: str, key: str) -> list[Authorization]:
     object_arn = s3_object_arn(bucket, key)
     method = call.method
     versioned = "versionId" in call.query
+    if "uploadId" in call.query and method in {"GET", "DELETE"}:
+        # ListParts and AbortMultipartUpload have actions of their own (S3 user guide, "Multipart upload
+        # API and permissions", https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html)
+        return [
+            Authorization("s3:ListMultipartUploadParts" if method == "GET" else "s3:AbortMultipartUpload", object_arn)
+        ]
     if method in {"GET", "HEAD"}:
         return [Authorization("s3:GetObjectVersion" if versioned else "s3:GetObject", object_arn)]
     if method == "DELETE":
@@ -295,7 +301,12 @@ def _sns(call: Call) -> list[Authorization]:
 
 def _states(call: Call) -> list[Authorization]:
     params = call.params
-    arn = params.get("executionArn") or params.get("stateMachineArn") or params.get("resourceArn")
+    arn = (
+        params.get("executionArn")
+        or params.get("stateMachineArn")
+        or params.get("mapRunArn")
+        or params.get("resourceArn")
+    )
     if not arn and call.operation == "CreateStateMachine":
         arn = _arn("states", f"stateMachine:{params.get('name', '')}")
     return [Authorization(f"states:{call.operation}", str(arn or "*"))]

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_local.iam.actions import Call, authorizations, read_call
-from sentiment_template.policies import Authorization, Principal
+from sentiment_template.policies import Authorization, Principal, access_key_for
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,24 @@ class Enforcer:
                 log.warning("IAM: %s", refusal.message)
                 return refusal
             self._record(principal, request)
+        return None
+
+    def authorize(self, role_arn: str, action: str, resource: str) -> str | None:
+        """A call a service makes with a role outside any request (a Distributed Map starting its
+        children with the state machine's role): checked as if the role had signed it; the refusal's
+        message, or ``None`` when allowed (and for a role the stack does not know: not checked)."""
+        principal = self.principal_for(access_key_for(role_arn))
+        if principal is None:
+            return None
+        request = self._tagged(Authorization(action, resource))
+        decision = principal.decide(request)
+        if not decision.allowed:
+            refusal = Refusal(principal, request, decision.explicit_deny)
+            with self._lock:
+                self.refusals.append(refusal)
+            log.warning("IAM: %s", refusal.message)
+            return refusal.message
+        self._record(principal, request)
         return None
 
     def _record(self, principal: Principal, request: Authorization) -> None:

@@ -20,6 +20,7 @@ from sentiment_local.iam.presigned import PresignedUrls, role_secret
 from sentiment_local.moto import data as moto_data
 from sentiment_local.moto import gaps as moto_gaps
 from sentiment_local.moto import sagemaker as moto_sagemaker
+from sentiment_local.moto import status_events as moto_status_events
 from sentiment_local.persistence.journal import Journal
 from sentiment_local.runtime.functions import Runner
 from sentiment_local.sagemaker.training_jobs import TrainingJobs
@@ -85,10 +86,12 @@ class MotoServer:
         journal: Journal,
         *,
         instance_wait: moto_sagemaker.InstanceWait | None = None,
+        status_changes: moto_status_events.Deliver | None = None,
     ) -> None:
         """What moto lacks: functions run by ``runner``, endpoints answered by the model server (after
         ``instance_wait``'s cold start), training jobs run by ``training``, endpoint updates handed to
-        ``on_endpoint_update``; ``journal`` told of every change. Undone by :meth:`close`."""
+        ``on_endpoint_update``; ``journal`` told of every change; executions' ends handed to
+        ``status_changes``. Undone by :meth:`close`."""
         self._undo_gaps = moto_gaps.install(
             runner,
             model_url,
@@ -96,7 +99,12 @@ class MotoServer:
             on_endpoint_update=on_endpoint_update,
             changes=journal,
             instance_wait=instance_wait,
+            status_changes=status_changes,
+            authorize=self._authorize,
         )
+
+    def _authorize(self, role_arn: str, action: str, resource: str) -> str | None:
+        return self.enforcer.authorize(role_arn, action, resource) if self.enforcer is not None else None
 
     def start(self, journal: Journal) -> None:
         from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - moto loads only when a stack runs

@@ -95,6 +95,8 @@ class LogFile:
 
     def write(self, line: str) -> None:
         with self._lock:
+            if self._file.closed:  # a worker's last lines, read after the runner closed: nobody reads them
+                return
             self._file.write(line)
             self._file.flush()
 
