@@ -65,7 +65,9 @@ def run_map(files: FakeJobFiles, checked: Checked, model: FakeModel, batch_size:
     children = []
     for number, start in enumerate(range(0, len(rows), batch_size)):
         batch = {
-            "Items": [{"index": index, "row": rows[index]} for index in range(start, min(start + batch_size, len(rows)))],
+            "Items": [
+                {"index": index, "row": rows[index]} for index in range(start, min(start + batch_size, len(rows)))
+            ],
             "BatchInput": {"job_id": checked.job_id, "text_field": checked.text_field},
         }
         if number == skip:
@@ -184,7 +186,12 @@ def test_a_failed_execution_fails_the_job_with_its_reason() -> None:
     jobs, files = FakeJobs(), FakeJobFiles()
     submitted(jobs, "j5", JobFormat.CSV)
     jobs.move("j5", JobStatus.IN_PROGRESS, {JobStatus.SUBMITTED})
-    detail = {"name": "j5", "status": "FAILED", "error": "MissingFieldError", "cause": "the header has no column 'text'"}
+    detail = {
+        "name": "j5",
+        "status": "FAILED",
+        "error": "MissingFieldError",
+        "cause": "the header has no column 'text'",
+    }
     on_execution_end(detail, jobs, files)
     failed = jobs.get("j5")
     assert failed.status is JobStatus.FAILED
@@ -219,7 +226,7 @@ def test_store_true_stores_classified_rows_as_comments_up_to_the_limit() -> None
     files.objects[input_key("j8")] = b"text\none\n\ntwo\nthree\n".replace(b"\n\n", b'\n""\n')
     checked = check(job_input(job, files), files, jobs)
     run_map(files, checked, FakeModel())
-    merge("j8", files, jobs, comments, store_limit=2)
+    merge("j8", files, jobs, comments=comments, store_limit=2)
     stored, _ = comments.list(None, 10, None)
     assert sorted(comment.text for comment in stored) == ["one", "two"]
     assert jobs.get("j8").stored == 2

@@ -16,5 +16,7 @@ from jobs_function.steps import MergeInput
 @job_step(correlation_id_path="checked.job_id")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     given = MergeInput.model_validate(event)
-    merged = merge(given.checked.job_id, files(), jobs(), comments(), settings(MergeSettings).job_store_limit)
+    merged = merge(
+        given.checked.job_id, files(), jobs(), comments=comments(), store_limit=settings(MergeSettings).job_store_limit
+    )
     return merged.model_dump(mode="json")

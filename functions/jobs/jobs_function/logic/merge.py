@@ -164,7 +164,9 @@ class _Comments:
         self._left -= 1
         now = utc_now()
         self._waiting.append(
-            Comment(comment_id=new_id(), text=text, created_at=now, status=CommentStatus.CLASSIFIED, prediction=prediction)
+            Comment(
+                comment_id=new_id(), text=text, created_at=now, status=CommentStatus.CLASSIFIED, prediction=prediction
+            )
         )
         if len(self._waiting) == COMMENT_BATCH:
             self.flush()
@@ -180,6 +182,7 @@ def merge(
     job_id: str,
     files: JobFiles,
     jobs: Jobs,
+    *,
     comments: CommentStore | None = None,
     store_limit: int = 0,
     final: JobStatus = JobStatus.COMPLETED,

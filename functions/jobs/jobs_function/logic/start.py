@@ -57,7 +57,11 @@ def on_upload(event: dict[str, Any], bucket: str, jobs: Jobs, workflow: JobWorkf
         )
         arn = workflow.start(job_id, job_input.model_dump(mode="json"))
         jobs.move(
-            job_id, JobStatus.IN_PROGRESS, {JobStatus.SUBMITTED, JobStatus.IN_PROGRESS}, execution_arn=arn, started_at=now
+            job_id,
+            JobStatus.IN_PROGRESS,
+            {JobStatus.SUBMITTED, JobStatus.IN_PROGRESS},
+            execution_arn=arn,
+            started_at=now,
         )
         report.started.append(job_id)
     return report

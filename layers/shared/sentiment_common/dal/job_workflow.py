@@ -60,7 +60,9 @@ class StepFunctionsJobWorkflow:
                 self._sfn.redrive_execution(executionArn=execution_arn)
         except ClientError as error:
             if error.response["Error"]["Code"] in REDRIVE_REFUSED:
-                raise ConflictError(f"the job cannot be resumed: {error.response['Error'].get('Message', '')}") from error
+                raise ConflictError(
+                    f"the job cannot be resumed: {error.response['Error'].get('Message', '')}"
+                ) from error
             raise
 
     def progress(self, execution_arn: str) -> JobProgress:
