@@ -64,18 +64,23 @@ class FakeJobs:
 class FakeJobWorkflow:
     """:class:`~sentiment_common.ports.JobWorkflow` in memory: executions by name, their status and counts."""
 
-    def __init__(self) -> None:
+    def __init__(self, state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:classify") -> None:
+        self._arn = state_machine_arn
         self.started: dict[str, dict[str, Any]] = {}
         self.starts = 0
         self.status: dict[str, str] = {}
         self.counts: dict[str, tuple[int, int, int]] = {}
         self.redriven: list[str] = []
 
+    def execution_arn(self, job_id: str) -> str:
+        prefix, name = self._arn.split(":stateMachine:", 1)
+        return f"{prefix}:execution:{name}:{job_id}"
+
     def start(self, job_id: str, job_input: dict[str, Any]) -> str:
         self.starts += 1
         self.started.setdefault(job_id, job_input)
         self.status.setdefault(job_id, "RUNNING")
-        return f"arn:aws:states:us-east-1:123456789012:execution:classify:{job_id}"
+        return self.execution_arn(job_id)
 
     def _name(self, execution_arn: str) -> str:
         return execution_arn.rsplit(":", 1)[1]

@@ -292,6 +292,10 @@ class Jobs(Protocol):
 class JobWorkflow(Protocol):
     """The classify state machine: one execution per job, named by the job's id."""
 
+    def execution_arn(self, job_id: str) -> str:
+        """The ARN the job's execution has, started or not."""
+        ...
+
     def start(self, job_id: str, job_input: dict[str, Any]) -> str:
         """Start the execution named ``job_id``; an execution of that name already existing is success (a
         duplicate S3 event, a second upload). The execution's ARN."""
