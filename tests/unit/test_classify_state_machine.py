@@ -19,7 +19,7 @@ from jobs_function import steps
 from sentiment_common import errors
 from sentiment_template.reader import ROOT, Template, load
 
-TEMPLATE = Template(load(ROOT / "template.yaml"), pinned={"AWS::StackName": "sentiment-local"})
+TEMPLATE = Template(load(ROOT / "template.yaml"))
 ASL: dict[str, Any] = json.loads(TEMPLATE.state_machine_definition("ClassifyJobStateMachine"))
 STATES: dict[str, Any] = ASL["States"]
 MAPS = {name: state for name, state in STATES.items() if state["Type"] == "Map"}

@@ -203,6 +203,12 @@ API_ROUTES = {
     ("DELETE", "/reviewers/{name}"),
     ("POST", "/reviewers/{name}/withdraw"),
     ("POST", "/reviews"),
+    ("POST", "/jobs"),
+    ("GET", "/jobs"),
+    ("GET", "/jobs/{job_id}"),
+    ("GET", "/jobs/{job_id}/results"),
+    ("POST", "/jobs/{job_id}/cancel"),
+    ("POST", "/jobs/{job_id}/resume"),
 }
 
 
@@ -335,9 +341,17 @@ def test_the_template_has_the_api_its_authorizers_the_workers_and_the_retraining
         "RecordRunFunction",
         "MonitorFunction",
         "CompactFeedbackFunction",
+        "JobStartFunction",
+        "CheckFileFunction",
+        "ClassifyBatchFunction",
+        "MergeResultsFunction",
+        "JobStatusFunction",
     ]
-    assert {template().function(name, "http://q").code for name in template().functions()[5:]} == {
+    assert {template().function(name, "http://q").code for name in template().functions()[5:13]} == {
         ROOT / "functions" / "pipeline"
+    }
+    assert {template().function(name, "http://q").code for name in template().functions()[13:]} == {
+        ROOT / "functions" / "jobs"
     }
 
 
@@ -354,9 +368,9 @@ def test_the_pending_function_reads_the_pending_queue() -> None:
 
 def test_the_feedback_trigger_is_notified_by_the_data_bucket() -> None:
     t = template()
-    ((function, name, properties),) = t.events("S3")
-    assert (function, name) == ("FeedbackTriggerFunction", "FeedbackCreated")
-    assert t.resolve(properties["Bucket"]) == DATA_BUCKET
+    notified = {(function, name): properties for function, name, properties in t.events("S3")}
+    assert set(notified) == {("FeedbackTriggerFunction", "FeedbackCreated"), ("JobStartFunction", "JobUploaded")}
+    assert {t.resolve(properties["Bucket"]) for properties in notified.values()} == {DATA_BUCKET}
 
 
 # ---- parameters and names ----
