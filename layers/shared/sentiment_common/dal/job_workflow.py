@@ -15,8 +15,11 @@ Step Functions rules followed here:
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sentiment_common.dal.aws import client
@@ -80,9 +83,13 @@ class StepFunctionsJobWorkflow:
 
 
 class S3JobLinks:
-    """:class:`~sentiment_common.ports.JobLinks` on the data bucket."""
+    """:class:`~sentiment_common.ports.JobLinks` on the data bucket, signed with Signature Version 4, which
+    every region accepts (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html): the
+    signature covers the host alone, so a PUT with no other header matches it."""
 
-    _s3 = client("s3")
+    @cached_property
+    def _s3(self) -> Any:
+        return boto3.client("s3", config=Config(signature_version="s3v4"))
 
     def __init__(self, bucket: str) -> None:
         self._bucket = bucket
