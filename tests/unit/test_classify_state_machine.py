@@ -168,3 +168,15 @@ def test_no_state_catches_an_error_so_a_failed_or_stopped_job_can_be_redriven() 
     # (https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html).
     text = json.dumps(ASL)
     assert '"Catch"' not in text
+
+
+@pytest.mark.parametrize(
+    ("event", "model"),
+    [
+        ("sfn-check-file.json", steps.JobInput),
+        ("sfn-classify-batch.json", steps.Batch),
+        ("sfn-merge-results.json", steps.MergeInput),
+    ],
+)
+def test_each_job_steps_event_is_what_its_handler_parses(event: str, model: type[BaseModel]) -> None:
+    model.model_validate_json((ROOT / "events" / event).read_text())

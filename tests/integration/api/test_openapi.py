@@ -29,6 +29,12 @@ ROUTES = {
     ("delete", "/reviewers/{name}"),
     ("post", "/reviewers/{name}/withdraw"),
     ("post", "/reviews"),
+    ("post", "/jobs"),
+    ("get", "/jobs"),
+    ("get", "/jobs/{job_id}"),
+    ("get", "/jobs/{job_id}/results"),
+    ("post", "/jobs/{job_id}/cancel"),
+    ("post", "/jobs/{job_id}/resume"),
 }
 
 
@@ -58,4 +64,6 @@ def test_the_admin_and_reviewer_routes_declare_their_key(stack: Stack) -> None:
 
     assert all(operation["security"] == [{"adminKey": []}] for operation in reviewer_management)
     assert paths["/reviews"]["post"]["security"] == [{"reviewerKey": []}]
+    jobs = [operation for path, item in paths.items() if path.startswith("/jobs") for operation in item.values()]
+    assert len(jobs) == 6 and all(operation["security"] == [{"adminKey": []}] for operation in jobs)
     assert "security" not in paths["/feedback"]["post"]
