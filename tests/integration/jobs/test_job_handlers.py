@@ -23,6 +23,9 @@ from sentiment_common.jobs import UPLOAD_EXPIRED, JobFormat, JobStatus
 from sentiment_common.records import utc_now
 from tests.integration.jobs.conftest import JobStack, context
 
+# Each test runs the model server, a process of its own.
+pytestmark = pytest.mark.processes
+
 
 def started_input(stack: JobStack, job_id: str) -> dict[str, Any]:
     execution = stack.executions()[job_id]
