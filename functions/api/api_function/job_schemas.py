@@ -75,7 +75,9 @@ class JobOut(BaseModel):
 
 class JobCreated(BaseModel):
     job_id: Annotated[str, Field(description="Follow it with GET /jobs/{job_id}")]
-    upload_url: Annotated[str, Field(description="PUT the file here with no header (curl -T file URL); it starts the job")]
+    upload_url: Annotated[
+        str, Field(description="PUT the file here with no header (curl -T file URL); it starts the job")
+    ]
     upload_expires_at: Annotated[datetime, Field(description="After this the URL refuses the upload and the job fails")]
     job: JobOut
 

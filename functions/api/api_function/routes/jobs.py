@@ -39,7 +39,9 @@ UNAVAILABLE: dict[int, OpenAPIResponse] = {503: documented("The jobs table or St
 def submit_job(request: JobRequest, idempotency_key: IdempotencyKey = None) -> Response[str]:
     def work() -> JobCreated:
         job, url = jobs.submit(request, job_services(), utc_now())
-        return JobCreated(job_id=job.job_id, upload_url=url, upload_expires_at=job.upload_expires_at, job=JobOut.of(job))
+        return JobCreated(
+            job_id=job.job_id, upload_url=url, upload_expires_at=job.upload_expires_at, job=JobOut.of(job)
+        )
 
     created = once(idempotency_key, "POST /jobs", request, work, JobCreated)
     return Response(
