@@ -15,7 +15,7 @@ import pytest
 from jobs_function.errors import MissingFieldError, NotCsvError, NotJsonLinesError
 from jobs_function.logic.check import check
 from jobs_function.logic.classify import classify_batch
-from jobs_function.logic.merge import merge
+from jobs_function.logic.merge import json_array_items, merge
 from jobs_function.logic.start import on_upload
 from jobs_function.logic.status import on_execution_end
 from jobs_function.steps import Batch, Checked, JobInput
@@ -230,3 +230,16 @@ def test_store_true_stores_classified_rows_as_comments_up_to_the_limit() -> None
     stored, _ = comments.list(None, 10, None)
     assert sorted(comment.text for comment in stored) == ["one", "two"]
     assert jobs.get("j8").stored == 2
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64, 10_000])
+def test_a_result_file_is_read_one_child_at_a_time_however_it_is_cut(chunk: int) -> None:
+    children = [
+        {"Output": json.dumps({"rows": [[index, "positive", 0.1, 0.1, 0.8, "v1", None]]}), "Input": "é[],"}
+        for index in range(5)
+    ]
+    data = json.dumps(children).encode()
+    pieces = [data[start : start + chunk] for start in range(0, len(data), chunk)]
+    assert list(json_array_items(pieces)) == children
+    with pytest.raises(ValueError, match="ends inside an item"):
+        list(json_array_items([data[: len(data) // 2]]))

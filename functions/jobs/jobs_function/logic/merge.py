@@ -14,12 +14,13 @@ model version's number, an error code), never an object: a million rows take abo
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,40 @@ class RowResults:
         )
 
 
+_DECODER = json.JSONDecoder()
+_BETWEEN = " \t\r\n,"
+
+
+def json_array_items(chunks: Iterable[bytes]) -> Iterator[Any]:
+    """The items of a JSON array read as a stream, one at a time: a result file holds every child's input
+    and output, far more than one should hold at once for a large file."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    buffer, started = "", False
+    for chunk in chunks:
+        buffer += decoder.decode(chunk)
+        if not started:
+            buffer = buffer.lstrip()
+            if not buffer:
+                continue
+            if buffer[0] != "[":
+                raise ValueError("a result file is a JSON array")
+            buffer, started = buffer[1:], True
+        position = 0
+        while True:
+            while position < len(buffer) and buffer[position] in _BETWEEN:
+                position += 1
+            if position == len(buffer) or buffer[position] == "]":
+                break
+            try:
+                item, position = _DECODER.raw_decode(buffer, position)
+            except json.JSONDecodeError:
+                break  # the item goes on in the next chunk
+            yield item
+        buffer = buffer[position:]  # once a chunk: what is left is the start of the next item
+    if buffer.strip(_BETWEEN) not in {"]", ""}:
+        raise ValueError("a result file ends inside an item")
+
+
 def _child_outputs(files: JobFiles, job_id: str) -> Iterator[list[Any]]:
     """Every row of every successful child of every map run of the job."""
     for key in files.keys(map_prefix(job_id)):
@@ -111,7 +146,7 @@ def _child_outputs(files: JobFiles, job_id: str) -> Iterator[list[Any]]:
             continue
         manifest = json.loads(files.read(key))
         for result in manifest.get("ResultFiles", {}).get("SUCCEEDED", []):
-            for child in json.loads(files.read(result["Key"])):
+            for child in json_array_items(files.stream(result["Key"])):
                 output = child.get("Output")
                 if isinstance(output, str):
                     yield from BatchResult.model_validate_json(output).rows  # type: ignore[misc]
