@@ -631,6 +631,12 @@ ADMIN_ROUTES = {
     "GET /reviewers",
     "DELETE /reviewers/{name}",
     "POST /reviewers/{name}/withdraw",
+    "POST /jobs",
+    "GET /jobs",
+    "GET /jobs/{job_id}",
+    "GET /jobs/{job_id}/results",
+    "POST /jobs/{job_id}/cancel",
+    "POST /jobs/{job_id}/resume",
 }
 
 
