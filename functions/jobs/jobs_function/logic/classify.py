@@ -8,11 +8,15 @@ machine's ``Retry`` matches by name.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from jobs_function.logic.rows import text_of
 from jobs_function.steps import Batch, BatchResult, ResultRow
-from sentiment_common.inference import Predictor
 from sentiment_common.jobs import RowError
 from sentiment_common.records import MAX_COMMENT_CHARS, WHITE_SPACE
+
+if TYPE_CHECKING:  # the protocol only: the client itself is built by the handler's dependencies
+    from sentiment_common.inference import Predictor
 
 
 def classify_batch(batch: Batch, model: Predictor) -> BatchResult:
