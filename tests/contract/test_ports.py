@@ -6,6 +6,8 @@ import inspect
 
 import pytest
 
+from jobs_function import ports as jobs_ports
+from jobs_function.adapters.s3 import S3JobFiles
 from pipeline_function import ports as pipeline_ports
 from pipeline_function.adapters.s3 import S3DataStore
 from pipeline_function.adapters.sagemaker import SageMakerModelEndpoint
@@ -13,11 +15,14 @@ from sentiment_common import ports
 from sentiment_common.dal.comments import DynamoDbCommentStore
 from sentiment_common.dal.datasets import DynamoDbDatasets, S3DatasetFiles
 from sentiment_common.dal.feedback import S3FeedbackArchive
+from sentiment_common.dal.job_workflow import S3JobLinks, StepFunctionsJobWorkflow
+from sentiment_common.dal.jobs import DynamoDbJobs
 from sentiment_common.dal.monitoring import DynamoDbMonitoringCounters
 from sentiment_common.dal.pending import SqsRetryQueue
 from sentiment_common.dal.reviewers import DynamoDbReviewers
 from sentiment_common.dal.workflow import StepFunctionsRetrainWorkflow
 from tests.fakes.datasets import FakeDatasetFiles, FakeDatasets
+from tests.fakes.jobs import FakeJobFiles, FakeJobLinks, FakeJobs, FakeJobWorkflow
 from tests.fakes.pipeline import FakeDataStore, FakeModelEndpoint, FakeWithdrawnReviewers
 from tests.fakes.reviewers import FakeReviewers
 from tests.fakes.stores import (
@@ -39,6 +44,10 @@ TRIOS = [
     (ports.DatasetFiles, S3DatasetFiles, FakeDatasetFiles),
     (pipeline_ports.DataStore, S3DataStore, FakeDataStore),
     (pipeline_ports.ModelEndpoint, SageMakerModelEndpoint, FakeModelEndpoint),
+    (ports.Jobs, DynamoDbJobs, FakeJobs),
+    (ports.JobWorkflow, StepFunctionsJobWorkflow, FakeJobWorkflow),
+    (ports.JobLinks, S3JobLinks, FakeJobLinks),
+    (jobs_ports.JobFiles, S3JobFiles, FakeJobFiles),
 ]
 
 

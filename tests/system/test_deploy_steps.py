@@ -317,6 +317,7 @@ EVENT_FUNCTIONS = {
     "authorizer-": "AdminAuthorizerFunction",
     "reviewer-authorizer-": "ReviewerAuthorizerFunction",
     "origin-authorizer-": "OriginAuthorizerFunction",
+    "s3-job-": "JobStartFunction",
     "s3-": "FeedbackTriggerFunction",
     "sfn-prepare-dataset": "PrepareDatasetFunction",
     "sfn-evaluate-candidate": "EvaluateCandidateFunction",
@@ -324,6 +325,10 @@ EVENT_FUNCTIONS = {
     "sfn-record-run-failed": "RecordRunFunction",
     "schedule-compact-feedback": "CompactFeedbackFunction",
     "schedule-": "MonitorFunction",
+    "sfn-check-file": "CheckFileFunction",
+    "sfn-classify-batch": "ClassifyBatchFunction",
+    "sfn-merge-results": "MergeResultsFunction",
+    "eventbridge-job-": "JobStatusFunction",
 }
 
 

@@ -52,6 +52,7 @@ RETRAINING_LOOP = (
 ADMIN_RUN = "tests/system/test_retraining_guard.py::test_poisoned_feedback_is_rejected_and_the_champion_stays"
 SAME_OVER_HTTPX = "the same request, through httpx, on make up"
 DATASETS = "tests/system/test_datasets.py::test_an_uploaded_file_trains_the_next_run_with_its_share_recorded"
+JOBS = "tests/system/test_jobs.py::test_a_csv_upload_is_classified_row_by_row_in_order_with_errors_per_row"
 REVIEWERS = f"{LOCAL_STACK}::test_reviewers_label_under_their_name_and_lose_their_keys_at_once"
 AFTER_SAM_DEPLOY = (
     f"{DEPLOY}::test_a_first_deploy_pushes_the_image_uploads_the_data_and_registers_a_champion",
@@ -253,6 +254,15 @@ COMMANDS: dict[str, Run | Exempt] = {
     "sam build && sam local invoke ApiFunction -e events/api-comments-post-201.json": Exempt(
         f"sam local invoke runs the function in Lambda's image: {NEEDS_DOCKER}",
         (f"{DEPLOY_STEPS}::test_every_event_runs_with_make_invoke",),
+    ),
+    # docs/api.md, Bulk classification jobs
+    (
+        "curl -s localhost:3000/jobs -H 'Content-Type: application/json'"
+        """ -H "Authorization: Bearer $(cat build/local/admin-api-key)" """
+        """-d '{"format": "csv", "text_field": "comment", "id_field": "ticket"}'"""
+    ): Run(JOBS, SAME_OVER_HTTPX + ", with the key from build/local/admin-api-key"),
+    'curl -s "localhost:3000/jobs/$job_id" -H "Authorization: Bearer $(cat build/local/admin-api-key)"': Run(
+        JOBS, SAME_OVER_HTTPX + " (wait_for_job)"
     ),
     # postman/README.md
     "make postman": Run(

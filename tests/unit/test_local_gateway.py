@@ -635,6 +635,12 @@ ADMIN_ROUTES = {
     "GET /datasets",
     "GET /datasets/{name}",
     "DELETE /datasets/{name}",
+    "POST /jobs",
+    "GET /jobs",
+    "GET /jobs/{job_id}",
+    "GET /jobs/{job_id}/results",
+    "POST /jobs/{job_id}/cancel",
+    "POST /jobs/{job_id}/resume",
 }
 
 

@@ -207,6 +207,12 @@ API_ROUTES = {
     ("GET", "/datasets"),
     ("GET", "/datasets/{name}"),
     ("DELETE", "/datasets/{name}"),
+    ("POST", "/jobs"),
+    ("GET", "/jobs"),
+    ("GET", "/jobs/{job_id}"),
+    ("GET", "/jobs/{job_id}/results"),
+    ("POST", "/jobs/{job_id}/cancel"),
+    ("POST", "/jobs/{job_id}/resume"),
 }
 
 
@@ -340,9 +346,17 @@ def test_the_template_has_the_api_its_authorizers_the_workers_and_the_retraining
         "RecordRunFunction",
         "MonitorFunction",
         "CompactFeedbackFunction",
+        "JobStartFunction",
+        "CheckFileFunction",
+        "ClassifyBatchFunction",
+        "MergeResultsFunction",
+        "JobStatusFunction",
     ]
-    assert {template().function(name, "http://q").code for name in template().functions()[5:]} == {
+    assert {template().function(name, "http://q").code for name in template().functions()[5:13]} == {
         ROOT / "functions" / "pipeline"
+    }
+    assert {template().function(name, "http://q").code for name in template().functions()[13:]} == {
+        ROOT / "functions" / "jobs"
     }
 
 
@@ -363,6 +377,7 @@ def test_the_feedback_trigger_and_the_dataset_import_are_notified_by_the_data_bu
     assert set(notified) == {
         ("FeedbackTriggerFunction", "FeedbackCreated"),
         ("DatasetImportFunction", "DatasetUploaded"),
+        ("JobStartFunction", "JobUploaded"),
     }
     assert {t.resolve(properties["Bucket"]) for properties in notified.values()} == {DATA_BUCKET}
     rules = notified["DatasetImportFunction", "DatasetUploaded"]["Filter"]["S3Key"]["Rules"]

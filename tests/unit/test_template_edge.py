@@ -127,6 +127,12 @@ def test_the_api_origin_gets_the_generated_origin_header_and_every_public_route_
         "GET /datasets",
         "GET /datasets/{name}",
         "DELETE /datasets/{name}",
+        "POST /jobs",
+        "GET /jobs",
+        "GET /jobs/{job_id}",
+        "GET /jobs/{job_id}/results",
+        "POST /jobs/{job_id}/cancel",
+        "POST /jobs/{job_id}/resume",
     }
     reviewer = {"POST /reviews"}
     expected = {

@@ -9,13 +9,18 @@ holds connect later still, on their first call. Tests call ``sentiment_common.de
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aws_lambda_powertools.event_handler import CORSConfig
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
 from api_function.cors import cors_policy
+from api_function.logic.jobs import JobServices
 from api_function.services import Services
+from sentiment_common.dal.job_workflow import S3JobLinks, StepFunctionsJobWorkflow
+from sentiment_common.dal.jobs import DynamoDbJobs
 from sentiment_common.dependencies import dependency
-from sentiment_common.settings import ApiSettings
+from sentiment_common.settings import ApiSettings, JobsApiSettings
 
 
 @dependency
@@ -26,6 +31,19 @@ def settings() -> ApiSettings:
 @dependency
 def services() -> Services:
     return Services.from_settings(settings())
+
+
+@dependency
+def job_services() -> JobServices:
+    """The jobs routes': read on their first request, so the other routes run without the jobs' variables."""
+    jobs = JobsApiSettings.from_environment()
+    return JobServices(
+        jobs=DynamoDbJobs(jobs.jobs_table),
+        workflow=StepFunctionsJobWorkflow(jobs.job_state_machine_arn),
+        links=S3JobLinks(jobs.data_bucket),
+        upload_expiry=timedelta(minutes=jobs.job_upload_expiry_minutes),
+        download_expiry_seconds=jobs.job_download_expiry_seconds,
+    )
 
 
 @dependency

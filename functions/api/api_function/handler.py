@@ -15,11 +15,21 @@ from api_function.dependencies import cors, idempotency_config
 from api_function.errors import register_error_handlers
 from api_function.middleware import guard_body
 from api_function.openapi import add_openapi_route
-from api_function.routes import comments, datasets, feedback, health, monitoring, registry, reviewers, training
+from api_function.routes import comments, datasets, feedback, health, jobs, monitoring, registry, reviewers, training
 from sentiment_common.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver(enable_validation=True, cors=DeferredCORS(cors))
-for resource in (comments, feedback, health, registry, monitoring, reviewers, training, datasets):  # the OpenAPI order
+for resource in (
+    comments,
+    feedback,
+    health,
+    registry,
+    monitoring,
+    reviewers,
+    training,
+    jobs,
+    datasets,
+):  # the OpenAPI order
     app.include_router(resource.router)
 app.use(middlewares=[guard_body])
 register_error_handlers(app)

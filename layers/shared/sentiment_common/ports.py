@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any, Literal, Protocol, Unpack
 
 from sentiment_common.datasets import Dataset, ImportOutcome
+from sentiment_common.jobs import Job, JobCounts, JobProgress, JobStatus, JobSummary
 from sentiment_common.monitoring import DayCounts, VersionCounts
 from sentiment_common.records import (
     Comment,
@@ -306,3 +307,71 @@ class DatasetFiles(Protocol):
     def delete_under(self, prefix: str) -> int:
         """Delete every object under ``prefix``; returns how many."""
         ...
+
+
+# ---- bulk classification jobs ----
+
+
+class Jobs(Protocol):
+    """One record per job, listed newest first with opaque page tokens (``InvalidInputError`` for a token
+    it did not issue). Status changes are conditional on the status before, so a late or repeated event
+    never moves a finished job back."""
+
+    def put_new(self, job: Job, expires_at: datetime) -> None:
+        """Store a submitted job, forgotten at ``expires_at`` unless it starts; refuses an id already stored."""
+        ...
+
+    def get(self, job_id: str) -> Job:
+        """``NotFoundError`` when there is no such job."""
+        ...
+
+    def list(self, limit: int, token: str | None) -> tuple[list[Job], str | None]:
+        """Newest first."""
+        ...
+
+    def move(self, job_id: str, to: JobStatus, allowed: Iterable[JobStatus], **changes: Any) -> Job | None:
+        """Set the status (and any of ``started_at``, ``finished_at``, ``reason``, ``execution_arn``,
+        ``results_key``) only while the job's status is one of ``allowed``; the job as it is now, or None
+        when its status was not allowed (nothing written). A started job is no longer forgotten."""
+        ...
+
+    def record_counts(self, job_id: str, counts: JobCounts, summary: JobSummary | None = None, stored: int = 0) -> None:
+        """The rows' counts (and the results' summary when there is one)."""
+        ...
+
+
+class JobWorkflow(Protocol):
+    """The classify state machine: one execution per job, named by the job's id."""
+
+    def execution_arn(self, job_id: str) -> str:
+        """The ARN the job's execution has, started or not."""
+        ...
+
+    def start(self, job_id: str, job_input: dict[str, Any]) -> str:
+        """Start the execution named ``job_id``; an execution of that name already existing is success (a
+        duplicate S3 event, a second upload). The execution's ARN."""
+        ...
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        """Abort the execution (and so its map run); stopping a finished one changes nothing."""
+        ...
+
+    def redrive(self, execution_arn: str) -> None:
+        """Run again, from where it failed or was stopped, what did not succeed (RedriveExecution):
+        a redriven map run runs only its children that did not succeed. ``ConflictError`` with the
+        reason when Step Functions refuses."""
+        ...
+
+    def progress(self, execution_arn: str) -> JobProgress:
+        """The execution's status and its map run's item counts."""
+        ...
+
+
+class JobLinks(Protocol):
+    """Presigned URLs for a job's files in the data bucket."""
+
+    def upload_url(self, key: str, expires_in: int) -> str:
+        """A PUT URL needing no header (``curl -T file URL``)."""
+        ...
+
+    def download_url(self, key: str, expires_in: int) -> str: ...

@@ -165,3 +165,17 @@ class ApiSettings(StorageSettings, InferenceSettings, RegistrySettings, Workflow
 
 class PendingSettings(StorageSettings, InferenceSettings):
     """The worker that classifies comments stored while the model was unreachable."""
+
+
+class JobsApiSettings(EnvironmentSettings):
+    """The API's jobs routes: the jobs table, the classify state machine, the bucket files are uploaded to."""
+
+    jobs_table: Annotated[str, Field(min_length=1, description="DynamoDB table of bulk classification jobs")]
+    job_state_machine_arn: Annotated[str, Field(min_length=1, description="The classify state machine")]
+    data_bucket: Annotated[str, Field(min_length=1, description="Bucket holding jobs/{job_id}/ files")]
+    job_upload_expiry_minutes: Annotated[
+        int, Field(ge=1, le=10080, description="Minutes a job's upload URL works (presigned URLs last 7 days at most)")
+    ] = 60
+    job_download_expiry_seconds: Annotated[
+        int, Field(ge=60, le=604800, description="Seconds a results download URL works")
+    ] = 3600

@@ -354,6 +354,7 @@ class Stack:
             ("IdempotencyTable", ("id",)),
             ("RegistryTable", ("pk", "sk")),
             ("MonitoringTable", ("pk", "sk")),
+            ("JobsTable", ("job_id",)),
         ):
             table = self.table(logical_id)
             for item in table.scan()["Items"]:
@@ -406,6 +407,7 @@ def stack(model_server: ModelServer) -> Iterator[Stack]:
             Name=environment["ORIGIN_VERIFY_SECRET"], SecretString=ORIGIN_VALUE
         )
         create_state_machine(environment["STATE_MACHINE_ARN"])
+        create_state_machine(environment["JOB_STATE_MACHINE_ARN"])
         dependencies.reset()
         stack = Stack(
             template,

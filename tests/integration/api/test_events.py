@@ -33,7 +33,7 @@ def test_every_route_has_a_good_and_a_bad_event() -> None:
         routes.setdefault(event["routeKey"], set()).add(int(path.stem.rsplit("-", 1)[1]))
     for route, statuses in routes.items():
         # Lookups have no bad input but an unknown id; promoting needs a registered version, revoking and
-        # withdrawing a created reviewer.
+        # withdrawing a created reviewer; a job's routes, a submitted job.
         if route not in {
             "GET /health",
             "GET /openapi.json",
@@ -47,6 +47,10 @@ def test_every_route_has_a_good_and_a_bad_event() -> None:
             "POST /reviewers/{name}/withdraw",
             "GET /datasets/{name}",
             "DELETE /datasets/{name}",
+            "GET /jobs/{job_id}",
+            "GET /jobs/{job_id}/results",
+            "POST /jobs/{job_id}/cancel",
+            "POST /jobs/{job_id}/resume",
         }:
             assert any(s < 300 for s in statuses) and any(s >= 400 for s in statuses), route
 

@@ -33,6 +33,12 @@ ROUTES = {
     ("get", "/datasets"),
     ("get", "/datasets/{name}"),
     ("delete", "/datasets/{name}"),
+    ("post", "/jobs"),
+    ("get", "/jobs"),
+    ("get", "/jobs/{job_id}"),
+    ("get", "/jobs/{job_id}/results"),
+    ("post", "/jobs/{job_id}/cancel"),
+    ("post", "/jobs/{job_id}/resume"),
 }
 
 
@@ -65,4 +71,6 @@ def test_the_admin_and_reviewer_routes_declare_their_key(stack: Stack) -> None:
     datasets = [paths["/datasets"]["post"], paths["/datasets"]["get"]]
     datasets += [paths["/datasets/{name}"]["get"], paths["/datasets/{name}"]["delete"]]
     assert all(operation["security"] == [{"adminKey": []}] for operation in datasets)
+    jobs = [operation for path, item in paths.items() if path.startswith("/jobs") for operation in item.values()]
+    assert len(jobs) == 6 and all(operation["security"] == [{"adminKey": []}] for operation in jobs)
     assert "security" not in paths["/feedback"]["post"]
