@@ -126,7 +126,8 @@ class Classifier:
         return _answer(self.api.post(f"/jobs/{job_id}/cancel"), f"cancelling job {job_id}")
 
     def download(self, job_id: str, destination: Path) -> dict[str, Any]:
-        """The results file written to ``destination`` (streamed, through a temporary name); the summary."""
+        """The results file written to ``destination`` (streamed, through a temporary name); the answer of
+        ``GET /jobs/{job_id}/results``, with its counts per label and per error."""
         results = _answer(self.api.get(f"/jobs/{job_id}/results"), f"fetching job {job_id}'s results")
         partial = destination.with_name(destination.name + ".part")
         with httpx.stream("GET", results["download_url"], timeout=None) as response:  # noqa: S113
@@ -136,7 +137,7 @@ class Classifier:
                 for chunk in response.iter_bytes(CHUNK_BYTES):
                     handle.write(chunk)
         partial.replace(destination)
-        return dict(results.get("summary") or {})
+        return results
 
     def run(self, request: Request) -> Iterator[str]:
         """The whole way, saying each step; cancels the job on Ctrl-C."""
@@ -155,11 +156,11 @@ class Classifier:
         if job["status"] == "FAILED":
             raise DeployError(f"job {job_id} failed: {job.get('message') or job.get('reason') or 'no reason given'}")
         destination = request.results_path()
-        summary = self.download(job_id, destination)
+        results = self.download(job_id, destination)
         yield f"job {job_id}: {job['status']}; results in {destination}"
-        labels = summary.get("labels") or {}
+        labels = results.get("labels") or {}
         if labels:
             yield "  " + ", ".join(f"{label} {count:,}" for label, count in labels.items())
-        errors = summary.get("errors") or {}
+        errors = results.get("errors") or {}
         if errors:
             yield "  errors: " + ", ".join(f"{code} {count:,}" for code, count in errors.items())

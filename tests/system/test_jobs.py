@@ -9,12 +9,13 @@ import csv
 import io
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.system.conftest import LocalStack, labelled_rows, module_stack
+from tests.system.conftest import LocalStack, labelled_rows, make, module_stack
 
 JOB_TIMEOUT_S = 300
 FINISHED = {"COMPLETED", "FAILED", "STOPPED"}
@@ -133,3 +134,26 @@ def test_a_job_cancelled_mid_way_keeps_its_rows_and_resume_runs_only_the_rest(
     rows = list(csv.DictReader(io.StringIO(data.decode())))
     assert [row["id"] for row in rows] == [str(index) for index in range(len(texts))]
     assert all(row["sentiment"] for row in rows)
+
+
+def test_make_classify_writes_the_results_beside_the_file(local_stack: LocalStack, tmp_path: Path) -> None:
+    # given an export of tickets, one with no text, in a folder of the user's
+    source = tmp_path / "tickets.csv"
+    texts = [text for text, _ in labelled_rows("reviews", 30, seed=7)]
+    with source.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["ticket", "body"])
+        writer.writerows([f"T{n}", text] for n, text in enumerate(texts))
+        writer.writerow(["T30", ""])
+    # when the user runs make classify while make up runs (found by its data folder, as a user's shell finds it)
+    done = make("classify", f"FILE={source}", "COLUMN=body", "ID=ticket", env=local_stack.env, timeout=JOB_TIMEOUT_S)
+    # then it says where the results are, the rows are there in order, and it showed its progress
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = tmp_path / "tickets.results.csv"
+    assert f"COMPLETED; results in {written}" in done.stdout
+    assert "31/31 rows" in done.stderr
+    rows = list(csv.DictReader(written.open(newline="")))
+    assert [row["id"] for row in rows] == [f"T{n}" for n in range(31)]
+    assert all(row["sentiment"] in {"negative", "neutral", "positive"} for row in rows[:30])
+    assert rows[30]["error"] == "EMPTY_TEXT"
+    assert "errors: EMPTY_TEXT 1" in done.stdout
