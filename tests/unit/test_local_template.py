@@ -352,10 +352,10 @@ def test_the_template_has_the_api_its_authorizers_the_workers_and_the_retraining
         "MergeResultsFunction",
         "JobStatusFunction",
     ]
-    assert {template().function(name, "http://q").code for name in template().functions()[5:13]} == {
+    assert {template().function(name, "http://q").code for name in template().functions()[5:14]} == {
         ROOT / "functions" / "pipeline"
     }
-    assert {template().function(name, "http://q").code for name in template().functions()[13:]} == {
+    assert {template().function(name, "http://q").code for name in template().functions()[14:]} == {
         ROOT / "functions" / "jobs"
     }
 
