@@ -231,3 +231,22 @@ def api(local_stack: LocalStack) -> Iterator[httpx.Client]:
     """An HTTP client on the module's ``local_stack``."""
     with httpx.Client(base_url=local_stack.api, timeout=60) as client:
         yield client
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on 127.0.0.1:``port``, from /proc (the socket's inode, then its owner)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (process / "fd").iterdir()):
+                return int(process.name)
+        except OSError:  # gone meanwhile, or not ours
+            continue
+    return None

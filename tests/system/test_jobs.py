@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.system.conftest import LocalStack, labelled_rows, make, module_stack
+from tests.system.conftest import LocalStack, labelled_rows, listening_pid, make, module_stack
 
 JOB_TIMEOUT_S = 300
 FINISHED = {"COMPLETED", "FAILED", "STOPPED"}
@@ -157,3 +159,35 @@ def test_make_classify_writes_the_results_beside_the_file(local_stack: LocalStac
     assert all(row["sentiment"] in {"negative", "neutral", "positive"} for row in rows[:30])
     assert rows[30]["error"] == "EMPTY_TEXT"
     assert "errors: EMPTY_TEXT 1" in done.stdout
+
+
+def test_the_model_server_killed_mid_job_costs_retries_and_no_row(
+    local_stack: LocalStack, api: httpx.Client, admin: dict[str, str]
+) -> None:
+    # given a job of 3,000 rows under way
+    created = submit(api, admin, format="csv", text_field="text")
+    texts = [text for text, _ in labelled_rows("tweets", 3000, seed=11)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["text"])
+    writer.writerows([text] for text in texts)
+    upload(created["upload_url"], buffer.getvalue().encode())
+    job_id = created["job_id"]
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while api.get(f"/jobs/{job_id}", headers=admin).json()["succeeded"] == 0:
+        assert time.monotonic() < deadline, "no row was classified"
+        time.sleep(0.2)
+    # when the model server dies (the stack replaces it, as ECS replaces a task)
+    model = listening_pid(int(local_stack.env["MODEL_PORT"]))
+    assert model is not None and local_stack.process is not None and os.getpgid(model) == local_stack.process.pid
+    os.kill(model, signal.SIGKILL)
+    at_the_kill = api.get(f"/jobs/{job_id}", headers=admin).json()
+    assert at_the_kill["status"] == "IN_PROGRESS" and at_the_kill["succeeded"] < len(texts), at_the_kill
+    # then the batches that met it wait and try again: the job completes with every row once, classified
+    finished = wait_for_job(api, admin, job_id)
+    assert (finished["status"], finished["succeeded"], finished["failed"]) == ("COMPLETED", len(texts), 0), finished
+    _, data = results(api, admin, job_id)
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    assert [row["id"] for row in rows] == [str(index) for index in range(len(texts))]
+    assert all(row["sentiment"] and not row["error"] for row in rows)
+    assert "the model server stopped" in local_stack.output()

@@ -19,7 +19,6 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -28,7 +27,7 @@ import pytest
 
 from sentiment_template.reader import Template
 from tests.conftest import ROOT
-from tests.system.conftest import LocalStack, labelled_rows, module_stack, wait_for_run
+from tests.system.conftest import LocalStack, labelled_rows, listening_pid, module_stack, wait_for_run
 
 THRESHOLD = 3
 CONCURRENCY = 16
@@ -68,25 +67,6 @@ def _all_comments(api: httpx.Client, **filters: str) -> list[dict[str, Any]]:
 def _distinct_texts(count: int) -> list[str]:
     texts = dict.fromkeys(text.strip() for text, _ in labelled_rows("tweets", 3 * count, seed=23))
     return list(texts)[:count]
-
-
-def _listening_pid(port: int) -> int | None:
-    """The process listening on 127.0.0.1:``port``, from /proc (the socket's inode, then its owner)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
-                inodes.add(f"socket:[{fields[9]}]")
-    for process in Path("/proc").iterdir():
-        if not process.name.isdigit():
-            continue
-        try:
-            if any(os.readlink(fd) in inodes for fd in (process / "fd").iterdir()):
-                return int(process.name)
-        except OSError:  # gone meanwhile, or not ours
-            continue
-    return None
 
 
 def _model_answers(stack: LocalStack) -> bool:
@@ -146,7 +126,7 @@ def _send(api: httpx.Client, text: str) -> Sent:
 
 def test_the_model_server_killed_mid_load_loses_no_comment(local_stack: LocalStack) -> None:
     port = int(local_stack.env["MODEL_PORT"])
-    model = _listening_pid(port)
+    model = listening_pid(port)
     assert model is not None, "nothing listens on MODEL_PORT"
     assert local_stack.process is not None and os.getpgid(model) == local_stack.process.pid, "not the stack's"
     texts = _distinct_texts(LOAD)
@@ -170,7 +150,7 @@ def test_the_model_server_killed_mid_load_loses_no_comment(local_stack: LocalSta
     assert all(one.body["status"] == "classified" for one in sent if one.status == 201)
 
     # The stack replaces the model server by itself, as ECS replaces a task.
-    _wait_until(lambda: _listening_pid(port) not in {None, model} and _model_answers(local_stack), 120, "restart")
+    _wait_until(lambda: listening_pid(port) not in {None, model} and _model_answers(local_stack), 120, "restart")
     assert "the model server stopped" in local_stack.output()
 
     with _client(local_stack) as api:
