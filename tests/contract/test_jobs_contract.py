@@ -106,6 +106,11 @@ def test_a_stopped_execution_is_aborted(workflow: JobWorkflow) -> None:
     assert workflow.progress(arn).status == "ABORTED"
 
 
+def test_an_execution_that_does_not_exist_is_not_found(workflow: JobWorkflow) -> None:
+    with pytest.raises(NotFoundError):
+        workflow.progress(workflow.execution_arn("never-started"))
+
+
 def test_files_are_streamed_listed_and_missing_ones_say_so(files: JobFiles, tmp_path: object) -> None:
     files.write("jobs/j1/input", b"text\n" + b"row\n" * 1000, "text/csv")
     assert b"".join(files.stream("jobs/j1/input")) == b"text\n" + b"row\n" * 1000

@@ -67,6 +67,7 @@ class FakeJobWorkflow:
     def __init__(self, state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:classify") -> None:
         self._arn = state_machine_arn
         self.started: dict[str, dict[str, Any]] = {}
+        self.inputs: list[tuple[str, dict[str, Any]]] = []  # every start, in order
         self.starts = 0
         self.status: dict[str, str] = {}
         self.counts: dict[str, tuple[int, int, int]] = {}
@@ -78,6 +79,7 @@ class FakeJobWorkflow:
 
     def start(self, job_id: str, job_input: dict[str, Any]) -> str:
         self.starts += 1
+        self.inputs.append((job_id, job_input))
         self.started.setdefault(job_id, job_input)
         self.status.setdefault(job_id, "RUNNING")
         return self.execution_arn(job_id)
@@ -90,8 +92,15 @@ class FakeJobWorkflow:
         if self.status.get(name) == "RUNNING":
             self.status[name] = "ABORTED"
 
+    def lose(self, job_id: str) -> None:
+        """Forget the job's execution, as a local stack stopped without its executions does."""
+        self.status.pop(job_id, None)
+        self.counts.pop(job_id, None)
+
     def redrive(self, execution_arn: str) -> None:
         name = self._name(execution_arn)
+        if name not in self.status:
+            raise NotFoundError(f"no execution {execution_arn}")
         if self.status.get(name) not in {"FAILED", "ABORTED", "TIMED_OUT"}:
             raise ConflictError(f"the job cannot be resumed: the execution is {self.status.get(name)}")
         self.status[name] = "RUNNING"
@@ -99,6 +108,8 @@ class FakeJobWorkflow:
 
     def progress(self, execution_arn: str) -> JobProgress:
         name = self._name(execution_arn)
+        if name not in self.status:
+            raise NotFoundError(f"no execution {execution_arn}")
         total, succeeded, failed = self.counts.get(name, (0, 0, 0))
         status = self.status.get(name, "RUNNING")
         return JobProgress(

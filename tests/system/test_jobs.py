@@ -191,3 +191,31 @@ def test_the_model_server_killed_mid_job_costs_retries_and_no_row(
     assert [row["id"] for row in rows] == [str(index) for index in range(len(texts))]
     assert all(row["sentiment"] and not row["error"] for row in rows)
     assert "the model server stopped" in local_stack.output()
+
+
+def test_a_job_under_way_when_the_stack_is_killed_is_resumed_after_the_restart_with_every_row_once(
+    local_stack: LocalStack, api: httpx.Client, admin: dict[str, str]
+) -> None:
+    # given a job of 3,000 rows under way
+    created = submit(api, admin, format="csv", text_field="text")
+    texts = [text for text, _ in labelled_rows("tweets", 3000, seed=13)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["text"])
+    writer.writerows([text] for text in texts)
+    upload(created["upload_url"], buffer.getvalue().encode())
+    job_id = created["job_id"]
+    wait_for_job(api, admin, job_id, until={"IN_PROGRESS"})
+    # when the stack is killed (kill -9, no shutdown) and started again
+    local_stack.kill()
+    local_stack.start()
+    # then the job says its execution is gone and what to do, and resuming runs it to the end: every row once
+    lost = api.get(f"/jobs/{job_id}", headers=admin).json()
+    assert lost["status"] == "FAILED" and "resume the job" in lost["reason"], lost
+    assert api.post(f"/jobs/{job_id}/resume", headers=admin).json()["status"] == "IN_PROGRESS"
+    finished = wait_for_job(api, admin, job_id)
+    assert (finished["status"], finished["succeeded"], finished["failed"]) == ("COMPLETED", len(texts), 0), finished
+    _, data = results(api, admin, job_id)
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    assert [row["id"] for row in rows] == [str(index) for index in range(len(texts))]
+    assert all(row["sentiment"] and not row["error"] for row in rows)

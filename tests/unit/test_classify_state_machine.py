@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from jobs_function import steps
 from sentiment_common import errors
+from sentiment_common.jobs import JobInput
 from sentiment_template.reader import ROOT, Template, load
 
 TEMPLATE = Template(load(ROOT / "template.yaml"))
@@ -40,8 +41,8 @@ def handler_of(resource_arn: str) -> str:
 def step_model(task: dict[str, Any]) -> type[BaseModel]:
     """The model a Task's Lambda handler parses its event into (named in its module)."""
     module = importlib.import_module(handler_of(task["Parameters"]["FunctionName"]).rsplit(".", 1)[0])
-    models = {
-        "jobs_function.check": steps.JobInput,
+    models: dict[str, type[BaseModel]] = {
+        "jobs_function.check": JobInput,
         "jobs_function.classify": steps.Batch,
         "jobs_function.merge": steps.MergeInput,
     }
@@ -72,9 +73,7 @@ def parameters(template: dict[str, Any], document: dict[str, Any]) -> dict[str, 
     return filled
 
 
-JOB = steps.JobInput(
-    job_id="j1", bucket="data", key="jobs/j1/input", format="csv", text_field="text", id_field="ticket"
-)
+JOB = JobInput(job_id="j1", bucket="data", key="jobs/j1/input", format="csv", text_field="text", id_field="ticket")
 CHECKED = steps.Checked(
     job_id="j1",
     format="csv",
@@ -94,8 +93,8 @@ MAP_OUTPUT = {
 
 def test_check_file_is_handed_the_execution_input_and_its_answer_becomes_checked() -> None:
     check = STATES[ASL["StartAt"]]
-    assert step_model(check) is steps.JobInput
-    assert steps.JobInput.model_validate(parameters(check["Parameters"], JOB.model_dump())["Payload"]) == JOB
+    assert step_model(check) is JobInput
+    assert JobInput.model_validate(parameters(check["Parameters"], JOB.model_dump())["Payload"]) == JOB
     assert check["ResultSelector"] == {"checked.$": "$.Payload"} and check["ResultPath"] == "$"
 
 
@@ -173,7 +172,7 @@ def test_no_state_catches_an_error_so_a_failed_or_stopped_job_can_be_redriven() 
 @pytest.mark.parametrize(
     ("event", "model"),
     [
-        ("sfn-check-file.json", steps.JobInput),
+        ("sfn-check-file.json", JobInput),
         ("sfn-classify-batch.json", steps.Batch),
         ("sfn-merge-results.json", steps.MergeInput),
     ],

@@ -18,9 +18,9 @@ from jobs_function.logic.classify import classify_batch
 from jobs_function.logic.merge import json_array_items, merge
 from jobs_function.logic.start import on_upload
 from jobs_function.logic.status import on_execution_end
-from jobs_function.steps import Batch, Checked, JobInput
+from jobs_function.steps import Batch, Checked
 from sentiment_common.errors import ModelUnavailableError
-from sentiment_common.jobs import UPLOAD_EXPIRED, Job, JobFormat, JobStatus, input_key
+from sentiment_common.jobs import UPLOAD_EXPIRED, Job, JobFormat, JobInput, JobStatus, input_key
 from tests.fakes.jobs import FakeJobFiles, FakeJobs, FakeJobWorkflow
 from tests.fakes.stores import FakeCommentStore, FakeModel, prediction
 

@@ -10,7 +10,7 @@ from api_function.job_schemas import JobRequest
 from api_function.logic import jobs as logic
 from api_function.logic.jobs import JobServices
 from sentiment_common.errors import ConflictError
-from sentiment_common.jobs import UPLOAD_EXPIRED, JobCounts, JobFormat, JobStatus, JobSummary
+from sentiment_common.jobs import EXECUTION_GONE, UPLOAD_EXPIRED, JobCounts, JobFormat, JobStatus, JobSummary
 from tests.fakes.jobs import FakeJobLinks, FakeJobs, FakeJobWorkflow
 
 NOW = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
@@ -22,6 +22,7 @@ def services() -> JobServices:
         jobs=FakeJobs(),
         workflow=FakeJobWorkflow(),
         links=FakeJobLinks(),
+        bucket="data",
         upload_expiry=timedelta(minutes=60),
         download_expiry_seconds=3600,
     )
@@ -105,3 +106,31 @@ def test_jobs_are_listed_newest_first(services: JobServices) -> None:
     second = started(services, NOW + timedelta(minutes=1))
     listed, token = logic.list_jobs(services, 10, None, NOW)
     assert [job.job_id for job in listed] == [second, first] and token is None
+
+
+def test_a_running_job_whose_execution_is_gone_has_failed_and_says_why(services: JobServices) -> None:
+    # given a running job whose execution the local stack lost when it was stopped
+    job_id = started(services)
+    assert isinstance(services.workflow, FakeJobWorkflow)
+    services.workflow.lose(job_id)
+    # when it is looked at, then it has failed, with the reason and what to do
+    job, _ = logic.get_job(job_id, services, NOW + timedelta(minutes=1))
+    assert job.status is JobStatus.FAILED and job.reason == EXECUTION_GONE
+    assert services.jobs.get(job_id).status is JobStatus.FAILED
+
+
+def test_resuming_a_job_whose_execution_is_gone_runs_it_again_from_its_upload(services: JobServices) -> None:
+    job_id = started(services)
+    assert isinstance(services.workflow, FakeJobWorkflow)
+    services.workflow.lose(job_id)
+    logic.get_job(job_id, services, NOW)
+    starts = services.workflow.starts
+    resumed = logic.resume(job_id, services, NOW)
+    assert resumed.status is JobStatus.IN_PROGRESS
+    assert services.workflow.starts == starts + 1
+    assert services.workflow.progress(services.workflow.execution_arn(job_id)).status == "RUNNING"
+    assert services.workflow.inputs[-1] == (
+        job_id,
+        {"job_id": job_id, "bucket": "data", "key": f"jobs/{job_id}/input", "format": "csv", "text_field": "text",
+         "id_field": None},
+    )  # fmt: skip

@@ -41,6 +41,7 @@ def job_services() -> JobServices:
         jobs=DynamoDbJobs(jobs.jobs_table),
         workflow=StepFunctionsJobWorkflow(jobs.job_state_machine_arn),
         links=S3JobLinks(jobs.data_bucket),
+        bucket=jobs.data_bucket,
         upload_expiry=timedelta(minutes=jobs.job_upload_expiry_minutes),
         download_expiry_seconds=jobs.job_download_expiry_seconds,
     )

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from jobs_function.dependencies import files, jobs
 from jobs_function.logic.check import check
 from jobs_function.step import job_step
-from jobs_function.steps import JobInput
+from sentiment_common.jobs import JobInput
 
 
 @job_step()

@@ -19,17 +19,6 @@ class Step(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
 
-class JobInput(Step):
-    """What the upload's listener starts the execution with."""
-
-    job_id: str
-    bucket: str
-    key: str
-    format: JobFormat
-    text_field: str
-    id_field: str | None = None
-
-
 class Checked(Step):
     """CheckFile's answer: the file can be classified, and what the map reads."""
 

@@ -150,6 +150,35 @@ class Job(BaseModel):
 
 
 UPLOAD_EXPIRED = "the upload URL expired before a file arrived"
+EXECUTION_GONE = (
+    "the execution that ran it no longer exists (the local stack was stopped without its executions); "
+    "resume the job to run it again"
+)
+
+
+class JobInput(BaseModel):
+    """What a job's execution starts with: the upload's listener starts it, and resuming a job whose
+    execution is gone starts it again."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    job_id: str
+    bucket: str
+    key: str
+    format: JobFormat
+    text_field: str
+    id_field: str | None = None
+
+    @classmethod
+    def of(cls, job: Job, bucket: str) -> JobInput:
+        return cls(
+            job_id=job.job_id,
+            bucket=bucket,
+            key=input_key(job.job_id),
+            format=job.format,
+            text_field=job.text_field,
+            id_field=job.id_field,
+        )
 
 
 class JobProgress(BaseModel):

@@ -359,11 +359,11 @@ class JobWorkflow(Protocol):
     def redrive(self, execution_arn: str) -> None:
         """Run again, from where it failed or was stopped, what did not succeed (RedriveExecution):
         a redriven map run runs only its children that did not succeed. ``ConflictError`` with the
-        reason when Step Functions refuses."""
+        reason when Step Functions refuses; ``NotFoundError`` when the execution does not exist."""
         ...
 
     def progress(self, execution_arn: str) -> JobProgress:
-        """The execution's status and its map run's item counts."""
+        """The execution's status and its map run's item counts; ``NotFoundError`` when it does not exist."""
         ...
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from api_function.job_schemas import JobRequest
-from sentiment_common.errors import ConflictError
-from sentiment_common.jobs import Job, JobCounts, JobStatus, input_key
+from sentiment_common.errors import ConflictError, NotFoundError
+from sentiment_common.jobs import EXECUTION_GONE, Job, JobCounts, JobInput, JobStatus, input_key
 from sentiment_common.ports import JobLinks, Jobs, JobWorkflow
 from sentiment_common.records import new_id
 
@@ -27,6 +27,7 @@ class JobServices:
     jobs: Jobs
     workflow: JobWorkflow
     links: JobLinks
+    bucket: str
     upload_expiry: timedelta
     download_expiry_seconds: int
 
@@ -57,7 +58,14 @@ def get_job(job_id: str, services: JobServices, now: datetime) -> tuple[Job, flo
     job = services.jobs.get(job_id).as_seen(now)
     if job.status not in LIVE or job.execution_arn is None:
         return job, job.rows_per_second
-    progress = services.workflow.progress(job.execution_arn)
+    try:
+        progress = services.workflow.progress(job.execution_arn)
+    except NotFoundError:
+        # Step Functions keeps an execution for 90 days after it ends; a running one is gone only when the
+        # local stack was stopped without its executions. The job has failed, and resume starts it again.
+        gone = services.jobs.move(job_id, JobStatus.FAILED, LIVE, reason=EXECUTION_GONE, finished_at=now)
+        job = gone or services.jobs.get(job_id)
+        return job, job.rows_per_second
     counts = JobCounts(total=job.counts.total or progress.total, succeeded=progress.succeeded, failed=progress.failed)
     job = job.model_copy(update={"counts": counts})
     seconds = (now - job.started_at).total_seconds() if job.started_at else 0
@@ -96,7 +104,12 @@ def resume(job_id: str, services: JobServices, now: datetime) -> Job:
         raise ConflictError(f"job {job_id} cannot be resumed: it is {job.status.value}")
     if job.execution_arn is None:
         raise ConflictError(f"job {job_id} cannot be resumed: its file never arrived ({job.reason or 'stopped'})")
-    services.workflow.redrive(job.execution_arn)
+    try:
+        services.workflow.redrive(job.execution_arn)
+    except NotFoundError:
+        # Nothing to redrive: its execution is gone (see get_job). Every row runs again under the same name,
+        # and the merge writes each row once whatever ran before.
+        services.workflow.start(job_id, JobInput.of(job, services.bucket).model_dump(mode="json"))
     resumed = services.jobs.move(
         job_id, JobStatus.IN_PROGRESS, {JobStatus.STOPPED, JobStatus.FAILED}, finished_at=None, reason=None
     )

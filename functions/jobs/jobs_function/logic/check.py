@@ -15,8 +15,8 @@ from pathlib import Path
 from jobs_function.logic.files import readable_key, unreadable_key
 from jobs_function.logic.rows import header, rows
 from jobs_function.ports import JobFiles
-from jobs_function.steps import Checked, JobInput
-from sentiment_common.jobs import JobCounts, JobFormat, JobStatus, map_prefix
+from jobs_function.steps import Checked
+from sentiment_common.jobs import JobCounts, JobFormat, JobInput, JobStatus, map_prefix
 from sentiment_common.observability import logger
 from sentiment_common.ports import Jobs
 from sentiment_common.records import utc_now

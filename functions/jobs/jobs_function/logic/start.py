@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from jobs_function.steps import JobInput
 from sentiment_common.errors import NotFoundError
-from sentiment_common.jobs import UPLOAD_EXPIRED, JobStatus, job_of_key
+from sentiment_common.jobs import UPLOAD_EXPIRED, JobInput, JobStatus, job_of_key
 from sentiment_common.observability import logger
 from sentiment_common.ports import Jobs, JobWorkflow
 
@@ -47,15 +46,7 @@ def on_upload(event: dict[str, Any], bucket: str, jobs: Jobs, workflow: JobWorkf
             logger.info("the job has started already", extra={"job_id": job_id, "status": job.status.value})
             report.ignored.append(key)
             continue
-        job_input = JobInput(
-            job_id=job_id,
-            bucket=bucket,
-            key=key,
-            format=job.format,
-            text_field=job.text_field,
-            id_field=job.id_field,
-        )
-        arn = workflow.start(job_id, job_input.model_dump(mode="json"))
+        arn = workflow.start(job_id, JobInput.of(job, bucket).model_dump(mode="json"))
         jobs.move(
             job_id,
             JobStatus.IN_PROGRESS,

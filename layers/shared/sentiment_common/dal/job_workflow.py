@@ -24,10 +24,11 @@ from botocore.exceptions import ClientError
 
 from sentiment_common.dal.aws import client
 from sentiment_common.dal.transient import unavailable_when_transient
-from sentiment_common.errors import ConflictError
+from sentiment_common.errors import ConflictError, NotFoundError
 from sentiment_common.jobs import JobProgress
 
 REDRIVE_REFUSED = {"ExecutionNotRedrivable", "ExecutionLimitExceeded"}
+GONE = "ExecutionDoesNotExist"
 
 
 class StepFunctionsJobWorkflow:
@@ -62,6 +63,8 @@ class StepFunctionsJobWorkflow:
             with unavailable_when_transient("Step Functions"):
                 self._sfn.redrive_execution(executionArn=execution_arn)
         except ClientError as error:
+            if error.response["Error"]["Code"] == GONE:
+                raise NotFoundError(f"no execution {execution_arn}") from error
             if error.response["Error"]["Code"] in REDRIVE_REFUSED:
                 raise ConflictError(
                     f"the job cannot be resumed: {error.response['Error'].get('Message', '')}"
@@ -69,10 +72,15 @@ class StepFunctionsJobWorkflow:
             raise
 
     def progress(self, execution_arn: str) -> JobProgress:
-        with unavailable_when_transient("Step Functions"):
-            execution = self._sfn.describe_execution(executionArn=execution_arn)
-            runs = self._sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
-            counts = self._sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["itemCounts"] if runs else {}
+        try:
+            with unavailable_when_transient("Step Functions"):
+                execution = self._sfn.describe_execution(executionArn=execution_arn)
+                runs = self._sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", [])
+                counts = self._sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["itemCounts"] if runs else {}
+        except ClientError as error:
+            if error.response["Error"]["Code"] == GONE:
+                raise NotFoundError(f"no execution {execution_arn}") from error
+            raise
         return JobProgress(
             status=execution["status"],
             total=counts.get("total"),
