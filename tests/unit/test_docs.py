@@ -264,6 +264,10 @@ COMMANDS: dict[str, Run | Exempt] = {
     'curl -s "localhost:3000/jobs/$job_id" -H "Authorization: Bearer $(cat build/local/admin-api-key)"': Run(
         JOBS, SAME_OVER_HTTPX + " (wait_for_job)"
     ),
+    "make classify FILE=tickets.csv COLUMN=comment ID=ticket": Run(
+        "tests/system/test_jobs.py::test_make_classify_writes_the_results_beside_the_file",
+        "make classify with its own file, column and id column, against make up",
+    ),
     # postman/README.md
     "make postman": Run(
         f"{LOCAL_STACK}::test_the_postman_collection_passes",
