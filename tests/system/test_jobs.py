@@ -42,6 +42,18 @@ def upload(url: str, body: bytes) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def tweets_job(api: httpx.Client, admin: dict[str, str], seed: int, rows: int = 3000) -> tuple[str, list[str]]:
+    """A job over a CSV of ``rows`` real tweets, uploaded: its id and the texts in order."""
+    created = submit(api, admin, format="csv", text_field="text")
+    texts = [text for text, _ in labelled_rows("tweets", rows, seed=seed)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["text"])
+    writer.writerows([text] for text in texts)
+    upload(created["upload_url"], buffer.getvalue().encode())
+    return created["job_id"], texts
+
+
 def wait_for_job(
     api: httpx.Client, admin: dict[str, str], job_id: str, until: set[str] = FINISHED, timeout: float = JOB_TIMEOUT_S
 ) -> dict[str, Any]:
@@ -109,14 +121,7 @@ def test_a_file_without_the_column_fails_with_the_reason(api: httpx.Client, admi
 def test_a_job_cancelled_mid_way_keeps_its_rows_and_resume_runs_only_the_rest(
     api: httpx.Client, admin: dict[str, str]
 ) -> None:
-    created = submit(api, admin, format="csv", text_field="text")
-    texts = [text for text, _ in labelled_rows("tweets", 3000, seed=5)]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["text"])
-    writer.writerows([text] for text in texts)
-    upload(created["upload_url"], buffer.getvalue().encode())
-    job_id = created["job_id"]
+    job_id, texts = tweets_job(api, admin, seed=5)
     # when it is cancelled once some rows are done
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while api.get(f"/jobs/{job_id}", headers=admin).json()["succeeded"] == 0:
@@ -165,14 +170,7 @@ def test_the_model_server_killed_mid_job_costs_retries_and_no_row(
     local_stack: LocalStack, api: httpx.Client, admin: dict[str, str]
 ) -> None:
     # given a job of 3,000 rows under way
-    created = submit(api, admin, format="csv", text_field="text")
-    texts = [text for text, _ in labelled_rows("tweets", 3000, seed=11)]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["text"])
-    writer.writerows([text] for text in texts)
-    upload(created["upload_url"], buffer.getvalue().encode())
-    job_id = created["job_id"]
+    job_id, texts = tweets_job(api, admin, seed=11)
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while api.get(f"/jobs/{job_id}", headers=admin).json()["succeeded"] == 0:
         assert time.monotonic() < deadline, "no row was classified"
@@ -197,14 +195,7 @@ def test_a_job_under_way_when_the_stack_is_killed_is_resumed_after_the_restart_w
     local_stack: LocalStack, api: httpx.Client, admin: dict[str, str]
 ) -> None:
     # given a job of 3,000 rows under way
-    created = submit(api, admin, format="csv", text_field="text")
-    texts = [text for text, _ in labelled_rows("tweets", 3000, seed=13)]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["text"])
-    writer.writerows([text] for text in texts)
-    upload(created["upload_url"], buffer.getvalue().encode())
-    job_id = created["job_id"]
+    job_id, texts = tweets_job(api, admin, seed=13)
     wait_for_job(api, admin, job_id, until={"IN_PROGRESS"})
     # when the stack is killed (kill -9, no shutdown) and started again
     local_stack.kill()
