@@ -28,7 +28,7 @@ from sentiment_deploy.stack import ROOT, DeployError
 from sentiment_template.cloudformation import translate
 from sentiment_template.reader import load
 
-KEPT = ("DataBucket", "AccessLogBucket", "CommentsTable", "MonitoringTable", "RegistryTable")
+KEPT = ("DataBucket", "AccessLogBucket", "CommentsTable", "MonitoringTable", "RegistryTable", "JobsTable")
 IDENTIFIERS = {"AWS::S3::Bucket": "BucketName", "AWS::DynamoDB::Table": "TableName"}
 # What an imported resource may not name: resources the import does not create (they come with the
 # update that follows).
@@ -113,6 +113,7 @@ def kept_resources(session: Any, stack_name: str, stage: str) -> dict[str, str]:
         ("CommentsTable", tables),
         ("MonitoringTable", tables),
         ("RegistryTable", tables),
+        ("JobsTable", tables),
     ):
         name = _named(names, f"{stack_name}-{logical_id}-")
         if name is not None:
