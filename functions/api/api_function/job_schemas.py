@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from sentiment_common.jobs import Job, JobFormat, JobStatus
 
@@ -22,7 +22,7 @@ class JobRequest(BaseModel):
         Field(description="The column or key whose value names each result row; without it, rows count from 0"),
     ] = None
     store: Annotated[
-        bool,
+        StrictBool,
         Field(description="Also store classified rows as comments (the first JobStoreLimit of them), for review"),
     ] = False
 
