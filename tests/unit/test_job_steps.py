@@ -243,3 +243,10 @@ def test_a_result_file_is_read_one_child_at_a_time_however_it_is_cut(chunk: int)
     assert list(json_array_items(pieces)) == children
     with pytest.raises(ValueError, match="ends inside an item"):
         list(json_array_items([data[: len(data) // 2]]))
+
+
+def test_an_execution_end_for_no_job_is_logged_and_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    jobs, files = FakeJobs(), FakeJobFiles()
+    assert on_execution_end({"name": "not-a-job", "status": "FAILED"}, jobs, files) is None
+    assert "an execution for no job" in caplog.text
+    assert jobs.items == {} and files.objects == {}

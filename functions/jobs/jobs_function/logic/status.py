@@ -39,7 +39,7 @@ def on_execution_end(detail: dict[str, Any], jobs: Jobs, files: JobFiles) -> Job
     try:
         jobs.get(job_id)
     except NotFoundError:
-        logger.warning("an execution for no job", extra={"name": job_id})
+        logger.warning("an execution for no job", extra={"execution_name": job_id})
         return None
     changes: dict[str, Any] = {"finished_at": utc_now()}
     if status is JobStatus.FAILED:
