@@ -402,8 +402,12 @@ def test_the_state_machine_comes_from_the_template(template: Template) -> None:
     assert template.resolve({"Fn::GetAtt": ["TrainingRole", "Arn"]}) in roles
     assert create_roles(template, iam) == roles  # a second start finds them
 
-    # When the stack creates the state machine
-    (arn,) = create_state_machines(template, iam, stepfunctions)
+    # When the stack creates the state machines (retraining, and bulk jobs under the name it is given)
+    arns = create_state_machines(template, iam, stepfunctions)
+    assert sorted(arn.rsplit(":", 1)[-1] for arn in arns) == sorted(
+        ["t-RetrainStateMachine", template.resolve(template.resources["ClassifyJobStateMachine"]["Properties"]["Name"])]
+    )
+    (arn,) = [arn for arn in arns if arn.endswith(":t-RetrainStateMachine")]
 
     # Then it is where the functions' environment points, with the definition SAM would deploy
     assert arn == template.function_environment("ApiFunction", "http://q")["STATE_MACHINE_ARN"]
@@ -433,11 +437,18 @@ def test_functions_and_their_s3_notifications_come_from_the_template(template: T
     assert DATA_BUCKET in buckets
     create_notifications(template, boto3.client("s3"))
     configuration = boto3.client("s3").get_bucket_notification_configuration(Bucket=DATA_BUCKET)
-    (notification,) = configuration["LambdaFunctionConfigurations"]
-    assert notification["LambdaFunctionArn"].endswith(":function:t-FeedbackTriggerFunction")
-    assert notification["Events"] == ["s3:ObjectCreated:*"]
-    (rule,) = notification["Filter"]["Key"]["FilterRules"]
-    assert (rule["Name"].lower(), rule["Value"]) == ("prefix", "feedback/")
+    notified = {
+        notification["LambdaFunctionArn"].rsplit(":", 1)[-1]: (
+            notification["Events"],
+            sorted((rule["Name"].lower(), rule["Value"]) for rule in notification["Filter"]["Key"]["FilterRules"]),
+        )
+        for notification in configuration["LambdaFunctionConfigurations"]
+    }
+    assert notified == {
+        "t-FeedbackTriggerFunction": (["s3:ObjectCreated:*"], [("prefix", "feedback/")]),
+        "t-DatasetImportFunction": (["s3:ObjectCreated:*"], [("prefix", "datasets/"), ("suffix", "/upload")]),
+        "t-JobStartFunction": (["s3:ObjectCreated:*"], [("prefix", "jobs/"), ("suffix", "/input")]),
+    }
 
 
 @pytest.mark.usefixtures("aws")
