@@ -852,7 +852,11 @@ def retraining_machine(
         queue = sqs.create_queue(QueueName="outcomes")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         local.client("sns").subscribe(TopicArn=template.arn("RetrainTopic"), Protocol="sqs", Endpoint=queue_arn)
-        (machine,) = create_state_machines(template, iam, local.client("stepfunctions"))
+        (machine,) = [
+            arn
+            for arn in create_state_machines(template, iam, local.client("stepfunctions"))
+            if arn == template.arn("RetrainStateMachine")
+        ]
         yield RetrainingMachine(local, template, machine, calls, queue)
 
 
