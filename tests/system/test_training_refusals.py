@@ -35,7 +35,7 @@ def admin(local_stack: LocalStack) -> dict[str, str]:
 
 def _execution(stack: LocalStack, run_id: str) -> dict[str, Any]:
     sfn = stack.client("stepfunctions")
-    (machine,) = sfn.list_state_machines()["stateMachines"]
+    (machine,) = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"].endswith("RetrainStateMachine")]
     (execution,) = [e for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
                     if e["name"] == run_id]  # fmt: skip
     described: dict[str, Any] = sfn.describe_execution(executionArn=execution["executionArn"])
