@@ -54,6 +54,14 @@ def tweets_job(api: httpx.Client, admin: dict[str, str], seed: int, rows: int = 
     return created["job_id"], texts
 
 
+def wait_for_first_rows(api: httpx.Client, admin: dict[str, str], job_id: str) -> None:
+    """Until the job has classified some of its rows."""
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while api.get(f"/jobs/{job_id}", headers=admin).json()["succeeded"] == 0:
+        assert time.monotonic() < deadline, "no row was classified"
+        time.sleep(0.2)
+
+
 def wait_for_job(
     api: httpx.Client, admin: dict[str, str], job_id: str, until: set[str] = FINISHED, timeout: float = JOB_TIMEOUT_S
 ) -> dict[str, Any]:
@@ -123,10 +131,7 @@ def test_a_job_cancelled_mid_way_keeps_its_rows_and_resume_runs_only_the_rest(
 ) -> None:
     job_id, texts = tweets_job(api, admin, seed=5)
     # when it is cancelled once some rows are done
-    deadline = time.monotonic() + JOB_TIMEOUT_S
-    while api.get(f"/jobs/{job_id}", headers=admin).json()["succeeded"] == 0:
-        assert time.monotonic() < deadline, "no row was classified"
-        time.sleep(0.5)
+    wait_for_first_rows(api, admin, job_id)
     assert api.post(f"/jobs/{job_id}/cancel", headers=admin).json()["status"] in {"STOP_REQUESTED", "STOPPED"}
     stopped = wait_for_job(api, admin, job_id)
     assert stopped["status"] == "STOPPED"
@@ -171,10 +176,7 @@ def test_the_model_server_killed_mid_job_costs_retries_and_no_row(
 ) -> None:
     # given a job of 3,000 rows under way
     job_id, texts = tweets_job(api, admin, seed=11)
-    deadline = time.monotonic() + JOB_TIMEOUT_S
-    while api.get(f"/jobs/{job_id}", headers=admin).json()["succeeded"] == 0:
-        assert time.monotonic() < deadline, "no row was classified"
-        time.sleep(0.2)
+    wait_for_first_rows(api, admin, job_id)
     # when the model server dies (the stack replaces it, as ECS replaces a task)
     model = listening_pid(int(local_stack.env["MODEL_PORT"]))
     assert model is not None and local_stack.process is not None and os.getpgid(model) == local_stack.process.pid
