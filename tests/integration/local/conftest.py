@@ -266,9 +266,13 @@ def read_json_lines(path: Path) -> list[Any]:
 
 @contextmanager
 def moto_with_gaps(tmp_path: Path) -> Iterator[None]:
-    """moto in-process, with the gaps installed (no functions, no model)."""
+    """moto in-process as the stack runs it: executions on, the gaps installed (no functions, no model).
+
+    moto keeps ``execute_state_machine`` in a process-wide setting, so a test that relies on either
+    value must set it; this one sets what ``moto/server.py`` sets.
+    """
     runner = Runner([], endpoint="http://127.0.0.1:1", logs_dir=tmp_path / "logs")
-    with mock_aws():
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         undo = install(runner, lambda: "http://127.0.0.1:1")
         try:
             yield

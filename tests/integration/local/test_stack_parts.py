@@ -50,7 +50,7 @@ from sentiment_template.policies import access_key_for
 from sentiment_template.reader import ROOT, Template
 from tests.integration.conftest import free_port
 from tests.integration.json_service import JsonService
-from tests.integration.local.conftest import wait_for
+from tests.integration.local.conftest import moto_with_gaps, wait_for
 
 # Starts function workers, model servers and training: make check leaves it out.
 pytestmark = pytest.mark.processes
@@ -394,8 +394,13 @@ def test_a_secret_without_a_given_value_is_generated_as_the_template_asks() -> N
     assert all(value.isalnum() for value in values.values())
 
 
-@pytest.mark.usefixtures("aws")
-def test_the_state_machine_comes_from_the_template(template: Template) -> None:
+@pytest.mark.usefixtures("aws_credentials")
+def test_the_state_machine_comes_from_the_template(template: Template, tmp_path: Path) -> None:
+    with moto_with_gaps(tmp_path):
+        check_the_state_machines_come_from_the_template(template)
+
+
+def check_the_state_machines_come_from_the_template(template: Template) -> None:
     # Given the template's roles and its retraining state machine
     iam, stepfunctions = boto3.client("iam"), boto3.client("stepfunctions")
     roles = create_roles(template, iam)
