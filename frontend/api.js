@@ -2,6 +2,7 @@
 // API, and on AWS one CloudFront distribution sends the API's paths to API Gateway.
 
 const TIMEOUT_MS = 15000;
+const UPLOAD_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** The API answered, but not with success: `message` is the API's own, made readable. */
 export class ApiError extends Error {
@@ -101,7 +102,44 @@ export const api = {
   runs: (limit) => request("GET", `/training${query({ limit })}`),
   startRun: (key) => request("POST", "/training", { headers: admin(key) }),
   promote: (version, key) => request("POST", `/models/${encodeURIComponent(version)}/promote`, { headers: admin(key) }),
+  submitJob: (job, key, idempotencyKey) =>
+    request("POST", "/jobs", { body: job, headers: { ...admin(key), "Idempotency-Key": idempotencyKey } }),
+  job: (jobId, key) => request("GET", `/jobs/${encodeURIComponent(jobId)}`, { headers: admin(key) }),
+  jobResults: (jobId, key) => request("GET", `/jobs/${encodeURIComponent(jobId)}/results`, { headers: admin(key) }),
+  cancelJob: (jobId, key) => request("POST", `/jobs/${encodeURIComponent(jobId)}/cancel`, { headers: admin(key) }),
+  resumeJob: (jobId, key) => request("POST", `/jobs/${encodeURIComponent(jobId)}/resume`, { headers: admin(key) }),
+  upload,
 };
+
+/** A file's bytes PUT to the upload path a job or dataset answers: a presigned path on this origin, sent
+ * on to the data bucket as it is, so the file never passes through the API. Its own timeout: a large file
+ * takes a while. */
+async function upload(path, file, { timeoutMs = UPLOAD_TIMEOUT_MS } = {}) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  let response;
+  try {
+    response = await fetch(path, { method: "PUT", body: file, signal: controller.signal, cache: "no-store" });
+  } catch (error) {
+    throw new Unreachable(
+      error.name === "AbortError" ? `no answer within ${timeoutMs / 1000} s` : "the network request failed",
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, storageRefusal(response.status, response.statusText, await response.text()));
+  }
+}
+
+// S3 says why it refused in XML: <Error><Code>…</Code><Message>…</Message></Error>.
+function storageRefusal(status, statusText, text) {
+  const answer = new DOMParser().parseFromString(text, "application/xml");
+  const message = answer.querySelector("Error > Message")?.textContent;
+  const code = answer.querySelector("Error > Code")?.textContent;
+  if (message) return code ? `${message} (${code})` : message;
+  return `The upload was answered ${status} ${statusText}`.trim();
+}
 
 /** A key for one submission: the same text sent twice (a retry) is stored once. */
 export function newIdempotencyKey() {

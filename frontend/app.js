@@ -3,6 +3,7 @@
 // what failed (page.js).
 
 import { setUpComposer } from "./composer.js";
+import { setUpFilePanel } from "./file-panel.js";
 import { setUpHealth } from "./health.js";
 import { setUpModelPanel } from "./model-panel.js";
 import { setUpQuality } from "./monitoring.js";
@@ -12,7 +13,8 @@ import { setUpReview } from "./review.js";
 
 const recent = setUpRecent();
 const quality = setUpQuality();
-const modelPanel = setUpModelPanel();
+const filePanel = setUpFilePanel();
+const modelPanel = setUpModelPanel({ onAdminKey: filePanel.keyChanged });
 const review = setUpReview({ attempt, describe, onLabelled: quality.refresh });
 setUpComposer({
   onClassified: recent.refresh,

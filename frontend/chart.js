@@ -1,5 +1,5 @@
 // The picture of recent comments, drawn as SVG by the page itself: how they split between the labels,
-// and how many of each arrived over time.
+// and how many of each arrived over time. The split is drawn the same way for a classified file's rows.
 
 import { el, LABELS, percent, svg } from "./dom.js";
 
@@ -26,6 +26,18 @@ export function drawDistribution(container, comments) {
   const summary = total
     ? `Of the last ${total} comments: ${shown.map((kind) => `${counts[kind]} ${kind} (${percent(counts[kind] / total)})`).join(", ")}.`
     : "No comments yet.";
+  drawSplit(
+    container,
+    shown.map((kind) => ({ kind, name: kind, count: counts[kind] })),
+    summary,
+  );
+  return summary;
+}
+
+/** How a whole splits into `parts` (`{kind, name, count}`, drawn in the colour of `fill-{kind}`): one bar,
+ * and a legend that says each part's count and share. `summary` says it all in words for screen readers. */
+export function drawSplit(container, parts, summary) {
+  const total = parts.reduce((sum, part) => sum + part.count, 0);
   const width = 600;
   const height = 28;
   const bar = svg("svg", {
@@ -36,31 +48,28 @@ export function drawDistribution(container, comments) {
     preserveAspectRatio: "none",
   });
   let x = 0;
-  for (const kind of shown) {
-    if (!total || !counts[kind]) continue;
-    const share = (counts[kind] / total) * width;
-    bar.append(
-      svg("rect", { x, y: 0, width: share, height, class: `fill-${kind}` }, svg("title", {}, `${kind}: ${counts[kind]}`)),
-    );
+  for (const { kind, name, count } of parts) {
+    if (!count) continue;
+    const share = (count / total) * width;
+    bar.append(svg("rect", { x, y: 0, width: share, height, class: `fill-${kind}` }, svg("title", {}, `${name}: ${count}`)));
     x += share;
   }
   if (!total) bar.append(svg("rect", { x: 0, y: 0, width, height, class: "fill-empty" }));
   const legend = el(
     "ul",
     { class: "legend" },
-    ...shown.map((kind) =>
+    ...parts.map(({ kind, name, count }) =>
       el(
         "li",
         { dataset: { kind } },
         el("span", { class: `swatch fill-${kind}`, "aria-hidden": "true" }),
-        `${kind} `,
-        el("strong", {}, String(counts[kind])),
-        total ? ` (${percent(counts[kind] / total)})` : "",
+        `${name} `,
+        el("strong", {}, String(count)),
+        total ? ` (${percent(count / total)})` : "",
       ),
     ),
   );
   container.replaceChildren(bar, legend);
-  return summary;
 }
 
 function bucketSize(span) {

@@ -2,11 +2,11 @@
 // training runs and the feedback waiting for the next one, and the admin key that starts a run. Polled
 // every 20 s, every 3 s while a run is active.
 
-import { api, ApiError } from "./api.js";
+import { adminRefused, keepAdminKey, readAdminKey } from "./admin-key.js";
+import { api } from "./api.js";
 import { el, timeElement } from "./dom.js";
-import { $, attempt, describe, reachability, setStatus } from "./page.js";
+import { $, attempt, reachability, setStatus } from "./page.js";
 
-const ADMIN_KEY_STORAGE = "sentiment-admin-key";
 const POLL = { models: 20000, modelsWhileRunning: 3000 };
 
 const METRICS = [
@@ -30,9 +30,10 @@ function metric(value) {
   return value === null || value === undefined ? "—" : value.toFixed(3);
 }
 
-export function setUpModelPanel() {
+/** `onAdminKey` hears when the key changes: the other panels that use it say whether they can. */
+export function setUpModelPanel({ onAdminKey = () => {} } = {}) {
   const state = {
-    adminKey: sessionStorage.getItem(ADMIN_KEY_STORAGE) || "",
+    adminKey: readAdminKey(),
     runActive: false,
   };
 
@@ -141,10 +142,10 @@ export function setUpModelPanel() {
   function saveAdminKey(event) {
     event.preventDefault();
     state.adminKey = $("admin-key").value.trim();
-    if (state.adminKey) sessionStorage.setItem(ADMIN_KEY_STORAGE, state.adminKey);
-    else sessionStorage.removeItem(ADMIN_KEY_STORAGE);
+    keepAdminKey(state.adminKey);
     setStatus($("admin-status"), state.adminKey ? "Key kept for this tab." : "No key: admin actions are off.");
     showAdminKey();
+    onAdminKey();
     refresh();
   }
 
@@ -200,11 +201,4 @@ function renderQueue(page) {
     queue.replaceChildren(waiting ? `${items} waiting for the next run.` : "");
   }
   queue.hidden = !page.held_back && !waiting;
-}
-
-function adminRefused(error) {
-  if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-    return `The admin key was refused (${error.status}): ${error.message}. Check it and enter it again.`;
-  }
-  return describe(error);
 }
