@@ -128,17 +128,26 @@ async function upload(path, file, { timeoutMs = UPLOAD_TIMEOUT_MS } = {}) {
     clearTimeout(timer);
   }
   if (!response.ok) {
-    throw new ApiError(response.status, storageRefusal(response.status, response.statusText, await response.text()));
+    const reason = refusal(response.headers.get("Content-Type") || "", await response.text());
+    throw new ApiError(response.status, reason || `The upload was answered ${response.status} ${response.statusText}`.trim());
   }
 }
 
-// S3 says why it refused in XML: <Error><Code>…</Code><Message>…</Message></Error>.
-function storageRefusal(status, statusText, text) {
+// Why the upload was refused: S3 says it in XML (<Error><Code>…</Code><Message>…</Message></Error>), the
+// API and the edge in JSON ({"message"}). Empty when neither says.
+function refusal(contentType, text) {
+  if (contentType.includes("json")) {
+    try {
+      return JSON.parse(text)?.message || "";
+    } catch {
+      return "";
+    }
+  }
+  if (!contentType.includes("xml")) return "";
   const answer = new DOMParser().parseFromString(text, "application/xml");
   const message = answer.querySelector("Error > Message")?.textContent;
   const code = answer.querySelector("Error > Code")?.textContent;
-  if (message) return code ? `${message} (${code})` : message;
-  return `The upload was answered ${status} ${statusText}`.trim();
+  return message ? `${message}${code ? ` (${code})` : ""}` : "";
 }
 
 /** A key for one submission: the same text sent twice (a retry) is stored once. */

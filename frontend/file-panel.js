@@ -81,6 +81,7 @@ export function setUpFilePanel() {
       const submitted = await attempt(() => api.submitJob(wanted.job, key, newIdempotencyKey()));
       if (submitted.error) return refuse(`Not started: ${adminRefused(submitted.error, WHERE_THE_KEY_GOES)}`);
       const created = submitted.value.body;
+      if (!created.upload_path) return refuse("Not started: the API gave no path on this site to upload the file to.");
       follow(created.job, wanted.file.name);
       setStatus($("file-status"), `Uploading ${wanted.file.name} (${size(wanted.file.size)})…`);
       const uploaded = await attempt(() => api.upload(created.upload_path, wanted.file));
@@ -149,7 +150,8 @@ export function setUpFilePanel() {
       else schedulePoll();
       return;
     }
-    if ($("file-status").dataset.kind === "error") setStatus($("file-status"), "");
+    // A note on the upload, or a failure to check, holds until the job answers that it is under way.
+    if (value.body.status !== "SUBMITTED" || $("file-status").dataset.kind === "error") setStatus($("file-status"), "");
     render(value.body);
     if (RUNNING.has(value.body.status)) schedulePoll();
     else await showResults(value.body);
@@ -221,25 +223,33 @@ export function setUpFilePanel() {
   return { keyChanged };
 }
 
+// A job that stopped or failed counts the rows it never reached among the failed (NOT_PROCESSED in its
+// results): its bar and its words show the rows classified, not a full bar.
 function renderProgress(job) {
-  const done = job.succeeded + job.failed;
+  const ended = job.status === "STOPPED" || job.status === "FAILED";
   const bar = $("file-progress");
   if (job.total === null || job.total === undefined) {
     bar.removeAttribute("value"); // indeterminate: the rows are not counted yet
   } else {
     bar.max = Math.max(job.total, 1);
-    bar.value = job.total ? done : Number(job.status === "COMPLETED");
+    bar.value = ended ? job.succeeded : job.total ? job.succeeded + job.failed : Number(job.status === "COMPLETED");
   }
-  $("file-counts").textContent = counts(job);
+  $("file-counts").textContent = counts(job, ended);
 }
 
 /** "30 of 40 rows done: 29 succeeded, 1 failed; 12.5 rows a second." */
-function counts(job) {
+function counts(job, ended) {
   if (job.status === "SUBMITTED") return "Waiting for the file to arrive.";
-  const done = job.succeeded + job.failed;
-  const rows = job.total === null ? `${count.format(done)} rows done so far` : `${count.format(done)} of ${count.format(job.total)} rows done`;
+  const [succeeded, failed] = [count.format(job.succeeded), count.format(job.failed)];
+  const total = job.total === null ? null : count.format(job.total);
+  if (ended) {
+    const of = total === null ? "" : ` of ${total}`;
+    return `${succeeded}${of} rows classified; ${failed} failed or not reached.`;
+  }
+  const done = count.format(job.succeeded + job.failed);
+  const rows = total === null ? `${done} rows done so far` : `${done} of ${total} rows done`;
   const rate = job.rows_per_second ? `; ${rateOf(job.rows_per_second)} rows a second` : "";
-  return `${rows}: ${count.format(job.succeeded)} succeeded, ${count.format(job.failed)} failed${rate}.`;
+  return `${rows}: ${succeeded} succeeded, ${failed} failed${rate}.`;
 }
 
 function rateOf(perSecond) {

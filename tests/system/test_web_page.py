@@ -5,12 +5,15 @@ model panel, and is told plainly when the API is gone. Screenshots are kept unde
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
 import signal
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +40,8 @@ PAGE_SIZE = 10  # the page's own page size for recent comments
 WAIT_MS = 20_000
 LABELS = ("negative", "neutral", "positive")
 AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+JOB_WAIT_MS = 300_000  # a bulk job's rows, on a busy machine
+NEEDS_ADMIN_KEY = "Classifying a file needs the admin key: enter it under The model, then start."
 expect.set_options(timeout=WAIT_MS)  # a busy machine may take more than Playwright's 5 s
 
 
@@ -277,7 +282,16 @@ def test_the_page_works_from_the_keyboard_on_a_phone(browser: Browser, local_sta
     expect(page.get_by_test_id("result-label")).to_have_text("negative")
 
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]  # nothing to scroll sideways
-    for test_id in ("comment-input", "comment-submit", "feedback-negative", "feedback-neutral", "feedback-positive"):
+    for test_id in (
+        "comment-input",
+        "comment-submit",
+        "feedback-negative",
+        "feedback-neutral",
+        "feedback-positive",
+        "file-input",
+        "file-text-field",
+        "file-start",
+    ):
         box = page.get_by_test_id(test_id).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], test_id
     unlabelled = page.evaluate(
@@ -370,6 +384,145 @@ def test_the_model_panel_says_what_feedback_waits_and_why_a_due_run_is_held_back
     page.reload()
     expect(page.get_by_test_id("run-queue")).to_be_hidden()
     assert watched.errors == []
+
+
+def _admin_key(local_stack: LocalStack) -> str:
+    return (local_stack.data / "admin-api-key").read_text().strip()
+
+
+def _use_admin_key(page: Page, key: str) -> None:
+    """The key entered where the page asks for it, under The model."""
+    page.get_by_test_id("admin-key").fill(key)
+    page.locator("#admin-save").click()
+
+
+def _csv_file(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _start_file(page: Page, source: Path, column: str, id_column: str = "") -> None:
+    page.get_by_test_id("file-input").set_input_files(source)
+    page.get_by_test_id("file-text-field").fill(column)
+    page.get_by_test_id("file-id-field").fill(id_column)
+    page.get_by_test_id("file-start").click()
+
+
+def _jobs(api: httpx.Client, key: str) -> list[dict[str, Any]]:
+    answer = api.get("/jobs", params={"limit": 100}, headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
+
+
+def test_a_file_is_classified_with_its_progress_results_and_labels(
+    watched: Watched, api: httpx.Client, local_stack: LocalStack, tmp_path: Path
+) -> None:
+    # Given an export of 36 tickets, one of them with no text, and the admin key entered
+    page = watched.page
+    texts = [text for text, _ in labelled_rows("reviews", 35, seed=21)]
+    texts.insert(17, "")
+    source = _csv_file(tmp_path / "tickets.csv", ["ticket", "comment"], [[f"T{n}", t] for n, t in enumerate(texts)])
+    key = _admin_key(local_stack)
+    _use_admin_key(page, key)
+    expect(page.get_by_test_id("file-key")).to_be_empty()
+
+    # When the user picks the file, names the column (and the one naming each row) and starts
+    _start_file(page, source, "comment", "ticket")
+
+    # Then the job runs to the end: the bar full, the counts said in words
+    status = page.get_by_test_id("file-job-status")
+    expect(status).to_have_attribute("data-status", "COMPLETED", timeout=JOB_WAIT_MS)
+    expect(status).to_have_text("completed")
+    progress = page.get_by_test_id("file-progress")
+    expect(progress).to_have_js_property("max", 36)
+    expect(progress).to_have_js_property("value", 36)
+    expect(page.get_by_test_id("file-counts")).to_contain_text("36 of 36 rows done: 35 succeeded, 1 failed")
+    job_id = page.get_by_test_id("file-job-id").inner_text()
+    job = api.get(f"/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}).json()
+    assert (job["status"], job["total"], job["succeeded"], job["failed"]) == ("COMPLETED", 36, 35, 1)
+    assert (job["format"], job["text_field"], job["id_field"]) == ("csv", "comment", "ticket")
+
+    # and the results file behind the link holds every row once, in order, the empty one with its error
+    link = page.get_by_test_id("file-download")
+    expect(link).to_have_text("Download the results")
+    with page.expect_download() as download:
+        link.click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [row["id"] for row in rows] == [f"T{n}" for n in range(36)]
+    assert [row["error"] for row in rows] == [""] * 17 + ["EMPTY_TEXT"] + [""] * 18
+    labels = Counter(row["sentiment"] for row in rows if not row["error"])
+    assert set(labels) <= set(LABELS)
+
+    # and the picture's counts per label are the file's
+    legend = page.get_by_test_id("file-chart").locator("li[data-kind]")
+    expect(legend.locator("strong")).to_have_text([str(labels[label]) for label in LABELS] + ["1"])
+    expect(legend.last).to_have_attribute("data-kind", "error")
+    summary = ", ".join(f"{labels[label]} {label}" for label in LABELS)
+    expect(page.get_by_test_id("file-chart").get_by_role("img")).to_have_attribute(
+        "aria-label", f"Of the 36 rows: {summary}, 1 not classified (1 EMPTY_TEXT)."
+    )
+    assert _accessibility_problems(page) == ""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.get_by_test_id("file-panel").screenshot(path=ARTIFACTS / "web-page-file.png")
+    assert watched.errors == []
+
+
+def test_the_file_panel_needs_the_admin_key_and_cancel_stops_its_job_until_resumed(
+    watched: Watched, api: httpx.Client, local_stack: LocalStack, tmp_path: Path
+) -> None:
+    # Given no admin key in this tab, and a file of 3,000 tweets
+    page = watched.page
+    sent: list[str] = []
+    page.on("request", lambda request: "/jobs" in request.url and sent.append(f"{request.method} {request.url}"))
+    key = _admin_key(local_stack)
+    before = len(_jobs(api, key))
+    tweets = [[text] for text, _ in labelled_rows("tweets", 3000, seed=23)]
+    source = _csv_file(tmp_path / "tweets.csv", ["text"], tweets)
+    expect(page.get_by_test_id("file-key")).to_have_text(NEEDS_ADMIN_KEY)
+
+    # When the user starts it, then the panel says a key is needed and sends nothing
+    _start_file(page, source, "text")
+    expect(page.get_by_test_id("file-error")).to_have_text(NEEDS_ADMIN_KEY)
+    assert sent == []
+
+    # When a wrong key is entered, then the job is refused, said so, and none is made
+    _use_admin_key(page, "not-the-key")
+    page.get_by_test_id("file-start").click()
+    expect(page.get_by_test_id("file-error")).to_contain_text("Not started: The admin key was refused (403)")
+    assert len(_jobs(api, key)) == before
+
+    # When the right key is entered and the job is cancelled once some rows are done
+    _use_admin_key(page, key)
+    page.get_by_test_id("file-start").click()
+    expect(page.get_by_test_id("file-counts")).to_contain_text(re.compile(r"[1-9][\d,]* of 3,000 rows done"))
+    page.get_by_test_id("file-cancel").click()
+
+    # Then it stops: STOPPED shown, the rows done so far downloadable, and Resume offered
+    status = page.get_by_test_id("file-job-status")
+    expect(status).to_have_attribute("data-status", "STOPPED", timeout=JOB_WAIT_MS)
+    expect(status).to_have_text("stopped")
+    expect(page.get_by_test_id("file-cancel")).to_be_hidden()
+    expect(page.get_by_test_id("file-resume")).to_be_visible()
+    job_id = page.get_by_test_id("file-job-id").inner_text()
+    job = api.get(f"/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}).json()
+    assert job["status"] == "STOPPED" and 0 < job["succeeded"] < 3000, job
+    expect(page.get_by_test_id("file-counts")).to_have_text(
+        f"{job['succeeded']:,} of 3,000 rows classified; {job['failed']:,} failed or not reached."
+    )
+    expect(page.get_by_test_id("file-download")).to_have_text("Download the results so far")
+
+    # When it is resumed, then the rest runs and the job completes with every row classified
+    page.get_by_test_id("file-resume").click()
+    expect(status).to_have_attribute("data-status", "COMPLETED", timeout=JOB_WAIT_MS)
+    expect(page.get_by_test_id("file-counts")).to_contain_text("3,000 of 3,000 rows done: 3,000 succeeded, 0 failed")
+    expect(page.get_by_test_id("file-download")).to_have_text("Download the results")
+    assert len(_jobs(api, key)) == before + 1
+    # the browser logs the refused key's answer; nothing else went wrong
+    assert watched.errors == ["Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"]
 
 
 def _queue(api: httpx.Client) -> list[dict[str, Any]]:
