@@ -48,7 +48,7 @@ from sentiment_local.moto.server import MotoServer, serve
 from sentiment_local.moto.ttl import TtlSweeper
 from sentiment_local.persistence.journal import Journal
 from sentiment_local.persistence.stack_record import attach_resources, record_stack
-from sentiment_local.runtime.edge import Edge, RateRule, WebAclError, origin_headers, web_acl_rules
+from sentiment_local.runtime.edge import Edge, RateRule, WebAclError, behaviours, origin_headers, web_acl_rules
 from sentiment_local.runtime.event_rules import EventRules, PatternError
 from sentiment_local.runtime.event_sources import Schedule, SqsPoller, rate_seconds
 from sentiment_local.runtime.functions import Runner
@@ -292,7 +292,14 @@ class Stack:
         added = origin_headers(
             self.template, lambda secret: str(secrets.get_secret_value(SecretId=secret)["SecretString"])
         )
-        edge = Edge(gateway, self._client_rules, behind_proxy=self.settings.behind_proxy, added_headers=added)
+        edge = Edge(
+            gateway,
+            self._client_rules,
+            behind_proxy=self.settings.behind_proxy,
+            added_headers=added,
+            ordered=behaviours(self.template),
+            s3_url=self.moto.url,
+        )
         # One request as CloudFront forwards it before the stack says it is up: the origin authorizer's answer
         # is then cached, so a page's first burst of requests does not start an authorizer environment for
         # each of them at once. It goes to the gateway itself, so it counts towards no client's limit.

@@ -203,7 +203,13 @@ class Template:
         raise NotImplementedError(f"{function} is not resolved locally")
 
     def _ref(self, name: str, queue_endpoint: str) -> Any:
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::NoValue": NO_VALUE}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": NO_VALUE,
+        }
         if name in pseudo or name in self.pinned:
             return {**pseudo, **self.pinned}[name]
         if name in self.document.get("Parameters", {}):

@@ -173,3 +173,7 @@ def test_a_signed_address_names_the_object_and_how_long_it_works(
         assert url.startswith("https://")
         assert "/datasets/tickets/" in url
     assert "X-Amz-Expires=3600" in store.upload_url("datasets/tickets/upload", 3600)
+    # the same upload on the page's own origin: a path, the object's key, then the signed query
+    path = store.upload_path("datasets/tickets/upload", 3600)
+    assert path.startswith("/datasets/tickets/upload?")
+    assert "X-Amz-Expires=3600" in path

@@ -58,6 +58,9 @@ class FakeDatasetFiles:
     def upload_url(self, key: str, expires_in: int) -> str:
         return f"https://{self.bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={expires_in}&X-Amz-Signature=put"
 
+    def upload_path(self, key: str, expires_in: int) -> str:
+        return f"/{key}?X-Amz-Expires={expires_in}&X-Amz-Signature=put"
+
     def download_url(self, key: str, expires_in: int) -> str:
         return f"https://{self.bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={expires_in}&X-Amz-Signature=get"
 

@@ -155,5 +155,8 @@ class FakeJobLinks:
     def upload_url(self, key: str, expires_in: int) -> str:
         return f"https://data.example/{key}?put&expires={expires_in}"
 
+    def upload_path(self, key: str, expires_in: int) -> str:
+        return f"/{key}?put&expires={expires_in}"
+
     def download_url(self, key: str, expires_in: int) -> str:
         return f"https://data.example/{key}?get&expires={expires_in}"

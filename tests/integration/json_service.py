@@ -26,7 +26,7 @@ class JsonService:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = _respond
+            do_GET = do_POST = do_PUT = _respond
 
             def log_message(self, format: str, *args: Any) -> None:  # no request lines in the test output
                 del format, args

@@ -110,7 +110,13 @@ def test_a_json_lines_job_numbers_its_rows_and_a_second_upload_starts_nothing(
 ) -> None:
     created = submit(api, admin, format="jsonl", text_field="review")
     lines = b"".join(json.dumps({"review": text}).encode() + b"\n" for text, _ in labelled_rows("reviews", 40, seed=3))
-    upload(created["upload_url"], lines)
+    # a path signed for another object is refused by S3, through the stack's own address as on CloudFront
+    forged = created["upload_path"].replace(f"/jobs/{created['job_id']}/", "/jobs/someone-else/", 1)
+    refused = api.put(forged, content=lines)
+    assert (refused.status_code, "SignatureDoesNotMatch" in refused.text) == (403, True), refused.text
+    # when the file is uploaded as the page uploads it, on the stack's own address, then again as curl does
+    page_upload = api.put(created["upload_path"], content=lines)
+    assert page_upload.status_code == 200, page_upload.text
     upload(created["upload_url"], lines)
     job = wait_for_job(api, admin, created["job_id"])
     assert (job["status"], job["total"], job["succeeded"]) == ("COMPLETED", 40, 40)

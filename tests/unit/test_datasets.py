@@ -252,7 +252,8 @@ def test_a_submitted_dataset_answers_an_upload_url_and_its_name_is_taken() -> No
     submitted = api.create_dataset("tickets", CSV, services, now=NOW)
 
     assert submitted.dataset.status is DatasetStatus.SUBMITTED
-    assert upload_key("tickets") in submitted.upload_url
+    assert upload_key("tickets") in submitted.upload.url
+    assert submitted.upload.path.startswith(f"/{upload_key('tickets')}?")
     assert submitted.dataset.upload_expires_at == NOW + timedelta(hours=1)
     with pytest.raises(ConflictError):
         api.create_dataset("tickets", JSONL, services, now=NOW)

@@ -36,9 +36,10 @@ def started(services: JobServices, at: datetime = NOW) -> str:
 
 
 def test_a_submitted_job_waits_for_its_file_at_an_upload_url_to_its_input(services: JobServices) -> None:
-    job, url = logic.submit(JobRequest(format=JobFormat.JSONL, text_field="review"), services, NOW)
+    job, upload = logic.submit(JobRequest(format=JobFormat.JSONL, text_field="review"), services, NOW)
     assert job.status is JobStatus.SUBMITTED
-    assert url == f"https://data.example/jobs/{job.job_id}/input?put&expires=3600"
+    assert upload.url == f"https://data.example/jobs/{job.job_id}/input?put&expires=3600"
+    assert upload.path == f"/jobs/{job.job_id}/input?put&expires=3600"
     assert job.upload_expires_at == NOW + timedelta(minutes=60)
 
 

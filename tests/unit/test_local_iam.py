@@ -280,6 +280,20 @@ def test_a_virtual_hosted_bucket_is_read_from_the_host() -> None:
     assert needed(request) == [("s3:GetObject", "arn:aws:s3:::bucket/key")]
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "sentiment-dev-data-1-us-east-1.s3.us-east-1.amazonaws.com",  # what CloudFront sends for an upload
+        "sentiment-dev-data-1-us-east-1.s3.amazonaws.com",
+        "sentiment-dev-data-1-us-east-1.s3-eu-west-1.amazonaws.com",
+        "sentiment-dev-data-1-us-east-1.s3.cn-north-1.amazonaws.com.cn",
+    ],
+)
+def test_a_bucket_in_an_s3_host_name_is_the_bucket(host: str) -> None:
+    request = environ("PUT", "/jobs/j1/input", service="s3", HOST=host)
+    assert needed(request) == [("s3:PutObject", "arn:aws:s3:::sentiment-dev-data-1-us-east-1/jobs/j1/input")]
+
+
 def test_creating_a_tagged_training_job_passes_its_role_and_tags_it() -> None:
     request = json_call(
         "sagemaker",

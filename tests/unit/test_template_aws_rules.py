@@ -56,6 +56,7 @@ def test_the_model_is_isolated_only_where_the_endpoint_type_supports_it(endpoint
     [
         ("AWS::CloudFront::OriginAccessControl", ("OriginAccessControlConfig", "Name")),
         ("AWS::CloudFront::ResponseHeadersPolicy", ("ResponseHeadersPolicyConfig", "Name")),
+        ("AWS::CloudFront::OriginRequestPolicy", ("OriginRequestPolicyConfig", "Name")),
     ],
 )
 def test_account_wide_names_differ_between_regions(resource_type: str, path: tuple[str, ...]) -> None:

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
+from sentiment_common.dal.presigned import upload_host
+from sentiment_common.datasets import upload_key
+from sentiment_common.jobs import input_key
 from sentiment_template.reader import Template, load
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fake_credentials
 
 RESOURCES: dict[str, Any] = load(ROOT / "template.yaml")["Resources"]
 DISTRIBUTION: dict[str, Any] = RESOURCES["WebDistribution"]["Properties"]["DistributionConfig"]
@@ -46,8 +49,16 @@ def test_every_api_route_goes_to_the_api() -> None:
         assert origin_for(as_requested(route.path)) == api["Id"], f"{route.key} would reach the web bucket"
 
 
+def api_behaviours() -> list[dict[str, Any]]:
+    return [item for item in DISTRIBUTION["CacheBehaviors"] if item["TargetOriginId"] == "HttpApi"]
+
+
+def upload_behaviours() -> list[dict[str, Any]]:
+    return [item for item in DISTRIBUTION["CacheBehaviors"] if item["TargetOriginId"] == "DataBucketUploads"]
+
+
 def test_each_api_behaviour_serves_some_route() -> None:
-    for behaviour in DISTRIBUTION["CacheBehaviors"]:
+    for behaviour in api_behaviours():
         pattern = behaviour["PathPattern"]
         assert any(fnmatchcase(as_requested(route.path), pattern) for route in ROUTES), f"{pattern} matches no route"
 
@@ -62,14 +73,54 @@ def test_the_api_origin_is_its_default_stage_over_tls() -> None:
 
 
 def test_api_behaviours_pass_every_request_through_uncached() -> None:
-    behaviours = DISTRIBUTION["CacheBehaviors"]
-    assert behaviours
+    behaviours = api_behaviours()
+    assert len(behaviours) + len(upload_behaviours()) == len(DISTRIBUTION["CacheBehaviors"])
     for behaviour in behaviours:
         assert behaviour["TargetOriginId"] == origin(origin_for("/health"))["Id"]
         assert set(behaviour["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}
         assert behaviour["CachePolicyId"] == CACHING_DISABLED
         assert behaviour["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
         assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+
+
+@pytest.mark.parametrize("key", [input_key("b7f0c1d2"), upload_key("tickets")])
+def test_an_upload_on_the_page_origin_goes_to_the_data_bucket_and_nothing_else_does(key: str) -> None:
+    # the key's own path, as PresignedLinks.upload_path gives it, reaches the bucket, not the API
+    assert origin_for(f"/{key}") == "DataBucketUploads"
+    for route in ROUTES:
+        assert origin_for(as_requested(route.path)) != "DataBucketUploads", route.key
+    assert all(origin_for(f"/{key}{tail}") == "HttpApi" for tail in ("/", "x", "/results"))
+
+
+def test_uploads_reach_the_bucket_with_their_signed_query_only_and_uncached() -> None:
+    (policy,) = {str(item["OriginRequestPolicyId"]["Ref"]) for item in upload_behaviours()}
+    config = RESOURCES[policy]["Properties"]["OriginRequestPolicyConfig"]
+    assert config["QueryStringsConfig"] == {"QueryStringBehavior": "all"}
+    assert config["HeadersConfig"] == {"HeaderBehavior": "none"}
+    assert config["CookiesConfig"] == {"CookieBehavior": "none"}
+    for behaviour in upload_behaviours():
+        assert "PUT" in behaviour["AllowedMethods"]
+        assert behaviour["CachePolicyId"] == CACHING_DISABLED
+        assert behaviour["ViewerProtocolPolicy"] == "https-only"
+    uploads = origin("DataBucketUploads")
+    # no origin access control: CloudFront would sign over the presigned request with its own identity
+    assert "OriginAccessControlId" not in uploads
+    assert uploads["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_the_uploads_origin_is_the_host_their_paths_are_signed_for(
+    region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_credentials(monkeypatch, AWS_REGION=region, AWS_DEFAULT_REGION=region)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # another endpoint does not change it
+    domain = origin("DataBucketUploads")["DomainName"]["Fn::Sub"]
+    resolved = (
+        domain.replace("${DataBucket}", "sentiment-dev-data-1-x")
+        .replace("${AWS::Region}", region)
+        .replace("${AWS::URLSuffix}", "amazonaws.com")
+    )
+    assert upload_host("sentiment-dev-data-1-x") == resolved
 
 
 @pytest.mark.parametrize("path", ["/", "/index.html", "/app.js", "/styles.css", "/favicon.svg", "/img/x.png"])

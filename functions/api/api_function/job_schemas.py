@@ -78,6 +78,14 @@ class JobCreated(BaseModel):
     upload_url: Annotated[
         str, Field(description="PUT the file here with no header (curl -T file URL); it starts the job")
     ]
+    upload_path: Annotated[
+        str,
+        Field(
+            description="The same presigned PUT as a path on the web page's own origin (the CloudFront "
+            "distribution forwards it to the bucket): what a browser page uses, since its policy lets it "
+            "fetch from its own origin only"
+        ),
+    ]
     upload_expires_at: Annotated[datetime, Field(description="After this the URL refuses the upload and the job fails")]
     job: JobOut
 

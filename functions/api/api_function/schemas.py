@@ -535,6 +535,14 @@ class DatasetCreated(BaseModel):
             f"At most {MAX_UPLOAD_BYTES} bytes; texts of at most {MAX_TEXT_CHARS} characters"
         ),
     ]
+    upload_path: Annotated[
+        str,
+        Field(
+            description="The same presigned PUT as a path on the web page's own origin (the CloudFront "
+            "distribution forwards it to the bucket): what a browser page uses, since its policy lets it "
+            "fetch from its own origin only"
+        ),
+    ]
     upload_expires_at: Annotated[datetime, Field(description="When the upload URL stops working")]
 
     @classmethod
@@ -545,7 +553,8 @@ class DatasetCreated(BaseModel):
             format=dataset.format,
             status=dataset.status,
             created_at=dataset.created_at,
-            upload_url=submitted.upload_url,
+            upload_url=submitted.upload.url,
+            upload_path=submitted.upload.path,
             upload_expires_at=dataset.upload_expires_at,
         )
 

@@ -300,6 +300,10 @@ class DatasetFiles(Protocol):
         """A presigned PUT: any client can upload with it, no header needed."""
         ...
 
+    def upload_path(self, key: str, expires_in: int) -> str:
+        """The same PUT as a path and query on the web page's origin, which forwards it to the bucket."""
+        ...
+
     def download_url(self, key: str, expires_in: int) -> str:
         """A presigned GET."""
         ...
@@ -372,6 +376,10 @@ class JobLinks(Protocol):
 
     def upload_url(self, key: str, expires_in: int) -> str:
         """A PUT URL needing no header (``curl -T file URL``)."""
+        ...
+
+    def upload_path(self, key: str, expires_in: int) -> str:
+        """The same PUT as a path and query on the web page's origin, which forwards it to the bucket."""
         ...
 
     def download_url(self, key: str, expires_in: int) -> str: ...

@@ -168,10 +168,20 @@ _S3_BUCKET_PUTS = {
 }
 
 
+# A virtual-hosted request names its bucket in the host: {bucket}.s3.{region}.amazonaws.com, or the older
+# {bucket}.s3.amazonaws.com and {bucket}.s3-{region}.amazonaws.com (Amazon S3 user guide, "Virtual hosting
+# of general purpose buckets", https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html).
+# The page's uploads come this way, with the host CloudFront sends to the bucket origin.
+_VIRTUAL_HOST = re.compile(r"^(?P<bucket>.+)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?$")
+
+
 def _s3_call(common: dict[str, Any], host: str) -> Call:
     hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]", maxsplit=1)[0] + "]"
     path = str(common["path"])
-    if hostname not in _LOCAL_HOSTS and hostname.endswith(".localhost"):
+    virtual = _VIRTUAL_HOST.match(hostname)
+    if virtual:
+        bucket, key = virtual["bucket"], path.lstrip("/")
+    elif hostname not in _LOCAL_HOSTS and hostname.endswith(".localhost"):
         bucket, key = hostname.split(".", 1)[0], path.lstrip("/")
     else:
         bucket, _, key = path.lstrip("/").partition("/")

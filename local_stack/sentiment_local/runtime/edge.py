@@ -22,6 +22,17 @@ to origin requests"); the template's value is a dynamic reference to a secret, r
 local Secrets Manager as CloudFormation resolves it. The HTTP API then refuses a request without the
 header (its origin authorizer), so the gateway's own routes are reached only through this front door.
 
+CloudFront sends a request to the origin of the first cache behaviour whose path pattern matches it
+(CloudFront developer guide, "Path pattern": ``*`` matches any characters, ``/`` included, ``?`` one;
+case-sensitive; behaviours in the order listed, then the default). The gateway stands for the API's
+behaviours and the page's bucket. A behaviour whose origin is an S3 bucket reached without origin access
+control (the uploads: ``/jobs/*/input``, ``/datasets/*/upload``) is forwarded to the local S3 as CloudFront
+forwards it: the path as it came, the query string, the body, and the origin's domain as the ``Host``
+header, which the presigned signature covers (CloudFront developer guide, "How origin request policies
+and cache policies work together": an origin request policy that forwards no viewer header leaves the
+``Host`` the origin's domain). No viewer header or cookie goes with it, as the template's
+``UploadOriginRequestPolicy`` says. S3's answer goes back to the viewer as it came.
+
 Where it differs from AWS: WAF counts approximately and checks the rates about every 10 s, so on AWS a
 client can go past the limit for up to about 30 s before it is blocked, and is let through again within
 about as long once its count falls back; locally the count is exact and acts on the very next request.
@@ -33,6 +44,7 @@ does not read them.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
@@ -41,9 +53,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
+from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import LimitedStream
 
 from sentiment_template.reader import Template
 
@@ -262,6 +277,72 @@ def origin_headers(template: Template, secret_value: Callable[[str], str]) -> di
     return headers
 
 
+# ---- CloudFront's behaviours: which origin a path goes to ----
+
+FORWARD_CHUNK = 1 << 20
+# S3's answers that say something a viewer needs; hop-by-hop headers stay behind.
+S3_ANSWER_HEADERS = ("Content-Type", "ETag", "x-amz-request-id", "x-amz-version-id")
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One ordered cache behaviour: its path pattern, and the bucket host it forwards to (None: the
+    gateway, which serves the API's behaviours and the page's own bucket)."""
+
+    pattern: str
+    bucket_host: str | None
+
+
+def behaviours(template: Template) -> list[Behaviour]:
+    """The distribution's cache behaviours in CloudFront's order of evaluation."""
+    found: list[Behaviour] = []
+    for resource in template.of_type(DISTRIBUTION_TYPE).values():
+        if not template.condition_holds(resource.get("Condition")):
+            continue
+        config = resource["Properties"]["DistributionConfig"]
+        hosts = {
+            str(origin["Id"]): str(template.resolve(origin["DomainName"]))
+            for origin in config.get("Origins", [])
+            if "S3OriginConfig" in origin and "OriginAccessControlId" not in origin
+        }
+        for behaviour in config.get("CacheBehaviors", []):
+            found.append(Behaviour(str(behaviour["PathPattern"]), hosts.get(str(behaviour["TargetOriginId"]))))
+    return found
+
+
+def bucket_host(ordered: Iterable[Behaviour], path: str) -> str | None:
+    """The bucket host the first behaviour matching ``path`` forwards to; None for the gateway."""
+    for behaviour in ordered:
+        if fnmatchcase(path, behaviour.pattern):
+            return behaviour.bucket_host
+    return None
+
+
+def forward_to_bucket(environ: dict[str, Any], host: str, s3_url: str) -> Response:
+    """The request as CloudFront forwards it to an S3 origin (path, query, body; ``Host`` the origin's
+    domain), sent to the local S3 at ``s3_url``; S3's answer."""
+    target = urlsplit(s3_url)
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw_uri = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/"))
+    path = raw_uri.split("?", 1)[0]
+    query = str(environ.get("QUERY_STRING", ""))
+    connection = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=300)
+    try:
+        connection.putrequest(str(environ["REQUEST_METHOD"]), f"{path}?{query}" if query else path, skip_host=True)
+        connection.putheader("Host", host)
+        connection.putheader("Content-Length", str(length))
+        connection.endheaders()
+        body = LimitedStream(environ["wsgi.input"], length)
+        while chunk := body.read(FORWARD_CHUNK):
+            connection.send(chunk)
+        answer = connection.getresponse()
+        content = answer.read()
+        headers = {name: str(answer.getheader(name)) for name in S3_ANSWER_HEADERS if answer.getheader(name)}
+        return Response(content, status=answer.status, headers=headers)
+    finally:
+        connection.close()
+
+
 # ---- the edge ----
 
 
@@ -275,18 +356,24 @@ def client_address(request: Request, behind_proxy: bool) -> str:
 
 
 class Edge:
-    """A WSGI application: the web ACL's rules, then ``app`` (the gateway) for what they let through, with
+    """A WSGI application: the web ACL's rules, then, for what they let through, the bucket for a behaviour
+    that forwards there (``ordered``, to the local S3 at ``s3_url``), else ``app`` (the gateway) with
     CloudFront's origin headers added."""
 
     def __init__(
         self,
         app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
         rules: list[RateRule],
+        *,
         behind_proxy: bool = False,
         clock: Callable[[], float] = time.monotonic,
         added_headers: Mapping[str, str] | None = None,
+        ordered: Iterable[Behaviour] = (),
+        s3_url: str = "",
     ) -> None:
         self._app = app
+        self._behaviours = list(ordered)
+        self._s3_url = s3_url
         self._rules = rules
         # WSGI's names for the headers CloudFront adds; a viewer's header of the same name is replaced.
         self._added = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in (added_headers or {}).items()}
@@ -324,5 +411,9 @@ class Edge:
             if refusal is not None:
                 answered: Iterable[bytes] = refusal(environ, start_response)
                 return answered
+        host = bucket_host(self._behaviours, str(environ.get("PATH_INFO", "/")))
+        if host is not None:
+            forwarded: Iterable[bytes] = forward_to_bucket(environ, host, self._s3_url)(environ, start_response)
+            return forwarded
         environ.update(self._added)
         return self._app(environ, start_response)

@@ -34,6 +34,10 @@ def test_a_submitted_job_answers_an_upload_url_that_signs_no_header(api: Stack) 
     assert url.path.endswith(f"/jobs/{created['job_id']}/input")
     # a presigned PUT whose signature covers the host only: curl -T sends no other header it would need
     assert parse_qs(url.query)["X-Amz-SignedHeaders"] == ["host"]
+    # and the same PUT as a path on the page's origin, which CloudFront forwards to the bucket
+    path = urlparse(str(created["upload_path"]))
+    assert (path.scheme, path.netloc, path.path) == ("", "", f"/jobs/{created['job_id']}/input")
+    assert parse_qs(path.query)["X-Amz-SignedHeaders"] == ["host"]
     job = api.call("GET", f"/jobs/{created['job_id']}", headers=admin(api)).body
     assert (job["status"], job["id_field"], job["total"]) == ("SUBMITTED", "ticket", None)
     assert api.call("GET", "/jobs", headers=admin(api)).body["items"][0]["job_id"] == created["job_id"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from api_function.logic.uploads import Upload, sign_upload
 from api_function.services import Services
 from sentiment_common.datasets import (
     DATASETS_PREFIX,
@@ -27,7 +28,7 @@ REPORT_URL_SECONDS = 900
 @dataclass(frozen=True)
 class SubmittedDataset:
     dataset: Dataset
-    upload_url: str
+    upload: Upload
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,9 @@ def create_dataset(
         upload_expires_at=now + timedelta(seconds=UPLOAD_URL_SECONDS),
     )
     services.datasets.create(dataset, now)
-    url = services.dataset_files.upload_url(upload_key(name), UPLOAD_URL_SECONDS)
+    upload = sign_upload(services.dataset_files, upload_key(name), UPLOAD_URL_SECONDS)
     logger.info("dataset submitted", extra={"dataset": name, "format": format.value})
-    return SubmittedDataset(dataset=dataset, upload_url=url)
+    return SubmittedDataset(dataset=dataset, upload=upload)
 
 
 def view(dataset: Dataset, services: Services, now: datetime) -> DatasetView:

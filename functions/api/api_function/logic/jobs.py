@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from api_function.job_schemas import JobRequest
+from api_function.logic.uploads import Upload, sign_upload
 from sentiment_common.errors import ConflictError, NotFoundError
 from sentiment_common.jobs import EXECUTION_GONE, Job, JobCounts, JobInput, JobStatus, input_key
 from sentiment_common.ports import JobLinks, Jobs, JobWorkflow
@@ -32,8 +33,8 @@ class JobServices:
     download_expiry_seconds: int
 
 
-def submit(request: JobRequest, services: JobServices, now: datetime) -> tuple[Job, str]:
-    """A new job waiting for its file, and the URL to upload it to."""
+def submit(request: JobRequest, services: JobServices, now: datetime) -> tuple[Job, Upload]:
+    """A new job waiting for its file, and where to upload it."""
     job = Job(
         job_id=new_id(),
         format=request.format,
@@ -44,8 +45,7 @@ def submit(request: JobRequest, services: JobServices, now: datetime) -> tuple[J
         upload_expires_at=now + services.upload_expiry,
     )
     services.jobs.put_new(job, job.upload_expires_at + KEPT_AFTER_EXPIRY)
-    url = services.links.upload_url(input_key(job.job_id), int(services.upload_expiry.total_seconds()))
-    return job, url
+    return job, sign_upload(services.links, input_key(job.job_id), int(services.upload_expiry.total_seconds()))
 
 
 def list_jobs(services: JobServices, limit: int, token: str | None, now: datetime) -> tuple[list[Job], str | None]:

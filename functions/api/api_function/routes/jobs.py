@@ -38,9 +38,13 @@ UNAVAILABLE: dict[int, OpenAPIResponse] = {503: documented("The jobs table or St
 )
 def submit_job(request: JobRequest, idempotency_key: IdempotencyKey = None) -> Response[str]:
     def work() -> JobCreated:
-        job, url = jobs.submit(request, job_services(), utc_now())
+        job, upload = jobs.submit(request, job_services(), utc_now())
         return JobCreated(
-            job_id=job.job_id, upload_url=url, upload_expires_at=job.upload_expires_at, job=JobOut.of(job)
+            job_id=job.job_id,
+            upload_url=upload.url,
+            upload_path=upload.path,
+            upload_expires_at=job.upload_expires_at,
+            job=JobOut.of(job),
         )
 
     created = once(idempotency_key, "POST /jobs", request, work, JobCreated)

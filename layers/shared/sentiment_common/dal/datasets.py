@@ -12,14 +12,12 @@ import base64
 import binascii
 import json
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
-from botocore.config import Config
 from pydantic import TypeAdapter
 
+from sentiment_common.dal.presigned import PresignedLinks
 from sentiment_common.dal.registry_items import registry_table
 from sentiment_common.dal.table import Item
 from sentiment_common.dal.transient import unavailable_when_transient
@@ -137,31 +135,8 @@ def _absent(model: Dataset) -> list[str]:
     return [key for key, value in data.items() if value is None]
 
 
-class S3DatasetFiles:
+class S3DatasetFiles(PresignedLinks):
     """:class:`~sentiment_common.ports.DatasetFiles` in the data bucket."""
-
-    def __init__(self, bucket: str) -> None:
-        self.bucket = bucket
-
-    @cached_property
-    def _s3(self) -> Any:
-        # Signature Version 4 in the query string (X-Amz-Expires): boto3 signs S3 URLs with version 2 in some
-        # regions, which newer regions and buckets refuse ("Authenticating Requests: Using Query Parameters",
-        # https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
-        return boto3.client("s3", config=Config(signature_version="s3v4"))
-
-    def upload_url(self, key: str, expires_in: int) -> str:
-        # No ContentType in the signature: `curl -T file "$url"` works with whatever type the client sends.
-        url: str = self._s3.generate_presigned_url(
-            "put_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
-        )
-        return url
-
-    def download_url(self, key: str, expires_in: int) -> str:
-        url: str = self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
-        )
-        return url
 
     def delete_under(self, prefix: str) -> int:
         deleted = 0

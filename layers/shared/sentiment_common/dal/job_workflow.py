@@ -15,14 +15,12 @@ Step Functions rules followed here:
 from __future__ import annotations
 
 import json
-from functools import cached_property
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sentiment_common.dal.aws import client
+from sentiment_common.dal.presigned import PresignedLinks
 from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.errors import ConflictError, NotFoundError
 from sentiment_common.jobs import JobProgress
@@ -90,27 +88,5 @@ class StepFunctionsJobWorkflow:
         )
 
 
-class S3JobLinks:
-    """:class:`~sentiment_common.ports.JobLinks` on the data bucket, signed with Signature Version 4, which
-    every region accepts (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html): the
-    signature covers the host alone, so a PUT with no other header matches it."""
-
-    @cached_property
-    def _s3(self) -> Any:
-        return boto3.client("s3", config=Config(signature_version="s3v4"))
-
-    def __init__(self, bucket: str) -> None:
-        self._bucket = bucket
-
-    def upload_url(self, key: str, expires_in: int) -> str:
-        # No ContentType among the signed parameters: a plain PUT (curl -T) matches the signature.
-        url: str = self._s3.generate_presigned_url(
-            "put_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
-        )
-        return url
-
-    def download_url(self, key: str, expires_in: int) -> str:
-        url: str = self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
-        )
-        return url
+class S3JobLinks(PresignedLinks):
+    """:class:`~sentiment_common.ports.JobLinks` on the data bucket."""
