@@ -525,6 +525,40 @@ def test_the_file_panel_needs_the_admin_key_and_cancel_stops_its_job_until_resum
     assert watched.errors == ["Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"]
 
 
+def test_a_json_lines_file_whose_name_does_not_say_its_format_is_classified_once_it_is_chosen(
+    watched: Watched, local_stack: LocalStack, tmp_path: Path
+) -> None:
+    # Given a JSON Lines dump of 12 reviews saved as .txt, and the admin key entered
+    page = watched.page
+    sent: list[str] = []
+    page.on("request", lambda request: "/jobs" in request.url and sent.append(f"{request.method} {request.url}"))
+    source = tmp_path / "reviews.txt"
+    texts = [text for text, _ in labelled_rows("reviews", 12, seed=29)]
+    source.write_text("".join(json.dumps({"review": text}) + "\n" for text in texts))
+    _use_admin_key(page, _admin_key(local_stack))
+
+    # When the user starts it as it is, then the panel asks for its format and sends nothing
+    _start_file(page, source, "review")
+    expect(page.get_by_test_id("file-error")).to_have_text(
+        "Choose the format: the name “reviews.txt” does not say (.csv or .jsonl)."
+    )
+    expect(page.get_by_test_id("file-format")).to_be_focused()
+    assert sent == []
+
+    # When JSON Lines is chosen, then it runs, and its results are JSON lines numbered from 0, in order
+    page.get_by_test_id("file-format").select_option("jsonl")
+    expect(page.get_by_test_id("file-error")).to_be_hidden()
+    page.get_by_test_id("file-start").click()
+    expect(page.get_by_test_id("file-job-status")).to_have_attribute("data-status", "COMPLETED", timeout=JOB_WAIT_MS)
+    expect(page.get_by_test_id("file-counts")).to_contain_text("12 of 12 rows done: 12 succeeded, 0 failed")
+    with page.expect_download() as download:
+        page.get_by_test_id("file-download").click()
+    lines = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
+    assert [line["id"] for line in lines] == list(range(12))
+    assert all(line["sentiment"] in LABELS and not line["error"] for line in lines)
+    assert watched.errors == []
+
+
 def _queue(api: httpx.Client) -> list[dict[str, Any]]:
     body = api.get("/comments", params={"needs_review": "true", "limit": 100}).json()
     items: list[dict[str, Any]] = body["items"]
