@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -108,22 +109,31 @@ def plug_state_machine_credentials(patches: Patches) -> None:
     from sentiment_template.policies import credentials_for  # noqa: PLC0415
 
     original = boto_client.boto_client_for
+    # One client per role, service and region, made once: a Distributed Map's children call Lambda once
+    # a batch, and making a client (its endpoint rules, its TLS context) cost more than the call itself.
+    # boto3's clients are safe to share between threads.
+    made: dict[tuple[str, str, str], Any] = {}
+    lock = threading.Lock()
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        client = original(region=region, service=service, state_credentials=state_credentials)
         role = getattr(state_credentials, "role_arn", None)
         if not role:
-            return client
-        keys = credentials_for(str(role))
-        return boto3.client(
-            service,
-            region_name=region,
-            endpoint_url=client.meta.endpoint_url,
-            config=client.meta.config,
-            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=keys["AWS_SESSION_TOKEN"],
-        )
+            return original(region=region, service=service, state_credentials=state_credentials)
+        key = (region, service, str(role))
+        with lock:
+            if key not in made:
+                client = original(region=region, service=service, state_credentials=state_credentials)
+                keys = credentials_for(str(role))
+                made[key] = boto3.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=client.meta.endpoint_url,
+                    config=client.meta.config,
+                    aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+                    aws_session_token=keys["AWS_SESSION_TOKEN"],
+                )
+            return made[key]
 
     # Modules that imported the function by name hold their own reference: replace each.
     holders = [
