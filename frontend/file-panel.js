@@ -18,6 +18,11 @@ const JOB_STORAGE = "sentiment-file-job";
 const WHERE_THE_KEY_GOES = " under The model";
 const NEEDS_KEY = "Classifying a file needs the admin key: enter it under The model, then start.";
 const RUNNING = new Set(["SUBMITTED", "IN_PROGRESS", "STOP_REQUESTED"]);
+const ENDED_EARLY = new Set(["STOPPED", "FAILED"]);
+// A stopped or failed job takes its status first and then writes the results of the rows done so far
+// (every other row NOT_PROCESSED), when its counts add up to its rows. The panel waits for that, this long
+// at most, before it asks for the results.
+const RESULTS_WAIT_MS = 60000;
 const EXTENSIONS = { csv: "csv", jsonl: "jsonl", ndjson: "jsonl" };
 const STATUS = {
   SUBMITTED: ["waiting for the file", "badge-running"],
@@ -31,7 +36,8 @@ const count = new Intl.NumberFormat();
 
 export function setUpFilePanel() {
   // waitingForKey: polling paused until a key is entered, because there was none or it was refused.
-  const state = { job: null, file: null, timer: null, waitingForKey: false };
+  // endedAt: when the job was first seen stopped or failed, while its results are being written.
+  const state = { job: null, file: null, timer: null, waitingForKey: false, endedAt: null };
   const fields = ["file-input", "file-format", "file-text-field"].map($);
 
   function showKey() {
@@ -153,18 +159,26 @@ export function setUpFilePanel() {
     // A note on the upload, or a failure to check, holds until the job answers that it is under way.
     if (value.body.status !== "SUBMITTED" || $("file-status").dataset.kind === "error") setStatus($("file-status"), "");
     render(value.body);
-    if (RUNNING.has(value.body.status)) schedulePoll();
+    if (RUNNING.has(value.body.status) || writingResults(value.body)) schedulePoll();
     else await showResults(value.body);
   }
 
+  function writingResults(job) {
+    const counted = job.total === null || job.succeeded + job.failed >= job.total;
+    if (!ENDED_EARLY.has(job.status) || counted) return false;
+    state.endedAt ??= Date.now();
+    if (Date.now() - state.endedAt > RESULTS_WAIT_MS) return false;
+    setStatus($("file-status"), "Writing the results of the rows done so far…");
+    return true;
+  }
+
   async function showResults(job) {
-    if (!job.started_at) return;
+    state.endedAt = null;
+    if (job.total === null) return; // ended before its rows were counted: no results file, the reason says why
     const { value, error } = await attempt(() => api.jobResults(job.job_id, readAdminKey()));
     if (job.job_id !== state.job?.job_id) return;
     if (error) {
-      // Stopped or failed before any row was done: there is no results file, and the status says why.
-      const none = error instanceof ApiError && error.status === 409 && job.status !== "COMPLETED";
-      if (!none) setStatus($("file-status"), `Could not get the results: ${adminRefused(error, WHERE_THE_KEY_GOES)}`, "error");
+      setStatus($("file-status"), `Could not get the results: ${adminRefused(error, WHERE_THE_KEY_GOES)}`, "error");
       return;
     }
     const results = value.body;
@@ -186,7 +200,7 @@ export function setUpFilePanel() {
     setStatus($("file-status"), "");
     $("file-results").hidden = true;
     render(value.body);
-    if (RUNNING.has(value.body.status)) schedulePoll();
+    if (RUNNING.has(value.body.status) || writingResults(value.body)) schedulePoll();
     else await showResults(value.body);
   }
 

@@ -507,13 +507,13 @@ def test_the_file_panel_needs_the_admin_key_and_cancel_stops_its_job_until_resum
     expect(status).to_have_text("stopped")
     expect(page.get_by_test_id("file-cancel")).to_be_hidden()
     expect(page.get_by_test_id("file-resume")).to_be_visible()
+    expect(page.get_by_test_id("file-download")).to_have_text("Download the results so far")
     job_id = page.get_by_test_id("file-job-id").inner_text()
     job = api.get(f"/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"}).json()
     assert job["status"] == "STOPPED" and 0 < job["succeeded"] < 3000, job
     expect(page.get_by_test_id("file-counts")).to_have_text(
         f"{job['succeeded']:,} of 3,000 rows classified; {job['failed']:,} failed or not reached."
     )
-    expect(page.get_by_test_id("file-download")).to_have_text("Download the results so far")
 
     # When it is resumed, then the rest runs and the job completes with every row classified
     page.get_by_test_id("file-resume").click()
