@@ -19,9 +19,9 @@ const WHERE_THE_KEY_GOES = " under The model";
 const NEEDS_KEY = "Classifying a file needs the admin key: enter it under The model, then start.";
 const RUNNING = new Set(["SUBMITTED", "IN_PROGRESS", "STOP_REQUESTED"]);
 const ENDED_EARLY = new Set(["STOPPED", "FAILED"]);
-// A stopped or failed job takes its status first and then writes the results of the rows done so far
-// (every other row NOT_PROCESSED), when its counts add up to its rows. The panel waits for that, this long
-// at most, before it asks for the results.
+// A stopped or failed job takes its status a moment before the results of the rows done so far are written
+// (every other row NOT_PROCESSED); the job says results_ready then. The panel waits for that, this long at
+// most, before it asks for the results.
 const RESULTS_WAIT_MS = 60000;
 const EXTENSIONS = { csv: "csv", jsonl: "jsonl", ndjson: "jsonl" };
 const STATUS = {
@@ -164,8 +164,7 @@ export function setUpFilePanel() {
   }
 
   function writingResults(job) {
-    const counted = job.total === null || job.succeeded + job.failed >= job.total;
-    if (!ENDED_EARLY.has(job.status) || counted) return false;
+    if (!ENDED_EARLY.has(job.status) || job.total === null || job.results_ready) return false;
     state.endedAt ??= Date.now();
     if (Date.now() - state.endedAt > RESULTS_WAIT_MS) return false;
     setStatus($("file-status"), "Writing the results of the rows done so far…");

@@ -20,6 +20,7 @@ from sentiment_deploy.stack import DeployError
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 ENDED = {"COMPLETED", "FAILED", "STOPPED"}
+RESULTS_WAIT_S = 60  # at most, after a job ended, for its results file
 CHUNK_BYTES = 1 << 20  # read and sent a mebibyte at a time: a file of any size is never held whole
 POLL_S = 2.0
 BAR_WIDTH = 30
@@ -112,14 +113,19 @@ class Classifier:
             raise DeployError(f"uploading {path.name}: S3 answered {response.status_code} {response.text[:300]}")
 
     def follow(self, job_id: str, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-        """The job once it has ended, a progress line redrawn at every poll meanwhile."""
+        """The job once it has ended and its results are written (a stopped or failed job takes its status a
+        moment before; one that ended before its rows were counted has none), a progress line redrawn at
+        every poll meanwhile."""
+        waited_for_results = 0.0
         while True:
             job = _answer(self.api.get(f"/jobs/{job_id}"), f"following job {job_id}")
             self.out.write(f"\r{progress_line(job)}\033[K")
             self.out.flush()
             if job.get("status") in ENDED:
-                self.out.write("\n")
-                return job
+                if job.get("results_ready") or job.get("total") is None or waited_for_results >= RESULTS_WAIT_S:
+                    self.out.write("\n")
+                    return job
+                waited_for_results += self.poll_s
             sleep(self.poll_s)
 
     def cancel(self, job_id: str) -> dict[str, Any]:

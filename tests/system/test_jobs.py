@@ -69,7 +69,9 @@ def wait_for_job(
     job: dict[str, Any] = {}
     while time.monotonic() < deadline:
         job = api.get(f"/jobs/{job_id}", headers=admin).json()
-        if job.get("status") in until:
+        # an ended job's results are written a moment after its status (a stopped or failed one's)
+        results_pending = job.get("status") in FINISHED and job.get("total") is not None and not job["results_ready"]
+        if job.get("status") in until and not results_pending:
             return job
         time.sleep(1)
     raise AssertionError(f"job {job_id} did not reach {until} in {timeout} s: {job}")

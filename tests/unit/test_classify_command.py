@@ -3,11 +3,13 @@ the progress line a person watches. The way through a running stack is in tests/
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import httpx
 import pytest
 
-from sentiment_deploy.classify import Request, progress_line
+from sentiment_deploy.classify import RESULTS_WAIT_S, Classifier, Request, progress_line
 from sentiment_deploy.stack import DeployError
 
 
@@ -58,3 +60,39 @@ def test_the_progress_line_shows_the_share_done_the_rate_and_the_failures() -> N
 def test_before_the_rows_are_counted_the_bar_is_empty() -> None:
     assert progress_line({"status": "SUBMITTED", "total": None}, width=4) == "[....]  0 rows  SUBMITTED"
     assert progress_line({"status": "COMPLETED", "total": 3, "succeeded": 3}, width=3) == "[###]  3/3 rows  COMPLETED"
+
+
+def scripted_api(answers: list[dict[str, object]]) -> tuple[httpx.Client, list[str]]:
+    """An API client whose GET /jobs/j1 answers each of ``answers`` in turn, the last one from then on."""
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(200, json=answers[min(len(asked), len(answers)) - 1])
+
+    return httpx.Client(base_url="http://api", transport=httpx.MockTransport(answer)), asked
+
+
+def test_a_stopped_job_is_followed_until_its_results_are_written() -> None:
+    stopped = {"status": "STOPPED", "total": 300, "succeeded": 0, "failed": 0}
+    api, asked = scripted_api(
+        [
+            {"status": "IN_PROGRESS", "total": 300, "succeeded": 64, "failed": 0, "results_ready": False},
+            {**stopped, "results_ready": False},
+            {**stopped, "succeeded": 64, "failed": 236, "results_ready": True},
+        ]
+    )
+    job = Classifier(api, out=io.StringIO()).follow("j1", sleep=lambda _: None)
+    assert (job["results_ready"], job["succeeded"], len(asked)) == (True, 64, 3)
+
+
+def test_a_job_that_ended_before_its_rows_were_counted_is_not_waited_for() -> None:
+    api, asked = scripted_api([{"status": "FAILED", "total": None, "results_ready": False}])
+    assert Classifier(api, out=io.StringIO()).follow("j1", sleep=lambda _: None)["status"] == "FAILED"
+    assert len(asked) == 1
+
+
+def test_results_that_never_come_are_waited_for_a_minute_at_most() -> None:
+    api, asked = scripted_api([{"status": "STOPPED", "total": 5, "results_ready": False}])
+    Classifier(api, out=io.StringIO(), poll_s=10).follow("j1", sleep=lambda _: None)
+    assert len(asked) == RESULTS_WAIT_S // 10 + 1

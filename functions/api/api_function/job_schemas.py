@@ -46,6 +46,13 @@ class JobOut(BaseModel):
     finished_at: datetime | None
     reason: Annotated[str | None, Field(description="Why the job failed")]
     stored: Annotated[int, Field(description="Rows stored as comments")]
+    results_ready: Annotated[
+        bool,
+        Field(
+            description="The results file is written and GET /jobs/{job_id}/results answers. A stopped or failed "
+            "job takes its status a moment before the results of its rows done so far are written"
+        ),
+    ]
 
     @classmethod
     def of(cls, job: Job, rows_per_second: float | None = None) -> JobOut:
@@ -70,6 +77,7 @@ class JobOut(BaseModel):
             succeeded=job.counts.succeeded,
             failed=job.counts.failed,
             rows_per_second=rows_per_second if rows_per_second is not None else job.rows_per_second,
+            results_ready=job.results_key is not None,
         )
 
 

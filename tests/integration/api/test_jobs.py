@@ -39,7 +39,7 @@ def test_a_submitted_job_answers_an_upload_url_that_signs_no_header(api: Stack) 
     assert (path.scheme, path.netloc, path.path) == ("", "", f"/jobs/{created['job_id']}/input")
     assert parse_qs(path.query)["X-Amz-SignedHeaders"] == ["host"]
     job = api.call("GET", f"/jobs/{created['job_id']}", headers=admin(api)).body
-    assert (job["status"], job["id_field"], job["total"]) == ("SUBMITTED", "ticket", None)
+    assert (job["status"], job["id_field"], job["total"], job["results_ready"]) == ("SUBMITTED", "ticket", None, False)
     assert api.call("GET", "/jobs", headers=admin(api)).body["items"][0]["job_id"] == created["job_id"]
 
 
