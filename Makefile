@@ -231,14 +231,19 @@ openapi: install ## regenerate functions/api/openapi.json from the API's routes
 	$(PY) -m sentiment_local.runtime.openapi > functions/api/openapi.json
 
 # ONLY=prepare runs the PrepareDataset-at-scale part alone (no PyTorch needed); ONLY=jobs the bulk
-# classification job alone (ROWS=100000 by default).
-bench: install $(if $(filter prepare jobs,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
+# classification job alone (ROWS=100000 by default); ONLY=behaviour the behavioural suite alone, against
+# build/model (trained first when missing; no PyTorch needed).
+bench: install $(if $(filter prepare jobs behaviour,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
 ifeq ($(ONLY),prepare)
 	$(PY) bench/prepare_scale.py
 else ifeq ($(ONLY),jobs)
 	$(PY) bench/bulk_jobs.py $(if $(ROWS),--rows $(ROWS))
+else ifeq ($(ONLY),behaviour)
+	@test -f $(MODEL_DIR)/metadata.json || $(MAKE) train
+	$(PY) bench/behaviour.py $(MODEL_DIR)
 else
 	$(PY) bench/run.py
+	$(PY) bench/behaviour.py build/bench/model-encoder build/bench/model-tfidf
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
 	$(PY) bench/retrain_loop.py
 	$(PY) bench/active_learning.py

@@ -147,9 +147,7 @@ def _negation() -> list[Case]:
     for thing, bad in zip(THINGS[:4], ("terrible", "awful", "bad", "useless"), strict=True):
         cases.append(Mft("negation", f"The {thing} is not {bad} at all.", NOT_NEGATIVE))
     for thing, good in zip(THINGS[2:], POSITIVE_WORDS, strict=True):
-        cases.append(
-            Dir("negation", f"The {thing} is {good}.", f"The {thing} is not {good}.", "not", POSITIVE, False)
-        )
+        cases.append(Dir("negation", f"The {thing} is {good}.", f"The {thing} is not {good}.", "not", POSITIVE, False))
     return cases
 
 
@@ -176,6 +174,10 @@ def _hedges() -> list[Case]:
         cases += [Mft("hedges", template.format(thing=thing), (NEGATIVE,)) for thing in things]
     cases.append(Mft("hedges", "It's okay, I suppose.", (NEGATIVE, NEUTRAL)))
     cases.append(Mft("hedges", "Not as good as the old one.", (NEGATIVE,)))
+    for thing, good in zip(THINGS[:6], POSITIVE_WORDS, strict=True):
+        text = f"The {thing} is {good}."
+        changed = f"The {thing} is {good}, but I expected more."
+        cases.append(Dir("hedges", text, changed, "but I expected more", POSITIVE, False))
     return cases
 
 
@@ -184,6 +186,13 @@ def _contrast() -> list[Case]:
     for good, bad in product(GOOD_CLAUSES, BAD_CLAUSES):
         cases.append(Mft("contrast", f"{good.capitalize()} but {bad}.", (NEGATIVE,)))
         cases.append(Mft("contrast", f"{bad.capitalize()}, but {good}.", (POSITIVE,)))
+    for good, bad in zip(GOOD_CLAUSES, BAD_CLAUSES * 2, strict=False):
+        cases.append(
+            Dir("contrast", f"{good.capitalize()}.", f"{good.capitalize()}, but {bad}.", "but …", NEGATIVE, True)
+        )
+        cases.append(
+            Dir("contrast", f"{bad.capitalize()}.", f"{bad.capitalize()}, but {good}.", "but …", POSITIVE, True)
+        )
     return cases
 
 
@@ -193,6 +202,9 @@ def _sarcasm() -> list[Case]:
     ]
     cases.append(Mft("sarcasm", "Thanks for nothing.", (NEGATIVE,)))
     cases.append(Mft("sarcasm", "Wow, what amazing service: three hours on hold.", (NEGATIVE,)))
+    for opener, news in zip(SARCASTIC_OPENERS, BAD_NEWS * 2, strict=False):
+        text = f"{news.capitalize()}."
+        cases.append(Dir("sarcasm", text, f"{opener}, {news}.", opener.lower(), NEGATIVE, True))
     return cases
 
 
@@ -221,6 +233,12 @@ NEUTRAL_TEXTS = (
     "I paid by card.",
     "The printer uses A4 paper.",
     "Send the form to the billing department.",
+    "The warranty covers two years.",
+    "Which cable do I need for the printer?",
+    "Our office moved to the second floor.",
+    "Please update the shipping address on order 5521.",
+    "The headset comes in three colours.",
+    "Tell me when the technician arrives.",
 )
 
 
@@ -256,8 +274,21 @@ EMOJI = (
 )
 
 
+EMOJI_ADDED = (
+    ("My order arrived.", "😡", NEGATIVE),
+    ("The technician came today.", "😞", NEGATIVE),
+    ("Support answered my email.", "👎", NEGATIVE),
+    ("My order arrived.", "😍", POSITIVE),
+    ("The technician came today.", ":)", POSITIVE),
+    ("Support answered my email.", "👍", POSITIVE),
+)
+
+
 def _emoji() -> list[Case]:
-    return [Mft("emoji", text, expected) for text, expected in EMOJI]
+    cases: list[Case] = [Mft("emoji", text, expected) for text, expected in EMOJI]
+    for text, emoji, label in EMOJI_ADDED:
+        cases.append(Dir("emoji", text, f"{text} {emoji}", emoji, label, True))
+    return cases
 
 
 # Texts with a name, a product, a place and a number to swap, and words to misspell.
@@ -270,16 +301,18 @@ ROBUST_TEXTS = (
     "Tom collected my laptop from Leeds on day 2.",
     "Maria in Lisbon refunded the headset after 5 days, thank you so much.",
     "Maria in Lisbon ignored my headset complaint for 5 days, useless.",
+    "Sam in Dublin is picking up the phone on Friday at 10.",
+    "Sam in Dublin charged me 80 euros twice for one phone, not happy.",
 )
 SWAPS = (
-    ("name", {"Anna": "Priya", "Tom": "Kwame", "Maria": "Olga"}),
+    ("name", {"Anna": "Priya", "Tom": "Kwame", "Maria": "Olga", "Sam": "Lena"}),
     ("product", {"phone": "tablet", "laptop": "camera", "headset": "speaker"}),
-    ("place", {"Berlin": "Madrid", "Leeds": "Osaka", "Lisbon": "Nairobi"}),
-    ("number", {"300": "450", "40": "25", "3": "4", "2": "6", "5": "9"}),
+    ("place", {"Berlin": "Madrid", "Leeds": "Osaka", "Lisbon": "Nairobi", "Dublin": "Lyon"}),
+    ("number", {"300": "450", "40": "25", "3": "4", "2": "6", "5": "9", "10": "11", "80": "95"}),
 )
 NEUTRAL_EMOJI = ("📦", "📱", "🏠")
 TYPOS = {"store": "stroe", "service": "servcie", "refunded": "refnuded", "ignored": "ingored", "ships": "shpis"}
-TYPOS |= {"collected": "colected", "office": "offcie"}
+TYPOS |= {"collected": "colected", "office": "offcie", "picking": "pickign", "charged": "chraged"}
 
 
 def _swap(text: str, words: dict[str, str]) -> str:
