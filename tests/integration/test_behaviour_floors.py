@@ -9,9 +9,12 @@ new measured rate beside it. The suite is never trained on (``tests/unit/test_be
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +69,21 @@ def test_the_pass_rate_stays_at_or_above_its_floor(report: Report, name: str) ->
     rate = rates(report)[name]
     failures = "\n".join(f"  {line}" for line in report.as_text().splitlines() if "FAIL" in line)
     assert rate.rate >= floor, f"{name}: {rate}, below its floor {floor} (measured {measured})\n{failures}"
+
+
+def test_the_bench_prints_every_rate_with_the_machine_and_writes_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], report: Report
+) -> None:
+    """``make bench ONLY=behaviour``'s script, in-process, writing to a folder of the test's own."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    bench = importlib.import_module("behaviour")
+    monkeypatch.setattr(bench, "OUT", tmp_path)
+    assert bench.main([str(MODEL_DIR)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("Machine: ")
+    for name, rate in rates(report).items():
+        label = f"all {report.overall.total} cases" if name == "overall" else f": {name}"
+        assert any(label in line and str(rate) in line for line in printed.splitlines()), name
+    written = json.loads((tmp_path / "behaviour.json").read_text())
+    assert written["raw"][str(MODEL_DIR)]["overall"]["passed"] == report.overall.passed
+    assert (tmp_path / "behaviour.md").read_text() == printed

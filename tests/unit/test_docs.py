@@ -244,6 +244,10 @@ COMMANDS: dict[str, Run | Exempt] = {
         (f"{DEPLOY_STEPS}::test_env_vars_point_every_function_at_the_local_stack_as_sam_local_invoke_reads_them",),
     ),
     # docs/model.md
+    "make bench ONLY=behaviour": Run(
+        "tests/integration/test_behaviour_floors.py::test_the_bench_prints_every_rate_with_the_machine_and_writes_them",
+        "what it runs, bench/behaviour.py on build/model, in-process, writing to a folder of the test's own",
+    ),
     "docker build -t sentiment-model model_training": Exempt(NEEDS_DOCKER, THE_IMAGE),
     'docker run -p 8080:8080 -v "$PWD/build/model:/opt/ml/model:ro" sentiment-model': Exempt(NEEDS_DOCKER, THE_IMAGE),
     # events/README.md
