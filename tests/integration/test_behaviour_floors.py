@@ -5,6 +5,9 @@ The floors are 0.05 below the rates measured on ``build/model`` as ``make train`
 data and encoder (AMD EPYC, 2 cores; ``make bench ONLY=behaviour``), rounded down. A change that makes the
 model worse on a capability fails here; one that makes it better can raise that capability's floor, with the
 new measured rate beside it. The suite is never trained on (``tests/unit/test_behaviour.py``).
+
+``build/model`` is trained first when it is missing; one trained with feedback, or on base files other than
+the committed ones, is refused with what differs (``make train`` makes it again).
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sentiment_model.behaviour.runner import Rate, Report, run
 from sentiment_model.behaviour.suite import CAPABILITIES
+from sentiment_model.data import sha256_file
 from sentiment_model.serving import load_model
-from tests.conftest import ROOT
+from tests.conftest import DATA, ROOT
 
 MODEL_DIR = ROOT / "build" / "model"
 
@@ -51,7 +56,20 @@ def report() -> Report:
         env = {**os.environ, "PYTHONPATH": str(ROOT / "model_training")}
         command = [sys.executable, "model_training/train.py", "--model-dir", str(MODEL_DIR)]
         subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    return run(load_model(str(MODEL_DIR)).scorer)
+    model = load_model(str(MODEL_DIR))
+    differences = differences_from_the_committed_data(model.metadata)
+    assert not differences, f"{MODEL_DIR} is not what make train makes from the committed data: {differences}"
+    return run(model.scorer)
+
+
+def differences_from_the_committed_data(metadata: dict[str, Any]) -> list[str]:
+    """What keeps the floors from applying: feedback trained on, or base files other than the committed."""
+    dataset = metadata["dataset"]
+    differences = [f"{dataset['feedback']['rows']} feedback rows"] if dataset["feedback"]["rows"] else []
+    for source, recorded in dataset["base"].items():
+        if recorded["sha256"] != sha256_file(DATA / "base" / f"{source}.csv"):
+            differences.append(f"base/{source}.csv changed since it was trained")
+    return differences
 
 
 def rates(report: Report) -> dict[str, Rate]:
@@ -87,3 +105,15 @@ def test_the_bench_prints_every_rate_with_the_machine_and_writes_them(
     written = json.loads((tmp_path / "behaviour.json").read_text())
     assert written["raw"][str(MODEL_DIR)]["overall"]["passed"] == report.overall.passed
     assert (tmp_path / "behaviour.md").read_text() == printed
+
+
+def test_a_model_trained_with_feedback_or_on_other_data_is_not_held_to_the_floors(report: Report) -> None:
+    del report  # build/model, trained when missing
+    metadata = json.loads((MODEL_DIR / "metadata.json").read_text())
+    assert differences_from_the_committed_data(metadata) == []
+    metadata["dataset"]["feedback"]["rows"] = 12
+    metadata["dataset"]["base"]["tweets"]["sha256"] = "0" * 64
+    assert differences_from_the_committed_data(metadata) == [
+        "12 feedback rows",
+        "base/tweets.csv changed since it was trained",
+    ]
