@@ -1,8 +1,10 @@
 """The model ``make train`` makes, held to the behavioural suite: its overall pass rate, each test type's and
 each capability's must stay at or above a floor.
 
-The floors are 0.05 below the rates measured on ``build/model`` as ``make train`` makes it from the committed
-data and encoder (AMD EPYC, 2 cores; ``make bench ONLY=behaviour``), rounded down. A change that makes the
+The floors are 0.05 or three cases below the rates measured on ``build/model`` as ``make train`` makes it from
+the committed data and encoder (AMD EPYC, 2 cores; ``make bench ONLY=behaviour``), whichever is lower, rounded
+down: the int8 encoder's scores move a little from one CPU to another, and a capability of 30 cases moves by
+0.033 a case. A change that makes the
 model worse on a capability fails here; one that makes it better can raise that capability's floor, with the
 new measured rate beside it. The suite is never trained on (``tests/unit/test_behaviour.py``).
 
@@ -37,12 +39,12 @@ FLOORS = {
     "INV": (0.86, "0.92 (55/60)"),
     "DIR": (0.83, "0.89 (55/62)"),
     "vocabulary": (0.95, "1.00 (68/68)"),
-    "negation": (0.74, "0.79 (27/34)"),
-    "hedges": (0.83, "0.89 (24/27)"),
-    "contrast": (0.79, "0.84 (42/50)"),
-    "sarcasm": (0.48, "0.53 (17/32)"),
-    "neutral": (0.41, "0.47 (14/30)"),
-    "emoji": (0.61, "0.67 (20/30)"),
+    "negation": (0.70, "0.79 (27/34)"),
+    "hedges": (0.77, "0.89 (24/27)"),
+    "contrast": (0.78, "0.84 (42/50)"),
+    "sarcasm": (0.43, "0.53 (17/32)"),
+    "neutral": (0.36, "0.47 (14/30)"),
+    "emoji": (0.56, "0.67 (20/30)"),
     "robustness": (0.86, "0.92 (55/60)"),
 }
 
