@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 
 from loadtest import free_port, local_stack_env, running_local_stack
-from report import Row, machine, machine_line, markdown_table, number
+from report import Row, cpu_flags, machine, machine_line, markdown_table, number
 from sentiment_deploy.classify import Classifier, Request
 from sentiment_template.reader import ROOT, Template
 
@@ -280,7 +280,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     info = machine()
     table = markdown_table(rows_for(raw))
-    markdown = f"{machine_line(info)}\n\n{table}\n\nbatches of {raw['batch']}, {raw['concurrency']} at once"
+    info["flags"] = cpu_flags()
+    markdown = (
+        f"{machine_line(info)}; CPU flags: {info['flags']}\n\n{table}\n\n"
+        f"batches of {raw['batch']}, {raw['concurrency']} at once"
+    )
     print(markdown)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bulk_jobs.md").write_text(markdown + "\n")

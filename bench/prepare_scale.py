@@ -45,7 +45,7 @@ import boto3
 
 from load import local_stack
 from loadtest import free_port
-from report import Row, at_most, machine, machine_line, markdown_table, number
+from report import Row, at_most, cpu_flags, machine, machine_line, markdown_table, number
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "bench"
@@ -216,22 +216,6 @@ def memory_store(bucket: str) -> Any:
     from tests.fakes.pipeline import FakeDataStore  # noqa: PLC0415
 
     return FakeDataStore(bucket)
-
-
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "sha_ni")
-
-
-def cpu_flags() -> str:
-    """The CPU flags that move these figures (SHA-256 of the parts, JSON parsing)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "flags":
-                present = set(value.split())
-                return ", ".join(f"{flag} {'yes' if flag in present else 'no'}" for flag in CPU_FLAGS)
-    except OSError:
-        pass
-    return "flags unknown"
 
 
 def wait_for_quiet(log: Path, quiet_seconds: float = 10, limit_seconds: float = 900) -> None:

@@ -71,6 +71,23 @@ def machine() -> dict[str, Any]:
     }
 
 
+# The instruction sets that move these figures: int8 kernels (VNNI), SHA-256, JSON parsing.
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "sha_ni")
+
+
+def cpu_flags() -> str:
+    """Whether the CPU has each of :data:`CPU_FLAGS`, as ``/proc/cpuinfo`` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "flags":
+                present = set(value.split())
+                return ", ".join(f"{flag} {'yes' if flag in present else 'no'}" for flag in CPU_FLAGS)
+    except OSError:
+        pass
+    return "flags unknown"
+
+
 def machine_line(info: dict[str, Any]) -> str:
     return f"Machine: {info['cpu']}, {info['cores']} cores, Python {info['python']} ({info['system']})"
 
