@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from api_function.schemas import UploadPath
 from sentiment_common.jobs import Job, JobFormat, JobStatus
 
 FieldName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -86,14 +87,7 @@ class JobCreated(BaseModel):
     upload_url: Annotated[
         str, Field(description="PUT the file here with no header (curl -T file URL); it starts the job")
     ]
-    upload_path: Annotated[
-        str,
-        Field(
-            description="The same presigned PUT as a path on the web page's own origin (the CloudFront "
-            "distribution forwards it to the bucket): what a browser page uses, since its policy lets it "
-            "fetch from its own origin only"
-        ),
-    ]
+    upload_path: UploadPath
     upload_expires_at: Annotated[datetime, Field(description="After this the URL refuses the upload and the job fails")]
     job: JobOut
 

@@ -50,6 +50,17 @@ from sentiment_common.reviewers import ADMIN_REVIEWER, NAME_PATTERN, IssuedRevie
 MAX_BATCH = 25
 
 
+# An upload's presigned PUT as a path on the page's own origin (jobs and datasets alike).
+UploadPath = Annotated[
+    str,
+    Field(
+        description="The same presigned PUT as a path on the web page's own origin (the CloudFront "
+        "distribution forwards it to the bucket): what a browser page uses, since its policy lets it "
+        "fetch from its own origin only"
+    ),
+]
+
+
 class CommentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -535,14 +546,7 @@ class DatasetCreated(BaseModel):
             f"At most {MAX_UPLOAD_BYTES} bytes; texts of at most {MAX_TEXT_CHARS} characters"
         ),
     ]
-    upload_path: Annotated[
-        str,
-        Field(
-            description="The same presigned PUT as a path on the web page's own origin (the CloudFront "
-            "distribution forwards it to the bucket): what a browser page uses, since its policy lets it "
-            "fetch from its own origin only"
-        ),
-    ]
+    upload_path: UploadPath
     upload_expires_at: Annotated[datetime, Field(description="When the upload URL stops working")]
 
     @classmethod
