@@ -51,8 +51,11 @@ serve: install $(MODEL_DIR)/metadata.json ## serve the latest local model on POR
 # MALLOC_ARENA_MAX: the stack runs a thread per request and per state; with glibc's default of up to eight
 # malloc arenas a core, each bulk job left about 2 KB a row behind in freed but unreturned memory (three
 # 20,000-row jobs: +127 MB; with 2 arenas: +35 MB, docs/benchmarks.md).
+# Set as a variable, not in the recipe: a recipe with no shell syntax is run by make itself, with no shell
+# between make and the stack, so Ctrl-C or SIGTERM to the group reaches make and the stack alone.
+up: export MALLOC_ARENA_MAX ?= 2
 up: install ## the whole system on moto, no AWS account, no Docker: API and web page on PORT (default 3000)
-	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} $(PY) -m sentiment_local up
+	$(PY) -m sentiment_local up
 
 invoke: install ## run one function on the running stack: make invoke FUNCTION=ApiFunction EVENT=events/<file>.json
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId> EVENT=events/<file>.json"; exit 2; }

@@ -68,9 +68,20 @@ class LocalStack:
             if self.process.poll() is not None:
                 raise AssertionError(f"make up exited with {self.process.returncode}:\n{self.output()[-3000:]}")
             if "The local stack is up." in self.output()[seen:]:
+                self._assert_no_shell_between()
                 return
             time.sleep(0.5)
         raise AssertionError(f"make up did not come up in {START_TIMEOUT_S} s:\n{self.output()[-3000:]}")
+
+    def _assert_no_shell_between(self) -> None:
+        """make runs the stack itself, with no shell between them. A shell there dies of Ctrl-C or SIGTERM at
+        once, and make, reaping it while its own signal handler also waits, can fail with "wait: No child
+        processes" and exit 2 while the stack is still stopping."""
+        assert self.process is not None
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        commands = [Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0") for child in children]
+        assert [command[1:3] for command in commands] == [[b"-m", b"sentiment_local"]], commands
 
     def stop(self, signum: int = signal.SIGINT) -> None:
         """Signal the whole process group, as Ctrl-C in a terminal does. make itself dies of the signal,
