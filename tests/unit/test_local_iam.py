@@ -500,3 +500,26 @@ def test_the_api_gets_only_the_registry_actions_it_uses(roles: dict[str, Princip
     # It never scans or batch-writes the registry
     for action in ("dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"):
         assert not allowed(api, action, registry), action
+
+
+@pytest.mark.parametrize(
+    ("request_", "read"),
+    [
+        (environ("PUT", "/bucket/jobs/j1/input", service="s3", body=b"text\n" * 1000), False),
+        (environ("PUT", "/bucket/key", service="s3", query="partNumber=1&uploadId=u", body=b"part"), False),
+        (environ("POST", "/bucket", service="s3", query="delete", body=b"<Delete/>"), True),
+        (json_call("dynamodb", "DynamoDB_20120810.GetItem", {"TableName": "t"}), True),
+    ],
+    ids=["put-object", "upload-part", "delete-objects", "json"],
+)
+def test_the_check_reads_a_body_only_where_it_names_what_the_call_touches(request_: dict[str, Any], read: bool) -> None:
+    # An uploaded file is not read into memory to be checked: what an S3 PUT may do is in its path and query.
+    stream = request_["wsgi.input"]
+    seen: list[Any] = []
+
+    def app(environ_: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ_["wsgi.input"])
+        return []
+
+    Enforcer(app, {})(request_, lambda *args: None)
+    assert (seen[0] is not stream or stream.tell() > 0) == read

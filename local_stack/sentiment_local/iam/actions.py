@@ -100,6 +100,16 @@ def _credential(headers: Mapping[str, str], query: Mapping[str, str]) -> tuple[s
     return None, None
 
 
+def reads_body(environ: Mapping[str, Any]) -> bool:
+    """Whether what a request may do depends on its body: a JSON or query call's parameters, the keys of an
+    S3 DeleteObjects. An S3 PUT's body is an object's bytes (or a part's, or a configuration), never read
+    here: a file uploaded is not held in memory for IAM."""
+    headers = _headers(environ)
+    query = {name: values[0] for name, values in parse_qs(str(environ.get("QUERY_STRING", ""))).items()}
+    service = _credential(headers, query)[1]
+    return not (service == "s3" and str(environ.get("REQUEST_METHOD", "")).upper() == "PUT")
+
+
 def read_call(environ: Mapping[str, Any], body: bytes) -> Call | None:
     """The call a WSGI request carries; None for what is not an AWS API request (moto's own API,
     unsigned requests)."""

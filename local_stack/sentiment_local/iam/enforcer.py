@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentiment_local.iam.actions import Call, authorizations, read_call
+from sentiment_local.iam.actions import Call, authorizations, read_call, reads_body
 from sentiment_template.policies import Authorization, Principal, access_key_for
 
 log = logging.getLogger(__name__)
@@ -171,8 +171,7 @@ class Enforcer:
             return set(self._used)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        body = _read_body(environ)
-        call = read_call(environ, body)
+        call = read_call(environ, _read_body(environ) if reads_body(environ) else b"")
         principal = self.principal_for(call.access_key) if call else None
         if call is None or principal is None:
             return self.app(environ, start_response)  # type: ignore[no-any-return]

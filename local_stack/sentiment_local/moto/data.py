@@ -4,9 +4,12 @@ moto knows better than the request (a secret's ARN with its suffix, a CloudFront
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sentiment_local.moto.dynamodb import ORDER_ATTRIBUTE
+from sentiment_local.moto.s3 import Pieces, read_chunks, write_value
 from sentiment_template.reader import ACCOUNT, REGION
 
 
@@ -19,16 +22,16 @@ def queue_messages(queue_name: str) -> list[tuple[str, str]]:
     return [] if queue is None else [(str(message.id), str(message.body)) for message in list(queue._messages)]
 
 
-def stored_object(bucket: str, key: str) -> tuple[bytes, dict[str, str]] | None:
-    """An object's bytes and its headers (``Content-Type`` and ``x-amz-meta-*`` among them); None when
-    there is none (or its latest version is a delete marker)."""
+def stored_object(bucket: str, key: str) -> tuple[Iterator[bytes], dict[str, str]] | None:
+    """An object's bytes, read a megabyte at a time as they are taken, and its headers (``Content-Type`` and
+    ``x-amz-meta-*`` among them); None when there is none (or its latest version is a delete marker)."""
     from moto.s3.models import FakeKey, s3_backends  # noqa: PLC0415
 
     found = s3_backends[ACCOUNT]["aws"].buckets.get(bucket)
     current = None if found is None else found.keys.get(key)
     if not isinstance(current, FakeKey):
         return None
-    return bytes(current.value), {str(name): str(value) for name, value in current.metadata.items()}
+    return read_chunks(current), {str(name): str(value) for name, value in current.metadata.items()}
 
 
 class NoSuchTable(KeyError):
@@ -78,11 +81,13 @@ def load_items(table_name: str, items: list[dict[str, Any]]) -> None:
     vars(table).pop(ORDER_ATTRIBUTE, None)  # ordered again on first use
 
 
-def load_object(bucket: str, key: str, data: bytes, headers: dict[str, str]) -> None:
-    """A saved object straight into its bucket, with its headers, notifying nothing."""
+def load_object(bucket: str, key: str, saved: Path, headers: dict[str, str]) -> None:
+    """A saved object straight into its bucket from its file, a megabyte at a time, with its headers,
+    notifying nothing."""
     from moto.s3.models import s3_backends  # noqa: PLC0415
 
-    stored = s3_backends[ACCOUNT]["aws"].put_object(bucket, key, data, disable_notification=True)
+    stored = s3_backends[ACCOUNT]["aws"].put_object(bucket, key, b"", disable_notification=True)
+    write_value(stored, Pieces.of_file(saved))
     stored.set_metadata(dict(headers), replace=True)
 
 

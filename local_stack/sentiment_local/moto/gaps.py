@@ -17,7 +17,9 @@ AWS behaviour it restores and the page that documents it, all installed by :func
 - :mod:`~sentiment_local.moto.dynamodb`: isolated writes, a query's start key checked, requests that cost
   what they touch (:mod:`~sentiment_local.moto.dynamodb_order`);
 - :mod:`~sentiment_local.moto.changes`: every change to a table, an object or a queue reported for the journal;
-- :mod:`~sentiment_local.moto.memory`: moto's memory grows with the data, not with the requests.
+- :mod:`~sentiment_local.moto.memory`: moto's memory grows with the data, not with the requests;
+- :mod:`~sentiment_local.moto.s3`: an object's bytes written, completed and answered a megabyte at a time,
+  so that memory does not grow with the largest object either.
 
 What AWS does on its own schedule is played beside moto: DynamoDB's time to live
 (:mod:`~sentiment_local.moto.ttl`). What the journal and IAM read of moto's data directly is in
@@ -36,6 +38,7 @@ from sentiment_local.moto import (
     dynamodb,
     memory,
     redrive,
+    s3,
     sagemaker,
     status_events,
     stepfunctions,
@@ -84,6 +87,7 @@ def install(
     application_autoscaling.plug_application_autoscaling(patches)
     dynamodb.plug_dynamodb(patches, changes)
     memory.plug_instance_tracking(patches)
+    s3.plug_s3_storage(patches)
     if changes is not None:
         plug_change_feed(patches, changes)
     return patches.undo

@@ -19,6 +19,7 @@ from sentiment_local.iam.enforcer import Enforcer
 from sentiment_local.iam.presigned import PresignedUrls, role_secret
 from sentiment_local.moto import data as moto_data
 from sentiment_local.moto import gaps as moto_gaps
+from sentiment_local.moto import s3 as moto_s3
 from sentiment_local.moto import sagemaker as moto_sagemaker
 from sentiment_local.moto import status_events as moto_status_events
 from sentiment_local.persistence.journal import Journal
@@ -126,7 +127,7 @@ class MotoServer:
         )
         for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
             os.environ.pop(name, None)
-        app: Any = DomainDispatcherApplication(create_backend_app)
+        app: Any = moto_s3.ObjectTransfers(DomainDispatcherApplication(create_backend_app))
         if self.settings.iam_enforced:
             # The roles are read once the resources exist (a secret's ARN is made up when it is created);
             # until then only the deployer calls.

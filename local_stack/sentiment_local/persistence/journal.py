@@ -36,12 +36,13 @@ import re
 import shutil
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sentiment_local.moto import data as moto_data
+from sentiment_local.moto.s3 import Pieces
 from sentiment_template.reader import Template
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,13 @@ def _base64(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
     raise TypeError(f"{type(value).__name__} is not DynamoDB JSON")
+
+
+def _digest(pieces: Iterable[bytes]) -> str:
+    hashed = hashlib.sha256()
+    for piece in pieces:
+        hashed.update(piece)
+    return hashed.hexdigest()
 
 
 def _canonical(value: Any) -> str:
@@ -286,19 +294,29 @@ class Journal:
         stored = moto_data.stored_object(bucket, key)
         if stored is None:
             return None
-        data, headers = stored
-        digest = hashlib.sha256(data).hexdigest()
-        self._write_blob(digest, data)
-        return {"sha256": digest, "size": len(data), "headers": headers}
+        pieces, headers = stored
+        digest, size = self._write_blob(pieces)
+        return {"sha256": digest, "size": size, "headers": headers}
 
-    def _write_blob(self, digest: str, data: bytes) -> None:
-        blob = self._blobs / digest
-        if blob.exists():  # written whole or not at all: a blob that exists is complete
-            return
+    def _write_blob(self, pieces: Iterable[bytes]) -> tuple[str, int]:
+        """The bytes saved under their SHA-256, a piece at a time; their digest and size. A blob is written
+        whole under another name and renamed: a blob that exists is complete, and is kept."""
         self._blobs.mkdir(parents=True, exist_ok=True)
-        scratch = blob.with_name(f"{digest}.{threading.get_ident()}.tmp")
-        scratch.write_bytes(data)
-        scratch.replace(blob)
+        scratch = self._blobs / f"incoming.{threading.get_ident()}.tmp"
+        hashed = hashlib.sha256()
+        size = 0
+        with scratch.open("wb") as out:
+            for piece in pieces:
+                hashed.update(piece)
+                out.write(piece)
+                size += len(piece)
+        digest = hashed.hexdigest()
+        blob = self._blobs / digest
+        if blob.exists():
+            scratch.unlink()
+        else:
+            scratch.replace(blob)
+        return digest, size
 
     def _message_records(self, logical: str, physical: str) -> list[Record]:
         current = dict(moto_data.queue_messages(physical))
@@ -375,12 +393,10 @@ class Journal:
                 self._state.apply(["item", table, _canonical(key), item])
         for bucket, objects in state.get("objects", {}).items():
             for key, entry in objects.items():
-                data = (folder / "blobs" / entry["sha256"]).read_bytes()
-                self._write_blob(entry["sha256"], data)
+                digest, size = self._write_blob(Pieces.of_file(folder / "blobs" / entry["sha256"]))
                 headers = {"Content-Type": entry["content_type"]}
                 headers |= {f"x-amz-meta-{name}": value for name, value in entry.get("metadata", {}).items()}
-                self._state.apply(["object", bucket, key, {"sha256": entry["sha256"], "size": len(data),
-                                                             "headers": headers}])  # fmt: skip
+                self._state.apply(["object", bucket, key, {"sha256": digest, "size": size, "headers": headers}])
         for queue, bodies in state.get("queues", {}).items():
             for number, body in enumerate(bodies):
                 self._state.apply(["message", queue, f"legacy-{number}", body])
@@ -444,12 +460,11 @@ class Journal:
         for bucket, objects in self._declared(self._state.objects, "AWS::S3::Bucket").items():
             for key, entry in list(objects.items()):
                 blob = self._blobs / entry["sha256"]
-                data = blob.read_bytes() if blob.exists() else None
-                if data is None or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                if not blob.exists() or _digest(Pieces.of_file(blob)) != entry["sha256"]:
                     log.warning("object %s in %s has lost its bytes (%s); it is not restored", key, bucket, blob)
                     del objects[key]
                     continue
-                moto_data.load_object(self._template.physical_name(bucket), key, data, entry["headers"])
+                moto_data.load_object(self._template.physical_name(bucket), key, blob, entry["headers"])
                 restored.objects += 1
 
     def _load_messages(self, restored: Restored) -> None:
