@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sentiment_model.data import sha256_file
+from sentiment_model.emoji import spell_out
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -46,8 +47,11 @@ class EncoderError(RuntimeError):
 
 
 def prepare(text: str) -> str:
-    """What the encoder reads: links and @handles become placeholders (they carry no sentiment
-    and would spend the token budget), whitespace is folded. Fine-tuning used the same rule."""
+    """What the encoder reads: emoji spelled out as their names (its vocabulary has almost none of
+    them), links and @handles become placeholders (they carry no sentiment and would spend the token
+    budget), whitespace is folded. Fine-tuning uses the same rule; the bundled encoder was fine-tuned
+    before emoji were spelled out, and reads their names as the words they are."""
+    text = spell_out(text)
     text = _LINK.sub("http", text)
     text = _HANDLE.sub("@user", text)
     return _SPACE.sub(" ", text).strip()
