@@ -30,6 +30,7 @@ import uvicorn
 from pydantic import AliasChoices, BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sentiment_model import language
 from sentiment_model.serving import (
     MAX_BODY_BYTES,
     InputError,
@@ -121,7 +122,14 @@ class ModelServer:
                 self.refresh_champion()
 
     def load(self) -> None:
-        """The model to start with: the champion if there is a pointer, else (or failing that) MODEL_URI."""
+        """The model to start with: the champion if there is a pointer, else (or failing that) MODEL_URI.
+        The language identifier first: every answer carries the text's language."""
+        try:
+            language.load_identifier()
+        except language.LanguageModelError as error:  # /ping says why; nothing is answered without it
+            self.load_error = f"{type(error).__name__}: {error}"
+            log.error("the language identifier could not be loaded: %s", error)
+            return
         if self.settings.champion_uri:
             self.refresh_champion()
             if self.model is not None or "model_uri" not in self.settings.model_fields_set:

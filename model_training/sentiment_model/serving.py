@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sentiment_model.artifact import kind_of, load_from_uri, read_uri
 from sentiment_model.data import LABELS
 from sentiment_model.explain import MAX_EXPLAINED, explain
+from sentiment_model.language import identify
 from sentiment_model.scorers import Scorer, scorer_for
 
 MAX_INSTANCES = 256
@@ -188,9 +189,11 @@ def check_texts(instances: list[Any]) -> list[str]:
 
 
 def predict(model: LoadedModel, texts: list[str]) -> list[dict[str, Any]]:
+    """Each text's label and scores, with its language and whether the model was trained for it
+    (:mod:`sentiment_model.language`): a text in another language is scored all the same, and marked."""
     probabilities = model.scorer.predict_proba(texts)
     predictions = []
-    for row in probabilities.tolist():
+    for row, language in zip(probabilities.tolist(), identify(texts), strict=True):
         best = max(range(len(LABELS)), key=row.__getitem__)
         predictions.append(
             {
@@ -198,6 +201,8 @@ def predict(model: LoadedModel, texts: list[str]) -> list[dict[str, Any]]:
                 "scores": dict(zip(LABELS, row, strict=True)),
                 "confidence": row[best],
                 "model_version": model.version,
+                "language": language.code,
+                "supported": language.supported,
             }
         )
     return predictions

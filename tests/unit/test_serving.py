@@ -79,12 +79,30 @@ def test_too_many_texts_is_413() -> None:
     assert refused.value.status == 413
 
 
+def test_a_text_in_a_language_the_model_was_not_trained_for_is_marked(model_dir: Path) -> None:
+    texts = [
+        "Das ist das schlechteste Handy, das ich je hatte.",
+        "这是我用过的最差的手机。",
+        "ok 👍",
+        "Worst phone ever.",
+    ]
+    predictions = predict(load_model(str(model_dir)), texts)
+    assert [(p["language"], p["supported"]) for p in predictions] == [
+        ("de", False),
+        ("zh", False),
+        ("und", True),  # too few letters to tell
+        ("en", True),
+    ]
+    assert all(p["label"] in {"negative", "neutral", "positive"} for p in predictions)  # scored all the same
+
+
 def test_predictions_follow_the_contract(model_dir: Path, model_version: str) -> None:
     model = load_model(str(model_dir))
     predictions = orjson.loads(format_output(predict(model, ["an absolute joy", "dreadful and dull"])))["predictions"]
     assert [p["label"] for p in predictions] == ["positive", "negative"]
     for prediction in predictions:
-        assert set(prediction) == {"label", "scores", "confidence", "model_version"}
+        assert set(prediction) == {"label", "scores", "confidence", "model_version", "language", "supported"}
+        assert prediction["language"] in {"en", "und"} and prediction["supported"] is True
         assert list(prediction["scores"]) == ["negative", "neutral", "positive"]
         assert sum(prediction["scores"].values()) == pytest.approx(1.0, abs=1e-9)
         assert prediction["confidence"] == max(prediction["scores"].values())
