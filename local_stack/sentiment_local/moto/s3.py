@@ -66,14 +66,21 @@ class Spooled:
         self.size = size
 
 
+class ObjectGone(Exception):
+    """The object was deleted while it was read: moto closes a deleted object's spool at once."""
+
+
 def read_chunks(key: Any, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
     """Bytes ``[start, stop)`` of a moto object a megabyte at a time. Each read seeks and reads under the
-    object's lock: every reader shares the spool's position."""
+    object's lock: every reader shares the spool's position. :class:`ObjectGone` when it is deleted meanwhile."""
     position, end = start, key.size if stop is None else stop
     while position < end:
         with key.lock:
-            key._value_buffer.seek(position)
-            piece: bytes = key._value_buffer.read(min(CHUNK, end - position))
+            try:
+                key._value_buffer.seek(position)
+                piece: bytes = key._value_buffer.read(min(CHUNK, end - position))
+            except ValueError as closed:  # "I/O operation on closed file"
+                raise ObjectGone(key.name) from closed
         if not piece:
             return
         position += len(piece)
@@ -93,7 +100,10 @@ class ObjectBody:
         return self._stop - self._start
 
     def __iter__(self) -> Iterator[bytes]:
-        return read_chunks(self._key, self._start, self._stop)
+        try:
+            yield from read_chunks(self._key, self._start, self._stop)
+        except ObjectGone:
+            return  # deleted while sent: the answer ends short of its Content-Length, as a dropped connection
 
     def __getitem__(self, part: slice) -> ObjectBody:
         start, stop, step = part.indices(len(self))

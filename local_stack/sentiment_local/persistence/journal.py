@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_local.moto import data as moto_data
-from sentiment_local.moto.s3 import Pieces
+from sentiment_local.moto.s3 import ObjectGone, Pieces
 from sentiment_template.reader import Template
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,9 @@ def _base64(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
     raise TypeError(f"{type(value).__name__} is not DynamoDB JSON")
+
+
+READS_OF_A_DELETED_OBJECT = 5
 
 
 def _digest(pieces: Iterable[bytes]) -> str:
@@ -291,12 +294,21 @@ class Journal:
         return records
 
     def _object_entry(self, bucket: str, key: str) -> dict[str, Any] | None:
-        stored = moto_data.stored_object(bucket, key)
-        if stored is None:
-            return None
-        pieces, headers = stored
-        digest, size = self._write_blob(pieces)
-        return {"sha256": digest, "size": size, "headers": headers}
+        """The object as it is now, its bytes saved; None when there is none. An object deleted while it is
+        read is read again: what is there by then (nothing, or what replaced it) is what is recorded."""
+        for attempt in itertools.count(1):
+            stored = moto_data.stored_object(bucket, key)
+            if stored is None:
+                return None
+            pieces, headers = stored
+            try:
+                digest, size = self._write_blob(pieces)
+            except ObjectGone:
+                if attempt == READS_OF_A_DELETED_OBJECT:  # a closed object still current: moto's fault, said loudly
+                    raise
+                continue
+            return {"sha256": digest, "size": size, "headers": headers}
+        raise AssertionError("unreachable")
 
     def _write_blob(self, pieces: Iterable[bytes]) -> tuple[str, int]:
         """The bytes saved under their SHA-256, a piece at a time; their digest and size. A blob is written
@@ -305,11 +317,15 @@ class Journal:
         scratch = self._blobs / f"incoming.{threading.get_ident()}.tmp"
         hashed = hashlib.sha256()
         size = 0
-        with scratch.open("wb") as out:
-            for piece in pieces:
-                hashed.update(piece)
-                out.write(piece)
-                size += len(piece)
+        try:
+            with scratch.open("wb") as out:
+                for piece in pieces:
+                    hashed.update(piece)
+                    out.write(piece)
+                    size += len(piece)
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
         digest = hashed.hexdigest()
         blob = self._blobs / digest
         if blob.exists():
