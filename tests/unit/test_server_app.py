@@ -45,3 +45,21 @@ def test_settings_follow_the_sagemaker_environment(monkeypatch: pytest.MonkeyPat
     settings = ServerSettings()
     assert settings.port == 9001
     assert settings.model_uri == "/opt/ml/model"
+
+
+def test_a_language_identifier_that_is_not_the_pinned_one_keeps_ping_at_503_with_the_reason(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every answer carries the text's language: without the identifier the server answers nothing.
+    from sentiment_model import language  # noqa: PLC0415
+
+    changed = tmp_path / "lid.176.ftz"
+    changed.write_bytes(language.model_path().read_bytes() + b"\0")
+    monkeypatch.setattr(language, "_loaded", None)
+    monkeypatch.setattr(language, "model_path", lambda: changed)
+    app = ModelServer(ServerSettings(MODEL_URI=str(model_dir)))
+    app.load()
+    response = get(app, "/ping")
+    assert response.status_code == 503
+    assert "not the pinned" in response.json()["message"]
+    assert app.model is None
