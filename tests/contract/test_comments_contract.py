@@ -201,6 +201,32 @@ def test_a_pending_comment_labelled_meanwhile_is_classified_but_not_queued(comme
     assert comments.review_queue(10, None)[0] == []
 
 
+def foreign(n: int, language: str = "de") -> Comment:
+    """A comment in a language the model was not trained for: scored, and marked unsupported."""
+    return classified(n).model_copy(update={"prediction": prediction("positive", 0.81, language=language)})
+
+
+def test_a_comments_language_reads_back_from_the_item_and_from_every_listing(comments: CommentStore) -> None:
+    comments.put_all([classified(1), foreign(2), foreign(3, "ja")])
+    expected = {"c001": ("en", True), "c002": ("de", False), "c003": ("ja", False)}
+    read = {
+        "get": [comments.get(comment_id) for comment_id in expected],
+        "list": comments.list(None, 10, None)[0],
+        "by sentiment": comments.list("positive", 10, None)[0],
+    }
+    for where, page in read.items():
+        answers = {c.comment_id: (c.prediction.language, c.prediction.supported) for c in page if c.prediction}
+        assert answers == expected, where
+
+
+def test_a_comment_in_a_language_the_model_cannot_read_never_joins_the_review_queue(comments: CommentStore) -> None:
+    comments.put_all([classified(1, confidence=0.9), foreign(2)])
+    comments.put_new(pending(3))
+    assert comments.classify_pending("c003", prediction("negative", 0.4, language="de")) == "unsupported"
+    assert comments.get("c003").prediction == prediction("negative", 0.4, language="de")
+    assert ids(comments.review_queue(10, None)[0]) == ["c001"]
+
+
 def test_classify_pending_skips_a_classified_or_missing_comment(comments: CommentStore) -> None:
     comments.put_new(classified(1))
     assert comments.classify_pending("c001", prediction("negative")) == "skipped"

@@ -79,3 +79,18 @@ def test_labels_count_toward_their_sources_agreement_and_suggestions_leave_the_m
     assert day.agreed_by_source == {LabelSource.PUBLIC: 1, LabelSource.REVIEWER: 1}
     [version] = counters.versions()
     assert version.count == 2  # the two labels that marked their comments; suggestions did not
+
+
+def test_comments_in_languages_the_model_cannot_read_count_apart_and_nowhere_else(counters: MonitoringCounters) -> None:
+    german, japanese = prediction("positive", 0.81, language="de"), prediction("negative", 0.6, language="ja")
+    counters.classified([prediction("neutral", 0.7), german, german, japanese], DAY)
+    counters.labelled(german, "negative", None, DAY, first=True, source=LabelSource.REVIEWER)
+    counters.suggested(japanese, "positive", DAY)
+    [day] = counters.days(DAY, DAY)
+    assert day.labels == {"negative": 0, "neutral": 1, "positive": 0}
+    assert day.confidence_sum == pytest.approx(0.7)
+    assert sum(day.confidence_bins) == 1
+    assert day.unsupported == {"de": 2, "ja": 1}
+    assert (day.feedback, day.agreed, sum(day.feedback_by_source.values())) == (0, 0, 0)
+    assert counters.versions() == []
+    assert counters.queue_size() == 1

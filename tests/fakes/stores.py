@@ -140,6 +140,8 @@ class FakeCommentStore:
             "sentiment": prediction.label,
             "status": CommentStatus.CLASSIFIED.value,
         }
+        if not prediction.supported:
+            return "unsupported"
         if "feedback_id" in item:
             return "labelled"
         item |= _review_attributes(prediction, comment_id)
@@ -248,11 +250,20 @@ class FakeMonitoringCounters(monitoring.CountingRules):
         return max(self.counters.get((monitoring.QUEUE, monitoring.OPEN), Counter())["open"], 0)
 
 
-def prediction(label: Label = "positive", confidence: float = 0.9, version: str = "v1") -> Prediction:
-    """A prediction whose other two classes share what ``label`` leaves."""
+def prediction(
+    label: Label = "positive", confidence: float = 0.9, version: str = "v1", language: str = "en"
+) -> Prediction:
+    """A prediction whose other two classes share what ``label`` leaves; supported when ``language`` is English."""
     rest = round((1 - confidence) / 2, 6)
     scores = {name: (confidence if name == label else rest) for name in LABELS}
-    return Prediction(label=label, scores=Scores(**scores), confidence=confidence, model_version=version)
+    return Prediction(
+        label=label,
+        scores=Scores(**scores),
+        confidence=confidence,
+        model_version=version,
+        language=language,
+        supported=language in {"en", "und"},
+    )
 
 
 class FakeModel:

@@ -115,6 +115,21 @@ class CommentOut(BaseModel):
             "has all the probability; null while pending",
         ),
     ] = None
+    language: Annotated[
+        str | None,
+        Field(
+            description="The comment's language, as the model container identified it: ISO 639-1 (ISO 639-3 "
+            "where there is none), `und` when the text says too little to tell; null while pending"
+        ),
+    ] = None
+    supported: Annotated[
+        bool | None,
+        Field(
+            description="Whether the model was trained for that language. When false, `sentiment` is only a "
+            "guess by a model that cannot read the text: show it as such. Such a comment never joins the "
+            "review queue and is left out of monitoring's figures and of training; null while pending"
+        ),
+    ] = None
     feedback: Annotated[FeedbackOut | None, Field(description="The latest correction, if any")] = None
     suggested_label: Annotated[
         Label | None,
@@ -146,6 +161,8 @@ class CommentOut(BaseModel):
             scores=prediction.scores if prediction else None,
             model_version=prediction.model_version if prediction else None,
             uncertainty=prediction.uncertainty if prediction else None,
+            language=prediction.language if prediction else None,
+            supported=prediction.supported if prediction else None,
             feedback=FeedbackOut(feedback_id=feedback.feedback_id, label=feedback.label, created_at=feedback.created_at)
             if feedback
             else None,

@@ -57,6 +57,6 @@ def classify_pending(comment_id: str, comments: CommentStore, model: Predictor, 
     if outcome == "skipped":
         return False
     monitoring.classified([prediction], comment.created_at.date(), queued=outcome == "queued")
-    count("CommentClassified", label=prediction.label)
+    count("CommentClassified", label=prediction.counted_as)
     logger.info("pending comment classified", extra={"comment_id": comment_id, "label": prediction.label})
     return True

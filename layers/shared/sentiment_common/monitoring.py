@@ -87,6 +87,7 @@ class DayCounts(BaseModel):
     agreed: int = 0
     feedback_by_source: dict[LabelSource, int] = Field(default_factory=lambda: dict.fromkeys(LabelSource, 0))
     agreed_by_source: dict[LabelSource, int] = Field(default_factory=lambda: dict.fromkeys(LabelSource, 0))
+    unsupported: dict[str, int] = Field(default_factory=dict)  # by language: in no other figure
 
     @property
     def comments(self) -> int:
@@ -148,6 +149,13 @@ class DayFigures(BaseModel):
         dict[LabelSource, SourceAgreement],
         Field(description="The same for the public's labels (suggestions included) and reviewers' labels apart"),
     ]
+    unsupported: Annotated[
+        dict[str, int],
+        Field(
+            description="Comments that day in languages the model was not trained for, by language. They are in "
+            "no other figure: not in `comments`, the confidence, the agreement or drift"
+        ),
+    ] = Field(default_factory=dict)
 
 
 class Distribution(BaseModel):
@@ -199,6 +207,7 @@ def day_figures(day: DayCounts) -> DayFigures:
         feedback=day.feedback,
         agreement=_share(day.agreed, day.feedback),
         by_source=source_agreement([day]),
+        unsupported=day.unsupported,
     )
 
 
@@ -262,6 +271,7 @@ def _distribution(recent: Sequence[int], baseline: Sequence[float]) -> Distribut
 
 # The counter sets, by (pk, sk): one per UTC day, one per model version, and the review queue's size.
 DAY, VERSION, QUEUE, OPEN = "DAY", "VERSION", "QUEUE", "OPEN"
+UNSUPPORTED = "unsupported_"  # + a language: a DAY counter of comments in it, the model not trained for it
 Additions = Mapping[str, int | Decimal]
 
 
@@ -270,19 +280,23 @@ class CountingRules:
     in-memory fake share these rules and differ only in :meth:`_add`, which adds to one counter set."""
 
     def classified(self, predictions: Iterable[Prediction], day: date, queued: bool = True) -> None:
-        """Comments classified on ``day``; ``queued`` when they joined the review queue."""
+        """Comments classified on ``day``; ``queued`` when they joined the review queue. A comment in a
+        language the model was not trained for counts only as that: its guessed label and confidence would
+        skew the figures and drift, and it never joins the queue."""
         predictions = list(predictions)
         if not predictions:
             return
         additions: Counter[str] = Counter()
         confidence = Decimal(0)
-        for prediction in predictions:
+        read = [prediction for prediction in predictions if prediction.supported]
+        for prediction in read:
             additions[f"label_{prediction.label}"] += 1
             additions[f"bin_{confidence_bin(prediction.confidence)}"] += 1
             confidence += Decimal(str(prediction.confidence))
+        additions.update(f"{UNSUPPORTED}{p.language}" for p in predictions if not p.supported)
         self._add(DAY, day.isoformat(), {**additions, "confidence_sum": confidence})
-        if queued:
-            self._add(QUEUE, OPEN, {"open": len(predictions)})
+        if queued and read:
+            self._add(QUEUE, OPEN, {"open": len(read)})
 
     def labelled(
         self,
@@ -295,7 +309,10 @@ class CountingRules:
         source: LabelSource = LabelSource.PUBLIC,
     ) -> None:
         """Feedback ``given`` on ``day`` for a classified comment whose latest label was ``previous``.
-        ``first``: nobody had labelled it, so it leaves the review queue."""
+        ``first``: nobody had labelled it, so it leaves the review queue. A label on a comment in a language
+        the model was not trained for counts nowhere: the model's answer was only a guess."""
+        if not prediction.supported:
+            return
         self._add(DAY, day.isoformat(), day_additions(prediction, given, source))
         cells: Counter[str] = Counter({f"cell_{prediction.label}_{given}": 1})
         if previous is not None:
@@ -309,6 +326,8 @@ class CountingRules:
     def suggested(self, prediction: Prediction, given: Label, day: date) -> None:
         """A public label that only suggests: it counts toward the public's agreement that day, and
         nowhere else (the comment's label, and so the version's cells, are unchanged)."""
+        if not prediction.supported:
+            return
         self._add(DAY, day.isoformat(), day_additions(prediction, given, LabelSource.PUBLIC))
 
     def _add(self, pk: str, sk: str, additions: Additions) -> None:
@@ -332,6 +351,11 @@ def day_counts(day: date, counters: Mapping[str, Any]) -> DayCounts:
         agreed=int(counters.get("agreed", 0)),
         feedback_by_source={source: int(counters.get(f"feedback_{source}", 0)) for source in LabelSource},
         agreed_by_source={source: int(counters.get(f"agreed_{source}", 0)) for source in LabelSource},
+        unsupported={
+            name.removeprefix(UNSUPPORTED): int(value)
+            for name, value in sorted(counters.items())
+            if name.startswith(UNSUPPORTED) and int(value)
+        },
     )
 
 

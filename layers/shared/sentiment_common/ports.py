@@ -37,7 +37,7 @@ from sentiment_common.reviewers import Reviewer
 
 # ---- comments, feedback, the pending queue, the workflow, the monitoring counters ----
 
-Classified = Literal["queued", "labelled", "skipped"]
+Classified = Literal["queued", "labelled", "unsupported", "skipped"]
 """What became of a pending comment the model has now answered for (:meth:`CommentStore.classify_pending`)."""
 
 

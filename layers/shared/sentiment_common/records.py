@@ -60,6 +60,10 @@ class PendingReason(StrEnum):
     MODEL_UNAVAILABLE = "model_unavailable"  # the model did not answer: classified once it does again
 
 
+UNDETERMINED = "und"  # BCP 47's code for a language that cannot be told
+LANGUAGE_CODE = r"^[a-z]{2,3}$"
+
+
 class Scores(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -77,6 +81,29 @@ class Prediction(BaseModel):
     scores: Annotated[Scores, Field(description="Probability of each class; they sum to 1")]
     confidence: Annotated[float, Field(ge=0, le=1, description="Probability of the chosen label")]
     model_version: Annotated[str, Field(min_length=1, description="Version of the model that answered")]
+    # The model container identifies each text's language; a model from before it did answers neither
+    # field, and its texts read as undetermined and supported, as every text was then.
+    language: Annotated[
+        str,
+        Field(
+            pattern=LANGUAGE_CODE,
+            description="The text's language (ISO 639-1, or ISO 639-3 where there is none); "
+            f"'{UNDETERMINED}' when the text says too little to tell",
+        ),
+    ] = UNDETERMINED
+    supported: Annotated[
+        bool,
+        Field(
+            description="Whether the model was trained for the text's language. When false the label is a "
+            "guess from a model that cannot read the text: it is shown as such, kept out of the review "
+            "queue, of monitoring's figures and of training"
+        ),
+    ] = True
+
+    @property
+    def counted_as(self) -> str:
+        """What the ``CommentClassified`` metric's ``label`` says: the label, or ``unsupported``."""
+        return self.label if self.supported else "unsupported"
 
     @property
     def margin(self) -> float:

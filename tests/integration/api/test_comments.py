@@ -137,3 +137,39 @@ def test_a_comment_past_the_retention_is_gone_before_dynamodb_deletes_it(api: St
     assert api.call("GET", f"/comments/{old['comment_id']}").status == 404
     assert [item["comment_id"] for item in api.call("GET", "/comments").body["items"]] == [kept["comment_id"]]
     assert api.call("GET", f"/comments/{old['comment_id']}/explanation").status == 404
+
+
+GERMAN = "Das ist das schlechteste Handy, das ich je hatte."  # the worst phone I ever had
+ENGLISH = "The worst phone I ever had."
+
+
+def test_a_comment_in_a_language_the_model_was_not_trained_for_is_stored_and_marked(api: Stack) -> None:
+    german = api.call("POST", "/comments", {"comment": GERMAN})
+    english = api.call("POST", "/comments", {"comment": ENGLISH})
+
+    assert (german.status, english.status) == (201, 201)
+    assert (german.body["language"], german.body["supported"]) == ("de", False)
+    assert (english.body["language"], english.body["supported"]) == ("en", True)
+    assert german.body["sentiment"] is not None  # scored all the same: the mark says it is a guess
+    assert api.call("GET", f"/comments/{german.body['comment_id']}").body == german.body
+    listed = {item["comment_id"]: item for item in api.call("GET", "/comments").body["items"]}
+    assert listed == {german.body["comment_id"]: german.body, english.body["comment_id"]: english.body}
+    by_label = api.call("GET", "/comments", query={"sentiment": german.body["sentiment"]}).body["items"]
+    assert german.body in by_label
+    queue = api.call("GET", "/comments", query={"needs_review": "true"}).body
+    assert [item["comment_id"] for item in queue["items"]] == [english.body["comment_id"]]
+    assert queue["remaining"] == 1
+    today = api.call("GET", "/monitoring", query={"days": "1"}).body["daily"][-1]
+    assert today["unsupported"] == {"de": 1}
+    assert sum(today["comments"].values()) == 1
+    assert today["mean_confidence"] == english.body["confidence"]
+
+
+def test_a_label_on_a_comment_the_model_could_not_read_counts_in_no_agreement(api: Stack) -> None:
+    german = api.call("POST", "/comments", {"comment": GERMAN}).body
+    wrong = "positive" if german["sentiment"] != "positive" else "negative"
+
+    assert api.call("POST", "/feedback", {"comment_id": german["comment_id"], "label": wrong}).status == 201
+
+    today = api.call("GET", "/monitoring", query={"days": "1"}).body["daily"][-1]
+    assert (today["feedback"], today["agreement"]) == (0, None)

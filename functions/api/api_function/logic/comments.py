@@ -76,7 +76,7 @@ def _store_pending(comments: list[Comment], services: Services) -> None:
 def _count_classified(comments: list[Comment], services: Services) -> None:
     predictions = [comment.prediction for comment in comments if comment.prediction]
     for prediction in predictions:
-        count("CommentClassified", label=prediction.label)
+        count("CommentClassified", label=prediction.counted_as)
     services.monitoring.classified(predictions, comments[0].created_at.date())
 
 

@@ -119,6 +119,8 @@ def _agreement(prediction: Prediction, label: Label, source: LabelSource) -> Non
     """``FeedbackAgreement`` 1 (confirms) or 0 (corrects): its average over a period is the share of
     labels that confirm the model. Emitted once over every source (FeedbackAgreementAlarm's) and once with
     the label's ``source`` dimension, so the public's agreement and reviewers' can be read apart."""
+    if not prediction.supported:  # the model only guessed: no agreement to measure
+        return
     value = float(prediction.label == label)
     metrics.add_metric(name="FeedbackAgreement", unit=MetricUnit.NoUnit, value=value)
     with single_metric(

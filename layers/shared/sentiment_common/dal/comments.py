@@ -49,6 +49,7 @@ from sentiment_common.records import (
     PendingReason,
     Prediction,
     Scores,
+    UNDETERMINED,
 )
 
 ENTITY = "comment"
@@ -69,6 +70,8 @@ LISTED = (
     "scores",
     "confidence",
     "model_version",
+    "language",
+    "supported",
     "feedback_id",
     "feedback_label",
     "feedback_at",
@@ -111,7 +114,7 @@ def to_item(comment: Comment, retention_days: int = 0) -> dict[str, Any]:
     }
     if comment.prediction:
         item |= _prediction_attributes(comment.prediction)
-        if not comment.feedback:
+        if not comment.feedback and comment.prediction.supported:
             item |= _review_attributes(comment.prediction, comment.comment_id, suggested=bool(comment.suggestion))
     if comment.feedback:
         item |= _feedback_attributes(comment.feedback)
@@ -137,6 +140,8 @@ def _prediction_attributes(prediction: Prediction) -> dict[str, Any]:
         "scores": {label: _number(score) for label, score in prediction.scores.model_dump().items()},
         "confidence": _number(prediction.confidence),
         "model_version": prediction.model_version,
+        "language": prediction.language,
+        "supported": prediction.supported,
     }
 
 
@@ -168,6 +173,9 @@ def from_item(item: dict[str, Any]) -> Comment:
             scores=Scores(**{label: float(score) for label, score in item["scores"].items()}),
             confidence=float(item["confidence"]),
             model_version=item["model_version"],
+            # Comments classified before answers carried a language read as undetermined and supported.
+            language=item.get("language", UNDETERMINED),
+            supported=item.get("supported", True),
         )
     feedback = None
     if "feedback_id" in item:
@@ -316,12 +324,15 @@ class DynamoDbCommentStore(TableAdapter):
 
     def classify_pending(self, comment_id: str, prediction: Prediction) -> Classified:
         """Store the model's answer for a pending comment: ``queued`` when it joins the review queue,
-        ``labelled`` when someone labelled it while it was pending (so it does not), ``skipped`` when it is
+        ``labelled`` when someone labelled it while it was pending (so it does not), ``unsupported`` when its
+        language is not one the model was trained for (so it does not either), ``skipped`` when it is
         gone or already classified."""
         attributes = _prediction_attributes(prediction) | {
             "sentiment": prediction.label,
             "status": CommentStatus.CLASSIFIED.value,
         }
+        if not prediction.supported:  # a guess in a language the model cannot read: nobody is asked to review it
+            return "unsupported" if self._set_if_pending(comment_id, attributes) else "skipped"
         review = _review_attributes(prediction, comment_id)
         if self._set_if_pending(comment_id, attributes | review, "AND attribute_not_exists(feedback_id)"):
             return "queued"
