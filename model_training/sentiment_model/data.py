@@ -24,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from sentiment_model.language import identify
+
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 GOLDEN_BUCKETS = 5  # one group in five goes to the golden split
 FEEDBACK_HOLDOUT_BUCKETS = 5  # one feedback item in five is held out for evaluation
@@ -130,6 +132,7 @@ class Feedback:
     report: SourceReport
     superseded: int = 0
     golden_overlap: int = 0
+    unsupported_language: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +141,7 @@ class Feedback:
             "holdout_rows": len(self.holdout),
             "superseded": self.superseded,
             "golden_overlap_excluded": self.golden_overlap,
+            "unsupported_language_excluded": self.unsupported_language,
         }
 
 
@@ -193,6 +197,11 @@ def read_feedback(directory: Path | None, golden_texts: set[str]) -> Feedback:
     superseded = len(cleaned) - len(latest)
     in_golden = latest["text"].map(fold_text).isin(golden_texts)
     latest = latest.loc[~in_golden]
+    # A label on a text in a language the model was not trained for teaches it nothing it can use, and
+    # its answer there was only a guess: it is left out of training and of every figure the gate reads.
+    readable = pd.Series([language.supported for language in identify(latest["text"].tolist())], index=latest.index)
+    unsupported = int((~readable).sum())
+    latest = latest.loc[readable]
     report.rows = len(latest)
     report.labels.update(latest["label"].tolist())
     held = latest["key"].map(lambda key: in_bucket_zero(key, FEEDBACK_HOLDOUT_BUCKETS))
@@ -203,6 +212,7 @@ def read_feedback(directory: Path | None, golden_texts: set[str]) -> Feedback:
         report=report,
         superseded=superseded,
         golden_overlap=int(in_golden.sum()),
+        unsupported_language=unsupported,
     )
 
 

@@ -98,3 +98,19 @@ def test_feedback_holdout_is_deterministic_and_about_one_in_five(tmp_path: Path)
 def test_missing_feedback_folder_means_no_feedback(tmp_path: Path) -> None:
     feedback = data.read_feedback(tmp_path / "absent", golden_texts=set())
     assert len(feedback.train) == 0 and len(feedback.holdout) == 0
+
+
+def test_feedback_on_texts_in_languages_the_model_was_not_trained_for_is_left_out(tmp_path: Path) -> None:
+    texts = {
+        "c1": "Das ist das schlechteste Handy, das ich je hatte.",
+        "c2": "C'est le pire téléphone que j'aie jamais eu.",
+        "c3": "The worst phone I ever had.",
+        "c4": "ok 👍",  # too few letters to tell: answered, and learned from, as any text
+    }
+    for comment_id, text in texts.items():
+        _write_feedback(tmp_path, comment_id, comment_id=comment_id, text=text, label="negative", created_at="t")
+    feedback = data.read_feedback(tmp_path, golden_texts=set())
+    rows = pd.concat([feedback.train, feedback.holdout])
+    assert sorted(rows["text"]) == sorted([texts["c3"], texts["c4"]])
+    assert feedback.unsupported_language == 2
+    assert feedback.as_dict()["unsupported_language_excluded"] == 2
