@@ -2,7 +2,7 @@
 // person's confirmation or correction of the label.
 
 import { api, newIdempotencyKey, Unreachable } from "./api.js";
-import { el, LABELS, percent } from "./dom.js";
+import { el, LABELS, percent, unsupportedNote } from "./dom.js";
 import { renderExplanation } from "./explain.js";
 import { sendFeedback } from "./labelling.js";
 import { $, apiUnreachable, attempt, describe, setStatus } from "./page.js";
@@ -78,7 +78,9 @@ export function setUpComposer({ onClassified, onFeedback }) {
     const pending = status === 202 || comment.status === "pending";
     const label = $("result-label");
     label.textContent = comment.sentiment || "pending";
-    label.className = `badge badge-${comment.sentiment || "pending"}`;
+    label.className = `badge badge-${comment.sentiment || "pending"}${comment.supported === false ? " badge-guess" : ""}`;
+    $("result-language").textContent = comment.supported === false ? unsupportedNote(comment) : "";
+    $("result-language").hidden = comment.supported !== false;
     $("result-confidence").textContent = !pending
       ? `${percent(comment.confidence)} confident`
       : comment.pending_reason === "model_starting"

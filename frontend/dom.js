@@ -29,6 +29,19 @@ function setAttributes(node, attributes) {
   }
 }
 
+const languageNames = new Intl.DisplayNames(["en"], { type: "language", fallback: "code" });
+
+/** "German (de)" for a language the model was not trained for; the code alone when it has no name. */
+export function languageName(code) {
+  const name = languageNames.of(code);
+  return name && name !== code ? `${name} (${code})` : code;
+}
+
+/** A comment whose language the model was not trained for: its label is only a guess. */
+export function unsupportedNote(comment) {
+  return `Written in ${languageName(comment.language)}: the model was trained on English only, so its label is a guess. It is not asked about in the review queue and is left out of the monitoring figures.`;
+}
+
 export function percent(value) {
   return `${Math.round(value * 1000) / 10}%`;
 }

@@ -2,7 +2,7 @@
 // training-time baseline, and agreement per version. Drawn from GET /monitoring.
 
 import { api } from "./api.js";
-import { el, LABELS, percent, svg } from "./dom.js";
+import { el, LABELS, languageName, percent, svg } from "./dom.js";
 import { $, attempt } from "./page.js";
 
 export function setUpQuality() {
@@ -14,6 +14,7 @@ export function setUpQuality() {
     quality = value.body;
     drawAgreement($("agreement"), value.body.daily);
     renderSourceAgreement($("agreement-sources"), value.body.agreement_by_source);
+    renderUnsupported($("quality-languages"), value.body.daily);
     drawDrift($("drift"), value.body.drift);
     renderVersionQuality(document.querySelector("#quality-versions tbody"), value.body.versions);
   }
@@ -153,6 +154,26 @@ function renderSourceAgreement(paragraph, bySource) {
     return `${name}: ${labels}, ${percent(figures.agreement)} confirming the model.`;
   });
   paragraph.textContent = parts.join(" ");
+}
+
+/** Comments in languages the model was not trained for: counted apart, in none of the figures here. */
+function renderUnsupported(paragraph, daily) {
+  const byLanguage = {};
+  for (const entry of daily) {
+    for (const [code, count] of Object.entries(entry.unsupported || {})) byLanguage[code] = (byLanguage[code] || 0) + count;
+  }
+  const total = Object.values(byLanguage).reduce((sum, count) => sum + count, 0);
+  if (!total) {
+    paragraph.textContent = "";
+    paragraph.hidden = true;
+    return;
+  }
+  const parts = Object.entries(byLanguage)
+    .sort(([, a], [, b]) => b - a)
+    .map(([code, count]) => `${languageName(code)} ${count}`);
+  const comments = total === 1 ? "1 comment" : `${total} comments`;
+  paragraph.textContent = `${comments} in languages the model was not trained for (${parts.join(", ")}) in these ${daily.length} days: their labels are guesses, left out of every figure here.`;
+  paragraph.hidden = false;
 }
 
 function drawDrift(container, drift) {

@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { drawDistribution, drawTimeline } from "./chart.js";
-import { el, LABELS, percent, timeElement } from "./dom.js";
+import { el, LABELS, languageName, percent, timeElement, unsupportedNote } from "./dom.js";
 import { sendFeedback } from "./labelling.js";
 import { $, attempt, describe, setStatus } from "./page.js";
 
@@ -50,7 +50,8 @@ export function setUpRecent() {
     const { value } = await attempt(() => api.comments({ limit: OVERVIEW_SIZE }));
     if (!value) return;
     state.overview = value.body.items;
-    drawDistribution($("distribution"), state.overview);
+    // A label guessed for a language the model cannot read says nothing about what people think.
+    drawDistribution($("distribution"), state.overview.filter((comment) => comment.supported !== false));
     drawTimeline($("timeline"), state.overview);
   }
 
@@ -100,8 +101,11 @@ function commentItem(comment) {
     el(
       "div",
       { class: "comment-head" },
-      el("span", { class: `badge badge-${label}`, "data-testid": "item-label" }, label),
+      el("span", { class: `badge badge-${label}${comment.supported === false ? " badge-guess" : ""}`, "data-testid": "item-label" }, label),
       comment.confidence === null ? null : el("span", { class: "muted" }, percent(comment.confidence)),
+      comment.supported === false
+        ? el("span", { class: "badge badge-language", title: unsupportedNote(comment), "data-testid": "item-language" }, `${languageName(comment.language)} · not supported`)
+        : null,
       timeElement(comment.timestamp),
       feedbackNote(comment),
     ),

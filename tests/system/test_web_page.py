@@ -730,6 +730,44 @@ def test_how_well_it_does_draws_agreement_over_time_and_drift(watched: Watched, 
     assert watched.errors == []
 
 
+def test_a_comment_in_a_language_the_model_was_not_trained_for_is_shown_as_a_guess(
+    watched: Watched, api: httpx.Client
+) -> None:
+    page = watched.page
+    german = "Das ist das schlechteste Handy, das ich je hatte."
+
+    _post(page, german)
+
+    note = page.get_by_test_id("result-language")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("Written in German (de): the model was trained on English only")
+    expect(page.get_by_test_id("result-label")).to_have_class(re.compile(r"\bbadge-guess\b"))
+    newest = _newest_item(page)
+    expect(newest.get_by_test_id("item-text")).to_have_text(german)
+    expect(newest.get_by_test_id("item-language")).to_have_text("German (de) · not supported")
+    expect(newest.get_by_test_id("item-label")).to_have_class(re.compile(r"\bbadge-guess\b"))
+    stored = next(c for c in _all_comments(api) if c["original_comment"] == german)
+    assert (stored["language"], stored["supported"]) == ("de", False)
+    # The split by label leaves the guess out.
+    legend = page.get_by_test_id("sentiment-distribution").locator("li[data-kind] strong")
+    read = [c for c in _all_comments(api)[:100] if c["supported"] is not False]
+    expect(legend).to_have_text([str(sum(c["sentiment"] == label for c in read)) for label in LABELS])
+    page.locator("#refresh-quality").click()
+    unsupported = Counter()
+    for day in api.get("/monitoring", params={"days": 30}).json()["daily"]:
+        unsupported.update(day["unsupported"])
+    expect(page.get_by_test_id("quality-languages")).to_contain_text(f"German (de) {unsupported['de']}")
+    assert unsupported["de"] >= 1
+    assert _accessibility_problems(page) == ""
+
+    _post(page, "Lovely staff, thank you so much")  # English again: no mark
+    expect(page.get_by_test_id("result-label")).not_to_have_class(re.compile(r"\bbadge-guess\b"))
+    expect(note).to_be_hidden()
+    expect(_newest_item(page).get_by_test_id("item-text")).to_have_text("Lovely staff, thank you so much")
+    expect(_newest_item(page).get_by_test_id("item-language")).to_have_count(0)
+    assert watched.errors == []
+
+
 def test_when_the_api_is_down_the_page_says_so_and_recovers(watched: Watched, local_stack: LocalStack) -> None:
     page = watched.page
     text = "Written while the API was down"
