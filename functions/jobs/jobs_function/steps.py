@@ -54,9 +54,15 @@ class Batch(Step):
     batch_input: Annotated[BatchContext, Field(alias="BatchInput")]
 
 
-# One classified row, compact: [index, label, negative, neutral, positive, model_version, error]; a row
-# with an error has None for the five between.
-ResultRow = tuple[int, str | None, float | None, float | None, float | None, str | None, RowError | None]
+# One classified row, compact: [index, label, negative, neutral, positive, model_version, error, language,
+# supported]; a row with an error has None for all but its index and error. Rows a map run wrote before
+# answers carried a language have the first seven only.
+ResultRow = (
+    tuple[int, str | None, float | None, float | None, float | None, str | None, RowError | None]
+    | tuple[
+        int, str | None, float | None, float | None, float | None, str | None, RowError | None, str | None, bool | None
+    ]
+)
 
 
 class BatchResult(Step):

@@ -62,7 +62,18 @@ ROW_ERROR_MESSAGES = {
 }
 
 # The results file's columns (CSV) or keys (JSONL), in this order.
-RESULT_FIELDS = ("id", "sentiment", "negative", "neutral", "positive", "model_version", "error", "error_message")
+RESULT_FIELDS = (
+    "id",
+    "sentiment",
+    "negative",
+    "neutral",
+    "positive",
+    "model_version",
+    "language",
+    "supported",
+    "error",
+    "error_message",
+)
 
 
 def job_prefix(job_id: str) -> str:

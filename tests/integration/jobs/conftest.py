@@ -77,6 +77,11 @@ class JobStack:
     def write(self, key: str, body: Any) -> None:
         boto3.client("s3").put_object(Bucket=self.bucket, Key=key, Body=json.dumps(body).encode())
 
+    def comments(self) -> list[dict[str, Any]]:
+        """The comments table's items: what ``store: true`` stored."""
+        table = boto3.resource("dynamodb").Table(self.template.physical_name("CommentsTable"))
+        return list(table.scan()["Items"])
+
     def executions(self) -> dict[str, dict[str, Any]]:
         sfn = boto3.client("stepfunctions")
         listing = sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]

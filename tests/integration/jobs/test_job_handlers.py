@@ -108,8 +108,30 @@ def test_a_jobs_steps_classify_every_row_once_in_input_order(job_stack: JobStack
     assert [row["id"] for row in results] == ["T1", "T2", "T3", "T4", "T5"]
     assert [row["error"] for row in results] == ["", "EMPTY_TEXT", "DOCUMENT_SIZE_EXCEEDED", "UNSUPPORTED_ENCODING", ""]
     assert results[0]["sentiment"] == "positive" and results[4]["sentiment"] == "negative"
+    assert [row["supported"] for row in results] == ["True", "", "", "", "True"]
+    assert [bool(row["language"]) for row in results] == [True, False, False, False, True]
     job = job_stack.jobs.get("job-3")
     assert job.status is JobStatus.COMPLETED and (job.counts.succeeded, job.counts.failed) == (2, 3)
+
+
+def test_each_row_of_a_job_carries_its_language_and_a_stored_one_keeps_it(job_stack: JobStack) -> None:
+    job_stack.submit("job-5", JobFormat.JSONL, "text", store=True)
+    lines = [{"text": "Das ist das schlechteste Handy, das ich je hatte."}, {"text": "The worst phone I ever had."}]
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    jobs_function.start.lambda_handler(job_stack.upload("job-5", body), context("JobStartFunction"))
+    checked = jobs_function.check.lambda_handler(started_input(job_stack, "job-5"), context("CheckFileFunction"))
+    run_map(job_stack, checked)
+    merged = jobs_function.merge.lambda_handler(
+        {
+            "checked": checked,
+            "map": {"MapRunArn": "arn:m", "ResultWriterDetails": {"Bucket": job_stack.bucket, "Key": "k"}},
+        },
+        context("MergeResultsFunction"),
+    )
+    results = [json.loads(line) for line in job_stack.read(merged["results_key"]).decode().splitlines()]
+    assert [(row["language"], row["supported"]) for row in results] == [("de", False), ("en", True)]
+    stored = {item["text"]: (item["language"], item["supported"]) for item in job_stack.comments()}
+    assert stored == {lines[0]["text"]: ("de", False), lines[1]["text"]: ("en", True)}
 
 
 def test_a_file_without_the_column_fails_before_any_row_is_classified(job_stack: JobStack) -> None:

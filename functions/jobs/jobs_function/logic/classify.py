@@ -27,9 +27,9 @@ def classify_batch(batch: Batch, model: Predictor) -> BatchResult:
     for item in batch.items:
         text = text_of(item.row.get(field) if isinstance(item.row, dict) else None).strip(WHITE_SPACE)
         if not text:
-            results[item.index] = (item.index, None, None, None, None, None, RowError.EMPTY_TEXT)
+            results[item.index] = (item.index, None, None, None, None, None, RowError.EMPTY_TEXT, None, None)
         elif len(text) > MAX_COMMENT_CHARS:
-            results[item.index] = (item.index, None, None, None, None, None, RowError.DOCUMENT_SIZE_EXCEEDED)
+            results[item.index] = (item.index, None, None, None, None, None, RowError.DOCUMENT_SIZE_EXCEEDED, None, None)
         else:
             answered.append(item.index)
             texts.append(text)
@@ -44,5 +44,7 @@ def classify_batch(batch: Batch, model: Predictor) -> BatchResult:
                 scores.positive,
                 prediction.model_version,
                 None,
+                prediction.language,
+                prediction.supported,
             )
     return BatchResult(rows=[results[item.index] for item in batch.items])

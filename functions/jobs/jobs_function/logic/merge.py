@@ -8,7 +8,8 @@ child executions whose ``Output`` is the child's answer as a string
 writes another folder; a row found in several is the same row classified again, and the last one read wins.
 
 Per row the merge keeps a few bytes in arrays indexed by the row's position (its label, three scores, the
-model version's number, an error code), never an object: a million rows take about 16 MB. The rows' ids
+model version's and the language's numbers, whether the language is supported, an error code), never an
+object: a million rows take about 19 MB. The rows' ids
 (and, for ``store: true``, their texts) come from reading the upload again.
 """
 
@@ -44,7 +45,7 @@ from sentiment_common.jobs import (
 )
 from sentiment_common.observability import logger
 from sentiment_common.ports import CommentStore, Jobs
-from sentiment_common.records import LABELS, Comment, CommentStatus, Prediction, Scores, new_id, utc_now
+from sentiment_common.records import LABELS, UNDETERMINED, Comment, CommentStatus, Prediction, Scores, new_id, utc_now
 
 NOT_DONE = 0
 CLASSIFIED = 1
@@ -63,18 +64,24 @@ class RowResults:
     scores: tuple[array[float], array[float], array[float]] = field(init=False)
     version: array[int] = field(init=False)
     versions: list[str] = field(default_factory=list)
+    language: array[int] = field(init=False)  # an index into languages
+    languages: list[str] = field(default_factory=lambda: [UNDETERMINED])
+    unsupported: bytearray = field(init=False)
 
     def __post_init__(self) -> None:
         self.state = bytearray(self.total)
         self.label = bytearray(self.total)
         self.scores = (self._floats(), self._floats(), self._floats())
         self.version = array("H", bytes(2 * self.total))
+        self.language = array("H", bytes(2 * self.total))
+        self.unsupported = bytearray(self.total)
 
     def _floats(self) -> array[float]:
         return array("f", bytes(4 * self.total))
 
     def put(self, row: list[Any]) -> None:
-        index, label, negative, neutral, positive, version, error = row
+        index, label, negative, neutral, positive, version, error = row[:7]
+        language, supported = row[7:9] if len(row) == 9 else (UNDETERMINED, True)
         if not 0 <= index < self.total:
             return
         if error is not None:
@@ -87,6 +94,10 @@ class RowResults:
         if version not in self.versions:
             self.versions.append(version)
         self.version[index] = self.versions.index(version)
+        if language not in self.languages:
+            self.languages.append(language)
+        self.language[index] = self.languages.index(language)
+        self.unsupported[index] = not supported
 
     def error(self, index: int) -> RowError | None:
         state = self.state[index]
@@ -102,6 +113,8 @@ class RowResults:
             scores=Scores(negative=values[0], neutral=values[1], positive=values[2]),
             confidence=values[self.label[index]],
             model_version=self.versions[self.version[index]],
+            language=self.languages[self.language[index]],
+            supported=not self.unsupported[index],
         )
 
 
@@ -166,7 +179,7 @@ def collect(files: JobFiles, job: Job, total: int) -> RowResults:
     except FileNotFoundError:
         unreadable = array("I")
     for index in unreadable:
-        results.put([index, None, None, None, None, None, RowError.UNSUPPORTED_ENCODING])
+        results.put([index, None, None, None, None, None, RowError.UNSUPPORTED_ENCODING, None, None])
     return results
 
 
@@ -181,6 +194,8 @@ def _out(job: Job, row: Row, results: RowResults) -> dict[str, Any]:
         "sentiment": prediction.label,
         **prediction.scores.model_dump(),
         "model_version": prediction.model_version,
+        "language": prediction.language,
+        "supported": prediction.supported,
         "error": "",
         "error_message": "",
     }
