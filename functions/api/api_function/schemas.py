@@ -31,6 +31,7 @@ from sentiment_common.records import (
     LabelSource,
     LabelUse,
     PendingReason,
+    UNDETERMINED,
     Readiness,
     Scores,
 )
@@ -188,6 +189,10 @@ class ExplanationOut(BaseModel):
     ]
     tokens_per_span: Annotated[int, Field(description="Words per span: 1, or more for a long text cut into 48")]
     tokens: Annotated[list[Attribution], Field(description="The text's spans in order, each with its weight")]
+    language: Annotated[str, Field(description="The comment's language, as on the comment")] = UNDETERMINED
+    supported: Annotated[
+        bool, Field(description="Whether the model was trained for it; when false the weights explain a guess")
+    ] = True
 
     @classmethod
     def of(cls, comment: Comment, explained: ExplainedPrediction) -> ExplanationOut:
@@ -201,6 +206,8 @@ class ExplanationOut(BaseModel):
             method=explanation.method,
             tokens_per_span=explanation.tokens_per_span,
             tokens=explanation.tokens,
+            language=explained.language,
+            supported=explained.supported,
         )
 
 

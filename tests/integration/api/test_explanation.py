@@ -26,6 +26,7 @@ def test_an_explanation_weighs_each_word_as_leaving_it_out_changes_the_label(api
     )
     assert (body["sentiment"], body["confidence"]) == (comment["sentiment"], pytest.approx(comment["confidence"]))
     assert (body["method"], body["tokens_per_span"]) == ("occlusion", 1)
+    assert (body["language"], body["supported"]) == (comment["language"], comment["supported"]) == ("en", True)
     assert [token["text"] for token in body["tokens"]] == ["Worst", "airline", "ever", ",", "they", "lost", "my", "bag"]
     assert all(text[token["start"] : token["end"]] == token["text"] for token in body["tokens"])
     # The top word's weight is what the label loses without it: score the shorter text as a comment.
@@ -67,3 +68,11 @@ def test_a_second_explanation_is_read_back_not_asked_of_the_model(
     assert asked == []
     # Kept on the comment alone: the listing's indexes do not carry it.
     assert api.call("GET", "/comments").body["items"][0] == api.call("GET", f"/comments/{comment['comment_id']}").body
+
+
+def test_the_explanation_of_a_comment_in_another_language_says_it_explains_a_guess(api: Stack) -> None:
+    comment = api.call("POST", "/comments", {"comment": "Das ist das schlechteste Handy, das ich je hatte."}).body
+
+    body = api.call("GET", f"/comments/{comment['comment_id']}/explanation").body
+
+    assert (body["language"], body["supported"]) == ("de", False)
