@@ -128,7 +128,7 @@ def fine_tune(args: argparse.Namespace, folder: Path) -> tuple[SentenceEncoder, 
     torch.set_num_threads(args.threads)
 
     frame, _ = read_split(args.data / "base")
-    frame, _ = select(frame, args.data_set)
+    frame = select(frame, args.data_set)
     if args.sample:
         frame = frame.sample(frac=1.0, random_state=args.seed).groupby("source").head(args.sample)
     texts = [prepare(text) for text in frame["text"]]

@@ -90,16 +90,20 @@ def source_of(frame: pd.DataFrame, folder: Path = PROVENANCE_DIR) -> pd.Series:
     return names
 
 
-def select(frame: pd.DataFrame, data_set: str, folder: Path = PROVENANCE_DIR) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The rows ``data_set`` keeps, and how many rows of each source it kept (``""``: not a bundled source)."""
+def select(frame: pd.DataFrame, data_set: str, folder: Path = PROVENANCE_DIR) -> pd.DataFrame:
+    """The rows ``data_set`` keeps."""
     if data_set not in DATA_SETS:
         raise ValueError(f"unknown data set {data_set!r}: choose one of {', '.join(DATA_SETS)}")
+    if data_set == DEFAULT_DATA_SET:
+        return frame
+    excluded = {source.name for source in sources(folder) if source.non_commercial}
+    return frame.loc[~source_of(frame, folder).isin(excluded)].reset_index(drop=True)
+
+
+def source_counts(frame: pd.DataFrame, folder: Path = PROVENANCE_DIR) -> dict[str, int]:
+    """Rows per source name (``""``: rows of no bundled source)."""
     names = source_of(frame, folder)
-    excluded = {source.name for source in sources(folder) if source.non_commercial} if data_set == "commercial" else set()
-    keep = ~names.isin(excluded)
-    kept = frame.loc[keep].reset_index(drop=True)
-    counts = {str(name): int(rows) for name, rows in names[keep].value_counts().sort_index().items()}
-    return kept, counts
+    return {str(name): int(rows) for name, rows in names.value_counts().sort_index().items()}
 
 
 def card(data_set: str, trained: dict[str, int], evaluated: dict[str, int], folder: Path = PROVENANCE_DIR) -> dict[str, Any]:
