@@ -243,7 +243,7 @@ openapi: install ## regenerate functions/api/openapi.json from the API's routes
 # ONLY=prepare runs the PrepareDataset-at-scale part alone (no PyTorch needed); ONLY=jobs the bulk
 # classification job alone (ROWS=100000 by default); ONLY=behaviour the behavioural suite alone, against
 # build/model (trained first when missing; no PyTorch needed); ONLY=languages the language identifier alone.
-bench: install $(if $(filter prepare jobs behaviour languages,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
+bench: install $(if $(filter prepare jobs behaviour languages data,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
 ifeq ($(ONLY),prepare)
 	$(PY) bench/prepare_scale.py
 else ifeq ($(ONLY),jobs)
@@ -253,9 +253,12 @@ else ifeq ($(ONLY),behaviour)
 	$(PY) bench/behaviour.py $(MODEL_DIR)
 else ifeq ($(ONLY),languages)
 	$(PY) bench/languages.py
+else ifeq ($(ONLY),data)
+	$(PY) bench/data_sets.py
 else
 	$(PY) bench/run.py
 	$(PY) bench/behaviour.py build/bench/model-encoder build/bench/model-tfidf
+	$(PY) bench/data_sets.py --all build/bench/model-encoder
 	$(PY) bench/languages.py
 	PATH="$(PY312_DIR):$$PATH" PYENV_VERSION=3.12.1 $(PY) bench/lambda_package.py
 	$(PY) bench/retrain_loop.py
