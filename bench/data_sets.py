@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
-from report import Row, cpu_flags, machine, machine_line, markdown_table, write_results
+from report import Row, cpu_flags, machine, machine_line, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "model_training"))  # the same as PYTHONPATH=model_training
@@ -106,6 +106,13 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
     return table
 
 
+def side_by_side(table: list[Row]) -> str:
+    """The rows as measure | all | commercial (a comparison: no targets, no verdicts)."""
+    lines = ["| measure | built with all data | built with commercial data |", "| --- | --- | --- |"]
+    lines += [f"| {row.measure} | {row.target.split(': ')[1]} | {row.result.split(': ')[1]} |" for row in table]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for data_set in DATA_SETS:
@@ -119,7 +126,7 @@ def main() -> int:
             raise SystemExit(f"{model_dir} was trained with data set {results[data_set]['data_set']}, not {data_set}")
     info = {**machine(), "flags": cpu_flags()}
     table = rows(results)
-    markdown = "\n".join([markdown_table(table), "", machine_line(info), f"CPU flags: {info['flags']}"])
+    markdown = "\n".join([side_by_side(table), "", machine_line(info), f"CPU flags: {info['flags']}"])
     print(markdown)
     write_results(OUT, markdown, table, {"models": results, "machine": info})
     return 0
