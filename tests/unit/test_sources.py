@@ -89,3 +89,22 @@ def test_a_commercial_model_refuses_an_encoder_fine_tuned_on_every_row() -> None
 
     with pytest.raises(ValueError, match="fine-tuned on the 'all' data set"):
         train(DATA, None, ModelParams(kind="encoder"), sample=10, data_set="commercial", encoder_dir=BUNDLED)
+
+
+def test_the_data_set_bench_scores_a_commercial_model_on_the_rows_it_may_use(tmp_path: Path) -> None:
+    import sys  # noqa: PLC0415
+
+    from sentiment_model.artifact import write_model_dir  # noqa: PLC0415
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import data_sets  # noqa: PLC0415
+
+    result = train(DATA, None, ModelParams(kind="tfidf"), sample=150, data_set="commercial", cache_dir=None)
+    write_model_dir(tmp_path, result.model, result.metadata, result.metrics)
+
+    figures = data_sets.measure(tmp_path)
+
+    assert figures["data_set"] == "commercial"
+    assert figures["tweets_commercial_rows"] == 3697
+    assert "tweets_all_macro_f1" not in figures  # it may not be measured on the airline rows
+    assert 0 < figures["behaviour_pass_rate"] <= 1
