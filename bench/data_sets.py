@@ -21,7 +21,6 @@ Prints a Markdown table and the machine, and writes ``build/bench/data_sets/resu
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -77,7 +76,9 @@ def measure(model_dir: Path) -> dict[str, Any]:
         "encoder": (data.get("encoder") or {}).get("name"),
         "reviews_accuracy": float(accuracy_score(reviews["label"], labels_of(model, reviews["text"].tolist()))),
         "reviews_rows": len(reviews),
-        "tweets_commercial_macro_f1": macro_f1(commercial["label"].tolist(), labels_of(model, commercial["text"].tolist())),
+        "tweets_commercial_macro_f1": macro_f1(
+            commercial["label"].tolist(), labels_of(model, commercial["text"].tolist())
+        ),
         "tweets_commercial_rows": len(commercial),
         "unseen_macro_f1": macro_f1(unseen["label"].tolist(), labels_of(model, unseen["text"].tolist())),
         "unseen_rows": len(unseen),
@@ -116,7 +117,9 @@ def side_by_side(table: list[Row]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for data_set in DATA_SETS:
-        parser.add_argument(f"--{data_set}", type=Path, help=f"an encoder model already trained with --data-set {data_set}")
+        parser.add_argument(
+            f"--{data_set}", type=Path, help=f"an encoder model already trained with --data-set {data_set}"
+        )
     args = parser.parse_args()
     results = {}
     for data_set in DATA_SETS:

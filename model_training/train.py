@@ -47,8 +47,8 @@ sys.path.insert(0, str(HERE))  # SageMaker runs this file as a script from its s
 
 from sentiment_model.artifact import KINDS, pack, write_model_dir  # noqa: E402
 from sentiment_model.encoder import BUNDLED  # noqa: E402
-from sentiment_model.sources import DATA_SETS, DEFAULT_DATA_SET  # noqa: E402
 from sentiment_model.model import ModelParams  # noqa: E402
+from sentiment_model.sources import DATA_SETS, DEFAULT_DATA_SET  # noqa: E402
 from sentiment_model.training import load_champion, train  # noqa: E402
 
 DEFAULT_PARAMS = ModelParams()

@@ -49,7 +49,9 @@ def main(corpus: Path) -> int:
         ours = pd.read_csv(PROVENANCE_DIR / split / "tweets.csv", keep_default_na=False)["text"].map(fold_text)
         unmatched = ours[~ours.isin(theirs | others)]
         if len(unmatched) or theirs & others:
-            raise SystemExit(f"{split}: {len(unmatched)} tweets match no row; {len(theirs & others)} texts on both sides")
+            raise SystemExit(
+                f"{split}: {len(unmatched)} tweets match no row; {len(theirs & others)} texts on both sides"
+            )
         keys.update(text_key(text) for text in ours[ours.isin(theirs)])
     (PROVENANCE_DIR / AIRLINE_FILE).write_text(HEADER + "".join(f"{key}\n" for key in sorted(keys)))
     print(f"{len(keys)} airline tweets written to {PROVENANCE_DIR / AIRLINE_FILE}")

@@ -106,7 +106,9 @@ def source_counts(frame: pd.DataFrame, folder: Path = PROVENANCE_DIR) -> dict[st
     return {str(name): int(rows) for name, rows in names.value_counts().sort_index().items()}
 
 
-def card(data_set: str, trained: dict[str, int], evaluated: dict[str, int], folder: Path = PROVENANCE_DIR) -> dict[str, Any]:
+def card(
+    data_set: str, trained: dict[str, int], evaluated: dict[str, int], folder: Path = PROVENANCE_DIR
+) -> dict[str, Any]:
     """What a model's metadata says of its data: the set, every bundled source with the rows it gave to
     training and to the golden split and its licence as stated, and the sources left out."""
     listed = sources(folder)

@@ -11,7 +11,15 @@ import pytest
 
 from sentiment_model.data import read_split
 from sentiment_model.model import ModelParams
-from sentiment_model.sources import AIRLINE_FILE, PROVENANCE_DIR, SOURCES_FILE, airline_keys, select, source_of, text_key
+from sentiment_model.sources import (
+    AIRLINE_FILE,
+    PROVENANCE_DIR,
+    SOURCES_FILE,
+    airline_keys,
+    select,
+    source_of,
+    text_key,
+)
 from sentiment_model.training import train
 from tests.conftest import DATA
 

@@ -443,7 +443,10 @@ def test_a_model_answers_the_licences_of_the_data_it_was_built_with(api: Stack) 
         "metrics": METRICS,
         "dataset": {"rows": 22545},
         "created_at": T0.isoformat(),
-        "data": {**data, "encoder": {**encoder, "base_licence": "Apache-2.0", "fine_tuned": True, "data_set": "commercial"}},
+        "data": {
+            **data,
+            "encoder": {**encoder, "base_licence": "Apache-2.0", "fine_tuned": True, "data_set": "commercial"},
+        },
     }
     api.models.ensure_champion("v1", f"s3://{api.bucket}/models/v1/model.tar.gz", "11" * 32, metadata)
 
@@ -464,7 +467,7 @@ def test_a_model_answers_the_licences_of_the_data_it_was_built_with(api: Stack) 
 
 
 def test_a_model_trained_before_the_card_says_its_licences_are_not_known(api: Stack) -> None:
-    champion, retired = _champion_and_retired(api)
+    _, retired = _champion_and_retired(api)
 
     answer = api.call("GET", f"/models/{retired}")
 
