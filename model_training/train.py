@@ -48,9 +48,12 @@ sys.path.insert(0, str(HERE))  # SageMaker runs this file as a script from its s
 from sentiment_model.artifact import KINDS, pack, write_model_dir  # noqa: E402
 from sentiment_model.encoder import BUNDLED  # noqa: E402
 from sentiment_model.model import ModelParams  # noqa: E402
+from sentiment_model.sources import DATA_SETS, DEFAULT_DATA_SET  # noqa: E402
 from sentiment_model.training import load_champion, train  # noqa: E402
 
 DEFAULT_PARAMS = ModelParams()
+# The bundled encoder each data set reads texts with: the default one was fine-tuned on every bundled row.
+BUNDLED_ENCODERS = {DEFAULT_DATA_SET: BUNDLED, "commercial": BUNDLED.parent / "minilm-sentiment-commercial"}
 HYPERPARAMETERS_FILE = "hyperparameters.json"
 SAGEMAKER_OWN_PREFIXES = ("sagemaker_", "_")
 
@@ -150,10 +153,18 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
         "--kind", choices=KINDS, default=DEFAULT_PARAMS.kind, help="encoder (default) or tfidf (faster, less accurate)"
     )
     parser.add_argument(
+        "--data-set",
+        "--data_set",
+        choices=DATA_SETS,
+        default=DEFAULT_DATA_SET,
+        help="all (default) or commercial: without the rows whose licence forbids commercial use",
+    )
+    parser.add_argument(
         "--encoder",
         type=Path,
-        default=channel(env, "encoder") or BUNDLED,
-        help="folder of the sentence encoder (model.onnx, tokenizer.json, encoder.json)",
+        default=channel(env, "encoder"),
+        help="folder of the sentence encoder (model.onnx, tokenizer.json, encoder.json); "
+        "default: the bundled one for the data set",
     )
     parser.add_argument(
         "--embedding-cache",
@@ -207,8 +218,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sample=args.sample,
         seed=args.seed,
         champion=champion,
-        encoder_dir=args.encoder,
+        encoder_dir=args.encoder or BUNDLED_ENCODERS[args.data_set],
         cache_dir=args.embedding_cache,
+        data_set=args.data_set,
     )
     metadata = write_model_dir(args.model_dir, result.model, result.metadata, result.metrics, result.encoder_dir)
     if args.output_data_dir:
@@ -217,6 +229,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     summary = {
         "version": metadata["version"],
         "kind": metadata["kind"],
+        "data_set": args.data_set,
         "model_dir": str(args.model_dir),
         **metadata["metrics"],
     }

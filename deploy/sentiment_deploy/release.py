@@ -90,7 +90,7 @@ def first_model(
         request = training.request_for(
             DeployedStack(stack.name, stack.outputs, {**stack.parameters, "ModelImageUri": image_uri}),
             name=training.job_name("sentiment-first"),
-            hyperparameters={"kind": options.kind},
+            hyperparameters={"kind": options.kind, "data-set": stack.parameters.get("TrainingDataSet") or "all"},
             with_feedback=False,
         )
         job = training.launch(request, session=session, region=session.region_name)

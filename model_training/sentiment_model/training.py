@@ -23,11 +23,12 @@ import pandas as pd
 from sentiment_model import encoder_model
 from sentiment_model.artifact import ARCHIVE_FILE, ArtifactError, LoadedArtifact, load_archive_bytes
 from sentiment_model.data import LABELS, Feedback, SourceReport, fold_text, read_feedback, read_split
-from sentiment_model.encoder import BUNDLED, EmbeddingCache, Encoder
+from sentiment_model.encoder import BUNDLED, RECORD_FILE, EmbeddingCache, Encoder
 from sentiment_model.evaluate import classification_metrics
 from sentiment_model.model import CompiledScorer, ModelParams, TrainedModel, build_pipeline
 from sentiment_model.neighbours import NeighbourCheck, compare, labelled_pool, new_labels, tfidf_vectorise
 from sentiment_model.scorers import Scorer, scorer_for
+from sentiment_model.sources import DEFAULT_DATA_SET, card, select, source_counts
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,31 @@ def fit_encoder(
     return Fitted(model, encoder_model.EncoderScorer(model, cache.embed), extra, encoder_dir, cache)
 
 
+def encoder_card(encoder_dir: Path) -> dict[str, Any]:
+    """What the card says of an encoder: its licence, its base and the base's licence, and the data set it
+    was fine-tuned on (``None``: the base model unchanged, or an encoder from before the record said)."""
+    record = json.loads((encoder_dir / RECORD_FILE).read_text())
+    recipe = record.get("recipe") or {}
+    fine_tuned = recipe.get("fine_tuned", True)
+    return {
+        "name": record["name"],
+        "licence": record["licence"],
+        "base": (record.get("base") or {}).get("model"),
+        "base_licence": (record.get("base") or {}).get("licence"),
+        "fine_tuned": fine_tuned,
+        "data_set": recipe.get("data_set", DEFAULT_DATA_SET) if fine_tuned else None,
+    }
+
+
+def check_encoder_data(encoder: dict[str, Any], data_set: str) -> None:
+    """A model of a data set must not read texts with an encoder fine-tuned on rows that set leaves out."""
+    if data_set != DEFAULT_DATA_SET and encoder["fine_tuned"] and encoder["data_set"] != data_set:
+        raise ValueError(
+            f"encoder {encoder['name']} was fine-tuned on the {encoder['data_set']!r} data set, not {data_set!r}: "
+            f"it learnt from rows the {data_set!r} set leaves out (make encoder DATA={data_set} makes one that did not)"
+        )
+
+
 def check_neighbours(
     fitted: Fitted,
     champion: ServedModel,
@@ -216,10 +242,15 @@ def train(
     champion: ServedModel | None = None,
     encoder_dir: Path = BUNDLED,
     cache_dir: Path | None = None,
+    data_set: str = DEFAULT_DATA_SET,
 ) -> TrainingResult:
     started = time.perf_counter()
+    encoder = encoder_card(encoder_dir) if params.kind == "encoder" else None
+    if encoder:
+        check_encoder_data(encoder, data_set)
     base, base_reports = read_split(train_dir / "base")
     golden, golden_reports = read_split(train_dir / "golden")
+    base, golden = select(base, data_set), select(golden, data_set)
     if sample:
         # A quick, still stratified-by-source run for tests and smoke checks.
         shuffled = base.sample(frac=1.0, random_state=seed)
@@ -273,8 +304,13 @@ def train(
         "neighbours": neighbour_check.as_dict() if neighbour_check else None,
         "baseline": prediction_baseline(fitted.scorer, golden),
         "dataset": manifest,
+        "data": {
+            **card(data_set, source_counts(base), source_counts(golden)),
+            "feedback_rows": len(feedback.train),
+            "encoder": encoder,
+        },
         "libraries": library_versions(),
-        "parameters": {**params.as_dict(), "sample": sample, "seed": seed},
+        "parameters": {**params.as_dict(), "sample": sample, "seed": seed, "data_set": data_set},
         "created_at": created_at.isoformat(timespec="seconds"),
         "training_seconds": round(fit_seconds, 1),
     }

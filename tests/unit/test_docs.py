@@ -244,6 +244,10 @@ COMMANDS: dict[str, Run | Exempt] = {
         (f"{DEPLOY_STEPS}::test_env_vars_point_every_function_at_the_local_stack_as_sam_local_invoke_reads_them",),
     ),
     # docs/model.md
+    "make train DATA=commercial": Run(
+        "tests/unit/test_sources.py::test_a_commercial_model_is_trained_and_measured_without_them_and_says_so",
+        "what it runs, train() with data_set='commercial', on a sample of the base data, with the TF-IDF kind",
+    ),
     "make bench ONLY=behaviour": Run(
         "tests/integration/test_behaviour_floors.py::test_the_bench_prints_every_rate_with_the_machine_and_writes_them",
         "what it runs, bench/behaviour.py on build/model, in-process, writing to a folder of the test's own",

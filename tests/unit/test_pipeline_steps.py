@@ -245,7 +245,7 @@ JOB = f"sentiment-{VERSION}"
 
 
 def _candidate(
-    pipeline: FakePipeline, metrics: dict[str, float], version: str = VERSION
+    pipeline: FakePipeline, metrics: dict[str, float], version: str = VERSION, data: dict[str, Any] | None = None
 ) -> tuple[EvaluateInput, bytes]:
     pipeline.runs.create_run(
         TrainingRun(run_id="run-000001", status=RunStatus.RUNNING, trigger=Trigger.FEEDBACK, started_at=NOW)
@@ -257,6 +257,7 @@ def _candidate(
             "champion_metrics": {**CHAMPION_METRICS, "version": "v1"},
             "dataset": {"feedback_rows": 12, "manifest_sha256": "cd" * 32},
             "created_at": NOW.isoformat(),
+            **({"data": data} if data else {}),
         }
     )
     key = pipeline.put(f"training-jobs/{JOB}/output/model.tar.gz", archive, "application/gzip")
@@ -298,6 +299,22 @@ def test_a_better_candidate_is_registered_and_promoted(pipeline: FakePipeline) -
     assert model.dataset == {"feedback_rows": 12, "manifest_sha256": "cd" * 32}
     assert model.created_at == NOW
     assert [step.step for step in pipeline.runs.get_run("run-000001").steps] == ["evaluate"]
+
+
+def test_a_candidate_is_registered_with_the_data_set_and_licences_it_was_built_with(pipeline: FakePipeline) -> None:
+    from sentiment_model.sources import card  # noqa: PLC0415 - what training writes into metadata.json
+
+    data = card("all", {"rotten-tomatoes-reviews": 10, "crowdflower-airline-tweets": 5}, {})
+    request, _ = _candidate(pipeline, GOOD, data={**data, "feedback_rows": 12})
+
+    _evaluate(pipeline, request)
+
+    registered = pipeline.models.get_model(VERSION).card
+    assert registered is not None
+    assert registered.data_set == "all"
+    assert registered.non_commercial is True
+    assert registered.licences == ["Apache-2.0", "CC-BY-NC-SA-4.0"]
+    assert [source.rows for source in registered.sources] == [10, 5]
 
 
 def test_a_much_worse_candidate_is_registered_as_rejected_with_reasons(pipeline: FakePipeline) -> None:

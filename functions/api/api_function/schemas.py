@@ -39,6 +39,7 @@ from sentiment_common.registry import (
     Decision,
     EncoderRef,
     Metrics,
+    ModelCard,
     ModelKind,
     ModelRecord,
     RunStatus,
@@ -405,6 +406,14 @@ class ModelOut(BaseModel):
     sha256: str
     kind: Annotated[ModelKind, Field(description="encoder (heads on a sentence encoder) or tfidf")]
     encoder: Annotated[EncoderRef | None, Field(description="name, SHA-256 and licence of its encoder; null for tfidf")]
+    card: Annotated[
+        ModelCard | None,
+        Field(
+            description="The model card's data: which data set it was built with, each bundled source with its "
+            "licence as the source states it, its encoder's base and licence. null for a model trained before "
+            "artifacts carried them: the licences of its data are not known from the registry"
+        ),
+    ]
 
     @classmethod
     def of(cls, record: ModelRecord) -> ModelOut:

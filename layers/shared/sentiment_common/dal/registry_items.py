@@ -26,7 +26,7 @@ from sentiment_common.registry import ModelRecord, RunStep, TrainingRun
 
 MODEL, CHAMPION, RUN, PIPELINE, FEEDBACK = "MODEL", "CHAMPION", "RUN", "PIPELINE", "FEEDBACK"
 CURRENT, STATE = "CURRENT", "STATE"
-JSON_FIELDS = ("metrics", "champion_metrics", "reasons", "dataset", "baseline")
+JSON_FIELDS = ("metrics", "champion_metrics", "reasons", "dataset", "baseline", "card")
 
 
 def registry_table(table_name: str) -> Table:
