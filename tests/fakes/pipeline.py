@@ -146,6 +146,7 @@ class Pipeline:
         created_at: datetime | None = None,
         feedback_id: str | None = None,
         reviewer: str | None = None,
+        supported: bool | None = None,
     ) -> tuple[str, FeedbackRecord]:
         record = FeedbackRecord(
             feedback_id=feedback_id or new_id(),
@@ -157,6 +158,7 @@ class Pipeline:
             created_at=created_at or datetime.now(UTC),
             source=LabelSource.REVIEWER if reviewer else LabelSource.PUBLIC,
             reviewer=reviewer,
+            supported=supported,
         )
         return self.put(feedback_key(record), record.model_dump_json().encode()), record
 

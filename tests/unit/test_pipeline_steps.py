@@ -128,7 +128,7 @@ def test_prepare_keeps_the_latest_label_per_comment_and_writes_a_matching_manife
         "superseded": 1,
         "public_labels": "train",
         "sources": {"public": 2, "reviewer": 0},
-        "dropped": {"withdrawn": 0, "public_labels_policy": 0, "outranked": 0, "superseded": 1},
+        "dropped": {"withdrawn": 0, "public_labels_policy": 0, "outranked": 0, "superseded": 1, "unsupported_language": 0},
         "rows": 2,
         "labels": {"negative": 0, "neutral": 1, "positive": 1},
         "sha256": sha256(jsonl),
@@ -235,7 +235,13 @@ def test_prepare_trains_on_reviewers_over_the_public_and_says_what_it_dropped(pi
     feedback = json.loads(pipeline.store.read("training-runs/run-000001/manifest.json"))["feedback"]
     assert feedback["public_labels"] == "suggest"
     assert feedback["sources"] == {"public": 0, "reviewer": 1}
-    assert feedback["dropped"] == {"withdrawn": 1, "public_labels_policy": 3, "outranked": 0, "superseded": 0}
+    assert feedback["dropped"] == {
+        "withdrawn": 1,
+        "public_labels_policy": 3,
+        "outranked": 0,
+        "superseded": 0,
+        "unsupported_language": 0,
+    }
 
 
 # ---- EvaluateCandidate ----

@@ -49,6 +49,15 @@ def test_reviewers_labels_start_a_run_whatever_the_policy_on_public_ones(pipelin
     assert (report.counted, report.not_training, report.started_run) == (THRESHOLD, 2, "run-000001")
 
 
+def test_labels_on_comments_the_model_could_not_read_never_start_a_run(pipeline: FakePipeline) -> None:
+    foreign = [pipeline.feedback("negative", text=f"Kommentar {n}", reviewer="ana", supported=False)[0] for n in range(20)]
+
+    report = pipeline.notify(*foreign, public_labels=PublicLabels.TRAIN)
+
+    assert (report.counted, report.not_training, report.started_run) == (0, 20, None)
+    assert pipeline.state_store.state().pending_feedback == 0
+
+
 def test_a_second_run_is_a_conflict_until_the_first_ends(pipeline: FakePipeline) -> None:
     run = start_run(pipeline.state_store, pipeline.runs, pipeline.workflow, RunRequest(trigger=Trigger.MANUAL))
 

@@ -107,3 +107,14 @@ def test_kept_labels_come_oldest_first_and_every_label_is_accounted_for() -> Non
     kept, dropped = training_labels(records, PublicLabels.TRAIN, {"gone"})
     assert labels_of(kept) == [("c1", "negative"), ("c2", "positive"), ("c3", "negative")]
     assert len(kept) + sum(dropped.values()) == len(records)
+
+
+def test_a_reviewers_label_on_a_comment_the_model_could_not_read_never_trains() -> None:
+    german = label("negative", 1, comment="c1", reviewer="ana").model_copy(update={"language": "de", "supported": False})
+    english = label("positive", 2, comment="c2", reviewer="ana").model_copy(update={"language": "en", "supported": True})
+    alone = label("neutral", 3, comment=None, reviewer="ana")  # a text alone: the training job identifies it
+
+    kept, dropped = training_labels([german, english, alone], PublicLabels.SUGGEST, set())
+
+    assert labels_of(kept) == [("c2", "positive"), ("BrandZed support is great", "neutral")]
+    assert dropped[Dropped.UNSUPPORTED_LANGUAGE] == 1

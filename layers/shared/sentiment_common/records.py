@@ -179,6 +179,7 @@ class LabelUse(StrEnum):
     TRAINING = "training"  # it counts toward the next run and trains it
     SUGGESTION = "suggestion"  # a reviewer sees it in the review queue; it never trains
     IGNORED = "ignored"  # archived only
+    KEPT = "kept"  # the comment's label from now on, and never trains: the model was not trained for its language
 
 
 def label_use(source: LabelSource, policy: PublicLabels) -> LabelUse:
@@ -234,6 +235,12 @@ class FeedbackRecord(BaseModel):
     created_at: datetime
     source: LabelSource = LabelSource.PUBLIC
     reviewer: str | None = None  # the reviewer's name when source is reviewer
+    # The comment's language and whether the model was trained for it, when the comment was classified;
+    # None for a text given without a comment, and in records from before answers carried a language.
+    # A label on a comment the model could not read never trains (the training job also identifies the
+    # language of texts given alone).
+    language: str | None = None
+    supported: bool | None = None
 
 
 FEEDBACK_PREFIX = "feedback/"

@@ -4,7 +4,10 @@ label always stands, is the logic's, tested on in-memory stores in ``tests/unit/
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import boto3
 
 from sentiment_common.records import PublicLabels
 from tests.integration.api.conftest import Stack
@@ -39,3 +42,29 @@ def test_under_train_a_public_label_marks_the_comment_and_takes_it_out_of_the_qu
     assert api.call("GET", f"/comments/{target['comment_id']}").body["feedback"]["label"] == "neutral"
     assert target["comment_id"] not in [item["comment_id"] for item in review_queue(api)]
     assert len(api.objects("feedback/")) == 1
+
+
+GERMAN = "Das ist das schlechteste Handy, das ich je hatte."
+
+
+def test_a_label_on_a_comment_the_model_cannot_read_is_kept_on_it_and_never_trains(api: Stack) -> None:
+    api.public_labels(PublicLabels.TRAIN)
+    german = api.call("POST", "/comments", {"comment": GERMAN}).body
+
+    answer = api.call("POST", "/feedback", {"comment_id": german["comment_id"], "label": "negative"})
+
+    assert (answer.status, answer.body["use"]) == (201, "kept")
+    assert api.call("GET", f"/comments/{german['comment_id']}").body["feedback"]["label"] == "negative"
+    [key] = api.objects("feedback/")
+    record = json.loads(boto3.client("s3").get_object(Bucket=api.bucket, Key=key)["Body"].read())
+    assert (record["language"], record["supported"]) == ("de", False)
+
+
+def test_a_suggestion_on_a_comment_the_model_cannot_read_leaves_the_review_queue_alone(api: Stack) -> None:
+    german = api.call("POST", "/comments", {"comment": GERMAN}).body
+
+    answer = api.call("POST", "/feedback", {"comment_id": german["comment_id"], "label": "positive"})
+
+    assert (answer.status, answer.body["use"]) == (201, "ignored")
+    assert review_queue(api) == []
+    assert api.call("GET", f"/comments/{german['comment_id']}").body["suggested_label"] is None

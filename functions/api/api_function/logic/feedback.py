@@ -61,10 +61,16 @@ def record_feedback(
         created_at=utc_now(),
         source=source,
         reviewer=reviewer,
+        language=prediction.language if prediction else None,
+        supported=prediction.supported if prediction else None,
     )
     use = label_use(source, services.public_labels)
     if use is LabelUse.SUGGESTION and comment is None:
         use = LabelUse.IGNORED  # a text alone has no comment to put in the review queue
+    if prediction is not None and not prediction.supported:
+        # The model cannot read the comment's language: a label is the comment's answer from now on, and
+        # never trains; a suggestion would put into the review queue a comment that is kept out of it.
+        use = LabelUse.KEPT if use is LabelUse.TRAINING else LabelUse.IGNORED
     key = services.feedback.put(record)
     if comment is not None:
         try:
@@ -91,7 +97,7 @@ def _apply(comment_id: str, record: FeedbackRecord, use: LabelUse, services: Ser
         reviewer=record.reviewer,
     )
     day = record.created_at.date()
-    if use is LabelUse.TRAINING:
+    if use in {LabelUse.TRAINING, LabelUse.KEPT}:
         before = services.comments.mark_feedback(comment_id, mark)
         if _reviewed(before) and record.source is LabelSource.PUBLIC:
             return LabelUse.IGNORED

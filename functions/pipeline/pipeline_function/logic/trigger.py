@@ -87,7 +87,7 @@ def on_feedback(
                 report.malformed.append(key)
                 count("MalformedFeedbackSkipped")
             continue
-        if label_use(record.source, public_labels) is not LabelUse.TRAINING:
+        if label_use(record.source, public_labels) is not LabelUse.TRAINING or record.supported is False:
             report.not_training += 1
             continue
         if pipeline.count_feedback(key):

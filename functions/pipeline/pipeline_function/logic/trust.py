@@ -3,6 +3,8 @@ policy and the reviewers whose labels were withdrawn.
 
 - A withdrawn reviewer's labels are dropped, whenever they were given.
 - A public label trains only under ``train``: under ``suggest`` or ``ignore`` it is dropped.
+- A label on a comment in a language the model was not trained for is dropped (the comment's answer was
+  a guess; the label is the comment's answer from then on, and is kept in the archive).
 - Of what remains, each comment (or each text given without a comment) keeps one label: a reviewer's
   outranks any public one whatever their times (a stranger cannot undo a review by labelling later);
   among labels of the same rank the latest wins.
@@ -27,6 +29,7 @@ class Dropped(StrEnum):
     POLICY = "public_labels_policy"  # a public label while PublicLabels is suggest or ignore
     OUTRANKED = "outranked"  # a public label on a comment or text a reviewer labelled
     SUPERSEDED = "superseded"  # a later label of the same rank replaced it
+    UNSUPPORTED_LANGUAGE = "unsupported_language"  # on a comment in a language the model was not trained for
 
 
 def fold(text: str) -> str:
@@ -60,6 +63,8 @@ def refusal(record: FeedbackRecord, policy: PublicLabels, withdrawn: set[str]) -
         return Dropped.WITHDRAWN
     if record.source is LabelSource.PUBLIC and policy is not PublicLabels.TRAIN:
         return Dropped.POLICY
+    if record.supported is False:
+        return Dropped.UNSUPPORTED_LANGUAGE
     return None
 
 
