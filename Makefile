@@ -12,7 +12,7 @@ export PYTHONPATH := $(shell $(PYTHON) -c 'import sys, tomllib; root = sys.argv[
 	print(":".join(root + "/" + path for path in paths))' "$(CURDIR)")
 
 .DEFAULT_GOAL := help
-.PHONY: help install train encoder serve up invoke env-vars postman check test unit contract integration system lint validate build deploy reattach destroy publish-web train-on-sagemaker smoke classify rotate-admin-key format openapi bench clean upload-data
+.PHONY: help install train encoder embeddings serve up invoke env-vars postman check test unit contract integration system lint validate build deploy reattach destroy publish-web train-on-sagemaker smoke classify rotate-admin-key format openapi bench clean upload-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ train: install ## train a model (KIND=encoder|tfidf, DATA=all|commercial) on mod
 ENCODER_NAME := $(if $(filter commercial,$(DATA)),minilm-sentiment-commercial,minilm-sentiment)
 encoder: $(VENV)/.installed-finetune ## fine-tune all-MiniLM-L6-v2 on the base data (DATA=all|commercial), export to ONNX, quantize: model_training/encoders/
 	$(PY) model_training/finetune.py --data-set $(DATA) --name $(ENCODER_NAME) --out model_training/encoders/$(ENCODER_NAME)
+	$(PY) model_training/seed_embeddings.py --encoder model_training/encoders/$(ENCODER_NAME)
+
+embeddings: install ## the bundled encoder's seed: the bundled data's embeddings, so a first training run encodes nothing
+	$(PY) model_training/seed_embeddings.py
 
 $(MODEL_DIR)/metadata.json:
 	$(MAKE) train

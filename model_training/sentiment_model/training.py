@@ -174,10 +174,11 @@ def fit_encoder(
     known = len(cache)
     embeddings = cache.embed(texts.tolist())
     log.info(
-        "embeddings: %d texts, %d from the cache (%d cached before), %d encoded",
+        "embeddings: %d texts, %d from the cache (%d cached before), %d from the encoder's seed, %d encoded",
         len(texts),
         cache.hits,
         known,
+        cache.seeded,
         cache.misses,
     )
     model = encoder_model.fit(texts.tolist(), embeddings, labels.to_numpy(), weights, domains=domains, params=params)

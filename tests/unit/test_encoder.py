@@ -128,3 +128,46 @@ def test_a_cache_belongs_to_one_encoder(tmp_path: Path, bundled: Encoder) -> Non
     assert cache.path is not None
     assert bundled.info.sha256[:16] in cache.path.name
     assert [path.name for path in tmp_path.iterdir()] == [cache.path.name]
+
+
+def _bundled_texts() -> list[str]:
+    from seed_embeddings import bundled_texts  # noqa: PLC0415 - the script's own reading of the data
+
+    return bundled_texts()
+
+
+def test_the_seed_holds_every_bundled_text_as_the_encoder_computes_it(bundled: Encoder) -> None:
+    seed = encoders.read_seed(BUNDLED)
+    texts = _bundled_texts()
+    assert {encoders.text_key(text) for text in texts} <= set(seed)
+    # A stale seed (the encoder or prepare() changed since it was written) differs from a fresh encoding.
+    sample = texts[:: len(texts) // 40][:40]
+    fresh = bundled.encode(sample).astype(np.float16)
+    assert np.array_equal(np.stack([seed[encoders.text_key(text)] for text in sample]), fresh)
+
+
+def test_a_new_cache_takes_bundled_texts_from_the_seed_and_encodes_only_the_rest(
+    tmp_path: Path, bundled: Encoder
+) -> None:
+    known, novel = _bundled_texts()[7], "a sentence the bundled data has never held, 4f1c"
+    cache = EmbeddingCache(tmp_path, bundled)
+
+    vectors = cache.embed([known, novel])
+
+    assert (cache.seeded, cache.misses, cache.hits) == (1, 1, 0)
+    assert np.array_equal(vectors, EmbeddingCache(None, bundled).embed([known, novel]))
+    cache.save()
+    assert len(EmbeddingCache(tmp_path, bundled)) == 2  # what the seed gave is kept with the rest
+
+
+def test_a_seed_that_is_not_the_pinned_file_is_never_read(tmp_path: Path) -> None:
+    folder = tmp_path / "encoder"
+    shutil.copytree(BUNDLED, folder)
+    vectors = dict(np.load(folder / encoders.SEED_FILE))
+    vectors["vectors"] = -vectors["vectors"]  # poisoned: every embedding turned around
+    np.savez_compressed(folder / encoders.SEED_FILE, **vectors)
+    cache = EmbeddingCache(None, Encoder(folder, threads=1))
+
+    cache.embed([_bundled_texts()[7]])
+
+    assert (cache.seeded, cache.misses) == (0, 1)
