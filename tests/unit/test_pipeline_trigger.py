@@ -50,7 +50,9 @@ def test_reviewers_labels_start_a_run_whatever_the_policy_on_public_ones(pipelin
 
 
 def test_labels_on_comments_the_model_could_not_read_never_start_a_run(pipeline: FakePipeline) -> None:
-    foreign = [pipeline.feedback("negative", text=f"Kommentar {n}", reviewer="ana", supported=False)[0] for n in range(20)]
+    foreign = [
+        pipeline.feedback("negative", text=f"Kommentar {n}", reviewer="ana", supported=False)[0] for n in range(20)
+    ]
 
     report = pipeline.notify(*foreign, public_labels=PublicLabels.TRAIN)
 

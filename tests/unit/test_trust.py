@@ -110,8 +110,12 @@ def test_kept_labels_come_oldest_first_and_every_label_is_accounted_for() -> Non
 
 
 def test_a_reviewers_label_on_a_comment_the_model_could_not_read_never_trains() -> None:
-    german = label("negative", 1, comment="c1", reviewer="ana").model_copy(update={"language": "de", "supported": False})
-    english = label("positive", 2, comment="c2", reviewer="ana").model_copy(update={"language": "en", "supported": True})
+    german = label("negative", 1, comment="c1", reviewer="ana").model_copy(
+        update={"language": "de", "supported": False}
+    )
+    english = label("positive", 2, comment="c2", reviewer="ana").model_copy(
+        update={"language": "en", "supported": True}
+    )
     alone = label("neutral", 3, comment=None, reviewer="ana")  # a text alone: the training job identifies it
 
     kept, dropped = training_labels([german, english, alone], PublicLabels.SUGGEST, set())

@@ -22,6 +22,7 @@ from sentiment_common.datasets import NAME_PATTERN as DATASET_NAME
 from sentiment_common.monitoring import DayFigures, Drift, SourceAgreement, VersionQuality
 from sentiment_common.records import (
     MAX_COMMENT_CHARS,
+    UNDETERMINED,
     Attribution,
     Comment,
     CommentStatus,
@@ -31,7 +32,6 @@ from sentiment_common.records import (
     LabelSource,
     LabelUse,
     PendingReason,
-    UNDETERMINED,
     Readiness,
     Scores,
 )

@@ -29,7 +29,17 @@ def classify_batch(batch: Batch, model: Predictor) -> BatchResult:
         if not text:
             results[item.index] = (item.index, None, None, None, None, None, RowError.EMPTY_TEXT, None, None)
         elif len(text) > MAX_COMMENT_CHARS:
-            results[item.index] = (item.index, None, None, None, None, None, RowError.DOCUMENT_SIZE_EXCEEDED, None, None)
+            results[item.index] = (
+                item.index,
+                None,
+                None,
+                None,
+                None,
+                None,
+                RowError.DOCUMENT_SIZE_EXCEEDED,
+                None,
+                None,
+            )
         else:
             answered.append(item.index)
             texts.append(text)

@@ -41,6 +41,7 @@ from sentiment_common.dal.transient import unavailable_when_transient
 from sentiment_common.errors import InvalidInputError, NotFoundError
 from sentiment_common.ports import Classified
 from sentiment_common.records import (
+    UNDETERMINED,
     Comment,
     CommentStatus,
     ExplainedPrediction,
@@ -49,7 +50,6 @@ from sentiment_common.records import (
     PendingReason,
     Prediction,
     Scores,
-    UNDETERMINED,
 )
 
 ENTITY = "comment"
