@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--out", type=Path, default=BUNDLED)
     parser.add_argument("--fp32", type=Path, help="also write the unquantized encoder folder here")
-    parser.add_argument("--epochs", type=int, default=4, help="at most this many epochs")
+    parser.add_argument("--epochs", type=int, default=3, help="at most this many epochs")
     parser.add_argument(
         "--patience", type=int, default=1, help="stop after this many epochs without a better held-out score"
     )
