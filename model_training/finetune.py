@@ -146,6 +146,14 @@ def macro_f1(truth: list[int], predicted: list[int], classes: int) -> float:
     return sum(scores) / classes
 
 
+def keep(history: list[dict[str, Any]], patience: int) -> tuple[int, bool]:
+    """The epoch whose weights to keep (the first with the best held-out score: a tie is no improvement),
+    and whether to stop now (``patience`` epochs have passed without beating it)."""
+    scores = [record["held_out"]["score"] for record in history]
+    best = scores.index(max(scores)) + 1
+    return best, len(history) - best >= patience
+
+
 def validate(
     model: SentenceEncoder, heads: torch.nn.ModuleDict, rows: list[tuple[list[int], int, bool]], size: int
 ) -> dict[str, float]:
@@ -272,8 +280,6 @@ def fine_tune(args: argparse.Namespace, folder: Path) -> tuple[SentenceEncoder, 
     model.train()
     started = time.perf_counter()
     history: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"epoch": 0}
-    best_score = -1.0
     best_state = copy.deepcopy(model.state_dict())
     step = 0
     for epoch, plan in enumerate(epoch_plans, start=1):
@@ -286,7 +292,7 @@ def fine_tune(args: argparse.Namespace, folder: Path) -> tuple[SentenceEncoder, 
             torch.nn.utils.clip_grad_norm_(parameters, 1.0)
             optimiser.step()
             schedule.step()
-            epoch_loss += float(loss)
+            epoch_loss += float(loss.detach())
             if step % 50 == 0:
                 log.info("epoch %d step %d/%d (%.0fs)", epoch, step, total, time.perf_counter() - started)
         validated = validate(model, heads, validation, args.batch_size * 2)
@@ -298,11 +304,11 @@ def fine_tune(args: argparse.Namespace, folder: Path) -> tuple[SentenceEncoder, 
         }
         history.append(record)
         log.info("epoch %d: %s", epoch, record)
-        score = validated["score"]
-        if score > best_score:
-            best, best_score, best_state = record, score, copy.deepcopy(model.state_dict())
-        elif epoch - best["epoch"] >= args.patience:
-            log.info("no better than epoch %d for %d epochs: stopping", best["epoch"], args.patience)
+        kept, stop = keep(history, args.patience)
+        if kept == epoch:
+            best_state = copy.deepcopy(model.state_dict())
+        if stop:
+            log.info("no better than epoch %d for %d epochs: stopping", kept, args.patience)
             break
     model.load_state_dict(best_state)
     model.eval()
@@ -314,7 +320,7 @@ def fine_tune(args: argparse.Namespace, folder: Path) -> tuple[SentenceEncoder, 
         "steps": step,
         "max_epochs": args.epochs,
         "patience": args.patience,
-        "epochs": best["epoch"],
+        "epochs": keep(history, args.patience)[0],
         "history": history,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,

@@ -124,3 +124,18 @@ def test_the_recipe_scores_every_epoch_on_held_out_rows_and_keeps_the_best(tmp_p
     assert recipe["epochs"] == history[scores.index(max(scores))]["epoch"]
     assert recipe["held_out_rows"] > 0
     assert recipe["rows"] + recipe["held_out_rows"] == 160
+
+
+@pytest.mark.slow  # imports the recipe, which needs PyTorch
+def test_the_recipe_keeps_the_best_epoch_and_stops_when_patience_runs_out() -> None:
+    import finetune  # noqa: PLC0415 - the finetune extra
+
+    def history(*scores: float) -> list[dict[str, object]]:
+        return [{"epoch": i, "held_out": {"score": score}} for i, score in enumerate(scores, start=1)]
+
+    assert finetune.keep(history(0.70), patience=1) == (1, False)
+    assert finetune.keep(history(0.70, 0.75), patience=1) == (2, False)
+    assert finetune.keep(history(0.70, 0.75, 0.74), patience=1) == (2, True)
+    assert finetune.keep(history(0.70, 0.75, 0.74), patience=2) == (2, False)
+    # A tie is no improvement: the earlier epoch is kept.
+    assert finetune.keep(history(0.70, 0.70), patience=1) == (1, True)
