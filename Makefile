@@ -43,7 +43,8 @@ train: install ## train a model (KIND=encoder|tfidf, DATA=all|commercial) on mod
 	$(PY) model_training/train.py --kind $(KIND) --data-set $(DATA) --model-dir $(MODEL_DIR) --archive build/model.tar.gz
 
 # The encoder is committed (model_training/encoders/minilm-sentiment): run this only to change it. Seeded;
-# about 10 minutes on 2 cores, with the finetune extra (PyTorch, CPU build), which make install installs.
+# about 10 minutes an epoch on 2 cores, up to three (it stops when a held-out tenth of the base rows stops
+# improving), with the finetune extra (PyTorch, CPU build), which make install installs.
 ENCODER_NAME := $(if $(filter commercial,$(DATA)),minilm-sentiment-commercial,minilm-sentiment)
 encoder: $(VENV)/.installed-finetune ## fine-tune all-MiniLM-L6-v2 on the base data (DATA=all|commercial), export to ONNX, quantize: model_training/encoders/
 	$(PY) model_training/finetune.py --data-set $(DATA) --name $(ENCODER_NAME) --out model_training/encoders/$(ENCODER_NAME)

@@ -9,12 +9,14 @@ not at collection: every pytest-xdist worker collects this file, one runs it. Th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from sentiment_model.data import read_split
 from sentiment_model.encoder import Encoder, prepare
 from sentiment_model.model import ModelParams
 from sentiment_model.training import train
@@ -93,3 +95,47 @@ def test_int8_quantization_costs_at_most_a_point_on_the_golden_split(exported: d
     assert int8[1] >= fp32[1] - 0.01, (fp32, int8)
     size = {name: (Path(str(exported[name])) / "model.onnx").stat().st_size for name in ("fp32", "int8")}
     assert size["int8"] < size["fp32"] / 3
+
+
+@pytest.mark.slow  # imports the recipe, which needs PyTorch
+def test_the_recipe_holds_out_about_a_tenth_of_the_base_rows_by_whole_movie() -> None:
+    import finetune  # noqa: PLC0415 - the finetune extra
+
+    base, _ = read_split(DATA / "base")
+    held = finetune.held_out(base)
+    assert 0.07 < held.mean() < 0.13
+    reviews = base["source"].to_numpy() == "reviews"
+    movies = base["movie"].to_numpy()
+    # A film's reviews are all held out or all trained on: the held-out score is on films the encoder never read.
+    assert not set(movies[reviews & held]) & set(movies[reviews & ~held])
+    assert 0.07 < held[~reviews].mean() < 0.13
+
+
+@pytest.mark.slow  # two short epochs of fine-tuning on a sample, then the export and quantization
+def test_the_recipe_scores_every_epoch_on_held_out_rows_and_keeps_the_best(tmp_path: Path) -> None:
+    import finetune  # noqa: PLC0415 - the finetune extra
+
+    out = tmp_path / "encoder"
+    assert finetune.main(["--sample", "80", "--epochs", "2", "--patience", "2", "--out", str(out)]) == 0
+    recipe = json.loads((out / "encoder.json").read_text())["recipe"]
+    history = recipe["history"]
+    assert [epoch["epoch"] for epoch in history] == [1, 2]
+    scores = [epoch["held_out"]["score"] for epoch in history]
+    assert recipe["epochs"] == history[scores.index(max(scores))]["epoch"]
+    assert recipe["held_out_rows"] > 0
+    assert recipe["rows"] + recipe["held_out_rows"] == 160
+
+
+@pytest.mark.slow  # imports the recipe, which needs PyTorch
+def test_the_recipe_keeps_the_best_epoch_and_stops_when_patience_runs_out() -> None:
+    import finetune  # noqa: PLC0415 - the finetune extra
+
+    def history(*scores: float) -> list[dict[str, object]]:
+        return [{"epoch": i, "held_out": {"score": score}} for i, score in enumerate(scores, start=1)]
+
+    assert finetune.keep(history(0.70), patience=1) == (1, False)
+    assert finetune.keep(history(0.70, 0.75), patience=1) == (2, False)
+    assert finetune.keep(history(0.70, 0.75, 0.74), patience=1) == (2, True)
+    assert finetune.keep(history(0.70, 0.75, 0.74), patience=2) == (2, False)
+    # A tie is no improvement: the earlier epoch is kept.
+    assert finetune.keep(history(0.70, 0.70), patience=1) == (1, True)

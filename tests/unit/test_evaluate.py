@@ -29,3 +29,11 @@ def test_macro_f1_ignores_classes_absent_from_the_truth() -> None:
 def test_empty_set_is_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         classification_metrics([], [])
+
+
+def test_a_review_answered_neutral_counts_as_a_wrong_answer() -> None:
+    """The reviews carry no neutral label: a model that answers one neutral is wrong about it, not excused."""
+    metrics = classification_metrics(["positive", "negative"], ["neutral", "negative"])
+    assert metrics["accuracy"] == 0.5
+    assert metrics["per_class"]["positive"]["recall"] == 0.0
+    assert metrics["macro_f1"] == 0.5  # negative 1.0, positive 0.0; neutral is absent from the truth
