@@ -42,7 +42,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from active_learning import LABELLED, RANDOM_SEEDS, split
 from report import machine, machine_line
-from sentiment_model import encoder_model
+from sentiment_model import encoder_model, feedback_expert
 from sentiment_model.data import FEEDBACK_HOLDOUT_BUCKETS, LABELS, in_bucket_zero, read_split
 from sentiment_model.encoder import BUNDLED, EmbeddingCache, Encoder
 from sentiment_model.language import identify
@@ -120,6 +120,7 @@ class Bench:
     warm: dict[tuple[str, tuple[str, ...]], tuple[NDArray[np.float64], NDArray[np.float64]]] = field(
         default_factory=dict
     )
+    fitted: dict[tuple[tuple[int, ...], bytes], Heads] = field(default_factory=dict)
 
     def _regression(self, name: str, x: Any, y: NDArray[Any], weights: NDArray[np.float64], **options: Any) -> Any:
         classes = tuple(sorted(set(y.tolist())))
@@ -251,12 +252,50 @@ class Scores:
 Lever = Callable[[Bench, Heads, list[int]], Callable[[Texts], Probabilities]]
 
 
-def retrained(weight: float | Callable[[Bench, Texts], NDArray[np.float64]] = 3.0) -> Lever:
+def retrained(
+    weight: float | Callable[[Bench, Texts], NDArray[np.float64]] = 3.0, *, expert_share: float = 0.0, heads: bool = True
+) -> Lever:
+    """Heads refitted with the labels at ``weight`` (or the base heads, ``heads=False``), and the feedback
+    expert of :mod:`sentiment_model.feedback_expert` over them when ``expert_share`` > 0."""
+
     def lever(bench: Bench, base: Heads, rows: list[int]) -> Callable[[Texts], Probabilities]:
         taught = bench.pool.take(rows)
         weights = weight(bench, taught) if callable(weight) else np.full(len(rows), float(weight))
-        heads = bench.fit(Feedback(taught, weights))
-        return lambda texts: heads.predict_proba(texts.x)
+        key = (tuple(rows), weights.tobytes())
+        if not heads:
+            fitted = base
+        elif key in bench.fitted:
+            fitted = bench.fitted[key]
+        else:
+            fitted = bench.fitted[key] = bench.fit(Feedback(taught, weights))
+        expert = feedback_expert.fit(
+            bench.base.embedding, taught.embedding, taught.label, share=expert_share, C=bench.params.feedback_expert_C
+        )
+        if expert is None:
+            return lambda texts: fitted.predict_proba(texts.x)
+        return lambda texts: expert.blend(fitted.predict_proba(texts.x), texts.embedding.astype(np.float64))
+
+    return lever
+
+
+def memory(k: int, share: float) -> Lever:
+    """A nearest-neighbour memory over the labelled texts' embeddings, blended into the base heads'
+    answer: P = (1 − share·c)·P + share·c·(the k nearest labels, weighed by cosine), c the nearest
+    labelled text's cosine (0 when negative)."""
+
+    def lever(bench: Bench, base: Heads, rows: list[int]) -> Callable[[Texts], Probabilities]:
+        taught = bench.pool.take(rows)
+        onehot = np.eye(len(LABELS))[[LABELS.index(label) for label in taught.label]]
+
+        def predict(texts: Texts) -> Probabilities:
+            similarity = np.maximum(texts.embedding @ taught.embedding.T, 0.0)
+            nearest = np.argsort(-similarity, axis=1)[:, :k]
+            weights = np.take_along_axis(similarity, nearest, axis=1)
+            votes = (onehot[nearest] * weights[..., None]).sum(axis=1) / (weights.sum(axis=1, keepdims=True) + 1e-9)
+            closeness = share * weights[:, :1]
+            return (1.0 - closeness) * base.predict_proba(texts.x) + closeness * votes
+
+        return predict
 
     return lever
 
@@ -272,6 +311,49 @@ def arms(bench: Bench, base: Heads) -> list[Arm]:
     return [Arm("queue", queue(bench, pool)), *(Arm(f"random-{seed}", random_draw(bench, seed)) for seed in RANDOM_SEEDS)]
 
 
+def queue_near_first(bench: Bench, base: Heads, weight: float = 0.5) -> list[int]:
+    """Margin plus ``weight`` × the text's largest cosine to a base row: uncertain texts unlike the
+    training data first (a per-text key, as the review queue's index needs)."""
+    nearest = (bench.pool.embedding @ bench.base.embedding.T).max(axis=1)
+    key = margins(base.predict_proba(bench.pool.x)) + weight * nearest
+    return sorted(np.flatnonzero(bench.supported).tolist(), key=lambda i: (key[i], comment_id(i)))[:LABELLED]
+
+
+def queue_clustered(bench: Bench, base: Heads) -> list[int]:
+    """The pool's embeddings in 100 k-means clusters; the smallest margin of each."""
+    from sklearn.cluster import KMeans  # noqa: PLC0415 - this arm only
+
+    candidates = np.flatnonzero(bench.supported)
+    margin = margins(base.predict_proba(bench.pool.x))
+    clusters = KMeans(LABELLED, n_init=3, random_state=0).fit_predict(bench.pool.embedding[candidates])
+    return [int(min(candidates[clusters == c], key=lambda i: margin[i])) for c in range(LABELLED)]
+
+
+def queue_rescored(bench: Bench, base: Heads, rounds: int = 10) -> list[int]:
+    """Runs of ``LABELLED / rounds`` labels; after each, the queue re-scored by the base heads with the
+    feedback expert fitted on the labels so far (a retraining run per round, its heads left as they were)."""
+    chosen: list[int] = []
+    probabilities = base.predict_proba(bench.pool.x)
+    for _ in range(rounds):
+        taken = set(chosen)
+        margin = margins(probabilities)
+        order = sorted(np.flatnonzero(bench.supported).tolist(), key=lambda i: (margin[i], comment_id(i)))
+        chosen += [i for i in order if i not in taken][: LABELLED // rounds]
+        taught = bench.pool.take(trained_part(chosen))
+        expert = feedback_expert.fit(bench.base.embedding, taught.embedding, taught.label, share=1.0, C=3.0)
+        probabilities = base.predict_proba(bench.pool.x)
+        if expert is not None:
+            probabilities = expert.blend(probabilities, bench.pool.embedding.astype(np.float64))
+    return chosen
+
+
+QUEUES: dict[str, Callable[[Bench, Heads], list[int]]] = {
+    "queue: margin + 0.5·nearest base cosine": queue_near_first,
+    "queue: smallest margin of each of 100 clusters": queue_clustered,
+    "queue: re-scored after every 10 labels": queue_rescored,
+}
+
+
 def measure(bench: Bench, base: Heads, lever: Lever, chosen: list[Arm]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for arm in chosen:
@@ -281,12 +363,15 @@ def measure(bench: Bench, base: Heads, lever: Lever, chosen: list[Arm]) -> dict[
         results[arm.name]["seconds"] = round(time.perf_counter() - started, 1)
     draws = [results[f"random-{seed}"]["amazon"] for seed in RANDOM_SEEDS]
     results["random_mean"] = round(float(np.mean(draws)), 4)
+    for arm in chosen[len(RANDOM_SEEDS) + 1 :]:
+        progress(f"{arm.name}: {results[arm.name]}")
     results["random_spread"] = round(max(draws) - min(draws), 4)
     return results
 
 
 def row(name: str, before: Scores, result: dict[str, Any]) -> str:
     queue_scores = result["queue"]
+    extra = [key for key in result if key.startswith("queue: ")]
     draws = [result[f"random-{seed}"]["amazon"] for seed in RANDOM_SEEDS]
     worst = {
         key: min(result[arm][key] for arm in ("queue", *(f"random-{seed}" for seed in RANDOM_SEEDS)))
@@ -297,11 +382,30 @@ def row(name: str, before: Scores, result: dict[str, Any]) -> str:
         f"{result['random_mean']:.4f} ({result['random_mean'] - before.amazon:+.4f}; "
         f"{min(draws):.4f}–{max(draws):.4f}) | {worst['reviews_accuracy']:.4f} | {worst['tweets_macro_f1']:.4f} | "
         f"{worst['unseen']:.4f} |"
+        + "".join(f"\n|   {key} | {result[key]['amazon']:.4f} | | | | |" for key in extra)
     )
+
+
+def by_distance(scale: float) -> Callable[[Bench, Texts], NDArray[np.float64]]:
+    """3 for a labelled text as close to the base data as base rows are to each other; more the farther
+    it is: ``3 · (1 + scale · (1 − its largest cosine to a base row's embedding))``."""
+
+    def weights(bench: Bench, taught: Texts) -> NDArray[np.float64]:
+        nearest = (taught.embedding @ bench.base.embedding.T).max(axis=1)
+        return 3.0 * (1.0 + scale * (1.0 - nearest))
+
+    return weights
 
 
 LEVERS: dict[str, Lever] = {
     "feedback weight 3 (today)": retrained(3.0),
+    "feedback weight 10": retrained(10.0),
+    "feedback weight 30": retrained(30.0),
+    "feedback weight by distance (3 + 30·d)": retrained(by_distance(10.0)),
+    "kNN memory (k 10, share 0.5), base heads": memory(10, 0.5),
+    "feedback expert (share 1), base heads": retrained(expert_share=1.0, heads=False),
+    "feedback expert (share 0.8), heads with weight 3": retrained(3.0, expert_share=0.8),
+    "feedback expert (share 1), heads with weight 3": retrained(3.0, expert_share=1.0),
 }
 
 
@@ -333,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="levers to measure (names as printed); all when absent")
     parser.add_argument("--check", action="store_true", help="also run training.train on the queue's labels")
+    parser.add_argument("--queues", action="store_true", help="also measure other queue orders (extra arms)")
     args = parser.parse_args(argv)
     params = ModelParams()
     bench = load(params)
@@ -341,6 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress(f"base heads in {time.perf_counter() - started:.0f} s")
     before = Scores.of(bench, lambda texts: base.predict_proba(texts.x))
     chosen = arms(bench, base)
+    if args.queues:
+        chosen += [Arm(name, pick(bench, base)) for name, pick in QUEUES.items()]
     report: dict[str, Any] = {"machine": machine(), "before": before.__dict__, "levers": {}}
     lines = [
         f"No labels: Amazon {before.amazon:.4f}, golden reviews accuracy {before.reviews_accuracy:.4f}, "
