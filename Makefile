@@ -238,8 +238,9 @@ openapi: install ## regenerate functions/api/openapi.json from the API's routes
 
 # ONLY=prepare runs the PrepareDataset-at-scale part alone (no PyTorch needed); ONLY=jobs the bulk
 # classification job alone (ROWS=100000 by default); ONLY=behaviour the behavioural suite alone, against
-# build/model (trained first when missing; no PyTorch needed); ONLY=languages the language identifier alone.
-bench: install $(if $(filter prepare jobs behaviour languages,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
+# build/model (trained first when missing; no PyTorch needed); ONLY=languages the language identifier alone;
+# ONLY=levers what 100 labels on Amazon snippets teach, lever by lever, offline (no stack, no PyTorch).
+bench: install $(if $(filter prepare jobs behaviour languages levers,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
 ifeq ($(ONLY),prepare)
 	$(PY) bench/prepare_scale.py
 else ifeq ($(ONLY),jobs)
@@ -249,6 +250,8 @@ else ifeq ($(ONLY),behaviour)
 	$(PY) bench/behaviour.py $(MODEL_DIR)
 else ifeq ($(ONLY),languages)
 	$(PY) bench/languages.py
+else ifeq ($(ONLY),levers)
+	$(PY) bench/label_levers.py
 else
 	$(PY) bench/run.py
 	$(PY) bench/behaviour.py build/bench/model-encoder build/bench/model-tfidf

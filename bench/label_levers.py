@@ -409,12 +409,13 @@ LEVERS: dict[str, Lever] = {
 }
 
 
-def check_with_train(bench: Bench, chosen: list[Arm]) -> dict[str, float]:
-    """``training.train`` itself on the queue's labels, as a run calls it: its Amazon macro-F1."""
+def check_with_train(bench: Bench, chosen: list[Arm]) -> dict[str, Any]:
+    """``training.train`` itself on each arm's labels, as a run calls it (feedback records in the format
+    the API writes; the hold-out fifth by the comment's hash): the same scores as the levers'."""
     from sentiment_model.training import train  # noqa: PLC0415 - only for --check
 
-    figures = {}
-    for arm in chosen[:1]:
+    figures: dict[str, Any] = {}
+    for arm in chosen[: len(RANDOM_SEEDS) + 1]:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
             for i in arm.chosen:
@@ -427,9 +428,13 @@ def check_with_train(bench: Bench, chosen: list[Arm]) -> dict[str, float]:
                     "source": "public",
                 }
                 (folder / f"f{i}.json").write_text(json.dumps(record))
+            started = time.perf_counter()
             result = train(DATA, folder, bench.params, cache_dir=CACHE)
-            scorer = encoder_model.EncoderScorer(result.model, bench.embed)
-            figures[arm.name] = round(macro_f1(bench.test.label, scorer.predict_proba(bench.test.text)), 4)
+            seconds = round(time.perf_counter() - started, 1)
+        scorer = encoder_model.EncoderScorer(result.model, bench.embed)
+        scores = Scores.of(bench, lambda texts, scorer=scorer: scorer.predict_proba(texts.text))  # type: ignore[misc]
+        figures[arm.name] = {**scores.__dict__, "training_seconds": seconds}
+        progress(f"training.train, {arm.name}: {figures[arm.name]}")
     return figures
 
 
@@ -465,7 +470,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(row(name, before, result), flush=True)
     if args.check:
         report["train_check"] = check_with_train(bench, chosen)
-        print(f"\ntraining.train on the queue's labels: Amazon {report['train_check']}")
+        draws = [report["train_check"][f"random-{seed}"]["amazon"] for seed in RANDOM_SEEDS]
+        print(
+            f"\ntraining.train itself: queue {report['train_check']['queue']['amazon']:.4f}, random "
+            f"{np.mean(draws):.4f} ({min(draws):.4f}–{max(draws):.4f})"
+        )
     print()
     print(machine_line(machine()))
     OUT.mkdir(parents=True, exist_ok=True)
