@@ -61,7 +61,7 @@ def progress(message: str) -> None:
     print(f"label levers: {message}", file=sys.stderr, flush=True)
 
 
-def macro_f1(truth: Sequence[str], probabilities: Probabilities) -> float:
+def macro_f1(truth: Sequence[str] | NDArray[Any], probabilities: Probabilities) -> float:
     predicted = [LABELS[i] for i in probabilities.argmax(axis=1)]
     return float(f1_score(list(truth), predicted, average="macro", labels=list(LABELS)))
 
@@ -173,7 +173,9 @@ def load(params: ModelParams) -> Bench:
     def texts(text: list[str], label: Sequence[str], fitted: Any = None) -> Texts:
         embedding = cache.embed(text)
         tfidf = fitted if fitted is not None else features.transform(text)
-        x = sparse.hstack([tfidf, sparse.csr_matrix(embedding * params.embedding_scale)], format="csr", dtype=np.float64)
+        x = sparse.hstack(
+            [tfidf, sparse.csr_matrix(embedding * params.embedding_scale)], format="csr", dtype=np.float64
+        )
         return Texts(text, np.asarray(label), x, embedding)
 
     pool = texts([t for t, _ in pool_rows], [label for _, label in pool_rows])
@@ -186,7 +188,8 @@ def load(params: ModelParams) -> Bench:
         pool=pool,
         supported=np.array([language.supported for language in identify(pool.text)]),
         golden={
-            str(source): texts(rows["text"].tolist(), rows["label"].tolist()) for source, rows in golden.groupby("source")
+            str(source): texts(rows["text"].tolist(), rows["label"].tolist())
+            for source, rows in golden.groupby("source")
         },
         unseen=texts(unseen["text"].tolist(), unseen["label"].tolist()),
         embed=cache.embed,
@@ -253,7 +256,10 @@ Lever = Callable[[Bench, Heads, list[int]], Callable[[Texts], Probabilities]]
 
 
 def retrained(
-    weight: float | Callable[[Bench, Texts], NDArray[np.float64]] = 3.0, *, expert_share: float = 0.0, heads: bool = True
+    weight: float | Callable[[Bench, Texts], NDArray[np.float64]] = 3.0,
+    *,
+    expert_share: float = 0.0,
+    heads: bool = True,
 ) -> Lever:
     """Heads refitted with the labels at ``weight`` (or the base heads, ``heads=False``), and the feedback
     expert of :mod:`sentiment_model.feedback_expert` over them when ``expert_share`` > 0."""
@@ -293,7 +299,7 @@ def memory(k: int, share: float) -> Lever:
             weights = np.take_along_axis(similarity, nearest, axis=1)
             votes = (onehot[nearest] * weights[..., None]).sum(axis=1) / (weights.sum(axis=1, keepdims=True) + 1e-9)
             closeness = share * weights[:, :1]
-            return (1.0 - closeness) * base.predict_proba(texts.x) + closeness * votes
+            return np.asarray((1.0 - closeness) * base.predict_proba(texts.x) + closeness * votes)
 
         return predict
 
@@ -308,7 +314,10 @@ class Arm:
 
 def arms(bench: Bench, base: Heads) -> list[Arm]:
     pool = base.predict_proba(bench.pool.x)
-    return [Arm("queue", queue(bench, pool)), *(Arm(f"random-{seed}", random_draw(bench, seed)) for seed in RANDOM_SEEDS)]
+    return [
+        Arm("queue", queue(bench, pool)),
+        *(Arm(f"random-{seed}", random_draw(bench, seed)) for seed in RANDOM_SEEDS),
+    ]
 
 
 def queue_near_first(bench: Bench, base: Heads, weight: float = 0.5) -> list[int]:
@@ -381,18 +390,17 @@ def row(name: str, before: Scores, result: dict[str, Any]) -> str:
         f"| {name} | {queue_scores['amazon']:.4f} ({queue_scores['amazon'] - before.amazon:+.4f}) | "
         f"{result['random_mean']:.4f} ({result['random_mean'] - before.amazon:+.4f}; "
         f"{min(draws):.4f}–{max(draws):.4f}) | {worst['reviews_accuracy']:.4f} | {worst['tweets_macro_f1']:.4f} | "
-        f"{worst['unseen']:.4f} |"
-        + "".join(f"\n|   {key} | {result[key]['amazon']:.4f} | | | | |" for key in extra)
+        f"{worst['unseen']:.4f} |" + "".join(f"\n|   {key} | {result[key]['amazon']:.4f} | | | | |" for key in extra)
     )
 
 
 def by_distance(scale: float) -> Callable[[Bench, Texts], NDArray[np.float64]]:
-    """3 for a labelled text as close to the base data as base rows are to each other; more the farther
-    it is: ``3 · (1 + scale · (1 − its largest cosine to a base row's embedding))``."""
+    """Today's 3 for a labelled text that is a base row, more the farther it is from the base data:
+    ``3 · (1 + scale · (1 − its largest cosine to a base row's embedding))``."""
 
     def weights(bench: Bench, taught: Texts) -> NDArray[np.float64]:
         nearest = (taught.embedding @ bench.base.embedding.T).max(axis=1)
-        return 3.0 * (1.0 + scale * (1.0 - nearest))
+        return np.asarray(3.0 * (1.0 + scale * (1.0 - nearest)))
 
     return weights
 

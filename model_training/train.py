@@ -186,7 +186,10 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
         help="how far the feedback expert may take over where it knows the text's kind (0: none)",
     )
     parser.add_argument(
-        "--feedback-expert-C", "--feedback_expert_c", dest="feedback_expert_C", type=float,
+        "--feedback-expert-C",
+        "--feedback_expert_c",
+        dest="feedback_expert_C",
+        type=float,
         default=DEFAULT_PARAMS.feedback_expert_C,
     )
     parser.add_argument("--sample", type=int, help="train on at most this many base rows per source")

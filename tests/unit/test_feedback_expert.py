@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -20,16 +21,18 @@ DIMENSIONS = 384
 BASE_AXIS, FEEDBACK_AXIS, POLARITY_AXIS = 0, 1, 2
 
 
-def unit_rows(rng: np.random.Generator, rows: int, axis: int, polarity: NDArray[np.float64] | None = None) -> NDArray:
+def unit_rows(
+    rng: np.random.Generator, rows: int, axis: int, polarity: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
     """Unit vectors near one axis (a region of embedding space), a polarity along another."""
     vectors = rng.normal(scale=0.05, size=(rows, DIMENSIONS))
     vectors[:, axis] += 1.0
     if polarity is not None:
         vectors[:, POLARITY_AXIS] += polarity
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
 
 
-def a_new_domain(rng: np.random.Generator, rows: int) -> tuple[NDArray, NDArray]:
+def a_new_domain(rng: np.random.Generator, rows: int) -> tuple[NDArray[np.float64], NDArray[np.str_]]:
     """Texts of a domain the base data does not hold: negative when the polarity is below zero."""
     polarity = rng.choice([-0.5, 0.5], size=rows)
     return unit_rows(rng, rows, FEEDBACK_AXIS, polarity), np.where(polarity < 0, "negative", "positive")
@@ -73,7 +76,9 @@ def test_a_texts_answer_does_not_depend_on_its_batch() -> None:
         (feedback_expert.MIN_ROWS, ("negative", "positive"), 0.0),  # switched off
     ],
 )
-def test_no_expert_without_enough_to_learn_or_when_switched_off(rows: int, labels: tuple[str, ...], share: float) -> None:
+def test_no_expert_without_enough_to_learn_or_when_switched_off(
+    rows: int, labels: tuple[str, ...], share: float
+) -> None:
     rng = np.random.default_rng(2)
     taught = unit_rows(rng, rows, FEEDBACK_AXIS)
     given = np.resize(np.array(labels), rows)
@@ -83,7 +88,9 @@ def test_no_expert_without_enough_to_learn_or_when_switched_off(rows: int, label
 def test_the_heads_fit_carries_an_expert_for_the_feedback_rows() -> None:
     """``encoder_model.fit`` trains the expert on the rows whose domain is feedback, against the base rows."""
     rng = np.random.default_rng(3)
-    frames = [pd.read_csv(DATA / "base" / f"{source}.csv").head(150).assign(domain=source) for source in ("reviews", "tweets")]
+    frames = [
+        pd.read_csv(DATA / "base" / f"{source}.csv").head(150).assign(domain=source) for source in ("reviews", "tweets")
+    ]
     base = pd.concat(frames, ignore_index=True)
     taught, labels = a_new_domain(rng, 40)
     texts = [*base["text"], *(f"the gadget number {i} arrived" for i in range(40))]
@@ -118,7 +125,7 @@ def test_the_scorer_answers_with_the_expert_where_it_knows_the_texts(small_train
     new, truth = a_new_domain(rng, 20)
     vectors = {f"new text {i}": row for i, row in enumerate(new)}
 
-    def embed(texts: list[str]) -> NDArray[np.float32]:
+    def embed(texts: Sequence[str]) -> NDArray[np.float32]:
         return np.stack([vectors[text] for text in texts]).astype(np.float32)
 
     heads_only = EncoderScorer(small_training.model, embed)
@@ -128,6 +135,11 @@ def test_the_scorer_answers_with_the_expert_where_it_knows_the_texts(small_train
     after = np.array(LABELS)[with_expert.predict_proba(texts).argmax(axis=1)]
     assert (after == truth).mean() > 0.9
     assert (before == truth).mean() < 0.8
+
+
+def test_a_model_trained_without_enough_feedback_says_it_has_no_expert(small_training: TrainingResult) -> None:
+    assert small_training.model.feedback_expert is None
+    assert small_training.metadata["feedback_expert"] is None
 
 
 def test_a_model_trained_before_the_expert_scores_as_it_did(small_training: TrainingResult) -> None:
