@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from sentiment_model import encoder_model, feedback_expert
 from sentiment_model.data import LABELS
+from sentiment_model.encoder import BUNDLED, Encoder
 from sentiment_model.encoder_model import EncoderScorer
 from sentiment_model.model import ModelParams
 from sentiment_model.training import TrainingResult
@@ -143,9 +144,14 @@ def test_a_model_trained_without_enough_feedback_says_it_has_no_expert(small_tra
 
 
 def test_a_model_trained_before_the_expert_scores_as_it_did(small_training: TrainingResult) -> None:
-    """A pickled model from before the expert has no such attribute: it reads as None."""
+    """A pickled model from before the expert has no such attribute: it reads as None and scores."""
     model = small_training.model
     state = {key: value for key, value in model.__dict__.items() if key != "feedback_expert"}
     old = object.__new__(type(model))
     object.__setattr__(old, "__dict__", state)
     assert old.feedback_expert is None
+    texts = ["what a waste of two hours", "my flight is at 6pm"]
+    encode = Encoder(BUNDLED).encode
+    np.testing.assert_array_equal(
+        EncoderScorer(old, encode).predict_proba(texts), EncoderScorer(model, encode).predict_proba(texts)
+    )
