@@ -249,8 +249,10 @@ openapi: install ## regenerate functions/api/openapi.json from the API's routes
 
 # ONLY=prepare runs the PrepareDataset-at-scale part alone (no PyTorch needed); ONLY=jobs the bulk
 # classification job alone (ROWS=100000 by default); ONLY=behaviour the behavioural suite alone, against
-# build/model (trained first when missing; no PyTorch needed); ONLY=languages the language identifier alone.
-bench: install $(if $(filter prepare jobs behaviour languages data,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
+# build/model (trained first when missing; no PyTorch needed); ONLY=languages the language identifier alone;
+# ONLY=data the default and the commercial data sets side by side; ONLY=levers what 100 labels on Amazon
+# snippets teach, lever by lever, offline (no stack, no PyTorch).
+bench: install $(if $(filter prepare jobs behaviour languages data levers,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
 ifeq ($(ONLY),prepare)
 	$(PY) bench/prepare_scale.py
 else ifeq ($(ONLY),jobs)
@@ -262,6 +264,8 @@ else ifeq ($(ONLY),languages)
 	$(PY) bench/languages.py
 else ifeq ($(ONLY),data)
 	$(PY) bench/data_sets.py
+else ifeq ($(ONLY),levers)
+	$(PY) bench/label_levers.py
 else
 	$(PY) bench/run.py
 	$(PY) bench/behaviour.py build/bench/model-encoder build/bench/model-tfidf

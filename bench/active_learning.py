@@ -118,8 +118,14 @@ def run_arm(arm: str, test: list[tuple[str, str]], pool: list[tuple[str, str]]) 
     with tempfile.TemporaryDirectory(prefix=f"active-learning-{arm}-") as scratch:
         data = Path(scratch)
         port = free_port()
+        # The labels play a reviewer's: they train (a public label is only a suggestion by default).
         env = local_stack_env(
-            data, port, RETRAIN_THRESHOLD=str(LABELLED), RETRAIN_MIN_INTERVAL_MINUTES="0", RETRAIN_MAX_PER_DAY="100"
+            data,
+            port,
+            RETRAIN_THRESHOLD=str(LABELLED),
+            RETRAIN_MIN_INTERVAL_MINUTES="0",
+            RETRAIN_MAX_PER_DAY="100",
+            PUBLIC_LABELS="train",
         )
         with (
             running_local_stack(LOCAL_STACK_UP, env, data / "stack.log"),

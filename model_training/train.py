@@ -189,6 +189,20 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
     parser.add_argument(
         "--neutral-gate-weight", "--neutral_gate_weight", type=float, default=DEFAULT_PARAMS.neutral_gate_weight
     )
+    parser.add_argument(
+        "--feedback-expert-share",
+        "--feedback_expert_share",
+        type=float,
+        default=DEFAULT_PARAMS.feedback_expert_share,
+        help="how far the feedback expert may take over where it knows the text's kind (0: none)",
+    )
+    parser.add_argument(
+        "--feedback-expert-C",
+        "--feedback_expert_c",
+        dest="feedback_expert_C",
+        type=float,
+        default=DEFAULT_PARAMS.feedback_expert_C,
+    )
     parser.add_argument("--sample", type=int, help="train on at most this many base rows per source")
     parser.add_argument("--seed", type=int, default=0)
     given = sys.argv[1:] if argv is None else argv
@@ -207,6 +221,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         feedback_weight=args.feedback_weight,
         embedding_scale=args.embedding_scale,
         neutral_gate_weight=args.neutral_gate_weight,
+        feedback_expert_share=args.feedback_expert_share,
+        feedback_expert_C=args.feedback_expert_C,
     )
     # Before training: a champion that fails its hash check should not cost a training run.
     champion = load_champion(args.champion, args.champion_sha256)

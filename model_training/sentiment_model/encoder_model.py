@@ -19,6 +19,9 @@ Every run refits all of it in seconds; only texts never seen before are encoded 
 :class:`~sentiment_model.encoder.EmbeddingCache`). Serving computes the same probabilities without
 scikit-learn: the TF-IDF part through the compiled look-up tables of :mod:`sentiment_model.model`,
 the embedding part as one matrix product for the whole batch.
+
+People's labels also train a feedback expert of their own, which answers for texts like the labelled
+ones and unlike the base data (:mod:`sentiment_model.feedback_expert`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from numpy.typing import NDArray
 from scipy import sparse
 from sklearn.pipeline import FeatureUnion
 
+from sentiment_model import feedback_expert
 from sentiment_model.data import LABELS
+from sentiment_model.feedback_expert import FeedbackExpert
 from sentiment_model.model import ModelParams, _SparseBlock, build_pipeline, compile_blocks, feature_width
 from sentiment_model.text import known_stems, remember_stems
 
@@ -55,6 +60,8 @@ class EncoderModel:
     dense_coef: NDArray[np.float64]  # (embedding dimensions, 7), for embeddings already scaled
     intercept: NDArray[np.float64]  # (7,); -inf for a label an expert never saw
     embedding_scale: float
+    # None below feedback_expert.MIN_ROWS feedback rows, and in models trained before it existed.
+    feedback_expert: FeedbackExpert | None = None
 
 
 def mix(logits: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -130,6 +137,15 @@ def fit(
     coef = np.column_stack([gate.coef_[0], review_coef, tweet_coef])
     intercept = np.concatenate([gate.intercept_, review_intercept, tweet_intercept]).astype(np.float64)
     split = feature_width(features)
+    embeddings = np.asarray(embeddings)
+    expert = feedback_expert.fit(
+        embeddings[~feedback],
+        embeddings[feedback],
+        y[feedback],
+        share=params.feedback_expert_share,
+        C=params.feedback_expert_C,
+        max_iter=params.max_iter,
+    )
     return EncoderModel(
         features=features,
         stems=known_stems(),
@@ -137,6 +153,7 @@ def fit(
         dense_coef=coef[split:],
         intercept=intercept,
         embedding_scale=params.embedding_scale,
+        feedback_expert=expert,
     )
 
 
@@ -162,4 +179,6 @@ class EncoderScorer:
             for block in self.blocks:
                 block.add_logits(text, row_logits)
             logits[row, finite] += row_logits[finite]
-        return mix(logits)
+        probabilities = mix(logits)
+        expert = self.model.feedback_expert
+        return probabilities if expert is None else expert.blend(probabilities, embeddings)

@@ -56,6 +56,10 @@ class ModelParams:
     embedding_scale: float = 0.3
     # The encoder kind: what one text people called neutral weighs in the gate (a base row weighs 1).
     neutral_gate_weight: float = 9.0
+    # The encoder kind: how far the feedback expert may take over where its gate says "like the
+    # labelled texts" (0: no expert), and its inverse regularisation (sentiment_model.feedback_expert).
+    feedback_expert_share: float = 1.0
+    feedback_expert_C: float = 3.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -182,7 +182,12 @@ def fit_encoder(
         cache.misses,
     )
     model = encoder_model.fit(texts.tolist(), embeddings, labels.to_numpy(), weights, domains=domains, params=params)
-    extra = {"kind": "encoder", "encoder": encoder.info.as_dict()}
+    expert = model.feedback_expert
+    extra = {
+        "kind": "encoder",
+        "encoder": encoder.info.as_dict(),
+        "feedback_expert": expert.describe() if expert is not None else None,
+    }
     return Fitted(model, encoder_model.EncoderScorer(model, cache.embed), extra, encoder_dir, cache)
 
 
