@@ -42,8 +42,8 @@ def read_archive_metadata(archive: bytes) -> dict[str, Any]:
 
 
 def train_first_model(archive_path: Path, kind: str = "encoder") -> None:
-    """``train.py`` on the bundled data, on this machine, into ``archive_path`` (about two minutes)."""
-    print(f"Training a first model ({kind}) on model_training/data (about two minutes)...", flush=True)
+    """``train.py`` on the bundled data, on this machine, into ``archive_path`` (about 30 s on 2 idle cores)."""
+    print(f"Training a first model ({kind}) on model_training/data (about half a minute)...", flush=True)
     subprocess.run(  # noqa: S603 - our own training script
         [
             sys.executable,
