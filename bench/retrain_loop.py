@@ -85,7 +85,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="retrain-loop-") as scratch:
         data = Path(scratch)
         port = free_port()
-        env = local_stack_env(data, port, RETRAIN_THRESHOLD=str(THRESHOLD))
+        # The labels play a reviewer's: they train (a public label is only a suggestion by default).
+        env = local_stack_env(data, port, RETRAIN_THRESHOLD=str(THRESHOLD), PUBLIC_LABELS="train")
         try:
             with (
                 running_local_stack(LOCAL_STACK_UP, env, data / "stack.log"),
