@@ -136,6 +136,7 @@ def test_older_days_and_older_versions_are_reported(api: Stack, model_dir: Path)
         "feedback": 1,
         "agreement": 0.0,
         "by_source": {"public": {"count": 1, "agreement": 0.0}, "reviewer": {"count": 0, "agreement": None}},
+        "unsupported": {},
     }
     assert body["drift"]["psi"] is None
     assert "2 comments" in body["drift"]["reason"]
