@@ -251,8 +251,9 @@ openapi: install ## regenerate functions/api/openapi.json from the API's routes
 # classification job alone (ROWS=100000 by default); ONLY=behaviour the behavioural suite alone, against
 # build/model (trained first when missing; no PyTorch needed); ONLY=languages the language identifier alone;
 # ONLY=data the default and the commercial data sets side by side; ONLY=levers what 100 labels on Amazon
-# snippets teach, lever by lever, offline (no stack, no PyTorch).
-bench: install $(if $(filter prepare jobs behaviour languages data levers,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
+# snippets teach, lever by lever, offline (no stack, no PyTorch); ONLY=graphs the encoder's int8 and fp32
+# graphs side by side on this CPU, and the one a server takes (against build/model; no PyTorch needed).
+bench: install $(if $(filter prepare jobs behaviour languages data levers graphs,$(ONLY)),,$(VENV)/.installed-finetune) ## accuracy, speed and throughput against the seeds' recipe; prints a table
 ifeq ($(ONLY),prepare)
 	$(PY) bench/prepare_scale.py
 else ifeq ($(ONLY),jobs)
@@ -266,6 +267,9 @@ else ifeq ($(ONLY),data)
 	$(PY) bench/data_sets.py
 else ifeq ($(ONLY),levers)
 	$(PY) bench/label_levers.py
+else ifeq ($(ONLY),graphs)
+	@test -f $(MODEL_DIR)/metadata.json || $(MAKE) train
+	$(PY) bench/graphs.py $(MODEL_DIR)
 else
 	$(PY) bench/run.py
 	$(PY) bench/behaviour.py build/bench/model-encoder build/bench/model-tfidf

@@ -25,6 +25,7 @@ from typing import Any
 import joblib
 
 from sentiment_model import encoder as encoders
+from sentiment_model.encoder_graph import REFERENCE
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -92,9 +93,10 @@ def pack(model_dir: Path, archive: Path) -> str:
     return sha256_bytes(archive.read_bytes())
 
 
-def load_model_dir(model_dir: Path, expected_model_sha256: str | None = None) -> LoadedArtifact:
+def load_model_dir(model_dir: Path, expected_model_sha256: str | None = None, graph: str = REFERENCE) -> LoadedArtifact:
     """Load an unpacked artifact (SageMaker mounts it at ``/opt/ml/model``); ``expected_model_sha256``,
-    the registry's hash of its ``model.joblib``, is checked before anything is unpickled."""
+    the registry's hash of its ``model.joblib``, is checked before anything is unpickled. ``graph`` is
+    the encoder graph to run (:class:`sentiment_model.encoder.Encoder`)."""
     try:
         metadata = json.loads((model_dir / METADATA_FILE).read_text())
         payload = (model_dir / MODEL_FILE).read_bytes()
@@ -117,7 +119,7 @@ def load_model_dir(model_dir: Path, expected_model_sha256: str | None = None) ->
         if not recorded:
             raise ArtifactError(f"{model_dir / METADATA_FILE} names no encoder SHA-256 for an encoder model")
         try:
-            encoder = encoders.Encoder(model_dir / ENCODER_DIR, recorded)
+            encoder = encoders.Encoder(model_dir / ENCODER_DIR, recorded, graph=graph)
         except encoders.EncoderError as error:
             raise ArtifactError(str(error)) from error
     return LoadedArtifact(model=joblib.load(io.BytesIO(payload)), metadata=metadata, encoder=encoder)
@@ -135,11 +137,14 @@ def unpack(archive_bytes: bytes, expected_sha256: str, target: Path) -> None:
 
 
 def load_archive_bytes(
-    archive_bytes: bytes, expected_sha256: str, expected_model_sha256: str | None = None
+    archive_bytes: bytes,
+    expected_sha256: str,
+    expected_model_sha256: str | None = None,
+    graph: str = REFERENCE,
 ) -> LoadedArtifact:
     with tempfile.TemporaryDirectory() as scratch:
         unpack(archive_bytes, expected_sha256, Path(scratch))
-        return load_model_dir(Path(scratch), expected_model_sha256)
+        return load_model_dir(Path(scratch), expected_model_sha256, graph)
 
 
 def read_s3_object(uri: str) -> bytes:
@@ -159,11 +164,13 @@ def read_uri(uri: str) -> bytes:
     return read_s3_object(uri) if uri.startswith("s3://") else Path(uri).read_bytes()
 
 
-def load_from_uri(uri: str, expected_sha256: str | None, expected_model_sha256: str | None = None) -> LoadedArtifact:
+def load_from_uri(
+    uri: str, expected_sha256: str | None, expected_model_sha256: str | None = None, graph: str = REFERENCE
+) -> LoadedArtifact:
     """A model folder path, or an S3 URI / local path of a ``model.tar.gz`` plus its SHA-256; either may
     come with the SHA-256 of its ``model.joblib`` (what a folder can be checked against)."""
     if uri.endswith(".tar.gz"):
         if not expected_sha256:
             raise ArtifactError(f"refusing {uri}: no SHA-256 given to check it against")
-        return load_archive_bytes(read_uri(uri), expected_sha256, expected_model_sha256)
-    return load_model_dir(Path(uri), expected_model_sha256)
+        return load_archive_bytes(read_uri(uri), expected_sha256, expected_model_sha256, graph)
+    return load_model_dir(Path(uri), expected_model_sha256, graph)

@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from sentiment_model.data import sha256_file
 from sentiment_model.emoji import spell_out
+from sentiment_model.encoder_graph import GRAPHS, PROBE_TEXTS, REFERENCE, Choice, Graph, checked, choose, fp32_graph
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +125,16 @@ class Encoder:
     of 0.98 seen here) than alone. Alone, a text always gets the same embedding, in a batch request
     or a single one, in training or in serving. Several texts are spread over ``threads`` threads
     (onnxruntime releases the GIL); one text runs on one thread (3.3 ms p50 here).
+
+    ``graph`` is the shipped int8 graph (the reference: training and the embedding cache use it), the
+    fp32 graph derived from it, or ``auto``: whichever of the two is faster on this CPU, timed at
+    start-up (:mod:`sentiment_model.encoder_graph`); ``choice`` says which runs and why.
     """
 
-    def __init__(self, folder: Path, expected_sha256: str | None = None, threads: int | None = None) -> None:
-        import onnxruntime as ort  # noqa: PLC0415 - only the encoder kind needs it
-        from tokenizers import Tokenizer  # noqa: PLC0415
+    def __init__(
+        self, folder: Path, expected_sha256: str | None = None, threads: int | None = None, graph: str = REFERENCE
+    ) -> None:
+        from tokenizers import Tokenizer  # noqa: PLC0415 - only the encoder kind needs it
 
         record = verify(folder, expected_sha256)
         self.folder = folder
@@ -143,14 +149,32 @@ class Encoder:
         self.tokenizer.enable_truncation(max_length=self.max_tokens)
         self.tokenizer.no_padding()
         self.threads = threads or int(os.environ.get("ENCODER_THREADS", "0")) or (os.cpu_count() or 1)
-        self.session = ort.InferenceSession(
-            str(folder / MODEL_FILE), session_options(1), providers=["CPUExecutionProvider"]
-        )
+        self.session, self.choice = self._open(checked(graph))
         self._pool: ThreadPoolExecutor | None = None
 
-    def _run(self, ids: list[int]) -> NDArray[np.float32]:
+    def _open(self, graph: str) -> tuple[Any, Choice]:
+        """The session of the graph asked for; for ``auto``, of the faster graph on this CPU."""
+        import onnxruntime as ort  # noqa: PLC0415
+
+        def session(name: str) -> Any:
+            model = str(self.folder / MODEL_FILE) if name == REFERENCE else fp32_graph(self.folder / MODEL_FILE)
+            return ort.InferenceSession(model, session_options(1), providers=["CPUExecutionProvider"])
+
+        if graph != "auto":
+            return session(graph), Choice(graph, graph, {})  # type: ignore[arg-type]
+        probes = [encoding.ids for encoding in self.tokenizer.encode_batch([prepare(t) for t in PROBE_TEXTS])]
+        sessions = {name: session(name) for name in GRAPHS}
+
+        def runner(name: Graph) -> Callable[[], object]:
+            return lambda: [self._run(ids, sessions[name]) for ids in probes]
+
+        choice = choose({name: runner(name) for name in GRAPHS})
+        return sessions[choice.graph], choice
+
+    def _run(self, ids: list[int], session: Any = None) -> NDArray[np.float32]:
         tokens = np.array([ids], dtype=np.int64)
-        (embedding,) = self.session.run(None, {"input_ids": tokens, "attention_mask": np.ones_like(tokens)})
+        feeds = {"input_ids": tokens, "attention_mask": np.ones_like(tokens)}
+        (embedding,) = (session or self.session).run(None, feeds)
         return np.asarray(embedding[0], dtype=np.float32)
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:

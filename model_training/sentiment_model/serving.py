@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sentiment_model.artifact import kind_of, load_from_uri, read_uri
 from sentiment_model.data import LABELS
+from sentiment_model.encoder_graph import REFERENCE
 from sentiment_model.explain import MAX_EXPLAINED, explain
 from sentiment_model.language import identify
 from sentiment_model.scorers import Scorer, scorer_for
@@ -48,6 +49,7 @@ class LoadedModel:
     scorer: Scorer
     version: str
     metadata: dict[str, Any]
+    graph: dict[str, Any] | None = None  # the encoder graph that runs, and how fast each ran here
 
     @property
     def batched(self) -> bool:
@@ -59,12 +61,19 @@ class LoadedModel:
         described: dict[str, Any] = {"model_version": self.version, "kind": kind_of(self.metadata)}
         if encoder := self.metadata.get("encoder"):
             described["encoder"] = {key: encoder.get(key) for key in ("name", "sha256", "licence")}
+            if self.graph is not None:
+                described["encoder"]["graph"] = self.graph
         return described
 
 
-def load_model(uri: str, expected_sha256: str | None = None, expected_model_sha256: str | None = None) -> LoadedModel:
-    artifact = load_from_uri(uri, expected_sha256, expected_model_sha256)
-    return LoadedModel(scorer_for(artifact), str(artifact.metadata["version"]), artifact.metadata)
+def load_model(
+    uri: str, expected_sha256: str | None = None, expected_model_sha256: str | None = None, graph: str = REFERENCE
+) -> LoadedModel:
+    """``graph``: the encoder graph to run; a server passes ``auto`` (ENCODER_GRAPH), everything else runs
+    the reference int8 graph that training measured."""
+    artifact = load_from_uri(uri, expected_sha256, expected_model_sha256, graph)
+    runs = artifact.encoder.choice.as_dict() if artifact.encoder is not None else None
+    return LoadedModel(scorer_for(artifact), str(artifact.metadata["version"]), artifact.metadata, runs)
 
 
 class ChampionPointer(BaseModel):

@@ -12,6 +12,7 @@ import httpx
 import orjson
 import pytest
 
+from sentiment_model.encoder_graph import GRAPHS
 from sentiment_model.serving import MAX_BODY_BYTES
 from tests.integration.conftest import model_env, running_server, wait_for_ping
 
@@ -46,12 +47,29 @@ def test_ping_names_the_loaded_model_its_kind_and_encoder(served: tuple[str, dic
     url, metadata = served
     response = httpx.get(f"{url}/ping")
     assert response.status_code == 200
+    described = response.json()
     expected: dict[str, object] = {"status": "ok", "model_version": metadata["version"], "kind": metadata["kind"]}
     if metadata["kind"] == "encoder":
         encoder = metadata["encoder"]
         assert isinstance(encoder, dict)
+        # The graph this CPU runs, chosen at start-up by timing both (ENCODER_GRAPH=auto by default).
+        graph = described["encoder"].pop("graph")
+        assert graph["asked"] == "auto"
+        assert graph["graph"] in GRAPHS
+        assert set(graph["ms_per_text"]) == set(GRAPHS)
         expected["encoder"] = {"name": encoder["name"], "sha256": encoder["sha256"], "licence": "Apache-2.0"}
-    assert response.json() == expected
+    assert described == expected
+
+
+def test_a_server_told_to_run_the_fp32_graph_runs_it_and_answers_alike(model_dir: Path) -> None:
+    texts = ["An absolute joy from start to finish", "Worst airline ever, lost my bag again", "Thanks, fixed it"]
+    answers = {}
+    for graph in GRAPHS:
+        with running_server({**model_env(model_dir), "ENCODER_GRAPH": graph}) as (url, _):
+            assert wait_for_ping(url).json()["encoder"]["graph"] == {"graph": graph, "asked": graph, "ms_per_text": {}}
+            predictions = invoke(url, orjson.dumps({"instances": texts})).json()["predictions"]
+            answers[graph] = [p["label"] for p in predictions]
+    assert answers["fp32"] == answers["int8"] == ["positive", "negative", "positive"]
 
 
 def test_concurrent_requests_get_the_answers_they_get_alone(server: str) -> None:
