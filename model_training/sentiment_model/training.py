@@ -93,6 +93,22 @@ def evaluate_all(scorer: Scorer, golden: pd.DataFrame, holdout: pd.DataFrame) ->
     return metrics
 
 
+def holdout_pairs(candidate: Scorer, champion: Scorer, holdout: pd.DataFrame) -> dict[str, int]:
+    """The feedback hold-out text by text, for the promotion gate's paired test: how many texts the
+    candidate answers as people did where the champion did not (``holdout_gained``), and the other way
+    (``holdout_lost``). Nothing without a hold-out."""
+    if not len(holdout):
+        return {}
+    texts, truth = holdout["text"].tolist(), holdout["label"].to_numpy(dtype=str)
+    ours = np.asarray(LABELS)[candidate.predict_proba(texts).argmax(axis=1)] == truth
+    theirs = np.asarray(LABELS)[champion.predict_proba(texts).argmax(axis=1)] == truth
+    return {
+        "holdout_rows": len(holdout),
+        "holdout_gained": int(np.sum(ours & ~theirs)),
+        "holdout_lost": int(np.sum(theirs & ~ours)),
+    }
+
+
 # The monitoring's confidence bins (sentiment_common.monitoring.CONFIDENCE_EDGES; a test keeps them equal).
 CONFIDENCE_EDGES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
@@ -296,6 +312,7 @@ def train(
             fitted, champion, champion_scorer, labelled=(base, golden), feedback=feedback
         )
         summary.update(neighbour_check.metrics())
+        summary.update(holdout_pairs(fitted.scorer, champion_scorer, feedback.holdout))
         metrics["neighbours"] = neighbour_check.as_dict()
     if fitted.cache is not None:
         fitted.cache.save()

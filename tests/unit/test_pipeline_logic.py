@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_function.errors import CandidateArtifactError
-from pipeline_function.logic.evaluate import TouchLimits, gate, lineage_best, read_metadata
+from pipeline_function.logic.evaluate import TouchLimits, chance_of_losing, gate, lineage_best, read_metadata
 from pipeline_function.logic.record import MAX_ERROR_CHARS, describe_error
 from pipeline_function.logic.trigger import object_keys
 from pipeline_function.logic.trust import latest_labels
@@ -104,6 +104,51 @@ def test_the_feedback_hold_out_is_compared_only_when_both_have_it(
 
     assert decision is Decision.PROMOTED
     assert not [reason for reason in reasons if "feedback_holdout_accuracy" in reason]
+
+
+@pytest.mark.parametrize(
+    ("lost", "gained", "chance"), [(0, 0, 1.0), (2, 0, 0.25), (3, 1, 5 / 16), (5, 0, 1 / 32), (6, 2, 37 / 256)]
+)
+def test_the_chance_of_losing_is_mcnemars_exact_one_sided_test(lost: int, gained: int, chance: float) -> None:
+    assert chance_of_losing(lost, gained) == pytest.approx(chance)
+
+
+def test_a_hold_out_drop_that_chance_explains_is_not_a_rejection() -> None:
+    """15 hold-out labels: the candidate lost 2 texts the champion had right and gained none. That is
+    0.13 below, far beyond the tolerance, and what a coin gives a quarter of the time."""
+    paired = {"holdout_rows": 15, "holdout_lost": 2, "holdout_gained": 0}
+    candidate = {**CHAMPION, "feedback_holdout_accuracy": 0.60, **paired}
+    champion = {**CHAMPION, "feedback_holdout_accuracy": 0.7333}
+
+    decision, reasons = gate(candidate, champion, TOLERANCE, FLOOR)
+
+    assert decision is Decision.PROMOTED
+    assert (
+        "feedback_holdout_accuracy 0.6000 against the champion's 0.7333: on 15 texts the candidate got 2 wrong "
+        "that the champion got right and 0 the other way, which chance gives 25% of the time (a drop is refused "
+        "below 5%)"
+    ) in reasons
+
+
+def test_a_hold_out_drop_beyond_chance_is_a_rejection() -> None:
+    paired = {"holdout_rows": 20, "holdout_lost": 6, "holdout_gained": 0}
+    candidate = {**CHAMPION, "feedback_holdout_accuracy": 0.45, **paired}
+    champion = {**CHAMPION, "feedback_holdout_accuracy": 0.75}
+
+    decision, reasons = gate(candidate, champion, TOLERANCE, FLOOR)
+
+    assert decision is Decision.REJECTED
+    assert "feedback_holdout_accuracy 0.4500 is 0.3000 below the champion's 0.7500 (tolerance 0.01)" in reasons
+
+
+def test_a_small_hold_out_drop_is_accepted_within_the_tolerance_whatever_chance_says() -> None:
+    """Thousands of hold-out labels make a drop of 0.005 significant; the tolerance still allows it."""
+    paired = {"holdout_rows": 4000, "holdout_lost": 40, "holdout_gained": 20}
+    candidate = {**CHAMPION, "feedback_holdout_accuracy": 0.745, **paired}
+
+    decision, _ = gate(candidate, CHAMPION, TOLERANCE, FLOOR)
+
+    assert decision is Decision.PROMOTED
 
 
 # ---- where the new labels touch, and the lineage's best ----

@@ -181,7 +181,7 @@ def test_the_champion_is_evaluated_on_the_same_rows_as_the_candidate(
     assert compared["golden"] == read(champion.model_dir / "metrics.json")["golden"]
 
     metadata = json.loads((opt_ml / "model" / "metadata.json").read_text())
-    touch = {key for key in metadata["metrics"] if key.startswith(("touched_", "neighbour"))}
+    touch = {key for key in metadata["metrics"] if key.startswith(("touched_", "neighbour", "holdout_"))}
     assert set(metadata["champion_metrics"]) == {*metadata["metrics"], "version"} - touch
     # Where the new labels touch: all 40 feedback rows are new to the champion (none is dated after it)
     assert metadata["metrics"]["touched_texts"] == 40
@@ -190,6 +190,12 @@ def test_the_champion_is_evaluated_on_the_same_rows_as_the_candidate(
     assert metadata["champion_metrics"]["version"] == "champion-1"
     assert metadata["champion_metrics"]["golden_accuracy"] == compared["golden"]["all"]["accuracy"]
     assert metadata["champion_metrics"]["feedback_holdout_accuracy"] == compared["feedback_holdout"]["accuracy"]
+    # The hold-out text by text, for the gate's paired test: what the candidate gained and lost is the
+    # difference of the two accuracies, in texts.
+    ours, rows = metadata["metrics"], metrics["feedback_holdout"]["rows"]
+    assert ours["holdout_rows"] == rows
+    difference = ours["feedback_holdout_accuracy"] - metadata["champion_metrics"]["feedback_holdout_accuracy"]
+    assert ours["holdout_gained"] - ours["holdout_lost"] == round(difference * rows)
 
 
 @pytest.mark.parametrize(

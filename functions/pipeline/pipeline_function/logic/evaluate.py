@@ -9,7 +9,8 @@ of three things:
 
 - **rejected**: a golden metric below the floor, or worse beyond the tolerance than the champion's or
   the best any champion has had (see :func:`lineage_best`), or the feedback hold-out worse than the
-  champion's;
+  champion's beyond the tolerance *and* beyond chance (see :func:`chance_of_losing`: a hold-out of a
+  few dozen labels moves by a whole text at a time);
 - **held** for a person: otherwise fine, but either share is above its limit (:class:`TouchLimits`).
   Aggregate figures cannot see labels that flip one phrase, and the hold-out is drawn from those same
   labels; the texts around them can. An admin who finds the labels right promotes it by hand;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,7 +39,10 @@ from sentiment_common.records import utc_now
 from sentiment_common.registry import Decision, Metrics, ModelRecord, ModelStatus, model_card, model_kind
 
 GOLDEN_METRICS = ("reviews_accuracy", "tweets_macro_f1")
-COMPARED_METRICS = (*GOLDEN_METRICS, "feedback_holdout_accuracy")
+HOLDOUT_METRIC = "feedback_holdout_accuracy"
+COMPARED_METRICS = (*GOLDEN_METRICS, HOLDOUT_METRIC)
+# A drop on the feedback hold-out is refused when chance alone would give it less often than this.
+HOLDOUT_SIGNIFICANCE = 0.05
 MAX_METADATA_BYTES = 5 * 1024 * 1024
 STATUS_OF = {
     Decision.PROMOTED: ModelStatus.CANDIDATE,
@@ -116,6 +121,32 @@ def _floor_reasons(candidate: Metrics, floor: float) -> list[str]:
     return reasons
 
 
+def chance_of_losing(lost: int, gained: int) -> float:
+    """McNemar's exact test, one-sided: of the hold-out texts the candidate and the champion answer
+    differently, the candidate got ``lost`` wrong that the champion got right and ``gained`` the other
+    way; this is the chance of losing at least ``lost`` of those ``lost + gained`` texts if the two were
+    equally good (each such text a fair coin)."""
+    texts = lost + gained
+    return sum(math.comb(texts, k) for k in range(lost, texts + 1)) / 2**texts
+
+
+def _holdout_within_chance(candidate: Metrics, value: float, now: float) -> str | None:
+    """Why a hold-out drop beyond the tolerance is not refused (None: it is): the texts the two models
+    answer differently do not show the candidate worse beyond chance. A training job that did not
+    record the paired counts is judged by the tolerance alone."""
+    lost, gained, rows = (candidate.get(key) for key in ("holdout_lost", "holdout_gained", "holdout_rows"))
+    if lost is None or gained is None or rows is None:
+        return None
+    chance = chance_of_losing(int(lost), int(gained))
+    if chance < HOLDOUT_SIGNIFICANCE:
+        return None
+    return (
+        f"{HOLDOUT_METRIC} {value:.4f} against the champion's {now:.4f}: on {int(rows)} texts the candidate "
+        f"got {int(lost)} wrong that the champion got right and {int(gained)} the other way, which chance "
+        f"gives {chance:.0%} of the time (a drop is refused below {HOLDOUT_SIGNIFICANCE:.0%})"
+    )
+
+
 def _comparison_reasons(
     candidate: Metrics, champion: Metrics | None, best: Metrics, tolerance: float
 ) -> tuple[bool, list[str]]:
@@ -127,6 +158,9 @@ def _comparison_reasons(
         if value is None or now is None:
             continue
         if value < now - tolerance:
+            if name == HOLDOUT_METRIC and (noise := _holdout_within_chance(candidate, value, now)):
+                reasons.append(noise)
+                continue
             worse = True
             reasons.append(
                 f"{name} {value:.4f} is {now - value:.4f} below the champion's {now:.4f} (tolerance {tolerance})"
