@@ -71,8 +71,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-# The instruction sets that move these figures: int8 kernels (VNNI), SHA-256, JSON parsing.
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "sha_ni")
+# The instruction sets that move these figures: int8 kernels (VNNI, AVX-512 or AVX, and AMX), SHA-256, JSON parsing.
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "sha_ni")
 
 
 def cpu_flags() -> str:
@@ -239,7 +239,8 @@ def latency_rows(raw: dict[str, Any], settings: ModelBenchSettings) -> list[Row]
 
     return [
         within(
-            f"Single-text latency p50 over {n}, encoder, one thread",
+            f"Single-text latency p50 over {n}, encoder, one thread"
+            + (f" ({encoder['graph']['graph']} graph, as ENCODER_GRAPH=auto chose)" if encoder.get("graph") else ""),
             f"{number(encoder['single']['p50_ms'], 2, 'ms')} (p99 {number(encoder['single']['p99_ms'], 2, 'ms')})",
             encoder["single"]["p50_ms"],
             MAX_SINGLE_P50_MS,

@@ -52,7 +52,15 @@ from loadtest import (
     running_server,
 )
 from reference_recipe import train_reference
-from report import ModelBenchSettings, machine, machine_line, markdown_table, model_bench_rows, write_results
+from report import (
+    ModelBenchSettings,
+    cpu_flags,
+    machine,
+    machine_line,
+    markdown_table,
+    model_bench_rows,
+    write_results,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "model_training"))  # the same as PYTHONPATH=model_training
@@ -273,11 +281,13 @@ def batch_latency(predict: Predict, sample: TextSample) -> LatencyStats:
 def measure_latency(kind: str, sample: TextSample) -> dict[str, Any]:
     """In-process latency of one kind: single texts (the encoder on one thread), then 256-text batches
     (the encoder on every core)."""
-    if kind == "encoder":
+    if kind == "encoder":  # the graph a server would run on this CPU (ENCODER_GRAPH=auto)
         os.environ["ENCODER_THREADS"] = "1"
-        single = single_text_latency(load_model(str(MODEL_DIRS[kind])).scorer.predict_proba, sample)
+        model = load_model(str(MODEL_DIRS[kind]), graph="auto")
+        single = single_text_latency(model.scorer.predict_proba, sample)
         os.environ.pop("ENCODER_THREADS")
-        batch = batch_latency(load_model(str(MODEL_DIRS[kind])).scorer.predict_proba, sample)
+        batch = batch_latency(load_model(str(MODEL_DIRS[kind]), graph="auto").scorer.predict_proba, sample)
+        return {"single": asdict(single), "batch_256": asdict(batch), "graph": model.graph}
     else:
         scorer = load_model(str(MODEL_DIRS[kind])).scorer
         single, batch = single_text_latency(scorer.predict_proba, sample), batch_latency(scorer.predict_proba, sample)
@@ -451,7 +461,11 @@ def main() -> int:
     total = time.perf_counter() - started
     info = machine()
     raw["machine"], raw["total_seconds"] = info, total
-    markdown = f"{machine_line(info)}\n\n{markdown_table(rows)}\n\nTotal benchmark time: {total:.0f} s"
+    info["flags"] = cpu_flags()
+    markdown = (
+        f"{machine_line(info)}\nCPU flags: {info['flags']}\n\n{markdown_table(rows)}\n\n"
+        f"Total benchmark time: {total:.0f} s"
+    )
     print(markdown)
     write_results(OUT, markdown, rows, raw)
     progress(f"wrote {relative(OUT / 'results.md')} and {relative(OUT / 'results.json')}")
