@@ -127,7 +127,7 @@ def chance_of_losing(lost: int, gained: int) -> float:
     way; this is the chance of losing at least ``lost`` of those ``lost + gained`` texts if the two were
     equally good (each such text a fair coin)."""
     texts = lost + gained
-    return sum(math.comb(texts, k) for k in range(lost, texts + 1)) / 2**texts
+    return sum(math.comb(texts, k) for k in range(lost, texts + 1)) / (1 << texts)
 
 
 def _holdout_within_chance(candidate: Metrics, value: float, now: float) -> str | None:
