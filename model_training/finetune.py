@@ -209,6 +209,7 @@ class Rows:
 def read_rows(args: argparse.Namespace, folder: Path) -> Rows:
     frame, _ = read_split(args.data / "base")
     frame = select(frame, args.data_set)
+    frame = frame.loc[frame["source"].isin(["reviews", "tweets"])]  # the plot sentences carry no sentiment label
     if args.sample:
         frame = frame.sample(frac=1.0, random_state=args.seed).groupby("source").head(args.sample)
     texts = [prepare(text) for text in frame["text"]]

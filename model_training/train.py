@@ -203,6 +203,27 @@ def parse_args(argv: list[str] | None = None, env: Mapping[str, str] | None = No
         type=float,
         default=DEFAULT_PARAMS.feedback_expert_C,
     )
+    parser.add_argument(
+        "--objectivity-threshold",
+        "--objectivity_threshold",
+        type=float,
+        default=DEFAULT_PARAMS.objectivity_threshold,
+        help="how sure the objectivity detector must be that a text states a fact before its answer moves to neutral",
+    )
+    parser.add_argument(
+        "--objectivity-weight",
+        "--objectivity_weight",
+        type=float,
+        default=DEFAULT_PARAMS.objectivity_weight,
+        help="how far a statement of fact's answer moves to neutral, at most (0: not at all)",
+    )
+    parser.add_argument(
+        "--objectivity-power",
+        "--objectivity_power",
+        type=float,
+        default=DEFAULT_PARAMS.objectivity_power,
+        help="how much less a statement of fact moves the more the heads lean to a polarity",
+    )
     parser.add_argument("--sample", type=int, help="train on at most this many base rows per source")
     parser.add_argument("--seed", type=int, default=0)
     given = sys.argv[1:] if argv is None else argv
@@ -223,6 +244,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         neutral_gate_weight=args.neutral_gate_weight,
         feedback_expert_share=args.feedback_expert_share,
         feedback_expert_C=args.feedback_expert_C,
+        objectivity_threshold=args.objectivity_threshold,
+        objectivity_weight=args.objectivity_weight,
+        objectivity_power=args.objectivity_power,
     )
     # Before training: a champion that fails its hash check should not cost a training run.
     champion = load_champion(args.champion, args.champion_sha256)

@@ -35,10 +35,11 @@ from numpy.typing import NDArray
 from scipy import sparse
 from sklearn.pipeline import FeatureUnion
 
-from sentiment_model import feedback_expert
+from sentiment_model import feedback_expert, objectivity
 from sentiment_model.data import LABELS
 from sentiment_model.feedback_expert import FeedbackExpert
 from sentiment_model.model import ModelParams, _SparseBlock, build_pipeline, compile_blocks, feature_width
+from sentiment_model.objectivity import OBJECTIVE_SOURCE, Objectivity
 from sentiment_model.text import known_stems, remember_stems
 
 REVIEWS, TWEETS = "reviews", "tweets"
@@ -62,6 +63,8 @@ class EncoderModel:
     embedding_scale: float
     # None below feedback_expert.MIN_ROWS feedback rows, and in models trained before it existed.
     feedback_expert: FeedbackExpert | None = None
+    # None without plot sentences to learn from, with objectivity_weight 0, and in models trained before it.
+    objectivity: Objectivity | None = None
 
 
 def mix(logits: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -101,17 +104,27 @@ def fit(
     domains: Sequence[str] | NDArray[Any],
     params: ModelParams,
 ) -> EncoderModel:
-    """The gate on base rows only; each expert on its domain plus every feedback row."""
+    """The gate on base rows only; each expert on its domain plus every feedback row; the objectivity
+    detector on the plot sentences (domain ``plots``, which teach nothing else) against the reviews."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - training only
 
-    y, d = np.asarray(labels), np.asarray(domains)
+    y, d, embeddings = np.asarray(labels), np.asarray(domains), np.asarray(embeddings)
+    objective = d == OBJECTIVE_SOURCE
+    objective_texts, objective_embeddings = (
+        [text for text, o in zip(texts, objective, strict=True) if o],
+        embeddings[objective],
+    )
+    if objective.any():
+        keep = ~objective
+        texts = [text for text, kept in zip(texts, keep.tolist(), strict=True) if kept]
+        y, d, embeddings, weights = y[keep], d[keep], embeddings[keep], np.asarray(weights)[keep]
     review, tweet = d == REVIEWS, d == TWEETS
     feedback = ~(review | tweet)
     if not review.any() or not tweet.any():
         raise ValueError(f"training data needs both {REVIEWS} and {TWEETS} rows")
     features: FeatureUnion = build_pipeline(params).named_steps["features"]
     x = sparse.hstack(
-        [features.fit_transform(list(texts)), sparse.csr_matrix(np.asarray(embeddings) * params.embedding_scale)],
+        [features.fit_transform(list(texts)), sparse.csr_matrix(embeddings * params.embedding_scale)],
         format="csr",
         dtype=np.float64,
     )
@@ -137,7 +150,21 @@ def fit(
     coef = np.column_stack([gate.coef_[0], review_coef, tweet_coef])
     intercept = np.concatenate([gate.intercept_, review_intercept, tweet_intercept]).astype(np.float64)
     split = feature_width(features)
-    embeddings = np.asarray(embeddings)
+    # The detector reads the heads' features: the vocabulary is the heads' (the plot sentences add no word).
+    detector = objectivity.fit(
+        sparse.hstack(
+            [features.transform(objective_texts), sparse.csr_matrix(objective_embeddings * params.embedding_scale)],
+            format="csr",
+        )
+        if objective_texts
+        else x[:0],
+        x[review],
+        sparse_width=split,
+        threshold=params.objectivity_threshold,
+        weight=params.objectivity_weight,
+        power=params.objectivity_power,
+        max_iter=params.max_iter,
+    )
     expert = feedback_expert.fit(
         embeddings[~feedback],
         embeddings[feedback],
@@ -154,6 +181,7 @@ def fit(
         intercept=intercept,
         embedding_scale=params.embedding_scale,
         feedback_expert=expert,
+        objectivity=detector,
     )
 
 
@@ -164,21 +192,38 @@ class EncoderScorer:
         remember_stems(model.stems)
         self.model = model
         self.embed = embed
-        self.blocks: list[_SparseBlock] = compile_blocks(model.features, model.sparse_coef, model.stems)
-        self.dense = model.dense_coef * model.embedding_scale
+        # The objectivity detector, when there is one, is an eighth column of the same tables and product.
+        detector = model.objectivity
+        sparse_coef, dense_coef, intercept = model.sparse_coef, model.dense_coef, model.intercept
+        if detector is not None:
+            sparse_coef = np.column_stack([sparse_coef, detector.sparse_coef])
+            dense_coef = np.column_stack([dense_coef, detector.dense_coef])
+            intercept = np.append(intercept, detector.intercept)
+        self.columns = len(intercept)
+        self.intercept = intercept
+        self.blocks: list[_SparseBlock] = compile_blocks(model.features, sparse_coef, model.stems)
+        self.dense = dense_coef * model.embedding_scale
 
     def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
         embeddings = np.asarray(self.embed(texts), dtype=np.float64)
+        logits = self.logits(texts, embeddings)
+        probabilities = mix(logits[:, :LOGITS])
+        if self.model.objectivity is not None:
+            probabilities = self.model.objectivity.blend(probabilities, logits[:, LOGITS])
+        expert = self.model.feedback_expert
+        return probabilities if expert is None else expert.blend(probabilities, embeddings)
+
+    def logits(self, texts: Sequence[str], embeddings: NDArray[np.float64]) -> NDArray[np.float64]:
+        """For each text the heads' seven logits (the gate's, then each expert's, LABELS order), and the
+        objectivity detector's eighth when the model has one."""
         # Row by row, not one matrix product: BLAS sums a matrix product in another order than a
         # vector product, so a text's scores would change in the last digits with its batch.
-        logits = np.array([row @ self.dense for row in embeddings]).reshape(len(texts), LOGITS) + self.model.intercept
-        finite = np.isfinite(self.model.intercept)
-        row_logits = np.zeros(LOGITS)
+        logits = np.array([row @ self.dense for row in embeddings]).reshape(len(texts), self.columns) + self.intercept
+        finite = np.isfinite(self.intercept)
+        row_logits = np.zeros(self.columns)
         for row, text in enumerate(texts):
             row_logits[:] = 0.0
             for block in self.blocks:
                 block.add_logits(text, row_logits)
             logits[row, finite] += row_logits[finite]
-        probabilities = mix(logits)
-        expert = self.model.feedback_expert
-        return probabilities if expert is None else expert.blend(probabilities, embeddings)
+        return logits

@@ -60,6 +60,12 @@ class ModelParams:
     # labelled texts" (0: no expert), and its inverse regularisation (sentiment_model.feedback_expert).
     feedback_expert_share: float = 1.0
     feedback_expert_C: float = 3.0
+    # The encoder kind: how far a statement of fact moves towards neutral (sentiment_model.objectivity):
+    # texts the detector scores above the threshold move, by at most the weight (0: no move), and less
+    # the more the heads lean to a polarity (power). Chosen by bench/objectivity.py on held-out base rows.
+    objectivity_threshold: float = 0.8
+    objectivity_weight: float = 1.0
+    objectivity_power: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -100,6 +100,13 @@ def select(frame: pd.DataFrame, data_set: str, folder: Path = PROVENANCE_DIR) ->
     return frame.loc[~source_of(frame, folder).isin(excluded)].reset_index(drop=True)
 
 
+def _left_out(data_set: str, folder: Path) -> set[str]:
+    """The sources ``data_set`` leaves out (a source a kind of model does not read is not left out by the set)."""
+    return (
+        set() if data_set == DEFAULT_DATA_SET else {source.name for source in sources(folder) if source.non_commercial}
+    )
+
+
 def source_counts(frame: pd.DataFrame, folder: Path = PROVENANCE_DIR) -> dict[str, int]:
     """Rows per source name (``""``: rows of no bundled source)."""
     names = source_of(frame, folder)
@@ -120,7 +127,7 @@ def card(
     return {
         "data_set": data_set,
         "sources": used,
-        "left_out": sorted(source.name for source in listed if source.name not in {u["name"] for u in used}),
+        "left_out": sorted(source.name for source in listed if source.name in _left_out(data_set, folder)),
         "other_rows": trained.get("", 0),
         "other_licence": OTHER_DATA,
         "licences": sorted({source["licence"] for source in used}),

@@ -27,6 +27,7 @@ from sentiment_model.encoder import BUNDLED, RECORD_FILE, EmbeddingCache, Encode
 from sentiment_model.evaluate import classification_metrics
 from sentiment_model.model import CompiledScorer, ModelParams, TrainedModel, build_pipeline
 from sentiment_model.neighbours import NeighbourCheck, compare, labelled_pool, new_labels, tfidf_vectorise
+from sentiment_model.objectivity import OBJECTIVE_SOURCE
 from sentiment_model.scorers import Scorer, scorer_for
 from sentiment_model.sources import DEFAULT_DATA_SET, card, select, source_counts
 
@@ -198,11 +199,12 @@ def fit_encoder(
         cache.misses,
     )
     model = encoder_model.fit(texts.tolist(), embeddings, labels.to_numpy(), weights, domains=domains, params=params)
-    expert = model.feedback_expert
+    expert, detector = model.feedback_expert, model.objectivity
     extra = {
         "kind": "encoder",
         "encoder": encoder.info.as_dict(),
         "feedback_expert": expert.describe() if expert is not None else None,
+        "objectivity": detector.describe() if detector is not None else None,
     }
     return Fitted(model, encoder_model.EncoderScorer(model, cache.embed), extra, encoder_dir, cache)
 
@@ -253,6 +255,16 @@ def check_neighbours(
     return compare(touched, pool, vectorise, candidate=fitted.scorer, champion=champion_scorer)
 
 
+def sampled(base: pd.DataFrame, sample: int, seed: int) -> pd.DataFrame:
+    """A quick, still stratified-by-source run's rows (tests and smoke checks): ``sample`` of each source.
+    The heads' rows are drawn as they were before the plot sentences were bundled, so a sampled run's heads
+    do not change with them."""
+    plots = base["source"] == OBJECTIVE_SOURCE
+    shuffled = base.loc[~plots].sample(frac=1.0, random_state=seed)
+    drawn = base.loc[plots].sample(n=min(int(plots.sum()), sample), random_state=seed)
+    return pd.concat([shuffled.groupby("source").head(sample), drawn])
+
+
 def train(
     train_dir: Path,
     feedback_dir: Path | None,
@@ -273,10 +285,11 @@ def train(
     base, base_reports = read_split(train_dir / "base")
     golden, golden_reports = read_split(train_dir / "golden")
     base, golden = select(base, data_set), select(golden, data_set)
+    if params.kind != "encoder":
+        # The plot sentences teach the encoder kind's objectivity detector, which the tfidf kind has not.
+        base = base.loc[base["source"] != OBJECTIVE_SOURCE].reset_index(drop=True)
     if sample:
-        # A quick, still stratified-by-source run for tests and smoke checks.
-        shuffled = base.sample(frac=1.0, random_state=seed)
-        base = shuffled.groupby("source").head(sample)
+        base = sampled(base, sample, seed)
     feedback = read_feedback(feedback_dir, golden_texts=set(golden["text"].map(fold_text)))
     trained_on = {str(source): int(rows) for source, rows in base["source"].value_counts().sort_index().items()}
     trained_on["feedback"] = len(feedback.train)
@@ -308,9 +321,8 @@ def train(
         metrics["champion"] = {"version": champion.version, **champion_metrics}
         champion_summary = {**summarise(champion_metrics), "version": champion.version}
         log.info("champion %s on the same golden split and hold-out: %s", champion.version, champion_summary)
-        neighbour_check = check_neighbours(
-            fitted, champion, champion_scorer, labelled=(base, golden), feedback=feedback
-        )
+        labelled = (base.loc[base["source"] != OBJECTIVE_SOURCE], golden)  # plot sentences carry no label
+        neighbour_check = check_neighbours(fitted, champion, champion_scorer, labelled=labelled, feedback=feedback)
         summary.update(neighbour_check.metrics())
         summary.update(holdout_pairs(fitted.scorer, champion_scorer, feedback.holdout))
         metrics["neighbours"] = neighbour_check.as_dict()

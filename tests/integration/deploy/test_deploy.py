@@ -87,7 +87,8 @@ def test_a_first_deploy_pushes_the_image_uploads_the_data_and_registers_a_champi
     # the bundled data is where retraining reads it
     bucket = deployed.output("DataBucketName")
     assert keys(deployed, bucket, "data/") == [
-        f"data/{split}/{name}.csv" for split in ("base", "golden") for name in ("reviews", "tweets")
+        *(f"data/base/{name}.csv" for name in ("plots", "reviews", "tweets")),
+        *(f"data/golden/{name}.csv" for name in ("reviews", "tweets")),
     ]
     # the model is stored, hashed and registered as champion; the ECS pointer names it
     champion = DynamoDbModelRegistry(deployed.output("RegistryTableName")).champion()

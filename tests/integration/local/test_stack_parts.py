@@ -248,7 +248,10 @@ def test_the_training_data_is_uploaded_once_under_data() -> None:
     second = upload_training_data(s3, "data")
 
     # Then the base and golden CSVs are there, where the train channel reads them, and nothing is overwritten
-    expected = sorted(f"data/{split}/{name}.csv" for split in ("base", "golden") for name in ("reviews", "tweets"))
+    expected = sorted(
+        [f"data/base/{name}.csv" for name in ("plots", "reviews", "tweets")]
+        + [f"data/golden/{name}.csv" for name in ("reviews", "tweets")]
+    )
     assert sorted(first) == expected
     assert second == []
     stored = s3.get_object(Bucket="data", Key="data/golden/tweets.csv")["Body"].read()
