@@ -28,8 +28,18 @@ def test_no_movie_has_reviews_on_both_sides() -> None:
     assert golden["movie"].nunique() >= 50
 
 
+def test_no_golden_films_plot_is_learnt_from() -> None:
+    """The plot sentences are of films whose reviews are not golden, by the same rule."""
+    plots = pd.read_csv(DATA / "base" / "plots.csv", dtype=str, keep_default_na=False)
+    golden = pd.read_csv(DATA / "golden" / "reviews.csv")
+    assert set(plots["label"]) == {"neutral"}
+    assert set(plots["movie"]).isdisjoint(golden["movie"])
+    rebase, regolden = data.split_golden(plots)
+    assert regolden.empty and len(rebase) == len(plots)
+
+
 def test_no_golden_text_is_in_the_training_data() -> None:
-    base = pd.concat([pd.read_csv(DATA / "base" / f) for f in ("reviews.csv", "tweets.csv")])
+    base = pd.concat([pd.read_csv(DATA / "base" / f) for f in ("plots.csv", "reviews.csv", "tweets.csv")])
     golden = pd.concat([pd.read_csv(DATA / "golden" / f) for f in ("reviews.csv", "tweets.csv")])
     assert not set(base["text"].map(data.fold_text)) & set(golden["text"].map(data.fold_text))
 
