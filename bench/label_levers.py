@@ -42,11 +42,12 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from active_learning import LABELLED, RANDOM_SEEDS, split
 from report import machine, machine_line
-from sentiment_model import encoder_model, feedback_expert
+from sentiment_model import encoder_model, feedback_expert, objectivity
 from sentiment_model.data import FEEDBACK_HOLDOUT_BUCKETS, LABELS, in_bucket_zero, read_split
 from sentiment_model.encoder import BUNDLED, EmbeddingCache, Encoder
 from sentiment_model.language import identify
-from sentiment_model.model import ModelParams, build_pipeline
+from sentiment_model.model import ModelParams, build_pipeline, feature_width
+from sentiment_model.objectivity import OBJECTIVE_SOURCE, Objectivity
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "model_training" / "data"
@@ -82,10 +83,11 @@ class Texts:
 
 @dataclass
 class Heads:
-    """The seven logits of ``encoder_model.mix`` as one linear map."""
+    """The seven logits of ``encoder_model.mix`` as one linear map, and the objectivity move after them."""
 
     coef: NDArray[np.float64]
     intercept: NDArray[np.float64]
+    objectivity: Objectivity | None = None
 
     def logits(self, x: sparse.csr_matrix) -> NDArray[np.float64]:
         finite = np.isfinite(self.intercept)
@@ -94,7 +96,12 @@ class Heads:
         return logits
 
     def predict_proba(self, x: sparse.csr_matrix) -> Probabilities:
-        return encoder_model.mix(self.logits(x))
+        probabilities = encoder_model.mix(self.logits(x))
+        detector = self.objectivity
+        if detector is None:
+            return probabilities
+        objective = np.asarray(x @ np.concatenate([detector.sparse_coef, detector.dense_coef])) + detector.intercept
+        return detector.blend(probabilities, objective)
 
 
 @dataclass
@@ -117,6 +124,8 @@ class Bench:
     golden: dict[str, Texts]
     unseen: Texts
     embed: Callable[[Sequence[str]], NDArray[np.float32]]
+    # Fitted once: a run's detector learns from the base rows only, so feedback does not change it.
+    objectivity: Objectivity | None = None
     warm: dict[tuple[str, tuple[str, ...]], tuple[NDArray[np.float64], NDArray[np.float64]]] = field(
         default_factory=dict
     )
@@ -156,12 +165,14 @@ class Bench:
         tweet_coef, tweet_intercept = encoder_model._in_label_order(tweet_expert, width)
         coef = np.column_stack([gate.coef_[0], review_coef, tweet_coef])
         intercept = np.concatenate([gate.intercept_, review_intercept, tweet_intercept]).astype(np.float64)
-        return Heads(coef, intercept)
+        return Heads(coef, intercept, self.objectivity)
 
 
 def load(params: ModelParams) -> Bench:
     started = time.perf_counter()
-    base, _ = read_split(DATA / "base")
+    rows, _ = read_split(DATA / "base")
+    base = rows.loc[rows["source"] != OBJECTIVE_SOURCE].reset_index(drop=True)  # the heads' rows, as a run's
+    plots = rows.loc[rows["source"] == OBJECTIVE_SOURCE, "text"].tolist()
     golden, _ = read_split(DATA / "golden")
     test_rows, pool_rows = split()
     unseen = pd.read_csv(UNSEEN)
@@ -193,6 +204,15 @@ def load(params: ModelParams) -> Bench:
         },
         unseen=texts(unseen["text"].tolist(), unseen["label"].tolist()),
         embed=cache.embed,
+    )
+    bench.objectivity = objectivity.fit(
+        texts(plots, ["neutral"] * len(plots)).x,
+        bench.base.x[bench.domains == objectivity.SUBJECTIVE_SOURCE],
+        sparse_width=feature_width(features),
+        threshold=params.objectivity_threshold,
+        weight=params.objectivity_weight,
+        power=params.objectivity_power,
+        max_iter=params.max_iter,
     )
     cache.save()
     progress(f"features for base, golden, pool, test and unseen rows in {time.perf_counter() - started:.0f} s")

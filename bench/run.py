@@ -67,6 +67,7 @@ sys.path.insert(0, str(ROOT / "model_training"))  # the same as PYTHONPATH=model
 
 from sentiment_model.data import LABELS, read_split  # noqa: E402
 from sentiment_model.explain import explain  # noqa: E402
+from sentiment_model.objectivity import OBJECTIVE_SOURCE  # noqa: E402
 from sentiment_model.serving import load_model  # noqa: E402
 
 DATA = ROOT / "model_training" / "data"
@@ -405,6 +406,7 @@ def run_measurements() -> dict[str, Any]:
     training = train_both_kinds()
     progress("training the seeds' reference recipe")
     base, _ = read_split(DATA / "base")
+    base = base.loc[base["source"] != OBJECTIVE_SOURCE]  # the seeds' recipe learns sentiment labels only
     golden, _ = read_split(DATA / "golden")
     reference_pipeline, reference = train_reference_model(base, golden)
     unseen = {}
