@@ -74,3 +74,17 @@ def test_the_admin_and_reviewer_routes_declare_their_key(stack: Stack) -> None:
     jobs = [operation for path, item in paths.items() if path.startswith("/jobs") for operation in item.values()]
     assert len(jobs) == 6 and all(operation["security"] == [{"adminKey": []}] for operation in jobs)
     assert "security" not in paths["/feedback"]["post"]
+
+
+def test_every_post_documents_what_the_body_guard_answers(api: Stack) -> None:
+    """Every POST runs behind the body guard, which refuses a body that is not UTF-8 JSON (400), too large
+    (413) or of another type (415) before the route's handler: each POST documents all three."""
+    paths = json.loads(openapi_document(api.api.app))["paths"]
+    posts = {path: item["post"]["responses"] for path, item in paths.items() if "post" in item}
+    assert posts and all({"400", "413", "415"} <= set(responses) for responses in posts.values()), {
+        path: sorted({"400", "413", "415"} - set(responses)) for path, responses in posts.items()
+    }
+    headers = {"Authorization": f"Bearer {api.admin_key}"}
+    # What the fuzzer sent an admin route: a body that is not JSON.
+    assert api.call("POST", "/jobs", headers=headers, raw_body=b"\x00").status == 400
+    assert api.call("POST", "/jobs", headers={**headers, "content-type": "text/plain"}, raw_body=b"{}").status == 415

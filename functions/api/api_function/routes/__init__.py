@@ -29,6 +29,15 @@ ADMIN_ERRORS: dict[int, OpenAPIResponse] = {
 }
 
 
+# Every POST runs behind the body guard (api_function.middleware) before its handler: a body that is not
+# UTF-8 JSON or is too large is refused there, whatever the route, so every POST documents these answers.
+BODY_ERRORS: dict[int, OpenAPIResponse] = {
+    400: documented("Malformed request: the body is not UTF-8, or not valid JSON"),
+    413: documented("Body too large"),
+    415: documented("Body is not JSON"),
+}
+
+
 def admin_only(
     route: Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]],
     path: str,
@@ -38,11 +47,12 @@ def admin_only(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """An admin route (``route`` is the router's ``get``, ``post``…): behind the admin authorizer, checked
     again here, documented with the admin key's security scheme and the answers API Gateway gives first."""
+    body = BODY_ERRORS if getattr(route, "__name__", "") == "post" else {}
     return route(
         path,
         summary=summary,
         middlewares=[require_admin],
         security=ADMIN_ONLY,
-        responses={**responses, **ADMIN_ERRORS},
+        responses={**body, **responses, **ADMIN_ERRORS},
         **options,
     )
